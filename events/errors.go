@@ -1,0 +1,47 @@
+package events
+
+import "fmt"
+
+// Error codes a client may see, in REST error bodies, `reply` errors and
+// `rejected` frames. They are stable: a code is never renamed or reused.
+const (
+	CodeUnauthenticated    = "UNAUTHENTICATED"
+	CodeNotMember          = "NOT_MEMBER"
+	CodeNoSuchRoom         = "NO_SUCH_ROOM"
+	CodeEmptyMessage       = "EMPTY_MESSAGE"
+	CodeMessageTooLong     = "MESSAGE_TOO_LONG"
+	CodeInvalidContent     = "INVALID_CONTENT"
+	CodeRateLimited        = "RATE_LIMITED"
+	CodeNotOwner           = "NOT_OWNER"
+	CodeNoSuchMessage      = "NO_SUCH_MESSAGE"
+	CodeBadAttachment      = "BAD_ATTACHMENT"
+	CodeWrongPassword      = "WRONG_PASSWORD"
+	CodeUsernameTaken      = "USERNAME_TAKEN"
+	CodeInvalidCredentials = "INVALID_CREDENTIALS"
+	CodeInvalidUsername    = "INVALID_USERNAME"
+	CodeInvalidPassword    = "INVALID_PASSWORD"
+	CodeInvalidRoomName    = "INVALID_ROOM_NAME"
+	CodeRoomExists         = "ROOM_EXISTS"
+	CodeBadRequest         = "BAD_REQUEST"
+	CodeNotFound           = "NOT_FOUND"
+	CodeForbidden          = "FORBIDDEN"
+	CodeUnavailable        = "UNAVAILABLE"
+	CodeTimeout            = "TIMEOUT"
+	CodeInternal           = "INTERNAL"
+)
+
+// Error is a failure meant for a user: a stable code and a human message.
+// Internal errors are wrapped with %w instead and never shown to clients.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// RetryAfterMs is set with RATE_LIMITED: the time until one more is admitted.
+	RetryAfterMs int64 `json:"retryAfterMs,omitempty"`
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
+
+// Errorf returns an *Error with the given code and formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}

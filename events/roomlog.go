@@ -1,0 +1,206 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// DecodeStoredMsg decodes a raw message read from CHAT_EVT.
+func DecodeStoredMsg(m *jetstream.RawStreamMsg) (Stored, error) {
+	f, err := DecodeFact(m.Data)
+	if err != nil {
+		return Stored{}, fmt.Errorf("seq %d: %w", m.Sequence, err)
+	}
+	return Stored{ID: m.Sequence, Fact: f}, nil
+}
+
+// DecodeConsumedMsg decodes a message delivered by a consumer of CHAT_EVT.
+func DecodeConsumedMsg(m jetstream.Msg) (Stored, error) {
+	md, err := m.Metadata()
+	if err != nil {
+		return Stored{}, fmt.Errorf("fact metadata: %w", err)
+	}
+	f, err := DecodeFact(m.Data())
+	if err != nil {
+		return Stored{}, fmt.Errorf("seq %d: %w", md.Sequence.Stream, err)
+	}
+	return Stored{ID: md.Sequence.Stream, Fact: f}, nil
+}
+
+// LastOnSubject returns the last fact on a subject, or ok=false if it has none.
+func LastOnSubject(ctx context.Context, evt jetstream.Stream, subject string) (s Stored, ok bool, err error) {
+	m, err := evt.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return Stored{}, false, nil
+	}
+	if err != nil {
+		return Stored{}, false, fmt.Errorf("last fact on %s: %w", subject, err)
+	}
+	s, err = DecodeStoredMsg(m)
+	return s, err == nil, err
+}
+
+// ReadSubject reads the facts on subject with stream sequence >= start, in
+// order, stopping after the fact with sequence last (inclusive) or after max
+// facts (max <= 0: no bound). It reads through an ordered consumer, so it
+// costs one consumer creation plus one pull per batch.
+func ReadSubject(ctx context.Context, js jetstream.JetStream, subject string, start, last uint64, max int) ([]Stored, error) {
+	if start == 0 {
+		start = 1
+	}
+	if last < start {
+		return nil, nil
+	}
+	cons, err := js.OrderedConsumer(ctx, EvtStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{subject},
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    start,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", subject, err)
+	}
+	var out []Stored
+	for max <= 0 || len(out) < max {
+		want := 256
+		if max > 0 && max-len(out) < want {
+			want = max - len(out)
+		}
+		batch, err := fetch(ctx, cons, want)
+		if err != nil {
+			return out, fmt.Errorf("read %s: %w", subject, err)
+		}
+		if len(batch) == 0 {
+			return out, fmt.Errorf("read %s: log ended before seq %d", subject, last)
+		}
+		for _, s := range batch {
+			if s.ID > last {
+				return out, nil
+			}
+			out = append(out, s)
+			if s.ID == last || (max > 0 && len(out) == max) {
+				return out, nil
+			}
+		}
+	}
+	return out, nil
+}
+
+// fetch pulls up to n facts from an ordered consumer: what is there now, or
+// if nothing is, the next one to arrive within 5 s.
+func fetch(ctx context.Context, cons jetstream.Consumer, n int) ([]Stored, error) {
+	batch, err := cons.FetchNoWait(n)
+	if err != nil {
+		return nil, err
+	}
+	out, err := drain(batch)
+	if len(out) > 0 || err != nil {
+		return out, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if batch, err = cons.Fetch(1, jetstream.FetchContext(ctx)); err != nil {
+		return nil, err
+	}
+	return drain(batch)
+}
+
+func drain(batch jetstream.MessageBatch) ([]Stored, error) {
+	var out []Stored
+	for m := range batch.Messages() {
+		s, err := DecodeConsumedMsg(m)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, s)
+	}
+	if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrNoMessages) {
+		return out, err
+	}
+	return out, nil
+}
+
+// ReadRoom returns the room's facts with after < seq, in seq order, at most
+// max of them (max <= 0: all), and the room's head seq at the time of reading
+// (0 if the room has no facts). It reads the log, the source of truth, so it
+// sees facts no projection has applied yet.
+//
+// The start is found by binary search over the stream for the first fact of
+// the room with seq > after: about log2(stream length) direct gets, so
+// recovering the tail of a long room costs milliseconds, not a scan.
+func ReadRoom(ctx context.Context, js jetstream.JetStream, evt jetstream.Stream, room string, after uint64, max int) ([]Stored, uint64, error) {
+	subject := RoomSubject(room)
+	head, ok, err := LastOnSubject(ctx, evt, subject)
+	if err != nil || !ok || head.Seq <= after {
+		return nil, head.Seq, err
+	}
+	start := uint64(1)
+	if after > 0 {
+		if start, err = firstAfter(ctx, evt, subject, after, head.ID); err != nil {
+			return nil, 0, err
+		}
+	}
+	facts, err := ReadSubject(ctx, js, subject, start, head.ID, max)
+	if err != nil {
+		return nil, 0, err
+	}
+	for i, f := range facts {
+		if f.Seq != after+uint64(i)+1 {
+			return nil, 0, fmt.Errorf("read room %s: seq %d where %d was due", room, f.Seq, after+uint64(i)+1)
+		}
+	}
+	return facts, head.Seq, nil
+}
+
+// firstAfter finds the smallest stream position s in [1, hi] such that the
+// first fact on subject at or after s has room seq > after. hi is the stream
+// sequence of the subject's last fact, which qualifies.
+func firstAfter(ctx context.Context, evt jetstream.Stream, subject string, after, hi uint64) (uint64, error) {
+	lo := uint64(1)
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		m, err := evt.GetMsg(ctx, mid, jetstream.WithGetMsgSubject(subject))
+		if err != nil {
+			return 0, fmt.Errorf("seek %s at %d: %w", subject, mid, err)
+		}
+		s, err := DecodeStoredMsg(m)
+		if err != nil {
+			return 0, err
+		}
+		if s.Seq > after {
+			hi = mid
+		} else {
+			lo = s.ID + 1
+		}
+	}
+	return lo, nil
+}
+
+// ReadRoomTail returns the room's latest n facts (fewer if the room is
+// younger) and its head seq.
+func ReadRoomTail(ctx context.Context, js jetstream.JetStream, evt jetstream.Stream, room string, n int) ([]Stored, uint64, error) {
+	head, _, err := LastOnSubject(ctx, evt, RoomSubject(room))
+	if err != nil {
+		return nil, 0, err
+	}
+	after := uint64(0)
+	if head.Seq > uint64(n) {
+		after = head.Seq - uint64(n)
+	}
+	return ReadRoom(ctx, js, evt, room, after, n)
+}
+
+// IsWrongLastSequence reports whether err is JetStream's answer to a publish
+// whose expected last subject sequence was stale (10071, or 10164 on a
+// replicated stream).
+func IsWrongLastSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+}

@@ -1,0 +1,105 @@
+package events_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/natstest"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func TestReadRoom(t *testing.T) {
+	ctx := context.Background()
+	_, js := natstest.Connect(t, natstest.Start(t))
+	if err := events.EnsureStreams(ctx, js, events.StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// EnsureStreams must be idempotent.
+	if err := events.EnsureStreams(ctx, js, events.StreamOptions{}); err != nil {
+		t.Fatalf("second EnsureStreams: %v", err)
+	}
+	evt, err := js.Stream(ctx, events.EvtStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Interleave two rooms so the room's facts are spread over the stream.
+	const n = 300
+	for i := 1; i <= n; i++ {
+		for _, room := range []string{"alpha", "beta"} {
+			typ := events.MessagePosted
+			var data any = events.MessagePostedData{Text: fmt.Sprint(i), ClientID: fmt.Sprint(room, i)}
+			if i == 1 {
+				typ, data = events.RoomCreated, events.RoomCreatedData{Name: room}
+			}
+			f, err := events.NewFact(typ, room, uint64(i), "alice", fmt.Sprint("c", room, i), time.Now(), data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := f.Encode()
+			if _, err := js.Publish(ctx, events.RoomSubject(room), b); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		after     uint64
+		max       int
+		wantFirst uint64
+		wantN     int
+	}{
+		{0, 0, 1, n},
+		{0, 10, 1, 10},
+		{1, 0, 2, n - 1},
+		{150, 0, 151, n - 150},
+		{299, 0, 300, 1},
+		{300, 0, 0, 0},
+		{500, 0, 0, 0},
+		{200, 20, 201, 20},
+	} {
+		t.Run(fmt.Sprintf("after=%d,max=%d", tc.after, tc.max), func(t *testing.T) {
+			facts, head, err := events.ReadRoom(ctx, js, evt, "beta", tc.after, tc.max)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if head != n {
+				t.Fatalf("head = %d, want %d", head, n)
+			}
+			if len(facts) != tc.wantN {
+				t.Fatalf("got %d facts, want %d", len(facts), tc.wantN)
+			}
+			for i, f := range facts {
+				if f.Room != "beta" || f.Seq != tc.wantFirst+uint64(i) {
+					t.Fatalf("fact %d: room %s seq %d", i, f.Room, f.Seq)
+				}
+			}
+		})
+	}
+	tail, head, err := events.ReadRoomTail(ctx, js, evt, "alpha", 50)
+	if err != nil || head != n || len(tail) != 50 || tail[0].Seq != n-49 || tail[49].Seq != n {
+		t.Fatalf("tail: head %d len %d err %v", head, len(tail), err)
+	}
+	empty, head, err := events.ReadRoom(ctx, js, evt, "nowhere", 0, 0)
+	if err != nil || head != 0 || len(empty) != 0 {
+		t.Fatalf("empty room: %v %d %v", empty, head, err)
+	}
+}
+
+func TestCreateOnlyIfAbsent(t *testing.T) {
+	ctx := context.Background()
+	_, js := natstest.Connect(t, natstest.Start(t))
+	if err := events.EnsureStreams(ctx, js, events.StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := events.NewFact(events.UserRegistered, "", 0, "carol", "", time.Now(), events.UserRegisteredData{Username: "carol"})
+	b, _ := f.Encode()
+	if _, err := js.Publish(ctx, events.UserSubject("carol"), b, jetstream.WithExpectLastSequencePerSubject(0)); err != nil {
+		t.Fatalf("first registration: %v", err)
+	}
+	_, err := js.Publish(ctx, events.UserSubject("carol"), b, jetstream.WithExpectLastSequencePerSubject(0))
+	if !events.IsWrongLastSequence(err) {
+		t.Fatalf("second registration: %v, want wrong last sequence", err)
+	}
+}

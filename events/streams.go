@@ -1,0 +1,135 @@
+package events
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// MaxCommandSize bounds one command on CHAT_CMD (the stream's MaxMsgSize).
+const MaxCommandSize = 16 << 10
+
+// DefaultDedupWindow is the JetStream duplicate window of both streams.
+const DefaultDedupWindow = 2 * time.Minute
+
+// StreamOptions tune the streams for a deployment.
+type StreamOptions struct {
+	Replicas    int           // 1 for a single node, 3 in a cluster
+	DedupWindow time.Duration // >= 2 min in production; tests may shrink it
+}
+
+func (o StreamOptions) withDefaults() StreamOptions {
+	if o.Replicas == 0 {
+		o.Replicas = 1
+	}
+	if o.DedupWindow == 0 {
+		o.DedupWindow = DefaultDedupWindow
+	}
+	return o
+}
+
+// CmdStreamConfig is the work-queue stream of commands awaiting a decision.
+func CmdStreamConfig(o StreamOptions) jetstream.StreamConfig {
+	o = o.withDefaults()
+	return jetstream.StreamConfig{
+		Name:        CmdStream,
+		Description: "Chillin commands awaiting the validator",
+		Subjects:    []string{"chat.cmd.>"},
+		Retention:   jetstream.WorkQueuePolicy,
+		Storage:     jetstream.FileStorage,
+		MaxMsgSize:  MaxCommandSize,
+		Duplicates:  o.DedupWindow,
+		Replicas:    o.Replicas,
+	}
+}
+
+// EvtStreamConfig is the log: every fact, kept forever, never deleted.
+func EvtStreamConfig(o StreamOptions) jetstream.StreamConfig {
+	o = o.withDefaults()
+	return jetstream.StreamConfig{
+		Name:        EvtStream,
+		Description: "Chillin facts: the system of record",
+		Subjects:    []string{"chat.evt.>"},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		MaxMsgSize:  64 << 10,
+		Duplicates:  o.DedupWindow,
+		Replicas:    o.Replicas,
+		DenyDelete:  true,
+		DenyPurge:   true,
+		AllowDirect: true,
+	}
+}
+
+// EnsureStreams creates the streams or updates them to the current config.
+// It is safe to call from every instance of every service at start-up.
+func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {
+	for _, cfg := range []jetstream.StreamConfig{CmdStreamConfig(o), EvtStreamConfig(o)} {
+		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
+		}
+	}
+	return nil
+}
+
+// Durable consumer names and their priority groups.
+const (
+	ValidatorGroup = "validators"
+	ProjectorGroup = "projectors"
+)
+
+// pinnedTTL is how long a pinned consumer waits for a silent instance before
+// handing its partition to another.
+const pinnedTTL = 5 * time.Second
+
+// ValidatorConsumerName names the durable consumer of command partition p.
+func ValidatorConsumerName(p int) string { return "validator-" + strconv.Itoa(p) }
+
+// ValidatorConsumerConfig is the durable consumer of command partition p.
+// Pinned: one validator instance at a time takes the partition, so commands
+// of a room are decided in append order; another takes over if it dies.
+func ValidatorConsumerConfig(p int) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:        ValidatorConsumerName(p),
+		Description:    "validator, command partition " + strconv.Itoa(p),
+		FilterSubject:  PartitionFilter(p),
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        30 * time.Second,
+		MaxAckPending:  4096,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		PriorityPolicy: jetstream.PriorityPolicyPinned,
+		PinnedTTL:      pinnedTTL,
+		PriorityGroups: []string{ValidatorGroup},
+	}
+}
+
+// ProjectionConsumerConfig is the durable consumer of one projection view
+// (pg, redis, live). It is pinned to one instance at a time so the view is
+// applied in log order; a standby instance takes over if it dies. New views
+// that only matter live (live fan-out) start at new facts.
+func ProjectionConsumerConfig(view string, fromStart bool, filters ...string) jetstream.ConsumerConfig {
+	deliver := jetstream.DeliverNewPolicy
+	if fromStart {
+		deliver = jetstream.DeliverAllPolicy
+	}
+	cfg := jetstream.ConsumerConfig{
+		Durable:        "projector-" + view,
+		Description:    "projection " + view,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        30 * time.Second,
+		MaxAckPending:  20000,
+		DeliverPolicy:  deliver,
+		PriorityPolicy: jetstream.PriorityPolicyPinned,
+		PinnedTTL:      pinnedTTL,
+		PriorityGroups: []string{ProjectorGroup},
+	}
+	if len(filters) == 1 {
+		cfg.FilterSubject = filters[0]
+	} else {
+		cfg.FilterSubjects = filters
+	}
+	return cfg
+}
