@@ -1,0 +1,298 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/chillin-chat/chillin/events"
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+)
+
+const cookieName = "chillin_session"
+
+// session is an authenticated session. ID is the hex SHA-256 of the token;
+// the token itself is never stored anywhere.
+type session struct {
+	ID        string
+	User      string
+	ExpiresAt time.Time
+}
+
+// cachedSession is a session's value in Redis.
+type cachedSession struct {
+	User string `json:"user"`
+	// Exp is the expiry last recorded in the log; the Redis TTL slides ahead
+	// of it and the log is told again once it is an hour behind.
+	Exp int64 `json:"exp"`
+	// Revoked marks a session ended by logout, so the cache answers at once
+	// even before Postgres has applied the revocation.
+	Revoked bool `json:"revoked,omitempty"`
+}
+
+var errUnauthenticated = events.Errorf(events.CodeUnauthenticated, "log in first")
+
+// newToken returns a session token for user: the user id, a dot, and 256
+// random bits. The user part lets any gateway find the session in the log.
+func newToken(user string) (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("token: %w", err)
+	}
+	return user + "." + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// sessionID is the stored form of a token.
+func sessionID(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// tokenUser returns the user part of a well-formed token.
+func tokenUser(token string) (string, bool) {
+	user, secret, ok := strings.Cut(token, ".")
+	if !ok || !events.ValidUsername(user) || len(secret) != 43 {
+		return "", false
+	}
+	if _, err := base64.RawURLEncoding.DecodeString(secret); err != nil {
+		return "", false
+	}
+	return user, true
+}
+
+func requestToken(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if t, ok := strings.CutPrefix(h, "Bearer "); ok {
+			return strings.TrimSpace(t)
+		}
+		return ""
+	}
+	if c, err := r.Cookie(cookieName); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+func (s *Server) sessionKey(id string) string { return s.cfg.RedisPrefix + "sess:" + id }
+
+// startSession records a new session in the log and caches it in Redis.
+func (s *Server) startSession(ctx context.Context, user string) (string, session, error) {
+	token, err := newToken(user)
+	if err != nil {
+		return "", session{}, err
+	}
+	now := time.Now().UTC()
+	sess := session{ID: sessionID(token), User: user, ExpiresAt: now.Add(s.cfg.SessionTTL)}
+	if err := s.appendSession(ctx, events.SessionStarted, sess, now); err != nil {
+		return "", session{}, err
+	}
+	s.cacheSession(ctx, sess)
+	return token, sess, nil
+}
+
+func (s *Server) appendSession(ctx context.Context, typ string, sess session, now time.Time) error {
+	f, err := events.NewFact(typ, "", 0, sess.User, "", now, events.SessionData{Session: sess.ID, ExpiresAt: sess.ExpiresAt})
+	if err != nil {
+		return err
+	}
+	b, err := f.Encode()
+	if err != nil {
+		return err
+	}
+	if _, err := s.js.Publish(ctx, events.SessionSubject(sess.User), b); err != nil {
+		return fmt.Errorf("append %s: %w", typ, err)
+	}
+	return nil
+}
+
+func (s *Server) cacheSession(ctx context.Context, sess session) {
+	v, _ := json.Marshal(cachedSession{User: sess.User, Exp: sess.ExpiresAt.Unix()})
+	ttl := time.Until(sess.ExpiresAt)
+	if err := s.rdb.Set(ctx, s.sessionKey(sess.ID), v, ttl).Err(); err != nil {
+		s.log.Warn("cache session; Postgres and the log serve it", "user", sess.User, "err", err)
+	}
+}
+
+// authenticate returns the session of a request's token.
+func (s *Server) authenticate(ctx context.Context, r *http.Request) (session, error) {
+	token := requestToken(r)
+	if token == "" {
+		return session{}, errUnauthenticated
+	}
+	return s.lookupSession(ctx, token)
+}
+
+// lookupSession finds a live session: in Redis (sliding its TTL), else in
+// Postgres, else in the log, which knows a session the projections have not
+// seen yet.
+func (s *Server) lookupSession(ctx context.Context, token string) (session, error) {
+	user, ok := tokenUser(token)
+	if !ok {
+		return session{}, errUnauthenticated
+	}
+	id := sessionID(token)
+	now := time.Now()
+	raw, err := s.rdb.GetEx(ctx, s.sessionKey(id), s.cfg.SessionTTL).Bytes()
+	if err == nil {
+		var c cachedSession
+		if err := json.Unmarshal(raw, &c); err == nil && c.User == user {
+			if c.Revoked {
+				return session{}, errUnauthenticated
+			}
+			sess := session{ID: id, User: user, ExpiresAt: now.Add(s.cfg.SessionTTL)}
+			if time.Unix(c.Exp, 0).Before(sess.ExpiresAt.Add(-time.Hour)) {
+				s.refreshSession(ctx, sess)
+			}
+			return sess, nil
+		}
+	} else if !errors.Is(err, redis.Nil) {
+		s.log.Debug("session cache unavailable", "err", err)
+	}
+
+	sess, found, err := s.sessionFromPostgres(ctx, id)
+	if errors.Is(err, errUnauthenticated) {
+		return session{}, err // revoked
+	}
+	if err != nil || !found {
+		sess, found, err = s.sessionFromLog(ctx, user, id)
+	}
+	if err != nil {
+		return session{}, err
+	}
+	if !found || sess.User != user || !now.Before(sess.ExpiresAt) {
+		return session{}, errUnauthenticated
+	}
+	s.cacheSession(ctx, sess)
+	return sess, nil
+}
+
+// refreshSession moves the session's recorded expiry forward, at most once
+// an hour, so Postgres and the log can serve it while Redis is away.
+func (s *Server) refreshSession(ctx context.Context, sess session) {
+	if err := s.appendSession(ctx, events.SessionRefreshed, sess, time.Now().UTC()); err != nil {
+		s.log.Warn("refresh session", "user", sess.User, "err", err)
+		return
+	}
+	s.cacheSession(ctx, sess)
+}
+
+// sessionFromPostgres returns found=false for a revoked or unknown session.
+func (s *Server) sessionFromPostgres(ctx context.Context, id string) (session, bool, error) {
+	var sess session
+	var revoked *time.Time
+	err := s.pg.QueryRow(ctx, `SELECT user_id, expires_at, revoked_at FROM sessions WHERE id = $1`, id).
+		Scan(&sess.User, &sess.ExpiresAt, &revoked)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return session{}, false, nil
+	}
+	if err != nil {
+		return session{}, false, fmt.Errorf("session from postgres: %w", err)
+	}
+	if revoked != nil {
+		return session{}, false, errUnauthenticated
+	}
+	sess.ID = id
+	return sess, true, nil
+}
+
+func (s *Server) sessionFromLog(ctx context.Context, user, id string) (session, bool, error) {
+	last, ok, err := events.LastOnSubject(ctx, s.evt, events.SessionSubject(user))
+	if err != nil || !ok {
+		return session{}, false, err
+	}
+	facts, err := events.ReadSubject(ctx, s.js, events.SessionSubject(user), 0, last.ID, 0)
+	if err != nil {
+		return session{}, false, err
+	}
+	var sess session
+	found := false
+	for _, f := range facts {
+		d, err := events.DecodeData[events.SessionData](f.Fact)
+		if err != nil || d.Session != id {
+			continue
+		}
+		switch f.Type {
+		case events.SessionStarted, events.SessionRefreshed:
+			sess, found = session{ID: id, User: user, ExpiresAt: d.ExpiresAt}, true
+		case events.SessionRevoked:
+			return session{}, false, nil
+		}
+	}
+	return sess, found, nil
+}
+
+// endSession revokes a session: in the log (which tells every gateway to
+// close its sockets) and in the cache.
+func (s *Server) endSession(ctx context.Context, sess session) error {
+	if err := s.appendSession(ctx, events.SessionRevoked, session{ID: sess.ID, User: sess.User}, time.Now().UTC()); err != nil {
+		return err
+	}
+	v, _ := json.Marshal(cachedSession{User: sess.User, Revoked: true})
+	if err := s.rdb.Set(ctx, s.sessionKey(sess.ID), v, s.cfg.SessionTTL).Err(); err != nil {
+		s.log.Warn("cache revoked session", "user", sess.User, "err", err)
+	}
+	return nil
+}
+
+// userRecord is a user as the log knows them.
+type userRecord struct {
+	ID           string
+	DisplayName  string
+	PasswordHash string
+	AvatarKey    string
+	CreatedAt    time.Time
+}
+
+// userFromLog folds a user's profile facts.
+func (s *Server) userFromLog(ctx context.Context, id string) (userRecord, bool, error) {
+	last, ok, err := events.LastOnSubject(ctx, s.evt, events.UserSubject(id))
+	if err != nil || !ok {
+		return userRecord{}, false, err
+	}
+	facts, err := events.ReadSubject(ctx, s.js, events.UserSubject(id), 0, last.ID, 0)
+	if err != nil {
+		return userRecord{}, false, err
+	}
+	var u userRecord
+	for _, f := range facts {
+		if f.Type == events.UserRegistered {
+			d, err := events.DecodeData[events.UserRegisteredData](f.Fact)
+			if err != nil {
+				return userRecord{}, false, err
+			}
+			u = userRecord{ID: id, DisplayName: d.DisplayName, PasswordHash: d.PasswordHash, CreatedAt: f.At}
+		}
+	}
+	return u, u.ID != "", nil
+}
+
+// register appends user.registered only if the username was never taken.
+func (s *Server) register(ctx context.Context, u userRecord) error {
+	f, err := events.NewFact(events.UserRegistered, "", 0, u.ID, "", u.CreatedAt,
+		events.UserRegisteredData{Username: u.ID, DisplayName: u.DisplayName, PasswordHash: u.PasswordHash})
+	if err != nil {
+		return err
+	}
+	b, err := f.Encode()
+	if err != nil {
+		return err
+	}
+	_, err = s.js.Publish(ctx, events.UserSubject(u.ID), b, jetstream.WithExpectLastSequencePerSubject(0))
+	if events.IsWrongLastSequence(err) {
+		return events.Errorf(events.CodeUsernameTaken, "that username is taken")
+	}
+	if err != nil {
+		return fmt.Errorf("append registration: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,88 @@
+package gateway
+
+import (
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/password"
+)
+
+// Config is everything a gateway needs. Run validates it.
+type Config struct {
+	// Listener serves HTTP; if nil, Run listens on HTTPAddr.
+	Listener net.Listener
+	HTTPAddr string
+
+	NATSURL     string
+	PostgresURL string
+	RedisURL    string
+	RedisPrefix string // prefix of every Redis key and channel
+	// Streams tunes the streams created if absent (replicas, dedup window).
+	Streams events.StreamOptions
+
+	// AllowedOrigins are extra browser origins (host patterns, as in
+	// path.Match) allowed to open WebSockets; the request's own host always is.
+	AllowedOrigins []string
+	// SecureCookies marks the session cookie Secure (serve over HTTPS).
+	SecureCookies bool
+	// SessionTTL is the sliding lifetime of a session (default 24h).
+	SessionTTL time.Duration
+	// Password is the argon2id cost for new hashes (default password.OWASP).
+	Password password.Params
+
+	// SendQueue bounds the frames queued for one socket (default 512); a
+	// socket whose queue is full is closed as too slow.
+	SendQueue int
+	// PingInterval is the WebSocket keepalive period (default 30s); a socket
+	// whose pong does not come back within it is closed.
+	PingInterval time.Duration
+	// JoinTimeout bounds the wait for a room:join decision (default 10s).
+	JoinTimeout time.Duration
+
+	// UI is the web app served at /, if any.
+	UI fs.FS
+
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() error {
+	if c.Listener == nil && c.HTTPAddr == "" {
+		c.HTTPAddr = "127.0.0.1:8080"
+	}
+	if c.SessionTTL == 0 {
+		c.SessionTTL = 24 * time.Hour
+	}
+	if c.Password == (password.Params{}) {
+		c.Password = password.OWASP
+	}
+	if c.SendQueue == 0 {
+		c.SendQueue = 512
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = 30 * time.Second
+	}
+	if c.JoinTimeout == 0 {
+		c.JoinTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	var errs []error
+	if c.NATSURL == "" {
+		errs = append(errs, errors.New("gateway: NATS URL is required"))
+	}
+	if c.PostgresURL == "" {
+		errs = append(errs, errors.New("gateway: Postgres URL is required"))
+	}
+	if c.RedisURL == "" {
+		errs = append(errs, errors.New("gateway: Redis URL is required"))
+	}
+	if c.SessionTTL < time.Hour {
+		errs = append(errs, errors.New("gateway: session TTL must be at least 1h"))
+	}
+	return errors.Join(errs...)
+}

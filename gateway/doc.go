@@ -1,0 +1,19 @@
+// Package gateway is Chillin's HTTP and WebSocket edge.
+//
+// It authenticates people (argon2id passwords, 256-bit session tokens stored
+// only as SHA-256, Redis session cache with Postgres and then the log as
+// fallbacks), serves the REST API and the web app, and turns client frames
+// into commands stamped with the authenticated user, appended to CHAT_CMD.
+// It never decides a command: the validator does. It reads projections
+// (Postgres) for lists and history, and the log itself (CHAT_EVT) for
+// anything that must be exact: recovery after a reconnect, credentials right
+// after registration.
+//
+// Live delivery: the live projector publishes each room fact, encoded once as
+// a client frame, to Redis; the gateway's hub hands it to every socket of the
+// room and fills gaps from the log. Each socket has one writer goroutine and
+// a bounded queue; a socket that cannot keep up is closed, never waited for.
+//
+// The gateway keeps no state but its connections: any number of instances can
+// run behind a load balancer.
+package gateway

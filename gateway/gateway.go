@@ -1,0 +1,212 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/gateway/internal/hub"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+)
+
+// Server is one running gateway.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+	id  string // this instance, for routing command outcomes back to it
+
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	evt jetstream.Stream
+	pg  *pgxpool.Pool
+	rdb *redis.Client
+	hub *hub.Hub
+
+	mu       sync.Mutex
+	connSeq  uint64
+	conns    map[string]*conn // by connection id
+	byUser   map[string]map[*conn]struct{}
+	userSubs map[string]func() // unsubscribe of each hosted user's channel
+	pending  map[string]chan events.Outcome
+
+	metrics *metrics
+
+	dummyOnce sync.Once
+	dummy     string
+}
+
+// Run serves until ctx ends, then closes every socket with 1001 (going
+// away, reconnect) and returns.
+func Run(ctx context.Context, cfg Config) error {
+	if err := cfg.setDefaults(); err != nil {
+		return err
+	}
+	s := &Server{
+		cfg: cfg, log: cfg.Logger.With("service", "gateway"), id: nuid.Next(),
+		conns: map[string]*conn{}, byUser: map[string]map[*conn]struct{}{}, userSubs: map[string]func(){},
+		pending: map[string]chan events.Outcome{},
+		metrics: newMetrics(),
+	}
+	if err := s.connect(ctx); err != nil {
+		return err
+	}
+	defer s.close()
+
+	ln := cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			return fmt.Errorf("gateway listen: %w", err)
+		}
+	}
+	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	s.log.Info("gateway listening", "addr", ln.Addr().String())
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		s.beatPresence(gctx)
+		return nil
+	})
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("gateway serve: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		s.closeAll()
+		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return srv.Shutdown(shutdown)
+	})
+	return g.Wait()
+}
+
+func (s *Server) connect(ctx context.Context) (err error) {
+	s.nc, err = nats.Connect(s.cfg.NATSURL, nats.Name("chillin-gateway"), nats.MaxReconnects(-1))
+	if err != nil {
+		return fmt.Errorf("gateway nats: %w", err)
+	}
+	if s.js, err = jetstream.New(s.nc); err != nil {
+		return fmt.Errorf("gateway jetstream: %w", err)
+	}
+	if err = events.EnsureStreams(ctx, s.js, s.cfg.Streams); err != nil {
+		return err
+	}
+	if s.evt, err = s.js.Stream(ctx, events.EvtStream); err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	if _, err = s.nc.Subscribe(events.ReplySubject(s.id)+".>", s.onOutcome); err != nil {
+		return fmt.Errorf("gateway reply subscription: %w", err)
+	}
+	pgcfg, err := pgxpool.ParseConfig(s.cfg.PostgresURL)
+	if err != nil {
+		return fmt.Errorf("gateway postgres url: %w", err)
+	}
+	// Postgres may be down at start: the pool connects lazily and reads
+	// degrade with a clear error until it is back.
+	if s.pg, err = pgxpool.NewWithConfig(ctx, pgcfg); err != nil {
+		return fmt.Errorf("gateway postgres: %w", err)
+	}
+	ropts, err := redis.ParseURL(s.cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("gateway redis url: %w", err)
+	}
+	s.rdb = redis.NewClient(ropts)
+	s.hub = hub.New(ctx, s.rdb, hub.JetStreamLog{JS: s.js, Evt: s.evt}, s.log, hub.Options{Prefix: s.cfg.RedisPrefix})
+	return nil
+}
+
+func (s *Server) close() {
+	if s.hub != nil {
+		_ = s.hub.Close()
+	}
+	if s.rdb != nil {
+		_ = s.rdb.Close()
+	}
+	if s.pg != nil {
+		s.pg.Close()
+	}
+	if s.nc != nil {
+		_ = s.nc.Drain()
+	}
+}
+
+// onOutcome routes a validator's outcome to whoever waits for it: a room:join
+// in progress, or the socket (named by the reply subject) that resent a
+// message, which gets the original back.
+func (s *Server) onOutcome(m *nats.Msg) {
+	var o events.Outcome
+	if err := json.Unmarshal(m.Data, &o); err != nil {
+		s.log.Warn("bad outcome", "err", err)
+		return
+	}
+	connID := strings.TrimPrefix(m.Subject, events.ReplySubject(""))
+	s.mu.Lock()
+	ch := s.pending[o.Cmd]
+	c := s.conns[connID]
+	s.mu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- o:
+		default:
+		}
+		return
+	}
+	if c != nil && len(o.Frame) > 0 {
+		c.Send(o.Frame)
+	}
+}
+
+// decide appends a command and waits for its outcome.
+func (s *Server) decide(ctx context.Context, cmd events.Command) (events.Outcome, error) {
+	ch := make(chan events.Outcome, 1)
+	s.mu.Lock()
+	s.pending[cmd.ID] = ch
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.pending, cmd.ID)
+		s.mu.Unlock()
+	}()
+	if err := s.appendCommand(ctx, cmd); err != nil {
+		return events.Outcome{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.JoinTimeout)
+	defer cancel()
+	select {
+	case o := <-ch:
+		return o, nil
+	case <-ctx.Done():
+		return events.Outcome{}, events.Errorf(events.CodeTimeout, "the server did not answer in time; try again")
+	}
+}
+
+// appendCommand publishes a command to CHAT_CMD and waits for JetStream's ack.
+func (s *Server) appendCommand(ctx context.Context, cmd events.Command) error {
+	b, err := json.Marshal(cmd)
+	if err != nil {
+		return err
+	}
+	subject := events.RoomCmdSubject(cmd.Room)
+	if _, err := s.js.Publish(ctx, subject, b, jetstream.WithMsgID(cmd.ID)); err != nil {
+		s.log.Warn("append command", "cmd", cmd.ID, "room", cmd.Room, "err", err)
+		return events.Errorf(events.CodeUnavailable, "the message could not be queued; try again")
+	}
+	s.metrics.commands.WithLabelValues(cmd.Type).Inc()
+	return nil
+}

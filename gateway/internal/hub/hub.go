@@ -1,0 +1,423 @@
+// Package hub delivers the live facts of the rooms a gateway hosts to the
+// sockets that joined them, gap-free and in seq order.
+//
+// One Redis subscription per gateway carries every hosted room's channel.
+// Each hosted room has one goroutine that takes its frames in order, fills any
+// gap from the log (Redis pub/sub is at most once; CHAT_EVT is the truth),
+// and hands each frame, encoded once, to every subscribed socket whose
+// position is below it. A room with no news checks the log's head now and
+// then, so a lost last frame is found too.
+//
+// Concurrency: all methods are safe for concurrent use. Subscriber.Send must
+// not block (sockets queue and drop themselves when too slow).
+package hub
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/chillin-chat/chillin/events"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+)
+
+// Subscriber is a socket that joined a room.
+type Subscriber interface {
+	// Send queues a complete frame for the socket without blocking.
+	Send(frame []byte)
+	// SendWait queues a frame, waiting for room in the queue; it reports
+	// false if the socket closed first. Used for backfill only.
+	SendWait(frame []byte) bool
+}
+
+// Log reads room facts from CHAT_EVT.
+type Log interface {
+	ReadRoom(ctx context.Context, room string, after uint64, max int) ([]events.Stored, uint64, error)
+	ReadRoomTail(ctx context.Context, room string, n int) ([]events.Stored, uint64, error)
+	Head(ctx context.Context, room string) (uint64, error)
+}
+
+// JetStreamLog is the Log of a JetStream connection.
+type JetStreamLog struct {
+	JS  jetstream.JetStream
+	Evt jetstream.Stream
+}
+
+func (l JetStreamLog) ReadRoom(ctx context.Context, room string, after uint64, max int) ([]events.Stored, uint64, error) {
+	return events.ReadRoom(ctx, l.JS, l.Evt, room, after, max)
+}
+
+func (l JetStreamLog) ReadRoomTail(ctx context.Context, room string, n int) ([]events.Stored, uint64, error) {
+	return events.ReadRoomTail(ctx, l.JS, l.Evt, room, n)
+}
+
+func (l JetStreamLog) Head(ctx context.Context, room string) (uint64, error) {
+	s, _, err := events.LastOnSubject(ctx, l.Evt, events.RoomSubject(room))
+	return s.Seq, err
+}
+
+// Options tune a Hub.
+type Options struct {
+	Prefix    string        // Redis key prefix
+	IdleCheck time.Duration // how often a quiet room checks the log head (default 2s)
+	Ring      int           // recent frames kept per room (default 512)
+}
+
+// Hub is the set of rooms hosted by one gateway.
+type Hub struct {
+	rdb  *redis.Client
+	log  Log
+	opts Options
+	lg   *slog.Logger
+	ps   *redis.PubSub
+
+	mu    sync.Mutex
+	rooms map[string]*room // by channel name
+	users map[string]func(payload []byte)
+}
+
+type frame struct {
+	seq uint64
+	b   []byte
+}
+
+type room struct {
+	id      string
+	channel string
+	in      chan []byte
+	stop    chan struct{}
+
+	mu   sync.Mutex
+	refs int                    // subscribers plus joins in progress
+	last uint64                 // highest seq delivered; everything up to it was delivered
+	ring []frame                // recent frames (at least Ring of them), oldest first
+	subs map[Subscriber]*uint64 // each subscriber's last delivered seq
+}
+
+// New starts a Hub. It stops when ctx ends.
+func New(ctx context.Context, rdb *redis.Client, log Log, lg *slog.Logger, opts Options) *Hub {
+	if opts.IdleCheck == 0 {
+		opts.IdleCheck = 2 * time.Second
+	}
+	if opts.Ring == 0 {
+		opts.Ring = 512
+	}
+	h := &Hub{rdb: rdb, log: log, opts: opts, lg: lg, rooms: map[string]*room{}, users: map[string]func([]byte){}}
+	h.ps = rdb.Subscribe(ctx)
+	go h.receive(ctx)
+	return h
+}
+
+// Close stops the Redis subscription.
+func (h *Hub) Close() error { return h.ps.Close() }
+
+func (h *Hub) receive(ctx context.Context) {
+	ch := h.ps.Channel(redis.WithChannelSize(4096))
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-ch:
+			if !ok {
+				return
+			}
+			h.dispatch(m.Channel, []byte(m.Payload))
+		}
+	}
+}
+
+func (h *Hub) dispatch(channel string, payload []byte) {
+	h.mu.Lock()
+	r := h.rooms[channel]
+	user := h.users[channel]
+	h.mu.Unlock()
+	switch {
+	case r != nil:
+		select {
+		case r.in <- payload:
+		default:
+			// The room is behind; dropping is safe: the gap is filled from the log.
+		}
+	case user != nil:
+		user(payload)
+	}
+}
+
+// SubscribeUser routes the payloads of a user's channel to fn until the
+// returned function is called.
+func (h *Hub) SubscribeUser(ctx context.Context, user string, fn func(payload []byte)) (unsubscribe func()) {
+	channel := events.UserChannel(h.opts.Prefix, user)
+	h.mu.Lock()
+	h.users[channel] = fn
+	h.mu.Unlock()
+	if err := h.ps.Subscribe(ctx, channel); err != nil {
+		h.lg.Warn("subscribe user channel", "user", user, "err", err)
+	}
+	return func() {
+		h.mu.Lock()
+		delete(h.users, channel)
+		h.mu.Unlock()
+		if err := h.ps.Unsubscribe(context.Background(), channel); err != nil {
+			h.lg.Warn("unsubscribe user channel", "user", user, "err", err)
+		}
+	}
+}
+
+// acquire returns the hosted room, subscribing to it first if needed, with
+// one more reference held.
+func (h *Hub) acquire(ctx context.Context, id string) (*room, error) {
+	channel := events.RoomChannel(h.opts.Prefix, id)
+	h.mu.Lock()
+	r := h.rooms[channel]
+	if r != nil {
+		r.mu.Lock()
+		r.refs++
+		r.mu.Unlock()
+		h.mu.Unlock()
+		return r, nil
+	}
+	r = &room{id: id, channel: channel, in: make(chan []byte, 1024), stop: make(chan struct{}), subs: map[Subscriber]*uint64{}, refs: 1}
+	h.rooms[channel] = r
+	r.mu.Lock() // held until the room knows its head, so no one reads a zero position
+	h.mu.Unlock()
+	defer r.mu.Unlock()
+
+	// Subscribe first, then read the head: a frame published in between is
+	// either above the head (delivered) or a duplicate (skipped).
+	if err := h.ps.Subscribe(ctx, channel); err != nil {
+		h.lg.Warn("subscribe room channel; the log fills in", "room", id, "err", err)
+	}
+	head, err := h.log.Head(ctx, id)
+	if err != nil {
+		h.mu.Lock()
+		delete(h.rooms, channel)
+		h.mu.Unlock()
+		_ = h.ps.Unsubscribe(context.Background(), channel)
+		return nil, err
+	}
+	r.last = head
+	go h.run(r)
+	return r, nil
+}
+
+// release drops one reference; the last one unsubscribes the room.
+func (h *Hub) release(r *room) {
+	h.mu.Lock()
+	r.mu.Lock()
+	r.refs--
+	gone := r.refs == 0
+	r.mu.Unlock()
+	if gone {
+		delete(h.rooms, r.channel)
+	}
+	h.mu.Unlock()
+	if gone {
+		close(r.stop)
+		if err := h.ps.Unsubscribe(context.Background(), r.channel); err != nil {
+			h.lg.Warn("unsubscribe room channel", "room", r.id, "err", err)
+		}
+	}
+}
+
+// Join subscribes s to a room and first sends it what it missed: with after
+// set, every fact with after < seq; without, the latest tail facts. It
+// returns the room's head seq as of the backfill. From then on s receives
+// every fact of the room exactly once, in order, until Leave.
+func (h *Hub) Join(ctx context.Context, id string, s Subscriber, after *uint64, tail int) (uint64, error) {
+	r, err := h.acquire(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	var facts []events.Stored
+	var head uint64
+	if after != nil {
+		facts, head, err = h.log.ReadRoom(ctx, id, *after, 0)
+	} else {
+		facts, head, err = h.log.ReadRoomTail(ctx, id, tail)
+	}
+	if err != nil {
+		h.release(r)
+		return 0, err
+	}
+	if err := sendFacts(s, facts); err != nil {
+		h.release(r)
+		return 0, err
+	}
+	pos := head
+	if after != nil && *after > pos {
+		pos = *after
+	}
+	// Catch up from the room's recent frames to where live delivery stands.
+	for {
+		r.mu.Lock()
+		if pos >= r.last {
+			r.subs[s] = &pos
+			r.mu.Unlock()
+			return head, nil
+		}
+		if missing, ok := r.since(pos); ok {
+			for _, f := range missing {
+				s.Send(f.b)
+			}
+			pos = r.last
+			r.subs[s] = &pos
+			r.mu.Unlock()
+			return head, nil
+		}
+		target := r.last
+		r.mu.Unlock()
+		more, _, err := h.log.ReadRoom(ctx, id, pos, int(target-pos))
+		if err != nil {
+			h.release(r)
+			return 0, err
+		}
+		if err := sendFacts(s, more); err != nil {
+			h.release(r)
+			return 0, err
+		}
+		if len(more) > 0 {
+			pos = more[len(more)-1].Seq
+		}
+	}
+}
+
+// errClosed is returned when a subscriber closes during its backfill.
+var errClosed = errors.New("hub: subscriber closed")
+
+func sendFacts(s Subscriber, facts []events.Stored) error {
+	for _, f := range facts {
+		b, err := events.EventFrame(f)
+		if err != nil {
+			return err
+		}
+		if !s.SendWait(b) {
+			return errClosed
+		}
+	}
+	return nil
+}
+
+// Leave unsubscribes s from a room it joined.
+func (h *Hub) Leave(id string, s Subscriber) {
+	h.mu.Lock()
+	r := h.rooms[events.RoomChannel(h.opts.Prefix, id)]
+	h.mu.Unlock()
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	_, ok := r.subs[s]
+	delete(r.subs, s)
+	r.mu.Unlock()
+	if ok {
+		h.release(r)
+	}
+}
+
+// since returns the ring's frames after pos, if the ring reaches back that far.
+func (r *room) since(pos uint64) ([]frame, bool) {
+	if len(r.ring) == 0 || r.ring[0].seq > pos+1 {
+		return nil, false
+	}
+	i := int(pos + 1 - r.ring[0].seq)
+	return r.ring[i:], true
+}
+
+func (h *Hub) run(r *room) {
+	idle := time.NewTimer(h.opts.IdleCheck)
+	defer idle.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case payload := <-r.in:
+			seq, b, err := events.DecodeLiveRoom(payload)
+			if err != nil {
+				h.lg.Warn("bad live payload", "room", r.id, "err", err)
+				continue
+			}
+			h.advance(r, seq, b)
+			idle.Reset(h.opts.IdleCheck)
+		case <-idle.C:
+			h.checkHead(r)
+			idle.Reset(h.opts.IdleCheck)
+		}
+	}
+}
+
+// advance delivers the frame with seq, after filling any gap below it.
+func (h *Hub) advance(r *room, seq uint64, b []byte) {
+	r.mu.Lock()
+	last := r.last
+	r.mu.Unlock()
+	if seq <= last {
+		return
+	}
+	if seq > last+1 && !h.fill(r, last, seq-1) {
+		return // the frame is delivered when the log can be read again
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if seq == r.last+1 {
+		r.deliver(frame{seq, b}, h.opts.Ring)
+	}
+}
+
+// fill reads facts (from, to] from the log and delivers them.
+func (h *Hub) fill(r *room, from, to uint64) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	facts, _, err := h.log.ReadRoom(ctx, r.id, from, int(to-from))
+	if err != nil {
+		h.lg.Warn("fill gap from log", "room", r.id, "after", from, "err", err)
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, f := range facts {
+		if f.Seq != r.last+1 {
+			continue
+		}
+		b, err := events.EventFrame(f)
+		if err != nil {
+			h.lg.Error("encode fact", "room", r.id, "seq", f.Seq, "err", err)
+			return false
+		}
+		r.deliver(frame{f.Seq, b}, h.opts.Ring)
+	}
+	return r.last >= to
+}
+
+// checkHead asks the log whether the room moved without a live frame reaching us.
+func (h *Hub) checkHead(r *room) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	head, err := h.log.Head(ctx, r.id)
+	if err != nil {
+		return
+	}
+	r.mu.Lock()
+	last := r.last
+	r.mu.Unlock()
+	if head > last {
+		h.fill(r, last, head)
+	}
+}
+
+// deliver hands a frame to every subscriber below it. r.mu is held.
+func (r *room) deliver(f frame, ringSize int) {
+	r.last = f.seq
+	if len(r.ring) == 2*ringSize { // keep the newest ringSize, amortised O(1)
+		r.ring = append(r.ring[:0:0], r.ring[ringSize:]...)
+	}
+	r.ring = append(r.ring, f)
+	for s, pos := range r.subs {
+		if f.seq > *pos {
+			s.Send(f.b)
+			*pos = f.seq
+		}
+	}
+}

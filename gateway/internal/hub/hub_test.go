@@ -1,0 +1,210 @@
+package hub_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/natstest"
+	"github.com/chillin-chat/chillin/gateway/internal/hub"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+)
+
+type sub struct {
+	mu   sync.Mutex
+	seqs []uint64
+	got  chan struct{}
+}
+
+func newSub() *sub { return &sub{got: make(chan struct{}, 1<<16)} }
+
+func (s *sub) Send(b []byte) {
+	var f struct {
+		Data struct{ Seq uint64 }
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		panic(err)
+	}
+	s.mu.Lock()
+	s.seqs = append(s.seqs, f.Data.Seq)
+	s.mu.Unlock()
+	s.got <- struct{}{}
+}
+
+func (s *sub) SendWait(b []byte) bool { s.Send(b); return true }
+
+// waitSeqs waits until s has n frames and checks they are from+1..from+n.
+func (s *sub) waitSeqs(t *testing.T, from uint64, n int) {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
+	for {
+		s.mu.Lock()
+		have := len(s.seqs)
+		s.mu.Unlock()
+		if have >= n {
+			break
+		}
+		select {
+		case <-s.got:
+		case <-deadline:
+			t.Fatalf("got %d frames, want %d", have, n)
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // and no more
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.seqs) != n {
+		t.Fatalf("got %d frames, want %d: %v", len(s.seqs), n, s.seqs)
+	}
+	for i, seq := range s.seqs {
+		if seq != from+uint64(i)+1 {
+			t.Fatalf("frame %d has seq %d, want %d (all: %v)", i, seq, from+uint64(i)+1, s.seqs)
+		}
+	}
+}
+
+type env struct {
+	js     jetstream.JetStream
+	evt    jetstream.Stream
+	rdb    *redis.Client
+	prefix string
+	hub    *hub.Hub
+	seq    uint64
+}
+
+func setup(t *testing.T) *env {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	_, js := natstest.Connect(t, natstest.Start(t))
+	if err := events.EnsureStreams(ctx, js, events.StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	evt, err := js.Stream(ctx, events.EvtStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := os.Getenv("CHILLIN_TEST_REDIS_URL")
+	if url == "" {
+		url = "redis://127.0.0.1:6379/0"
+	}
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	t.Cleanup(func() { rdb.Close() })
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	e := &env{js: js, evt: evt, rdb: rdb, prefix: "hub" + hex.EncodeToString(b) + ":"}
+	e.hub = hub.New(ctx, rdb, hub.JetStreamLog{JS: js, Evt: evt}, slog.New(slog.DiscardHandler),
+		hub.Options{Prefix: e.prefix, IdleCheck: 200 * time.Millisecond, Ring: 8})
+	t.Cleanup(func() { e.hub.Close() })
+	return e
+}
+
+// appendFact appends the room's next fact to the log and returns its frame payload.
+func (e *env) appendFact(t *testing.T, room string) []byte {
+	t.Helper()
+	e.seq++
+	typ, data := events.MessagePosted, any(events.MessagePostedData{Text: fmt.Sprint(e.seq), ClientID: fmt.Sprint(e.seq)})
+	if e.seq == 1 {
+		typ, data = events.RoomCreated, events.RoomCreatedData{Name: room}
+	}
+	f, err := events.NewFact(typ, room, e.seq, "alice", fmt.Sprint("c", e.seq), time.Now(), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := f.Encode()
+	ack, err := e.js.Publish(context.Background(), events.RoomSubject(room), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame, err := events.EventFrame(events.Stored{ID: ack.Sequence, Fact: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return events.EncodeLiveRoom(e.seq, frame)
+}
+
+func (e *env) publish(t *testing.T, room string, payload []byte) {
+	t.Helper()
+	if err := e.rdb.Publish(context.Background(), events.RoomChannel(e.prefix, room), payload).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLiveInOrderWithGapsFilled(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	for i := 0; i < 5; i++ {
+		e.appendFact(t, "r")
+	}
+	s := newSub()
+	after := uint64(2)
+	head, err := e.hub.Join(ctx, "r", s, &after, 0)
+	if err != nil || head != 5 {
+		t.Fatalf("join: head %d, %v", head, err)
+	}
+	time.Sleep(100 * time.Millisecond) // the subscription is in place
+	var payloads [][]byte
+	for i := 0; i < 20; i++ {
+		payloads = append(payloads, e.appendFact(t, "r"))
+	}
+	// Publish out of order, with duplicates and with some never published:
+	// every frame must still arrive once, in order.
+	for i, p := range payloads {
+		switch {
+		case i%7 == 3: // lost
+		case i%5 == 0:
+			e.publish(t, "r", p)
+			e.publish(t, "r", p) // duplicate
+		default:
+			e.publish(t, "r", p)
+		}
+	}
+	// The last one was lost too: the idle head check finds it.
+	s.waitSeqs(t, 2, 23)
+}
+
+func TestJoinCatchesUpFromRingAndLog(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	e.appendFact(t, "r")
+	first := newSub()
+	if _, err := e.hub.Join(ctx, "r", first, nil, 50); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	for i := 0; i < 30; i++ { // more than the ring holds
+		e.publish(t, "r", e.appendFact(t, "r"))
+	}
+	first.waitSeqs(t, 0, 31)
+	// A second subscriber joining from far back gets everything once.
+	second := newSub()
+	zero := uint64(0)
+	if _, err := e.hub.Join(ctx, "r", second, &zero, 0); err != nil {
+		t.Fatal(err)
+	}
+	e.publish(t, "r", e.appendFact(t, "r"))
+	second.waitSeqs(t, 0, 32)
+	// Without `after`, the latest tail only.
+	third := newSub()
+	if _, err := e.hub.Join(ctx, "r", third, nil, 5); err != nil {
+		t.Fatal(err)
+	}
+	third.waitSeqs(t, 27, 5)
+	// After leaving, nothing more arrives.
+	e.hub.Leave("r", third)
+	e.publish(t, "r", e.appendFact(t, "r"))
+	second.waitSeqs(t, 0, 33)
+	third.waitSeqs(t, 27, 5)
+}

@@ -1,0 +1,615 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/chillin-chat/chillin/events"
+	"github.com/coder/websocket"
+	"github.com/nats-io/nuid"
+	"golang.org/x/time/rate"
+)
+
+// Limits of one socket.
+const (
+	maxFrame       = 16 << 10 // larger frames close the socket with 1009
+	writeTimeout   = 10 * time.Second
+	framesPerSec   = 50 // sustained client frames per second before 4008
+	frameBurst     = 100
+	maxClientIDLen = 64
+	joinTail       = 50   // facts sent on a join without `after`
+	maxBackfill    = 1000 // further behind than this, a join gets a snapshot
+	syncDefault    = 100  // room:sync page without `limit`
+	syncMax        = 500
+	closeFlood     = 4008
+	closeRevoked   = 4001
+)
+
+// conn is one WebSocket. Its reader goroutine handles frames in order (so a
+// connection's commands are appended in the order sent); its writer goroutine
+// drains a bounded queue.
+type conn struct {
+	s    *Server
+	id   string
+	sess session
+	ws   *websocket.Conn
+	out  chan []byte
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	once   sync.Once
+	code   atomic.Int32 // close status chosen by whoever closed first
+	reason atomic.Value
+
+	rooms map[string]bool // joined on this socket; reader goroutine only
+}
+
+// Send queues a frame; a socket whose queue is full is closed as too slow,
+// so it never holds up anyone else.
+func (c *conn) Send(b []byte) {
+	select {
+	case c.out <- b:
+		c.s.metrics.framesOut.Inc()
+	case <-c.ctx.Done():
+	default:
+		c.s.metrics.dropped.Inc()
+		c.closeWith(websocket.StatusPolicyViolation, "too slow: send queue full")
+	}
+}
+
+// SendWait queues a frame, waiting for room; false if the socket closed.
+func (c *conn) SendWait(b []byte) bool {
+	select {
+	case c.out <- b:
+		c.s.metrics.framesOut.Inc()
+		return true
+	case <-c.ctx.Done():
+		return false
+	}
+}
+
+func (c *conn) sendFrame(typ, ref string, data any) {
+	b, err := json.Marshal(events.ServerFrame{Type: typ, Ref: ref, Data: data})
+	if err != nil {
+		c.s.log.Error("encode frame", "type", typ, "err", err)
+		return
+	}
+	c.Send(b)
+}
+
+func (c *conn) reply(ref string, data map[string]any) {
+	data["ok"] = true
+	c.sendFrame("reply", ref, data)
+}
+
+func (c *conn) replyError(ref string, e *events.Error) {
+	c.sendFrame("reply", ref, map[string]any{"ok": false, "error": e})
+}
+
+func (c *conn) frameError(ref, code, msg string) {
+	c.sendFrame("error", ref, events.Error{Code: code, Message: msg})
+}
+
+func (c *conn) reject(ref, room, clientID string, e *events.Error) {
+	c.sendFrame("rejected", ref, events.RejectedData{ClientID: clientID, Ref: ref, Room: room, Code: e.Code, Message: e.Message})
+}
+
+// closeWith closes the socket once, with the first status asked for.
+func (c *conn) closeWith(code websocket.StatusCode, reason string) {
+	c.once.Do(func() {
+		c.code.Store(int32(code))
+		c.reason.Store(reason)
+		c.cancel()
+	})
+}
+
+func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
+	sess, err := s.authenticate(r.Context(), r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowedOrigins})
+	if err != nil {
+		return // Accept has answered: 403 for a foreign origin, 400 for a bad handshake
+	}
+	ws.SetReadLimit(maxFrame)
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &conn{
+		s: s, id: s.id + "." + strconv.FormatUint(atomic.AddUint64(&s.connSeq, 1), 10), sess: sess, ws: ws,
+		out: make(chan []byte, s.cfg.SendQueue), ctx: ctx, cancel: cancel, rooms: map[string]bool{},
+	}
+	s.addConn(c)
+	s.metrics.conns.Inc()
+	defer func() {
+		s.removeConn(c)
+		s.metrics.conns.Dec()
+	}()
+
+	user, err := s.user(ctx, sess.User)
+	if err != nil {
+		user = userRecord{ID: sess.User, DisplayName: sess.User}
+	}
+	c.sendFrame("hello", "", map[string]any{
+		"user": user.json(), "sessionExpiresAt": sess.ExpiresAt, "serverTime": time.Now().UTC(),
+	})
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.writeLoop()
+	}()
+	go c.pingLoop()
+	c.readLoop()
+	c.closeWith(websocket.StatusNormalClosure, "")
+	<-done
+}
+
+func (c *conn) writeLoop() {
+	for {
+		select {
+		case b := <-c.out:
+			ctx, cancel := context.WithTimeout(c.ctx, writeTimeout)
+			err := c.ws.Write(ctx, websocket.MessageText, b)
+			cancel()
+			if err != nil {
+				c.closeWith(websocket.StatusGoingAway, "write failed")
+			}
+		case <-c.ctx.Done():
+			reason, _ := c.reason.Load().(string)
+			_ = c.ws.Close(websocket.StatusCode(c.code.Load()), reason)
+			return
+		}
+	}
+}
+
+func (c *conn) pingLoop() {
+	t := time.NewTicker(c.s.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.PingInterval)
+			err := c.ws.Ping(ctx)
+			cancel()
+			if err != nil {
+				c.closeWith(websocket.StatusGoingAway, "no pong")
+				return
+			}
+		}
+	}
+}
+
+type clientFrame struct {
+	Type string          `json:"type"`
+	Ref  string          `json:"ref"`
+	Data json.RawMessage `json:"data"`
+}
+
+func (c *conn) readLoop() {
+	limiter := rate.NewLimiter(framesPerSec, frameBurst)
+	for {
+		typ, b, err := c.ws.Read(c.ctx)
+		if err != nil {
+			var ce websocket.CloseError
+			if !errors.As(err, &ce) && websocket.CloseStatus(err) == -1 && c.ctx.Err() == nil {
+				c.s.log.Debug("socket read", "user", c.sess.User, "err", err)
+			}
+			return
+		}
+		if !limiter.Allow() {
+			c.closeWith(closeFlood, "too many frames")
+			return
+		}
+		if typ != websocket.MessageText {
+			c.frameError("", "BAD_FRAME", "frames are JSON text")
+			continue
+		}
+		var f clientFrame
+		if err := json.Unmarshal(b, &f); err != nil || f.Type == "" {
+			c.frameError("", "BAD_FRAME", "a frame is a JSON object with a type")
+			continue
+		}
+		c.handle(f)
+	}
+}
+
+// field errors of a frame's data
+var errMissing = errors.New("missing field")
+
+func (c *conn) handle(f clientFrame) {
+	handler, ok := c.handlers()[f.Type]
+	if !ok {
+		c.s.metrics.framesIn.WithLabelValues("unknown").Inc()
+		c.frameError(f.Ref, "UNKNOWN_TYPE", "unknown frame type "+strconv.Quote(truncate(f.Type, 32)))
+		return
+	}
+	c.s.metrics.framesIn.WithLabelValues(f.Type).Inc()
+	if err := handler(f); err != nil {
+		c.frameError(f.Ref, "MISSING_FIELD", err.Error())
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func (c *conn) handlers() map[string]func(clientFrame) error {
+	return map[string]func(clientFrame) error{
+		"room:join":       c.onJoin,
+		"room:leave":      c.onLeave,
+		"room:sync":       c.onSync,
+		"message:send":    c.onSend,
+		"message:edit":    c.onEdit,
+		"message:delete":  c.onDelete,
+		"reaction:add":    c.onReaction(events.CmdReactionAdd),
+		"reaction:remove": c.onReaction(events.CmdReactionRemove),
+		"heartbeat":       c.onHeartbeat,
+	}
+}
+
+// decodeData decodes a frame's data; a field error names what is wrong.
+func decodeData(f clientFrame, v any) error {
+	if len(f.Data) == 0 {
+		return errors.New("data is required")
+	}
+	if err := json.Unmarshal(f.Data, v); err != nil {
+		return errors.New("data: " + err.Error())
+	}
+	return nil
+}
+
+func (c *conn) command(typ, room, ref string, data any) (events.Command, error) {
+	cmd, err := events.NewCommand(typ, nuid.Next(), c.sess.User, c.sess.ID, room, time.Now(), data)
+	cmd.Conn, cmd.Ref, cmd.Reply = c.id, ref, events.ReplySubject(c.id)
+	return cmd, err
+}
+
+func (c *conn) onJoin(f clientFrame) error {
+	var d struct {
+		Room     string  `json:"room"`
+		Password string  `json:"password"`
+		After    *uint64 `json:"after"`
+	}
+	if err := decodeData(f, &d); err != nil {
+		return err
+	}
+	if d.Room == "" {
+		return errors.New("room is required")
+	}
+	if !events.ValidRoomID(d.Room) {
+		c.replyError(f.Ref, events.Errorf(events.CodeNoSuchRoom, "no such room"))
+		return nil
+	}
+	cmd, err := c.command(events.CmdRoomJoin, d.Room, f.Ref, events.RoomJoin{Password: d.Password})
+	if err != nil {
+		return err
+	}
+	o, err := c.s.decide(c.ctx, cmd)
+	if err == nil && o.Error != nil {
+		err = o.Error
+	}
+	if err != nil {
+		c.replyError(f.Ref, c.s.userError(err))
+		return nil
+	}
+	room, err := c.s.room(c.ctx, d.Room)
+	if err != nil {
+		c.replyError(f.Ref, c.s.userError(err))
+		return nil
+	}
+	members, err := c.s.members(c.ctx, d.Room)
+	if err != nil {
+		members = []memberJSON{} // Postgres is away: the list is for display only
+	}
+	online := []string{}
+	for _, m := range members {
+		if m.Status == "online" {
+			online = append(online, m.User)
+		}
+	}
+	if room.HeadSeq < o.HeadSeq {
+		room.HeadSeq = o.HeadSeq
+	}
+	if c.rooms[d.Room] {
+		c.s.hub.Leave(d.Room, c) // a rejoin restarts delivery from the asked position
+		delete(c.rooms, d.Room)
+	}
+	// Too far behind to replay: send the latest facts and say so; the client
+	// reloads history over REST.
+	snapshot := d.After != nil && o.HeadSeq > *d.After+maxBackfill
+	if snapshot {
+		d.After = nil
+	}
+	c.reply(f.Ref, map[string]any{"room": room, "headSeq": o.HeadSeq, "members": members, "online": online, "snapshot": snapshot})
+	if _, err := c.s.hub.Join(c.ctx, d.Room, c, d.After, joinTail); err != nil {
+		c.s.log.Warn("join backfill", "room", d.Room, "user", c.sess.User, "err", err)
+		delete(c.rooms, d.Room)
+		c.closeWith(websocket.StatusTryAgainLater, "could not read the room; reconnect")
+		return nil
+	}
+	c.rooms[d.Room] = true
+	return nil
+}
+
+func (c *conn) onLeave(f clientFrame) error {
+	var d struct {
+		Room string `json:"room"`
+	}
+	if err := decodeData(f, &d); err != nil {
+		return err
+	}
+	if d.Room == "" {
+		return errors.New("room is required")
+	}
+	cmd, err := c.command(events.CmdRoomLeave, d.Room, f.Ref, events.RoomLeave{})
+	if err != nil {
+		return err
+	}
+	o, err := c.s.decide(c.ctx, cmd)
+	if err == nil && o.Error != nil {
+		err = o.Error
+	}
+	if err != nil {
+		c.replyError(f.Ref, c.s.userError(err))
+		return nil
+	}
+	if c.rooms[d.Room] {
+		c.s.hub.Leave(d.Room, c)
+		delete(c.rooms, d.Room)
+	}
+	c.reply(f.Ref, map[string]any{})
+	return nil
+}
+
+func (c *conn) onSync(f clientFrame) error {
+	var d struct {
+		Room  string  `json:"room"`
+		After *uint64 `json:"after"`
+		Limit int     `json:"limit"`
+	}
+	if err := decodeData(f, &d); err != nil {
+		return err
+	}
+	if d.Room == "" || d.After == nil {
+		return errors.New("room and after are required")
+	}
+	if !c.rooms[d.Room] {
+		c.replyError(f.Ref, events.Errorf(events.CodeNotMember, "join the room on this connection first"))
+		return nil
+	}
+	limit := d.Limit
+	if limit <= 0 {
+		limit = syncDefault
+	}
+	limit = min(limit, syncMax)
+	facts, head, err := events.ReadRoom(c.ctx, c.s.js, c.s.evt, d.Room, *d.After, limit)
+	if err != nil {
+		c.s.log.Warn("sync", "room", d.Room, "err", err)
+		c.replyError(f.Ref, events.Errorf(events.CodeUnavailable, "the room could not be read; try again"))
+		return nil
+	}
+	evs := make([]events.EventData, 0, len(facts))
+	for _, s := range facts {
+		ev, err := events.ClientEvent(s)
+		if err != nil {
+			c.s.log.Error("encode fact", "room", d.Room, "seq", s.Seq, "err", err)
+			c.replyError(f.Ref, events.Errorf(events.CodeInternal, "the room could not be read"))
+			return nil
+		}
+		evs = append(evs, ev)
+	}
+	last := *d.After
+	if len(facts) > 0 {
+		last = facts[len(facts)-1].Seq
+	}
+	c.reply(f.Ref, map[string]any{"room": d.Room, "events": evs, "headSeq": head, "complete": last >= head})
+	return nil
+}
+
+// sendCommand appends a message or reaction command. Its answer is its fact,
+// which reaches this socket through the room, or a `rejected` frame.
+func (c *conn) sendCommand(f clientFrame, typ, room, clientID string, data any) error {
+	if !c.rooms[room] {
+		c.reject(f.Ref, room, clientID, events.Errorf(events.CodeNotMember, "join the room on this connection first"))
+		return nil
+	}
+	cmd, err := c.command(typ, room, f.Ref, data)
+	if err != nil {
+		return err
+	}
+	if err := c.s.appendCommand(c.ctx, cmd); err != nil {
+		c.reject(f.Ref, room, clientID, c.s.userError(err))
+	}
+	return nil
+}
+
+func (c *conn) onSend(f clientFrame) error {
+	var d struct {
+		Room        string              `json:"room"`
+		ClientID    string              `json:"clientId"`
+		Text        *string             `json:"text"`
+		Attachments []events.Attachment `json:"attachments"`
+		ReplyTo     uint64              `json:"replyTo"`
+	}
+	if err := decodeData(f, &d); err != nil {
+		return err
+	}
+	switch {
+	case d.Room == "" || d.ClientID == "" || d.Text == nil:
+		return errors.New("room, clientId and text are required")
+	case len(d.ClientID) > maxClientIDLen:
+		return errors.New("clientId is at most 64 bytes")
+	}
+	return c.sendCommand(f, events.CmdMessageSend, d.Room, d.ClientID,
+		events.MessageSend{Text: *d.Text, ClientID: d.ClientID, Attachments: d.Attachments, ReplyTo: d.ReplyTo})
+}
+
+func (c *conn) onEdit(f clientFrame) error {
+	var d struct {
+		Room string  `json:"room"`
+		ID   uint64  `json:"id"`
+		Text *string `json:"text"`
+	}
+	if err := decodeData(f, &d); err != nil {
+		return err
+	}
+	if d.Room == "" || d.ID == 0 || d.Text == nil {
+		return errors.New("room, id and text are required")
+	}
+	return c.sendCommand(f, events.CmdMessageEdit, d.Room, "", events.MessageEdit{ID: d.ID, Text: *d.Text})
+}
+
+func (c *conn) onDelete(f clientFrame) error {
+	var d struct {
+		Room string `json:"room"`
+		ID   uint64 `json:"id"`
+	}
+	if err := decodeData(f, &d); err != nil {
+		return err
+	}
+	if d.Room == "" || d.ID == 0 {
+		return errors.New("room and id are required")
+	}
+	return c.sendCommand(f, events.CmdMessageDelete, d.Room, "", events.MessageDelete{ID: d.ID})
+}
+
+func (c *conn) onReaction(typ string) func(clientFrame) error {
+	return func(f clientFrame) error {
+		var d struct {
+			Room  string `json:"room"`
+			ID    uint64 `json:"id"`
+			Emoji string `json:"emoji"`
+		}
+		if err := decodeData(f, &d); err != nil {
+			return err
+		}
+		if d.Room == "" || d.ID == 0 || d.Emoji == "" {
+			return errors.New("room, id and emoji are required")
+		}
+		return c.sendCommand(f, typ, d.Room, "", events.ReactionChange{ID: d.ID, Emoji: d.Emoji})
+	}
+}
+
+func (c *conn) onHeartbeat(f clientFrame) error {
+	var d struct {
+		T json.RawMessage `json:"t"`
+	}
+	if len(f.Data) > 0 {
+		if err := json.Unmarshal(f.Data, &d); err != nil {
+			return errors.New("data: " + err.Error())
+		}
+	}
+	c.sendFrame("heartbeat:ack", f.Ref, map[string]any{"t": d.T, "serverTime": time.Now().UTC()})
+	return nil
+}
+
+// userError returns err as shown to a user: its own code, or a generic one.
+func (s *Server) userError(err error) *events.Error {
+	var e *events.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	s.log.Error("socket request failed", "err", err)
+	return events.Errorf(events.CodeInternal, "something went wrong on our side")
+}
+
+// addConn registers a socket and, for a user's first socket here, subscribes
+// to the user's channel and marks them online.
+func (s *Server) addConn(c *conn) {
+	s.mu.Lock()
+	s.conns[c.id] = c
+	set := s.byUser[c.sess.User]
+	first := set == nil
+	if first {
+		set = map[*conn]struct{}{}
+		s.byUser[c.sess.User] = set
+	}
+	set[c] = struct{}{}
+	s.mu.Unlock()
+	if first {
+		unsub := s.hub.SubscribeUser(c.ctx, c.sess.User, func(p []byte) { s.onUserLive(c.sess.User, p) })
+		s.mu.Lock()
+		s.userSubs[c.sess.User] = unsub
+		s.mu.Unlock()
+	}
+	s.markOnline(c.ctx, c.sess.User)
+}
+
+func (s *Server) removeConn(c *conn) {
+	for room := range c.rooms {
+		s.hub.Leave(room, c)
+	}
+	s.mu.Lock()
+	delete(s.conns, c.id)
+	set := s.byUser[c.sess.User]
+	delete(set, c)
+	var unsub func()
+	if len(set) == 0 {
+		delete(s.byUser, c.sess.User)
+		unsub = s.userSubs[c.sess.User]
+		delete(s.userSubs, c.sess.User)
+	}
+	s.mu.Unlock()
+	if unsub != nil {
+		unsub()
+	}
+}
+
+// onUserLive handles a message on a user's channel: a frame for one of the
+// user's sockets, or a revoked session whose sockets must close.
+func (s *Server) onUserLive(user string, payload []byte) {
+	var m events.UserLive
+	if err := json.Unmarshal(payload, &m); err != nil {
+		s.log.Warn("bad user payload", "user", user, "err", err)
+		return
+	}
+	s.mu.Lock()
+	var targets []*conn
+	if m.Revoke != "" {
+		for c := range s.byUser[user] {
+			if c.sess.ID == m.Revoke {
+				targets = append(targets, c)
+			}
+		}
+	} else if c := s.conns[m.Conn]; c != nil && c.sess.User == user {
+		targets = append(targets, c)
+	}
+	s.mu.Unlock()
+	for _, c := range targets {
+		if m.Revoke != "" {
+			c.closeWith(closeRevoked, "session ended")
+		} else {
+			c.Send(m.Frame)
+		}
+	}
+}
+
+// closeAll closes every socket with 1001: the server is going away and
+// clients should reconnect (to another instance).
+func (s *Server) closeAll() {
+	s.mu.Lock()
+	conns := make([]*conn, 0, len(s.conns))
+	for _, c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.closeWith(websocket.StatusGoingAway, "server going away")
+	}
+}
