@@ -1,0 +1,3 @@
+module github.com/chillin-chat/chillin/ui
+
+go 1.26

@@ -1,0 +1,83 @@
+// The REST half of the protocol (PROTOCOL.md, "REST"). Every call is
+// same-origin with credentials, so the HttpOnly session cookie set by login
+// and register authenticates it. Failures reject with a ChatError carrying the
+// server's code and HTTP status.
+
+import { ChatError, LocalCode } from './errors.js';
+
+export class Api {
+  #fetch;
+  #base;
+
+  constructor({ fetch = (...args) => globalThis.fetch(...args), base = '/api' } = {}) {
+    this.#fetch = fetch;
+    this.#base = base;
+  }
+
+  /** The logged-in user, or null when there is no valid session. */
+  async me() {
+    try {
+      return (await this.#call('GET', '/auth/me')).user;
+    } catch (err) {
+      if (err.status === 401) return null;
+      throw err;
+    }
+  }
+
+  async login(username, password) {
+    return (await this.#call('POST', '/auth/login', { username, password })).user;
+  }
+
+  async register(username, password, displayName) {
+    const body = { username, password, ...(displayName ? { displayName } : {}) };
+    return (await this.#call('POST', '/auth/register', body)).user;
+  }
+
+  async logout() {
+    await this.#call('POST', '/auth/logout');
+  }
+
+  async rooms() {
+    return (await this.#call('GET', '/rooms')).rooms;
+  }
+
+  /** Creates a room; the creator becomes a member. */
+  async createRoom({ name, description, isPrivate, password }) {
+    const body = { name, ...(description ? { description } : {}), isPrivate: Boolean(isPrivate) };
+    if (isPrivate) body.password = password;
+    return (await this.#call('POST', '/rooms', body)).room;
+  }
+
+  /** A page of messages, oldest first: the newest `limit` with id < before (or the newest). */
+  async messages(room, { before, limit = 50 } = {}) {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (before != null) query.set('before', String(before));
+    const page = await this.#call('GET', `/rooms/${encodeURIComponent(room)}/messages?${query}`);
+    return { messages: page.messages ?? [], hasMore: Boolean(page.hasMore) };
+  }
+
+  async members(room) {
+    return (await this.#call('GET', `/rooms/${encodeURIComponent(room)}/members`)).members ?? [];
+  }
+
+  async #call(method, path, body) {
+    const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
+    if (body !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    let res;
+    try {
+      res = await this.#fetch(this.#base + path, init);
+    } catch {
+      throw new ChatError(LocalCode.NETWORK, 'The server cannot be reached');
+    }
+    if (res.status === 204) return {};
+    const payload = await res.json().catch(() => ({}));
+    if (!res.ok) {
+      const { code = `HTTP_${res.status}`, message = res.statusText || 'Request failed' } = payload.error ?? {};
+      throw new ChatError(code, message, { status: res.status });
+    }
+    return payload;
+  }
+}

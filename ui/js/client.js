@@ -1,0 +1,591 @@
+// ChatClient: the protocol client. It ties the connection, the REST API, the
+// outbox and one RoomStore per open room together, and tells views what
+// changed through events. It holds no DOM.
+//
+// Recovery: each room keeps its last applied seq. Whenever the connection
+// opens, every open room is joined again with `after: lastSeq`, so the server
+// replays exactly what was missed; a seq gap seen live triggers room:sync.
+// Unconfirmed messages live in the outbox and are sent again, with the same
+// clientId, once their room is joined.
+
+import { State } from './connection.js';
+import { Emitter } from './emitter.js';
+import { ChatError, LocalCode } from './errors.js';
+import { validateText } from './format.js';
+import { Kind, RoomStore } from './roomstore.js';
+import { systemTimers } from './timers.js';
+
+const HISTORY_PAGE = 50;
+const TYPING_EXPIRY_MS = 10000;
+const PRESENCE_ORDER = { online: 0, busy: 1, away: 2 };
+
+/**
+ * Events:
+ *   rooms         the open rooms, their join state or unread counts changed
+ *   messages      {room}: a room's timeline changed
+ *   incoming      {room, message}: a new message from someone else arrived live
+ *   typing        {room}: who is typing in a room changed
+ *   members       {room}: a room's member list or someone's presence changed
+ *   notice        {text}: something the user should be told briefly (a refused command, a failed load)
+ *   unauthorized  the session ended; log in again
+ */
+export class ChatClient {
+  #conn;
+  #api;
+  #outbox;
+  #me;
+  #storage;
+  #timers;
+  #now;
+  #newId;
+  #sendTimeoutMs;
+  #emitter = new Emitter();
+  #unsubscribe = [];
+
+  #rooms = new Map(); // id -> room state, in the order opened
+  #members = new Map(); // room id -> Map(user -> {user, displayName, avatarUrl})
+  #presence = new Map(); // user -> status
+  #sendTimers = new Map(); // clientId -> timer
+  #typingTimers = new Map(); // room id -> timer
+  #active = null;
+  #attentive = true;
+
+  /**
+   * connection: a Connection; api: an Api; outbox: an Outbox for this user;
+   * me: the user's username; storage: Web Storage for the list of open rooms.
+   */
+  constructor({
+    connection,
+    api,
+    outbox,
+    me,
+    storage = null,
+    timers = systemTimers,
+    now = Date.now,
+    newId = () => globalThis.crypto.randomUUID(),
+    sendTimeoutMs = 10000,
+  }) {
+    this.#conn = connection;
+    this.#api = api;
+    this.#outbox = outbox;
+    this.#me = me;
+    this.#storage = storage;
+    this.#timers = timers;
+    this.#now = now;
+    this.#newId = newId;
+    this.#sendTimeoutMs = sendTimeoutMs;
+  }
+
+  get me() {
+    return this.#me;
+  }
+
+  on(name, fn) {
+    return this.#emitter.on(name, fn);
+  }
+
+  /** Restores open rooms, the room on screen and unsent messages, then connects. */
+  start() {
+    for (const id of this.#loadOpenRooms()) this.#ensureRoom(id);
+    const active = this.#storage?.getItem(this.#activeKey());
+    if (active && this.#rooms.has(active)) this.#active = active;
+    for (const entry of this.#outbox.entries()) {
+      this.#ensureRoom(entry.room).store.addPending({ ...entry, user: this.#me });
+    }
+    this.#saveOpenRooms();
+    this.#unsubscribe = [
+      this.#conn.on('state', (s) => this.#onState(s)),
+      this.#conn.on('frame', (f) => this.#onFrame(f)),
+      this.#conn.on('unauthorized', () => this.#emitter.emit('unauthorized')),
+    ];
+    this.#emitter.emit('rooms');
+    this.#conn.connect();
+  }
+
+  /** Disconnects. With forget, also drops the unsent messages and the open rooms (log out). */
+  stop({ forget = false } = {}) {
+    for (const off of this.#unsubscribe) off();
+    this.#unsubscribe = [];
+    this.#conn.disconnect();
+    for (const timer of [...this.#sendTimers.values(), ...this.#typingTimers.values()]) this.#timers.clearTimeout(timer);
+    this.#sendTimers.clear();
+    this.#typingTimers.clear();
+    if (forget) {
+      this.#outbox.clear();
+      this.#storage?.removeItem(this.#openRoomsKey());
+      this.#storage?.removeItem(this.#activeKey());
+    }
+  }
+
+  /** The open rooms, in the order opened. */
+  rooms() {
+    return [...this.#rooms.values()];
+  }
+
+  room(id) {
+    return this.#rooms.get(id) ?? null;
+  }
+
+  /** The room on screen, as last set (and remembered across reloads). */
+  get activeRoom() {
+    return this.#active;
+  }
+
+  /** A room's members, online ones first, each with its current status. */
+  members(roomId) {
+    const members = [...(this.#members.get(roomId)?.values() ?? [])].map((m) => ({ ...m, status: this.status(m.user) }));
+    const rank = (m) => PRESENCE_ORDER[m.status] ?? 3;
+    return members.sort((a, b) => rank(a) - rank(b) || a.displayName.localeCompare(b.displayName));
+  }
+
+  status(user) {
+    return this.#presence.get(user) ?? 'offline';
+  }
+
+  displayName(user) {
+    for (const members of this.#members.values()) {
+      const name = members.get(user)?.displayName;
+      if (name) return name;
+    }
+    return user;
+  }
+
+  /**
+   * Joins a room (with its password, for a private one) and opens it.
+   * Rejects with the server's error (WRONG_PASSWORD, NO_SUCH_ROOM…) or when offline.
+   */
+  async openRoom(id, { password } = {}) {
+    const open = this.#rooms.get(id);
+    if (open) return open;
+    const reply = await this.#conn.request('room:join', { room: id, ...(password ? { password } : {}) });
+    const room = this.#ensureRoom(id);
+    this.#saveOpenRooms();
+    this.#joined(room, reply, { resume: false });
+    return room;
+  }
+
+  /** Leaves a room: it closes here, its unsent messages are dropped, membership ends. */
+  leaveRoom(id) {
+    if (!this.#rooms.has(id)) return;
+    for (const entry of this.#outbox.entries(id)) {
+      this.#clearSendTimer(entry.clientId);
+      this.#outbox.discard(entry.clientId);
+    }
+    this.#rooms.delete(id);
+    this.#members.delete(id);
+    this.#timers.clearTimeout(this.#typingTimers.get(id));
+    this.#typingTimers.delete(id);
+    if (this.#active === id) this.setActiveRoom(null);
+    this.#saveOpenRooms();
+    this.#conn.request('room:leave', { room: id }).catch(() => {
+      // Offline or refused: the room is closed here either way.
+    });
+    this.#emitter.emit('rooms');
+  }
+
+  /** Sends a message optimistically; returns its clientId. Throws a ChatError for invalid text. */
+  send(roomId, text) {
+    const room = this.#requireRoom(roomId);
+    const invalid = validateText(text);
+    if (invalid) throw new ChatError(invalid, invalid === 'EMPTY_MESSAGE' ? 'The message is empty' : 'The message is too long');
+    const entry = this.#outbox.enqueue({
+      clientId: this.#newId(),
+      room: roomId,
+      text,
+      createdAt: new Date(this.#now()).toISOString(),
+    });
+    room.store.addPending({ ...entry, user: this.#me });
+    this.#emitter.emit('messages', { room: roomId });
+    this.#flushRoom(room);
+    return entry.clientId;
+  }
+
+  /** Sends a failed message again with the same clientId. */
+  retry(clientId) {
+    const entry = this.#outbox.retry(clientId);
+    const room = entry && this.#rooms.get(entry.room);
+    if (!room) return;
+    room.store.markSending(clientId);
+    this.#emitter.emit('messages', { room: room.id });
+    this.#flushRoom(room);
+  }
+
+  /** Drops a failed message. */
+  discard(clientId) {
+    const entry = this.#outbox.get(clientId);
+    if (!entry) return;
+    this.#clearSendTimer(clientId);
+    this.#outbox.discard(clientId);
+    const room = this.#rooms.get(entry.room);
+    if (!room) return;
+    room.store.removePending(clientId);
+    this.#emitter.emit('messages', { room: room.id });
+  }
+
+  editMessage(roomId, id, text) {
+    this.#command('message:edit', { room: roomId, id, text });
+  }
+
+  deleteMessage(roomId, id) {
+    this.#command('message:delete', { room: roomId, id });
+  }
+
+  /** Adds the user's reaction, or removes it if present. */
+  toggleReaction(roomId, id, emoji) {
+    const message = this.#requireRoom(roomId).store.messageById(id);
+    if (!message) return;
+    const mine = (message.reactions[emoji] ?? []).includes(this.#me);
+    this.#command(mine ? 'reaction:remove' : 'reaction:add', { room: roomId, id, emoji });
+  }
+
+  /** type: 'typing:start' or 'typing:stop'. Dropped when the room is not joined. */
+  sendTyping(roomId, type) {
+    if (this.#rooms.get(roomId)?.joined) this.#conn.send({ type, data: { room: roomId } });
+  }
+
+  /** Pages history back from the oldest message held. Resolves when done. */
+  async loadOlder(roomId) {
+    const room = this.#requireRoom(roomId);
+    if (room.loadingOlder || room.history !== 'loaded' || !room.store.hasMore) return;
+    room.loadingOlder = true;
+    this.#emitter.emit('messages', { room: roomId });
+    try {
+      const page = await this.#api.messages(roomId, { before: room.store.oldestId, limit: HISTORY_PAGE });
+      this.#applyHistory(room, page);
+    } catch (err) {
+      this.#notice(`Could not load older messages: ${err.message}`);
+    } finally {
+      room.loadingOlder = false;
+      this.#emitter.emit('messages', { room: roomId });
+    }
+  }
+
+  /** The room on screen; its unread count stays at zero while the user is attentive. */
+  setActiveRoom(id) {
+    this.#active = id;
+    try {
+      if (id === null) this.#storage?.removeItem(this.#activeKey());
+      else this.#storage?.setItem(this.#activeKey(), id);
+    } catch {
+      // Storage unavailable: the first open room is shown after a reload instead.
+    }
+    this.#markRead();
+  }
+
+  /** Whether the user is looking (window focused and visible). */
+  setAttentive(attentive) {
+    this.#attentive = attentive;
+    this.#markRead();
+  }
+
+  #markRead() {
+    const room = this.#attentive && this.#rooms.get(this.#active);
+    if (room && room.unread > 0) {
+      room.unread = 0;
+      this.#emitter.emit('rooms');
+    }
+  }
+
+  #ensureRoom(id) {
+    let room = this.#rooms.get(id);
+    if (!room) {
+      room = {
+        id,
+        info: null,
+        store: new RoomStore(),
+        joined: false,
+        error: null,
+        unread: 0,
+        typing: [],
+        syncing: false,
+        history: 'idle', // idle | loading | loaded | error
+        loadingOlder: false,
+        memberCount: 0,
+        onlineCount: 0,
+      };
+      this.#rooms.set(id, room);
+    }
+    return room;
+  }
+
+  #requireRoom(id) {
+    const room = this.#rooms.get(id);
+    if (!room) throw new ChatError('NOT_OPEN', `Room ${id} is not open`);
+    return room;
+  }
+
+  #onState({ state, previous }) {
+    if (state === State.CONNECTED) {
+      for (const room of this.#rooms.values()) this.#rejoin(room);
+    } else if (previous === State.CONNECTED) {
+      this.#onLost();
+    }
+  }
+
+  #onLost() {
+    this.#outbox.resetInFlight();
+    for (const timer of this.#sendTimers.values()) this.#timers.clearTimeout(timer);
+    this.#sendTimers.clear();
+    for (const room of this.#rooms.values()) {
+      room.joined = false;
+      room.syncing = false;
+      if (room.typing.length) {
+        room.typing = [];
+        this.#emitter.emit('typing', { room: room.id });
+      }
+    }
+    this.#emitter.emit('rooms');
+  }
+
+  #rejoin(room) {
+    const resume = room.store.anchored;
+    const data = { room: room.id, ...(resume ? { after: room.store.lastSeq } : {}) };
+    this.#conn.request('room:join', data).then(
+      (reply) => {
+        if (this.#rooms.get(room.id) === room) this.#joined(room, reply, { resume });
+      },
+      (err) => {
+        if (err.code === LocalCode.DISCONNECTED || this.#rooms.get(room.id) !== room) return;
+        room.error = err;
+        this.#emitter.emit('rooms');
+        this.#notice(`Could not join #${room.id}: ${err.message}`);
+      },
+    );
+  }
+
+  #joined(room, reply, { resume }) {
+    room.joined = true;
+    room.error = null;
+    room.info = reply.room ?? room.info;
+    room.memberCount = countOf(reply.members);
+    room.onlineCount = countOf(reply.online);
+    const before = room.store.version;
+    this.#afterApply(room, room.store.startLive(reply.headSeq ?? 0, { resume }), before);
+    this.#flushRoom(room);
+    if (room.history === 'idle' || room.history === 'error') this.#loadLatest(room);
+    this.#loadMembers(room);
+    this.#emitter.emit('rooms');
+  }
+
+  async #loadLatest(room) {
+    room.history = 'loading';
+    try {
+      const page = await this.#api.messages(room.id, { limit: HISTORY_PAGE });
+      room.history = 'loaded';
+      this.#applyHistory(room, page);
+    } catch (err) {
+      room.history = 'error';
+      this.#notice(`Could not load the history of #${room.id}: ${err.message}`);
+    }
+    this.#emitter.emit('messages', { room: room.id });
+  }
+
+  #applyHistory(room, { messages, hasMore }) {
+    room.store.applyHistory(messages, { hasMore });
+    for (const m of messages) {
+      if (m.user === this.#me && m.clientId && this.#outbox.get(m.clientId)) this.#confirmSend(m.clientId);
+    }
+  }
+
+  async #loadMembers(room) {
+    let list;
+    try {
+      list = await this.#api.members(room.id);
+    } catch {
+      // The member list is an extra: the room works without it, and it is fetched again on the next join.
+      return;
+    }
+    if (this.#rooms.get(room.id) !== room) return;
+    const members = new Map();
+    for (const m of list) {
+      members.set(m.user, { user: m.user, displayName: m.displayName || m.user, avatarUrl: m.avatarUrl || '' });
+      if (m.status) this.#presence.set(m.user, m.status);
+    }
+    this.#members.set(room.id, members);
+    this.#emitter.emit('members', { room: room.id });
+  }
+
+  #onFrame(frame) {
+    const data = frame.data ?? {};
+    switch (frame.type) {
+      case 'event':
+        this.#onEvent(data);
+        break;
+      case 'rejected':
+        this.#onRejected(data);
+        break;
+      case 'typing:update':
+        this.#onTyping(data);
+        break;
+      case 'presence:update':
+        this.#onPresence(data);
+        break;
+      case 'error':
+        // A frame the gateway could not read: a protocol mismatch, not something the user can act on.
+        console.warn(`chillin: server error ${data.code}: ${data.message}`);
+        break;
+    }
+  }
+
+  #onEvent(ev) {
+    const room = this.#rooms.get(ev.room);
+    if (!room) return;
+    if (ev.kind === Kind.MESSAGE_POSTED && ev.user === this.#me && ev.data?.clientId) this.#confirmSend(ev.data.clientId);
+    const before = room.store.version;
+    this.#afterApply(room, room.store.applyEvent(ev), before);
+  }
+
+  #afterApply(room, { applied, gap }, versionBefore) {
+    const unreadBefore = room.unread;
+    for (const { event, live } of applied) {
+      if (event.kind === Kind.MEMBER_JOINED) this.#memberJoined(room.id, event.user);
+      else if (event.kind === Kind.MEMBER_LEFT) this.#memberLeft(room.id, event.user);
+      else if (event.kind === Kind.MESSAGE_POSTED && live && event.user !== this.#me) {
+        if (!(this.#attentive && this.#active === room.id)) room.unread += 1;
+        this.#emitter.emit('incoming', { room: room.id, message: room.store.messageById(event.id) });
+      }
+    }
+    if (gap) this.#sync(room);
+    if (room.store.version !== versionBefore) this.#emitter.emit('messages', { room: room.id });
+    if (room.unread !== unreadBefore) this.#emitter.emit('rooms');
+  }
+
+  /** Fetches the facts after lastSeq, again while the server says there are more. */
+  #sync(room) {
+    if (room.syncing || !room.joined) return;
+    room.syncing = true;
+    const from = room.store.lastSeq;
+    this.#conn.request('room:sync', { room: room.id, after: from }).then(
+      (reply) => {
+        if (this.#rooms.get(room.id) !== room) return;
+        for (const ev of reply.events ?? []) this.#onEvent(ev);
+        room.syncing = false;
+        const progressed = room.store.lastSeq > from;
+        if (progressed && (reply.complete === false || room.store.hasGap)) this.#sync(room);
+      },
+      () => {
+        // Disconnected or refused: the next join with `after` recovers what is missing.
+        room.syncing = false;
+      },
+    );
+  }
+
+  #memberJoined(roomId, user) {
+    const members = this.#members.get(roomId);
+    if (!members || members.has(user)) return;
+    members.set(user, { user, displayName: this.displayName(user), avatarUrl: '' });
+    this.#emitter.emit('members', { room: roomId });
+  }
+
+  #memberLeft(roomId, user) {
+    if (this.#members.get(roomId)?.delete(user)) this.#emitter.emit('members', { room: roomId });
+  }
+
+  #onRejected(data) {
+    if (data.clientId && this.#outbox.get(data.clientId)) {
+      const retryAt = data.retryAfterMs ? this.#now() + data.retryAfterMs : null;
+      this.#failSend(data.clientId, { code: data.code, message: data.message || data.code, retryAt });
+    } else {
+      this.#notice(data.message || data.code || 'The server refused a request');
+    }
+  }
+
+  #onTyping({ room: roomId, users = [] }) {
+    const room = this.#rooms.get(roomId);
+    if (!room) return;
+    room.typing = users.filter((u) => u !== this.#me);
+    this.#timers.clearTimeout(this.#typingTimers.get(roomId));
+    // A typing:update that never gets its follow-up (a peer gone mid-sentence) fades out on its own.
+    this.#typingTimers.set(
+      roomId,
+      this.#timers.setTimeout(() => {
+        this.#typingTimers.delete(roomId);
+        room.typing = [];
+        this.#emitter.emit('typing', { room: roomId });
+      }, TYPING_EXPIRY_MS),
+    );
+    this.#emitter.emit('typing', { room: roomId });
+  }
+
+  #onPresence({ user, status }) {
+    if (!user || !status) return;
+    this.#presence.set(user, status);
+    for (const [roomId, members] of this.#members) {
+      if (members.has(user)) this.#emitter.emit('members', { room: roomId });
+    }
+  }
+
+  #flushRoom(room) {
+    if (room.joined) this.#outbox.flush((entry) => this.#transmit(entry), room.id);
+  }
+
+  #transmit({ room, clientId, text }) {
+    if (!this.#conn.send({ type: 'message:send', data: { room, clientId, text } })) return;
+    this.#clearSendTimer(clientId);
+    this.#sendTimers.set(
+      clientId,
+      this.#timers.setTimeout(() => {
+        this.#sendTimers.delete(clientId);
+        this.#failSend(clientId, { code: LocalCode.TIMEOUT, message: 'The server did not confirm in time', retryAt: null });
+      }, this.#sendTimeoutMs),
+    );
+  }
+
+  #confirmSend(clientId) {
+    this.#clearSendTimer(clientId);
+    this.#outbox.confirm(clientId);
+  }
+
+  #failSend(clientId, error) {
+    this.#clearSendTimer(clientId);
+    const entry = this.#outbox.fail(clientId, error);
+    const room = entry && this.#rooms.get(entry.room);
+    if (!room) return;
+    room.store.markFailed(clientId, error);
+    this.#emitter.emit('messages', { room: room.id });
+  }
+
+  #clearSendTimer(clientId) {
+    this.#timers.clearTimeout(this.#sendTimers.get(clientId));
+    this.#sendTimers.delete(clientId);
+  }
+
+  #command(type, data) {
+    if (!this.#conn.send({ type, data })) this.#notice('You are offline: try again once reconnected');
+  }
+
+  #notice(text) {
+    this.#emitter.emit('notice', { text });
+  }
+
+  #openRoomsKey() {
+    return `chillin.rooms.${this.#me}`;
+  }
+
+  #activeKey() {
+    return `chillin.active.${this.#me}`;
+  }
+
+  #loadOpenRooms() {
+    try {
+      const ids = JSON.parse(this.#storage?.getItem(this.#openRoomsKey()) ?? '[]');
+      return Array.isArray(ids) ? ids.filter((id) => typeof id === 'string') : [];
+    } catch {
+      return [];
+    }
+  }
+
+  #saveOpenRooms() {
+    try {
+      this.#storage?.setItem(this.#openRoomsKey(), JSON.stringify([...this.#rooms.keys()]));
+    } catch {
+      // Storage unavailable: open rooms are simply not restored after a reload.
+    }
+  }
+}
+
+/** The join reply's members/online: a count, or a list to count. */
+function countOf(value) {
+  if (Array.isArray(value)) return value.length;
+  return Number.isFinite(value) ? value : 0;
+}

@@ -1,0 +1,265 @@
+// The chat screen: puts the sidebar, the room header, the timeline, the
+// composer and the member list together, and follows the client's events.
+// Each session gets a fresh copy of the screen from its template, and
+// destroy() removes it, so no listener outlives the session it was made for.
+
+import { State } from '../connection.js';
+import { typingText } from '../format.js';
+import { Composer } from './composer.js';
+import { CreateRoomDialog, PasswordDialog } from './dialogs.js';
+import { byId, h } from './dom.js';
+import { MembersPanel } from './members.js';
+import { Sidebar } from './sidebar.js';
+import { ConnectionStatus } from './status.js';
+import { Timeline } from './timeline.js';
+
+const DIRECTORY_REFRESH_MS = 30000;
+const TOAST_MS = 5000;
+const WIDE_QUERY = '(min-width: 1100px)';
+
+export class ChatView {
+  #mounted;
+  #client;
+  #connection;
+  #api;
+  #screen = byId('chat-screen');
+  #title = byId('room-title');
+  #sub = byId('room-sub');
+  #typing = byId('typing');
+  #welcome = byId('welcome');
+  #leave = byId('leave-room');
+  #membersToggle = byId('members-toggle');
+  #menuToggle = byId('menu-toggle');
+  #scrim = byId('scrim');
+  #announcer = byId('announcer');
+  #toasts = byId('toasts');
+  #sidebar;
+  #timeline;
+  #composer;
+  #members;
+  #status;
+  #createDialog;
+  #passwordDialog;
+  #active = null;
+  #directoryTimer = null;
+  #cleanup = [];
+
+  /** Copies the screen from its template into the page and wires it up. */
+  static mount(options) {
+    const fragment = byId('chat-template').content.cloneNode(true);
+    const mounted = [...fragment.children];
+    document.body.append(fragment);
+    return new ChatView({ ...options, mounted });
+  }
+
+  constructor({ client, connection, api, user, mounted }) {
+    this.#mounted = mounted;
+    this.#client = client;
+    this.#connection = connection;
+    this.#api = api;
+    this.#sidebar = new Sidebar({ client, user, onSelect: (id) => this.select(id), onJoin: (room) => this.#join(room) });
+    this.#timeline = new Timeline({ client, announce: (text) => this.#announce(text) });
+    this.#composer = new Composer({ client, onSent: () => this.#timeline.scrollToBottom() });
+    this.#members = new MembersPanel({ client });
+    this.#status = new ConnectionStatus({ connection });
+    this.#createDialog = new CreateRoomDialog({ create: (values) => this.#create(values) });
+    this.#passwordDialog = new PasswordDialog();
+
+    this.#listen(byId('new-room'), 'click', () => this.#createDialog.open());
+    this.#listen(byId('welcome-new-room'), 'click', () => this.#createDialog.open());
+    this.#listen(byId('welcome-browse'), 'click', () => this.#setDrawerOpen(true));
+    this.#listen(this.#leave, 'click', () => this.#leaveActive());
+    this.#listen(this.#membersToggle, 'click', () => this.#setMembersOpen(this.#screen.dataset.members !== 'open'));
+    this.#listen(this.#menuToggle, 'click', () => this.#setDrawerOpen(!this.#screen.classList.contains('drawer-open')));
+    this.#listen(this.#scrim, 'click', () => {
+      this.#setDrawerOpen(false);
+      this.#setMembersOpen(false);
+    });
+    this.#listen(document, 'keydown', (e) => this.#onKey(e));
+    this.#setMembersOpen(matchMedia(WIDE_QUERY).matches);
+
+    this.#cleanup.push(
+      client.on('rooms', () => this.#onRooms()),
+      client.on('messages', ({ room }) => room === this.#active && this.#timeline.update()),
+      client.on('typing', ({ room }) => room === this.#active && this.#renderTyping()),
+      client.on('members', ({ room }) => room === this.#active && this.#onMembers()),
+      client.on('incoming', ({ room, message }) => this.#onIncoming(room, message)),
+      client.on('notice', ({ text }) => this.toast(text)),
+      connection.on('state', ({ state }) => state === State.CONNECTED && this.#refreshDirectory()),
+    );
+    this.#directoryTimer = setInterval(() => this.#refreshDirectory(), DIRECTORY_REFRESH_MS);
+  }
+
+  show() {
+    this.select(this.#client.activeRoom ?? this.#client.rooms()[0]?.id ?? null);
+    this.#refreshDirectory();
+  }
+
+  destroy() {
+    for (const off of this.#cleanup) off();
+    clearInterval(this.#directoryTimer);
+    this.#timeline.destroy();
+    this.#status.destroy();
+    this.#composer.show(null, '');
+    for (const node of this.#mounted) node.remove();
+  }
+
+  /** The browser went offline or online. */
+  setOffline(offline) {
+    this.#status.setOffline(offline);
+    this.#composer.setOffline(offline);
+  }
+
+  /** Puts a room on screen (null: the welcome view). */
+  select(id) {
+    this.#active = id;
+    this.#client.setActiveRoom(id);
+    this.#welcome.hidden = id !== null;
+    this.#leave.hidden = id === null;
+    this.#membersToggle.hidden = id === null;
+    this.#sidebar.setActive(id);
+    this.#timeline.show(id);
+    this.#composer.show(id, this.#roomName(id));
+    this.#members.show(id);
+    this.#renderHeader();
+    this.#renderTyping();
+    this.#setDrawerOpen(false);
+    this.#composer.focus();
+  }
+
+  toast(text) {
+    const toast = h('div', { class: 'toast', dataset: { testid: 'toast' }, text });
+    this.#toasts.append(toast);
+    setTimeout(() => toast.remove(), TOAST_MS);
+  }
+
+  #listen(target, type, fn) {
+    target.addEventListener(type, fn);
+    this.#cleanup.push(() => target.removeEventListener(type, fn));
+  }
+
+  #roomName(id) {
+    if (id === null) return '';
+    return this.#client.room(id)?.info?.name || this.#sidebar.directoryEntry(id)?.name || id;
+  }
+
+  #onRooms() {
+    if (this.#active !== null && !this.#client.room(this.#active)) this.select(this.#client.rooms()[0]?.id ?? null);
+    this.#sidebar.render();
+    this.#renderHeader();
+    const unread = this.#client.rooms().reduce((n, r) => n + r.unread, 0);
+    document.title = unread > 0 ? `(${unread}) Chillin` : 'Chillin';
+  }
+
+  #onMembers() {
+    this.#members.render();
+    this.#renderHeader();
+    this.#timeline.update();
+  }
+
+  #onIncoming(roomId, message) {
+    if (roomId !== this.#active || !message) return;
+    const text = message.text.length > 200 ? `${message.text.slice(0, 200)}…` : message.text;
+    this.#announce(`${this.#client.displayName(message.user)}: ${text}`);
+  }
+
+  #announce(text) {
+    this.#announcer.append(h('p', { text }));
+    while (this.#announcer.childElementCount > 5) this.#announcer.firstElementChild.remove();
+  }
+
+  #renderHeader() {
+    const room = this.#active === null ? null : this.#client.room(this.#active);
+    if (!room) {
+      this.#title.textContent = 'Chillin';
+      this.#sub.textContent = '';
+      return;
+    }
+    this.#title.textContent = `#${this.#roomName(room.id)}`;
+    const members = this.#client.members(room.id);
+    const total = members.length || room.memberCount;
+    const online = members.length ? members.filter((m) => m.status !== 'offline').length : room.onlineCount;
+    const counts = `${total} member${total === 1 ? '' : 's'} · ${online} online`;
+    const description = room.info?.description || this.#sidebar.directoryEntry(room.id)?.description;
+    this.#sub.textContent = description ? `${counts} · ${description}` : counts;
+  }
+
+  #renderTyping() {
+    const room = this.#active === null ? null : this.#client.room(this.#active);
+    const names = (room?.typing ?? []).map((u) => this.#client.displayName(u));
+    this.#typing.textContent = typingText(names);
+  }
+
+  async #refreshDirectory() {
+    try {
+      this.#sidebar.setDirectory(await this.#api.rooms());
+      this.#renderHeader();
+    } catch {
+      // The directory is refreshed again shortly; the open rooms do not depend on it.
+    }
+  }
+
+  async #join(room) {
+    if (room.isPrivate) {
+      this.#passwordDialog.open(room, (password) => this.#openAndSelect(room.id, password));
+      return;
+    }
+    try {
+      await this.#openAndSelect(room.id);
+    } catch (err) {
+      this.toast(`Could not join #${room.name || room.id}: ${err.message}`);
+    }
+  }
+
+  async #openAndSelect(id, password) {
+    await this.#client.openRoom(id, { password });
+    this.select(id);
+    this.#refreshDirectory();
+  }
+
+  async #create(values) {
+    const room = await this.#api.createRoom(values);
+    await this.#openAndSelect(room.id, values.password);
+  }
+
+  #leaveActive() {
+    const id = this.#active;
+    if (id === null || !confirm(`Leave #${this.#roomName(id)}?`)) return;
+    this.#client.leaveRoom(id);
+    this.#refreshDirectory();
+  }
+
+  #setDrawerOpen(open) {
+    this.#screen.classList.toggle('drawer-open', open);
+    this.#menuToggle.setAttribute('aria-expanded', String(open));
+    this.#syncScrim();
+  }
+
+  #setMembersOpen(open) {
+    this.#screen.dataset.members = open ? 'open' : 'closed';
+    this.#membersToggle.setAttribute('aria-expanded', String(open));
+    this.#syncScrim();
+  }
+
+  /** The scrim covers the conversation while a panel lies over it. */
+  #syncScrim() {
+    const membersOver = this.#screen.dataset.members === 'open' && !matchMedia(WIDE_QUERY).matches;
+    this.#scrim.hidden = !(this.#screen.classList.contains('drawer-open') || membersOver);
+  }
+
+  /** Alt+ArrowUp / Alt+ArrowDown move between open rooms; Escape closes panels. */
+  #onKey(e) {
+    if (e.key === 'Escape') {
+      this.#setDrawerOpen(false);
+      if (!matchMedia(WIDE_QUERY).matches) this.#setMembersOpen(false);
+      return;
+    }
+    if (!e.altKey || (e.key !== 'ArrowUp' && e.key !== 'ArrowDown')) return;
+    const ids = this.#client.rooms().map((r) => r.id);
+    if (ids.length === 0) return;
+    e.preventDefault();
+    const step = e.key === 'ArrowUp' ? -1 : 1;
+    const index = ids.indexOf(this.#active);
+    this.select(ids[(index + step + ids.length) % ids.length]);
+  }
+}

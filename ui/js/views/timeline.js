@@ -1,0 +1,401 @@
+// The message list of the room on screen. Rows are keyed (day separators,
+// messages, system lines) and a row is rebuilt only when its item changed, so
+// updates are cheap and focus and selection survive them. Scrolling sticks to
+// the newest message unless the user scrolled up, pages history back near the
+// top, and keeps the reading position when older messages are prepended.
+
+import { buildTimeline, formatDay, formatTime, splitLinks, validateText } from '../format.js';
+import { Kind, MessageState } from '../roomstore.js';
+import { avatar, byId, h, icon } from './dom.js';
+
+const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '😮'];
+const BOTTOM_SLACK_PX = 48;
+const LOAD_OLDER_PX = 300;
+
+const SYSTEM_TEXT = {
+  [Kind.ROOM_CREATED]: 'created the room',
+  [Kind.MEMBER_JOINED]: 'joined the room',
+  [Kind.MEMBER_LEFT]: 'left the room',
+};
+
+export class Timeline {
+  #client;
+  #announce;
+  #root = byId('timeline');
+  #list = byId('messages');
+  #edge = byId('history-edge');
+  #jump = byId('jump');
+  #room = null;
+  #nodes = new Map(); // row key -> {row, name, node}
+  #editing = null; // key of the message being edited
+  #editDraft = null; // its text so far, kept if the row is rebuilt meanwhile
+  #atBottom = true;
+  #lastKey = null;
+  #frame = 0;
+  #ticker = null;
+
+  /** announce(text) tells screen reader users about a message that failed. */
+  constructor({ client, announce }) {
+    this.#client = client;
+    this.#announce = announce;
+    this.#root.addEventListener('scroll', () => this.#onScroll(), { passive: true });
+    this.#jump.addEventListener('click', () => this.scrollToBottom());
+  }
+
+  /** Shows a room (or nothing, with null), scrolled to its newest message. */
+  show(roomId) {
+    this.#room = roomId;
+    this.#nodes.clear();
+    this.#list.replaceChildren();
+    this.#editing = null;
+    this.#editDraft = null;
+    this.#lastKey = null;
+    this.#atBottom = true;
+    this.#root.hidden = roomId === null;
+    this.#jump.hidden = true;
+    if (roomId !== null) this.#render();
+  }
+
+  /**
+   * Re-renders on the next frame; several changes in one frame render once.
+   * Rows whose item or author's display name changed are rebuilt.
+   */
+  update() {
+    if (this.#frame || this.#room === null) return;
+    this.#frame = requestAnimationFrame(() => {
+      this.#frame = 0;
+      this.#render();
+    });
+  }
+
+  scrollToBottom() {
+    this.#root.scrollTop = this.#root.scrollHeight;
+    this.#atBottom = true;
+    this.#jump.hidden = true;
+  }
+
+  destroy() {
+    cancelAnimationFrame(this.#frame);
+    clearInterval(this.#ticker);
+  }
+
+  #render() {
+    const room = this.#client.room(this.#room);
+    if (!room) return;
+    const anchor = this.#atBottom ? null : this.#captureAnchor();
+    const rows = buildTimeline(room.store.list());
+    const nodes = rows.map((row) => this.#nodeFor(row));
+    nodes.forEach((node, i) => {
+      if (this.#list.children[i] !== node) this.#list.insertBefore(node, this.#list.children[i] ?? null);
+    });
+    while (this.#list.children.length > nodes.length) this.#list.lastElementChild.remove();
+    const keys = new Set(rows.map((r) => r.key));
+    for (const key of this.#nodes.keys()) if (!keys.has(key)) this.#nodes.delete(key);
+
+    this.#renderEdge(room);
+    const lastKey = rows.at(-1)?.key ?? null;
+    const grew = lastKey !== this.#lastKey;
+    this.#lastKey = lastKey;
+    if (this.#atBottom) this.scrollToBottom();
+    else {
+      this.#restoreAnchor(anchor);
+      if (grew) this.#jump.hidden = false;
+    }
+    this.#tickRetries();
+    this.#fillViewport(room);
+  }
+
+  #nodeFor(row) {
+    const cached = this.#nodes.get(row.key);
+    const name = row.item ? this.#client.displayName(row.item.user) : null;
+    if (cached && cached.row.item === row.item && cached.row.continued === row.continued && cached.name === name) return cached.node;
+    const node = row.type === 'day' ? this.#dayNode(row) : row.item.kind === 'system' ? this.#systemNode(row.item) : this.#messageNode(row);
+    node.dataset.row = row.key;
+    cached?.node.replaceWith(node);
+    this.#nodes.set(row.key, { row, name, node });
+    if (row.item?.state === MessageState.FAILED && cached && cached.row.item.state !== MessageState.FAILED) {
+      this.#announce(`Message not sent: ${failureText(row.item.error)}`);
+    }
+    return node;
+  }
+
+  #renderEdge(room) {
+    let text = '';
+    if (room.history === 'loading') text = 'Loading messages…';
+    else if (room.history === 'error') text = 'Could not load the history.';
+    else if (room.loadingOlder) text = 'Loading older messages…';
+    else if (room.history === 'loaded' && !room.store.hasMore) text = `This is the beginning of #${room.info?.name || room.id}.`;
+    this.#edge.textContent = text;
+  }
+
+  #dayNode(row) {
+    return h('li', { class: 'day', dataset: { testid: 'day-separator' } }, h('span', { text: formatDay(row.date) }));
+  }
+
+  #systemNode(item) {
+    return h(
+      'li',
+      { class: 'system', dataset: { testid: 'system-message', id: item.id } },
+      h('span', { class: 'system-text' }, h('strong', { text: this.#client.displayName(item.user) }), ` ${SYSTEM_TEXT[item.event]}`),
+      this.#time(item.createdAt),
+    );
+  }
+
+  #messageNode({ item, continued }) {
+    const own = item.user === this.#client.me;
+    const name = this.#client.displayName(item.user);
+    const classes = ['msg', continued && 'continued', own && 'own', item.deleted && 'deleted', `state-${item.state.toLowerCase()}`];
+    const li = h('li', {
+      class: classes.filter(Boolean).join(' '),
+      dataset: { testid: 'message', key: item.key, id: item.id ?? '', clientId: item.clientId ?? '', state: item.state, user: item.user },
+    });
+    const meta = h(
+      'div',
+      { class: continued ? 'meta visually-hidden' : 'meta' },
+      h('span', { class: 'author', text: name }),
+      own ? h('span', { class: 'you', text: 'you' }) : null,
+      this.#time(item.createdAt),
+    );
+    const body = h('div', { class: 'body' }, meta);
+    if (this.#editing === item.key) body.append(this.#editor(item));
+    else body.append(this.#text(item));
+    if (Object.keys(item.reactions).length) body.append(this.#reactions(item));
+    if (own) body.append(this.#status(item));
+    li.append(
+      continued ? h('span', { class: 'gutter-time', 'aria-hidden': 'true', text: formatTime(item.createdAt) }) : avatar(item.user, name),
+      body,
+    );
+    if (item.state === MessageState.SENT && !item.deleted && this.#editing !== item.key) li.append(this.#actions(item, own));
+    return li;
+  }
+
+  #time(iso) {
+    const date = new Date(iso);
+    return h('time', { datetime: date.toISOString(), title: date.toLocaleString(), text: formatTime(date) });
+  }
+
+  #text(item) {
+    if (item.deleted) return h('p', { class: 'text', dataset: { testid: 'message-text' } }, h('em', { text: 'This message was deleted.' }));
+    const p = h('p', { class: 'text', dataset: { testid: 'message-text' } });
+    for (const segment of splitLinks(item.text)) {
+      if (segment.url) {
+        const a = h('a', { target: '_blank', rel: 'noopener noreferrer nofollow', text: segment.url });
+        a.href = segment.url;
+        p.append(a);
+      } else {
+        p.append(segment.text);
+      }
+    }
+    if (item.editedAt) p.append(h('span', { class: 'edited', title: new Date(item.editedAt).toLocaleString(), text: ' (edited)' }));
+    return p;
+  }
+
+  #reactions(item) {
+    const me = this.#client.me;
+    return h(
+      'div',
+      { class: 'reactions' },
+      Object.entries(item.reactions).map(([emoji, users]) =>
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'reaction',
+            dataset: { testid: 'reaction', emoji },
+            'aria-pressed': String(users.includes(me)),
+            'aria-label': `${emoji} ${users.length}: ${users.map((u) => this.#client.displayName(u)).join(', ')}`,
+            title: users.map((u) => this.#client.displayName(u)).join(', '),
+            onclick: () => this.#client.toggleReaction(this.#room, item.id, emoji),
+          },
+          h('span', { text: emoji }),
+          h('span', { class: 'count', text: String(users.length) }),
+        ),
+      ),
+    );
+  }
+
+  #status(item) {
+    if (item.state === MessageState.SENDING) {
+      return h('div', { class: 'msg-status', dataset: { testid: 'message-status' }, title: 'Sending' }, icon('clock'), h('span', { class: 'visually-hidden', text: 'Sending' }));
+    }
+    if (item.state === MessageState.SENT) {
+      return h('div', { class: 'msg-status', dataset: { testid: 'message-status' }, title: 'Sent' }, icon('check'), h('span', { class: 'visually-hidden', text: 'Sent' }));
+    }
+    const retryAt = item.error?.retryAt ?? 0;
+    const retry = h(
+      'button',
+      { type: 'button', class: 'link-button', dataset: { testid: 'retry-button' }, onclick: () => this.#client.retry(item.clientId) },
+      icon('retry'),
+      'Retry',
+    );
+    const reason = h('span', { class: 'reason', dataset: { testid: 'failure-reason' } });
+    const failed = h(
+      'div',
+      { class: 'msg-status failed', dataset: { testid: 'message-status' } },
+      icon('alert'),
+      reason,
+      retry,
+      h('button', { type: 'button', class: 'link-button', dataset: { testid: 'discard-button' }, onclick: () => this.#client.discard(item.clientId) }, 'Delete'),
+    );
+    if (retryAt > Date.now()) {
+      failed.dataset.retryAt = String(retryAt);
+      updateCountdown(failed);
+    } else {
+      reason.textContent = failureText(item.error);
+    }
+    return failed;
+  }
+
+  #actions(item, own) {
+    const room = this.#room;
+    const bar = h('div', { class: 'actions', role: 'toolbar', 'aria-label': 'Message actions' });
+    for (const emoji of QUICK_REACTIONS) {
+      bar.append(
+        h('button', {
+          type: 'button',
+          class: 'action',
+          'aria-label': `React with ${emoji}`,
+          text: emoji,
+          onclick: () => this.#client.toggleReaction(room, item.id, emoji),
+        }),
+      );
+    }
+    if (own) {
+      bar.append(
+        h('button', { type: 'button', class: 'action', dataset: { testid: 'edit-button' }, 'aria-label': 'Edit message', title: 'Edit', onclick: () => this.#startEdit(item) }, icon('edit')),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'action danger',
+            dataset: { testid: 'delete-button' },
+            'aria-label': 'Delete message',
+            title: 'Delete',
+            onclick: () => {
+              if (confirm('Delete this message for everyone?')) this.#client.deleteMessage(room, item.id);
+            },
+          },
+          icon('trash'),
+        ),
+      );
+    }
+    return bar;
+  }
+
+  #startEdit(item) {
+    this.#editing = item.key;
+    this.#editDraft = item.text;
+    this.#nodes.delete(item.key);
+    this.#render();
+    this.#list.querySelector('.editor textarea')?.focus();
+  }
+
+  #stopEdit() {
+    const key = this.#editing;
+    this.#editing = null;
+    this.#editDraft = null;
+    this.#nodes.delete(key);
+    this.#render();
+  }
+
+  #editor(item) {
+    const input = h('textarea', { class: 'edit-input', rows: '2', 'aria-label': 'Edit message', dataset: { testid: 'edit-input' } });
+    input.value = this.#editDraft;
+    input.addEventListener('input', () => {
+      this.#editDraft = input.value;
+    });
+    const save = () => {
+      const text = input.value;
+      if (text !== item.text && !validateText(text)) this.#client.editMessage(this.#room, item.id, text);
+      this.#stopEdit();
+    };
+    input.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        save();
+      } else if (e.key === 'Escape') {
+        e.preventDefault();
+        this.#stopEdit();
+      }
+    });
+    return h(
+      'div',
+      { class: 'editor' },
+      input,
+      h(
+        'div',
+        { class: 'editor-actions' },
+        h('span', { class: 'hint', text: 'Enter to save · Esc to cancel' }),
+        h('button', { type: 'button', class: 'button small', onclick: () => this.#stopEdit() }, 'Cancel'),
+        h('button', { type: 'button', class: 'button small primary', onclick: save }, 'Save'),
+      ),
+    );
+  }
+
+  #onScroll() {
+    const root = this.#root;
+    this.#atBottom = root.scrollHeight - root.scrollTop - root.clientHeight < BOTTOM_SLACK_PX;
+    if (this.#atBottom) this.#jump.hidden = true;
+    if (root.scrollTop < LOAD_OLDER_PX && this.#room !== null) this.#client.loadOlder(this.#room);
+  }
+
+  /** Pages back while the messages do not fill the view, so scrolling up is possible at all. */
+  #fillViewport(room) {
+    if (this.#root.scrollHeight <= this.#root.clientHeight && room.history === 'loaded' && room.store.hasMore) {
+      this.#client.loadOlder(room.id);
+    }
+  }
+
+  #captureAnchor() {
+    const top = this.#root.scrollTop;
+    for (const node of this.#list.children) {
+      if (node.offsetTop + node.offsetHeight > top) return { key: node.dataset.row, offset: node.offsetTop - top };
+    }
+    return null;
+  }
+
+  #restoreAnchor(anchor) {
+    const node = anchor && this.#nodes.get(anchor.key)?.node;
+    if (node) this.#root.scrollTop = node.offsetTop - anchor.offset;
+  }
+
+  /** Keeps the "retry in Ns" countdowns of rate-limited messages current. */
+  #tickRetries() {
+    clearInterval(this.#ticker);
+    this.#ticker = null;
+    if (!this.#list.querySelector('[data-retry-at]')) return;
+    this.#ticker = setInterval(() => {
+      const waiting = this.#list.querySelectorAll('[data-retry-at]');
+      waiting.forEach(updateCountdown);
+      if (waiting.length === 0) {
+        clearInterval(this.#ticker);
+        this.#ticker = null;
+      }
+    }, 1000);
+  }
+}
+
+function updateCountdown(status) {
+  const seconds = Math.ceil((Number(status.dataset.retryAt) - Date.now()) / 1000);
+  const retry = status.querySelector('[data-testid="retry-button"]');
+  const reason = status.querySelector('.reason');
+  if (seconds > 0) {
+    reason.textContent = `Sending too fast. Retry in ${seconds}s`;
+    retry.disabled = true;
+  } else {
+    reason.textContent = 'Sending too fast.';
+    retry.disabled = false;
+    delete status.dataset.retryAt;
+  }
+}
+
+function failureText(error) {
+  switch (error?.code) {
+    case 'TIMEOUT':
+      return 'Not delivered.';
+    case 'RATE_LIMITED':
+      return 'Sending too fast.';
+    default:
+      return error?.message || 'Not delivered.';
+  }
+}

@@ -1,0 +1,357 @@
+import assert from 'node:assert/strict';
+import { beforeEach, describe, it } from 'node:test';
+
+import { ChatClient } from '../js/client.js';
+import { Connection, State } from '../js/connection.js';
+import { Outbox } from '../js/outbox.js';
+import { Kind, MessageState } from '../js/roomstore.js';
+import { FakeClock, fakeWebSocketClass, MemoryStorage } from './fakes.js';
+
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+function fakeApi() {
+  return {
+    calls: [],
+    async messages(room, options) {
+      this.calls.push(['messages', room, options]);
+      return { messages: [], hasMore: false };
+    },
+    async members(room) {
+      this.calls.push(['members', room]);
+      return [];
+    },
+  };
+}
+
+function posted(room, seq, id, user, text, clientId) {
+  return {
+    type: 'event',
+    data: {
+      room,
+      seq,
+      id,
+      kind: Kind.MESSAGE_POSTED,
+      user,
+      at: '2030-01-01T00:00:00Z',
+      data: { id, room, seq, user, text, clientId, createdAt: '2030-01-01T00:00:00Z', reactions: {} },
+    },
+  };
+}
+
+describe('ChatClient', () => {
+  let clock;
+  let WS;
+  let storage;
+  let conn;
+  let client;
+  let ids;
+
+  function start(api = fakeApi()) {
+    conn = new Connection({ url: 'ws://t/ws', WebSocket: WS, timers: clock.timers, now: () => clock.now, random: () => 0 });
+    client = new ChatClient({
+      connection: conn,
+      api,
+      outbox: new Outbox({ storage, key: 'chillin.outbox.ann' }),
+      me: 'ann',
+      storage,
+      timers: clock.timers,
+      now: () => clock.now,
+      newId: () => `id-${++ids}`,
+    });
+    client.start();
+    return client;
+  }
+
+  /** Answers the last room:join on the current socket. */
+  async function replyJoin(headSeq, extra = {}) {
+    const join = WS.last.sentOf('room:join').at(-1);
+    WS.last.receive({ type: 'reply', ref: join.ref, data: { ok: true, room: { id: join.data.room }, headSeq, members: 2, online: 1, ...extra } });
+    await settle();
+    return join;
+  }
+
+  async function openGeneral(headSeq = 0) {
+    const opening = client.openRoom('general');
+    await replyJoin(headSeq);
+    return opening;
+  }
+
+  const states = (room = 'general') => client.room(room).store.list().map((i) => [i.text, i.state]);
+
+  beforeEach(() => {
+    clock = new FakeClock();
+    WS = fakeWebSocketClass();
+    storage = new MemoryStorage();
+    ids = 0;
+    start();
+    WS.last.open();
+  });
+
+  it('shows a sent message at once as SENDING and as SENT on its message.posted', async () => {
+    await openGeneral();
+    const clientId = client.send('general', 'hello');
+    assert.deepEqual(states(), [['hello', MessageState.SENDING]]);
+    const [frame] = WS.last.sentOf('message:send');
+    assert.deepEqual(frame.data, { room: 'general', clientId, text: 'hello' });
+
+    WS.last.receive(posted('general', 1, 500, 'ann', 'hello', clientId));
+    assert.deepEqual(states(), [['hello', MessageState.SENT]]);
+    assert.equal(client.room('general').store.list()[0].id, 500);
+    assert.equal(storage.getItem('chillin.outbox.ann'), null, 'the outbox is empty again');
+    clock.advance(60000);
+    assert.deepEqual(states(), [['hello', MessageState.SENT]], 'no timeout after confirmation');
+  });
+
+  it('marks a rejected message FAILED and retries it with the same clientId', async () => {
+    await openGeneral();
+    const clientId = client.send('general', 'spam');
+    clock.now = 1000;
+    WS.last.receive({ type: 'rejected', data: { clientId, room: 'general', code: 'RATE_LIMITED', message: 'Slow down', retryAfterMs: 4000 } });
+    const [item] = client.room('general').store.list();
+    assert.equal(item.state, MessageState.FAILED);
+    assert.deepEqual(item.error, { code: 'RATE_LIMITED', message: 'Slow down', retryAt: 5000 });
+
+    client.retry(clientId);
+    assert.deepEqual(states(), [['spam', MessageState.SENDING]]);
+    const sends = WS.last.sentOf('message:send');
+    assert.equal(sends.length, 2);
+    assert.equal(sends[1].data.clientId, clientId);
+  });
+
+  it('fails a send that is not confirmed within 10 s', async () => {
+    await openGeneral();
+    client.send('general', 'anyone?');
+    clock.advance(9999);
+    assert.deepEqual(states(), [['anyone?', MessageState.SENDING]]);
+    clock.advance(1);
+    assert.deepEqual(states(), [['anyone?', MessageState.FAILED]]);
+    assert.equal(client.room('general').store.list()[0].error.code, 'TIMEOUT');
+  });
+
+  it('a late confirmation still turns a timed-out message SENT', async () => {
+    await openGeneral();
+    const clientId = client.send('general', 'late');
+    clock.advance(10000);
+    WS.last.receive(posted('general', 1, 9, 'ann', 'late', clientId));
+    assert.deepEqual(states(), [['late', MessageState.SENT]]);
+  });
+
+  it('queues messages while disconnected and flushes them in order after re-joining', async () => {
+    await openGeneral(4);
+    WS.last.serverClose(1006);
+    assert.equal(conn.state, State.RECONNECTING);
+    const a = client.send('general', 'one');
+    const b = client.send('general', 'two');
+    assert.deepEqual(states(), [
+      ['one', MessageState.SENDING],
+      ['two', MessageState.SENDING],
+    ]);
+    clock.advance(60000);
+    assert.deepEqual(states().map((s) => s[1]), [MessageState.SENDING, MessageState.SENDING], 'no timeout while queued');
+
+    conn.connect(); // retry now, between scheduled attempts
+    WS.last.open();
+    const join = WS.last.sentOf('room:join')[0];
+    assert.deepEqual(join.data, { room: 'general', after: 4 });
+    assert.equal(WS.last.sentOf('message:send').length, 0, 'nothing is sent before the room is joined');
+    await replyJoin(4);
+    assert.deepEqual(WS.last.sentOf('message:send').map((f) => f.data.clientId), [a, b]);
+  });
+
+  it('keeps the outbox across a reload and sends it after joining', async () => {
+    await openGeneral();
+    WS.last.serverClose(1006);
+    const clientId = client.send('general', 'survives');
+    client.stop();
+
+    WS = fakeWebSocketClass();
+    start(); // a new page, same storage
+    assert.deepEqual(states(), [['survives', MessageState.SENDING]]);
+    WS.last.open();
+    const join = WS.last.sentOf('room:join')[0];
+    assert.deepEqual(join.data, { room: 'general' }, 'a reloaded page joins fresh');
+    await replyJoin(3);
+    assert.deepEqual(WS.last.sentOf('message:send').map((f) => f.data.clientId), [clientId]);
+  });
+
+  it('resends in-flight messages after a reconnect, same clientId, once', async () => {
+    await openGeneral();
+    const clientId = client.send('general', 'in flight');
+    WS.last.serverClose(1001);
+    clock.advance(1000);
+    WS.last.open();
+    await replyJoin(0);
+    conn.connect(); // ignored while connected
+    const sends = WS.last.sentOf('message:send');
+    assert.deepEqual(sends.map((f) => f.data.clientId), [clientId]);
+    // The server recognises the resend and answers with the original post.
+    WS.last.receive(posted('general', 1, 77, 'ann', 'in flight', clientId));
+    assert.deepEqual(states(), [['in flight', MessageState.SENT]]);
+  });
+
+  it('re-joins with after: lastSeq and applies what it missed, edits and deletes included', async () => {
+    await openGeneral(0);
+    WS.last.receive(posted('general', 1, 101, 'bob', 'first'));
+    WS.last.receive(posted('general', 2, 102, 'bob', 'second'));
+    WS.last.serverClose(1006);
+    clock.advance(1000);
+    WS.last.open();
+    assert.deepEqual(WS.last.sentOf('room:join')[0].data, { room: 'general', after: 2 });
+    await replyJoin(5);
+    WS.last.receive({ type: 'event', data: { room: 'general', seq: 3, id: 103, kind: Kind.MESSAGE_EDITED, user: 'bob', at: 'x', data: { id: 101, text: 'first!', editedAt: 'x' } } });
+    WS.last.receive({ type: 'event', data: { room: 'general', seq: 4, id: 104, kind: Kind.MESSAGE_DELETED, user: 'bob', at: 'x', data: { id: 102 } } });
+    WS.last.receive(posted('general', 5, 105, 'bob', 'third'));
+    const items = client.room('general').store.list();
+    assert.deepEqual(items.map((i) => [i.id, i.text, i.deleted]), [
+      [101, 'first!', false],
+      [102, '', true],
+      [105, 'third', false],
+    ]);
+    assert.equal(client.room('general').store.lastSeq, 5);
+  });
+
+  it('asks room:sync when seq jumps, once, and applies the answer', async () => {
+    await openGeneral(0);
+    WS.last.receive(posted('general', 1, 101, 'bob', 'a'));
+    WS.last.receive(posted('general', 3, 103, 'bob', 'c'));
+    WS.last.receive(posted('general', 4, 104, 'bob', 'd'));
+    const syncs = WS.last.sentOf('room:sync');
+    assert.equal(syncs.length, 1);
+    assert.deepEqual(syncs[0].data, { room: 'general', after: 1 });
+    WS.last.receive({
+      type: 'reply',
+      ref: syncs[0].ref,
+      data: { ok: true, room: 'general', headSeq: 4, complete: true, events: [2, 3, 4].map((s) => posted('general', s, 100 + s, 'bob', 'abcd'[s - 1]).data) },
+    });
+    await settle();
+    assert.deepEqual(client.room('general').store.list().map((i) => i.text), ['a', 'b', 'c', 'd']);
+    assert.equal(client.room('general').store.lastSeq, 4);
+    assert.equal(WS.last.sentOf('room:sync').length, 1);
+  });
+
+  it('counts unread messages from others in rooms not on screen', async () => {
+    await openGeneral();
+    const opening = client.openRoom('random');
+    await replyJoin(0);
+    await opening;
+    client.setActiveRoom('random');
+    WS.last.receive(posted('general', 1, 1, 'bob', 'x'));
+    WS.last.receive(posted('general', 2, 2, 'ann', 'mine'));
+    WS.last.receive(posted('random', 1, 3, 'bob', 'seen'));
+    assert.equal(client.room('general').unread, 1);
+    assert.equal(client.room('random').unread, 0);
+    client.setAttentive(false);
+    WS.last.receive(posted('random', 2, 4, 'bob', 'away'));
+    assert.equal(client.room('random').unread, 1);
+    client.setAttentive(true);
+    assert.equal(client.room('random').unread, 0);
+    client.setActiveRoom('general');
+    assert.equal(client.room('general').unread, 0);
+  });
+
+  it('does not count the replay of a fresh join as unread', async () => {
+    await openGeneral(2);
+    WS.last.receive(posted('general', 1, 1, 'bob', 'old'));
+    WS.last.receive(posted('general', 2, 2, 'bob', 'old too'));
+    assert.equal(client.room('general').unread, 0);
+    assert.equal(client.room('general').store.list().length, 2);
+  });
+
+  it('rejects openRoom with the server error and does not open the room', async () => {
+    const opening = client.openRoom('secret', { password: 'nope' });
+    const join = WS.last.sentOf('room:join')[0];
+    assert.deepEqual(join.data, { room: 'secret', password: 'nope' });
+    WS.last.receive({ type: 'reply', ref: join.ref, data: { ok: false, error: { code: 'WRONG_PASSWORD', message: 'Wrong password' } } });
+    await assert.rejects(opening, { code: 'WRONG_PASSWORD' });
+    assert.equal(client.room('secret'), null);
+  });
+
+  it('remembers open rooms and the room on screen across a reload, and forgets them on log out', async () => {
+    await openGeneral();
+    const opening = client.openRoom('random');
+    await replyJoin(0);
+    await opening;
+    client.setActiveRoom('random');
+    client.stop();
+    WS = fakeWebSocketClass();
+    start();
+    assert.deepEqual(client.rooms().map((r) => r.id), ['general', 'random']);
+    assert.equal(client.activeRoom, 'random');
+    client.stop({ forget: true });
+    WS = fakeWebSocketClass();
+    start();
+    assert.deepEqual(client.rooms(), []);
+    assert.equal(client.activeRoom, null);
+  });
+
+  it('leaving a room drops it and its unsent messages', async () => {
+    await openGeneral();
+    WS.last.serverClose(1006);
+    client.send('general', 'never mind');
+    clock.advance(1000);
+    WS.last.open();
+    client.leaveRoom('general');
+    assert.equal(client.room('general'), null);
+    assert.equal(storage.getItem('chillin.outbox.ann'), null);
+    assert.deepEqual(WS.last.sentOf('room:leave').map((f) => f.data), [{ room: 'general' }]);
+  });
+
+  it('shows who else is typing, and forgets it after a while', async () => {
+    await openGeneral();
+    WS.last.receive({ type: 'typing:update', data: { room: 'general', users: ['bob', 'ann', 'cat'] } });
+    assert.deepEqual(client.room('general').typing, ['bob', 'cat']);
+    clock.advance(10000);
+    assert.deepEqual(client.room('general').typing, []);
+  });
+
+  it('sends typing signals only for joined rooms', async () => {
+    await openGeneral();
+    client.sendTyping('general', 'typing:start');
+    client.sendTyping('elsewhere', 'typing:start');
+    WS.last.serverClose(1006);
+    client.sendTyping('general', 'typing:stop');
+    assert.deepEqual(WS.instances[0].sent.filter((f) => f.type.startsWith('typing:')), [{ type: 'typing:start', data: { room: 'general' } }]);
+  });
+
+  it('tracks presence of members', async () => {
+    client.stop();
+    WS = fakeWebSocketClass();
+    const api = fakeApi();
+    api.members = async () => [
+      { user: 'bob', displayName: 'Bob', status: 'online' },
+      { user: 'ann', displayName: 'Ann', status: 'online' },
+      { user: 'cat', displayName: 'Cat', status: 'offline' },
+    ];
+    start(api);
+    WS.last.open();
+    await openGeneral();
+    assert.deepEqual(client.members('general').map((m) => [m.user, m.status]), [
+      ['ann', 'online'],
+      ['bob', 'online'],
+      ['cat', 'offline'],
+    ]);
+    WS.last.receive({ type: 'presence:update', data: { user: 'cat', status: 'away', lastSeen: 'x' } });
+    WS.last.receive({ type: 'presence:update', data: { user: 'bob', status: 'offline', lastSeen: 'x' } });
+    assert.deepEqual(client.members('general').map((m) => [m.user, m.status]), [
+      ['ann', 'online'],
+      ['cat', 'away'],
+      ['bob', 'offline'],
+    ]);
+    assert.equal(client.displayName('bob'), 'Bob');
+  });
+
+  it('reports a 4001 close as unauthorized', async () => {
+    let unauthorized = 0;
+    client.on('unauthorized', () => unauthorized++);
+    WS.last.serverClose(4001);
+    assert.equal(unauthorized, 1);
+  });
+
+  it('refuses empty and over-long messages', async () => {
+    await openGeneral();
+    assert.throws(() => client.send('general', '  \n '), { code: 'EMPTY_MESSAGE' });
+    assert.throws(() => client.send('general', '😀'.repeat(2001)), { code: 'MESSAGE_TOO_LONG' });
+    client.send('general', '😀'.repeat(2000));
+    assert.equal(WS.last.sentOf('message:send').length, 1);
+  });
+});
