@@ -2,7 +2,9 @@ package events
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -64,15 +66,32 @@ func EvtStreamConfig(o StreamOptions) jetstream.StreamConfig {
 	}
 }
 
-// EnsureStreams creates the streams or updates them to the current config.
-// It is safe to call from every instance of every service at start-up.
+// EnsureStreams creates the streams, or updates them where their settings
+// differ from the current config. It is safe to call from every instance of
+// every service at start-up; a stream already as configured is left alone.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {
 	for _, cfg := range []jetstream.StreamConfig{CmdStreamConfig(o), EvtStreamConfig(o)} {
+		st, err := js.Stream(ctx, cfg.Name)
+		if err == nil && sameStream(st.CachedInfo().Config, cfg) {
+			continue
+		}
+		if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
+		}
 		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
 			return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
 		}
 	}
 	return nil
+}
+
+// sameStream compares the settings this package chooses.
+func sameStream(have, want jetstream.StreamConfig) bool {
+	return slices.Equal(have.Subjects, want.Subjects) && have.Retention == want.Retention &&
+		have.Storage == want.Storage && have.MaxMsgSize == want.MaxMsgSize &&
+		have.Duplicates == want.Duplicates && have.Replicas == want.Replicas &&
+		have.DenyDelete == want.DenyDelete && have.DenyPurge == want.DenyPurge &&
+		have.AllowDirect == want.AllowDirect && have.Description == want.Description
 }
 
 // Durable consumer names and their priority groups.

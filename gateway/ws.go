@@ -198,7 +198,9 @@ type clientFrame struct {
 func (c *conn) readLoop() {
 	limiter := rate.NewLimiter(framesPerSec, frameBurst)
 	for {
-		typ, b, err := c.ws.Read(c.ctx)
+		// Not c.ctx: cancelling a read drops the connection without a close
+		// frame. The writer's Close ends this read with the right status.
+		typ, b, err := c.ws.Read(context.Background())
 		if err != nil {
 			var ce websocket.CloseError
 			if !errors.As(err, &ce) && websocket.CloseStatus(err) == -1 && c.ctx.Err() == nil {

@@ -1,0 +1,397 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"golang.org/x/sync/errgroup"
+)
+
+type options struct {
+	URL, MetricsURL string
+	Clients, Users  int
+	Rooms, Senders  int
+	Rate            float64
+	Duration, Drain time.Duration
+	SourceIPs, Size int
+	Concurrency     int
+	Prefix          string
+	JSON            bool
+}
+
+func (o *options) validate() error {
+	if o.Users == 0 {
+		o.Users = o.Clients
+	}
+	if o.Senders == 0 {
+		o.Senders = o.Clients
+	}
+	if o.MetricsURL == "" {
+		o.MetricsURL = strings.TrimRight(o.URL, "/") + "/metrics"
+	}
+	if o.Prefix == "" {
+		b := make([]byte, 3)
+		_, _ = rand.Read(b)
+		o.Prefix = "load" + hex.EncodeToString(b)
+	}
+	switch {
+	case o.Clients < 1 || o.Rooms < 1 || o.Users < 1:
+		return errors.New("clients, users and rooms must be at least 1")
+	case o.Users > o.Clients || o.Senders > o.Clients:
+		return errors.New("users and senders are at most clients")
+	case o.Rate < 0 || o.Duration <= 0:
+		return errors.New("rate must be >= 0 and duration > 0")
+	case o.SourceIPs < 1 || o.SourceIPs > 250:
+		return errors.New("source-ips is 1 to 250")
+	case o.Size < 24 || o.Size > 2000:
+		return errors.New("size is 24 to 2000 bytes")
+	}
+	return nil
+}
+
+// client is one load connection. Its counters are written by its own
+// goroutines and read atomically by the reporter.
+type client struct {
+	idx   int
+	user  string
+	room  string
+	token string
+	ws    *websocket.Conn
+
+	sent, accepted, delivered atomic.Int64
+	errors                    atomic.Int64
+	mu                        sync.Mutex
+	latencies                 []int64 // µs, send→deliver, every delivery this client saw
+	rejected                  map[string]int
+}
+
+func runLoad(ctx context.Context, o options, progress io.Writer) (*result, error) {
+	base := strings.TrimRight(o.URL, "/")
+	httpc := &http.Client{Timeout: 60 * time.Second}
+	fmt.Fprintf(progress, "setup: %d users, %d rooms, %d clients\n", o.Users, o.Rooms, o.Clients)
+
+	tokens := make([]string, o.Users)
+	if err := parallel(ctx, o.Concurrency, o.Users, func(i int) error {
+		t, err := account(ctx, httpc, base, fmt.Sprintf("%s-u%d", o.Prefix, i))
+		tokens[i] = t
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("users: %w", err)
+	}
+	rooms := make([]string, o.Rooms)
+	for i := range rooms {
+		id, err := createRoom(ctx, httpc, base, tokens[0], fmt.Sprintf("%s-r%d", o.Prefix, i))
+		if err != nil {
+			return nil, fmt.Errorf("rooms: %w", err)
+		}
+		rooms[i] = id
+	}
+
+	rssBefore, rssErr := gatewayRSS(ctx, httpc, o.MetricsURL)
+	wsURL := "ws" + strings.TrimPrefix(base, "http") + "/ws"
+	clients := make([]*client, o.Clients)
+	for i := range clients {
+		clients[i] = &client{idx: i, user: fmt.Sprintf("%s-u%d", o.Prefix, i%o.Users), token: tokens[i%o.Users],
+			room: rooms[i%o.Rooms], rejected: map[string]int{}}
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var readers sync.WaitGroup
+	if err := parallel(ctx, o.Concurrency, o.Clients, func(i int) error {
+		c := clients[i]
+		if err := c.connect(runCtx, wsURL, i%o.SourceIPs); err != nil {
+			return err
+		}
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			c.read(runCtx)
+		}()
+		return c.join(runCtx)
+	}); err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	time.Sleep(500 * time.Millisecond) // let the joins settle
+	rssAfter, _ := gatewayRSS(ctx, httpc, o.MetricsURL)
+
+	fmt.Fprintf(progress, "sending: %d senders × %.2f msg/s for %s\n", o.Senders, o.Rate, o.Duration)
+	start := time.Now()
+	stopSend := make(chan struct{})
+	var senders sync.WaitGroup
+	if o.Rate > 0 {
+		for _, c := range clients[:o.Senders] {
+			senders.Add(1)
+			go func() {
+				defer senders.Done()
+				c.send(runCtx, stopSend, o.Rate, o.Size)
+			}()
+		}
+	}
+	report := time.NewTicker(time.Second)
+	deadline := time.After(o.Duration)
+	var last snapshot
+	sending := true
+	var drainUntil <-chan time.Time
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-deadline:
+			close(stopSend)
+			sending = false
+			drainUntil = time.After(o.Drain)
+		case <-drainUntil:
+			break loop
+		case <-report.C:
+			now := take(clients)
+			fmt.Fprintf(progress, "%5.0fs  sent %8d  accepted %7.0f/s  delivered %9.0f/s  rejected %d  errors %d\n",
+				time.Since(start).Seconds(), now.sent, float64(now.accepted-last.accepted), float64(now.delivered-last.delivered),
+				now.rejected, now.errors)
+			last = now
+		}
+	}
+	report.Stop()
+	senders.Wait()
+	elapsed := o.Duration
+	if sending {
+		elapsed = time.Since(start)
+	}
+	cancel()
+	for _, c := range clients {
+		c.ws.Close(websocket.StatusNormalClosure, "load done")
+	}
+	readers.Wait()
+
+	res := summarize(o, clients, elapsed)
+	if rssErr == nil && rssAfter > rssBefore {
+		res.GatewayBytesPerConn = float64(rssAfter-rssBefore) / float64(o.Clients)
+	}
+	return res, nil
+}
+
+// parallel runs fn(0..n-1) on at most k goroutines and returns the first error.
+func parallel(ctx context.Context, k, n int, fn func(i int) error) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(k)
+	for i := 0; i < n; i++ {
+		if ctx.Err() != nil {
+			break
+		}
+		g.Go(func() error { return fn(i) })
+	}
+	return g.Wait()
+}
+
+func postJSON(ctx context.Context, c *http.Client, url, token string, body any) (int, []byte, error) {
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(b))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, out, err
+}
+
+// account registers a user, or logs in if it exists, and returns its token.
+func account(ctx context.Context, c *http.Client, base, user string) (string, error) {
+	creds := map[string]string{"username": user, "password": "load-" + user}
+	code, body, err := postJSON(ctx, c, base+"/api/auth/register", "", creds)
+	if err == nil && code == http.StatusConflict {
+		code, body, err = postJSON(ctx, c, base+"/api/auth/login", "", creds)
+	}
+	if err != nil {
+		return "", err
+	}
+	if code != http.StatusCreated && code != http.StatusOK {
+		return "", fmt.Errorf("%s: %d %s", user, code, body)
+	}
+	var a struct{ Token string }
+	if err := json.Unmarshal(body, &a); err != nil || a.Token == "" {
+		return "", fmt.Errorf("%s: no token in %s", user, body)
+	}
+	return a.Token, nil
+}
+
+func createRoom(ctx context.Context, c *http.Client, base, token, name string) (string, error) {
+	code, body, err := postJSON(ctx, c, base+"/api/rooms", token, map[string]any{"name": name})
+	if err != nil {
+		return "", err
+	}
+	if code != http.StatusCreated && code != http.StatusConflict {
+		return "", fmt.Errorf("%s: %d %s", name, code, body)
+	}
+	return strings.ToLower(name), nil
+}
+
+// gatewayRSS reads process_resident_memory_bytes from a /metrics page.
+func gatewayRSS(ctx context.Context, c *http.Client, url string) (int64, error) {
+	if url == "-" {
+		return 0, errors.New("skipped")
+	}
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "process_resident_memory_bytes "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			return int64(f), err
+		}
+	}
+	return 0, errors.New("no process_resident_memory_bytes")
+}
+
+func (c *client) connect(ctx context.Context, wsURL string, ip int) error {
+	dialer := &net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+ip))}}
+	hc := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext}}
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(dctx, wsURL, &websocket.DialOptions{
+		HTTPClient: hc, HTTPHeader: http.Header{"Authorization": {"Bearer " + c.token}},
+	})
+	if err != nil {
+		return fmt.Errorf("client %d: %w", c.idx, err)
+	}
+	ws.SetReadLimit(1 << 20)
+	c.ws = ws
+	return nil
+}
+
+func (c *client) write(ctx context.Context, b []byte) error {
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return c.ws.Write(wctx, websocket.MessageText, b)
+}
+
+func (c *client) join(ctx context.Context) error {
+	b, _ := json.Marshal(map[string]any{"type": "room:join", "ref": "join", "data": map[string]any{"room": c.room}})
+	return c.write(ctx, b)
+}
+
+// send sends rate messages per second until stop, each text starting with
+// its send time in Unix nanoseconds.
+func (c *client) send(ctx context.Context, stop <-chan struct{}, rate float64, size int) {
+	interval := time.Duration(float64(time.Second) / rate)
+	// Start at a random phase so senders do not beat in step.
+	var phase [2]byte
+	_, _ = rand.Read(phase[:])
+	timer := time.NewTimer(time.Duration(int64(interval) * int64(phase[0]) / 256))
+	defer timer.Stop()
+	pad := strings.Repeat("x", size)
+	prefix := []byte(`{"type":"message:send","data":{"room":"` + c.room + `","clientId":"` + strconv.Itoa(c.idx) + `-`)
+	var buf []byte
+	for n := 0; ; n++ {
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		timer.Reset(interval)
+		ts := strconv.FormatInt(time.Now().UnixNano(), 10)
+		buf = append(buf[:0], prefix...)
+		buf = strconv.AppendInt(buf, int64(n), 10)
+		buf = append(buf, `","text":"t=`...)
+		buf = append(buf, ts...)
+		buf = append(buf, ' ')
+		buf = append(buf, pad[:size-len(ts)-3]...)
+		buf = append(buf, `"}}`...)
+		if err := c.write(ctx, buf); err != nil {
+			if ctx.Err() == nil {
+				c.errors.Add(1)
+			}
+			return
+		}
+		c.sent.Add(1)
+	}
+}
+
+var (
+	kindPosted  = []byte(`"kind":"message.posted"`)
+	textMarker  = []byte(`"text":"t=`)
+	typeReject  = []byte(`{"type":"rejected"`)
+	codeMarker  = []byte(`"code":"`)
+	clientIDKey = []byte(`"clientId":"`)
+)
+
+// read counts deliveries and measures their latency without decoding whole
+// frames: the load tool's own cost per frame counts against the same cores.
+func (c *client) read(ctx context.Context) {
+	own := []byte(strconv.Itoa(c.idx) + "-")
+	for {
+		_, b, err := c.ws.Read(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				c.errors.Add(1)
+			}
+			return
+		}
+		now := time.Now().UnixNano()
+		switch {
+		case bytes.Contains(b, kindPosted):
+			i := bytes.Index(b, textMarker)
+			if i < 0 {
+				continue // not one of ours
+			}
+			rest := b[i+len(textMarker):]
+			j := bytes.IndexByte(rest, ' ')
+			if j < 0 {
+				continue
+			}
+			sent, err := strconv.ParseInt(string(rest[:j]), 10, 64)
+			if err != nil {
+				continue
+			}
+			c.delivered.Add(1)
+			c.mu.Lock()
+			c.latencies = append(c.latencies, (now-sent)/1000)
+			c.mu.Unlock()
+			if k := bytes.Index(b, clientIDKey); k >= 0 && bytes.HasPrefix(b[k+len(clientIDKey):], own) {
+				c.accepted.Add(1)
+			}
+		case bytes.HasPrefix(b, typeReject):
+			code := "UNKNOWN"
+			if i := bytes.Index(b, codeMarker); i >= 0 {
+				rest := b[i+len(codeMarker):]
+				if j := bytes.IndexByte(rest, '"'); j >= 0 {
+					code = string(rest[:j])
+				}
+			}
+			c.mu.Lock()
+			c.rejected[code]++
+			c.mu.Unlock()
+		}
+	}
+}

@@ -1,0 +1,66 @@
+// Command chillin-load drives a running Chillin with WebSocket clients and
+// prints what they saw: accepted messages per second, deliveries per second,
+// send→deliver latency, rejections by code, errors, and the gateway's memory
+// per connection.
+//
+// Every client joins one room and sends messages at a steady rate; each
+// message's text carries its send time, so every receiver measures the
+// latency of each delivery on the same clock. Clients spread their source
+// addresses over 127.0.0.x so more than one port range's worth of connections
+// fits on one machine.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "chillin-load:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("chillin-load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	fs.StringVar(&o.URL, "url", "http://127.0.0.1:8080", "gateway base URL")
+	fs.StringVar(&o.MetricsURL, "metrics", "", "gateway /metrics URL for memory per connection (default: url + /metrics; \"-\" to skip)")
+	fs.IntVar(&o.Clients, "clients", 100, "WebSocket clients")
+	fs.IntVar(&o.Users, "users", 0, "distinct users the clients log in as (default: one per client)")
+	fs.IntVar(&o.Rooms, "rooms", 10, "rooms the clients are spread over")
+	fs.Float64Var(&o.Rate, "rate", 1, "messages per second each sending client sends")
+	fs.IntVar(&o.Senders, "senders", 0, "how many clients send (default: all)")
+	fs.DurationVar(&o.Duration, "duration", 30*time.Second, "how long to send")
+	fs.DurationVar(&o.Drain, "drain", 3*time.Second, "how long to wait for deliveries after sending stops")
+	fs.IntVar(&o.SourceIPs, "source-ips", 1, "spread client source addresses over 127.0.0.1 .. 127.0.0.N")
+	fs.IntVar(&o.Size, "size", 64, "message text length in bytes")
+	fs.IntVar(&o.Concurrency, "setup-concurrency", 16, "parallel registrations and connections during setup")
+	fs.StringVar(&o.Prefix, "prefix", "", "name prefix of the users and rooms this run creates (default: a fresh one)")
+	fs.BoolVar(&o.JSON, "json", false, "print the result as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := o.validate(); err != nil {
+		return err
+	}
+	res, err := runLoad(ctx, o, stderr)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		return res.writeJSON(stdout)
+	}
+	res.writeTable(stdout)
+	return nil
+}

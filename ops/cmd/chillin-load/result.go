@@ -1,0 +1,107 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"text/tabwriter"
+	"time"
+)
+
+type snapshot struct {
+	sent, accepted, delivered, rejected, errors int64
+}
+
+func take(clients []*client) snapshot {
+	var s snapshot
+	for _, c := range clients {
+		s.sent += c.sent.Load()
+		s.accepted += c.accepted.Load()
+		s.delivered += c.delivered.Load()
+		s.errors += c.errors.Load()
+		c.mu.Lock()
+		for _, n := range c.rejected {
+			s.rejected += int64(n)
+		}
+		c.mu.Unlock()
+	}
+	return s
+}
+
+// result is what a run measured.
+type result struct {
+	Clients             int                `json:"clients"`
+	Rooms               int                `json:"rooms"`
+	Senders             int                `json:"senders"`
+	RatePerSender       float64            `json:"ratePerSender"`
+	Seconds             float64            `json:"seconds"`
+	Sent                int64              `json:"sent"`
+	Accepted            int64              `json:"accepted"`
+	AcceptedPerSec      float64            `json:"acceptedPerSec"`
+	Delivered           int64              `json:"delivered"`
+	DeliveredPerSec     float64            `json:"deliveredPerSec"`
+	LatencyMs           map[string]float64 `json:"latencyMs"`
+	Rejected            map[string]int     `json:"rejected"`
+	Errors              int64              `json:"errors"`
+	GatewayBytesPerConn float64            `json:"gatewayBytesPerConn,omitempty"`
+}
+
+func summarize(o options, clients []*client, elapsed time.Duration) *result {
+	s := take(clients)
+	r := &result{
+		Clients: o.Clients, Rooms: o.Rooms, Senders: o.Senders, RatePerSender: o.Rate, Seconds: elapsed.Seconds(),
+		Sent: s.sent, Accepted: s.accepted, Delivered: s.delivered, Errors: s.errors,
+		Rejected: map[string]int{}, LatencyMs: map[string]float64{},
+	}
+	r.AcceptedPerSec = float64(s.accepted) / elapsed.Seconds()
+	r.DeliveredPerSec = float64(s.delivered) / elapsed.Seconds()
+	var all []int64
+	for _, c := range clients {
+		c.mu.Lock()
+		all = append(all, c.latencies...)
+		for code, n := range c.rejected {
+			r.Rejected[code] += n
+		}
+		c.mu.Unlock()
+	}
+	slices.Sort(all)
+	if len(all) > 0 {
+		at := func(q float64) float64 { return float64(all[int(q*float64(len(all)-1))]) / 1000 }
+		r.LatencyMs = map[string]float64{"p50": at(0.50), "p90": at(0.90), "p99": at(0.99), "max": at(1)}
+	}
+	return r
+}
+
+func (r *result) writeJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+func (r *result) writeTable(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "clients\t%d (%d rooms, %d senders × %.2f msg/s)\n", r.Clients, r.Rooms, r.Senders, r.RatePerSender)
+	fmt.Fprintf(tw, "duration\t%.1fs\n", r.Seconds)
+	fmt.Fprintf(tw, "sent\t%d\n", r.Sent)
+	fmt.Fprintf(tw, "accepted\t%d (%.0f msg/s)\n", r.Accepted, r.AcceptedPerSec)
+	fmt.Fprintf(tw, "delivered\t%d (%.0f deliveries/s)\n", r.Delivered, r.DeliveredPerSec)
+	if len(r.LatencyMs) > 0 {
+		fmt.Fprintf(tw, "latency send→deliver\tp50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms\n",
+			r.LatencyMs["p50"], r.LatencyMs["p90"], r.LatencyMs["p99"], r.LatencyMs["max"])
+	}
+	codes := make([]string, 0, len(r.Rejected))
+	for c := range r.Rejected {
+		codes = append(codes, c)
+	}
+	sort.Strings(codes)
+	for _, c := range codes {
+		fmt.Fprintf(tw, "rejected %s\t%d\n", c, r.Rejected[c])
+	}
+	fmt.Fprintf(tw, "errors\t%d\n", r.Errors)
+	if r.GatewayBytesPerConn > 0 {
+		fmt.Fprintf(tw, "gateway memory\t%.1f KiB per connection\n", r.GatewayBytesPerConn/1024)
+	}
+	tw.Flush()
+}

@@ -1,0 +1,475 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/natstest"
+	"github.com/chillin-chat/chillin/events/password"
+	"github.com/chillin-chat/chillin/gateway"
+	"github.com/chillin-chat/chillin/projector"
+	"github.com/chillin-chat/chillin/schema/schematest"
+	"github.com/chillin-chat/chillin/validator"
+	"github.com/coder/websocket"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+)
+
+// fastHash keeps tests quick; the OWASP parameters are tested in events/password.
+var fastHash = password.Params{Memory: 64, Time: 1, Threads: 1}
+
+func redisURL() string {
+	if u := os.Getenv("CHILLIN_TEST_REDIS_URL"); u != "" {
+		return u
+	}
+	return "redis://127.0.0.1:6379/0"
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// system is a whole Chillin system started in-process on free ports: an
+// embedded JetStream, a fresh database, a private Redis prefix, and services
+// that a test can stop and start again.
+type system struct {
+	t       *testing.T
+	natsURL string
+	js      jetstream.JetStream
+	pool    *pgxpool.Pool
+	pgURL   string
+	prefix  string
+	log     *slog.Logger
+
+	rateLimit int
+	baseURL   string
+	wsURL     string
+
+	// The latest validator's and projector's stop functions.
+	validatorStop, projectorStop func()
+}
+
+type sysOption func(*system)
+
+func withRateLimit(n int) sysOption { return func(s *system) { s.rateLimit = n } }
+
+// newSystem starts NATS, Postgres (database) and one of each service.
+func newSystem(t *testing.T, opts ...sysOption) *system {
+	t.Helper()
+	ns := natstest.Start(t)
+	_, js := natstest.Connect(t, ns)
+	pool, pgURL := schematest.NewDB(t)
+	s := &system{
+		t: t, natsURL: ns.ClientURL(), js: js, pool: pool, pgURL: pgURL,
+		prefix: "t" + randomHex(6) + ":", rateLimit: 10,
+		log: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	s.startValidator()
+	s.startProjector(s.pgURL)
+	s.startGateway()
+	return s
+}
+
+// testWriter sends logs to t.Log, so they show only for failing tests.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// service runs fn until the returned stop is called (or the test ends).
+func (s *system) service(name string, fn func(ctx context.Context) error) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- fn(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil && ctx.Err() == nil {
+					s.t.Errorf("%s: %v", name, err)
+				}
+			case <-time.After(30 * time.Second):
+				s.t.Errorf("%s did not stop within 30s", name)
+			}
+		})
+	}
+	s.t.Cleanup(stop)
+	// A service that fails at start fails the test at once.
+	select {
+	case err := <-done:
+		s.t.Fatalf("%s stopped at start: %v", name, err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	return stop
+}
+
+func (s *system) startValidator() {
+	s.validatorStop = s.service("validator", func(ctx context.Context) error {
+		return validator.Run(ctx, validator.Config{
+			NATSURL: s.natsURL, RedisURL: redisURL(), RedisPrefix: s.prefix,
+			RateLimit: s.rateLimit, RateWindow: 10 * time.Second, Logger: s.log.With("service", "validator"),
+		})
+	})
+}
+
+func (s *system) startProjector(pgURL string) {
+	s.projectorStop = s.service("projector", func(ctx context.Context) error {
+		return projector.Run(ctx, projector.Config{
+			NATSURL: s.natsURL, PostgresURL: pgURL, RedisURL: redisURL(), RedisPrefix: s.prefix,
+			Views: []string{"pg", "live"}, Logger: s.log.With("service", "projector"),
+		})
+	})
+}
+
+func (s *system) startGateway() (stop func()) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.baseURL = "http://" + ln.Addr().String()
+	s.wsURL = "ws://" + ln.Addr().String() + "/ws"
+	return s.service("gateway", func(ctx context.Context) error {
+		return gateway.Run(ctx, gateway.Config{
+			Listener: ln, NATSURL: s.natsURL, PostgresURL: s.pgURL, RedisURL: redisURL(), RedisPrefix: s.prefix,
+			Password: fastHash, Logger: s.log.With("service", "gateway"),
+		})
+	})
+}
+
+// api calls the REST API; it returns the status and decodes the body into out.
+func (s *system) api(method, path, token string, body, out any) int {
+	s.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, s.baseURL+path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			s.t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, b, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+type authAnswer struct {
+	User struct {
+		ID string `json:"id"`
+	} `json:"user"`
+	Token string `json:"token"`
+	Error *events.Error
+}
+
+// register creates a user and returns its token.
+func (s *system) register(user string) string {
+	s.t.Helper()
+	var a authAnswer
+	if code := s.api("POST", "/api/auth/register", "", map[string]string{"username": user, "password": "password-" + user}, &a); code != http.StatusCreated {
+		s.t.Fatalf("register %s: %d %+v", user, code, a.Error)
+	}
+	return a.Token
+}
+
+// createRoom creates a public room as token's user.
+func (s *system) createRoom(token, name string) string {
+	s.t.Helper()
+	var out struct {
+		Room  struct{ ID string } `json:"room"`
+		Error *events.Error
+	}
+	if code := s.api("POST", "/api/rooms", token, map[string]any{"name": name}, &out); code != http.StatusCreated {
+		s.t.Fatalf("create room %s: %d %+v", name, code, out.Error)
+	}
+	return out.Room.ID
+}
+
+// frame is a server frame as a client reads it.
+type frame struct {
+	Type string          `json:"type"`
+	Ref  string          `json:"ref"`
+	Data json.RawMessage `json:"data"`
+}
+
+type eventData struct {
+	Room string          `json:"room"`
+	Seq  uint64          `json:"seq"`
+	ID   uint64          `json:"id"`
+	Kind string          `json:"kind"`
+	User string          `json:"user"`
+	Data json.RawMessage `json:"data"`
+}
+
+type messageData struct {
+	ID       uint64 `json:"id"`
+	Seq      uint64 `json:"seq"`
+	User     string `json:"user"`
+	Text     string `json:"text"`
+	ClientID string `json:"clientId"`
+}
+
+// client is a WebSocket client that reads every frame into a queue.
+type client struct {
+	t      *testing.T
+	user   string
+	ws     *websocket.Conn
+	frames chan frame
+	closed chan error
+	refs   int
+}
+
+func (s *system) dial(token string) *client {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws, resp, err := websocket.Dial(ctx, s.wsURL, &websocket.DialOptions{
+		HTTPHeader: http.Header{"Authorization": {"Bearer " + token}},
+	})
+	if err != nil {
+		code := 0
+		if resp != nil {
+			code = resp.StatusCode
+		}
+		s.t.Fatalf("dial: %d %v", code, err)
+	}
+	ws.SetReadLimit(1 << 20)
+	c := &client{t: s.t, ws: ws, frames: make(chan frame, 100000), closed: make(chan error, 1)}
+	go func() {
+		for {
+			_, b, err := ws.Read(context.Background())
+			if err != nil {
+				c.closed <- err
+				close(c.frames)
+				return
+			}
+			var f frame
+			if err := json.Unmarshal(b, &f); err != nil {
+				c.closed <- fmt.Errorf("bad frame %s: %w", b, err)
+				close(c.frames)
+				return
+			}
+			c.frames <- f
+		}
+	}()
+	s.t.Cleanup(func() { ws.Close(websocket.StatusNormalClosure, "") })
+	hello := c.next(10 * time.Second)
+	if hello.Type != "hello" {
+		s.t.Fatalf("first frame %s, want hello", hello.Type)
+	}
+	var h struct {
+		User struct{ ID string } `json:"user"`
+	}
+	_ = json.Unmarshal(hello.Data, &h)
+	c.user = h.User.ID
+	return c
+}
+
+func (c *client) write(v any) {
+	c.t.Helper()
+	b, _ := json.Marshal(v)
+	c.writeRaw(b)
+}
+
+func (c *client) writeRaw(b []byte) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+func (c *client) next(timeout time.Duration) frame {
+	c.t.Helper()
+	select {
+	case f, ok := <-c.frames:
+		if !ok {
+			c.t.Fatalf("%s: socket closed: %v", c.user, <-c.closed)
+		}
+		return f
+	case <-time.After(timeout):
+		c.t.Fatalf("%s: no frame within %s", c.user, timeout)
+	}
+	return frame{}
+}
+
+// request sends a frame with a fresh ref and returns its reply, queueing the
+// frames that arrive before it.
+func (c *client) request(typ string, data any) (reply map[string]any, before []frame) {
+	c.t.Helper()
+	c.refs++
+	ref := fmt.Sprint("r", c.refs)
+	c.write(map[string]any{"type": typ, "ref": ref, "data": data})
+	for {
+		f := c.next(15 * time.Second)
+		if f.Type == "reply" && f.Ref == ref {
+			_ = json.Unmarshal(f.Data, &reply)
+			return reply, before
+		}
+		before = append(before, f)
+	}
+}
+
+// join joins a room and returns the reply and the backfill events that follow
+// it (read until the room's head seq).
+func (c *client) join(room string, after *uint64) (map[string]any, []eventData) {
+	c.t.Helper()
+	data := map[string]any{"room": room}
+	if after != nil {
+		data["after"] = *after
+	}
+	reply, _ := c.request("room:join", data)
+	if reply["ok"] != true {
+		c.t.Fatalf("%s join %s: %v", c.user, room, reply)
+	}
+	head := uint64(reply["headSeq"].(float64))
+	from := uint64(0)
+	if after != nil {
+		from = *after
+	} else if head > 50 {
+		from = head - 50
+	}
+	var evs []eventData
+	for len(evs) < int(head-min(from, head)) {
+		evs = append(evs, c.event())
+	}
+	return reply, evs
+}
+
+// event returns the next event frame, failing on anything else.
+func (c *client) event() eventData {
+	c.t.Helper()
+	f := c.next(15 * time.Second)
+	if f.Type != "event" {
+		c.t.Fatalf("%s: got %s frame %s, want an event", c.user, f.Type, f.Data)
+	}
+	var ev eventData
+	if err := json.Unmarshal(f.Data, &ev); err != nil {
+		c.t.Fatal(err)
+	}
+	return ev
+}
+
+func (c *client) send(room, clientID, text string) {
+	c.write(map[string]any{"type": "message:send", "data": map[string]any{"room": room, "clientId": clientID, "text": text}})
+}
+
+// posted returns the next message.posted event's message, skipping other
+// room events.
+func (c *client) posted() messageData {
+	c.t.Helper()
+	for {
+		f := c.next(15 * time.Second)
+		if f.Type != "event" {
+			c.t.Fatalf("%s: got %s frame %s, want message.posted", c.user, f.Type, f.Data)
+		}
+		var ev eventData
+		_ = json.Unmarshal(f.Data, &ev)
+		if ev.Kind != events.MessagePosted {
+			continue
+		}
+		var m messageData
+		_ = json.Unmarshal(ev.Data, &m)
+		if m.ID != ev.ID || m.Seq != ev.Seq || m.User != ev.User {
+			c.t.Fatalf("message object disagrees with its event: %s", f.Data)
+		}
+		return m
+	}
+}
+
+// quiet asserts that no frame arrives within d.
+func (c *client) quiet(d time.Duration) {
+	c.t.Helper()
+	select {
+	case f, ok := <-c.frames:
+		if ok {
+			c.t.Fatalf("%s: unexpected %s frame %s", c.user, f.Type, f.Data)
+		}
+	case <-time.After(d):
+	}
+}
+
+// pgMessages returns the messages of a room in Postgres, by seq.
+func (s *system) pgMessages(room string) []messageData {
+	s.t.Helper()
+	rows, err := s.pool.Query(context.Background(), `SELECT id, seq, user_id, text, client_id FROM messages WHERE room_id = $1 ORDER BY seq`, room)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []messageData
+	for rows.Next() {
+		var m messageData
+		if err := rows.Scan(&m.ID, &m.Seq, &m.User, &m.Text, &m.ClientID); err != nil {
+			s.t.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// eventually polls cond every 50ms until it holds or d passes.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, d)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// flushRedisSessions deletes this system's cached sessions, as a Redis
+// restart would.
+func (s *system) flushRedisSessions() {
+	s.t.Helper()
+	opts, err := redis.ParseURL(redisURL())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	ctx := context.Background()
+	keys, err := rdb.Keys(ctx, s.prefix+"sess:*").Result()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if len(keys) > 0 {
+		rdb.Del(ctx, keys...)
+	}
+}
