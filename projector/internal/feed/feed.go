@@ -1,0 +1,332 @@
+package feed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/projector/internal/backoff"
+)
+
+// Item is one fact delivered to the view.
+type Item struct {
+	Seq  uint64        // CHAT_EVT stream sequence: the fact id
+	Fact events.Stored // the decoded fact, when Err is nil
+	// Err is why the fact cannot be read: a poison fact. The feed sets it when
+	// the envelope does not decode; Apply sets it when the payload does not.
+	// Poison facts are logged with their seq and terminated, never retried.
+	Err error
+
+	msg jetstream.Msg
+}
+
+// Apply applies a batch in log order, all or nothing. An error leaves the
+// whole batch unacked and it is offered again. Apply may set Err on items it
+// skipped as unreadable.
+type Apply func(ctx context.Context, items []Item) error
+
+// Config is one view's feed.
+type Config struct {
+	View          string
+	Consumer      jetstream.ConsumerConfig
+	BatchSize     int
+	FlushInterval time.Duration
+	Logger        *slog.Logger
+	Backoff       backoff.Policy
+}
+
+const (
+	// fetchWait bounds one pull request. It stays well under the consumer's
+	// pinned TTL so the pinned instance renews its pin while idle, and it
+	// bounds how long a shutdown can spend draining the open request.
+	fetchWait = time.Second
+	// progressEvery is how often a batch held across retries has its ack
+	// timer reset, well under the consumer's AckWait.
+	progressEvery = 10 * time.Second
+	// drainQuiet is how long a shutdown waits for more facts on the open
+	// pull request before cancelling it: long enough for facts already sent
+	// to arrive, short enough to stop promptly.
+	drainQuiet = 100 * time.Millisecond
+	// unpinTimeout bounds the hand-over at shutdown.
+	unpinTimeout = 2 * time.Second
+)
+
+type feed struct {
+	js    jetstream.JetStream
+	cfg   Config
+	apply Apply
+	log   *slog.Logger
+	cons  jetstream.Consumer
+	pin   string // the pin id this instance was last given, "" if none
+}
+
+// Run feeds the view until ctx ends, then gives back what it holds, unpins
+// and returns nil. It returns an error only for an invalid Config; NATS being
+// away, or refusing the consumer, is logged and retried.
+func Run(ctx context.Context, js jetstream.JetStream, cfg Config, apply Apply) error {
+	if cfg.BatchSize <= 0 || cfg.FlushInterval <= 0 {
+		return fmt.Errorf("feed %s: batch size and flush interval must be positive", cfg.View)
+	}
+	f := &feed{js: js, cfg: cfg, apply: apply, log: cfg.Logger}
+	if err := f.ensure(ctx); err != nil {
+		return nil // ctx ended before NATS answered
+	}
+	defer f.unpin(ctx)
+	f.loop(ctx)
+	return nil
+}
+
+// ensure creates or updates the durable consumer, retrying while NATS is away.
+func (f *feed) ensure(ctx context.Context) error {
+	return backoff.Retry(ctx, f.log, f.cfg.Backoff, "create consumer "+f.cfg.Consumer.Durable, func(ctx context.Context) error {
+		c, err := f.js.CreateOrUpdateConsumer(ctx, events.EvtStream, f.cfg.Consumer)
+		if err != nil {
+			return err
+		}
+		f.cons = c
+		return nil
+	}, nil)
+}
+
+func (f *feed) loop(ctx context.Context) {
+	var (
+		held      []Item
+		batch     jetstream.MessageBatch
+		msgs      <-chan jetstream.Msg
+		fetched   int                // facts the open pull request has delivered
+		stopFetch context.CancelFunc = func() {}
+		timer     *time.Timer
+		timerC    <-chan time.Time
+	)
+	stopTimer := func() {
+		if timer != nil {
+			timer.Stop()
+		}
+		timerC = nil
+	}
+	// startFetch opens the next pull request. A request is bounded by
+	// fetchWait but not by ctx: on shutdown it is drained, see giveBack.
+	startFetch := func() {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchWait)
+		b, err := f.cons.Fetch(f.cfg.BatchSize, jetstream.FetchContext(fctx), jetstream.FetchPriorityGroup(events.ProjectorGroup))
+		if err != nil {
+			cancel()
+			f.fetchFailed(ctx, err)
+			return
+		}
+		batch, msgs, fetched, stopFetch = b, b.Messages(), 0, cancel
+	}
+	// giveBack returns every fact this instance holds to the consumer for
+	// immediate redelivery, in the order they came. The open pull request is
+	// drained until it ends or falls quiet rather than cancelled at once, so
+	// that a fact the server is sending right now is not left pending until
+	// AckWait.
+	giveBack := func() {
+		stopTimer()
+		for _, it := range held {
+			_ = it.msg.Nak()
+		}
+		if msgs != nil {
+			drain(msgs, stopFetch)
+		}
+		stopFetch()
+	}
+	flush := func() bool {
+		stopTimer()
+		if !f.flush(ctx, held) {
+			giveBack()
+			return false
+		}
+		held = held[:0]
+		return true
+	}
+
+	for {
+		if msgs == nil {
+			if ctx.Err() != nil {
+				giveBack()
+				return
+			}
+			startFetch()
+			continue
+		}
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				stopFetch()
+				err := batch.Error()
+				batch, msgs = nil, nil
+				if len(held) > 0 && !flush() {
+					return
+				}
+				f.fetchEnded(ctx, err)
+				continue
+			}
+			held = append(held, f.decode(m))
+			fetched++
+			if len(held) == 1 {
+				timer = time.NewTimer(f.cfg.FlushInterval)
+				timerC = timer.C
+			}
+			if fetched == f.cfg.BatchSize {
+				// The request is complete: open the next one now, so its
+				// facts arrive while this batch is applied.
+				stopFetch()
+				batch, msgs = nil, nil
+				if ctx.Err() == nil {
+					startFetch()
+				}
+			}
+			if len(held) >= f.cfg.BatchSize && !flush() {
+				return
+			}
+		case <-timerC:
+			if !flush() {
+				return
+			}
+		case <-ctx.Done():
+			giveBack()
+			return
+		}
+	}
+}
+
+// drain naks what an open pull request delivers until it ends, or until it
+// has been quiet for drainQuiet; then it is cancelled and what it had already
+// received is naked too.
+func drain(msgs <-chan jetstream.Msg, cancel context.CancelFunc) {
+	quiet := time.NewTimer(drainQuiet)
+	defer quiet.Stop()
+	for {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				return
+			}
+			_ = m.Nak()
+			quiet.Reset(drainQuiet)
+		case <-quiet.C:
+			cancel()
+			for m := range msgs {
+				_ = m.Nak()
+			}
+			return
+		}
+	}
+}
+
+func (f *feed) decode(m jetstream.Msg) Item {
+	if pin := m.Headers().Get("Nats-Pin-Id"); pin != "" && pin != f.pin {
+		if f.pin == "" {
+			f.log.Info("pinned: this instance applies the view")
+		}
+		f.pin = pin
+	}
+	it := Item{msg: m}
+	md, err := m.Metadata()
+	if err != nil {
+		it.Err = fmt.Errorf("fact metadata: %w", err)
+		return it
+	}
+	it.Seq = md.Sequence.Stream
+	fact, err := events.DecodeFact(m.Data())
+	if err != nil {
+		it.Err = err
+		return it
+	}
+	it.Fact = events.Stored{ID: it.Seq, Fact: fact}
+	return it
+}
+
+// flush applies a batch until it succeeds, then acks it. It reports false if
+// ctx ended first; the batch is then still unacked.
+func (f *feed) flush(ctx context.Context, items []Item) bool {
+	lastProgress := time.Now()
+	err := backoff.Retry(ctx, f.log, f.cfg.Backoff, "apply batch", func(ctx context.Context) error {
+		return f.apply(ctx, items)
+	}, func() {
+		if time.Since(lastProgress) >= progressEvery {
+			lastProgress = time.Now()
+			for _, it := range items {
+				_ = it.msg.InProgress()
+			}
+		}
+	})
+	if err != nil {
+		return false
+	}
+	for _, it := range items {
+		if it.Err != nil {
+			f.log.Error("poison fact skipped", "seq", it.Seq, "subject", it.msg.Subject(), "err", it.Err)
+			_ = it.msg.Term()
+			continue
+		}
+		_ = it.msg.Ack()
+	}
+	return true
+}
+
+// fetchEnded handles how a pull request ended.
+func (f *feed) fetchEnded(ctx context.Context, err error) {
+	switch {
+	case err == nil, errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
+		errors.Is(err, jetstream.ErrNoMessages), errors.Is(err, nats.ErrTimeout):
+	case errors.Is(err, jetstream.ErrPinIDMismatch):
+		if f.pin != "" {
+			f.log.Info("unpinned: another instance applies the view")
+			f.pin = ""
+		}
+	default:
+		f.fetchFailed(ctx, err)
+	}
+}
+
+// fetchFailed waits out a failed pull; if the consumer is gone it is made
+// again (someone deleted it, for example to replay the view from the start).
+func (f *feed) fetchFailed(ctx context.Context, err error) {
+	if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, nats.ErrNoResponders) {
+		f.log.Warn("consumer gone, creating it again", "err", err)
+		_ = f.ensure(ctx)
+		return
+	}
+	f.log.Warn("fetch failed", "err", err)
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// unpin hands the view to a standby at once instead of after the pinned TTL,
+// if this instance still holds the pin.
+func (f *feed) unpin(ctx context.Context) {
+	if f.pin == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unpinTimeout)
+	defer cancel()
+	info, err := f.cons.Info(ctx)
+	if err != nil {
+		f.log.Warn("unpin: consumer info", "err", err)
+		return
+	}
+	for _, g := range info.PriorityGroups {
+		if g.Group != events.ProjectorGroup || g.PinnedClientID != f.pin {
+			continue
+		}
+		s, err := f.js.Stream(ctx, events.EvtStream)
+		if err == nil {
+			err = s.UnpinConsumer(ctx, f.cfg.Consumer.Durable, events.ProjectorGroup)
+		}
+		if err != nil {
+			f.log.Warn("unpin", "err", err)
+		}
+	}
+}

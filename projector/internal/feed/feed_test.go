@@ -1,0 +1,178 @@
+package feed
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/natstest"
+	"github.com/chillin-chat/chillin/projector/internal/backoff"
+	"github.com/chillin-chat/chillin/projector/internal/projtest"
+)
+
+func setup(tb testing.TB, n int) jetstream.JetStream {
+	tb.Helper()
+	_, js := natstest.Connect(tb, natstest.Start(tb))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := events.EnsureStreams(ctx, js, events.StreamOptions{}); err != nil {
+		tb.Fatal(err)
+	}
+	var facts []events.Fact
+	for i := 1; i <= n; i++ {
+		facts = append(facts, projtest.Fact(tb, uint64(i), events.MemberJoined, "lobby", uint64(i), "ann", events.MemberJoinedData{}))
+	}
+	projtest.Publish(tb, js, facts...)
+	return js
+}
+
+func config(tb testing.TB, batch int, flush time.Duration) Config {
+	tb.Helper()
+	log, _ := projtest.Logger(tb)
+	cc := events.ProjectionConsumerConfig("test", true, "chat.evt.>")
+	// Far beyond the test's patience: a fact that is redelivered in time was
+	// given back, not timed out.
+	cc.AckWait = 10 * time.Minute
+	return Config{View: "test", Consumer: cc, BatchSize: batch, FlushInterval: flush, Logger: log,
+		Backoff: backoff.Policy{Initial: time.Millisecond, Max: 10 * time.Millisecond}}
+}
+
+// run runs a feed until the returned stop is called.
+func run(tb testing.TB, js jetstream.JetStream, cfg Config, apply Apply) (stop func()) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, js, cfg, apply) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					tb.Errorf("Run: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				tb.Errorf("Run did not return after cancel")
+			}
+		})
+	}
+	tb.Cleanup(stop)
+	return stop
+}
+
+type recorder struct {
+	mu      sync.Mutex
+	batches [][]uint64
+	fail    bool
+}
+
+func (r *recorder) apply(_ context.Context, items []Item) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var seqs []uint64
+	for _, it := range items {
+		seqs = append(seqs, it.Seq)
+	}
+	r.batches = append(r.batches, seqs)
+	if r.fail {
+		return errors.New("store unavailable")
+	}
+	return nil
+}
+
+func (r *recorder) snapshot() [][]uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.batches)
+}
+
+func ackFloor(tb testing.TB, js jetstream.JetStream) (floor uint64, pending int) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := js.Consumer(ctx, events.EvtStream, "projector-test")
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return 0, -1 // not made yet
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return info.AckFloor.Stream, info.NumAckPending
+}
+
+func TestFeedFlushesFullBatches(t *testing.T) {
+	js := setup(t, 12)
+	r := &recorder{}
+	run(t, js, config(t, 5, time.Hour), r.apply)
+	projtest.Eventually(t, "three batches", func() bool { return len(r.snapshot()) == 3 })
+	want := [][]uint64{{1, 2, 3, 4, 5}, {6, 7, 8, 9, 10}, {11, 12}}
+	if got := r.snapshot(); !slices.EqualFunc(got, want, slices.Equal) {
+		t.Fatalf("batches %v, want %v", got, want)
+	}
+	projtest.Eventually(t, "all acked", func() bool { floor, pending := ackFloor(t, js); return floor == 12 && pending == 0 })
+}
+
+func TestFeedRetriesThenGivesBack(t *testing.T) {
+	js := setup(t, 10)
+	failing := &recorder{fail: true}
+	stop := run(t, js, config(t, 100, time.Millisecond), failing.apply)
+	projtest.Eventually(t, "a retry", func() bool { return len(failing.snapshot()) >= 3 })
+	for _, b := range failing.snapshot() {
+		if len(b) != 10 || b[0] != 1 {
+			t.Fatalf("a failed batch must be offered again whole, got %v", b)
+		}
+	}
+	if floor, pending := ackFloor(t, js); floor != 0 || pending != 10 {
+		t.Fatalf("while failing: ack floor %d, pending %d; want 0, 10", floor, pending)
+	}
+	stop()
+
+	// Given back with Nak: the next instance gets them at once, in order.
+	ok := &recorder{}
+	run(t, js, config(t, 100, time.Millisecond), ok.apply)
+	projtest.Eventually(t, "all acked", func() bool { floor, pending := ackFloor(t, js); return floor == 10 && pending == 0 })
+	var seqs []uint64
+	for _, b := range ok.snapshot() {
+		seqs = append(seqs, b...)
+	}
+	if want := []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}; !slices.Equal(seqs, want) {
+		t.Fatalf("redelivered %v, want %v", seqs, want)
+	}
+}
+
+func TestFeedTerminatesPoison(t *testing.T) {
+	js := setup(t, 2)
+	bad := projtest.PublishRaw(t, js, events.RoomSubject("lobby"), []byte(`{"type":"no.such.fact","v":1}`))
+	projtest.Publish(t, js, projtest.Fact(t, 4, events.MemberLeft, "lobby", 3, "ann", events.MemberLeftData{}))
+	var (
+		mu     sync.Mutex
+		poison []uint64
+	)
+	run(t, js, config(t, 100, time.Millisecond), func(_ context.Context, items []Item) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, it := range items {
+			if it.Err != nil {
+				poison = append(poison, it.Seq)
+			}
+		}
+		return nil
+	})
+	projtest.Eventually(t, "all acked", func() bool { floor, pending := ackFloor(t, js); return floor == 4 && pending == 0 })
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(poison, []uint64{bad}) {
+		t.Fatalf("poison %v, want [%d]", poison, bad)
+	}
+}

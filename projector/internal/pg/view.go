@@ -1,0 +1,332 @@
+package pg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/projector/internal/backoff"
+	"github.com/chillin-chat/chillin/projector/internal/feed"
+	"github.com/chillin-chat/chillin/schema"
+)
+
+// Name is the view's name: its consumer is projector-pg, its checkpoint row
+// projection_checkpoints.view = 'pg'.
+const Name = "pg"
+
+// allFacts is every subject of CHAT_EVT: this view folds all of them.
+const allFacts = "chat.evt.>"
+
+// lockKey is the transaction advisory lock that serializes appliers of this
+// view across processes ("chillin.projector.pg").
+const lockKey int64 = 0x6368696c6c706701
+
+const (
+	sqlLock           = `SELECT pg_advisory_xact_lock($1)`
+	sqlCheckpoint     = `SELECT seq FROM projection_checkpoints WHERE view = $1`
+	sqlSaveCheckpoint = `INSERT INTO projection_checkpoints (view, seq, updated_at) VALUES ($1, $2, now())
+ON CONFLICT (view) DO UPDATE SET seq = GREATEST(projection_checkpoints.seq, EXCLUDED.seq), updated_at = EXCLUDED.updated_at`
+)
+
+// Config is what the view needs.
+type Config struct {
+	Pool          *pgxpool.Pool
+	JS            jetstream.JetStream
+	BatchSize     int
+	FlushInterval time.Duration
+	Logger        *slog.Logger
+	Backoff       backoff.Policy
+}
+
+// Run ensures the schema, then applies the log to Postgres until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	v := &View{pool: cfg.Pool, log: cfg.Logger, maxFill: cfg.BatchSize}
+	if err := backoff.Retry(ctx, cfg.Logger, cfg.Backoff, "migrate postgres", func(ctx context.Context) error {
+		return schema.Migrate(ctx, cfg.Pool)
+	}, nil); err != nil {
+		return nil
+	}
+	if err := backoff.Retry(ctx, cfg.Logger, cfg.Backoff, "open stream "+events.EvtStream, func(ctx context.Context) error {
+		s, err := cfg.JS.Stream(ctx, events.EvtStream)
+		v.evt = s
+		return err
+	}, nil); err != nil {
+		return nil
+	}
+	return feed.Run(ctx, cfg.JS, feed.Config{
+		View:          Name,
+		Consumer:      events.ProjectionConsumerConfig(Name, true, allFacts),
+		BatchSize:     cfg.BatchSize,
+		FlushInterval: cfg.FlushInterval,
+		Logger:        cfg.Logger,
+		Backoff:       cfg.Backoff,
+	}, v.Apply)
+}
+
+// View applies batches of facts to Postgres.
+type View struct {
+	pool *pgxpool.Pool
+	evt  jetstream.Stream // for facts the consumer did not hand over
+	log  *slog.Logger
+	// applied is a checkpoint this view has seen committed. The checkpoint
+	// never moves back, so facts at or below it need no transaction.
+	applied uint64
+	// maxFill bounds how many missing facts one transaction reads from the log.
+	maxFill int
+}
+
+// NewView returns a View on a migrated database. evt is CHAT_EVT, read when
+// facts before a batch were not delivered to this instance.
+func NewView(pool *pgxpool.Pool, evt jetstream.Stream, log *slog.Logger, maxFill int) *View {
+	return &View{pool: pool, evt: evt, log: log, maxFill: max(maxFill, 1)}
+}
+
+// Apply applies a batch: every fact after the stored checkpoint up to the
+// batch's highest sequence, in stream order, then the new checkpoint, in one
+// transaction (several, if a long stretch before the batch has to be read
+// from the log first).
+func (v *View) Apply(ctx context.Context, items []feed.Item) error {
+	var last uint64
+	for _, it := range items {
+		last = max(last, it.Seq)
+	}
+	if last <= v.applied {
+		return nil
+	}
+	careful := false
+	for {
+		done, err := v.applyOnce(ctx, items, last, careful)
+		if err != nil {
+			if isDataError(err) && !careful {
+				// A fact the schema refuses (for example text Postgres cannot
+				// store): find it by applying fact by fact.
+				v.log.Warn("batch refused by postgres, applying fact by fact", "err", err)
+				careful = true
+				continue
+			}
+			return err
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+// applyOnce runs one transaction. It reports done once the checkpoint has
+// reached last.
+func (v *View) applyOnce(ctx context.Context, items []feed.Item, last uint64, careful bool) (done bool, err error) {
+	tx, err := v.pool.Begin(ctx)
+	if err != nil {
+		return false, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+
+	b := &pgx.Batch{}
+	b.Queue(sqlLock, lockKey)
+	b.Queue(sqlCheckpoint, Name)
+	br := tx.SendBatch(ctx, b)
+	_, err = br.Exec()
+	var cp uint64
+	if err == nil {
+		var seq int64
+		err = br.QueryRow().Scan(&seq)
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = nil
+		}
+		cp = uint64(seq)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return false, fmt.Errorf("read checkpoint: %w", err)
+	}
+	if cp >= last {
+		v.applied = cp
+		return true, nil
+	}
+
+	facts, upto, err := v.collect(ctx, items, cp, last)
+	if err != nil {
+		return false, err
+	}
+	if careful {
+		err = v.execCareful(ctx, tx, facts, items)
+	} else {
+		err = v.exec(ctx, tx, facts, items)
+	}
+	if err != nil {
+		return false, err
+	}
+	if _, err := tx.Exec(ctx, sqlSaveCheckpoint, Name, int64(upto)); err != nil {
+		return false, fmt.Errorf("save checkpoint %d: %w", upto, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return false, fmt.Errorf("commit through seq %d: %w", upto, err)
+	}
+	v.applied = upto
+	return upto >= last, nil
+}
+
+// collect returns the facts with cp < seq <= upto in stream order, and upto:
+// last, or less when more than maxFill facts had to be read from the log.
+// Items that are poison are left out (the feed terminates them); facts read
+// from the log that are poison are logged and left out here.
+func (v *View) collect(ctx context.Context, items []feed.Item, cp, last uint64) ([]events.Stored, uint64, error) {
+	have := make([]*feed.Item, 0, len(items))
+	for i := range items {
+		if items[i].Seq > cp {
+			have = append(have, &items[i])
+		}
+	}
+	slices.SortFunc(have, func(a, b *feed.Item) int {
+		switch {
+		case a.Seq < b.Seq:
+			return -1
+		case a.Seq > b.Seq:
+			return 1
+		}
+		return 0
+	})
+	facts := make([]events.Stored, 0, len(have))
+	filled := 0
+	next := cp + 1
+	for _, it := range append(have, nil) {
+		end := last + 1
+		if it != nil {
+			end = it.Seq
+		}
+		for ; next < end; next++ {
+			if filled == v.maxFill {
+				v.log.Info("read facts missing before the batch from the log", "from", cp+1, "count", filled)
+				return facts, next - 1, nil
+			}
+			s, ok, err := v.read(ctx, next)
+			if err != nil {
+				return nil, 0, err
+			}
+			filled++
+			if ok {
+				facts = append(facts, s)
+			}
+		}
+		if it == nil {
+			break
+		}
+		if it.Seq < next {
+			continue // delivered twice
+		}
+		if it.Err == nil {
+			facts = append(facts, it.Fact)
+		}
+		next = it.Seq + 1
+	}
+	if filled > 0 {
+		v.log.Info("read facts missing before the batch from the log", "from", cp+1, "count", filled)
+	}
+	return facts, last, nil
+}
+
+// read fetches one fact from the log. ok is false for a sequence the log does
+// not hold or a fact that cannot be read (logged).
+func (v *View) read(ctx context.Context, seq uint64) (events.Stored, bool, error) {
+	m, err := v.evt.GetMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return events.Stored{}, false, nil
+	}
+	if err != nil {
+		return events.Stored{}, false, fmt.Errorf("read seq %d from the log: %w", seq, err)
+	}
+	s, err := events.DecodeStoredMsg(m)
+	if err != nil {
+		v.log.Error("poison fact skipped", "seq", seq, "subject", m.Subject, "err", err)
+		return events.Stored{}, false, nil
+	}
+	return s, true, nil
+}
+
+// exec runs the plan of facts in one pipelined round trip.
+func (v *View) exec(ctx context.Context, tx pgx.Tx, facts []events.Stored, items []feed.Item) error {
+	p := plan(facts)
+	v.skipped(p.Skipped, items)
+	if len(p.Stmts) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	for _, s := range p.Stmts {
+		b.Queue(s.SQL, s.Args...)
+	}
+	br := tx.SendBatch(ctx, b)
+	var err error
+	for i := range p.Stmts {
+		if _, err = br.Exec(); err != nil {
+			err = fmt.Errorf("apply %d facts (%d..%d), statement %d: %w", len(facts), facts[0].ID, facts[len(facts)-1].ID, i, err)
+			break
+		}
+	}
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("apply %d facts: %w", len(facts), cerr)
+	}
+	return err
+}
+
+// execCareful applies fact by fact, each under a savepoint, and skips a fact
+// whose statements Postgres refuses as bad data.
+func (v *View) execCareful(ctx context.Context, tx pgx.Tx, facts []events.Stored, items []feed.Item) error {
+	for _, f := range facts {
+		if _, err := tx.Exec(ctx, "SAVEPOINT fact"); err != nil {
+			return fmt.Errorf("savepoint: %w", err)
+		}
+		err := v.exec(ctx, tx, []events.Stored{f}, items)
+		if err != nil && !isDataError(err) {
+			return err
+		}
+		if err != nil {
+			if _, rerr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT fact"); rerr != nil {
+				return fmt.Errorf("rollback to savepoint: %w", rerr)
+			}
+			v.skipped([]Skip{{Seq: f.ID, Type: f.Type, Err: err}}, items)
+			continue
+		}
+		if _, err := tx.Exec(ctx, "RELEASE SAVEPOINT fact"); err != nil {
+			return fmt.Errorf("release savepoint: %w", err)
+		}
+	}
+	return nil
+}
+
+// skipped marks skipped facts that came in the batch as poison, for the feed
+// to log and terminate; skipped facts read from the log are logged here.
+func (v *View) skipped(skips []Skip, items []feed.Item) {
+outer:
+	for _, s := range skips {
+		err := fmt.Errorf("%s: %w", s.Type, s.Err)
+		for i := range items {
+			if items[i].Seq == s.Seq {
+				items[i].Err = err
+				continue outer
+			}
+		}
+		v.log.Error("poison fact skipped", "seq", s.Seq, "err", err)
+	}
+}
+
+// isDataError reports whether Postgres refused the data itself (SQLSTATE
+// class 22, data exception, or 23, integrity constraint violation) rather
+// than being unavailable: retrying would fail forever.
+func isDataError(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || len(pgErr.Code) < 2 {
+		return false
+	}
+	return pgErr.Code[:2] == "22" || pgErr.Code[:2] == "23"
+}

@@ -1,0 +1,180 @@
+package projector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/projector/internal/backoff"
+	"github.com/chillin-chat/chillin/projector/internal/live"
+	"github.com/chillin-chat/chillin/projector/internal/pg"
+)
+
+// View names.
+const (
+	ViewPG   = pg.Name
+	ViewLive = live.Name
+)
+
+// Defaults.
+const (
+	DefaultBatchSize     = 500
+	DefaultFlushInterval = 5 * time.Millisecond
+)
+
+// Config configures Run.
+type Config struct {
+	NATSURL     string
+	PostgresURL string // needed by the pg view
+	RedisURL    string // needed by the live view
+	// RedisPrefix is put before every Redis key and channel, e.g. "chillin:".
+	RedisPrefix string
+	// Views to run: a subset of ViewPG and ViewLive.
+	Views []string
+	// BatchSize is the most facts a view applies at once (default 500).
+	BatchSize int
+	// FlushInterval is how long a view waits for a batch to fill after its
+	// first fact (default 5 ms).
+	FlushInterval time.Duration
+	// Streams tunes the streams created if absent (replicas, dedup window).
+	Streams events.StreamOptions
+	Logger  *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.BatchSize <= 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.FlushInterval <= 0 {
+		c.FlushInterval = DefaultFlushInterval
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate reports what is wrong with a configuration.
+func (c Config) Validate() error {
+	var errs []error
+	if c.NATSURL == "" {
+		errs = append(errs, errors.New("NATS URL is required"))
+	}
+	if len(c.Views) == 0 {
+		errs = append(errs, errors.New("no views to run"))
+	}
+	seen := map[string]bool{}
+	for _, v := range c.Views {
+		switch {
+		case v != ViewPG && v != ViewLive:
+			errs = append(errs, fmt.Errorf("unknown view %q (want %s or %s)", v, ViewPG, ViewLive))
+		case seen[v]:
+			errs = append(errs, fmt.Errorf("view %q named twice", v))
+		}
+		seen[v] = true
+	}
+	if seen[ViewPG] && c.PostgresURL == "" {
+		errs = append(errs, errors.New("the pg view needs a Postgres URL"))
+	}
+	if seen[ViewLive] && c.RedisURL == "" {
+		errs = append(errs, errors.New("the live view needs a Redis URL"))
+	}
+	return errors.Join(errs...)
+}
+
+// Run runs the configured views until ctx ends, then returns nil once each
+// has stopped cleanly. It returns an error for a bad configuration. While a
+// dependency (NATS, Postgres, Redis) is away the affected view waits and
+// retries; nothing it has not applied is acked.
+func Run(ctx context.Context, cfg Config) error {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("projector config: %w", err)
+	}
+	log := cfg.Logger.With("service", "projector")
+
+	var (
+		pool *pgxpool.Pool
+		rdb  *redis.Client
+	)
+	if slices.Contains(cfg.Views, ViewPG) {
+		pcfg, err := pgxpool.ParseConfig(cfg.PostgresURL)
+		if err != nil {
+			return fmt.Errorf("projector: postgres URL: %w", err)
+		}
+		pcfg.ConnConfig.ConnectTimeout = 5 * time.Second
+		if pool, err = pgxpool.NewWithConfig(ctx, pcfg); err != nil {
+			return fmt.Errorf("projector: postgres pool: %w", err)
+		}
+		defer pool.Close()
+	}
+	if slices.Contains(cfg.Views, ViewLive) {
+		ropt, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return fmt.Errorf("projector: redis URL: %w", err)
+		}
+		rdb = redis.NewClient(ropt)
+		defer rdb.Close()
+	}
+
+	nc, err := nats.Connect(cfg.NATSURL,
+		nats.Name("chillin-projector"),
+		nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected") }),
+	)
+	if err != nil {
+		return fmt.Errorf("projector: nats connect: %w", err)
+	}
+	defer func() {
+		// Acks and naks are fire-and-forget publishes: send them before closing.
+		if nc.IsConnected() {
+			_ = nc.FlushTimeout(2 * time.Second)
+		}
+		nc.Close()
+	}()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("projector: jetstream: %w", err)
+	}
+	var pol backoff.Policy
+	if err := backoff.Retry(ctx, log, pol, "ensure streams", func(ctx context.Context) error {
+		return events.EnsureStreams(ctx, js, cfg.Streams)
+	}, nil); err != nil {
+		return nil // stopped before NATS answered
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	for _, view := range cfg.Views {
+		vlog := log.With("view", view)
+		switch view {
+		case ViewPG:
+			g.Go(func() error {
+				return pg.Run(gctx, pg.Config{Pool: pool, JS: js, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval, Logger: vlog, Backoff: pol})
+			})
+		case ViewLive:
+			g.Go(func() error {
+				return live.Run(gctx, live.Config{Redis: rdb, Prefix: cfg.RedisPrefix, JS: js, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval, Logger: vlog, Backoff: pol})
+			})
+		}
+		vlog.Info("view started")
+	}
+	err = g.Wait()
+	log.Info("projector stopped")
+	return err
+}
