@@ -40,7 +40,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /ready", s.handleReady)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
 	if s.cfg.UI != nil {
-		mux.Handle("GET /", http.FileServerFS(s.cfg.UI))
+		mux.Handle("/", http.FileServerFS(s.cfg.UI))
 	}
 	return mux
 }

@@ -223,7 +223,7 @@ func TestREST(t *testing.T) {
 		t.Fatalf("members: %d %+v", code, members)
 	}
 
-	for path, want := range map[string]int{"/health": 200, "/ready": 200, "/api/nowhere": 404} {
+	for path, want := range map[string]int{"/health": 200, "/ready": 200, "/api/nowhere": 404, "/": 200, "/js/main.js": 200, "/nowhere.js": 404} {
 		if code := s.api("GET", path, "", nil, nil); code != want {
 			t.Fatalf("%s: %d", path, code)
 		}

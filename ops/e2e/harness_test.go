@@ -23,6 +23,7 @@ import (
 	"github.com/chillin-chat/chillin/gateway"
 	"github.com/chillin-chat/chillin/projector"
 	"github.com/chillin-chat/chillin/schema/schematest"
+	"github.com/chillin-chat/chillin/ui"
 	"github.com/chillin-chat/chillin/validator"
 	"github.com/coder/websocket"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -155,7 +156,7 @@ func (s *system) startGateway() (stop func()) {
 	return s.service("gateway", func(ctx context.Context) error {
 		return gateway.Run(ctx, gateway.Config{
 			Listener: ln, NATSURL: s.natsURL, PostgresURL: s.pgURL, RedisURL: redisURL(), RedisPrefix: s.prefix,
-			Password: fastHash, Logger: s.log.With("service", "gateway"),
+			Password: fastHash, UI: ui.FS(), Logger: s.log.With("service", "gateway"),
 		})
 	})
 }
