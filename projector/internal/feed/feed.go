@@ -37,8 +37,12 @@ type Config struct {
 	Consumer      jetstream.ConsumerConfig
 	BatchSize     int
 	FlushInterval time.Duration
-	Logger        *slog.Logger
-	Backoff       backoff.Policy
+	// Eager flushes as soon as no further fact is waiting, instead of
+	// waiting FlushInterval for the batch to fill: for views whose readers
+	// wait on every fact (live fan-out), not for group commit.
+	Eager   bool
+	Logger  *slog.Logger
+	Backoff backoff.Policy
 }
 
 const (
@@ -183,7 +187,9 @@ func (f *feed) loop(ctx context.Context) {
 					startFetch()
 				}
 			}
-			if len(held) >= f.cfg.BatchSize && !flush() {
+			full := len(held) >= f.cfg.BatchSize
+			idle := f.cfg.Eager && (msgs == nil || len(msgs) == 0)
+			if (full || idle) && !flush() {
 				return
 			}
 		case <-timerC:

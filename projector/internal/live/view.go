@@ -39,6 +39,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Consumer:      events.ProjectionConsumerConfig(Name, false, events.AllRoomFacts, events.AllRejections, events.AllSessionFacts),
 		BatchSize:     cfg.BatchSize,
 		FlushInterval: cfg.FlushInterval,
+		Eager:         true,
 		Logger:        cfg.Logger,
 		Backoff:       cfg.Backoff,
 	}, v.Apply)
