@@ -1,0 +1,95 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/chillin-chat/chillin/validator"
+)
+
+// parseConfig reads the configuration from the environment (CHILLIN_*), then
+// lets flags override it.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (validator.Config, error) {
+	env := func(key, def string) string {
+		if v := getenv(key); v != "" {
+			return v
+		}
+		return def
+	}
+	var errs []error
+	envInt := func(key string, def int) int {
+		v := getenv(key)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: not an integer", key, v))
+		}
+		return n
+	}
+	envDuration := func(key string, def time.Duration) time.Duration {
+		v := getenv(key)
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: not a duration", key, v))
+		}
+		return d
+	}
+
+	var cfg validator.Config
+	fs := flag.NewFlagSet("validator", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.NATSURL, "nats-url", env("CHILLIN_NATS_URL", "nats://127.0.0.1:4222"), "NATS server URL (CHILLIN_NATS_URL)")
+	fs.StringVar(&cfg.RedisURL, "redis-url", env("CHILLIN_REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis URL for the shared rate limit; empty counts per instance (CHILLIN_REDIS_URL)")
+	fs.StringVar(&cfg.RedisPrefix, "redis-prefix", env("CHILLIN_REDIS_PREFIX", "chillin:"), "prefix of every Redis key (CHILLIN_REDIS_PREFIX)")
+	fs.IntVar(&cfg.RateLimit, "rate-limit", envInt("CHILLIN_RATE_LIMIT", validator.DefaultRateLimit), "accepted messages per user per window (CHILLIN_RATE_LIMIT)")
+	fs.DurationVar(&cfg.RateWindow, "rate-window", envDuration("CHILLIN_RATE_WINDOW", validator.DefaultRateWindow), "sliding rate limit window (CHILLIN_RATE_WINDOW)")
+	fs.IntVar(&cfg.MaxTextRunes, "max-message-runes", envInt("CHILLIN_MAX_MESSAGE_RUNES", validator.DefaultMaxTextRunes), "longest message in Unicode code points (CHILLIN_MAX_MESSAGE_RUNES)")
+	fs.IntVar(&cfg.Workers, "workers", envInt("CHILLIN_VALIDATOR_WORKERS", validator.DefaultWorkers), "rooms decided at once (CHILLIN_VALIDATOR_WORKERS)")
+	fs.IntVar(&cfg.Streams.Replicas, "stream-replicas", envInt("CHILLIN_STREAM_REPLICAS", 1), "replicas of the streams ensured at start-up: 1 on one node, 3 in a cluster (CHILLIN_STREAM_REPLICAS)")
+	logFormat := fs.String("log-format", env("CHILLIN_LOG_FORMAT", "json"), "log format: json or text (CHILLIN_LOG_FORMAT)")
+	logLevel := fs.String("log-level", env("CHILLIN_LOG_LEVEL", "info"), "log level: debug, info, warn or error (CHILLIN_LOG_LEVEL)")
+	if len(errs) > 0 {
+		return cfg, errs[0]
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return cfg, fmt.Errorf("log level %q: %w", *logLevel, err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch *logFormat {
+	case "json":
+		cfg.Logger = slog.New(slog.NewJSONHandler(stderr, opts))
+	case "text":
+		cfg.Logger = slog.New(slog.NewTextHandler(stderr, opts))
+	default:
+		return cfg, fmt.Errorf("log format %q: want json or text", *logFormat)
+	}
+	switch {
+	case cfg.RateLimit < 1:
+		return cfg, fmt.Errorf("rate limit %d: must be at least 1", cfg.RateLimit)
+	case cfg.RateWindow < time.Millisecond:
+		return cfg, fmt.Errorf("rate window %v: must be at least 1ms", cfg.RateWindow)
+	case cfg.MaxTextRunes < 1:
+		return cfg, fmt.Errorf("max message runes %d: must be at least 1", cfg.MaxTextRunes)
+	case cfg.Workers < 1:
+		return cfg, fmt.Errorf("workers %d: must be at least 1", cfg.Workers)
+	case cfg.Streams.Replicas < 1:
+		return cfg, fmt.Errorf("stream replicas %d: must be at least 1", cfg.Streams.Replicas)
+	}
+	return cfg, nil
+}

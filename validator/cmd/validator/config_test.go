@@ -1,0 +1,59 @@
+package main
+
+import (
+	"io"
+	"testing"
+	"time"
+)
+
+func TestParseConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		wantErr bool
+		check   func(t *testing.T, limit int, window time.Duration, runes int, nats, redis, prefix string)
+	}{
+		{name: "defaults", check: func(t *testing.T, limit int, window time.Duration, runes int, nats, redis, prefix string) {
+			if limit != 10 || window != 10*time.Second || runes != 2000 || nats != "nats://127.0.0.1:4222" || prefix != "chillin:" {
+				t.Fatalf("defaults: %d %v %d %s %s", limit, window, runes, nats, prefix)
+			}
+		}},
+		{name: "environment", env: map[string]string{
+			"CHILLIN_NATS_URL": "nats://n:4222", "CHILLIN_REDIS_URL": "redis://r:6379/1", "CHILLIN_REDIS_PREFIX": "p:",
+			"CHILLIN_RATE_LIMIT": "5", "CHILLIN_RATE_WINDOW": "30s", "CHILLIN_MAX_MESSAGE_RUNES": "500",
+		}, check: func(t *testing.T, limit int, window time.Duration, runes int, nats, redis, prefix string) {
+			if limit != 5 || window != 30*time.Second || runes != 500 || nats != "nats://n:4222" || redis != "redis://r:6379/1" || prefix != "p:" {
+				t.Fatalf("from env: %d %v %d %s %s %s", limit, window, runes, nats, redis, prefix)
+			}
+		}},
+		{name: "flags override the environment", env: map[string]string{"CHILLIN_RATE_LIMIT": "5", "CHILLIN_NATS_URL": "nats://env:1"},
+			args: []string{"-rate-limit", "7", "-nats-url", "nats://flag:2", "-rate-window", "1m"},
+			check: func(t *testing.T, limit int, window time.Duration, runes int, nats, redis, prefix string) {
+				if limit != 7 || nats != "nats://flag:2" || window != time.Minute {
+					t.Fatalf("override: %d %s %v", limit, nats, window)
+				}
+			}},
+		{name: "bad integer in the environment", env: map[string]string{"CHILLIN_RATE_LIMIT": "ten"}, wantErr: true},
+		{name: "bad duration in the environment", env: map[string]string{"CHILLIN_RATE_WINDOW": "10"}, wantErr: true},
+		{name: "zero limit", args: []string{"-rate-limit", "0"}, wantErr: true},
+		{name: "negative runes", args: []string{"-max-message-runes", "-1"}, wantErr: true},
+		{name: "unknown log format", env: map[string]string{"CHILLIN_LOG_FORMAT": "xml"}, wantErr: true},
+		{name: "unknown log level", args: []string{"-log-level", "loud"}, wantErr: true},
+		{name: "unknown flag", args: []string{"-nope"}, wantErr: true},
+		{name: "stray argument", args: []string{"extra"}, wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := parseConfig(tc.args, func(k string) string { return tc.env[k] }, io.Discard)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if err == nil {
+				if cfg.Logger == nil {
+					t.Fatal("no logger")
+				}
+				tc.check(t, cfg.RateLimit, cfg.RateWindow, cfg.MaxTextRunes, cfg.NATSURL, cfg.RedisURL, cfg.RedisPrefix)
+			}
+		})
+	}
+}

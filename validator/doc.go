@@ -1,0 +1,33 @@
+// Package validator is Chillin's single writer of room facts. Run consumes the
+// commands gateways append to CHAT_CMD, decides each against the room's state
+// folded from the log (session, membership, content, rate limit), appends the
+// resulting fact to CHAT_EVT with an expected last subject sequence, records
+// refusals on the sender's rejection subject, and only then acks the command.
+//
+// It owns: the durable, pinned consumers of the command partitions; the
+// in-memory room states and session directory (both caches of the log, thrown
+// away on restart); the per-user message window in Redis (see
+// internal/ratelimit). The decisions themselves are pure functions in
+// internal/decide.
+//
+// It must never: ack a command whose fact or rejection JetStream has not
+// acked; append a room fact without the expected last subject sequence of the
+// state it was decided on; decide two commands of one room at once or out of
+// the order they were appended; trust a cached "no" about a room without
+// checking that the cache is current; log message text, passwords or tokens.
+//
+// Concurrency: one pull loop per command partition hands each command to one
+// of Workers goroutines chosen by its subject (so by room); each worker owns
+// the room states of its rooms and decides its queue in order. Rooms on
+// different workers are decided in parallel. Several instances may run at
+// once: each partition is pinned to one instance at a time, and the expected
+// last subject sequence turns any overlap into a reload and a fresh decision,
+// never a gap or a duplicate.
+//
+// Shutdown: when Run's context ends, the pull loops stop asking for commands
+// and wait for their last request to end; the workers then settle every
+// command this instance holds (within a grace period shorter than the pinned
+// TTL) rather than handing them back, because the server redelivers returned
+// commands in an order of its own. Finally the instance unpins the partitions
+// it held, so a standby takes over at once, exactly where this one stopped.
+package validator

@@ -1,0 +1,302 @@
+package decide
+
+import (
+	"encoding/json"
+	"time"
+	"unicode/utf8"
+
+	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/password"
+)
+
+// MaxClientIDBytes bounds a message's clientId.
+const MaxClientIDBytes = 128
+
+// Input is everything Decide looks at besides the room.
+type Input struct {
+	Cmd events.Command
+	// Session is the directory's entry for Cmd.Session; SessionKnown is false
+	// when the log has no such session.
+	Session      Session
+	SessionKnown bool
+	Now          time.Time
+	// MaxTextRunes bounds a message's length in code points.
+	MaxTextRunes int
+}
+
+// Decision is what to do with a command. At most one of Fact, Reject and
+// Resend is set; none set means the command changes nothing (it is acked,
+// and a waiting gateway is told it succeeded).
+type Decision struct {
+	// Fact is the room fact to append, carrying seq room.Head+1.
+	Fact *events.Fact
+	// Reject is why the command is refused.
+	Reject *events.Error
+	// Resend is the id of the message.posted fact that the command repeats
+	// (same user and clientId): nothing is appended, the sender gets the
+	// original back.
+	Resend uint64
+	// RateLimit: Fact is a new message, to be appended only if the rate
+	// limiter admits it (a refusal becomes RateLimited's rejection).
+	RateLimit bool
+	// Confirm: the decision rests on the room's state and appends nothing to
+	// the room, so the caller must make sure the state is current (another
+	// instance may have appended meanwhile) and decide again if it was not.
+	Confirm bool
+}
+
+// Decide decides one command against the room's current state. The checks
+// run in the protocol's order: session; room and membership; for a message,
+// resend, text, reply target and attachments (the rate limit is last, done by
+// the caller when RateLimit is set).
+func Decide(r *Room, in Input) Decision {
+	cmd := in.Cmd
+	if e := CheckSession(in.Session, in.SessionKnown, cmd.User, in.Now); e != nil {
+		return reject(e)
+	}
+	if r.ID != cmd.Room {
+		return reject(events.Errorf(events.CodeInternal, "command for room %q decided against room %q", cmd.Room, r.ID))
+	}
+	switch cmd.Type {
+	case events.CmdMessageSend:
+		return decideSend(r, in)
+	case events.CmdMessageEdit:
+		return decideEdit(r, in)
+	case events.CmdMessageDelete:
+		return decideDelete(r, in)
+	case events.CmdReactionAdd, events.CmdReactionRemove:
+		return decideReaction(r, in)
+	case events.CmdRoomJoin:
+		return decideJoin(r, in)
+	case events.CmdRoomLeave:
+		return decideLeave(r, in)
+	}
+	return reject(events.Errorf(events.CodeBadRequest, "unknown command %q", cmd.Type))
+}
+
+func decideSend(r *Room, in Input) Decision {
+	p, d, ok := payload[events.MessageSend](in.Cmd)
+	if !ok {
+		return d
+	}
+	if p.ClientID == "" || len(p.ClientID) > MaxClientIDBytes {
+		return reject(events.Errorf(events.CodeBadRequest, "clientId must be 1 to %d bytes", MaxClientIDBytes))
+	}
+	if e := roomMember(r, in.Cmd.User); e != nil {
+		return reject(e)
+	}
+	if id, ok := r.PostedBy(in.Cmd.User, p.ClientID); ok {
+		return Decision{Resend: id}
+	}
+	if e := checkPayloadText(in, p.Text); e != nil {
+		return reject(e)
+	}
+	if p.ReplyTo != 0 {
+		if _, ok := r.Messages[p.ReplyTo]; !ok {
+			return reject(events.Errorf(events.CodeNoSuchMessage, "no message %d in room %s to reply to", p.ReplyTo, r.ID))
+		}
+	}
+	if len(p.Attachments) > 0 {
+		return reject(events.Errorf(events.CodeBadAttachment, "attachments are not enabled on this server"))
+	}
+	d = appendFact(r, in, events.MessagePosted, events.MessagePostedData{Text: p.Text, ClientID: p.ClientID, ReplyTo: p.ReplyTo})
+	d.RateLimit = d.Fact != nil
+	return d
+}
+
+func decideEdit(r *Room, in Input) Decision {
+	p, d, ok := payload[events.MessageEdit](in.Cmd)
+	if !ok {
+		return d
+	}
+	if _, e := ownMessage(r, in.Cmd.User, p.ID); e != nil {
+		return reject(e)
+	}
+	if e := checkPayloadText(in, p.Text); e != nil {
+		return reject(e)
+	}
+	return appendFact(r, in, events.MessageEdited, events.MessageEditedData{ID: p.ID, Text: p.Text})
+}
+
+func decideDelete(r *Room, in Input) Decision {
+	p, d, ok := payload[events.MessageDelete](in.Cmd)
+	if !ok {
+		return d
+	}
+	if _, e := ownMessage(r, in.Cmd.User, p.ID); e != nil {
+		return reject(e)
+	}
+	return appendFact(r, in, events.MessageDeleted, events.MessageDeletedData{ID: p.ID})
+}
+
+func decideReaction(r *Room, in Input) Decision {
+	p, d, ok := payload[events.ReactionChange](in.Cmd)
+	if !ok {
+		return d
+	}
+	m, e := liveMessage(r, in.Cmd.User, p.ID)
+	if e != nil {
+		return reject(e)
+	}
+	if e := CheckEmoji(p.Emoji); e != nil {
+		return reject(e)
+	}
+	_, has := m.Reactions[Reaction{in.Cmd.User, p.Emoji}]
+	data := events.ReactionData{ID: p.ID, Emoji: p.Emoji}
+	switch {
+	case in.Cmd.Type == events.CmdReactionAdd && !has:
+		return appendFact(r, in, events.ReactionAdded, data)
+	case in.Cmd.Type == events.CmdReactionRemove && has:
+		return appendFact(r, in, events.ReactionRemoved, data)
+	}
+	return Decision{Confirm: true}
+}
+
+func decideJoin(r *Room, in Input) Decision {
+	p, d, ok := payload[events.RoomJoin](in.Cmd)
+	if !ok {
+		return d
+	}
+	if !r.Exists {
+		return reject(noSuchRoom(r))
+	}
+	if r.IsMember(in.Cmd.User) {
+		return Decision{Confirm: true}
+	}
+	if r.IsPrivate && (p.Password == "" || !verifyPassword(r.PasswordHash, p.Password)) {
+		return reject(events.Errorf(events.CodeWrongPassword, "wrong password for room %s", r.ID))
+	}
+	return appendFact(r, in, events.MemberJoined, events.MemberJoinedData{})
+}
+
+func decideLeave(r *Room, in Input) Decision {
+	if _, d, ok := payload[events.RoomLeave](in.Cmd); !ok {
+		return d
+	}
+	if !r.Exists {
+		return reject(noSuchRoom(r))
+	}
+	if !r.IsMember(in.Cmd.User) {
+		return Decision{Confirm: true}
+	}
+	return appendFact(r, in, events.MemberLeft, events.MemberLeftData{})
+}
+
+// verifyPassword checks a room password against the room's argon2id PHC
+// string, in constant time. A malformed hash never verifies.
+func verifyPassword(phc, pw string) bool {
+	ok, err := password.Verify(pw, phc)
+	return err == nil && ok
+}
+
+// RateLimited is the rejection of a message the rate limiter refused.
+func RateLimited(retryAfter time.Duration) *events.Error {
+	ms := retryAfter.Milliseconds()
+	if ms < 1 {
+		ms = 1
+	}
+	e := events.Errorf(events.CodeRateLimited, "too many messages; retry in %d ms", ms)
+	e.RetryAfterMs = ms
+	return e
+}
+
+// Rejection is the command.rejected fact recording that cmd was refused with
+// e, for the sender's rejection subject.
+func Rejection(cmd events.Command, e *events.Error, now time.Time) (events.Fact, error) {
+	d := events.CommandRejectedData{
+		Command: cmd.Type, Room: cmd.Room, Ref: cmd.Ref, Conn: cmd.Conn,
+		Code: e.Code, Message: e.Message, RetryAfterMs: e.RetryAfterMs,
+	}
+	if cmd.Type == events.CmdMessageSend {
+		var p events.MessageSend
+		if json.Unmarshal(cmd.Data, &p) == nil {
+			d.ClientID = p.ClientID
+		}
+	}
+	return events.NewFact(events.CommandRejected, "", 0, cmd.User, cmd.ID, now, d)
+}
+
+// DependsOnRoom reports whether a rejection code rests on the room's state,
+// so that a stale state could have caused it.
+func DependsOnRoom(code string) bool {
+	switch code {
+	case events.CodeNoSuchRoom, events.CodeNotMember, events.CodeNotOwner,
+		events.CodeNoSuchMessage, events.CodeWrongPassword:
+		return true
+	}
+	return false
+}
+
+func reject(e *events.Error) Decision {
+	return Decision{Reject: e, Confirm: DependsOnRoom(e.Code)}
+}
+
+func payload[T any](cmd events.Command) (T, Decision, bool) {
+	var p T
+	if len(cmd.Data) == 0 {
+		return p, Decision{}, true
+	}
+	if err := json.Unmarshal(cmd.Data, &p); err != nil {
+		return p, reject(events.Errorf(events.CodeBadRequest, "malformed %s payload", cmd.Type)), false
+	}
+	return p, Decision{}, true
+}
+
+// checkPayloadText applies the text rules to a command's text. Decoding JSON
+// replaces invalid UTF-8 with U+FFFD, so the raw payload is checked first:
+// text sent as invalid UTF-8 is refused, not silently rewritten.
+func checkPayloadText(in Input, text string) *events.Error {
+	if !utf8.Valid(in.Cmd.Data) {
+		return events.Errorf(events.CodeInvalidContent, "text is not valid UTF-8")
+	}
+	return CheckText(text, in.MaxTextRunes)
+}
+
+func appendFact(r *Room, in Input, typ string, data any) Decision {
+	f, err := events.NewFact(typ, r.ID, r.Head+1, in.Cmd.User, in.Cmd.ID, in.Now, data)
+	if err != nil {
+		// The payloads are plain structs: encoding them cannot fail, but if it
+		// ever did the user is told without seeing the internal error.
+		return Decision{Reject: events.Errorf(events.CodeInternal, "could not record the %s", typ)}
+	}
+	return Decision{Fact: &f}
+}
+
+func noSuchRoom(r *Room) *events.Error {
+	return events.Errorf(events.CodeNoSuchRoom, "no room %q", r.ID)
+}
+
+func roomMember(r *Room, user string) *events.Error {
+	if !r.Exists {
+		return noSuchRoom(r)
+	}
+	if !r.IsMember(user) {
+		return events.Errorf(events.CodeNotMember, "not a member of room %s", r.ID)
+	}
+	return nil
+}
+
+// liveMessage checks room, membership and that message id exists in the room
+// and is not deleted.
+func liveMessage(r *Room, user string, id uint64) (*Message, *events.Error) {
+	if e := roomMember(r, user); e != nil {
+		return nil, e
+	}
+	m, ok := r.Messages[id]
+	if !ok || m.Deleted {
+		return nil, events.Errorf(events.CodeNoSuchMessage, "no message %d in room %s", id, r.ID)
+	}
+	return m, nil
+}
+
+// ownMessage is liveMessage plus: user wrote it.
+func ownMessage(r *Room, user string, id uint64) (*Message, *events.Error) {
+	m, e := liveMessage(r, user, id)
+	if e != nil {
+		return nil, e
+	}
+	if m.Author != user {
+		return nil, events.Errorf(events.CodeNotOwner, "message %d was written by someone else", id)
+	}
+	return m, nil
+}

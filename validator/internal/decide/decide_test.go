@@ -1,0 +1,563 @@
+package decide
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/password"
+)
+
+var now = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// hashPassword builds an argon2id PHC string with cheap parameters.
+func hashPassword(tb testing.TB, pw string) string {
+	tb.Helper()
+	h, err := password.Hash(pw, password.Params{Memory: 64, Time: 1, Threads: 1})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return h
+}
+
+// builder appends facts to a room with consecutive seqs and stream ids.
+type builder struct {
+	tb   testing.TB
+	room *Room
+	id   uint64
+}
+
+func newBuilder(tb testing.TB, room string) *builder {
+	return &builder{tb: tb, room: NewRoom(room), id: 100}
+}
+
+func (b *builder) add(typ, user string, data any) uint64 {
+	b.tb.Helper()
+	b.id += 3 // other subjects' facts in between
+	f, err := events.NewFact(typ, b.room.ID, b.room.Head+1, user, fmt.Sprintf("cmd-%d", b.id), now, data)
+	if err != nil {
+		b.tb.Fatal(err)
+	}
+	if err := b.room.Apply(events.Stored{ID: b.id, Fact: f}); err != nil {
+		b.tb.Fatal(err)
+	}
+	return b.id
+}
+
+// fixture is a public room "lobby" created by alice, joined by bob, with
+// alice's message m1 (clientId "c1", bob reacted 👍), bob's m2, and alice's
+// m3 which she deleted; carol is not a member.
+type fixture struct {
+	room       *Room
+	m1, m2, m3 uint64
+}
+
+func newFixture(tb testing.TB) fixture {
+	b := newBuilder(tb, "lobby")
+	b.add(events.RoomCreated, "alice", events.RoomCreatedData{Name: "Lobby"})
+	b.add(events.MemberJoined, "bob", events.MemberJoinedData{})
+	m1 := b.add(events.MessagePosted, "alice", events.MessagePostedData{Text: "hi", ClientID: "c1"})
+	m2 := b.add(events.MessagePosted, "bob", events.MessagePostedData{Text: "yo", ClientID: "c1"})
+	m3 := b.add(events.MessagePosted, "alice", events.MessagePostedData{Text: "oops", ClientID: "c2"})
+	b.add(events.MessageDeleted, "alice", events.MessageDeletedData{ID: m3})
+	b.add(events.ReactionAdded, "bob", events.ReactionData{ID: m1, Emoji: "👍"})
+	return fixture{room: b.room, m1: m1, m2: m2, m3: m3}
+}
+
+func privateRoom(tb testing.TB, pw string) *Room {
+	b := newBuilder(tb, "vault")
+	b.add(events.RoomCreated, "alice", events.RoomCreatedData{Name: "Vault", IsPrivate: true, PasswordHash: hashPassword(tb, pw)})
+	return b.room
+}
+
+var sessions = Sessions{
+	"s-alice":   {User: "alice", ExpiresAt: now.Add(time.Hour)},
+	"s-bob":     {User: "bob"},
+	"s-carol":   {User: "carol", ExpiresAt: now.Add(time.Hour)},
+	"s-revoked": {User: "alice", Revoked: true},
+	"s-expired": {User: "alice", ExpiresAt: now},
+}
+
+// rawJSON is a payload passed to the command as is, bypassing encoding.
+type rawJSON string
+
+func input(tb testing.TB, typ, user, session, room string, data any) Input {
+	tb.Helper()
+	cmd, err := events.NewCommand(typ, "the-cmd", user, session, room, now, data)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if raw, ok := data.(rawJSON); ok {
+		cmd.Data = []byte(raw)
+	}
+	s, ok := sessions[session]
+	return Input{Cmd: cmd, Session: s, SessionKnown: ok, Now: now, MaxTextRunes: 20}
+}
+
+type want struct {
+	code    string // rejection code; "" when not rejected
+	fact    string // fact type to append; "" when none
+	resend  uint64
+	rate    bool
+	confirm bool
+}
+
+func check(t *testing.T, d Decision, w want, room *Room, cmdID string) {
+	t.Helper()
+	gotCode := ""
+	if d.Reject != nil {
+		gotCode = d.Reject.Code
+	}
+	gotFact := ""
+	if d.Fact != nil {
+		gotFact = d.Fact.Type
+	}
+	if gotCode != w.code || gotFact != w.fact || d.Resend != w.resend || d.RateLimit != w.rate || d.Confirm != w.confirm {
+		t.Fatalf("decision = {code %q fact %q resend %d rate %v confirm %v}, want %+v (reject: %v)",
+			gotCode, gotFact, d.Resend, d.RateLimit, d.Confirm, w, d.Reject)
+	}
+	if d.Fact != nil {
+		if d.Fact.Seq != room.Head+1 || d.Fact.Room != room.ID || d.Fact.Cmd != cmdID || !d.Fact.At.Equal(now) {
+			t.Fatalf("fact envelope %+v: want seq %d room %s cmd %s", d.Fact, room.Head+1, room.ID, cmdID)
+		}
+	}
+}
+
+func TestDecideMessageSend(t *testing.T) {
+	fx := newFixture(t)
+	send := func(text, clientID string) events.MessageSend {
+		return events.MessageSend{Text: text, ClientID: clientID}
+	}
+	long := strings.Repeat("é", 20)
+	for _, tc := range []struct {
+		name    string
+		user    string
+		session string
+		room    string
+		data    any
+		want    want
+	}{
+		{"accepted", "alice", "s-alice", "lobby", send("hello", "n1"), want{fact: events.MessagePosted, rate: true}},
+		{"session never started", "alice", "s-nobody", "lobby", send("hello", "n1"), want{code: events.CodeUnauthenticated}},
+		{"session of another user", "bob", "s-alice", "lobby", send("hello", "n1"), want{code: events.CodeUnauthenticated}},
+		{"session revoked", "alice", "s-revoked", "lobby", send("hello", "n1"), want{code: events.CodeUnauthenticated}},
+		{"session expired at exactly now", "alice", "s-expired", "lobby", send("hello", "n1"), want{code: events.CodeUnauthenticated}},
+		{"session without expiry", "bob", "s-bob", "lobby", send("hello", "n1"), want{fact: events.MessagePosted, rate: true}},
+		{"session checked before room", "alice", "s-nobody", "nowhere", send("hello", "n1"), want{code: events.CodeUnauthenticated}},
+		{"no such room", "alice", "s-alice", "nowhere", send("hello", "n1"), want{code: events.CodeNoSuchRoom, confirm: true}},
+		{"not a member", "carol", "s-carol", "lobby", send("hello", "n1"), want{code: events.CodeNotMember, confirm: true}},
+		{"membership checked before text", "carol", "s-carol", "lobby", send("   ", "n1"), want{code: events.CodeNotMember, confirm: true}},
+		{"resend", "alice", "s-alice", "lobby", send("hello again", "c1"), want{resend: fx.m1}},
+		{"resend of another user's clientId is new", "bob", "s-bob", "lobby", send("x", "c2"), want{fact: events.MessagePosted, rate: true}},
+		{"resend of a deleted message", "alice", "s-alice", "lobby", send("x", "c2"), want{resend: fx.m3}},
+		{"resend checked before text", "alice", "s-alice", "lobby", send("", "c1"), want{resend: fx.m1}},
+		{"resend checked before attachments", "alice", "s-alice", "lobby",
+			events.MessageSend{Text: "x", ClientID: "c1", Attachments: []events.Attachment{{Key: "k"}}}, want{resend: fx.m1}},
+		{"empty", "alice", "s-alice", "lobby", send("", "n1"), want{code: events.CodeEmptyMessage}},
+		{"only whitespace", "alice", "s-alice", "lobby", send("   ", "n1"), want{code: events.CodeEmptyMessage}},
+		{"only newlines and tabs", "alice", "s-alice", "lobby", send("\n\t \n", "n1"), want{code: events.CodeEmptyMessage}},
+		{"exactly the limit", "alice", "s-alice", "lobby", send(long, "n1"), want{fact: events.MessagePosted, rate: true}},
+		{"one over the limit", "alice", "s-alice", "lobby", send(long+"x", "n1"), want{code: events.CodeMessageTooLong}},
+		{"bidi override", "alice", "s-alice", "lobby", send("abc\u202edef", "n1"), want{code: events.CodeInvalidContent}},
+		{"invalid UTF-8", "alice", "s-alice", "lobby", rawJSON(`{"clientId":"n1","text":"ab` + "\xff" + `cd"}`), want{code: events.CodeInvalidContent}},
+		{"invalid UTF-8 in a resend is still a resend", "alice", "s-alice", "lobby", rawJSON(`{"clientId":"c1","text":"ab` + "\xff" + `cd"}`), want{resend: fx.m1}},
+		{"reply to a message of the room", "alice", "s-alice", "lobby",
+			events.MessageSend{Text: "re", ClientID: "n1", ReplyTo: fx.m2}, want{fact: events.MessagePosted, rate: true}},
+		{"reply to an unknown message", "alice", "s-alice", "lobby",
+			events.MessageSend{Text: "re", ClientID: "n1", ReplyTo: 99999}, want{code: events.CodeNoSuchMessage, confirm: true}},
+		{"text checked before reply target", "alice", "s-alice", "lobby",
+			events.MessageSend{Text: " ", ClientID: "n1", ReplyTo: 99999}, want{code: events.CodeEmptyMessage}},
+		{"attachments refused", "alice", "s-alice", "lobby",
+			events.MessageSend{Text: "pic", ClientID: "n1", Attachments: []events.Attachment{{Key: "k", Name: "a.png"}}}, want{code: events.CodeBadAttachment}},
+		{"reply target checked before attachments", "alice", "s-alice", "lobby",
+			events.MessageSend{Text: "pic", ClientID: "n1", ReplyTo: 99999, Attachments: []events.Attachment{{Key: "k"}}}, want{code: events.CodeNoSuchMessage, confirm: true}},
+		{"missing clientId", "alice", "s-alice", "lobby", send("hello", ""), want{code: events.CodeBadRequest}},
+		{"oversized clientId", "alice", "s-alice", "lobby", send("hello", strings.Repeat("c", MaxClientIDBytes+1)), want{code: events.CodeBadRequest}},
+		{"malformed payload", "alice", "s-alice", "lobby", []int{1, 2}, want{code: events.CodeBadRequest}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			room := fx.room
+			if tc.room != room.ID {
+				room = NewRoom(tc.room)
+			}
+			in := input(t, events.CmdMessageSend, tc.user, tc.session, tc.room, tc.data)
+			d := Decide(room, in)
+			check(t, d, tc.want, room, "the-cmd")
+			if sent, ok := tc.data.(events.MessageSend); ok && d.Fact != nil {
+				got, err := events.DecodeData[events.MessagePostedData](*d.Fact)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Text != sent.Text || got.ClientID != sent.ClientID || got.ReplyTo != sent.ReplyTo {
+					t.Fatalf("posted %+v, sent %+v", got, sent)
+				}
+			}
+		})
+	}
+}
+
+func TestDecideTextStoredVerbatim(t *testing.T) {
+	fx := newFixture(t)
+	for _, text := range []string{
+		"Robert'); DROP TABLE messages;--",
+		"<script>alert(1)</script>",
+		"<b>bold</b> &amp; \"quoted\"",
+		"  leading and trailing spaces  ",
+		"line one\nline two\ttabbed",
+		"👍🏽 family: 👨‍👩‍👧",
+		"\u200fright-to-left mark is not an override",
+	} {
+		t.Run(text, func(t *testing.T) {
+			in := input(t, events.CmdMessageSend, "alice", "s-alice", "lobby", events.MessageSend{Text: text, ClientID: "v"})
+			in.MaxTextRunes = DefaultMaxTextRunes
+			d := Decide(fx.room, in)
+			if d.Fact == nil {
+				t.Fatalf("refused: %v", d.Reject)
+			}
+			got, err := events.DecodeData[events.MessagePostedData](*d.Fact)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Text != text {
+				t.Fatalf("stored %q, sent %q", got.Text, text)
+			}
+		})
+	}
+}
+
+func TestCheckText(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		text string
+		max  int
+		code string
+	}{
+		{"plain", "hello", 10, ""},
+		{"empty", "", 10, events.CodeEmptyMessage},
+		{"spaces", "   ", 10, events.CodeEmptyMessage},
+		{"unicode spaces", "\u00a0\u3000\u2003", 10, events.CodeEmptyMessage},
+		{"exactly max ascii", strings.Repeat("a", 10), 10, ""},
+		{"max plus one", strings.Repeat("a", 11), 10, events.CodeMessageTooLong},
+		{"emoji counts as one code point", strings.Repeat("😀", 10), 10, ""},
+		{"emoji max plus one", strings.Repeat("😀", 11), 10, events.CodeMessageTooLong},
+		{"tab and newline inside", "a\tb\nc", 10, ""},
+		{"carriage return", "a\r\nb", 10, events.CodeInvalidContent},
+		{"NUL", "a\x00b", 10, events.CodeInvalidContent},
+		{"escape", "a\x1b[31mred", 20, events.CodeInvalidContent},
+		{"DEL", "a\x7fb", 10, events.CodeInvalidContent},
+		{"C1 control", "a\u0085b", 10, events.CodeInvalidContent},
+		{"RLO U+202E", "\u202e", 10, events.CodeInvalidContent},
+		{"LRE U+202A", "x\u202ay", 10, events.CodeInvalidContent},
+		{"PDF U+202C", "x\u202cy", 10, events.CodeInvalidContent},
+		{"LRI U+2066", "x\u2066y", 10, events.CodeInvalidContent},
+		{"PDI U+2069", "x\u2069y", 10, events.CodeInvalidContent},
+		{"U+2065 is not an isolate", "x\u2065y", 10, ""},
+		{"U+2029 paragraph separator is whitespace, not refused", "a\u2029b", 10, ""},
+		{"invalid UTF-8", "\xc3\x28", 10, events.CodeInvalidContent},
+		{"truncated UTF-8", "ok\xe2\x82", 10, events.CodeInvalidContent},
+		{"invalid UTF-8 before length", strings.Repeat("a", 50) + "\xff", 10, events.CodeInvalidContent},
+		{"empty before length", strings.Repeat(" ", 50), 10, events.CodeEmptyMessage},
+		{"length before control characters", strings.Repeat("\x00", 11) + "a", 10, events.CodeMessageTooLong},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := CheckText(tc.text, tc.max)
+			got := ""
+			if e != nil {
+				got = e.Code
+			}
+			if got != tc.code {
+				t.Fatalf("CheckText(%q, %d) = %v, want %q", tc.text, tc.max, e, tc.code)
+			}
+		})
+	}
+}
+
+func TestCheckEmoji(t *testing.T) {
+	for _, tc := range []struct {
+		emoji string
+		ok    bool
+	}{
+		{"👍", true},
+		{"👨‍👩‍👧‍👦", true},
+		{"+1", true},
+		{"", false},
+		{strings.Repeat("a", 32), true},
+		{strings.Repeat("a", 33), false},
+		{"a b", false},
+		{"\t", false},
+		{"x\x00", false},
+		{"\u202e", false},
+		{"\xff", false},
+	} {
+		if got := CheckEmoji(tc.emoji) == nil; got != tc.ok {
+			t.Errorf("CheckEmoji(%q) ok = %v, want %v", tc.emoji, got, tc.ok)
+		}
+	}
+}
+
+func TestDecideEditDelete(t *testing.T) {
+	fx := newFixture(t)
+	for _, tc := range []struct {
+		name string
+		typ  string
+		user string
+		sess string
+		data any
+		want want
+	}{
+		{"edit own", events.CmdMessageEdit, "alice", "s-alice", events.MessageEdit{ID: fx.m1, Text: "hello!"}, want{fact: events.MessageEdited}},
+		{"edit someone else's", events.CmdMessageEdit, "bob", "s-bob", events.MessageEdit{ID: fx.m1, Text: "mine now"}, want{code: events.CodeNotOwner, confirm: true}},
+		{"edit missing", events.CmdMessageEdit, "alice", "s-alice", events.MessageEdit{ID: 4242, Text: "x"}, want{code: events.CodeNoSuchMessage, confirm: true}},
+		{"edit deleted", events.CmdMessageEdit, "alice", "s-alice", events.MessageEdit{ID: fx.m3, Text: "x"}, want{code: events.CodeNoSuchMessage, confirm: true}},
+		{"edit to blank", events.CmdMessageEdit, "alice", "s-alice", events.MessageEdit{ID: fx.m1, Text: " \n"}, want{code: events.CodeEmptyMessage}},
+		{"edit too long", events.CmdMessageEdit, "alice", "s-alice", events.MessageEdit{ID: fx.m1, Text: strings.Repeat("x", 21)}, want{code: events.CodeMessageTooLong}},
+		{"edit with invalid UTF-8", events.CmdMessageEdit, "alice", "s-alice", rawJSON(fmt.Sprintf(`{"id":%d,"text":"a`+"\xc3\x28"+`"}`, fx.m1)), want{code: events.CodeInvalidContent}},
+		{"edit with control", events.CmdMessageEdit, "alice", "s-alice", events.MessageEdit{ID: fx.m1, Text: "a\x07"}, want{code: events.CodeInvalidContent}},
+		{"edit by non-member", events.CmdMessageEdit, "carol", "s-carol", events.MessageEdit{ID: fx.m1, Text: "x"}, want{code: events.CodeNotMember, confirm: true}},
+		{"edit with revoked session", events.CmdMessageEdit, "alice", "s-revoked", events.MessageEdit{ID: fx.m1, Text: "x"}, want{code: events.CodeUnauthenticated}},
+		{"owner checked before text", events.CmdMessageEdit, "bob", "s-bob", events.MessageEdit{ID: fx.m1, Text: ""}, want{code: events.CodeNotOwner, confirm: true}},
+		{"delete own", events.CmdMessageDelete, "bob", "s-bob", events.MessageDelete{ID: fx.m2}, want{fact: events.MessageDeleted}},
+		{"delete someone else's", events.CmdMessageDelete, "alice", "s-alice", events.MessageDelete{ID: fx.m2}, want{code: events.CodeNotOwner, confirm: true}},
+		{"delete missing", events.CmdMessageDelete, "alice", "s-alice", events.MessageDelete{ID: 1}, want{code: events.CodeNoSuchMessage, confirm: true}},
+		{"delete twice", events.CmdMessageDelete, "alice", "s-alice", events.MessageDelete{ID: fx.m3}, want{code: events.CodeNoSuchMessage, confirm: true}},
+		{"delete malformed", events.CmdMessageDelete, "alice", "s-alice", "nope", want{code: events.CodeBadRequest}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Decide(fx.room, input(t, tc.typ, tc.user, tc.sess, "lobby", tc.data))
+			check(t, d, tc.want, fx.room, "the-cmd")
+		})
+	}
+}
+
+func TestDecideReactions(t *testing.T) {
+	fx := newFixture(t)
+	for _, tc := range []struct {
+		name string
+		typ  string
+		user string
+		sess string
+		data events.ReactionChange
+		want want
+	}{
+		{"add new", events.CmdReactionAdd, "alice", "s-alice", events.ReactionChange{ID: fx.m1, Emoji: "👍"}, want{fact: events.ReactionAdded}},
+		{"add another emoji", events.CmdReactionAdd, "bob", "s-bob", events.ReactionChange{ID: fx.m1, Emoji: "🎉"}, want{fact: events.ReactionAdded}},
+		{"add again changes nothing", events.CmdReactionAdd, "bob", "s-bob", events.ReactionChange{ID: fx.m1, Emoji: "👍"}, want{confirm: true}},
+		{"remove existing", events.CmdReactionRemove, "bob", "s-bob", events.ReactionChange{ID: fx.m1, Emoji: "👍"}, want{fact: events.ReactionRemoved}},
+		{"remove absent changes nothing", events.CmdReactionRemove, "alice", "s-alice", events.ReactionChange{ID: fx.m1, Emoji: "👍"}, want{confirm: true}},
+		{"on a deleted message", events.CmdReactionAdd, "bob", "s-bob", events.ReactionChange{ID: fx.m3, Emoji: "👍"}, want{code: events.CodeNoSuchMessage, confirm: true}},
+		{"on a missing message", events.CmdReactionAdd, "bob", "s-bob", events.ReactionChange{ID: 7, Emoji: "👍"}, want{code: events.CodeNoSuchMessage, confirm: true}},
+		{"by a non-member", events.CmdReactionAdd, "carol", "s-carol", events.ReactionChange{ID: fx.m1, Emoji: "👍"}, want{code: events.CodeNotMember, confirm: true}},
+		{"empty emoji", events.CmdReactionAdd, "bob", "s-bob", events.ReactionChange{ID: fx.m1, Emoji: ""}, want{code: events.CodeInvalidContent}},
+		{"emoji with space", events.CmdReactionAdd, "bob", "s-bob", events.ReactionChange{ID: fx.m1, Emoji: "a b"}, want{code: events.CodeInvalidContent}},
+		{"emoji too long", events.CmdReactionAdd, "bob", "s-bob", events.ReactionChange{ID: fx.m1, Emoji: strings.Repeat("😀", 9)}, want{code: events.CodeInvalidContent}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			check(t, Decide(fx.room, input(t, tc.typ, tc.user, tc.sess, "lobby", tc.data)), tc.want, fx.room, "the-cmd")
+		})
+	}
+}
+
+func TestDecideMembership(t *testing.T) {
+	fx := newFixture(t)
+	vault := privateRoom(t, "open sesame")
+	for _, tc := range []struct {
+		name string
+		typ  string
+		user string
+		sess string
+		room *Room
+		data any
+		want want
+	}{
+		{"join public", events.CmdRoomJoin, "carol", "s-carol", fx.room, events.RoomJoin{}, want{fact: events.MemberJoined}},
+		{"join public ignores a password", events.CmdRoomJoin, "carol", "s-carol", fx.room, events.RoomJoin{Password: "x"}, want{fact: events.MemberJoined}},
+		{"join as member changes nothing", events.CmdRoomJoin, "bob", "s-bob", fx.room, events.RoomJoin{}, want{confirm: true}},
+		{"join missing room", events.CmdRoomJoin, "bob", "s-bob", NewRoom("nowhere"), events.RoomJoin{}, want{code: events.CodeNoSuchRoom, confirm: true}},
+		{"join private with the password", events.CmdRoomJoin, "bob", "s-bob", vault, events.RoomJoin{Password: "open sesame"}, want{fact: events.MemberJoined}},
+		{"join private with a wrong password", events.CmdRoomJoin, "bob", "s-bob", vault, events.RoomJoin{Password: "open sesame "}, want{code: events.CodeWrongPassword, confirm: true}},
+		{"join private without password", events.CmdRoomJoin, "bob", "s-bob", vault, events.RoomJoin{}, want{code: events.CodeWrongPassword, confirm: true}},
+		{"creator of private room is a member", events.CmdRoomJoin, "alice", "s-alice", vault, events.RoomJoin{}, want{confirm: true}},
+		{"join with expired session", events.CmdRoomJoin, "alice", "s-expired", fx.room, events.RoomJoin{}, want{code: events.CodeUnauthenticated}},
+		{"leave as member", events.CmdRoomLeave, "bob", "s-bob", fx.room, events.RoomLeave{}, want{fact: events.MemberLeft}},
+		{"leave as non-member changes nothing", events.CmdRoomLeave, "carol", "s-carol", fx.room, events.RoomLeave{}, want{confirm: true}},
+		{"leave missing room", events.CmdRoomLeave, "bob", "s-bob", NewRoom("nowhere"), events.RoomLeave{}, want{code: events.CodeNoSuchRoom, confirm: true}},
+		{"unknown command", "room.paint", "bob", "s-bob", fx.room, struct{}{}, want{code: events.CodeBadRequest}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			check(t, Decide(tc.room, input(t, tc.typ, tc.user, tc.sess, tc.room.ID, tc.data)), tc.want, tc.room, "the-cmd")
+		})
+	}
+}
+
+func TestRoomFold(t *testing.T) {
+	fx := newFixture(t)
+	r := fx.room
+	if !r.Exists || r.Name != "Lobby" || r.Head != 7 || r.LastID != 121 {
+		t.Fatalf("room state %+v", r)
+	}
+	if !r.IsMember("alice") || !r.IsMember("bob") || r.IsMember("carol") {
+		t.Fatalf("members %v", r.Members)
+	}
+	if !r.Messages[fx.m3].Deleted || r.Messages[fx.m1].Deleted {
+		t.Fatal("deleted flags wrong")
+	}
+	if _, ok := r.Messages[fx.m1].Reactions[Reaction{"bob", "👍"}]; !ok {
+		t.Fatal("reaction missing")
+	}
+	if !r.HasCommand("cmd-103") || r.HasCommand("cmd-999") {
+		t.Fatal("recent command ids wrong")
+	}
+
+	// A fact already applied is skipped; a gap is an error.
+	f, _ := events.NewFact(events.MemberLeft, "lobby", 3, "bob", "x", now, events.MemberLeftData{})
+	if err := r.Apply(events.Stored{ID: 106, Fact: f}); err != nil || !r.IsMember("bob") {
+		t.Fatalf("re-applying an old fact: err %v, bob member %v", err, r.IsMember("bob"))
+	}
+	f.Seq = 9
+	if err := r.Apply(events.Stored{ID: 200, Fact: f}); err == nil {
+		t.Fatal("a gap in room seqs was accepted")
+	}
+	f.Seq, f.Room = 8, "other"
+	if err := r.Apply(events.Stored{ID: 200, Fact: f}); err == nil {
+		t.Fatal("a fact of another room was accepted")
+	}
+
+	// A member who left is no longer a member; the room creator can leave too.
+	b := newBuilder(t, "x")
+	b.add(events.RoomCreated, "dora", events.RoomCreatedData{Name: "X"})
+	b.add(events.MemberLeft, "dora", events.MemberLeftData{})
+	if b.room.IsMember("dora") {
+		t.Fatal("dora still a member after leaving")
+	}
+}
+
+func TestRoomRecentCommandsBounded(t *testing.T) {
+	b := newBuilder(t, "busy")
+	b.add(events.RoomCreated, "alice", events.RoomCreatedData{Name: "Busy"})
+	first := "cmd-103"
+	for i := 0; i < RecentCommands; i++ {
+		b.add(events.MemberJoined, "alice", events.MemberJoinedData{})
+	}
+	if b.room.HasCommand(first) {
+		t.Fatal("the oldest command id was not forgotten")
+	}
+	if len(b.room.recent) != RecentCommands || !b.room.HasCommand(fmt.Sprintf("cmd-%d", b.id)) {
+		t.Fatalf("recent holds %d ids", len(b.room.recent))
+	}
+}
+
+func TestSessionsFold(t *testing.T) {
+	exp1, exp2 := now.Add(time.Hour), now.Add(2*time.Hour)
+	fact := func(id uint64, typ string, exp time.Time) events.Stored {
+		f, err := events.NewFact(typ, "", 0, "alice", "", now, events.SessionData{Session: "s1", ExpiresAt: exp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return events.Stored{ID: id, Fact: f}
+	}
+	started, refreshed, revoked := fact(1, events.SessionStarted, exp1), fact(5, events.SessionRefreshed, exp2), fact(9, events.SessionRevoked, time.Time{})
+	for _, tc := range []struct {
+		name    string
+		order   []events.Stored
+		exp     time.Time
+		revoked bool
+	}{
+		{"in order", []events.Stored{started, refreshed}, exp2, false},
+		{"refresh seen first", []events.Stored{refreshed, started}, exp2, false},
+		{"applied twice", []events.Stored{started, refreshed, started, refreshed}, exp2, false},
+		{"revoked", []events.Stored{started, revoked}, exp1, true},
+		{"revocation sticks", []events.Stored{revoked, started, refreshed}, exp2, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ss := Sessions{}
+			for _, s := range tc.order {
+				if err := ss.Apply(s); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got := ss["s1"]
+			if got.User != "alice" || !got.ExpiresAt.Equal(tc.exp) || got.Revoked != tc.revoked {
+				t.Fatalf("session %+v", got)
+			}
+		})
+	}
+	if err := (Sessions{}).Apply(events.Stored{ID: 1, Fact: events.Fact{Type: events.MemberJoined, Data: []byte(`{}`)}}); err == nil {
+		t.Fatal("a room fact was folded as a session fact")
+	}
+}
+
+func TestVerifyPassword(t *testing.T) {
+	h := hashPassword(t, "pw")
+	for _, tc := range []struct {
+		name string
+		phc  string
+		pw   string
+		ok   bool
+	}{
+		{"right", h, "pw", true},
+		{"wrong", h, "pW", false},
+		{"empty", h, "", false},
+		{"argon2i", strings.Replace(h, "argon2id", "argon2i", 1), "pw", false},
+		{"huge memory", strings.Replace(h, "m=64", "m=99999999", 1), "pw", false},
+		{"not PHC", "5e884898da28047151d0e56f8dc62927", "pw", false},
+		{"no hash at all", "", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := verifyPassword(tc.phc, tc.pw); got != tc.ok {
+				t.Fatalf("verifyPassword = %v, want %v", got, tc.ok)
+			}
+		})
+	}
+}
+
+func TestRateLimitedAndRejection(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want int64
+	}{{2500 * time.Millisecond, 2500}, {0, 1}, {-time.Second, 1}, {time.Microsecond, 1}} {
+		if e := RateLimited(tc.d); e.Code != events.CodeRateLimited || e.RetryAfterMs != tc.want {
+			t.Errorf("RateLimited(%v) = %+v, want retryAfterMs %d", tc.d, e, tc.want)
+		}
+	}
+	cmd, _ := events.NewCommand(events.CmdMessageSend, "c-9", "bob", "s", "lobby", now, events.MessageSend{Text: "x", ClientID: "k1"})
+	cmd.Ref, cmd.Conn = "r7", "gw1/42"
+	f, err := Rejection(cmd, RateLimited(3*time.Second), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := events.DecodeData[events.CommandRejectedData](f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := events.CommandRejectedData{Command: events.CmdMessageSend, Room: "lobby", ClientID: "k1", Ref: "r7", Conn: "gw1/42",
+		Code: events.CodeRateLimited, Message: d.Message, RetryAfterMs: 3000}
+	if d != want || f.Type != events.CommandRejected || f.Cmd != "c-9" || f.User != "bob" || f.Seq != 0 {
+		t.Fatalf("rejection %+v data %+v", f, d)
+	}
+	if _, err := events.DecodeFact(mustEncode(t, f)); err != nil {
+		t.Fatalf("rejection does not decode: %v", err)
+	}
+}
+
+func mustEncode(tb testing.TB, f events.Fact) []byte {
+	tb.Helper()
+	b, err := f.Encode()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+func BenchmarkDecideSend(b *testing.B) {
+	fx := newFixture(b)
+	in := input(b, events.CmdMessageSend, "alice", "s-alice", "lobby", events.MessageSend{Text: "a normal chat message of moderate length", ClientID: "bench"})
+	in.MaxTextRunes = DefaultMaxTextRunes
+	b.ReportAllocs()
+	for b.Loop() {
+		if d := Decide(fx.room, in); d.Fact == nil {
+			b.Fatal(d.Reject)
+		}
+	}
+}

@@ -1,0 +1,167 @@
+package decide
+
+import (
+	"fmt"
+
+	"github.com/chillin-chat/chillin/events"
+)
+
+// RecentCommands is how many command ids a room remembers, to recognise a
+// redelivered command whose fact is already in the log.
+const RecentCommands = 4096
+
+// Reaction is one user's reaction with one emoji.
+type Reaction struct {
+	User  string
+	Emoji string
+}
+
+// Message is what the validator needs to know about a posted message.
+type Message struct {
+	Author    string
+	Deleted   bool
+	Reactions map[Reaction]struct{}
+}
+
+type clientKey struct {
+	user     string
+	clientID string
+}
+
+// Room is the state of one room folded from its facts. The zero Head means no
+// fact has been applied (the room does not exist as far as this value knows).
+type Room struct {
+	ID           string
+	Exists       bool
+	Name         string
+	IsPrivate    bool
+	PasswordHash string
+	Members      map[string]struct{}
+	// Head is the room seq of the last applied fact.
+	Head uint64
+	// LastID is the stream sequence of the last applied fact: the expected
+	// last subject sequence of the next append.
+	LastID   uint64
+	Messages map[uint64]*Message
+
+	clientIDs map[clientKey]uint64
+	recent    map[string]struct{}
+	ring      []string
+	next      int
+}
+
+// NewRoom returns the empty state of room id.
+func NewRoom(id string) *Room {
+	return &Room{
+		ID:        id,
+		Members:   map[string]struct{}{},
+		Messages:  map[uint64]*Message{},
+		clientIDs: map[clientKey]uint64{},
+		recent:    map[string]struct{}{},
+	}
+}
+
+// IsMember reports whether user is a member of the room.
+func (r *Room) IsMember(user string) bool {
+	_, ok := r.Members[user]
+	return ok
+}
+
+// HasCommand reports whether a fact caused by command id is among the room's
+// recent facts.
+func (r *Room) HasCommand(id string) bool {
+	_, ok := r.recent[id]
+	return ok
+}
+
+// PostedBy returns the id of the message user posted with clientID, if any.
+func (r *Room) PostedBy(user, clientID string) (uint64, bool) {
+	id, ok := r.clientIDs[clientKey{user, clientID}]
+	return id, ok
+}
+
+// Apply folds the next fact of the room into the state. A fact already
+// applied (by stream sequence) is skipped; a fact that does not carry the next
+// room seq is an error, and the state must then be thrown away.
+func (r *Room) Apply(s events.Stored) error {
+	if s.Room != r.ID {
+		return fmt.Errorf("room %s: fact %d belongs to room %q", r.ID, s.ID, s.Room)
+	}
+	if s.ID != 0 && s.ID <= r.LastID {
+		return nil
+	}
+	if s.Seq != r.Head+1 {
+		return fmt.Errorf("room %s: fact %d has seq %d where %d was due", r.ID, s.ID, s.Seq, r.Head+1)
+	}
+	switch s.Type {
+	case events.RoomCreated:
+		d, err := events.DecodeData[events.RoomCreatedData](s.Fact)
+		if err != nil {
+			return fmt.Errorf("room %s seq %d: %w", r.ID, s.Seq, err)
+		}
+		r.Exists, r.Name, r.IsPrivate, r.PasswordHash = true, d.Name, d.IsPrivate, d.PasswordHash
+		r.Members[s.User] = struct{}{}
+	case events.MemberJoined:
+		r.Members[s.User] = struct{}{}
+	case events.MemberLeft:
+		delete(r.Members, s.User)
+	case events.MessagePosted:
+		d, err := events.DecodeData[events.MessagePostedData](s.Fact)
+		if err != nil {
+			return fmt.Errorf("room %s seq %d: %w", r.ID, s.Seq, err)
+		}
+		r.Messages[s.ID] = &Message{Author: s.User}
+		if d.ClientID != "" {
+			r.clientIDs[clientKey{s.User, d.ClientID}] = s.ID
+		}
+	case events.MessageEdited:
+		// The text is not needed to decide anything.
+	case events.MessageDeleted:
+		d, err := events.DecodeData[events.MessageDeletedData](s.Fact)
+		if err != nil {
+			return fmt.Errorf("room %s seq %d: %w", r.ID, s.Seq, err)
+		}
+		if m, ok := r.Messages[d.ID]; ok {
+			m.Deleted = true
+		}
+	case events.ReactionAdded, events.ReactionRemoved:
+		d, err := events.DecodeData[events.ReactionData](s.Fact)
+		if err != nil {
+			return fmt.Errorf("room %s seq %d: %w", r.ID, s.Seq, err)
+		}
+		if m, ok := r.Messages[d.ID]; ok {
+			key := Reaction{s.User, d.Emoji}
+			if s.Type == events.ReactionAdded {
+				if m.Reactions == nil {
+					m.Reactions = map[Reaction]struct{}{}
+				}
+				m.Reactions[key] = struct{}{}
+			} else {
+				delete(m.Reactions, key)
+			}
+		}
+	default:
+		return fmt.Errorf("room %s seq %d: %s is not a room fact", r.ID, s.Seq, s.Type)
+	}
+	r.Head, r.LastID = s.Seq, s.ID
+	r.remember(s.Cmd)
+	return nil
+}
+
+// remember adds a command id to the ring of recent ones, forgetting the oldest.
+func (r *Room) remember(id string) {
+	if id == "" {
+		return
+	}
+	if _, ok := r.recent[id]; ok {
+		return
+	}
+	if len(r.ring) < RecentCommands {
+		r.ring = append(r.ring, id)
+	} else {
+		delete(r.recent, r.ring[r.next])
+		r.ring[r.next] = id
+		r.next = (r.next + 1) % RecentCommands
+	}
+	r.recent[id] = struct{}{}
+}

@@ -1,0 +1,13 @@
+// Package sessions keeps the validator's in-memory directory of sessions,
+// folded from the session facts of CHAT_EVT (session.started,
+// session.refreshed, session.revoked) through an ordered consumer that starts
+// at the beginning of the stream and stays live.
+//
+// A session the directory does not know yet (its user logged in a moment ago
+// and the live feed has not brought the fact) is looked up in the log
+// directly, on that user's session subject, before the caller decides: the
+// directory never answers "unknown" for a session the log already holds.
+//
+// It owns the directory; it never writes to the log. A Directory is safe for
+// concurrent use: lookups take a read lock, folding takes the write lock.
+package sessions

@@ -1,0 +1,367 @@
+package validator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/validator/internal/decide"
+	"github.com/chillin-chat/chillin/validator/internal/ratelimit"
+	"github.com/chillin-chat/chillin/validator/internal/sessions"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Defaults of Config.
+const (
+	DefaultRateLimit    = 10
+	DefaultRateWindow   = 10 * time.Second
+	DefaultMaxTextRunes = decide.DefaultMaxTextRunes
+	DefaultWorkers      = 64
+)
+
+const (
+	// maxInFlight bounds, per partition, the commands this instance holds
+	// without having settled them. It bounds what a stopping instance must
+	// finish before it hands the partition over.
+	maxInFlight = 256
+	// queueLen bounds each worker's queue of commands awaiting a decision.
+	queueLen = 512
+	// pullWait is how long one pull request waits at the server. It must be
+	// well below the consumers' pinned TTL (5 s): a pinned instance keeps its
+	// pin only while it keeps asking for more. It also bounds how long a
+	// stopping instance waits for its last request to end.
+	pullWait = time.Second
+	// pullBatch is how many commands one pull request asks for.
+	pullBatch = 64
+	// publishTimeout bounds one append and one read of the log.
+	publishTimeout = 5 * time.Second
+	// shutdownGrace is how long a stopping instance may take to settle the
+	// commands it holds once it stopped pulling. With pullWait it stays below
+	// the pinned TTL, so that no other instance takes a partition over while
+	// its commands are being settled.
+	shutdownGrace = 2 * time.Second
+	// pinHeader carries the pin id of a pinned consumer's deliveries.
+	pinHeader = "Nats-Pin-Id"
+)
+
+// Config configures Run.
+type Config struct {
+	// NATSURL is the NATS server (or comma-separated servers) to use.
+	NATSURL string
+	// RedisURL is the Redis shared by the instances for the rate limit. Empty
+	// means each instance counts on its own.
+	RedisURL string
+	// RedisPrefix is prepended to every Redis key, e.g. "chillin:".
+	RedisPrefix string
+	// RateLimit messages per user are accepted in any sliding RateWindow.
+	RateLimit  int
+	RateWindow time.Duration
+	// MaxTextRunes bounds a message's length in code points.
+	MaxTextRunes int
+	// Workers is how many rooms are decided at once.
+	Workers int
+	// Streams tunes the streams this instance ensures at start-up.
+	Streams events.StreamOptions
+	Logger  *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.RateLimit == 0 {
+		c.RateLimit = DefaultRateLimit
+	}
+	if c.RateWindow == 0 {
+		c.RateWindow = DefaultRateWindow
+	}
+	if c.MaxTextRunes == 0 {
+		c.MaxTextRunes = DefaultMaxTextRunes
+	}
+	if c.Workers == 0 {
+		c.Workers = DefaultWorkers
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.NATSURL == "":
+		return errors.New("validator: no NATS URL")
+	case c.RateLimit < 1:
+		return fmt.Errorf("validator: rate limit %d must be at least 1", c.RateLimit)
+	case c.RateWindow < time.Millisecond:
+		return fmt.Errorf("validator: rate window %v must be at least 1ms", c.RateWindow)
+	case c.MaxTextRunes < 1:
+		return fmt.Errorf("validator: max message length %d must be at least 1", c.MaxTextRunes)
+	case c.Workers < 1:
+		return fmt.Errorf("validator: workers %d must be at least 1", c.Workers)
+	}
+	return nil
+}
+
+// validator is one running instance.
+type validator struct {
+	cfg      Config
+	log      *slog.Logger
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	evt      jetstream.Stream
+	sessions *sessions.Directory
+	limiter  *ratelimit.Limiter
+	workers  []*worker
+	now      func() time.Time
+
+	// inFlight holds a token per unsettled command of each partition.
+	inFlight [events.CommandPartitions]chan struct{}
+	// work ends shutdownGrace after the pull loops could last have stopped:
+	// the deadline for settling the commands this instance holds.
+	work context.Context
+	// pullsDone is closed once no more commands can arrive.
+	pullsDone chan struct{}
+
+	// pins holds, per partition, the pin id this instance was given.
+	pins [events.CommandPartitions]atomic.Pointer[string]
+
+	mu      sync.Mutex
+	lastNak map[int]jetstream.Msg // per partition, the last command returned
+}
+
+// item is a command delivered by partition p.
+type item struct {
+	p    int
+	m    jetstream.Msg
+	slot bool // holds an in-flight slot of p
+}
+
+// Run validates commands until ctx ends. It returns nil after a clean
+// shutdown and an error if it could not start.
+func Run(ctx context.Context, cfg Config) error {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	log := cfg.Logger.With("service", "validator")
+
+	nc, err := nats.Connect(cfg.NATSURL, nats.Name("chillin-validator"), nats.MaxReconnects(-1))
+	if err != nil {
+		return fmt.Errorf("validator: connect to nats: %w", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("validator: jetstream: %w", err)
+	}
+	if err := events.EnsureStreams(ctx, js, cfg.Streams); err != nil {
+		return startErr(ctx, fmt.Errorf("validator: %w", err))
+	}
+	evt, err := js.Stream(ctx, events.EvtStream)
+	if err != nil {
+		return startErr(ctx, fmt.Errorf("validator: stream %s: %w", events.EvtStream, err))
+	}
+	cmds, err := js.Stream(ctx, events.CmdStream)
+	if err != nil {
+		return startErr(ctx, fmt.Errorf("validator: stream %s: %w", events.CmdStream, err))
+	}
+	if cfg.RedisURL == "" {
+		log.Warn("no redis configured: each validator instance counts the rate limit on its own")
+	}
+	limiter, err := ratelimit.New(ratelimit.Config{
+		RedisURL: cfg.RedisURL, Prefix: cfg.RedisPrefix, Limit: cfg.RateLimit, Window: cfg.RateWindow, Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("validator: %w", err)
+	}
+	defer limiter.Close()
+	dir, err := sessions.Start(ctx, js, evt, log)
+	if err != nil {
+		return startErr(ctx, fmt.Errorf("validator: %w", err))
+	}
+	defer dir.Stop()
+	consumers := make([]jetstream.Consumer, events.CommandPartitions)
+	for p := range consumers {
+		if consumers[p], err = cmds.CreateOrUpdateConsumer(ctx, events.ValidatorConsumerConfig(p)); err != nil {
+			return startErr(ctx, fmt.Errorf("validator: consumer of partition %d: %w", p, err))
+		}
+	}
+
+	v := &validator{
+		cfg: cfg, log: log, nc: nc, js: js, evt: evt, sessions: dir, limiter: limiter, now: time.Now,
+		pullsDone: make(chan struct{}), lastNak: map[int]jetstream.Msg{},
+	}
+	for p := range v.inFlight {
+		v.inFlight[p] = make(chan struct{}, maxInFlight)
+	}
+	// work outlives ctx, so that the commands this instance holds can be
+	// settled before it lets go of its partitions.
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	stopDeadline := context.AfterFunc(ctx, func() { time.AfterFunc(pullWait+shutdownGrace, cancelWork) })
+	defer stopDeadline()
+	v.work = work
+	var wg sync.WaitGroup
+	v.workers = make([]*worker, cfg.Workers)
+	for i := range v.workers {
+		w := &worker{v: v, q: make(chan item, queueLen), rooms: map[string]*decide.Room{}}
+		v.workers[i] = w
+		wg.Go(func() { w.run(work) })
+	}
+
+	// One pull loop per partition. A loop stops asking for commands when ctx
+	// ends and returns once its last request is over, so nothing can be in
+	// flight to this instance when it lets go of the partition.
+	var pulls sync.WaitGroup
+	for p, cons := range consumers {
+		pulls.Go(func() { v.pull(ctx, p, cons) })
+	}
+	log.Info("validator started", "partitions", events.CommandPartitions, "workers", cfg.Workers,
+		"rate_limit", cfg.RateLimit, "rate_window", cfg.RateWindow.String(), "max_message_runes", cfg.MaxTextRunes)
+
+	<-ctx.Done()
+	pulls.Wait()
+	v.shutdown(cmds, consumers, &wg)
+	log.Info("validator stopped")
+	return nil
+}
+
+// pull asks partition p for commands and dispatches them until ctx ends.
+//
+// It pulls with explicit requests (Fetch) rather than a continuous Consume:
+// a request always ends at the server (batch full or expired) before its
+// inbox goes away, so stopping never strands a command in a dead inbox. A
+// stranded command would keep the partition pinned to this instance (which
+// never saw its pin id) until the pinned TTL, and come back in the server's
+// redelivery order rather than the stream's.
+func (v *validator) pull(ctx context.Context, p int, cons jetstream.Consumer) {
+	backoff := backoffMin
+	for ctx.Err() == nil {
+		batch, err := cons.Fetch(pullBatch, jetstream.FetchMaxWait(pullWait), jetstream.FetchPriorityGroup(events.ValidatorGroup))
+		if err == nil {
+			for m := range batch.Messages() {
+				v.dispatch(p, m)
+			}
+			err = batch.Error()
+		}
+		if err == nil || errors.Is(err, jetstream.ErrPinIDMismatch) || errors.Is(err, nats.ErrTimeout) {
+			// A full or expired request, or another instance holds the pin.
+			backoff = backoffMin
+			continue
+		}
+		v.log.Warn("pull commands", "partition", p, "err", err)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+		}
+		backoff = min(2*backoff, backoffMax)
+	}
+}
+
+// startErr reports a start-up failure, unless it was caused by ctx ending,
+// which is a shutdown like any other.
+func startErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// dispatch hands a command to the worker of its subject: one room's commands
+// always go to one worker, in the order the partition delivers them.
+func (v *validator) dispatch(p int, m jetstream.Msg) {
+	if pin := m.Headers().Get(pinHeader); pin != "" {
+		if cur := v.pins[p].Load(); cur == nil || *cur != pin {
+			v.pins[p].Store(&pin)
+		}
+	}
+	h := fnv.New32a()
+	h.Write([]byte(m.Subject()))
+	w := v.workers[h.Sum32()%uint32(len(v.workers))]
+	it := item{p: p, m: m}
+	select {
+	case v.inFlight[p] <- struct{}{}:
+		it.slot = true
+	case <-v.work.Done():
+		// Past the deadline the workers hold commands without a slot, to
+		// return them all at the end.
+	}
+	w.q <- it
+}
+
+// settled frees the in-flight slot of a command that was acked, dropped or
+// returned.
+func (v *validator) settled(it item) {
+	if it.slot {
+		<-v.inFlight[it.p]
+	}
+}
+
+// nak returns a command to the server for redelivery, remembering it as the
+// partition's last so shutdown can wait until the server has taken them all.
+func (v *validator) nak(it item) {
+	defer v.settled(it)
+	if err := it.m.Nak(); err != nil {
+		v.log.Debug("nak", "partition", it.p, "err", err)
+	}
+	v.mu.Lock()
+	v.lastNak[it.p] = it.m
+	v.mu.Unlock()
+}
+
+// shutdown runs once the pull loops have stopped: it lets the workers settle
+// the commands this instance holds (for at most shutdownGrace; what is left
+// then is returned), and unpins this instance's partitions, so the next
+// instance starts exactly where this one stopped.
+//
+// Settling rather than returning (NAK) is deliberate: the server redelivers
+// returned commands in an order of its own, not stream order, which would
+// let a standby decide a room's commands out of order.
+func (v *validator) shutdown(cmds jetstream.Stream, consumers []jetstream.Consumer, wg *sync.WaitGroup) {
+	close(v.pullsDone)
+	wg.Wait()
+
+	// Returns (NAKs) are processed by the server in the order they arrive,
+	// one queue per consumer: once it has answered a synchronous NAK sent
+	// after them, it has taken every command returned before, and unpinning
+	// cannot overtake them.
+	v.mu.Lock()
+	last := v.lastNak
+	v.lastNak = map[int]jetstream.Msg{}
+	v.mu.Unlock()
+	for p, m := range last {
+		if _, err := v.nc.Request(m.Reply(), []byte("-NAK"), time.Second); err != nil {
+			v.log.Warn("returned commands may be redelivered late", "partition", p, "err", err)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for p, cons := range consumers {
+		pin := v.pins[p].Load()
+		if pin == nil || cons == nil {
+			continue
+		}
+		info, err := cons.Info(ctx)
+		if err != nil {
+			v.log.Warn("unpin: consumer info", "partition", p, "err", err)
+			continue
+		}
+		for _, g := range info.PriorityGroups {
+			if g.Group != events.ValidatorGroup || g.PinnedClientID != *pin {
+				continue
+			}
+			if err := cmds.UnpinConsumer(ctx, events.ValidatorConsumerName(p), events.ValidatorGroup); err != nil {
+				v.log.Warn("unpin", "partition", p, "err", err)
+			}
+		}
+	}
+	if err := v.nc.FlushTimeout(time.Second); err != nil {
+		v.log.Warn("flush on shutdown", "err", err)
+	}
+}

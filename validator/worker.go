@@ -1,0 +1,335 @@
+package validator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/validator/internal/decide"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+const (
+	backoffMin = 50 * time.Millisecond
+	backoffMax = 2 * time.Second
+	// maxRedecide bounds how often one attempt reloads the room and decides
+	// again because the log moved under it.
+	maxRedecide = 32
+)
+
+// errDuplicateID: JetStream already holds a fact with this command id that
+// is not in the room (it recorded a refusal of the same command).
+var errDuplicateID = errors.New("command id already recorded")
+
+// worker decides the commands of its rooms one at a time, in queue order. It
+// owns the room states of those rooms.
+type worker struct {
+	v     *validator
+	q     chan item
+	rooms map[string]*decide.Room
+}
+
+// run decides queued commands in order until the pull loops have stopped and
+// the queue is empty. work ends pullWait+shutdownGrace after Run's context:
+// commands not settled by then are returned to the server (in queue order,
+// though the server may redeliver them in another).
+func (w *worker) run(work context.Context) {
+	var held []item
+	settle := func(it item) {
+		if work.Err() != nil || !w.handle(work, it) {
+			held = append(held, it)
+			return
+		}
+		w.v.settled(it)
+	}
+	for {
+		select {
+		case it := <-w.q:
+			settle(it)
+		case <-w.v.pullsDone:
+			for {
+				select {
+				case it := <-w.q:
+					settle(it)
+				default:
+					for _, it := range held {
+						w.v.nak(it)
+					}
+					return
+				}
+			}
+		}
+	}
+}
+
+// handle settles one command: it retries transient failures inline, in
+// order, until the command is decided and recorded (true), or ctx ends
+// (false: the command is to be returned for redelivery).
+func (w *worker) handle(ctx context.Context, it item) bool {
+	cmd, err := events.DecodeCommand(it.m.Data())
+	if err == nil && !events.ValidUsername(cmd.User) {
+		err = fmt.Errorf("command %s: invalid user %q", cmd.ID, cmd.User)
+	}
+	if err != nil {
+		// Nothing can be decided or answered: drop it for good.
+		w.v.log.Warn("dropping an unreadable command", "subject", it.m.Subject(), "err", err)
+		if err := it.m.Term(); err != nil {
+			w.v.log.Debug("term", "err", err)
+		}
+		return true
+	}
+	backoff := backoffMin
+	for attempt := 1; ; attempt++ {
+		err := w.process(ctx, cmd)
+		if err == nil {
+			if err := it.m.Ack(); err != nil {
+				// The command will be redelivered and recognised as done.
+				w.v.log.Warn("ack", "cmd", cmd.ID, "err", err)
+			}
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		w.v.log.Warn("command failed; retrying", "room", cmd.Room, "user", cmd.User, "cmd", cmd.ID, "attempt", attempt, "err", err)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return false
+		}
+		backoff = min(2*backoff, backoffMax)
+		// Keep the server from redelivering it while it is being retried.
+		if err := it.m.InProgress(); err != nil {
+			w.v.log.Debug("in progress", "cmd", cmd.ID, "err", err)
+		}
+	}
+}
+
+// process decides cmd and records the outcome. A nil error means the
+// command is settled and may be acked.
+func (w *worker) process(ctx context.Context, cmd events.Command) error {
+	now := w.v.now()
+	r, fresh, err := w.room(ctx, cmd.Room)
+	if err != nil {
+		return err
+	}
+	if r.HasCommand(cmd.ID) {
+		// A previous attempt (perhaps by an instance that stopped before
+		// acking) already appended this command's fact.
+		return w.answer(cmd, r.Head, nil)
+	}
+	sess, known, err := w.v.sessions.Lookup(ctx, cmd.User, cmd.Session)
+	if err != nil {
+		return fmt.Errorf("session of %s: %w", cmd.User, err)
+	}
+	in := decide.Input{Cmd: cmd, Session: sess, SessionKnown: known, Now: now, MaxTextRunes: w.v.cfg.MaxTextRunes}
+	for range maxRedecide {
+		d := decide.Decide(r, in)
+		if d.Confirm && !fresh && r.Head > 0 {
+			// Never act on a cached "no" or "nothing to do": another
+			// instance may have appended while this one was not pinned.
+			changed, err := w.confirm(ctx, r)
+			if err != nil {
+				return err
+			}
+			fresh = true
+			if changed {
+				if r, err = w.reload(ctx, r); err != nil {
+					return err
+				}
+				if r.HasCommand(cmd.ID) {
+					return w.answer(cmd, r.Head, nil)
+				}
+				continue
+			}
+		}
+		if d.Fact != nil && d.RateLimit {
+			if ok, wait := w.v.limiter.Allow(ctx, cmd.User, cmd.ID); !ok {
+				d = decide.Decision{Reject: decide.RateLimited(wait)}
+			}
+		}
+		switch {
+		case d.Fact != nil:
+			appendErr := w.append(ctx, r, cmd, d.Fact)
+			if appendErr == nil {
+				return w.answer(cmd, r.Head, nil)
+			}
+			if !events.IsWrongLastSequence(appendErr) && !errors.Is(appendErr, errDuplicateID) {
+				return appendErr
+			}
+			// The room moved on under the cached state (another instance, or
+			// an earlier attempt of this very command): catch up and decide
+			// again.
+			if r, err = w.reload(ctx, r); err != nil {
+				return err
+			}
+			fresh = true
+			if r.HasCommand(cmd.ID) {
+				return w.answer(cmd, r.Head, nil)
+			}
+			if errors.Is(appendErr, errDuplicateID) {
+				w.v.log.Info("command id already recorded as a refusal; not appending", "room", cmd.Room, "cmd", cmd.ID)
+				return nil
+			}
+		case d.Reject != nil:
+			if err := w.reject(ctx, cmd, d.Reject, now); err != nil {
+				return err
+			}
+			return w.answer(cmd, r.Head, d.Reject)
+		case d.Resend != 0:
+			return w.resend(ctx, cmd, r, d.Resend)
+		default:
+			return w.answer(cmd, r.Head, nil)
+		}
+	}
+	return fmt.Errorf("room %s kept changing while deciding %s", cmd.Room, cmd.ID)
+}
+
+// room returns the state of room id, loading it from the log on first use.
+// fresh reports that it was just read. A room with no facts is never kept:
+// the next command looks at the log again.
+func (w *worker) room(ctx context.Context, id string) (r *decide.Room, fresh bool, err error) {
+	if r, ok := w.rooms[id]; ok {
+		return r, false, nil
+	}
+	r = decide.NewRoom(id)
+	if !events.ValidRoomID(id) {
+		return r, true, nil
+	}
+	r, err = w.reload(ctx, r)
+	return r, true, err
+}
+
+// reload brings r up to the log's head. If the log contradicts the state
+// (which only a bug could cause), the state is dropped and an error returned;
+// the retry starts from an empty state.
+func (w *worker) reload(ctx context.Context, r *decide.Room) (*decide.Room, error) {
+	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	facts, _, err := events.ReadRoom(ctx, w.v.js, w.v.evt, r.ID, r.Head, 0)
+	if err != nil {
+		return r, fmt.Errorf("read room %s after seq %d: %w", r.ID, r.Head, err)
+	}
+	for _, f := range facts {
+		if err := r.Apply(f); err != nil {
+			delete(w.rooms, r.ID)
+			return decide.NewRoom(r.ID), err
+		}
+	}
+	if r.Head > 0 {
+		w.rooms[r.ID] = r
+	}
+	return r, nil
+}
+
+// confirm reports whether the log holds facts of the room that r has not
+// applied.
+func (w *worker) confirm(ctx context.Context, r *decide.Room) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	last, ok, err := events.LastOnSubject(ctx, w.v.evt, events.RoomSubject(r.ID))
+	if err != nil {
+		return false, err
+	}
+	return !ok || last.ID != r.LastID, nil
+}
+
+// append records f, decided on r, and applies it to r once JetStream acked
+// it. It returns the wrong-last-sequence error as is, and errDuplicateID
+// when JetStream already holds a fact with this command id.
+func (w *worker) append(ctx context.Context, r *decide.Room, cmd events.Command, f *events.Fact) error {
+	b, err := f.Encode()
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", f.Type, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	ack, err := w.v.js.Publish(ctx, events.RoomSubject(r.ID), b,
+		jetstream.WithMsgID(cmd.ID), jetstream.WithExpectLastSequencePerSubject(r.LastID))
+	if err != nil {
+		if events.IsWrongLastSequence(err) {
+			return err
+		}
+		return fmt.Errorf("append %s to room %s: %w", f.Type, r.ID, err)
+	}
+	if ack.Duplicate {
+		return errDuplicateID
+	}
+	if err := r.Apply(events.Stored{ID: ack.Sequence, Fact: *f}); err != nil {
+		// The fact is in the log; the retry reloads and finds it.
+		delete(w.rooms, r.ID)
+		return fmt.Errorf("apply own fact: %w", err)
+	}
+	if log := w.v.log; log.Enabled(ctx, slog.LevelDebug) {
+		log.Debug("appended", "room", r.ID, "user", cmd.User, "cmd", cmd.ID, "seq", f.Seq, "type", f.Type)
+	}
+	return nil
+}
+
+// reject records the refusal of cmd on the sender's rejection subject. The
+// command id is the message id, so a retry within the dedup window stores
+// nothing new.
+func (w *worker) reject(ctx context.Context, cmd events.Command, e *events.Error, now time.Time) error {
+	f, err := decide.Rejection(cmd, e, now)
+	if err != nil {
+		return err
+	}
+	b, err := f.Encode()
+	if err != nil {
+		return fmt.Errorf("encode rejection: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	if _, err := w.v.js.Publish(ctx, events.RejectedSubject(cmd.User), b, jetstream.WithMsgID(cmd.ID)); err != nil {
+		return fmt.Errorf("record rejection %s of %s: %w", e.Code, cmd.ID, err)
+	}
+	if log := w.v.log; log.Enabled(ctx, slog.LevelDebug) {
+		log.Debug("rejected", "room", cmd.Room, "user", cmd.User, "cmd", cmd.ID, "code", e.Code)
+	}
+	return nil
+}
+
+// resend answers a repeated message with the frame of the original.
+func (w *worker) resend(ctx context.Context, cmd events.Command, r *decide.Room, id uint64) error {
+	if cmd.Reply == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	m, err := w.v.evt.GetMsg(ctx, id)
+	if err != nil {
+		return fmt.Errorf("read message %d: %w", id, err)
+	}
+	s, err := events.DecodeStoredMsg(m)
+	if err != nil {
+		return err
+	}
+	frame, err := events.EventFrame(s)
+	if err != nil {
+		return fmt.Errorf("frame of message %d: %w", id, err)
+	}
+	return w.publishOutcome(cmd, events.Outcome{Cmd: cmd.ID, HeadSeq: r.Head, Frame: frame})
+}
+
+// answer tells a gateway waiting on a membership command how it ended.
+func (w *worker) answer(cmd events.Command, head uint64, e *events.Error) error {
+	if cmd.Reply == "" || !events.AnsweredByReply(cmd.Type) {
+		return nil
+	}
+	return w.publishOutcome(cmd, events.Outcome{Cmd: cmd.ID, Error: e, HeadSeq: head})
+}
+
+func (w *worker) publishOutcome(cmd events.Command, o events.Outcome) error {
+	b, err := json.Marshal(o)
+	if err != nil {
+		return fmt.Errorf("encode outcome: %w", err)
+	}
+	if err := w.v.nc.Publish(cmd.Reply, b); err != nil {
+		return fmt.Errorf("outcome of %s: %w", cmd.ID, err)
+	}
+	return nil
+}
