@@ -40,6 +40,11 @@ type Config struct {
 	// PingInterval is the WebSocket keepalive period (default 30s); a socket
 	// whose pong does not come back within it is closed.
 	PingInterval time.Duration
+	// FrameRate and FrameBurst bound the frames one socket may send: a
+	// socket above FrameRate per second sustained, beyond a burst of
+	// FrameBurst, is closed with 4008 (defaults 50 and 100).
+	FrameRate  float64
+	FrameBurst int
 	// JoinTimeout bounds the wait for a room:join decision (default 10s).
 	JoinTimeout time.Duration
 
@@ -64,6 +69,12 @@ func (c *Config) setDefaults() error {
 	}
 	if c.PingInterval == 0 {
 		c.PingInterval = 30 * time.Second
+	}
+	if c.FrameRate == 0 {
+		c.FrameRate = 50
+	}
+	if c.FrameBurst == 0 {
+		c.FrameBurst = 100
 	}
 	if c.JoinTimeout == 0 {
 		c.JoinTimeout = 10 * time.Second

@@ -21,8 +21,6 @@ import (
 const (
 	maxFrame       = 16 << 10 // larger frames close the socket with 1009
 	writeTimeout   = 10 * time.Second
-	framesPerSec   = 50 // sustained client frames per second before 4008
-	frameBurst     = 100
 	maxClientIDLen = 64
 	joinTail       = 50   // facts sent on a join without `after`
 	maxBackfill    = 1000 // further behind than this, a join gets a snapshot
@@ -155,17 +153,23 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 func (c *conn) writeLoop() {
 	for {
 		select {
+		case <-c.ctx.Done():
+			reason, _ := c.reason.Load().(string)
+			_ = c.ws.Close(websocket.StatusCode(c.code.Load()), reason)
+			return
+		default:
+		}
+		select {
 		case b := <-c.out:
-			ctx, cancel := context.WithTimeout(c.ctx, writeTimeout)
+			// Not derived from c.ctx: a write whose context is cancelled
+			// drops the connection without the close frame.
+			ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 			err := c.ws.Write(ctx, websocket.MessageText, b)
 			cancel()
 			if err != nil {
 				c.closeWith(websocket.StatusGoingAway, "write failed")
 			}
 		case <-c.ctx.Done():
-			reason, _ := c.reason.Load().(string)
-			_ = c.ws.Close(websocket.StatusCode(c.code.Load()), reason)
-			return
 		}
 	}
 }
@@ -178,7 +182,7 @@ func (c *conn) pingLoop() {
 		case <-c.ctx.Done():
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.PingInterval)
+			ctx, cancel := context.WithTimeout(context.Background(), c.s.cfg.PingInterval)
 			err := c.ws.Ping(ctx)
 			cancel()
 			if err != nil {
@@ -196,7 +200,7 @@ type clientFrame struct {
 }
 
 func (c *conn) readLoop() {
-	limiter := rate.NewLimiter(framesPerSec, frameBurst)
+	limiter := rate.NewLimiter(rate.Limit(c.s.cfg.FrameRate), c.s.cfg.FrameBurst)
 	for {
 		// Not c.ctx: cancelling a read drops the connection without a close
 		// frame. The writer's Close ends this read with the right status.

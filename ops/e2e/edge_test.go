@@ -53,6 +53,24 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 
+	{ // flood
+		c := s.dial(alice)
+		for i := 0; i < 150; i++ { // beyond the burst of 100
+			b := []byte(`{"type":"heartbeat","data":{"t":1}}`)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			err := c.ws.Write(ctx, websocket.MessageText, b)
+			cancel()
+			if err != nil {
+				break
+			}
+		}
+		for range c.frames {
+		}
+		if err := <-c.closed; websocket.CloseStatus(err) != 4008 {
+			t.Fatalf("flooding socket closed with %v, want 4008", err)
+		}
+	}
+
 	{ // unreadable frames
 		c := s.dial(alice)
 		for _, raw := range []string{

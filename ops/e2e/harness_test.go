@@ -60,6 +60,7 @@ type system struct {
 	log     *slog.Logger
 
 	rateLimit int
+	frameRate float64
 	baseURL   string
 	wsURL     string
 
@@ -70,6 +71,9 @@ type system struct {
 type sysOption func(*system)
 
 func withRateLimit(n int) sysOption { return func(s *system) { s.rateLimit = n } }
+
+// withFrameRate raises the gateway's per-socket flood limit, for bursts.
+func withFrameRate(perSec float64) sysOption { return func(s *system) { s.frameRate = perSec } }
 
 // newSystem starts NATS, Postgres (database) and one of each service.
 func newSystem(t *testing.T, opts ...sysOption) *system {
@@ -156,7 +160,7 @@ func (s *system) startGateway() (stop func()) {
 	return s.service("gateway", func(ctx context.Context) error {
 		return gateway.Run(ctx, gateway.Config{
 			Listener: ln, NATSURL: s.natsURL, PostgresURL: s.pgURL, RedisURL: redisURL(), RedisPrefix: s.prefix,
-			Password: fastHash, UI: ui.FS(), Logger: s.log.With("service", "gateway"),
+			Password: fastHash, UI: ui.FS(), FrameRate: s.frameRate, FrameBurst: int(s.frameRate), Logger: s.log.With("service", "gateway"),
 		})
 	})
 }

@@ -286,7 +286,7 @@ func TestReconnectRecovery(t *testing.T) {
 // Restarting the validator and the projector in the middle of a burst of
 // 2,000 messages from 20 clients loses and duplicates nothing.
 func TestRestartMidBurst(t *testing.T) {
-	s := newSystem(t, withRateLimit(100000))
+	s := newSystem(t, withRateLimit(100000), withFrameRate(10000))
 	const clients, each = 20, 100
 	owner := s.register("owner")
 	room := s.createRoom(owner, "burst")
@@ -357,7 +357,7 @@ func TestRestartMidBurst(t *testing.T) {
 // Two validators at once on one room: no gap, no duplicate seq, and each
 // sender's messages in the order sent, even when one of them stops mid-way.
 func TestTwoValidators(t *testing.T) {
-	s := newSystem(t, withRateLimit(100000))
+	s := newSystem(t, withRateLimit(100000), withFrameRate(10000))
 	first := s.validatorStop
 	s.startValidator()
 	const users, each = 3, 150
