@@ -2,10 +2,13 @@ package events
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -46,32 +49,22 @@ func LastOnSubject(ctx context.Context, evt jetstream.Stream, subject string) (s
 
 // ReadSubject reads the facts on subject with stream sequence >= start, in
 // order, stopping after the fact with sequence last (inclusive) or after max
-// facts (max <= 0: no bound). It reads through an ordered consumer, so it
-// costs one consumer creation plus one pull per batch.
+// facts (max <= 0: no bound). It reads with batched direct gets (one request
+// per 256 facts) and creates no consumer, so any number of readers can run
+// at once at the cost of a request or two each.
 func ReadSubject(ctx context.Context, js jetstream.JetStream, subject string, start, last uint64, max int) ([]Stored, error) {
 	if start == 0 {
 		start = 1
 	}
-	if last < start {
-		return nil, nil
-	}
-	cons, err := js.OrderedConsumer(ctx, EvtStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{subject},
-		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    start,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", subject, err)
-	}
 	var out []Stored
-	for max <= 0 || len(out) < max {
-		want := 256
+	for next := start; next <= last && (max <= 0 || len(out) < max); {
+		want := readBatch
 		if max > 0 && max-len(out) < want {
 			want = max - len(out)
 		}
-		batch, err := fetch(ctx, cons, want)
+		batch, err := directBatch(ctx, js.Conn(), subject, next, want)
 		if err != nil {
-			return out, fmt.Errorf("read %s: %w", subject, err)
+			return out, fmt.Errorf("read %s from %d: %w", subject, next, err)
 		}
 		if len(batch) == 0 {
 			return out, fmt.Errorf("read %s: log ended before seq %d", subject, last)
@@ -81,46 +74,66 @@ func ReadSubject(ctx context.Context, js jetstream.JetStream, subject string, st
 				return out, nil
 			}
 			out = append(out, s)
-			if s.ID == last || (max > 0 && len(out) == max) {
-				return out, nil
-			}
 		}
+		next = batch[len(batch)-1].ID + 1
 	}
 	return out, nil
 }
 
-// fetch pulls up to n facts from an ordered consumer: what is there now, or
-// if nothing is, the next one to arrive within 5 s.
-func fetch(ctx context.Context, cons jetstream.Consumer, n int) ([]Stored, error) {
-	batch, err := cons.FetchNoWait(n)
+// readBatch is how many facts one direct get request asks for.
+const readBatch = 256
+
+// directBatch asks CHAT_EVT for up to n facts on subject at or after stream
+// sequence start (a batched direct get: the stream answers with one message
+// per fact, then an end-of-batch status).
+func directBatch(ctx context.Context, nc *nats.Conn, subject string, start uint64, n int) ([]Stored, error) {
+	req, err := json.Marshal(struct {
+		Seq   uint64 `json:"seq"`
+		Next  string `json:"next_by_subj"`
+		Batch int    `json:"batch"`
+	}{start, subject, n})
 	if err != nil {
 		return nil, err
 	}
-	out, err := drain(batch)
-	if len(out) > 0 || err != nil {
-		return out, err
+	inbox := nc.NewRespInbox()
+	sub, err := nc.SubscribeSync(inbox)
+	if err != nil {
+		return nil, err
+	}
+	defer sub.Unsubscribe()
+	if err := nc.PublishRequest("$JS.API.DIRECT.GET."+EvtStream, inbox, req); err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if batch, err = cons.Fetch(1, jetstream.FetchContext(ctx)); err != nil {
-		return nil, err
-	}
-	return drain(batch)
-}
-
-func drain(batch jetstream.MessageBatch) ([]Stored, error) {
 	var out []Stored
-	for m := range batch.Messages() {
-		s, err := DecodeConsumedMsg(m)
+	for {
+		m, err := sub.NextMsgWithContext(ctx)
 		if err != nil {
 			return out, err
 		}
-		out = append(out, s)
+		switch status := m.Header.Get("Status"); status {
+		case "":
+		case "204", "404": // end of batch; nothing (more) on the subject
+			return out, nil
+		default:
+			return out, fmt.Errorf("direct get: status %s %s", status, m.Header.Get("Description"))
+		}
+		seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+		if err != nil {
+			return out, fmt.Errorf("direct get: bad sequence header: %w", err)
+		}
+		f, err := DecodeFact(m.Data)
+		if err != nil {
+			return out, fmt.Errorf("seq %d: %w", seq, err)
+		}
+		out = append(out, Stored{ID: seq, Fact: f})
+		if len(out) == n {
+			// The stream still sends its end-of-batch status; the
+			// subscription is dropped without waiting for it.
+			return out, nil
+		}
 	}
-	if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrNoMessages) {
-		return out, err
-	}
-	return out, nil
 }
 
 // ReadRoom returns the room's facts with after < seq, in seq order, at most

@@ -85,6 +85,11 @@ func TestReadRoom(t *testing.T) {
 	if err != nil || head != 0 || len(empty) != 0 {
 		t.Fatalf("empty room: %v %d %v", empty, head, err)
 	}
+	// Reading leaves nothing behind on the server.
+	info, err := evt.Info(ctx)
+	if err != nil || info.State.Consumers != 0 {
+		t.Fatalf("reads left %d consumers (%v)", info.State.Consumers, err)
+	}
 }
 
 func TestCreateOnlyIfAbsent(t *testing.T) {

@@ -77,6 +77,7 @@ type client struct {
 	errors                    atomic.Int64
 	mu                        sync.Mutex
 	latencies                 []int64 // µs, send→deliver, every delivery this client saw
+	decided                   []int64 // µs, send→decided (the fact's time), for its own messages
 	rejected                  map[string]int
 }
 
@@ -338,7 +339,27 @@ func (c *client) send(ctx context.Context, stop <-chan struct{}, rate float64, s
 	}
 }
 
+// factTime reads the fact's time ("at", set when the validator decided it)
+// from an event frame.
+func factTime(b []byte) (int64, bool) {
+	i := bytes.Index(b, atMarker)
+	if i < 0 {
+		return 0, false
+	}
+	rest := b[i+len(atMarker):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return 0, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(rest[:j]))
+	if err != nil {
+		return 0, false
+	}
+	return t.UnixNano(), true
+}
+
 var (
+	atMarker    = []byte(`"at":"`)
 	kindPosted  = []byte(`"kind":"message.posted"`)
 	textMarker  = []byte(`"text":"t=`)
 	typeReject  = []byte(`{"type":"rejected"`)
@@ -380,6 +401,11 @@ func (c *client) read(ctx context.Context) {
 			c.mu.Unlock()
 			if k := bytes.Index(b, clientIDKey); k >= 0 && bytes.HasPrefix(b[k+len(clientIDKey):], own) {
 				c.accepted.Add(1)
+				if at, ok := factTime(b); ok {
+					c.mu.Lock()
+					c.decided = append(c.decided, (at-sent)/1000)
+					c.mu.Unlock()
+				}
 			}
 		case bytes.HasPrefix(b, typeReject):
 			code := "UNKNOWN"

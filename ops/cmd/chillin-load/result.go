@@ -43,6 +43,7 @@ type result struct {
 	Delivered           int64              `json:"delivered"`
 	DeliveredPerSec     float64            `json:"deliveredPerSec"`
 	LatencyMs           map[string]float64 `json:"latencyMs"`
+	DecidedMs           map[string]float64 `json:"decidedMs"`
 	Rejected            map[string]int     `json:"rejected"`
 	Errors              int64              `json:"errors"`
 	GatewayBytesPerConn float64            `json:"gatewayBytesPerConn,omitempty"`
@@ -53,25 +54,32 @@ func summarize(o options, clients []*client, elapsed time.Duration) *result {
 	r := &result{
 		Clients: o.Clients, Rooms: o.Rooms, Senders: o.Senders, RatePerSender: o.Rate, Seconds: elapsed.Seconds(),
 		Sent: s.sent, Accepted: s.accepted, Delivered: s.delivered, Errors: s.errors,
-		Rejected: map[string]int{}, LatencyMs: map[string]float64{},
+		Rejected: map[string]int{},
 	}
 	r.AcceptedPerSec = float64(s.accepted) / elapsed.Seconds()
 	r.DeliveredPerSec = float64(s.delivered) / elapsed.Seconds()
-	var all []int64
+	var all, decided []int64
 	for _, c := range clients {
 		c.mu.Lock()
 		all = append(all, c.latencies...)
+		decided = append(decided, c.decided...)
 		for code, n := range c.rejected {
 			r.Rejected[code] += n
 		}
 		c.mu.Unlock()
 	}
-	slices.Sort(all)
-	if len(all) > 0 {
-		at := func(q float64) float64 { return float64(all[int(q*float64(len(all)-1))]) / 1000 }
-		r.LatencyMs = map[string]float64{"p50": at(0.50), "p90": at(0.90), "p99": at(0.99), "max": at(1)}
-	}
+	r.LatencyMs, r.DecidedMs = quantiles(all), quantiles(decided)
 	return r
+}
+
+// quantiles returns p50, p90, p99 and max of µs samples, in ms.
+func quantiles(us []int64) map[string]float64 {
+	if len(us) == 0 {
+		return nil
+	}
+	slices.Sort(us)
+	at := func(q float64) float64 { return float64(us[int(q*float64(len(us)-1))]) / 1000 }
+	return map[string]float64{"p50": at(0.50), "p90": at(0.90), "p99": at(0.99), "max": at(1)}
 }
 
 func (r *result) writeJSON(w io.Writer) error {
@@ -87,9 +95,13 @@ func (r *result) writeTable(w io.Writer) {
 	fmt.Fprintf(tw, "sent\t%d\n", r.Sent)
 	fmt.Fprintf(tw, "accepted\t%d (%.0f msg/s)\n", r.Accepted, r.AcceptedPerSec)
 	fmt.Fprintf(tw, "delivered\t%d (%.0f deliveries/s)\n", r.Delivered, r.DeliveredPerSec)
-	if len(r.LatencyMs) > 0 {
-		fmt.Fprintf(tw, "latency send→deliver\tp50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms\n",
-			r.LatencyMs["p50"], r.LatencyMs["p90"], r.LatencyMs["p99"], r.LatencyMs["max"])
+	for _, l := range []struct {
+		name string
+		q    map[string]float64
+	}{{"latency send→deliver", r.LatencyMs}, {"  of which send→decided", r.DecidedMs}} {
+		if l.q != nil {
+			fmt.Fprintf(tw, "%s\tp50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms\n", l.name, l.q["p50"], l.q["p90"], l.q["p99"], l.q["max"])
+		}
 	}
 	codes := make([]string, 0, len(r.Rejected))
 	for c := range r.Rejected {
