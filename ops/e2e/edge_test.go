@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -298,14 +299,11 @@ func TestLogout(t *testing.T) {
 	}
 }
 
-// Postgres unreachable while sending: sends are still accepted and delivered;
-// when it is back, the projector catches up with nothing lost.
+// Postgres unreachable while sending: sends are still accepted and delivered,
+// reads say clearly what is missing; when it is back, the projector catches
+// up with nothing lost.
 func TestPostgresOutage(t *testing.T) {
-	s := newSystem(t, withRateLimit(100))
-	proxy := newProxy(t, s.pgURL)
-	s.projectorStop()
-	s.startProjector(proxy.url)
-
+	s := newSystem(t, withRateLimit(100), withProxies())
 	alice := s.register("alice")
 	room := s.createRoom(alice, "outage")
 	ca := s.dial(alice)
@@ -314,7 +312,7 @@ func TestPostgresOutage(t *testing.T) {
 	ca.posted()
 	s.waitPG(room, 1)
 
-	proxy.cut()
+	s.pgProxy.cut()
 	for i := 0; i < 30; i++ {
 		ca.send(room, fmt.Sprint("o", i), fmt.Sprint("during the outage ", i))
 	}
@@ -323,17 +321,78 @@ func TestPostgresOutage(t *testing.T) {
 			t.Fatalf("accepted %q, want o%d", m.ClientID, i)
 		}
 	}
-	time.Sleep(time.Second)
+	var ready struct {
+		Status string
+		Down   []string
+	}
+	if code := s.api("GET", "/ready", "", nil, &ready); code != 503 || fmt.Sprint(ready.Down) != "[postgres]" {
+		t.Fatalf("ready: %d %+v", code, ready)
+	}
+	var e struct{ Error *events.Error }
+	if code := s.api("GET", "/api/rooms/"+room+"/messages", alice, nil, &e); code != 503 || e.Error.Code != events.CodeUnavailable {
+		t.Fatalf("history while postgres is away: %d %+v", code, e.Error)
+	}
+	if code := s.api("GET", "/api/auth/me", alice, nil, nil); code != 200 {
+		t.Fatalf("me while postgres is away: %d", code)
+	}
 	if n := len(s.pgMessages(room)); n != 1 {
 		t.Fatalf("postgres holds %d messages while cut off, want 1", n)
 	}
-	proxy.restore()
+	s.pgProxy.restore()
 	msgs := s.waitPG(room, 31)
 	for i, m := range msgs[1:] {
 		if m.ClientID != fmt.Sprint("o", i) {
 			t.Fatalf("message %d is %q", i, m.ClientID)
 		}
 	}
+	if code := s.api("GET", "/ready", "", nil, nil); code != 200 {
+		t.Fatalf("ready after the outage: %d", code)
+	}
+}
+
+// Redis unreachable: sessions fall back to Postgres, sending keeps working
+// (rate limits count per validator), and clients are caught up from the log
+// although live fan-out has paused.
+func TestRedisOutage(t *testing.T) {
+	s := newSystem(t, withProxies())
+	alice, bob := s.register("alice"), s.register("bob")
+	room := s.createRoom(alice, "no-redis")
+	ca, cb := s.dial(alice), s.dial(bob)
+	ca.join(room, nil)
+	cb.join(room, nil)
+	ca.event() // bob's join
+	eventually(t, 10*time.Second, "sessions projected", func() bool {
+		var n int
+		_ = s.pool.QueryRow(context.Background(), `SELECT count(*) FROM sessions`).Scan(&n)
+		return n == 2
+	})
+
+	s.redisProxy.cut()
+	if code := s.api("GET", "/api/auth/me", alice, nil, nil); code != 200 {
+		t.Fatalf("me without redis: %d", code)
+	}
+	var login authAnswer
+	if code := s.api("POST", "/api/auth/login", "", map[string]string{"username": "bob", "password": "password-bob"}, &login); code != 200 {
+		t.Fatalf("login without redis: %d %+v", code, login.Error)
+	}
+	for i := 0; i < 3; i++ {
+		ca.send(room, fmt.Sprint("r", i), fmt.Sprint("no redis ", i))
+	}
+	for i := 0; i < 3; i++ {
+		if m := cb.posted(); m.ClientID != fmt.Sprint("r", i) {
+			t.Fatalf("bob got %q, want r%d", m.ClientID, i)
+		}
+	}
+	var ready struct{ Down []string }
+	if code := s.api("GET", "/ready", "", nil, &ready); code != 503 || fmt.Sprint(ready.Down) != "[redis]" {
+		t.Fatalf("ready: %d %+v", code, ready)
+	}
+	s.redisProxy.restore()
+	ca.send(room, "after", "redis is back")
+	if m := cb.posted(); m.ClientID != "after" {
+		t.Fatalf("bob got %q after redis returned", m.ClientID)
+	}
+	cb.quiet(300 * time.Millisecond)
 }
 
 // proxy is a loopback TCP proxy that a test can cut and restore, to make a
@@ -349,16 +408,20 @@ type proxy struct {
 	conns []net.Conn
 }
 
-func newProxy(t *testing.T, dsn string) *proxy {
+// newProxy proxies the server of a URL; p.url is the URL through the proxy.
+func newProxy(t *testing.T, serverURL string) *proxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	i := strings.Index(dsn, "@") + 1
-	j := i + strings.Index(dsn[i:], "/")
-	p := &proxy{t: t, target: dsn[i:j], ln: ln, open: true,
-		url: dsn[:i] + ln.Addr().String() + dsn[j:]}
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{t: t, target: u.Host, ln: ln, open: true}
+	u.Host = ln.Addr().String()
+	p.url = u.String()
 	t.Cleanup(func() { ln.Close(); p.cut() })
 	go p.accept()
 	return p

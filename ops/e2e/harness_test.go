@@ -66,9 +66,18 @@ type system struct {
 
 	// The latest validator's and projector's stop functions.
 	validatorStop, projectorStop func()
+
+	// With withProxies, the services reach Postgres and Redis through
+	// proxies the test can cut; the test itself reaches them directly.
+	proxied              bool
+	pgProxy, redisProxy  *proxy
+	servicePG, serviceRD string
 }
 
 type sysOption func(*system)
+
+// withProxies puts Postgres and Redis behind proxies the test can cut.
+func withProxies() sysOption { return func(s *system) { s.proxied = true } }
 
 func withRateLimit(n int) sysOption { return func(s *system) { s.rateLimit = n } }
 
@@ -89,8 +98,13 @@ func newSystem(t *testing.T, opts ...sysOption) *system {
 	for _, o := range opts {
 		o(s)
 	}
+	s.servicePG, s.serviceRD = s.pgURL, redisURL()
+	if s.proxied {
+		s.pgProxy, s.redisProxy = newProxy(t, s.pgURL), newProxy(t, redisURL())
+		s.servicePG, s.serviceRD = s.pgProxy.url, s.redisProxy.url
+	}
 	s.startValidator()
-	s.startProjector(s.pgURL)
+	s.startProjector()
 	s.startGateway()
 	return s
 }
@@ -135,16 +149,16 @@ func (s *system) service(name string, fn func(ctx context.Context) error) (stop 
 func (s *system) startValidator() {
 	s.validatorStop = s.service("validator", func(ctx context.Context) error {
 		return validator.Run(ctx, validator.Config{
-			NATSURL: s.natsURL, RedisURL: redisURL(), RedisPrefix: s.prefix,
+			NATSURL: s.natsURL, RedisURL: s.serviceRD, RedisPrefix: s.prefix,
 			RateLimit: s.rateLimit, RateWindow: 10 * time.Second, Logger: s.log.With("service", "validator"),
 		})
 	})
 }
 
-func (s *system) startProjector(pgURL string) {
+func (s *system) startProjector() {
 	s.projectorStop = s.service("projector", func(ctx context.Context) error {
 		return projector.Run(ctx, projector.Config{
-			NATSURL: s.natsURL, PostgresURL: pgURL, RedisURL: redisURL(), RedisPrefix: s.prefix,
+			NATSURL: s.natsURL, PostgresURL: s.servicePG, RedisURL: s.serviceRD, RedisPrefix: s.prefix,
 			Views: []string{"pg", "live"}, Logger: s.log.With("service", "projector"),
 		})
 	})
@@ -159,7 +173,7 @@ func (s *system) startGateway() (stop func()) {
 	s.wsURL = "ws://" + ln.Addr().String() + "/ws"
 	return s.service("gateway", func(ctx context.Context) error {
 		return gateway.Run(ctx, gateway.Config{
-			Listener: ln, NATSURL: s.natsURL, PostgresURL: s.pgURL, RedisURL: redisURL(), RedisPrefix: s.prefix,
+			Listener: ln, NATSURL: s.natsURL, PostgresURL: s.servicePG, RedisURL: s.serviceRD, RedisPrefix: s.prefix,
 			Password: fastHash, UI: ui.FS(), FrameRate: s.frameRate, FrameBurst: int(s.frameRate), Logger: s.log.With("service", "gateway"),
 		})
 	})

@@ -331,7 +331,7 @@ func TestRestartMidBurst(t *testing.T) {
 	validatorStop()
 	projectorStop()
 	s.startValidator()
-	s.startProjector(s.pgURL)
+	s.startProjector()
 	wg.Wait()
 
 	pg := s.waitPG(room, clients*each)
