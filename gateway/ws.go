@@ -286,6 +286,24 @@ func (c *conn) command(typ, room, ref string, data any) (events.Command, error) 
 	return cmd, err
 }
 
+// decideMembership appends a room.join or room.leave and waits for the
+// validator's decision; on failure it answers the frame and reports false.
+func (c *conn) decideMembership(typ, room, ref string, data any) (events.Outcome, bool) {
+	cmd, err := c.command(typ, room, ref, data)
+	var o events.Outcome
+	if err == nil {
+		o, err = c.s.decide(c.ctx, cmd)
+	}
+	if err == nil && o.Error != nil {
+		err = o.Error
+	}
+	if err != nil {
+		c.replyError(ref, c.s.userError(err))
+		return o, false
+	}
+	return o, true
+}
+
 func (c *conn) onJoin(f clientFrame) error {
 	var d struct {
 		Room     string  `json:"room"`
@@ -302,16 +320,8 @@ func (c *conn) onJoin(f clientFrame) error {
 		c.replyError(f.Ref, events.Errorf(events.CodeNoSuchRoom, "no such room"))
 		return nil
 	}
-	cmd, err := c.command(events.CmdRoomJoin, d.Room, f.Ref, events.RoomJoin{Password: d.Password})
-	if err != nil {
-		return err
-	}
-	o, err := c.s.decide(c.ctx, cmd)
-	if err == nil && o.Error != nil {
-		err = o.Error
-	}
-	if err != nil {
-		c.replyError(f.Ref, c.s.userError(err))
+	o, ok := c.decideMembership(events.CmdRoomJoin, d.Room, f.Ref, events.RoomJoin{Password: d.Password})
+	if !ok {
 		return nil
 	}
 	room, err := c.s.room(c.ctx, d.Room)
@@ -363,16 +373,7 @@ func (c *conn) onLeave(f clientFrame) error {
 	if d.Room == "" {
 		return errors.New("room is required")
 	}
-	cmd, err := c.command(events.CmdRoomLeave, d.Room, f.Ref, events.RoomLeave{})
-	if err != nil {
-		return err
-	}
-	o, err := c.s.decide(c.ctx, cmd)
-	if err == nil && o.Error != nil {
-		err = o.Error
-	}
-	if err != nil {
-		c.replyError(f.Ref, c.s.userError(err))
+	if _, ok := c.decideMembership(events.CmdRoomLeave, d.Room, f.Ref, events.RoomLeave{}); !ok {
 		return nil
 	}
 	if c.rooms[d.Room] {
