@@ -5,7 +5,7 @@ import (
 	"io/fs"
 )
 
-//go:embed index.html app.css icon.svg icons.svg js
+//go:embed index.html app.css icon.svg js
 var files embed.FS
 
 // FS returns the static files of the web client, with index.html at the root.

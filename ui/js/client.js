@@ -17,6 +17,8 @@ import { systemTimers } from './timers.js';
 
 const HISTORY_PAGE = 50;
 const TYPING_EXPIRY_MS = 10000;
+const MEMBERS_RELOAD_MS = 200;
+const MEMBERS_RELOAD_TRIES = 5;
 const PRESENCE_ORDER = { online: 0, busy: 1, away: 2 };
 
 /**
@@ -47,6 +49,7 @@ export class ChatClient {
   #presence = new Map(); // user -> status
   #sendTimers = new Map(); // clientId -> timer
   #typingTimers = new Map(); // room id -> timer
+  #membersTimers = new Map(); // room id -> timer of a pending member list reload
   #active = null;
   #attentive = true;
 
@@ -107,9 +110,12 @@ export class ChatClient {
     for (const off of this.#unsubscribe) off();
     this.#unsubscribe = [];
     this.#conn.disconnect();
-    for (const timer of [...this.#sendTimers.values(), ...this.#typingTimers.values()]) this.#timers.clearTimeout(timer);
+    for (const timer of [...this.#sendTimers.values(), ...this.#typingTimers.values(), ...this.#membersTimers.values()]) {
+      this.#timers.clearTimeout(timer);
+    }
     this.#sendTimers.clear();
     this.#typingTimers.clear();
+    this.#membersTimers.clear();
     if (forget) {
       this.#outbox.clear();
       this.#storage?.removeItem(this.#openRoomsKey());
@@ -401,8 +407,18 @@ export class ChatClient {
       members.set(m.user, { user: m.user, displayName: m.displayName || m.user, avatarUrl: m.avatarUrl || '' });
       if (m.status) this.#presence.set(m.user, m.status);
     }
+    // The list is a projection of the log and may lag behind the joins the
+    // log has already shown here (the user's own, right after joining): those
+    // stay, and the list is asked for again a few times.
+    let behind = false;
+    for (const [user, m] of this.#members.get(room.id) ?? []) {
+      if (!m.unconfirmed || members.has(user)) continue;
+      members.set(user, { ...m, unconfirmed: m.unconfirmed + 1 });
+      behind ||= m.unconfirmed < MEMBERS_RELOAD_TRIES;
+    }
     this.#members.set(room.id, members);
     this.#emitter.emit('members', { room: room.id });
+    if (behind) this.#reloadMembers(room);
   }
 
   #onFrame(frame) {
@@ -438,7 +454,7 @@ export class ChatClient {
   #afterApply(room, { applied, gap }, versionBefore) {
     const unreadBefore = room.unread;
     for (const { event, live } of applied) {
-      if (event.kind === Kind.MEMBER_JOINED) this.#memberJoined(room.id, event.user);
+      if (event.kind === Kind.MEMBER_JOINED) this.#memberJoined(room, event.user);
       else if (event.kind === Kind.MEMBER_LEFT) this.#memberLeft(room.id, event.user);
       else if (event.kind === Kind.MESSAGE_POSTED && live && event.user !== this.#me) {
         if (!(this.#attentive && this.#active === room.id)) room.unread += 1;
@@ -470,11 +486,31 @@ export class ChatClient {
     );
   }
 
-  #memberJoined(roomId, user) {
-    const members = this.#members.get(roomId);
-    if (!members || members.has(user)) return;
-    members.set(user, { user, displayName: this.displayName(user), avatarUrl: '' });
-    this.#emitter.emit('members', { room: roomId });
+  #memberJoined(room, user) {
+    let members = this.#members.get(room.id);
+    if (!members) {
+      // Joined before the list came: kept through its arrival (see #loadMembers).
+      members = new Map();
+      this.#members.set(room.id, members);
+    }
+    if (members.has(user)) return;
+    members.set(user, { user, displayName: this.displayName(user), avatarUrl: '', unconfirmed: 1 });
+    this.#emitter.emit('members', { room: room.id });
+    // The fact names only the user: the member list has the newcomer's display
+    // name and presence.
+    this.#reloadMembers(room);
+  }
+
+  /** Fetches a room's member list again shortly; calls close together share one fetch. */
+  #reloadMembers(room) {
+    if (this.#membersTimers.has(room.id)) return;
+    this.#membersTimers.set(
+      room.id,
+      this.#timers.setTimeout(() => {
+        this.#membersTimers.delete(room.id);
+        this.#loadMembers(room);
+      }, MEMBERS_RELOAD_MS),
+    );
   }
 
   #memberLeft(roomId, user) {

@@ -340,6 +340,80 @@ describe('ChatClient', () => {
     assert.equal(client.displayName('bob'), 'Bob');
   });
 
+  it('reloads the member list once when people join, for their names and presence', async () => {
+    client.stop();
+    WS = fakeWebSocketClass();
+    const api = fakeApi();
+    let list = [{ user: 'ann', displayName: 'Ann', status: 'online' }];
+    let loads = 0;
+    api.members = async () => {
+      loads += 1;
+      return list;
+    };
+    start(api);
+    WS.last.open();
+    await openGeneral(1);
+    assert.equal(loads, 1);
+    const joined = (seq, user) => ({
+      type: 'event',
+      data: { room: 'general', seq, id: 100 + seq, kind: Kind.MEMBER_JOINED, user, at: '2030-01-01T00:00:00Z', data: {} },
+    });
+    WS.last.receive(joined(2, 'bob'));
+    WS.last.receive(joined(3, 'cat'));
+    assert.deepEqual(client.members('general').map((m) => [m.user, m.displayName, m.status]), [
+      ['ann', 'Ann', 'online'],
+      ['bob', 'bob', 'offline'],
+      ['cat', 'cat', 'offline'],
+    ]);
+    list = [...list, { user: 'bob', displayName: 'Bob', status: 'online' }, { user: 'cat', displayName: 'Cat', status: 'away' }];
+    clock.advance(200);
+    await settle();
+    assert.equal(loads, 2, 'one reload for both joins');
+    assert.deepEqual(client.members('general').map((m) => [m.user, m.displayName, m.status]), [
+      ['ann', 'Ann', 'online'],
+      ['bob', 'Bob', 'online'],
+      ['cat', 'Cat', 'away'],
+    ]);
+  });
+
+  it('keeps a member the log showed joining while the member list lags behind', async () => {
+    client.stop();
+    WS = fakeWebSocketClass();
+    const api = fakeApi();
+    let list = [{ user: 'bob', displayName: 'Bob', status: 'online' }]; // the projection without ann's join yet
+    let loads = 0;
+    let answer;
+    api.members = () => {
+      loads += 1;
+      return new Promise((resolve) => {
+        answer = () => resolve(list);
+      });
+    };
+    start(api);
+    WS.last.open();
+    const opening = client.openRoom('general');
+    await replyJoin(1);
+    await opening;
+    // The join's replay shows ann (this user) joining before the list arrives.
+    WS.last.receive({
+      type: 'event',
+      data: { room: 'general', seq: 2, id: 102, kind: Kind.MEMBER_JOINED, user: 'ann', at: '2030-01-01T00:00:00Z', data: {} },
+    });
+    answer();
+    await settle();
+    assert.deepEqual(client.members('general').map((m) => m.user), ['bob', 'ann'], 'ann stays although the list lacks her');
+    list = [...list, { user: 'ann', displayName: 'Ann', status: 'online' }];
+    clock.advance(200);
+    answer();
+    await settle();
+    assert.equal(loads, 2);
+    assert.deepEqual(client.members('general').map((m) => [m.user, m.displayName, m.status]), [
+      ['ann', 'Ann', 'online'],
+      ['bob', 'Bob', 'online'],
+    ]);
+    assert.equal(client.displayName('ann'), 'Ann');
+  });
+
   it('reports a 4001 close as unauthorized', async () => {
     let unauthorized = 0;
     client.on('unauthorized', () => unauthorized++);

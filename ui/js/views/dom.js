@@ -24,13 +24,13 @@ export function h(tag, props = {}, ...children) {
   return el;
 }
 
-/** An icon from the sprite (icons.svg), hidden from assistive technology. */
+/** An icon from the sprite inlined in index.html, hidden from assistive technology. */
 export function icon(name, className = '') {
   const svg = document.createElementNS(SVG, 'svg');
   svg.setAttribute('class', `icon ${className}`.trim());
   svg.setAttribute('aria-hidden', 'true');
   const use = document.createElementNS(SVG, 'use');
-  use.setAttribute('href', `/icons.svg#${name}`);
+  use.setAttribute('href', `#icon-${name}`);
   svg.append(use);
   return svg;
 }

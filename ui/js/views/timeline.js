@@ -349,6 +349,9 @@ export class Timeline {
   #captureAnchor() {
     const top = this.#root.scrollTop;
     for (const node of this.#list.children) {
+      // Not a day separator: older messages of the same day go in below it,
+      // so it stays on top and would carry the view up with it.
+      if (node.dataset.testid === 'day-separator') continue;
       if (node.offsetTop + node.offsetHeight > top) return { key: node.dataset.row, offset: node.offsetTop - top };
     }
     return null;

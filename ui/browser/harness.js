@@ -1,0 +1,384 @@
+// Harness of the browser tests: runs the real all-in-one server (embedded NATS
+// JetStream, the machine's Postgres and Redis) as a child process with a
+// private database, Redis prefix and data folder, and drives Debian's
+// Chromium through playwright-core.
+//
+// Environment:
+//   CHILLIN_UI_BINARY          the all-in-one binary (ops/scripts/ui-test.sh builds it);
+//                              unset: it is built once into a temporary folder
+//   CHILLIN_POSTGRES_URL       any database URL of the Postgres to use (its host and
+//                              credentials are kept; the database name is replaced)
+//   CHILLIN_TEST_POSTGRES_URL  where to drop the private databases afterwards (psql)
+//   CHILLIN_REDIS_URL          the Redis to use
+//   CHILLIN_CHROMIUM           the browser (default /usr/bin/chromium)
+
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { chromium } from 'playwright-core';
+
+const run = promisify(execFile);
+
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const OUTPUT = join(REPO, 'test-output', 'ui');
+
+const CHROMIUM = process.env.CHILLIN_CHROMIUM || '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-sync',
+];
+
+/** Default wait for a condition in the page. */
+export const WAIT_MS = 15000;
+
+export function randomId(n = 6) {
+  return randomBytes(n).toString('hex').slice(0, n);
+}
+
+/** A TCP port nothing listens on right now (the kernel's pick for port 0). */
+export function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+let built = null;
+
+/** The all-in-one binary: CHILLIN_UI_BINARY, or built once per test process. */
+export function chillinBinary() {
+  if (process.env.CHILLIN_UI_BINARY) return Promise.resolve(process.env.CHILLIN_UI_BINARY);
+  built ??= (async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'chillin-ui-bin-'));
+    const bin = join(dir, 'chillin');
+    await run('go', ['build', '-o', bin, './ops/cmd/chillin'], { cwd: REPO, maxBuffer: 1 << 24 });
+    return bin;
+  })();
+  return built;
+}
+
+function postgresURL(database) {
+  const base = process.env.CHILLIN_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/chillin?sslmode=disable';
+  const url = new URL(base);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+/**
+ * One private Chillin: its own port, JetStream folder, database and Redis
+ * prefix. stop() (SIGTERM) or kill() (SIGKILL) it, then start() it again on
+ * the same port with the same data; close() removes everything.
+ */
+export class ChillinServer {
+  #env;
+  #child = null;
+  #exited = null;
+  #log = [];
+  port = 0;
+  dataDir = '';
+  database = '';
+  redisPrefix = '';
+
+  /** env: extra CHILLIN_* variables (e.g. a rate limit). */
+  constructor({ env = {} } = {}) {
+    this.#env = env;
+  }
+
+  get baseURL() {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get running() {
+    return this.#child !== null;
+  }
+
+  /** The server's output so far (kept for failure messages). */
+  get log() {
+    return this.#log.join('');
+  }
+
+  async start() {
+    if (this.#child) throw new Error('server already running');
+    if (!this.port) {
+      this.port = await freePort();
+      this.dataDir = await mkdtemp(join(tmpdir(), 'chillin-ui-data-'));
+      const id = randomId(10);
+      this.database = `chillin_ui_${id}`;
+      this.redisPrefix = `ui${id}:`;
+    }
+    const bin = await chillinBinary();
+    const env = {
+      ...process.env,
+      CHILLIN_HTTP_ADDR: `127.0.0.1:${this.port}`,
+      CHILLIN_DATA_DIR: this.dataDir,
+      CHILLIN_POSTGRES_URL: postgresURL(this.database),
+      CHILLIN_REDIS_URL: process.env.CHILLIN_REDIS_URL || 'redis://127.0.0.1:6379/0',
+      CHILLIN_REDIS_PREFIX: this.redisPrefix,
+      CHILLIN_LOG_FORMAT: 'text',
+      ...this.#env,
+    };
+    const child = spawn(bin, [], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const keep = (chunk) => {
+      this.#log.push(chunk.toString());
+      if (this.#log.length > 2000) this.#log.splice(0, 1000);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    this.#child = child;
+    this.#exited = new Promise((ok) => child.on('exit', (code, signal) => ok({ code, signal })));
+    this.#exited.then(() => {
+      if (this.#child === child) this.#child = null;
+    });
+    await this.#waitHealthy(child);
+  }
+
+  async #waitHealthy(child) {
+    const deadline = Date.now() + 60000;
+    while (Date.now() < deadline) {
+      if (this.#child !== child) throw new Error(`chillin exited while starting:\n${this.log.slice(-4000)}`);
+      try {
+        const res = await fetch(`${this.baseURL}/health`);
+        if (res.ok) return;
+      } catch {
+        // not listening yet
+      }
+      await delay(100);
+    }
+    throw new Error(`chillin did not answer /health within 60 s:\n${this.log.slice(-4000)}`);
+  }
+
+  /** Graceful stop (SIGTERM), SIGKILL after 20 s. */
+  async stop() {
+    await this.#signal('SIGTERM', 20000);
+  }
+
+  /** A crash: SIGKILL. */
+  async kill() {
+    await this.#signal('SIGKILL', 10000);
+  }
+
+  async #signal(signal, graceMs) {
+    const child = this.#child;
+    if (!child) return;
+    const exited = this.#exited;
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** Stops the server and removes its data folder, database and Redis keys. */
+  async close() {
+    await this.stop();
+    if (this.dataDir) await rm(this.dataDir, { recursive: true, force: true });
+    if (this.database) await dropDatabase(this.database);
+    if (this.redisPrefix) await dropRedisKeys(this.redisPrefix);
+  }
+}
+
+async function dropDatabase(name) {
+  const admin = process.env.CHILLIN_TEST_POSTGRES_URL;
+  if (!admin) return;
+  try {
+    await run('psql', [admin, '-q', '-v', 'ON_ERROR_STOP=1', '-c', `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`]);
+  } catch (err) {
+    console.warn(`could not drop database ${name}: ${err.message}`);
+  }
+}
+
+async function dropRedisKeys(prefix) {
+  const url = process.env.CHILLIN_REDIS_URL || 'redis://127.0.0.1:6379/0';
+  try {
+    const { stdout } = await run('redis-cli', ['-u', url, '--scan', '--pattern', `${prefix}*`], { maxBuffer: 1 << 24 });
+    const keys = stdout.split('\n').filter(Boolean);
+    for (let i = 0; i < keys.length; i += 500) await run('redis-cli', ['-u', url, 'DEL', ...keys.slice(i, i + 500)]);
+  } catch {
+    // No redis-cli here: the keys stay (they are under a prefix of their own).
+  }
+}
+
+export function delay(ms) {
+  return new Promise((ok) => setTimeout(ok, ms));
+}
+
+/** Polls fn until it returns a truthy value; throws with message after timeout. */
+export async function until(fn, { timeout = WAIT_MS, interval = 50, message = 'condition' } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      const value = await fn();
+      if (value) return value;
+      last = value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      const detail = last instanceof Error ? last.message : JSON.stringify(last);
+      throw new Error(`timed out after ${timeout} ms waiting for ${message} (last: ${detail})`);
+    }
+    await delay(interval);
+  }
+}
+
+export async function launchBrowser() {
+  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM} (apt-get install chromium)`);
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+}
+
+/**
+ * A user in a fresh browser context: registered over REST within the
+ * context (so its cookie jar holds the session), with the app open and
+ * connected. clock: install Playwright's controllable clock before the app loads.
+ */
+export async function openUser(browser, server, { name = 'user', displayName, clock = false, initScripts = [] } = {}) {
+  const username = `${name}-${randomId(6)}`;
+  const context = await browser.newContext({ baseURL: server.baseURL, viewport: { width: 1280, height: 800 } });
+  for (const script of initScripts) await context.addInitScript(script);
+  const res = await context.request.post('/api/auth/register', {
+    data: { username, password: 'correct horse battery', displayName: displayName ?? `${name[0].toUpperCase()}${name.slice(1)}` },
+  });
+  if (res.status() !== 201) throw new Error(`register ${username}: ${res.status()} ${await res.text()}`);
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(err));
+  if (clock) await page.clock.install();
+  await page.goto('/');
+  await waitState(page, 'CONNECTED');
+  return { username, context, page, errors };
+}
+
+/** Creates a room over REST as the context's user (who joins it). */
+export async function createRoom(user, name, extra = {}) {
+  const res = await user.context.request.post('/api/rooms', { data: { name, ...extra } });
+  if (res.status() !== 201) throw new Error(`create room ${name}: ${res.status()} ${await res.text()}`);
+  return (await res.json()).room;
+}
+
+/**
+ * Opens a room in the app: from the Discover list (refreshed through a
+ * reconnect-free reload of the directory when the room is new), then waits
+ * until it is joined and on screen.
+ */
+export async function joinRoom(page, roomId) {
+  const open = page.locator(`[data-testid=room-item][data-room="${roomId}"]`);
+  if ((await open.count()) === 0) {
+    const discover = page.locator(`[data-testid=discover-room][data-room="${roomId}"]`);
+    // The directory is fetched on connect and every 30 s: reload it through the
+    // page when the room was created after that.
+    if ((await discover.count()) === 0) {
+      // The list is a projection of the log: wait until it has the room.
+      await until(
+        async () => {
+          const res = await page.context().request.get('/api/rooms');
+          return res.ok() && (await res.json()).rooms.some((r) => r.id === roomId);
+        },
+        { message: `room ${roomId} in GET /api/rooms` },
+      );
+      await page.reload();
+      await waitState(page, 'CONNECTED');
+    }
+    await discover.click({ timeout: WAIT_MS });
+  } else {
+    await open.click();
+  }
+  await page.locator(`[data-testid=room-item][data-room="${roomId}"][data-state=joined][aria-current=page]`).waitFor({ timeout: WAIT_MS });
+  await page.getByTestId('composer-input').waitFor({ state: 'visible', timeout: WAIT_MS });
+}
+
+export async function waitState(page, state, timeout = WAIT_MS) {
+  await page.locator(`[data-testid=conn-status][data-state=${state}]`).waitFor({ timeout });
+}
+
+export async function connState(page) {
+  return page.getByTestId('conn-status').getAttribute('data-state');
+}
+
+/** Types a message into the composer and presses Enter. */
+export async function send(page, text) {
+  const input = page.getByTestId('composer-input');
+  await input.fill(text);
+  await input.press('Enter');
+}
+
+/** The message elements in the room on screen: text, state, ids, author. */
+export function messages(page) {
+  return page.$$eval('[data-testid=message]', (nodes) =>
+    nodes.map((n) => ({
+      text: n.querySelector('[data-testid=message-text]')?.textContent ?? '',
+      state: n.dataset.state,
+      id: n.dataset.id,
+      clientId: n.dataset.clientId,
+      user: n.dataset.user,
+    })),
+  );
+}
+
+/** The message element showing exactly `text`. */
+export function messageEl(page, text) {
+  return page.locator('[data-testid=message]').filter({
+    has: page.getByTestId('message-text').getByText(text, { exact: true }),
+  });
+}
+
+/** Waits until each text shows in the room on screen (SENT, as far as this page knows). */
+export async function waitForTexts(page, texts, { timeout = WAIT_MS } = {}) {
+  await until(
+    async () => {
+      const shown = new Set((await messages(page)).map((m) => m.text));
+      return texts.every((t) => shown.has(t));
+    },
+    { timeout, message: `messages ${JSON.stringify(texts)}` },
+  );
+}
+
+/** How many message elements show each text. */
+export async function countTexts(page, texts) {
+  const counts = Object.fromEntries(texts.map((t) => [t, 0]));
+  for (const m of await messages(page)) if (m.text in counts) counts[m.text] += 1;
+  return counts;
+}
+
+/** Saves a screenshot of the page as test-output/ui/<name>.png. */
+export async function screenshot(page, name) {
+  await mkdir(OUTPUT, { recursive: true });
+  const path = join(OUTPUT, `${name.replace(/[^a-z0-9._-]+/gi, '-')}.png`);
+  try {
+    await page.screenshot({ path });
+  } catch (err) {
+    console.warn(`screenshot ${name}: ${err.message}`);
+  }
+  return path;
+}
+
+/**
+ * Runs a browser test body and always saves the screenshots: shots() names the
+ * pages to keep ({suffix: page}); the first one is saved as <name>.png.
+ */
+export async function withScreenshots(name, body) {
+  const pages = [];
+  const keep = (page, suffix = '') => pages.push({ page, suffix });
+  try {
+    await body(keep);
+  } finally {
+    for (const { page, suffix } of pages) {
+      if (!page.isClosed()) await screenshot(page, suffix ? `${name}-${suffix}` : name);
+    }
+  }
+}
