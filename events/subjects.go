@@ -70,5 +70,9 @@ func ReplySubject(gatewayID string) string { return "chat.reply." + gatewayID }
 // RoomChannel carries the live frames of one room.
 func RoomChannel(prefix, room string) string { return prefix + "room:" + room }
 
+// RoomEphemeralChannel carries what a room's members see but the log never
+// holds: typing and presence updates.
+func RoomEphemeralChannel(prefix, room string) string { return prefix + "roomx:" + room }
+
 // UserChannel carries the per-user live messages (rejections, revocations).
 func UserChannel(prefix, user string) string { return prefix + "user:" + user }

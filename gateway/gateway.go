@@ -46,6 +46,8 @@ type Server struct {
 
 	dummyOnce sync.Once
 	dummy     string
+
+	static http.Handler // the web app, if configured
 }
 
 // Run serves until ctx ends, then closes every socket with 1001 (going
@@ -59,6 +61,12 @@ func Run(ctx context.Context, cfg Config) error {
 		conns: map[string]*conn{}, byUser: map[string]map[*conn]struct{}{}, userSubs: map[string]func(){},
 		pending: map[string]chan events.Outcome{},
 		metrics: newMetrics(),
+	}
+	if cfg.UI != nil {
+		var err error
+		if s.static, err = staticFiles(cfg.UI); err != nil {
+			return fmt.Errorf("gateway web app: %w", err)
+		}
 	}
 	if err := s.connect(ctx); err != nil {
 		return err

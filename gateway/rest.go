@@ -39,8 +39,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /health", s.handleHealth)
 	mux.HandleFunc("GET /ready", s.handleReady)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
-	if s.cfg.UI != nil {
-		mux.Handle("/", http.FileServerFS(s.cfg.UI))
+	if s.static != nil {
+		mux.Handle("/", s.static)
 	}
 	return mux
 }
@@ -579,12 +579,24 @@ func (s *Server) members(ctx context.Context, room string) ([]memberJSON, error)
 			m.AvatarURL = &a
 		}
 		m.Status = "offline"
-		if online[m.User] {
-			m.Status = "online"
-		}
 		out = append(out, m)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var here []string
+	for _, m := range out {
+		if online[m.User] {
+			here = append(here, m.User)
+		}
+	}
+	status := s.statusOf(ctx, here)
+	for i, m := range out {
+		if st, ok := status[m.User]; ok {
+			out[i].Status = st
+		}
+	}
+	return out, nil
 }
 
 func (s *Server) handleMembers(w http.ResponseWriter, r *http.Request) {

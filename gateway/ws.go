@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -46,7 +47,8 @@ type conn struct {
 	code   atomic.Int32 // close status chosen by whoever closed first
 	reason atomic.Value
 
-	rooms map[string]bool // joined on this socket; reader goroutine only
+	rooms  map[string]bool // joined on this socket; reader goroutine only
+	typist typist
 }
 
 // Send queues a frame; a socket whose queue is full is closed as too slow,
@@ -123,6 +125,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	c := &conn{
 		s: s, id: s.id + "." + strconv.FormatUint(atomic.AddUint64(&s.connSeq, 1), 10), sess: sess, ws: ws,
 		out: make(chan []byte, s.cfg.SendQueue), ctx: ctx, cancel: cancel, rooms: map[string]bool{},
+		typist: typist{rooms: map[string]*typing{}},
 	}
 	s.addConn(c)
 	s.metrics.conns.Inc()
@@ -266,6 +269,9 @@ func (c *conn) handlers() map[string]func(clientFrame) error {
 		"reaction:add":    c.onReaction(events.CmdReactionAdd),
 		"reaction:remove": c.onReaction(events.CmdReactionRemove),
 		"heartbeat":       c.onHeartbeat,
+		"typing:start":    c.onTyping(true),
+		"typing:stop":     c.onTyping(false),
+		"presence:set":    c.onPresence,
 	}
 }
 
@@ -333,6 +339,17 @@ func (c *conn) onJoin(f clientFrame) error {
 	if err != nil {
 		members = []memberJSON{} // Postgres is away: the list is for display only
 	}
+	// The projection may not have applied this join yet: the joiner is a
+	// member whatever it says.
+	if err == nil && !slices.ContainsFunc(members, func(m memberJSON) bool { return m.User == c.sess.User }) {
+		me, err := c.s.user(c.ctx, c.sess.User)
+		if err != nil {
+			me = userRecord{ID: c.sess.User, DisplayName: c.sess.User}
+		}
+		members = append(members, memberJSON{User: me.ID, DisplayName: me.DisplayName, AvatarURL: me.json().AvatarURL,
+			Status: c.s.statusOf(c.ctx, []string{me.ID})[me.ID]})
+		room.MemberCount++
+	}
 	online := []string{}
 	for _, m := range members {
 		if m.Status == "online" {
@@ -377,6 +394,7 @@ func (c *conn) onLeave(f clientFrame) error {
 		return nil
 	}
 	if c.rooms[d.Room] {
+		c.stopTyping(d.Room)
 		c.s.hub.Leave(d.Room, c)
 		delete(c.rooms, d.Room)
 	}
@@ -559,6 +577,7 @@ func (s *Server) addConn(c *conn) {
 }
 
 func (s *Server) removeConn(c *conn) {
+	c.stopAllTyping()
 	for room := range c.rooms {
 		s.hub.Leave(room, c)
 	}

@@ -31,6 +31,9 @@ type Subscriber interface {
 	// SendWait queues a frame, waiting for room in the queue; it reports
 	// false if the socket closed first. Used for backfill only.
 	SendWait(frame []byte) bool
+	// Ephemeral hands over a payload of the room's ephemeral channel
+	// (typing, presence) without blocking; the subscriber makes its frame.
+	Ephemeral(payload []byte)
 }
 
 // Log reads room facts from CHAT_EVT.
@@ -74,9 +77,10 @@ type Hub struct {
 	lg   *slog.Logger
 	ps   *redis.PubSub
 
-	mu    sync.Mutex
-	rooms map[string]*room // by channel name
-	users map[string]func(payload []byte)
+	mu        sync.Mutex
+	rooms     map[string]*room // by channel name
+	ephemeral map[string]*room // by ephemeral channel name
+	users     map[string]func(payload []byte)
 }
 
 type frame struct {
@@ -85,10 +89,11 @@ type frame struct {
 }
 
 type room struct {
-	id      string
-	channel string
-	in      chan []byte
-	stop    chan struct{}
+	id        string
+	channel   string
+	ephemeral string
+	in        chan []byte
+	stop      chan struct{}
 
 	mu   sync.Mutex
 	refs int                    // subscribers plus joins in progress
@@ -105,7 +110,7 @@ func New(ctx context.Context, rdb *redis.Client, log Log, lg *slog.Logger, opts 
 	if opts.Ring == 0 {
 		opts.Ring = 512
 	}
-	h := &Hub{rdb: rdb, log: log, opts: opts, lg: lg, rooms: map[string]*room{}, users: map[string]func([]byte){}}
+	h := &Hub{rdb: rdb, log: log, opts: opts, lg: lg, rooms: map[string]*room{}, ephemeral: map[string]*room{}, users: map[string]func([]byte){}}
 	h.ps = rdb.Subscribe(ctx)
 	go h.receive(ctx)
 	return h
@@ -133,8 +138,15 @@ func (h *Hub) dispatch(channel string, payload []byte) {
 	h.mu.Lock()
 	r := h.rooms[channel]
 	user := h.users[channel]
+	eph := h.ephemeral[channel]
 	h.mu.Unlock()
 	switch {
+	case eph != nil:
+		eph.mu.Lock()
+		for s := range eph.subs {
+			s.Ephemeral(payload)
+		}
+		eph.mu.Unlock()
 	case r != nil:
 		select {
 		case r.in <- payload:
@@ -179,23 +191,26 @@ func (h *Hub) acquire(ctx context.Context, id string) (*room, error) {
 		h.mu.Unlock()
 		return r, nil
 	}
-	r = &room{id: id, channel: channel, in: make(chan []byte, 1024), stop: make(chan struct{}), subs: map[Subscriber]*uint64{}, refs: 1}
+	r = &room{id: id, channel: channel, ephemeral: events.RoomEphemeralChannel(h.opts.Prefix, id),
+		in: make(chan []byte, 1024), stop: make(chan struct{}), subs: map[Subscriber]*uint64{}, refs: 1}
 	h.rooms[channel] = r
+	h.ephemeral[r.ephemeral] = r
 	r.mu.Lock() // held until the room knows its head, so no one reads a zero position
 	h.mu.Unlock()
 	defer r.mu.Unlock()
 
 	// Subscribe first, then read the head: a frame published in between is
 	// either above the head (delivered) or a duplicate (skipped).
-	if err := h.ps.Subscribe(ctx, channel); err != nil {
+	if err := h.ps.Subscribe(ctx, channel, r.ephemeral); err != nil {
 		h.lg.Warn("subscribe room channel; the log fills in", "room", id, "err", err)
 	}
 	head, err := h.log.Head(ctx, id)
 	if err != nil {
 		h.mu.Lock()
 		delete(h.rooms, channel)
+		delete(h.ephemeral, r.ephemeral)
 		h.mu.Unlock()
-		_ = h.ps.Unsubscribe(context.Background(), channel)
+		_ = h.ps.Unsubscribe(context.Background(), channel, r.ephemeral)
 		return nil, err
 	}
 	r.last = head
@@ -212,11 +227,12 @@ func (h *Hub) release(r *room) {
 	r.mu.Unlock()
 	if gone {
 		delete(h.rooms, r.channel)
+		delete(h.ephemeral, r.ephemeral)
 	}
 	h.mu.Unlock()
 	if gone {
 		close(r.stop)
-		if err := h.ps.Unsubscribe(context.Background(), r.channel); err != nil {
+		if err := h.ps.Unsubscribe(context.Background(), r.channel, r.ephemeral); err != nil {
 			h.lg.Warn("unsubscribe room channel", "room", r.id, "err", err)
 		}
 	}
@@ -298,6 +314,12 @@ func sendFacts(s Subscriber, facts []events.Stored) error {
 		}
 	}
 	return nil
+}
+
+// PublishEphemeral sends a payload to every subscriber of a room on every
+// gateway, at most once and outside the log.
+func (h *Hub) PublishEphemeral(ctx context.Context, room string, payload []byte) error {
+	return h.rdb.Publish(ctx, events.RoomEphemeralChannel(h.opts.Prefix, room), payload).Err()
 }
 
 // Leave unsubscribes s from a room it joined.

@@ -22,6 +22,7 @@ import (
 type sub struct {
 	mu   sync.Mutex
 	seqs []uint64
+	eph  []string
 	got  chan struct{}
 }
 
@@ -41,6 +42,12 @@ func (s *sub) Send(b []byte) {
 }
 
 func (s *sub) SendWait(b []byte) bool { s.Send(b); return true }
+
+func (s *sub) Ephemeral(b []byte) {
+	s.mu.Lock()
+	s.eph = append(s.eph, string(b))
+	s.mu.Unlock()
+}
 
 // waitSeqs waits until s has n frames and checks they are from+1..from+n.
 func (s *sub) waitSeqs(t *testing.T, from uint64, n int) {
@@ -78,7 +85,7 @@ type env struct {
 	rdb    *redis.Client
 	prefix string
 	hub    *hub.Hub
-	seq    uint64
+	seq    map[string]uint64 // by room
 }
 
 func setup(t *testing.T) *env {
@@ -104,7 +111,7 @@ func setup(t *testing.T) *env {
 	t.Cleanup(func() { rdb.Close() })
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	e := &env{js: js, evt: evt, rdb: rdb, prefix: "hub" + hex.EncodeToString(b) + ":"}
+	e := &env{js: js, evt: evt, rdb: rdb, prefix: "hub" + hex.EncodeToString(b) + ":", seq: map[string]uint64{}}
 	e.hub = hub.New(ctx, rdb, hub.JetStreamLog{JS: js, Evt: evt}, slog.New(slog.DiscardHandler),
 		hub.Options{Prefix: e.prefix, IdleCheck: 200 * time.Millisecond, Ring: 8})
 	t.Cleanup(func() { e.hub.Close() })
@@ -114,12 +121,13 @@ func setup(t *testing.T) *env {
 // appendFact appends the room's next fact to the log and returns its frame payload.
 func (e *env) appendFact(t *testing.T, room string) []byte {
 	t.Helper()
-	e.seq++
-	typ, data := events.MessagePosted, any(events.MessagePostedData{Text: fmt.Sprint(e.seq), ClientID: fmt.Sprint(e.seq)})
-	if e.seq == 1 {
+	e.seq[room]++
+	seq := e.seq[room]
+	typ, data := events.MessagePosted, any(events.MessagePostedData{Text: fmt.Sprint(seq), ClientID: fmt.Sprint(seq)})
+	if seq == 1 {
 		typ, data = events.RoomCreated, events.RoomCreatedData{Name: room}
 	}
-	f, err := events.NewFact(typ, room, e.seq, "alice", fmt.Sprint("c", e.seq), time.Now(), data)
+	f, err := events.NewFact(typ, room, seq, "alice", fmt.Sprint("c", room, seq), time.Now(), data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +140,7 @@ func (e *env) appendFact(t *testing.T, room string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return events.EncodeLiveRoom(e.seq, frame)
+	return events.EncodeLiveRoom(seq, frame)
 }
 
 func (e *env) publish(t *testing.T, room string, payload []byte) {
@@ -207,4 +215,45 @@ func TestJoinCatchesUpFromRingAndLog(t *testing.T) {
 	e.publish(t, "r", e.appendFact(t, "r"))
 	second.waitSeqs(t, 0, 33)
 	third.waitSeqs(t, 27, 5)
+}
+
+func TestEphemeralReachesEverySubscriber(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	e.appendFact(t, "r")
+	a, b, other := newSub(), newSub(), newSub()
+	for _, s := range []*sub{a, b} {
+		if _, err := e.hub.Join(ctx, "r", s, nil, 50); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.appendFact(t, "q")
+	if _, err := e.hub.Join(ctx, "q", other, nil, 50); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the subscriptions are in place
+	if err := e.hub.PublishEphemeral(ctx, "r", []byte("typing")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		a.mu.Lock()
+		b.mu.Lock()
+		done := len(a.eph) == 1 && len(b.eph) == 1
+		b.mu.Unlock()
+		a.mu.Unlock()
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("ephemeral payload did not reach both subscribers")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	other.mu.Lock()
+	defer other.mu.Unlock()
+	if len(other.eph) != 0 || a.eph[0] != "typing" {
+		t.Fatalf("other room got %v; a got %v", other.eph, a.eph)
+	}
 }
