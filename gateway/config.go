@@ -45,6 +45,10 @@ type Config struct {
 	// FrameBurst, is closed with 4008 (defaults 50 and 100).
 	FrameRate  float64
 	FrameBurst int
+	// PresenceBeat is how often a gateway refreshes its sockets' presence
+	// (default 10s); a gateway that dies leaves its users online for at most
+	// two beats.
+	PresenceBeat time.Duration
 	// JoinTimeout bounds the wait for a room:join decision (default 10s).
 	JoinTimeout time.Duration
 
@@ -75,6 +79,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.FrameBurst == 0 {
 		c.FrameBurst = 100
+	}
+	if c.PresenceBeat == 0 {
+		c.PresenceBeat = 10 * time.Second
 	}
 	if c.JoinTimeout == 0 {
 		c.JoinTimeout = 10 * time.Second

@@ -573,7 +573,14 @@ func (s *Server) addConn(c *conn) {
 		s.userSubs[c.sess.User] = unsub
 		s.mu.Unlock()
 	}
-	s.markOnline(c.ctx, c.sess.User)
+	if came := s.presenceUp(c.ctx, c); len(came) > 0 {
+		status := s.statusOf(c.ctx, came)[c.sess.User]
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			s.announcePresence(ctx, c.sess.User, status)
+		}()
+	}
 }
 
 func (s *Server) removeConn(c *conn) {
@@ -595,6 +602,7 @@ func (s *Server) removeConn(c *conn) {
 	if unsub != nil {
 		unsub()
 	}
+	s.presenceGone(c)
 }
 
 // onUserLive handles a message on a user's channel: a frame for one of the

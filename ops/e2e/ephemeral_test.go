@@ -7,14 +7,18 @@ import (
 	"time"
 )
 
-// nextOf returns the next frame of type typ, skipping others.
+// nextOf returns the next ephemeral update of type typ, skipping others.
 func (c *client) nextOf(typ string, timeout time.Duration) frame {
 	c.t.Helper()
-	deadline := time.Now().Add(timeout)
+	deadline := time.After(timeout)
 	for {
-		f := c.next(time.Until(deadline))
-		if f.Type == typ {
-			return f
+		select {
+		case f := <-c.eph:
+			if f.Type == typ {
+				return f
+			}
+		case <-deadline:
+			c.t.Fatalf("%s: no %s within %s", c.user, typ, timeout)
 		}
 	}
 }
@@ -44,7 +48,13 @@ func TestTyping(t *testing.T) {
 	if u := read(cb); u.Room != room || !slices.Equal(u.Users, []string{"alice"}) {
 		t.Fatalf("bob saw %+v", u)
 	}
-	ca.quiet(300 * time.Millisecond) // alice is not told she is typing
+	select { // alice is not told she is typing
+	case f := <-ca.eph:
+		if f.Type == "typing:update" {
+			t.Fatalf("the typist got %s", f.Data)
+		}
+	case <-time.After(300 * time.Millisecond):
+	}
 
 	// Without a refresh, the typing ends after 5 s.
 	start := time.Now()

@@ -59,10 +59,11 @@ type system struct {
 	prefix  string
 	log     *slog.Logger
 
-	rateLimit int
-	frameRate float64
-	baseURL   string
-	wsURL     string
+	rateLimit    int
+	frameRate    float64
+	presenceBeat time.Duration
+	baseURL      string
+	wsURL        string
 
 	// The latest validator's and projector's stop functions.
 	validatorStop, projectorStop func()
@@ -80,6 +81,9 @@ type sysOption func(*system)
 func withProxies() sysOption { return func(s *system) { s.proxied = true } }
 
 func withRateLimit(n int) sysOption { return func(s *system) { s.rateLimit = n } }
+
+// withPresenceBeat shortens the gateways' presence beat.
+func withPresenceBeat(d time.Duration) sysOption { return func(s *system) { s.presenceBeat = d } }
 
 // withFrameRate raises the gateway's per-socket flood limit, for bursts.
 func withFrameRate(perSec float64) sysOption { return func(s *system) { s.frameRate = perSec } }
@@ -164,17 +168,23 @@ func (s *system) startProjector() {
 	})
 }
 
-func (s *system) startGateway() (stop func()) {
+// startGateway starts a gateway; the first one is the system's own
+// (s.baseURL, s.wsURL). It returns the new gateway's WebSocket URL and stop.
+func (s *system) startGateway() (wsURL string, stop func()) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	s.baseURL = "http://" + ln.Addr().String()
-	s.wsURL = "ws://" + ln.Addr().String() + "/ws"
-	return s.service("gateway", func(ctx context.Context) error {
+	wsURL = "ws://" + ln.Addr().String() + "/ws"
+	if s.baseURL == "" {
+		s.baseURL = "http://" + ln.Addr().String()
+		s.wsURL = wsURL
+	}
+	return wsURL, s.service("gateway", func(ctx context.Context) error {
 		return gateway.Run(ctx, gateway.Config{
 			Listener: ln, NATSURL: s.natsURL, PostgresURL: s.servicePG, RedisURL: s.serviceRD, RedisPrefix: s.prefix,
-			Password: fastHash, UI: ui.FS(), FrameRate: s.frameRate, FrameBurst: int(s.frameRate), Logger: s.log.With("service", "gateway"),
+			Password: fastHash, UI: ui.FS(), FrameRate: s.frameRate, FrameBurst: int(s.frameRate),
+			PresenceBeat: s.presenceBeat, Logger: s.log.With("service", "gateway"),
 		})
 	})
 }
@@ -266,16 +276,23 @@ type client struct {
 	t      *testing.T
 	user   string
 	ws     *websocket.Conn
-	frames chan frame
+	frames chan frame // everything but ephemeral updates
+	eph    chan frame // typing:update and presence:update
 	closed chan error
 	refs   int
 }
 
 func (s *system) dial(token string) *client {
 	s.t.Helper()
+	return s.dialAt(s.wsURL, token)
+}
+
+// dialAt connects to the gateway at wsURL.
+func (s *system) dialAt(wsURL, token string) *client {
+	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ws, resp, err := websocket.Dial(ctx, s.wsURL, &websocket.DialOptions{
+	ws, resp, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{
 		HTTPHeader: http.Header{"Authorization": {"Bearer " + token}},
 	})
 	if err != nil {
@@ -286,7 +303,7 @@ func (s *system) dial(token string) *client {
 		s.t.Fatalf("dial: %d %v", code, err)
 	}
 	ws.SetReadLimit(1 << 20)
-	c := &client{t: s.t, ws: ws, frames: make(chan frame, 100000), closed: make(chan error, 1)}
+	c := &client{t: s.t, ws: ws, frames: make(chan frame, 100000), eph: make(chan frame, 10000), closed: make(chan error, 1)}
 	go func() {
 		for {
 			_, b, err := ws.Read(context.Background())
@@ -300,6 +317,10 @@ func (s *system) dial(token string) *client {
 				c.closed <- fmt.Errorf("bad frame %s: %w", b, err)
 				close(c.frames)
 				return
+			}
+			if f.Type == "typing:update" || f.Type == "presence:update" {
+				c.eph <- f
+				continue
 			}
 			c.frames <- f
 		}
@@ -475,7 +496,11 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 
 // flushRedisSessions deletes this system's cached sessions, as a Redis
 // restart would.
-func (s *system) flushRedisSessions() {
+func (s *system) flushRedisSessions() { s.flushRedis("sess:*") }
+
+// flushRedis deletes this system's Redis keys matching pattern (after the
+// prefix): what a FLUSHALL does to this system, without touching others.
+func (s *system) flushRedis(pattern string) {
 	s.t.Helper()
 	opts, err := redis.ParseURL(redisURL())
 	if err != nil {
@@ -484,7 +509,7 @@ func (s *system) flushRedisSessions() {
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
 	ctx := context.Background()
-	keys, err := rdb.Keys(ctx, s.prefix+"sess:*").Result()
+	keys, err := rdb.Keys(ctx, s.prefix+pattern).Result()
 	if err != nil {
 		s.t.Fatal(err)
 	}
