@@ -17,9 +17,18 @@ const (
 	MessageDeleted  = "message.deleted"
 	ReactionAdded   = "reaction.added"
 	ReactionRemoved = "reaction.removed"
+	// RoomPasswordUpgraded replaces an imported room's legacy SHA-256
+	// password with argon2id, at the first join that proved it.
+	RoomPasswordUpgraded = "room.password_upgraded"
 
 	// User facts, on UserSubject.
 	UserRegistered = "user.registered"
+	// UserImported is a user brought over from the original Chillin-Chatroom
+	// (chillin-replay import-legacy), perhaps with a legacy SHA-256 credential.
+	UserImported = "user.imported"
+	// UserPasswordUpgraded replaces a user's credential with argon2id (the
+	// legacy SHA-256 one, at the first login that proved it).
+	UserPasswordUpgraded = "user.password_upgraded"
 
 	// Session facts, on SessionSubject.
 	SessionStarted   = "session.started"
@@ -57,6 +66,14 @@ type (
 		Description  string `json:"description"`
 		IsPrivate    bool   `json:"isPrivate"`
 		PasswordHash string `json:"passwordHash,omitempty"` // argon2id, PHC string; never sent to clients
+		// LegacyPasswordSHA256 (v2) is an imported room's password as the
+		// original app kept it: unsalted SHA-256, lowercase hex. Set only
+		// when PasswordHash is empty; never sent to clients; replaced by
+		// room.password_upgraded at the first join that proves it.
+		LegacyPasswordSHA256 string `json:"legacyPasswordSha256,omitempty"`
+	}
+	RoomPasswordUpgradedData struct {
+		PasswordHash string `json:"passwordHash"` // argon2id, PHC string; never sent to clients
 	}
 	MemberJoinedData  struct{}
 	MemberLeftData    struct{}
@@ -82,6 +99,21 @@ type (
 		DisplayName  string `json:"displayName"`
 		PasswordHash string `json:"passwordHash"` // argon2id, PHC string
 	}
+	UserImportedData struct {
+		Username    string `json:"username"` // the Chillin id, as on the subject
+		DisplayName string `json:"displayName"`
+		LegacyName  string `json:"legacyName"` // the name in the original data, as written there
+		// LegacySHA256 is the original app's credential: unsalted SHA-256
+		// of the password, lowercase hex; empty for a name that only wrote
+		// messages (it cannot log in). Verified once at login, then replaced
+		// by user.password_upgraded; never sent to clients or exported.
+		LegacySHA256 string `json:"legacySha256,omitempty"`
+		Email        string `json:"email,omitempty"`
+		AvatarURL    string `json:"avatarUrl,omitempty"`
+	}
+	UserPasswordUpgradedData struct {
+		PasswordHash string `json:"passwordHash"` // argon2id, PHC string
+	}
 	SessionData struct {
 		Session   string    `json:"session"` // hex SHA-256 of the token; the token itself is never stored
 		ExpiresAt time.Time `json:"expiresAt,omitzero"`
@@ -100,7 +132,7 @@ type (
 
 // latest is the current version of every fact type.
 var latest = map[string]int{
-	RoomCreated:      1,
+	RoomCreated:      2,
 	MemberJoined:     1,
 	MemberLeft:       1,
 	MessagePosted:    1,
@@ -113,6 +145,10 @@ var latest = map[string]int{
 	SessionRefreshed: 1,
 	SessionRevoked:   1,
 	CommandRejected:  1,
+
+	RoomPasswordUpgraded: 1,
+	UserImported:         1,
+	UserPasswordUpgraded: 1,
 }
 
 type typeVersion struct {
@@ -121,14 +157,19 @@ type typeVersion struct {
 }
 
 // upgrades turns the data of (type, v) into the data of (type, v+1).
-var upgrades = map[typeVersion]func(json.RawMessage) (json.RawMessage, error){}
+var upgrades = map[typeVersion]func(json.RawMessage) (json.RawMessage, error){
+	// room.created v2 only added legacyPasswordSha256: every v1 payload is
+	// a v2 payload. The version moved so that code reading only v1 refuses
+	// an imported room instead of taking it for one without a password.
+	{RoomCreated, 1}: func(d json.RawMessage) (json.RawMessage, error) { return d, nil },
+}
 
 // IsRoomFact reports whether typ is a room fact, carried on a room subject
 // with a room seq.
 func IsRoomFact(typ string) bool {
 	switch typ {
 	case RoomCreated, MemberJoined, MemberLeft, MessagePosted, MessageEdited,
-		MessageDeleted, ReactionAdded, ReactionRemoved:
+		MessageDeleted, ReactionAdded, ReactionRemoved, RoomPasswordUpgraded:
 		return true
 	}
 	return false

@@ -32,6 +32,12 @@ func payloadOf(typ string) any {
 		return &SessionData{}
 	case CommandRejected:
 		return &CommandRejectedData{}
+	case RoomPasswordUpgraded:
+		return &RoomPasswordUpgradedData{}
+	case UserImported:
+		return &UserImportedData{}
+	case UserPasswordUpgraded:
+		return &UserPasswordUpgradedData{}
 	}
 	return nil
 }
@@ -123,6 +129,56 @@ func TestEventFrameHidesRoomPassword(t *testing.T) {
 	}
 	if !bytes.Contains(b, []byte(`"isPrivate":true`)) {
 		t.Fatalf("frame lost isPrivate: %s", b)
+	}
+}
+
+// Imported rooms carry the original app's SHA-256 password until the first
+// join proves it; neither it nor the argon2id hash that replaces it may reach
+// a client.
+func TestEventFrameHidesLegacyAndUpgradedPasswords(t *testing.T) {
+	const legacy = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	created, err := NewFact(RoomCreated, "book-club", 1, "alice", "legacy:1:room", fixedTime,
+		RoomCreatedData{Name: "book club", IsPrivate: true, LegacyPasswordSHA256: legacy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upgraded, err := NewFact(RoomPasswordUpgraded, "book-club", 2, "bob", "c2", fixedTime,
+		RoomPasswordUpgradedData{PasswordHash: "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []Fact{created, upgraded} {
+		b, err := EventFrame(Stored{ID: 9, Fact: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range []string{legacy, "argon2id", "passwordHash", "legacyPassword"} {
+			if bytes.Contains(b, []byte(secret)) {
+				t.Fatalf("%s frame leaks %q: %s", f.Type, secret, b)
+			}
+		}
+		if !bytes.Contains(b, []byte(`"kind":"`+f.Type+`"`)) {
+			t.Fatalf("%s frame lost its kind: %s", f.Type, b)
+		}
+	}
+}
+
+// room.created v1 payloads upgrade to v2 unchanged.
+func TestRoomCreatedV1Upgrades(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "golden", "room.created.v1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := DecodeFact(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := DecodeData[RoomCreatedData](f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.V != 2 || d.Name != "General" || d.Description != "Anything goes" || d.IsPrivate || d.LegacyPasswordSHA256 != "" {
+		t.Fatalf("upgraded to v%d %+v", f.V, d)
 	}
 }
 

@@ -99,6 +99,10 @@ func ClientEvent(s Stored) (EventData, error) {
 			Text     string    `json:"text"`
 			EditedAt time.Time `json:"editedAt"`
 		}{d.ID, d.Text, s.At}
+	case RoomPasswordUpgraded:
+		// Clients learn only that it happened (the seq must reach them);
+		// the new hash stays in the log.
+		ev.Data = struct{}{}
 	default:
 		// The remaining room facts carry nothing secret: pass their data on.
 		ev.Data = s.Data
