@@ -18,6 +18,11 @@
 // from CHAT_EVT. A view acks a fact only after its effect is durable in the
 // view's store (pg) or handed to Redis (live).
 //
+// Observability: Run registers its Prometheus series (metrics.go), fed by
+// each view's feed observer, on Config.Metrics or a registry of its own and,
+// given Config.HTTPAddr or HTTPListener, serves /health, /ready (NATS and the
+// stores of its views) and /metrics until it returns.
+//
 // Concurrency: Run runs each view on its own goroutine under one errgroup and
 // returns when ctx ends and every view has given back what it had not
 // applied. Run may be called again in the same process after it returns.

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
@@ -48,6 +51,15 @@ type Config struct {
 	FlushInterval time.Duration
 	// Streams tunes the streams created if absent (replicas, dedup window).
 	Streams events.StreamOptions
+	// HTTPAddr, if set, is where /health, /ready and /metrics are served
+	// (the projector binary's default is 127.0.0.1:9102). HTTPListener, if
+	// set, is used instead. With neither, nothing is served.
+	HTTPAddr     string
+	HTTPListener net.Listener
+	// Metrics receives this process's series (removed again when Run
+	// returns) and is what /metrics serves. Nil: a registry of its own, with
+	// the Go runtime and process series too.
+	Metrics *prometheus.Registry
 	Logger  *slog.Logger
 }
 
@@ -102,6 +114,13 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("projector config: %w", err)
 	}
 	log := cfg.Logger.With("service", "projector")
+	opsLn, err := listenOps(cfg)
+	if err != nil {
+		return err
+	}
+	if opsLn != nil {
+		defer opsLn.Close()
+	}
 
 	var (
 		pool *pgxpool.Pool
@@ -152,6 +171,29 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("projector: jetstream: %w", err)
 	}
+	reg := cfg.Metrics
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	unregister := &unregisterer{reg: reg}
+	defer unregister.all()
+	m, err := newMetrics(unregister.register, js, cfg.Views)
+	if err != nil {
+		return fmt.Errorf("projector: metrics: %w", err)
+	}
+	if opsLn != nil {
+		probes := []probe{natsProbe(nc)}
+		if pool != nil {
+			probes = append(probes, probe{name: "postgres", check: pool.Ping})
+		}
+		if rdb != nil {
+			probes = append(probes, probe{name: "redis", check: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }})
+		}
+		stopOps := serveOps(opsLn, opsHandler(reg, probes), log)
+		defer stopOps()
+	}
+
 	var pol backoff.Policy
 	if err := backoff.Retry(ctx, log, pol, "ensure streams", func(ctx context.Context) error {
 		return events.EnsureStreams(ctx, js, cfg.Streams)
@@ -165,11 +207,11 @@ func Run(ctx context.Context, cfg Config) error {
 		switch view {
 		case ViewPG:
 			g.Go(func() error {
-				return pg.Run(gctx, pg.Config{Pool: pool, JS: js, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval, Logger: vlog, Backoff: pol})
+				return pg.Run(gctx, pg.Config{Pool: pool, JS: js, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval, Logger: vlog, Backoff: pol, Observer: m.observer(view)})
 			})
 		case ViewLive:
 			g.Go(func() error {
-				return live.Run(gctx, live.Config{Redis: rdb, Prefix: cfg.RedisPrefix, JS: js, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval, Logger: vlog, Backoff: pol})
+				return live.Run(gctx, live.Config{Redis: rdb, Prefix: cfg.RedisPrefix, JS: js, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval, Logger: vlog, Backoff: pol, Observer: m.observer(view)})
 			})
 		}
 		vlog.Info("view started")
@@ -177,4 +219,25 @@ func Run(ctx context.Context, cfg Config) error {
 	err = g.Wait()
 	log.Info("projector stopped")
 	return err
+}
+
+// unregisterer registers collectors on a registry and removes them all
+// again, so that Run can be called more than once with one registry.
+type unregisterer struct {
+	reg  *prometheus.Registry
+	done []prometheus.Collector
+}
+
+func (u *unregisterer) register(c prometheus.Collector) error {
+	if err := u.reg.Register(c); err != nil {
+		return err
+	}
+	u.done = append(u.done, c)
+	return nil
+}
+
+func (u *unregisterer) all() {
+	for _, c := range u.done {
+		u.reg.Unregister(c)
+	}
 }

@@ -36,6 +36,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (p
 		logFormat string
 		batch     string
 		flush     string
+		replicas  string
 	)
 	fs := flag.NewFlagSet("projector", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -46,6 +47,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (p
 	fs.StringVar(&views, "views", env("CHILLIN_PROJECTOR_VIEWS", "pg,live"), "comma-separated views to run: pg, live (CHILLIN_PROJECTOR_VIEWS)")
 	fs.StringVar(&batch, "batch-size", env("CHILLIN_PROJECTOR_BATCH_SIZE", fmt.Sprint(projector.DefaultBatchSize)), "most facts applied at once (CHILLIN_PROJECTOR_BATCH_SIZE)")
 	fs.StringVar(&flush, "flush-interval", env("CHILLIN_PROJECTOR_FLUSH_INTERVAL", projector.DefaultFlushInterval.String()), "longest wait for a batch to fill (CHILLIN_PROJECTOR_FLUSH_INTERVAL)")
+	fs.StringVar(&cfg.HTTPAddr, "http", env("CHILLIN_HTTP_ADDR", "127.0.0.1:9102"), "address serving /health, /ready and /metrics; empty serves nothing (CHILLIN_HTTP_ADDR)")
+	fs.StringVar(&replicas, "stream-replicas", env("CHILLIN_STREAM_REPLICAS", "1"), "replicas of the streams ensured at start-up: 1 on one node, 3 in a cluster (CHILLIN_STREAM_REPLICAS)")
 	fs.StringVar(&logFormat, "log-format", env("CHILLIN_LOG_FORMAT", "json"), "log format: json or text (CHILLIN_LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -67,6 +70,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (p
 		return cfg, fmt.Errorf("flush interval %q: want a positive duration such as 5ms", flush)
 	}
 	cfg.FlushInterval = d
+	if _, err := fmt.Sscan(replicas, &cfg.Streams.Replicas); err != nil || cfg.Streams.Replicas < 1 {
+		return cfg, fmt.Errorf("stream replicas %q: want a positive integer", replicas)
+	}
 
 	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
 	switch logFormat {

@@ -74,13 +74,47 @@ func TestParseConfig(t *testing.T) {
 	}
 }
 
+func TestParseOpsConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		env      map[string]string
+		args     []string
+		addr     string
+		replicas int
+		wantErr  string
+	}{
+		{name: "defaults", addr: "127.0.0.1:9102", replicas: 1},
+		{name: "environment", env: map[string]string{"CHILLIN_HTTP_ADDR": "0.0.0.0:9300", "CHILLIN_STREAM_REPLICAS": "3"}, addr: "0.0.0.0:9300", replicas: 3},
+		{name: "flags override", env: map[string]string{"CHILLIN_HTTP_ADDR": "0.0.0.0:9300", "CHILLIN_STREAM_REPLICAS": "3"},
+			args: []string{"-http", "", "-stream-replicas", "1"}, addr: "", replicas: 1},
+		{name: "zero replicas", env: map[string]string{"CHILLIN_STREAM_REPLICAS": "0"}, wantErr: "stream replicas"},
+		{name: "replicas not a number", args: []string{"-stream-replicas", "three"}, wantErr: "stream replicas"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := parseConfig(tc.args, func(k string) string { return tc.env[k] }, io.Discard)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.HTTPAddr != tc.addr || cfg.Streams.Replicas != tc.replicas {
+				t.Fatalf("http %q replicas %d, want %q %d", cfg.HTTPAddr, cfg.Streams.Replicas, tc.addr, tc.replicas)
+			}
+		})
+	}
+}
+
 // TestRun starts the command against real NATS and Postgres, waits until the
 // pg view has applied a fact, and stops it as a signal would.
 func TestRun(t *testing.T) {
 	s := natstest.Start(t)
 	_, js := natstest.Connect(t, s)
 	pool, dbURL := schematest.NewDB(t)
-	env := map[string]string{"CHILLIN_NATS_URL": s.ClientURL(), "CHILLIN_POSTGRES_URL": dbURL, "CHILLIN_PROJECTOR_VIEWS": "pg"}
+	env := map[string]string{"CHILLIN_NATS_URL": s.ClientURL(), "CHILLIN_POSTGRES_URL": dbURL, "CHILLIN_PROJECTOR_VIEWS": "pg", "CHILLIN_HTTP_ADDR": "127.0.0.1:0"}
 	ctx, cancel := context.WithCancel(context.Background())
 	var stderr bytes.Buffer
 	done := make(chan error, 1)

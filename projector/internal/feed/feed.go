@@ -43,6 +43,20 @@ type Config struct {
 	Eager   bool
 	Logger  *slog.Logger
 	Backoff backoff.Policy
+	// Observer, if not nil, is told about every batch applied and every
+	// failed attempt to apply one.
+	Observer Observer
+}
+
+// Observer watches a feed, for metrics. Its methods are called from the
+// feed's goroutine and must not block.
+type Observer interface {
+	// Applied is called once a batch is applied and acked, with its items
+	// (poison ones carry Err).
+	Applied(items []Item)
+	// Failed is called for each failed attempt to apply a batch (not for an
+	// attempt cut short by shutdown).
+	Failed(err error)
 }
 
 const (
@@ -255,7 +269,11 @@ func (f *feed) decode(m jetstream.Msg) Item {
 func (f *feed) flush(ctx context.Context, items []Item) bool {
 	lastProgress := time.Now()
 	err := backoff.Retry(ctx, f.log, f.cfg.Backoff, "apply batch", func(ctx context.Context) error {
-		return f.apply(ctx, items)
+		err := f.apply(ctx, items)
+		if err != nil && ctx.Err() == nil && f.cfg.Observer != nil {
+			f.cfg.Observer.Failed(err)
+		}
+		return err
 	}, func() {
 		if time.Since(lastProgress) >= progressEvery {
 			lastProgress = time.Now()
@@ -274,6 +292,9 @@ func (f *feed) flush(ctx context.Context, items []Item) bool {
 			continue
 		}
 		_ = it.msg.Ack()
+	}
+	if f.cfg.Observer != nil {
+		f.cfg.Observer.Applied(items)
 	}
 	return true
 }

@@ -27,6 +27,7 @@ type Config struct {
 	FlushInterval time.Duration
 	Logger        *slog.Logger
 	Backoff       backoff.Policy
+	Observer      feed.Observer // metrics; may be nil
 }
 
 // Run publishes live facts until ctx ends. Its consumer starts at new facts
@@ -42,6 +43,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Eager:         true,
 		Logger:        cfg.Logger,
 		Backoff:       cfg.Backoff,
+		Observer:      cfg.Observer,
 	}, v.Apply)
 }
 

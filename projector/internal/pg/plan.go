@@ -34,8 +34,14 @@ const (
 	sqlInsertUser = `INSERT INTO users (id, display_name, password_hash, created_at, fact_id)
 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`
 
+	// A credential upgrade replaces whatever the row held: facts arrive in
+	// log order, so the last one applied is the current credential.
+	sqlSetUserPassword = `UPDATE users SET password_hash = $2 WHERE id = $1`
+
 	sqlInsertRoom = `INSERT INTO rooms (id, name, description, is_private, password_hash, created_by, created_at, head_seq, last_fact_id)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`
+
+	sqlSetRoomPassword = `UPDATE rooms SET password_hash = $2 WHERE id = $1`
 
 	sqlInsertMember = `INSERT INTO room_members (room_id, user_id, joined_at)
 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`
@@ -91,6 +97,18 @@ VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`
 SET head_seq = GREATEST(r.head_seq, h.seq), last_fact_id = GREATEST(r.last_fact_id, h.fact_id)
 FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS h(id, seq, fact_id)
 WHERE r.id = h.id`
+)
+
+// Credentials as the password_hash columns hold them: an argon2id PHC string,
+// or one of these markers. Neither marker is a PHC string any argon2id
+// verifier accepts, so a legacy credential can never be taken for one.
+const (
+	// LegacyCredential prefixes the original app's unsalted SHA-256 (hex) of
+	// an imported user or room that has not logged in or been joined since.
+	LegacyCredential = "$legacy-sha256$"
+	// NoCredential is an imported name that only wrote messages: no
+	// password logs in as it.
+	NoCredential = "!"
 )
 
 // postRun collects the message.posted facts of a batch as column arrays.
@@ -225,17 +243,59 @@ func fold(f events.Stored, emit func(string, ...any), posts func() *postRun) err
 		}
 		emit(sqlInsertUser, f.User, name, d.PasswordHash, f.At, id)
 
+	case events.UserImported:
+		d, err := events.DecodeData[events.UserImportedData](f.Fact)
+		if err != nil {
+			return err
+		}
+		if f.User == "" {
+			return fmt.Errorf("user.imported without user")
+		}
+		name := d.DisplayName
+		if name == "" {
+			name = d.Username
+		}
+		cred := NoCredential
+		if d.LegacySHA256 != "" {
+			cred = LegacyCredential + d.LegacySHA256
+		}
+		emit(sqlInsertUser, f.User, name, cred, f.At, id)
+
+	case events.UserPasswordUpgraded:
+		d, err := events.DecodeData[events.UserPasswordUpgradedData](f.Fact)
+		if err != nil {
+			return err
+		}
+		if f.User == "" || d.PasswordHash == "" {
+			return fmt.Errorf("user.password_upgraded without user or hash")
+		}
+		emit(sqlSetUserPassword, f.User, d.PasswordHash)
+
 	case events.RoomCreated:
 		d, err := events.DecodeData[events.RoomCreatedData](f.Fact)
 		if err != nil {
 			return err
 		}
 		var hash *string
-		if d.PasswordHash != "" {
+		switch {
+		case d.PasswordHash != "":
 			hash = &d.PasswordHash
+		case d.LegacyPasswordSHA256 != "":
+			legacy := LegacyCredential + d.LegacyPasswordSHA256
+			hash = &legacy
 		}
 		emit(sqlInsertRoom, f.Room, d.Name, d.Description, d.IsPrivate, hash, f.User, f.At, int64(f.Seq), id)
 		emit(sqlInsertMember, f.Room, f.User, f.At)
+
+	case events.RoomPasswordUpgraded:
+		d, err := events.DecodeData[events.RoomPasswordUpgradedData](f.Fact)
+		if err != nil {
+			return err
+		}
+		if d.PasswordHash == "" {
+			return fmt.Errorf("room.password_upgraded without hash")
+		}
+		emit(sqlSetRoomPassword, f.Room, d.PasswordHash)
 
 	case events.MemberJoined:
 		emit(sqlInsertMember, f.Room, f.User, f.At)

@@ -27,6 +27,11 @@ func at(id uint64) time.Time { return t0.Add(time.Duration(id) * time.Second) }
 
 func i64p(v int64) *int64 { return &v }
 
+func ptr(s string) *string { return &s }
+
+// legacyHex is the original app's credential for "password": unsalted SHA-256.
+const legacyHex = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
+
 func heads(rooms []string, seqs, ids []int64) Stmt {
 	return Stmt{SQL: sqlAdvanceHeads, Args: []any{rooms, seqs, ids}}
 }
@@ -73,6 +78,43 @@ func TestPlan(t *testing.T) {
 				{sqlInsertMember, []any{"secret", "bob", at(4)}},
 				heads([]string{"general", "secret"}, []int64{1, 1}, []int64{3, 4}),
 			},
+		},
+		{
+			name: "imported users keep a marked legacy credential until upgraded",
+			facts: []events.Stored{
+				fact(t, 70, events.UserImported, "", 0, "bob-smith", events.UserImportedData{Username: "bob-smith", DisplayName: "Bob Smith", LegacyName: "Bob Smith", LegacySHA256: legacyHex}),
+				fact(t, 71, events.UserImported, "", 0, "lurker", events.UserImportedData{Username: "lurker", LegacyName: "lurker"}),
+				fact(t, 72, events.UserPasswordUpgraded, "", 0, "bob-smith", events.UserPasswordUpgradedData{PasswordHash: hash}),
+			},
+			want: []Stmt{
+				{sqlInsertUser, []any{"bob-smith", "Bob Smith", LegacyCredential + legacyHex, at(70), int64(70)}},
+				{sqlInsertUser, []any{"lurker", "lurker", NoCredential, at(71), int64(71)}},
+				{sqlSetUserPassword, []any{"bob-smith", hash}},
+			},
+		},
+		{
+			name: "an imported private room keeps a marked legacy password until upgraded",
+			facts: []events.Stored{
+				fact(t, 80, events.RoomCreated, "book-club", 1, "alice", events.RoomCreatedData{Name: "book club", IsPrivate: true, LegacyPasswordSHA256: legacyHex}),
+				fact(t, 81, events.RoomPasswordUpgraded, "book-club", 2, "bob", events.RoomPasswordUpgradedData{PasswordHash: hash}),
+				fact(t, 82, events.MemberJoined, "book-club", 3, "bob", events.MemberJoinedData{}),
+			},
+			want: []Stmt{
+				{sqlInsertRoom, []any{"book-club", "book club", "", true, ptr(LegacyCredential + legacyHex), "alice", at(80), int64(1), int64(80)}},
+				{sqlInsertMember, []any{"book-club", "alice", at(80)}},
+				{sqlSetRoomPassword, []any{"book-club", hash}},
+				{sqlInsertMember, []any{"book-club", "bob", at(82)}},
+				heads([]string{"book-club"}, []int64{3}, []int64{82}),
+			},
+		},
+		{
+			name: "an upgrade without a hash is skipped",
+			facts: []events.Stored{
+				fact(t, 90, events.UserPasswordUpgraded, "", 0, "bob", events.UserPasswordUpgradedData{}),
+				fact(t, 91, events.RoomPasswordUpgraded, "general", 4, "bob", events.RoomPasswordUpgradedData{}),
+			},
+			want: []Stmt{heads([]string{"general"}, []int64{4}, []int64{91})},
+			skip: []uint64{90, 91},
 		},
 		{
 			name: "members join and leave",

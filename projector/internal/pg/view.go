@@ -45,6 +45,7 @@ type Config struct {
 	FlushInterval time.Duration
 	Logger        *slog.Logger
 	Backoff       backoff.Policy
+	Observer      feed.Observer // metrics; may be nil
 }
 
 // Run ensures the schema, then applies the log to Postgres until ctx ends.
@@ -69,6 +70,7 @@ func Run(ctx context.Context, cfg Config) error {
 		FlushInterval: cfg.FlushInterval,
 		Logger:        cfg.Logger,
 		Backoff:       cfg.Backoff,
+		Observer:      cfg.Observer,
 	}, v.Apply)
 }
 

@@ -1,0 +1,167 @@
+package projector
+
+import (
+	"context"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/projector/internal/feed"
+)
+
+// metrics are one process's Prometheus series, all named chillin_projector_*,
+// labelled by view. See docs/operations.md for what each one means.
+type metrics struct {
+	applied     *prometheus.CounterVec
+	batch       *prometheus.HistogramVec
+	lag         *prometheus.GaugeVec
+	factLag     *prometheus.HistogramVec
+	pgErrors    *prometheus.CounterVec
+	redisErrors *prometheus.CounterVec
+}
+
+// lagBuckets span a caught-up view (a millisecond) to a view that was away
+// (minutes), in seconds.
+var lagBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}
+
+// newMetrics creates the series with register, and a collector of the
+// durable consumers of views.
+func newMetrics(register func(prometheus.Collector) error, js jetstream.JetStream, views []string) (*metrics, error) {
+	view := []string{"view"}
+	m := &metrics{
+		applied: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chillin_projector_facts_applied_total",
+			Help: "Facts this process applied to a view and acked.",
+		}, view),
+		batch: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "chillin_projector_batch_size",
+			Help:    "Facts per applied batch.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 11), // 1 .. 1024
+		}, view),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "chillin_projector_lag_seconds",
+			Help: "When the view last applied a batch: that moment minus the time of the batch's newest fact.",
+		}, view),
+		factLag: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "chillin_projector_fact_lag_seconds",
+			Help:    "For each fact applied: the moment its batch was applied minus the fact's time.",
+			Buckets: lagBuckets,
+		}, view),
+		pgErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chillin_projector_postgres_errors_total",
+			Help: "Failed attempts to apply a batch to Postgres (each is retried).",
+		}, view),
+		redisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chillin_projector_redis_errors_total",
+			Help: "Failed attempts to apply a batch to Redis (each is retried).",
+		}, view),
+	}
+	names := make([]string, len(views))
+	for i, v := range views {
+		names[i] = events.ProjectionConsumerConfig(v, false).Durable
+	}
+	for _, c := range []prometheus.Collector{m.applied, m.batch, m.lag, m.factLag, m.pgErrors, m.redisErrors,
+		newConsumerCollector("chillin_projector", js, names)} {
+		if err := register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// observer returns the feed observer of one view.
+func (m *metrics) observer(view string) feed.Observer {
+	errs := m.redisErrors
+	if view == ViewPG {
+		errs = m.pgErrors
+	}
+	return &viewObserver{
+		now:     time.Now,
+		applied: m.applied.WithLabelValues(view),
+		batch:   m.batch.WithLabelValues(view),
+		lag:     m.lag.WithLabelValues(view),
+		factLag: m.factLag.WithLabelValues(view),
+		errors:  errs.WithLabelValues(view),
+	}
+}
+
+type viewObserver struct {
+	now     func() time.Time
+	applied prometheus.Counter
+	batch   prometheus.Observer
+	lag     prometheus.Gauge
+	factLag prometheus.Observer
+	errors  prometheus.Counter
+}
+
+// Applied records a batch. Lag is measured against the facts' own times,
+// set by the writer that appended them; a small negative span (clocks of
+// different machines) counts as zero.
+func (o *viewObserver) Applied(items []feed.Item) {
+	now := o.now()
+	var newest feed.Item
+	n := 0
+	for _, it := range items {
+		if it.Err != nil || it.Fact.At.IsZero() {
+			continue
+		}
+		n++
+		o.factLag.Observe(max(now.Sub(it.Fact.At), 0).Seconds())
+		if it.Seq > newest.Seq {
+			newest = it
+		}
+	}
+	o.applied.Add(float64(n))
+	o.batch.Observe(float64(len(items)))
+	if n > 0 {
+		o.lag.Set(max(now.Sub(newest.Fact.At), 0).Seconds())
+	}
+}
+
+func (o *viewObserver) Failed(error) { o.errors.Inc() }
+
+// consumerCollector reports, at each scrape, the state of durable consumers
+// as the server sees it.
+type consumerCollector struct {
+	js                           jetstream.JetStream
+	names                        []string
+	pending, ackPending, redeliv *prometheus.Desc
+}
+
+// consumerInfoTimeout bounds the consumer info requests of one scrape.
+const consumerInfoTimeout = 2 * time.Second
+
+func newConsumerCollector(prefix string, js jetstream.JetStream, names []string) *consumerCollector {
+	labels := []string{"consumer"}
+	return &consumerCollector{
+		js: js, names: names,
+		pending:    prometheus.NewDesc(prefix+"_consumer_pending", "Facts on CHAT_EVT that the durable consumer has not delivered yet.", labels, nil),
+		ackPending: prometheus.NewDesc(prefix+"_consumer_ack_pending", "Facts the durable consumer delivered that no process has acked yet.", labels, nil),
+		redeliv:    prometheus.NewDesc(prefix+"_consumer_redelivered", "Facts the durable consumer is redelivering (delivered more than once, not yet acked).", labels, nil),
+	}
+}
+
+func (c *consumerCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.pending
+	ch <- c.ackPending
+	ch <- c.redeliv
+}
+
+// Collect asks the server about each consumer; one it does not answer about
+// (NATS away, or the consumer not made yet) is left out of this scrape.
+func (c *consumerCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), consumerInfoTimeout)
+	defer cancel()
+	for _, name := range c.names {
+		cons, err := c.js.Consumer(ctx, events.EvtStream, name)
+		if err != nil {
+			continue
+		}
+		info := cons.CachedInfo()
+		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(info.NumPending), name)
+		ch <- prometheus.MustNewConstMetric(c.ackPending, prometheus.GaugeValue, float64(info.NumAckPending), name)
+		ch <- prometheus.MustNewConstMetric(c.redeliv, prometheus.GaugeValue, float64(info.NumRedelivered), name)
+	}
+}
