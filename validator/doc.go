@@ -24,6 +24,11 @@
 // last subject sequence turns any overlap into a reload and a fresh decision,
 // never a gap or a duplicate.
 //
+// Observability: Run registers its Prometheus series (metrics.go) on
+// Config.Metrics or a registry of its own and, given Config.HTTPAddr or
+// HTTPListener, serves /health, /ready (NATS and Redis) and /metrics until it
+// returns.
+//
 // Shutdown: when Run's context ends, the pull loops stop asking for commands
 // and wait for their last request to end; the workers then settle every
 // command this instance holds (within a grace period shorter than the pinned

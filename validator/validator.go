@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,8 @@ import (
 	"github.com/chillin-chat/chillin/validator/internal/sessions"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // Defaults of Config.
@@ -69,6 +72,15 @@ type Config struct {
 	Workers int
 	// Streams tunes the streams this instance ensures at start-up.
 	Streams events.StreamOptions
+	// HTTPAddr, if set, is where /health, /ready and /metrics are served
+	// (the validator binary's default is 127.0.0.1:9101). HTTPListener, if
+	// set, is used instead. With neither, nothing is served.
+	HTTPAddr     string
+	HTTPListener net.Listener
+	// Metrics receives this instance's series (removed again when Run
+	// returns) and is what /metrics serves. Nil: a registry of its own, with
+	// the Go runtime and process series too.
+	Metrics *prometheus.Registry
 	Logger  *slog.Logger
 }
 
@@ -118,6 +130,7 @@ type validator struct {
 	limiter  *ratelimit.Limiter
 	workers  []*worker
 	now      func() time.Time
+	metrics  *metrics
 
 	// inFlight holds a token per unsettled command of each partition.
 	inFlight [events.CommandPartitions]chan struct{}
@@ -149,6 +162,13 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	log := cfg.Logger.With("service", "validator")
+	opsLn, err := listenOps(cfg)
+	if err != nil {
+		return err
+	}
+	if opsLn != nil {
+		defer opsLn.Close()
+	}
 
 	nc, err := nats.Connect(cfg.NATSURL, nats.Name("chillin-validator"), nats.MaxReconnects(-1))
 	if err != nil {
@@ -192,8 +212,28 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 
+	reg := cfg.Metrics
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	unregister := &unregisterer{reg: reg}
+	defer unregister.all()
+	m, err := newMetrics(unregister.register, limiter.RedisErrors, consumers)
+	if err != nil {
+		return fmt.Errorf("validator: metrics: %w", err)
+	}
+	if opsLn != nil {
+		probes := []probe{natsProbe(nc)}
+		if cfg.RedisURL != "" {
+			probes = append(probes, probe{name: "redis", check: limiter.Ping})
+		}
+		stopOps := serveOps(opsLn, opsHandler(reg, probes), log)
+		defer stopOps()
+	}
+
 	v := &validator{
-		cfg: cfg, log: log, nc: nc, js: js, evt: evt, sessions: dir, limiter: limiter, now: time.Now,
+		cfg: cfg, log: log, nc: nc, js: js, evt: evt, sessions: dir, limiter: limiter, now: time.Now, metrics: m,
 		pullsDone: make(chan struct{}), lastNak: map[int]jetstream.Msg{},
 	}
 	for p := range v.inFlight {
@@ -244,8 +284,13 @@ func (v *validator) pull(ctx context.Context, p int, cons jetstream.Consumer) {
 	for ctx.Err() == nil {
 		batch, err := cons.Fetch(pullBatch, jetstream.FetchMaxWait(pullWait), jetstream.FetchPriorityGroup(events.ValidatorGroup))
 		if err == nil {
+			n := 0
 			for m := range batch.Messages() {
 				v.dispatch(p, m)
+				n++
+			}
+			if n > 0 {
+				v.metrics.batch.Observe(float64(n))
 			}
 			err = batch.Error()
 		}
@@ -260,6 +305,27 @@ func (v *validator) pull(ctx context.Context, p int, cons jetstream.Consumer) {
 		case <-ctx.Done():
 		}
 		backoff = min(2*backoff, backoffMax)
+	}
+}
+
+// unregisterer registers collectors on a registry and removes them all
+// again, so that Run can be called more than once with one registry.
+type unregisterer struct {
+	reg  *prometheus.Registry
+	done []prometheus.Collector
+}
+
+func (u *unregisterer) register(c prometheus.Collector) error {
+	if err := u.reg.Register(c); err != nil {
+		return err
+	}
+	u.done = append(u.done, c)
+	return nil
+}
+
+func (u *unregisterer) all() {
+	for _, c := range u.done {
+		u.reg.Unregister(c)
 	}
 }
 
@@ -279,6 +345,9 @@ func (v *validator) dispatch(p int, m jetstream.Msg) {
 		if cur := v.pins[p].Load(); cur == nil || *cur != pin {
 			v.pins[p].Store(&pin)
 		}
+	}
+	if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
+		v.metrics.redeliveries.WithLabelValues(events.ValidatorConsumerName(p)).Inc()
 	}
 	h := fnv.New32a()
 	h.Write([]byte(m.Subject()))

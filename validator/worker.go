@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/password"
 	"github.com/chillin-chat/chillin/validator/internal/decide"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -147,6 +148,21 @@ func (w *worker) process(ctx context.Context, cmd events.Command) error {
 				continue
 			}
 		}
+		if d.Upgrade {
+			// The join proved an imported room's legacy password: replace it
+			// with argon2id, then decide the join again on the new state.
+			err := w.upgradePassword(ctx, r, cmd, in)
+			if err != nil && !events.IsWrongLastSequence(err) && !errors.Is(err, errDuplicateID) {
+				return err
+			}
+			if err != nil {
+				if r, err = w.reload(ctx, r); err != nil {
+					return err
+				}
+				fresh = true
+			}
+			continue
+		}
 		if d.Fact != nil && d.RateLimit {
 			if ok, wait := w.v.limiter.Allow(ctx, cmd.User, cmd.ID); !ok {
 				d = decide.Decision{Reject: decide.RateLimited(wait)}
@@ -156,6 +172,8 @@ func (w *worker) process(ctx context.Context, cmd events.Command) error {
 		case d.Fact != nil:
 			appendErr := w.append(ctx, r, cmd, d.Fact)
 			if appendErr == nil {
+				w.v.metrics.accepted.WithLabelValues(cmd.Type).Inc()
+				w.v.metrics.observeLatency(cmd.At, w.v.now())
 				return w.answer(cmd, r.Head, nil)
 			}
 			if !events.IsWrongLastSequence(appendErr) && !errors.Is(appendErr, errDuplicateID) {
@@ -179,6 +197,8 @@ func (w *worker) process(ctx context.Context, cmd events.Command) error {
 			if err := w.reject(ctx, cmd, d.Reject, now); err != nil {
 				return err
 			}
+			w.v.metrics.rejected.WithLabelValues(d.Reject.Code).Inc()
+			w.v.metrics.observeLatency(cmd.At, w.v.now())
 			return w.answer(cmd, r.Head, d.Reject)
 		case d.Resend != 0:
 			return w.resend(ctx, cmd, r, d.Resend)
@@ -267,6 +287,33 @@ func (w *worker) append(ctx context.Context, r *decide.Room, cmd events.Command,
 	if log := w.v.log; log.Enabled(ctx, slog.LevelDebug) {
 		log.Debug("appended", "room", r.ID, "user", cmd.User, "cmd", cmd.ID, "seq", f.Seq, "type", f.Type)
 	}
+	return nil
+}
+
+// upgradePassword appends the room.password_upgraded fact of a join that
+// proved the room's legacy SHA-256 password: the password, hashed with
+// argon2id. Its message id is the command id with a suffix, so that the
+// join's own fact, which follows under the command id, is not taken for a
+// duplicate.
+func (w *worker) upgradePassword(ctx context.Context, r *decide.Room, cmd events.Command, in decide.Input) error {
+	var p events.RoomJoin
+	if err := json.Unmarshal(cmd.Data, &p); err != nil {
+		return fmt.Errorf("join payload: %w", err)
+	}
+	hash, err := password.Hash(p.Password, password.OWASP)
+	if err != nil {
+		return fmt.Errorf("hash room password: %w", err)
+	}
+	f, err := decide.PasswordUpgrade(r, in, hash)
+	if err != nil {
+		return err
+	}
+	step := cmd
+	step.ID = cmd.ID + ".password-upgrade"
+	if err := w.append(ctx, r, step, &f); err != nil {
+		return err
+	}
+	w.v.log.Info("room password upgraded to argon2id", "room", r.ID, "user", cmd.User, "cmd", cmd.ID)
 	return nil
 }
 

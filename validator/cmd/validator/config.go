@@ -54,6 +54,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (v
 	fs.DurationVar(&cfg.RateWindow, "rate-window", envDuration("CHILLIN_RATE_WINDOW", validator.DefaultRateWindow), "sliding rate limit window (CHILLIN_RATE_WINDOW)")
 	fs.IntVar(&cfg.MaxTextRunes, "max-message-runes", envInt("CHILLIN_MAX_MESSAGE_RUNES", validator.DefaultMaxTextRunes), "longest message in Unicode code points (CHILLIN_MAX_MESSAGE_RUNES)")
 	fs.IntVar(&cfg.Workers, "workers", envInt("CHILLIN_VALIDATOR_WORKERS", validator.DefaultWorkers), "rooms decided at once (CHILLIN_VALIDATOR_WORKERS)")
+	fs.StringVar(&cfg.HTTPAddr, "http", env("CHILLIN_HTTP_ADDR", "127.0.0.1:9101"), "address serving /health, /ready and /metrics; empty serves nothing (CHILLIN_HTTP_ADDR)")
 	fs.IntVar(&cfg.Streams.Replicas, "stream-replicas", envInt("CHILLIN_STREAM_REPLICAS", 1), "replicas of the streams ensured at start-up: 1 on one node, 3 in a cluster (CHILLIN_STREAM_REPLICAS)")
 	logFormat := fs.String("log-format", env("CHILLIN_LOG_FORMAT", "json"), "log format: json or text (CHILLIN_LOG_FORMAT)")
 	logLevel := fs.String("log-level", env("CHILLIN_LOG_LEVEL", "info"), "log level: debug, info, warn or error (CHILLIN_LOG_LEVEL)")

@@ -4,16 +4,24 @@ import (
 	"io"
 	"testing"
 	"time"
+
+	"github.com/chillin-chat/chillin/validator"
 )
 
 func TestParseConfig(t *testing.T) {
 	for _, tc := range []struct {
-		name    string
-		env     map[string]string
-		args    []string
-		wantErr bool
-		check   func(t *testing.T, limit int, window time.Duration, runes int, nats, redis, prefix string)
+		name     string
+		env      map[string]string
+		args     []string
+		wantErr  bool
+		check    func(t *testing.T, limit int, window time.Duration, runes int, nats, redis, prefix string)
+		checkCfg func(t *testing.T, c validator.Config)
 	}{
+		{name: "default ops address", checkCfg: func(t *testing.T, c validator.Config) {
+			if c.HTTPAddr != "127.0.0.1:9101" || c.Streams.Replicas != 1 {
+				t.Fatalf("http %q replicas %d", c.HTTPAddr, c.Streams.Replicas)
+			}
+		}},
 		{name: "defaults", check: func(t *testing.T, limit int, window time.Duration, runes int, nats, redis, prefix string) {
 			if limit != 10 || window != 10*time.Second || runes != 2000 || nats != "nats://127.0.0.1:4222" || prefix != "chillin:" {
 				t.Fatalf("defaults: %d %v %d %s %s", limit, window, runes, nats, prefix)
@@ -34,6 +42,18 @@ func TestParseConfig(t *testing.T) {
 					t.Fatalf("override: %d %s %v", limit, nats, window)
 				}
 			}},
+		{name: "ops address and replicas", env: map[string]string{"CHILLIN_HTTP_ADDR": "0.0.0.0:9200", "CHILLIN_STREAM_REPLICAS": "3"},
+			checkCfg: func(t *testing.T, c validator.Config) {
+				if c.HTTPAddr != "0.0.0.0:9200" || c.Streams.Replicas != 3 {
+					t.Fatalf("http %q replicas %d", c.HTTPAddr, c.Streams.Replicas)
+				}
+			}},
+		{name: "ops address off", env: map[string]string{"CHILLIN_HTTP_ADDR": "0.0.0.0:9200"}, args: []string{"-http", ""},
+			checkCfg: func(t *testing.T, c validator.Config) {
+				if c.HTTPAddr != "" {
+					t.Fatalf("http %q, want none", c.HTTPAddr)
+				}
+			}},
 		{name: "bad integer in the environment", env: map[string]string{"CHILLIN_RATE_LIMIT": "ten"}, wantErr: true},
 		{name: "bad duration in the environment", env: map[string]string{"CHILLIN_RATE_WINDOW": "10"}, wantErr: true},
 		{name: "zero limit", args: []string{"-rate-limit", "0"}, wantErr: true},
@@ -52,7 +72,12 @@ func TestParseConfig(t *testing.T) {
 				if cfg.Logger == nil {
 					t.Fatal("no logger")
 				}
-				tc.check(t, cfg.RateLimit, cfg.RateWindow, cfg.MaxTextRunes, cfg.NATSURL, cfg.RedisURL, cfg.RedisPrefix)
+				if tc.check != nil {
+					tc.check(t, cfg.RateLimit, cfg.RateWindow, cfg.MaxTextRunes, cfg.NATSURL, cfg.RedisURL, cfg.RedisPrefix)
+				}
+				if tc.checkCfg != nil {
+					tc.checkCfg(t, cfg)
+				}
 			}
 		})
 	}

@@ -24,9 +24,9 @@ type Input struct {
 	MaxTextRunes int
 }
 
-// Decision is what to do with a command. At most one of Fact, Reject and
-// Resend is set; none set means the command changes nothing (it is acked,
-// and a waiting gateway is told it succeeded).
+// Decision is what to do with a command. At most one of Fact, Reject,
+// Resend and Upgrade is set; none set means the command changes nothing (it
+// is acked, and a waiting gateway is told it succeeded).
 type Decision struct {
 	// Fact is the room fact to append, carrying seq room.Head+1.
 	Fact *events.Fact
@@ -43,6 +43,11 @@ type Decision struct {
 	// the room, so the caller must make sure the state is current (another
 	// instance may have appended meanwhile) and decide again if it was not.
 	Confirm bool
+	// Upgrade: a join proved an imported room's legacy SHA-256 password.
+	// The caller hashes the join's password with argon2id, appends
+	// PasswordUpgrade's fact, and decides the command again (which then
+	// appends the member.joined). Nothing else is set with it.
+	Upgrade bool
 }
 
 // Decide decides one command against the room's current state. The checks
@@ -138,7 +143,7 @@ func decideReaction(r *Room, in Input) Decision {
 	if e != nil {
 		return reject(e)
 	}
-	if e := CheckEmoji(p.Emoji); e != nil {
+	if e := events.CheckEmoji(p.Emoji); e != nil {
 		return reject(e)
 	}
 	_, has := m.Reactions[Reaction{in.Cmd.User, p.Emoji}]
@@ -162,6 +167,9 @@ func decideJoin(r *Room, in Input) Decision {
 	}
 	if r.IsMember(in.Cmd.User) {
 		return Decision{Confirm: true}
+	}
+	if r.IsPrivate && r.PasswordHash == "" && p.Password != "" && verifyLegacy(r.LegacySHA256, p.Password) {
+		return Decision{Upgrade: true}
 	}
 	if r.IsPrivate && (p.Password == "" || !verifyPassword(r.PasswordHash, p.Password)) {
 		return reject(events.Errorf(events.CodeWrongPassword, "wrong password for room %s", r.ID))
@@ -249,7 +257,7 @@ func checkPayloadText(in Input, text string) *events.Error {
 	if !utf8.Valid(in.Cmd.Data) {
 		return events.Errorf(events.CodeInvalidContent, "text is not valid UTF-8")
 	}
-	return CheckText(text, in.MaxTextRunes)
+	return events.CheckText(text, in.MaxTextRunes)
 }
 
 func appendFact(r *Room, in Input, typ string, data any) Decision {

@@ -1,7 +1,11 @@
 package decide
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"github.com/chillin-chat/chillin/events"
 )
@@ -36,6 +40,10 @@ type Room struct {
 	Name         string
 	IsPrivate    bool
 	PasswordHash string
+	// LegacySHA256 is an imported room's password as the original app kept
+	// it (unsalted SHA-256, hex), until a join proves it and it is replaced
+	// by PasswordHash (room.password_upgraded).
+	LegacySHA256 string
 	Members      map[string]struct{}
 	// Head is the room seq of the last applied fact.
 	Head uint64
@@ -100,7 +108,16 @@ func (r *Room) Apply(s events.Stored) error {
 			return fmt.Errorf("room %s seq %d: %w", r.ID, s.Seq, err)
 		}
 		r.Exists, r.Name, r.IsPrivate, r.PasswordHash = true, d.Name, d.IsPrivate, d.PasswordHash
+		if d.PasswordHash == "" {
+			r.LegacySHA256 = d.LegacyPasswordSHA256
+		}
 		r.Members[s.User] = struct{}{}
+	case events.RoomPasswordUpgraded:
+		d, err := events.DecodeData[events.RoomPasswordUpgradedData](s.Fact)
+		if err != nil {
+			return fmt.Errorf("room %s seq %d: %w", r.ID, s.Seq, err)
+		}
+		r.PasswordHash, r.LegacySHA256 = d.PasswordHash, ""
 	case events.MemberJoined:
 		r.Members[s.User] = struct{}{}
 	case events.MemberLeft:
@@ -144,8 +161,33 @@ func (r *Room) Apply(s events.Stored) error {
 		return fmt.Errorf("room %s seq %d: %s is not a room fact", r.ID, s.Seq, s.Type)
 	}
 	r.Head, r.LastID = s.Seq, s.ID
-	r.remember(s.Cmd)
+	if s.Type != events.RoomPasswordUpgraded {
+		// An upgrade is a step of a room.join, not its outcome: the join's
+		// own fact follows it, so its command is not done yet.
+		r.remember(s.Cmd)
+	}
 	return nil
+}
+
+// verifyLegacy checks a join's password against the room's legacy SHA-256
+// credential: the hex digests are compared in constant time. A room without
+// a well-formed legacy credential never verifies.
+func verifyLegacy(legacyHex, pw string) bool {
+	if len(legacyHex) != sha256.Size*2 {
+		return false
+	}
+	sum := sha256.Sum256([]byte(pw))
+	got := hex.EncodeToString(sum[:])
+	return subtle.ConstantTimeCompare([]byte(got), []byte(strings.ToLower(legacyHex))) == 1
+}
+
+// PasswordUpgrade is the room.password_upgraded fact that replaces the
+// room's legacy credential with hash (argon2id, of the password the join
+// proved), caused by the join command of in. Decide asks for it with
+// Decision.Upgrade; the caller hashes (which needs randomness) and appends.
+func PasswordUpgrade(r *Room, in Input, hash string) (events.Fact, error) {
+	return events.NewFact(events.RoomPasswordUpgraded, r.ID, r.Head+1, in.Cmd.User, in.Cmd.ID, in.Now,
+		events.RoomPasswordUpgradedData{PasswordHash: hash})
 }
 
 // remember adds a command id to the ring of recent ones, forgetting the oldest.

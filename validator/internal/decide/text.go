@@ -1,67 +1,7 @@
 package decide
 
-import (
-	"unicode"
-	"unicode/utf8"
-
-	"github.com/chillin-chat/chillin/events"
-)
+import "github.com/chillin-chat/chillin/events"
 
 // DefaultMaxTextRunes is the protocol's default bound on a message's length,
-// in Unicode code points.
-const DefaultMaxTextRunes = 2000
-
-// MaxEmojiBytes bounds a reaction's emoji.
-const MaxEmojiBytes = 32
-
-// CheckText applies the protocol's text rules, in order: valid UTF-8, not
-// only whitespace, at most maxRunes code points, no control characters other
-// than newline and tab, no bidi override or isolate characters. Valid text is
-// never changed; the caller stores it as sent.
-func CheckText(text string, maxRunes int) *events.Error {
-	if !utf8.ValidString(text) {
-		return events.Errorf(events.CodeInvalidContent, "text is not valid UTF-8")
-	}
-	blank := true
-	for _, r := range text {
-		if !unicode.IsSpace(r) {
-			blank = false
-			break
-		}
-	}
-	if blank {
-		return events.Errorf(events.CodeEmptyMessage, "message is empty")
-	}
-	if n := utf8.RuneCountInString(text); n > maxRunes {
-		return events.Errorf(events.CodeMessageTooLong, "message is %d characters long; at most %d are allowed", n, maxRunes)
-	}
-	for _, r := range text {
-		if r == '\n' || r == '\t' {
-			continue
-		}
-		if forbidden(r) {
-			return events.Errorf(events.CodeInvalidContent, "text contains the disallowed character U+%04X", r)
-		}
-	}
-	return nil
-}
-
-// CheckEmoji accepts a reaction's emoji: 1 to MaxEmojiBytes bytes of valid
-// UTF-8 with no whitespace, control or bidi override characters.
-func CheckEmoji(e string) *events.Error {
-	if len(e) == 0 || len(e) > MaxEmojiBytes || !utf8.ValidString(e) {
-		return events.Errorf(events.CodeInvalidContent, "emoji must be 1 to %d bytes of UTF-8", MaxEmojiBytes)
-	}
-	for _, r := range e {
-		if unicode.IsSpace(r) || forbidden(r) {
-			return events.Errorf(events.CodeInvalidContent, "emoji contains the disallowed character U+%04X", r)
-		}
-	}
-	return nil
-}
-
-// forbidden reports control characters (Cc) and the bidi embedding, override
-// and isolate characters U+202A–U+202E and U+2066–U+2069.
-func forbidden(r rune) bool {
-	return unicode.IsControl(r) || (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069)
-}
+// in Unicode code points (the rules themselves are events.CheckText).
+const DefaultMaxTextRunes = events.DefaultMaxTextRunes

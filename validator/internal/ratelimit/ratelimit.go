@@ -67,8 +67,9 @@ type Limiter struct {
 	log    *slog.Logger
 	local  *Local
 
-	downUntil atomic.Int64 // unix nanos until which Redis is not tried
-	down      atomic.Bool  // the outage has been logged
+	downUntil atomic.Int64  // unix nanos until which Redis is not tried
+	down      atomic.Bool   // the outage has been logged
+	redisErrs atomic.Uint64 // failed Redis calls
 }
 
 // New returns a Limiter. It does not contact Redis: an unreachable Redis is
@@ -107,6 +108,21 @@ func (l *Limiter) Close() error {
 	return l.rdb.Close()
 }
 
+// RedisErrors is how many Redis calls have failed since New, other than
+// those cut short by their caller's context ending.
+func (l *Limiter) RedisErrors() uint64 { return l.redisErrs.Load() }
+
+// Ping checks that Redis answers. It is nil when the limiter has no Redis.
+func (l *Limiter) Ping(ctx context.Context) error {
+	if l.rdb == nil {
+		return nil
+	}
+	if err := l.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("rate limit: redis ping: %w", err)
+	}
+	return nil
+}
+
 // Allow reports whether the message of command id by user may be accepted;
 // if not, retryAfter is the time until the window admits one more.
 func (l *Limiter) Allow(ctx context.Context, user, id string) (ok bool, retryAfter time.Duration) {
@@ -119,6 +135,7 @@ func (l *Limiter) Allow(ctx context.Context, user, id string) (ok bool, retryAft
 			return ok, retryAfter
 		}
 		if ctx.Err() == nil {
+			l.redisErrs.Add(1)
 			l.downUntil.Store(time.Now().Add(retryRedisAfter).UnixNano())
 			if l.down.CompareAndSwap(false, true) {
 				l.log.Warn("rate limiter: redis unreachable; counting in this process only", "err", err)

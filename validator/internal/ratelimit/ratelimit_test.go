@@ -184,6 +184,13 @@ func TestRedisUnreachableFallsBack(t *testing.T) {
 	if n := h.warn.Load(); n != 1 {
 		t.Fatalf("%d warnings about the outage, want exactly 1", n)
 	}
+	// Redis is tried once per retry interval, not once per message.
+	if n := l.RedisErrors(); n != 1 {
+		t.Fatalf("%d redis errors counted, want 1", n)
+	}
+	if err := l.Ping(ctx); err == nil {
+		t.Fatal("ping of an unreachable redis succeeded")
+	}
 }
 
 func TestRedisReturnsAfterOutage(t *testing.T) {
@@ -196,6 +203,12 @@ func TestRedisReturnsAfterOutage(t *testing.T) {
 	}
 	if l.down.Load() || h.info.Load() != 1 {
 		t.Fatalf("limiter did not return to redis: down %v, info logs %d", l.down.Load(), h.info.Load())
+	}
+	if n := l.RedisErrors(); n != 0 {
+		t.Fatalf("%d redis errors counted against a redis that answers", n)
+	}
+	if err := l.Ping(context.Background()); err != nil {
+		t.Fatalf("ping: %v", err)
 	}
 }
 

@@ -1,0 +1,118 @@
+package validator
+
+import (
+	"context"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are one instance's Prometheus series, all named
+// chillin_validator_*. See docs/operations.md for what each one means.
+type metrics struct {
+	accepted     *prometheus.CounterVec
+	rejected     *prometheus.CounterVec
+	latency      prometheus.Histogram
+	batch        prometheus.Histogram
+	redeliveries *prometheus.CounterVec
+}
+
+// latencyBuckets span a loopback pipeline (well under a millisecond) to a
+// stalled one (tens of seconds), in seconds.
+var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+
+// newMetrics creates the instance's series with register. redisErrors
+// counts failed Redis calls; consumers are the command partitions' durable
+// consumers, read at each scrape.
+func newMetrics(register func(prometheus.Collector) error, redisErrors func() uint64, consumers []jetstream.Consumer) (*metrics, error) {
+	m := &metrics{
+		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chillin_validator_commands_accepted_total",
+			Help: "Commands whose fact this instance appended to CHAT_EVT, by command type.",
+		}, []string{"type"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chillin_validator_commands_rejected_total",
+			Help: "Commands this instance refused, by rejection code.",
+		}, []string{"code"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "chillin_validator_pipeline_latency_seconds",
+			Help:    "From the gateway stamping a command to JetStream acking its fact or refusal.",
+			Buckets: latencyBuckets,
+		}),
+		batch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "chillin_validator_batch_size",
+			Help:    "Commands delivered by one pull request that delivered any.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 8), // 1 .. 128; a request asks for 64
+		}),
+		redeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chillin_validator_redeliveries_total",
+			Help: "Commands delivered to this instance that had been delivered before, by consumer.",
+		}, []string{"consumer"}),
+	}
+	redis := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "chillin_validator_redis_errors_total",
+		Help: "Failed Redis calls of the shared rate limit (each starts a second of in-process counting).",
+	}, func() float64 { return float64(redisErrors()) })
+	for _, c := range []prometheus.Collector{m.accepted, m.rejected, m.latency, m.batch, m.redeliveries, redis,
+		newConsumerCollector("chillin_validator", consumers)} {
+		if err := register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// observeLatency records the pipeline latency of a command stamped at
+// stamped whose outcome JetStream acked at done. Clocks of different machines
+// may disagree a little; a negative span counts as zero.
+func (m *metrics) observeLatency(stamped, done time.Time) {
+	if stamped.IsZero() {
+		return
+	}
+	m.latency.Observe(max(done.Sub(stamped), 0).Seconds())
+}
+
+// consumerCollector reports, at each scrape, the state of durable consumers
+// as the server sees it: what waits to be delivered, what is delivered and
+// not yet acked, and what is being redelivered.
+type consumerCollector struct {
+	consumers                    []jetstream.Consumer
+	pending, ackPending, redeliv *prometheus.Desc
+}
+
+// consumerInfoTimeout bounds the consumer info requests of one scrape.
+const consumerInfoTimeout = 2 * time.Second
+
+func newConsumerCollector(prefix string, consumers []jetstream.Consumer) *consumerCollector {
+	labels := []string{"consumer"}
+	return &consumerCollector{
+		consumers:  consumers,
+		pending:    prometheus.NewDesc(prefix+"_consumer_pending", "Messages on the stream that the durable consumer has not delivered yet.", labels, nil),
+		ackPending: prometheus.NewDesc(prefix+"_consumer_ack_pending", "Messages the durable consumer delivered that no instance has acked yet.", labels, nil),
+		redeliv:    prometheus.NewDesc(prefix+"_consumer_redelivered", "Messages the durable consumer is redelivering (delivered more than once, not yet acked).", labels, nil),
+	}
+}
+
+func (c *consumerCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.pending
+	ch <- c.ackPending
+	ch <- c.redeliv
+}
+
+// Collect asks the server about each consumer. A consumer the server does not
+// answer about (NATS away) is left out of this scrape rather than reported
+// as zero.
+func (c *consumerCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), consumerInfoTimeout)
+	defer cancel()
+	for _, cons := range c.consumers {
+		info, err := cons.Info(ctx)
+		if err != nil {
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(info.NumPending), info.Name)
+		ch <- prometheus.MustNewConstMetric(c.ackPending, prometheus.GaugeValue, float64(info.NumAckPending), info.Name)
+		ch <- prometheus.MustNewConstMetric(c.redeliv, prometheus.GaugeValue, float64(info.NumRedelivered), info.Name)
+	}
+}
