@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/password"
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
@@ -248,9 +250,15 @@ func (s *Server) endSession(ctx context.Context, sess session) error {
 type userRecord struct {
 	ID           string
 	DisplayName  string
-	PasswordHash string
+	PasswordHash string // argon2id; empty for an imported user not upgraded yet
+	// LegacySHA256 is an imported user's credential from the original app
+	// (unsalted SHA-256, hex) until their first login replaces it.
+	LegacySHA256 string
 	AvatarKey    string
 	CreatedAt    time.Time
+	// LastID is the stream sequence of the user's last fact: a credential
+	// upgrade appends only if nothing came after it.
+	LastID uint64
 }
 
 // userFromLog folds a user's profile facts.
@@ -265,15 +273,96 @@ func (s *Server) userFromLog(ctx context.Context, id string) (userRecord, bool, 
 	}
 	var u userRecord
 	for _, f := range facts {
-		if f.Type == events.UserRegistered {
+		switch f.Type {
+		case events.UserRegistered:
 			d, err := events.DecodeData[events.UserRegisteredData](f.Fact)
 			if err != nil {
 				return userRecord{}, false, err
 			}
 			u = userRecord{ID: id, DisplayName: d.DisplayName, PasswordHash: d.PasswordHash, CreatedAt: f.At}
+		case events.UserImported:
+			d, err := events.DecodeData[events.UserImportedData](f.Fact)
+			if err != nil {
+				return userRecord{}, false, err
+			}
+			u = userRecord{ID: id, DisplayName: d.DisplayName, LegacySHA256: d.LegacySHA256, CreatedAt: f.At}
+		case events.UserPasswordUpgraded:
+			d, err := events.DecodeData[events.UserPasswordUpgradedData](f.Fact)
+			if err != nil {
+				return userRecord{}, false, err
+			}
+			u.PasswordHash, u.LegacySHA256 = d.PasswordHash, ""
 		}
 	}
+	u.LastID = last.ID
 	return u, u.ID != "", nil
+}
+
+// checkPassword verifies a login's password against the user's credential.
+// An argon2id hash is verified as it is. A legacy SHA-256 credential (an
+// imported user's, until their first login) is compared once, as hex digests
+// in constant time, and on a match replaced at once by an argon2id hash of
+// the password (user.password_upgraded); nothing else ever accepts it. A
+// user with neither (an imported name that only wrote messages) never logs
+// in. Failures spend the time of an argon2id check, like unknown usernames.
+func (s *Server) checkPassword(ctx context.Context, u userRecord, pw string) (bool, error) {
+	for range 3 {
+		switch {
+		case u.PasswordHash != "":
+			return password.Verify(pw, u.PasswordHash)
+		case u.LegacySHA256 == "" || !legacyMatch(u.LegacySHA256, pw):
+			_, _ = password.Verify(pw, s.dummyHash())
+			return false, nil
+		}
+		err := s.upgradePassword(ctx, u, pw)
+		if !events.IsWrongLastSequence(err) {
+			return err == nil, err
+		}
+		// The user's facts moved on meanwhile (a concurrent login upgraded
+		// them): decide again on what the log holds now.
+		var found bool
+		if u, found, err = s.userFromLog(ctx, u.ID); err != nil || !found {
+			return false, err
+		}
+	}
+	return false, fmt.Errorf("credential of %s kept changing", u.ID)
+}
+
+// legacyMatch compares the SHA-256 of pw with a legacy hex digest in
+// constant time. A malformed digest never matches.
+func legacyMatch(legacyHex, pw string) bool {
+	if len(legacyHex) != sha256.Size*2 {
+		return false
+	}
+	sum := sha256.Sum256([]byte(pw))
+	return subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(strings.ToLower(legacyHex))) == 1
+}
+
+// upgradePassword replaces u's legacy credential with an argon2id hash of
+// pw, only if no other fact of u came first (it returns the wrong last
+// sequence error then).
+func (s *Server) upgradePassword(ctx context.Context, u userRecord, pw string) error {
+	hash, err := password.Hash(pw, s.cfg.Password)
+	if err != nil {
+		return err
+	}
+	f, err := events.NewFact(events.UserPasswordUpgraded, "", 0, u.ID, "", time.Now().UTC(), events.UserPasswordUpgradedData{PasswordHash: hash})
+	if err != nil {
+		return err
+	}
+	b, err := f.Encode()
+	if err != nil {
+		return err
+	}
+	_, err = s.js.Publish(ctx, events.UserSubject(u.ID), b, jetstream.WithExpectLastSequencePerSubject(u.LastID))
+	if err != nil {
+		if events.IsWrongLastSequence(err) {
+			return err
+		}
+		return fmt.Errorf("append password upgrade: %w", err)
+	}
+	s.log.Info("legacy password upgraded to argon2id", "user", u.ID)
+	return nil
 }
 
 // register appends user.registered only if the username was never taken.

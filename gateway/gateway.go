@@ -125,6 +125,7 @@ func (s *Server) connect(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("gateway postgres url: %w", err)
 	}
+	pgcfg.ConnConfig.Tracer = pgTracer{s.metrics.pgErrors}
 	// Postgres may be down at start: the pool connects lazily and reads
 	// degrade with a clear error until it is back.
 	if s.pg, err = pgxpool.NewWithConfig(ctx, pgcfg); err != nil {
@@ -135,6 +136,7 @@ func (s *Server) connect(ctx context.Context) (err error) {
 		return fmt.Errorf("gateway redis url: %w", err)
 	}
 	s.rdb = redis.NewClient(ropts)
+	s.rdb.AddHook(redisHook{s.metrics.rdErrors})
 	s.hub = hub.New(ctx, s.rdb, hub.JetStreamLog{JS: s.js, Evt: s.evt}, s.log, hub.Options{Prefix: s.cfg.RedisPrefix})
 	return nil
 }

@@ -1,8 +1,13 @@
 package gateway
 
 import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 )
 
 type metrics struct {
@@ -12,6 +17,8 @@ type metrics struct {
 	framesOut prometheus.Counter
 	commands  *prometheus.CounterVec
 	dropped   prometheus.Counter
+	pgErrors  prometheus.Counter
+	rdErrors  prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -32,8 +39,98 @@ func newMetrics() *metrics {
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "chillin_gateway_slow_closes_total", Help: "Sockets closed because their send queue was full.",
 		}),
+		pgErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chillin_gateway_postgres_errors_total", Help: "Failed Postgres connects, queries and batches.",
+		}),
+		rdErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chillin_gateway_redis_errors_total", Help: "Failed Redis commands and pipelines.",
+		}),
 	}
-	m.registry.MustRegister(m.conns, m.framesIn, m.framesOut, m.commands, m.dropped,
+	m.registry.MustRegister(m.conns, m.framesIn, m.framesOut, m.commands, m.dropped, m.pgErrors, m.rdErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// failure reports whether err is a store failure worth counting: not a
+// cancelled or abandoned request, and not an answer such as "no such key" or
+// "script not cached yet" (go-redis then sends the script itself).
+func failure(ctx context.Context, err error) bool {
+	return err != nil && ctx.Err() == nil && !errors.Is(err, context.Canceled) &&
+		!errors.Is(err, redis.Nil) && !errors.Is(err, pgx.ErrNoRows) && !redis.HasErrorPrefix(err, "NOSCRIPT")
+}
+
+// redisHook counts failed Redis commands and pipelines (go-redis hook).
+type redisHook struct{ errs prometheus.Counter }
+
+// DialHook counts nothing: a failed dial fails the command that needed it,
+// which is counted once.
+func (h redisHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h redisHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if failure(ctx, err) && !handshake(cmd) {
+			h.errs.Inc()
+		}
+		return err
+	}
+}
+
+func (h redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		if failure(ctx, err) {
+			// Counted once, if anything but the handshake (which go-redis
+			// sends as a pipeline of its own) failed.
+			for _, cmd := range cmds {
+				if failure(ctx, cmd.Err()) && !handshake(cmd) {
+					h.errs.Inc()
+					break
+				}
+			}
+		}
+		return err
+	}
+}
+
+// handshake reports whether cmd is one of the commands go-redis sends when it
+// opens a connection (HELLO, CLIENT SETINFO, CLIENT MAINT_NOTIFICATIONS):
+// optional, their refusal by an older Redis is expected and ignored.
+func handshake(cmd redis.Cmder) bool {
+	return cmd.Name() == "hello" || cmd.Name() == "client"
+}
+
+// pgTracer counts failed Postgres connects, queries and batches (pgx tracer).
+type pgTracer struct{ errs prometheus.Counter }
+
+func (t pgTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	return ctx
+}
+
+func (t pgTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryEndData) {
+	if failure(ctx, data.Err) {
+		t.errs.Inc()
+	}
+}
+
+func (t pgTracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return ctx
+}
+
+func (t pgTracer) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+
+func (t pgTracer) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchEndData) {
+	if failure(ctx, data.Err) {
+		t.errs.Inc()
+	}
+}
+
+func (t pgTracer) TraceConnectStart(ctx context.Context, _ pgx.TraceConnectStartData) context.Context {
+	return ctx
+}
+
+func (t pgTracer) TraceConnectEnd(ctx context.Context, data pgx.TraceConnectEndData) {
+	if failure(ctx, data.Err) {
+		t.errs.Inc()
+	}
 }

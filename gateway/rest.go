@@ -217,7 +217,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, bad)
 		return
 	}
-	ok, err := password.Verify(c.Password, u.PasswordHash)
+	ok, err := s.checkPassword(r.Context(), u, c.Password)
 	if err != nil {
 		s.fail(w, err)
 		return

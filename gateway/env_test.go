@@ -1,0 +1,68 @@
+package gateway
+
+import (
+	"flag"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		wantErr string
+		check   func(t *testing.T, c Config)
+	}{
+		{name: "defaults", check: func(t *testing.T, c Config) {
+			if c.HTTPAddr != "127.0.0.1:8080" || c.Streams.Replicas != 1 || c.FrameRate != 50 || c.FrameBurst != 100 || c.SessionTTL != 24*time.Hour {
+				t.Errorf("defaults: %+v", c)
+			}
+		}},
+		{name: "environment", env: map[string]string{
+			"CHILLIN_STREAM_REPLICAS": "3", "CHILLIN_WS_FRAME_RATE": "2000.5", "CHILLIN_WS_FRAME_BURST": "4000",
+			"CHILLIN_ALLOWED_ORIGINS": "a.example, b.example", "CHILLIN_SECURE_COOKIES": "true",
+		}, check: func(t *testing.T, c Config) {
+			if c.Streams.Replicas != 3 || c.FrameRate != 2000.5 || c.FrameBurst != 4000 || !c.SecureCookies ||
+				strings.Join(c.AllowedOrigins, "|") != "a.example|b.example" {
+				t.Errorf("from env: %+v", c)
+			}
+		}},
+		{name: "flags override the environment", env: map[string]string{"CHILLIN_STREAM_REPLICAS": "3", "CHILLIN_WS_FRAME_RATE": "7"},
+			args: []string{"-stream-replicas", "1", "-ws-frame-rate", "9", "-ws-frame-burst", "11"},
+			check: func(t *testing.T, c Config) {
+				if c.Streams.Replicas != 1 || c.FrameRate != 9 || c.FrameBurst != 11 {
+					t.Errorf("override: %+v", c)
+				}
+			}},
+		{name: "zero replicas", env: map[string]string{"CHILLIN_STREAM_REPLICAS": "0"}, wantErr: "stream-replicas"},
+		{name: "replicas not a number", env: map[string]string{"CHILLIN_STREAM_REPLICAS": "three"}, wantErr: "stream-replicas"},
+		{name: "negative frame rate", args: []string{"-ws-frame-rate", "-1"}, wantErr: "ws-frame-rate"},
+		{name: "frame rate not a number", env: map[string]string{"CHILLIN_WS_FRAME_RATE": "NaN"}, wantErr: "ws-frame-rate"},
+		{name: "zero burst", env: map[string]string{"CHILLIN_WS_FRAME_BURST": "0"}, wantErr: "ws-frame-burst"},
+		{name: "bad cookie flag", env: map[string]string{"CHILLIN_SECURE_COOKIES": "yes"}, wantErr: "secure-cookies"},
+		{name: "bad session ttl", env: map[string]string{"CHILLIN_SESSION_TTL": "a day"}, wantErr: "session-ttl"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			build := Flags(fs, func(k string) string { return tc.env[k] })
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := build()
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, cfg)
+		})
+	}
+}
