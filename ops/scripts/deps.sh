@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # deps.sh makes sure the services Chillin needs on this machine answer:
 # PostgreSQL and Redis (NATS JetStream runs embedded in the processes that need
-# it). It uses the machine's own when they answer on their usual ports, and
+# it), and that nginx is installed (the local cluster, `make cluster`, and its
+# tests put it in front of the gateways). It uses the machine's own when they answer on their usual ports, and
 # otherwise installs them from Debian's packages and starts private instances
 # under var/ on free ports. It writes the resulting environment to
 # var/deps.env, for `make` to source.
@@ -81,6 +82,12 @@ else
 		--dir "$var/redis" --logfile "$var/redis/log" --daemonize yes >&2
 	for _ in $(seq 50); do port_open 127.0.0.1 "$redis_port" && break; sleep 0.1; done
 	echo "$redis_port" >"$var/redis/port"
+fi
+
+# ---- nginx -------------------------------------------------------------------
+# Only the program: the cluster runs its own instance with a generated config.
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+	apt_install --no-install-recommends nginx
 fi
 
 cat >"$env_file" <<ENV

@@ -18,7 +18,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/gateway"
 	"github.com/chillin-chat/chillin/ops/internal/stack"
 	"github.com/chillin-chat/chillin/projector"
@@ -102,17 +101,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	gw.NATSURL, gw.UI, gw.Logger = natsURL, ui.FS(), log
+	// The stream settings (CHILLIN_STREAM_REPLICAS, -stream-replicas) come
+	// with the gateway's flags and hold for all three services.
 	fmt.Fprintf(stdout, "Chillin is running at http://%s (Ctrl-C stops it)\n", gw.HTTPAddr)
 	return stack.Run(ctx, stack.Config{
 		Gateway: gw,
 		Validator: validator.Config{
 			NATSURL: natsURL, RedisURL: gw.RedisURL, RedisPrefix: gw.RedisPrefix,
-			RateLimit: *rateLimit, RateWindow: *rateWindow, MaxTextRunes: *maxRunes, Logger: log,
+			RateLimit: *rateLimit, RateWindow: *rateWindow, MaxTextRunes: *maxRunes, Streams: gw.Streams, Logger: log,
 		},
 		Projector: projector.Config{
 			NATSURL: natsURL, PostgresURL: gw.PostgresURL, RedisURL: gw.RedisURL, RedisPrefix: gw.RedisPrefix,
-			Views: []string{"pg", "live"}, Logger: log, Streams: events.StreamOptions{},
+			Views: []string{"pg", "live"}, Logger: log, Streams: gw.Streams,
 		},
 	}, log)
 }
-

@@ -1,0 +1,411 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/chillin-chat/chillin/ops/internal/stack"
+	natsconf "github.com/chillin-chat/chillin/ops/nats"
+	"github.com/chillin-chat/chillin/ops/nginx"
+	"github.com/jackc/pgx/v5"
+)
+
+// Config describes a cluster on this machine.
+type Config struct {
+	// Bin is the folder holding the Binaries (see Build).
+	Bin string
+	// Dir is the cluster's working folder: the JetStream store, nginx's
+	// configuration and one log file per process (logs/<name>.log). It is
+	// kept, so a cluster started again on it keeps its log of facts.
+	Dir string
+	// Nginx is the nginx program (default: nginx on PATH, else
+	// /usr/sbin/nginx).
+	Nginx string
+	// Host is the loopback address everything listens on (default 127.0.0.1).
+	Host string
+	// Gateways, Validators and Projectors are how many of each to run
+	// (default 2 each).
+	Gateways, Validators, Projectors int
+	// PostgresURL is the projection database, created if missing. It must
+	// belong to this cluster's log: another log's projection would disagree.
+	PostgresURL string
+	RedisURL    string
+	RedisPrefix string
+	// Strict syncs every JetStream write to disk before acknowledging it
+	// (NATS sync_interval: always).
+	Strict bool
+	// Env is given to every service besides the addresses the cluster
+	// sets itself (for example CHILLIN_RATE_LIMIT, CHILLIN_WS_FRAME_RATE,
+	// CHILLIN_LOG_FORMAT).
+	Env map[string]string
+	// StopTimeout bounds each process's graceful stop (default 20s).
+	StopTimeout time.Duration
+	// StartTimeout bounds the wait for each process to be ready (default 60s).
+	StartTimeout time.Duration
+	// Output, if set, gets a copy of every process's output, each line after
+	// the process's name.
+	Output io.Writer
+	// Logger reports the cluster's own progress.
+	Logger *slog.Logger
+}
+
+// Cluster is a running cluster.
+type Cluster struct {
+	// URL is nginx's address, the cluster's front door: http://host:port.
+	URL string
+	// NATSURL is the NATS server's client URL.
+	NATSURL string
+
+	NATS                             *Proc
+	Gateways, Validators, Projectors []*Proc
+	Nginx                            *Proc
+
+	cfg   Config
+	log   *slog.Logger
+	exits chan *Proc
+}
+
+// Start starts NATS, the services and nginx, each once the one before is
+// ready, and returns when nginx answers. On failure it stops what it started.
+func Start(ctx context.Context, cfg Config) (*Cluster, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{cfg: cfg, log: cfg.Logger, exits: make(chan *Proc, 64)}
+	if err := os.MkdirAll(filepath.Join(cfg.Dir, "logs"), 0o755); err != nil {
+		return nil, err
+	}
+	if err := stack.EnsureDatabase(ctx, cfg.PostgresURL); err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	if err := checkProjectionMatchesLog(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if err := c.define(); err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = c.Stop()
+		}
+	}()
+	for _, group := range [][]*Proc{{c.NATS}, c.Validators, c.Projectors, c.Gateways, {c.Nginx}} {
+		for _, p := range group {
+			if err := p.Start(); err != nil {
+				return nil, err
+			}
+			c.log.Info("started", "proc", p.Name, "pid", p.PID(), "addr", p.Addr)
+		}
+		for _, p := range group {
+			if err := c.WaitReady(ctx, p); err != nil {
+				return nil, err
+			}
+		}
+	}
+	ok = true
+	return c, nil
+}
+
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.Bin == "" || cfg.Dir == "" || cfg.PostgresURL == "" || cfg.RedisURL == "" {
+		return cfg, errors.New("cluster: Bin, Dir, PostgresURL and RedisURL are required")
+	}
+	for name := range Binaries {
+		if _, err := os.Stat(filepath.Join(cfg.Bin, name)); err != nil {
+			return cfg, fmt.Errorf("cluster: %s not built: %w", name, err)
+		}
+	}
+	if cfg.Nginx == "" {
+		if p, err := exec.LookPath("nginx"); err == nil {
+			cfg.Nginx = p
+		} else {
+			cfg.Nginx = "/usr/sbin/nginx"
+		}
+	}
+	if _, err := os.Stat(cfg.Nginx); err != nil {
+		return cfg, fmt.Errorf("cluster: nginx not found (ops/scripts/deps.sh installs it): %w", err)
+	}
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	for _, n := range []*int{&cfg.Gateways, &cfg.Validators, &cfg.Projectors} {
+		if *n == 0 {
+			*n = 2
+		}
+		if *n < 1 {
+			return cfg, errors.New("cluster: at least one of each service")
+		}
+	}
+	if cfg.StopTimeout == 0 {
+		cfg.StopTimeout = 20 * time.Second
+	}
+	if cfg.StartTimeout == 0 {
+		cfg.StartTimeout = 60 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	var err error
+	if cfg.Bin, err = filepath.Abs(cfg.Bin); err != nil {
+		return cfg, err
+	}
+	cfg.Dir, err = filepath.Abs(cfg.Dir)
+	return cfg, err
+}
+
+// define lays out every process: its free port, program, arguments and
+// environment.
+func (c *Cluster) define() error {
+	cfg := c.cfg
+	addr := func() (string, error) { return freeAddr(cfg.Host) }
+	proc := func(name, bin, readyPath string, args []string, env map[string]string) (*Proc, error) {
+		a, err := addr()
+		if err != nil {
+			return nil, err
+		}
+		if env != nil {
+			env["CHILLIN_HTTP_ADDR"] = a
+		}
+		return &Proc{
+			Name: name, Addr: a, Log: filepath.Join(cfg.Dir, "logs", name+".log"),
+			bin: bin, args: args, env: environ(env), readyPath: readyPath, output: cfg.Output, onExit: c.exited,
+		}, nil
+	}
+	service := func(extra map[string]string) map[string]string {
+		env := maps.Clone(cfg.Env)
+		if env == nil {
+			env = map[string]string{}
+		}
+		env["CHILLIN_REDIS_URL"] = cfg.RedisURL
+		env["CHILLIN_REDIS_PREFIX"] = cfg.RedisPrefix
+		maps.Copy(env, extra)
+		return env
+	}
+
+	// NATS: Addr is its monitoring address; the client port is another.
+	clientAddr, err := addr()
+	if err != nil {
+		return err
+	}
+	host, port, _ := net.SplitHostPort(clientAddr)
+	c.NATSURL = "nats://" + clientAddr
+	conf := filepath.Join(cfg.Dir, "nats.conf")
+	if err := os.WriteFile(conf, natsconf.Single, 0o644); err != nil {
+		return err
+	}
+	if c.NATS, err = proc("nats", filepath.Join(cfg.Bin, "nats-server"), "/healthz?js-enabled-only=true", []string{"-c", conf}, nil); err != nil {
+		return err
+	}
+	_, monitorPort, _ := net.SplitHostPort(c.NATS.Addr)
+	c.NATS.env = environ(map[string]string{
+		"NATS_SERVER_NAME": "chillin-cluster", "NATS_HOST": host, "NATS_PORT": port, "NATS_HTTP_PORT": monitorPort,
+		"NATS_STORE_DIR": filepath.Join(cfg.Dir, "nats"), "NATS_SYNC_INTERVAL": natsconf.SyncInterval(cfg.Strict),
+	})
+
+	for i := range cfg.Validators {
+		p, err := proc(fmt.Sprint("validator-", i+1), filepath.Join(cfg.Bin, "validator"), "/ready", nil,
+			service(map[string]string{"CHILLIN_NATS_URL": c.NATSURL}))
+		if err != nil {
+			return err
+		}
+		c.Validators = append(c.Validators, p)
+	}
+	for i := range cfg.Projectors {
+		p, err := proc(fmt.Sprint("projector-", i+1), filepath.Join(cfg.Bin, "projector"), "/ready", nil,
+			service(map[string]string{"CHILLIN_NATS_URL": c.NATSURL, "CHILLIN_POSTGRES_URL": cfg.PostgresURL}))
+		if err != nil {
+			return err
+		}
+		c.Projectors = append(c.Projectors, p)
+	}
+	var upstreams []string
+	for i := range cfg.Gateways {
+		p, err := proc(fmt.Sprint("gateway-", i+1), filepath.Join(cfg.Bin, "gateway"), "/ready", nil,
+			service(map[string]string{"CHILLIN_NATS_URL": c.NATSURL, "CHILLIN_POSTGRES_URL": cfg.PostgresURL}))
+		if err != nil {
+			return err
+		}
+		c.Gateways = append(c.Gateways, p)
+		upstreams = append(upstreams, p.Addr)
+	}
+
+	front, err := addr()
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(cfg.Dir, "nginx")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	b, err := nginx.Render(nginx.Config{
+		Purpose: "the local cluster, ops/cmd/chillin-cluster", Listen: front, Gateways: upstreams,
+		Workers: "1", PIDFile: filepath.Join(dir, "nginx.pid"), ErrorLog: "stderr", AccessLog: "off", TempDir: dir,
+	})
+	if err != nil {
+		return err
+	}
+	nconf := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(nconf, b, 0o644); err != nil {
+		return err
+	}
+	c.Nginx = &Proc{
+		Name: "nginx", Addr: front, Log: filepath.Join(cfg.Dir, "logs", "nginx.log"),
+		bin: cfg.Nginx, args: []string{"-p", dir, "-e", "stderr", "-c", nconf, "-g", "daemon off;"},
+		env: environ(nil), readyPath: "/health", output: cfg.Output, onExit: c.exited,
+	}
+	c.URL = "http://" + front
+	return nil
+}
+
+// checkProjectionMatchesLog refuses a database that holds a projection when
+// the JetStream store is new: that projection belongs to another log, and
+// the pg projector would skip this log's facts up to its checkpoint.
+func checkProjectionMatchesLog(ctx context.Context, cfg Config) error {
+	if _, err := os.Stat(filepath.Join(cfg.Dir, "nats")); err == nil {
+		return nil
+	}
+	conn, err := pgx.Connect(ctx, cfg.PostgresURL)
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	defer conn.Close(ctx)
+	var seq int64
+	if err := conn.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM projection_checkpoints`).Scan(&seq); err != nil {
+		return fmt.Errorf("cluster: read the projection checkpoint: %w", err)
+	}
+	if seq > 0 {
+		return fmt.Errorf("cluster: database %s holds the projection of another log (through fact %d) but the JetStream store in %s is new: drop that database, or use the store it belongs to",
+			redact(cfg.PostgresURL), seq, cfg.Dir)
+	}
+	return nil
+}
+
+// redact drops the password from a URL, for messages.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unreadable URL)"
+	}
+	return u.Redacted()
+}
+
+// environ is a child's whole environment: the runner's PATH and HOME and env.
+func environ(env map[string]string) []string {
+	out := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		out = append(out, k+"="+env[k])
+	}
+	return out
+}
+
+// freeAddr returns host:port with a port nothing listens on now.
+func freeAddr(host string) (string, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", fmt.Errorf("cluster: free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func (c *Cluster) exited(p *Proc, state *os.ProcessState) {
+	c.log.Warn("exited unexpectedly; not restarted", "proc", p.Name, "status", state.String(), "log", p.Log)
+	select {
+	case c.exits <- p:
+	default:
+	}
+}
+
+// Exits delivers each process that ended without being asked to (crashed,
+// or killed from outside). The cluster restarts nothing by itself.
+func (c *Cluster) Exits() <-chan *Proc { return c.exits }
+
+// Procs are every process, in start order.
+func (c *Cluster) Procs() []*Proc {
+	out := []*Proc{c.NATS}
+	out = append(out, c.Validators...)
+	out = append(out, c.Projectors...)
+	out = append(out, c.Gateways...)
+	return append(out, c.Nginx)
+}
+
+// WaitReady waits until p's readiness endpoint answers 200 (NATS: /healthz
+// with JetStream; services: /ready; nginx: a gateway's /health through it).
+// It fails at once if p exits meanwhile.
+func (c *Cluster) WaitReady(ctx context.Context, p *Proc) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.StartTimeout)
+	defer cancel()
+	client := http.Client{Timeout: 2 * time.Second}
+	url := "http://" + p.Addr + p.readyPath
+	var last string
+	for {
+		if !p.Running() {
+			return fmt.Errorf("%s exited while starting:\n%s", p.Name, p.LogTail(20))
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = strconv.Itoa(resp.StatusCode) + " " + string(b)
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready within %s (last answer: %s):\n%s", p.Name, c.cfg.StartTimeout, last, p.LogTail(20))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Stop stops every process gracefully (SIGTERM), in the order that loses
+// nothing: nginx, the gateways (their sockets close with 1001), the
+// validators and projectors (they settle what they hold), NATS last. Each
+// group is stopped at once and given StopTimeout; a process still running
+// then is killed. The error names every process that did not stop cleanly.
+func (c *Cluster) Stop() error {
+	var errs []error
+	for _, group := range [][]*Proc{{c.Nginx}, c.Gateways, append(slices.Clone(c.Validators), c.Projectors...), {c.NATS}} {
+		var (
+			wg sync.WaitGroup
+			mu sync.Mutex
+		)
+		for _, p := range group {
+			if p == nil {
+				continue
+			}
+			wg.Go(func() {
+				if err := p.Stop(c.cfg.StopTimeout); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,30 @@
+// Package nats holds the NATS server configuration files of Chillin's
+// deployments: single.conf, the one JetStream server of the local cluster
+// (ops/cluster fills in its variables), and cluster.conf, a node of the
+// three-node JetStream cluster of compose.yml. Both take sync_interval from
+// NATS_SYNC_INTERVAL: "always" is strict durability.
+//
+// It only holds text; it never starts a server.
+package nats
+
+import _ "embed"
+
+// Single is single.conf. It reads NATS_SERVER_NAME, NATS_HOST, NATS_PORT,
+// NATS_HTTP_PORT, NATS_STORE_DIR and NATS_SYNC_INTERVAL from the environment.
+//
+//go:embed single.conf
+var Single []byte
+
+// Cluster is cluster.conf. It reads NATS_SERVER_NAME and NATS_SYNC_INTERVAL.
+//
+//go:embed cluster.conf
+var Cluster []byte
+
+// SyncInterval is NATS_SYNC_INTERVAL for a durability mode: strict syncs
+// every write before acknowledging it; otherwise NATS's default interval.
+func SyncInterval(strict bool) string {
+	if strict {
+		return "always"
+	}
+	return "2m0s"
+}

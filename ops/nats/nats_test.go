@@ -1,0 +1,71 @@
+package nats_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	natsconf "github.com/chillin-chat/chillin/ops/nats"
+)
+
+// buildServer builds the nats-server the ops module pins.
+func buildServer(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "nats-server")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/nats-io/nats-server/v2").CombinedOutput()
+	if err != nil {
+		t.Fatalf("build nats-server: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// The pinned nats-server accepts both configuration files (nats-server -t),
+// with sync_interval "always" (strict) or a duration, and refuses a bad one.
+func TestServerAcceptsTheConfigs(t *testing.T) {
+	bin := buildServer(t)
+	dir := t.TempDir()
+	files := map[string][]byte{"single.conf": natsconf.Single, "cluster.conf": natsconf.Cluster}
+	for _, tc := range []struct {
+		file, sync string
+		ok         bool
+	}{
+		{"single.conf", natsconf.SyncInterval(true), true},
+		{"single.conf", natsconf.SyncInterval(false), true},
+		{"cluster.conf", natsconf.SyncInterval(true), true},
+		{"cluster.conf", natsconf.SyncInterval(false), true},
+		{"cluster.conf", "30s", true},
+		{"cluster.conf", "2m", false}, // a size, not a duration: see the comment in cluster.conf
+		{"cluster.conf", "sometimes", false},
+	} {
+		t.Run(tc.file+" "+tc.sync, func(t *testing.T) {
+			path := filepath.Join(dir, tc.file)
+			if err := os.WriteFile(path, files[tc.file], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(bin, "-t", "-c", path)
+			cmd.Env = []string{
+				"NATS_SERVER_NAME=nats-1", "NATS_SYNC_INTERVAL=" + tc.sync, "NATS_HOST=127.0.0.1", "NATS_PORT=4222",
+				"NATS_HTTP_PORT=8222", "NATS_STORE_DIR=" + filepath.Join(dir, "store"),
+			}
+			out, err := cmd.CombinedOutput()
+			if (err == nil) != tc.ok {
+				t.Fatalf("nats-server -t: %v, want ok %v\n%s", err, tc.ok, out)
+			}
+			if tc.ok && !strings.Contains(string(out), "is valid") {
+				t.Fatalf("nats-server -t said %s", out)
+			}
+		})
+	}
+}
+
+func TestSyncInterval(t *testing.T) {
+	if natsconf.SyncInterval(true) != "always" || natsconf.SyncInterval(false) != "2m0s" {
+		t.Fatal(natsconf.SyncInterval(true), natsconf.SyncInterval(false))
+	}
+}
