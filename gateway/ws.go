@@ -574,12 +574,11 @@ func (s *Server) addConn(c *conn) {
 		s.mu.Unlock()
 	}
 	if came := s.presenceUp(c.ctx, c); len(came) > 0 {
-		status := s.statusOf(c.ctx, came)[c.sess.User]
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			s.announcePresence(ctx, c.sess.User, status)
-		}()
+		// Announced before the socket can close, so "online" never
+		// follows the same user's "offline".
+		ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
+		s.announcePresence(ctx, c.sess.User, s.statusOf(ctx, came)[c.sess.User])
+		cancel()
 	}
 }
 
