@@ -11,11 +11,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/opshttp"
 	"github.com/chillin-chat/chillin/events/password"
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // maxBody bounds a REST request body.
@@ -36,9 +36,14 @@ func (s *Server) routes() http.Handler {
 		writeError(w, http.StatusNotFound, events.Errorf(events.CodeNotFound, "no such endpoint"))
 	})
 	mux.HandleFunc("GET /ws", s.handleWS)
-	mux.HandleFunc("GET /health", s.handleHealth)
-	mux.HandleFunc("GET /ready", s.handleReady)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	ops := opshttp.Handler(s.metrics.registry, []opshttp.Probe{
+		opshttp.NATS(s.nc),
+		{Name: "postgres", Check: s.pg.Ping},
+		{Name: "redis", Check: func(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }},
+	})
+	for _, path := range []string{"GET /health", "GET /ready", "GET /metrics"} {
+		mux.Handle(path, ops)
+	}
 	if s.static != nil {
 		mux.Handle("/", s.static)
 	}
@@ -617,28 +622,4 @@ func (s *Server) handleMembers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"members": members})
-}
-
-func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "timestamp": time.Now().UTC()})
-}
-
-func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	down := []string{}
-	if !s.nc.IsConnected() {
-		down = append(down, "nats")
-	}
-	if err := s.pg.Ping(ctx); err != nil {
-		down = append(down, "postgres")
-	}
-	if err := s.rdb.Ping(ctx).Err(); err != nil {
-		down = append(down, "redis")
-	}
-	if len(down) > 0 {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "down": down})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
 }

@@ -28,6 +28,7 @@ const (
 	syncDefault    = 100  // room:sync page without `limit`
 	syncMax        = 500
 	closeFlood     = 4008
+	closeAllWait   = 5 * time.Second // bound on waiting for sockets to close at shutdown
 	closeRevoked   = 4001
 )
 
@@ -645,4 +646,17 @@ func (s *Server) closeAll() {
 	for _, c := range conns {
 		c.closeWith(websocket.StatusGoingAway, "server going away")
 	}
+	// Wait for the close frames to go out (each socket's handler returns
+	// after its close handshake), so an exiting process does not cut them.
+	deadline := time.Now().Add(closeAllWait)
+	for time.Now().Before(deadline) {
+		s.mu.Lock()
+		n := len(s.conns)
+		s.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.log.Warn("sockets still closing at shutdown")
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io/fs"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,7 +18,9 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/chillin-chat/chillin/events/opshttp"
 	"github.com/chillin-chat/chillin/ops/nginx"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // No Docker engine runs here, so compose.yml is checked against the code:
@@ -76,6 +80,22 @@ func sources(t *testing.T, module string) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// serves reports whether a module's code serves GET path: through the
+// shared operations endpoints (events/opshttp), asked for real, or a route
+// of its own.
+func serves(t *testing.T, module, path string) bool {
+	t.Helper()
+	src := sources(t, module)
+	if strings.Contains(src, "opshttp.Handler(") {
+		w := httptest.NewRecorder()
+		opshttp.Handler(prometheus.NewRegistry(), nil).ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		if w.Code == http.StatusOK {
+			return true
+		}
+	}
+	return strings.Contains(src, strconv.Quote("GET "+path))
 }
 
 func TestComposeServices(t *testing.T) {
@@ -194,7 +214,7 @@ func TestComposeHealthchecks(t *testing.T) {
 		if err != nil || u.Port() != port {
 			t.Errorf("%s: healthcheck on port %s, service listens on %v", name, u.Port(), *s.Environment["CHILLIN_HTTP_ADDR"])
 		}
-		if !strings.Contains(sources(t, module), strconv.Quote("GET "+u.Path)) {
+		if !serves(t, module, u.Path) {
 			t.Errorf("%s: healthcheck asks %s, which the %s code does not serve", name, u.Path, module)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/opshttp"
 	"github.com/chillin-chat/chillin/projector/internal/backoff"
 	"github.com/chillin-chat/chillin/projector/internal/live"
 	"github.com/chillin-chat/chillin/projector/internal/pg"
@@ -114,9 +115,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("projector config: %w", err)
 	}
 	log := cfg.Logger.With("service", "projector")
-	opsLn, err := listenOps(cfg)
+	opsLn, err := opshttp.Listen(cfg.HTTPListener, cfg.HTTPAddr)
 	if err != nil {
-		return err
+		return fmt.Errorf("projector: %w", err)
 	}
 	if opsLn != nil {
 		defer opsLn.Close()
@@ -183,14 +184,14 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("projector: metrics: %w", err)
 	}
 	if opsLn != nil {
-		probes := []probe{natsProbe(nc)}
+		probes := []opshttp.Probe{opshttp.NATS(nc)}
 		if pool != nil {
-			probes = append(probes, probe{name: "postgres", check: pool.Ping})
+			probes = append(probes, opshttp.Probe{Name: "postgres", Check: pool.Ping})
 		}
 		if rdb != nil {
-			probes = append(probes, probe{name: "redis", check: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }})
+			probes = append(probes, opshttp.Probe{Name: "redis", Check: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }})
 		}
-		stopOps := serveOps(opsLn, opsHandler(reg, probes), log)
+		stopOps := opshttp.Serve(opsLn, opshttp.Handler(reg, probes), log)
 		defer stopOps()
 	}
 

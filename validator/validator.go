@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/opshttp"
 	"github.com/chillin-chat/chillin/validator/internal/decide"
 	"github.com/chillin-chat/chillin/validator/internal/ratelimit"
 	"github.com/chillin-chat/chillin/validator/internal/sessions"
@@ -162,9 +163,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	log := cfg.Logger.With("service", "validator")
-	opsLn, err := listenOps(cfg)
+	opsLn, err := opshttp.Listen(cfg.HTTPListener, cfg.HTTPAddr)
 	if err != nil {
-		return err
+		return fmt.Errorf("validator: %w", err)
 	}
 	if opsLn != nil {
 		defer opsLn.Close()
@@ -224,11 +225,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("validator: metrics: %w", err)
 	}
 	if opsLn != nil {
-		probes := []probe{natsProbe(nc)}
+		probes := []opshttp.Probe{opshttp.NATS(nc)}
 		if cfg.RedisURL != "" {
-			probes = append(probes, probe{name: "redis", check: limiter.Ping})
+			probes = append(probes, opshttp.Probe{Name: "redis", Check: limiter.Ping})
 		}
-		stopOps := serveOps(opsLn, opsHandler(reg, probes), log)
+		stopOps := opshttp.Serve(opsLn, opshttp.Handler(reg, probes), log)
 		defer stopOps()
 	}
 

@@ -1,4 +1,7 @@
-package validator
+// Package opshttp serves what operators and load balancers ask every Chillin
+// service: /health (the process answers), /ready (each dependency answers,
+// else 503 naming what is down) and /metrics (Prometheus text).
+package opshttp
 
 import (
 	"context"
@@ -18,15 +21,15 @@ import (
 // readyTimeout bounds the dependency checks of one /ready request.
 const readyTimeout = 2 * time.Second
 
-// probe is what /ready checks: each named dependency answers, or it is down.
-type probe struct {
-	name  string
-	check func(ctx context.Context) error
+// Probe is one dependency /ready checks.
+type Probe struct {
+	Name  string
+	Check func(ctx context.Context) error
 }
 
-// natsProbe checks that the NATS connection is up.
-func natsProbe(nc *nats.Conn) probe {
-	return probe{name: "nats", check: func(context.Context) error {
+// NATS checks that a NATS connection is up.
+func NATS(nc *nats.Conn) Probe {
+	return Probe{Name: "nats", Check: func(context.Context) error {
 		if !nc.IsConnected() {
 			return errors.New("not connected")
 		}
@@ -34,9 +37,8 @@ func natsProbe(nc *nats.Conn) probe {
 	}}
 }
 
-// opsHandler serves /health (the process answers), /ready (every probe
-// passes, else 503 naming what is down) and /metrics (gatherer).
-func opsHandler(g prometheus.Gatherer, probes []probe) http.Handler {
+// Handler serves GET /health, /ready and /metrics.
+func Handler(g prometheus.Gatherer, probes []Probe) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "timestamp": time.Now().UTC()})
@@ -46,8 +48,8 @@ func opsHandler(g prometheus.Gatherer, probes []probe) http.Handler {
 		defer cancel()
 		down := []string{}
 		for _, p := range probes {
-			if err := p.check(ctx); err != nil {
-				down = append(down, p.name)
+			if err := p.Check(ctx); err != nil {
+				down = append(down, p.Name)
 			}
 		}
 		if len(down) > 0 {
@@ -62,13 +64,14 @@ func opsHandler(g prometheus.Gatherer, probes []probe) http.Handler {
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// serveOps serves h on ln until stop is called; stop waits for requests in
+// Serve serves h on ln until stop is called; stop waits for requests in
 // progress for at most a second.
-func serveOps(ln net.Listener, h http.Handler, log *slog.Logger) (stop func()) {
+func Serve(ln net.Listener, h http.Handler, log *slog.Logger) (stop func()) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})
 	go func() {
@@ -86,18 +89,14 @@ func serveOps(ln net.Listener, h http.Handler, log *slog.Logger) (stop func()) {
 	}
 }
 
-// listenOps opens the ops listener of a Config: its Listener, or HTTPAddr,
-// or none (nil) when neither is set.
-func listenOps(cfg Config) (net.Listener, error) {
-	if cfg.HTTPListener != nil {
-		return cfg.HTTPListener, nil
+// Listen returns ln if set, else a listener on addr, else nil (no endpoint).
+func Listen(ln net.Listener, addr string) (net.Listener, error) {
+	if ln != nil || addr == "" {
+		return ln, nil
 	}
-	if cfg.HTTPAddr == "" {
-		return nil, nil
-	}
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("validator: ops http listen: %w", err)
+		return nil, fmt.Errorf("ops http listen: %w", err)
 	}
 	return ln, nil
 }
