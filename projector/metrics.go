@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/opshttp"
 	"github.com/chillin-chat/chillin/projector/internal/feed"
 )
 
@@ -63,7 +64,15 @@ func newMetrics(register func(prometheus.Collector) error, js jetstream.JetStrea
 		names[i] = events.ProjectionConsumerConfig(v, false).Durable
 	}
 	for _, c := range []prometheus.Collector{m.applied, m.batch, m.lag, m.factLag, m.pgErrors, m.redisErrors,
-		newConsumerCollector("chillin_projector", js, names)} {
+		opshttp.ConsumerCollector("chillin_projector", func(ctx context.Context) []*jetstream.ConsumerInfo {
+			var infos []*jetstream.ConsumerInfo
+			for _, name := range names {
+				if cons, err := js.Consumer(ctx, events.EvtStream, name); err == nil {
+					infos = append(infos, cons.CachedInfo())
+				}
+			}
+			return infos
+		})} {
 		if err := register(c); err != nil {
 			return nil, err
 		}
@@ -121,47 +130,3 @@ func (o *viewObserver) Applied(items []feed.Item) {
 }
 
 func (o *viewObserver) Failed(error) { o.errors.Inc() }
-
-// consumerCollector reports, at each scrape, the state of durable consumers
-// as the server sees it.
-type consumerCollector struct {
-	js                           jetstream.JetStream
-	names                        []string
-	pending, ackPending, redeliv *prometheus.Desc
-}
-
-// consumerInfoTimeout bounds the consumer info requests of one scrape.
-const consumerInfoTimeout = 2 * time.Second
-
-func newConsumerCollector(prefix string, js jetstream.JetStream, names []string) *consumerCollector {
-	labels := []string{"consumer"}
-	return &consumerCollector{
-		js: js, names: names,
-		pending:    prometheus.NewDesc(prefix+"_consumer_pending", "Facts on CHAT_EVT that the durable consumer has not delivered yet.", labels, nil),
-		ackPending: prometheus.NewDesc(prefix+"_consumer_ack_pending", "Facts the durable consumer delivered that no process has acked yet.", labels, nil),
-		redeliv:    prometheus.NewDesc(prefix+"_consumer_redelivered", "Facts the durable consumer is redelivering (delivered more than once, not yet acked).", labels, nil),
-	}
-}
-
-func (c *consumerCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.pending
-	ch <- c.ackPending
-	ch <- c.redeliv
-}
-
-// Collect asks the server about each consumer; one it does not answer about
-// (NATS away, or the consumer not made yet) is left out of this scrape.
-func (c *consumerCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), consumerInfoTimeout)
-	defer cancel()
-	for _, name := range c.names {
-		cons, err := c.js.Consumer(ctx, events.EvtStream, name)
-		if err != nil {
-			continue
-		}
-		info := cons.CachedInfo()
-		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(info.NumPending), name)
-		ch <- prometheus.MustNewConstMetric(c.ackPending, prometheus.GaugeValue, float64(info.NumAckPending), name)
-		ch <- prometheus.MustNewConstMetric(c.redeliv, prometheus.GaugeValue, float64(info.NumRedelivered), name)
-	}
-}

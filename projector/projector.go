@@ -177,9 +177,9 @@ func Run(ctx context.Context, cfg Config) error {
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	unregister := &unregisterer{reg: reg}
-	defer unregister.all()
-	m, err := newMetrics(unregister.register, js, cfg.Views)
+	unregister := &opshttp.Registrations{Registry: reg}
+	defer unregister.UnregisterAll()
+	m, err := newMetrics(unregister.Register, js, cfg.Views)
 	if err != nil {
 		return fmt.Errorf("projector: metrics: %w", err)
 	}
@@ -220,25 +220,4 @@ func Run(ctx context.Context, cfg Config) error {
 	err = g.Wait()
 	log.Info("projector stopped")
 	return err
-}
-
-// unregisterer registers collectors on a registry and removes them all
-// again, so that Run can be called more than once with one registry.
-type unregisterer struct {
-	reg  *prometheus.Registry
-	done []prometheus.Collector
-}
-
-func (u *unregisterer) register(c prometheus.Collector) error {
-	if err := u.reg.Register(c); err != nil {
-		return err
-	}
-	u.done = append(u.done, c)
-	return nil
-}
-
-func (u *unregisterer) all() {
-	for _, c := range u.done {
-		u.reg.Unregister(c)
-	}
 }

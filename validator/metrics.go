@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/chillin-chat/chillin/events/opshttp"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -55,7 +56,15 @@ func newMetrics(register func(prometheus.Collector) error, redisErrors func() ui
 		Help: "Failed Redis calls of the shared rate limit (each starts a second of in-process counting).",
 	}, func() float64 { return float64(redisErrors()) })
 	for _, c := range []prometheus.Collector{m.accepted, m.rejected, m.latency, m.batch, m.redeliveries, redis,
-		newConsumerCollector("chillin_validator", consumers)} {
+		opshttp.ConsumerCollector("chillin_validator", func(ctx context.Context) []*jetstream.ConsumerInfo {
+			var infos []*jetstream.ConsumerInfo
+			for _, cons := range consumers {
+				if info, err := cons.Info(ctx); err == nil {
+					infos = append(infos, info)
+				}
+			}
+			return infos
+		})} {
 		if err := register(c); err != nil {
 			return nil, err
 		}
@@ -71,48 +80,4 @@ func (m *metrics) observeLatency(stamped, done time.Time) {
 		return
 	}
 	m.latency.Observe(max(done.Sub(stamped), 0).Seconds())
-}
-
-// consumerCollector reports, at each scrape, the state of durable consumers
-// as the server sees it: what waits to be delivered, what is delivered and
-// not yet acked, and what is being redelivered.
-type consumerCollector struct {
-	consumers                    []jetstream.Consumer
-	pending, ackPending, redeliv *prometheus.Desc
-}
-
-// consumerInfoTimeout bounds the consumer info requests of one scrape.
-const consumerInfoTimeout = 2 * time.Second
-
-func newConsumerCollector(prefix string, consumers []jetstream.Consumer) *consumerCollector {
-	labels := []string{"consumer"}
-	return &consumerCollector{
-		consumers:  consumers,
-		pending:    prometheus.NewDesc(prefix+"_consumer_pending", "Messages on the stream that the durable consumer has not delivered yet.", labels, nil),
-		ackPending: prometheus.NewDesc(prefix+"_consumer_ack_pending", "Messages the durable consumer delivered that no instance has acked yet.", labels, nil),
-		redeliv:    prometheus.NewDesc(prefix+"_consumer_redelivered", "Messages the durable consumer is redelivering (delivered more than once, not yet acked).", labels, nil),
-	}
-}
-
-func (c *consumerCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.pending
-	ch <- c.ackPending
-	ch <- c.redeliv
-}
-
-// Collect asks the server about each consumer. A consumer the server does not
-// answer about (NATS away) is left out of this scrape rather than reported
-// as zero.
-func (c *consumerCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), consumerInfoTimeout)
-	defer cancel()
-	for _, cons := range c.consumers {
-		info, err := cons.Info(ctx)
-		if err != nil {
-			continue
-		}
-		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(info.NumPending), info.Name)
-		ch <- prometheus.MustNewConstMetric(c.ackPending, prometheus.GaugeValue, float64(info.NumAckPending), info.Name)
-		ch <- prometheus.MustNewConstMetric(c.redeliv, prometheus.GaugeValue, float64(info.NumRedelivered), info.Name)
-	}
 }

@@ -218,9 +218,9 @@ func Run(ctx context.Context, cfg Config) error {
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	unregister := &unregisterer{reg: reg}
-	defer unregister.all()
-	m, err := newMetrics(unregister.register, limiter.RedisErrors, consumers)
+	unregister := &opshttp.Registrations{Registry: reg}
+	defer unregister.UnregisterAll()
+	m, err := newMetrics(unregister.Register, limiter.RedisErrors, consumers)
 	if err != nil {
 		return fmt.Errorf("validator: metrics: %w", err)
 	}
@@ -306,27 +306,6 @@ func (v *validator) pull(ctx context.Context, p int, cons jetstream.Consumer) {
 		case <-ctx.Done():
 		}
 		backoff = min(2*backoff, backoffMax)
-	}
-}
-
-// unregisterer registers collectors on a registry and removes them all
-// again, so that Run can be called more than once with one registry.
-type unregisterer struct {
-	reg  *prometheus.Registry
-	done []prometheus.Collector
-}
-
-func (u *unregisterer) register(c prometheus.Collector) error {
-	if err := u.reg.Register(c); err != nil {
-		return err
-	}
-	u.done = append(u.done, c)
-	return nil
-}
-
-func (u *unregisterer) all() {
-	for _, c := range u.done {
-		u.reg.Unregister(c)
 	}
 }
 
