@@ -43,6 +43,26 @@ var subcommands = []subcommand{
 		summary: "import the original Chillin-Chatroom's data (DIR holds its users.json, rooms.json and messages.json)",
 		run:     importLegacy,
 	},
+	{
+		name: "export", args: "[flags]",
+		summary: "write facts as hash-chained JSON Lines, secrets removed, filtered by room, user, kind, stream seq and time",
+		run:     exportFacts,
+	},
+	{
+		name: "verify-export", args: "[flags] FILE",
+		summary: "check an export's hash chain; name the first altered, dropped or reordered line",
+		run:     verifyExport,
+	},
+	{
+		name: "room", args: "ROOM -at SEQ|TIME [flags]",
+		summary: "show a room as it was at a room seq or a time: members, messages as they read then, reactions",
+		run:     roomAt,
+	},
+	{
+		name: "stats", args: "[flags]",
+		summary: "count facts per kind, room and day, rejections per code, and the busiest posters",
+		run:     stats,
+	},
 }
 
 var errNoSubcommand = errors.New("no subcommand given (chillin-replay help lists them)")

@@ -1,0 +1,62 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/chillin-chat/chillin/events"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// readChunk is how many facts Read holds in memory at a time.
+const readChunk = 1024
+
+// Read calls fn with every fact of CHAT_EVT on subject (a room subject or
+// "chat.evt.>") whose stream seq is in [from, to] (to 0: up to the log's
+// last fact when Read starts), in stream order. It stops at fn's first
+// error and returns it. Facts appended while it runs after that last fact
+// are not read, so an export is a snapshot of the log at one moment.
+func Read(ctx context.Context, js jetstream.JetStream, subject string, from, to uint64, fn func(events.Stored) error) error {
+	evt, err := js.Stream(ctx, events.EvtStream)
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", events.EvtStream, err)
+	}
+	var last uint64
+	if subject == "chat.evt.>" {
+		info, err := evt.Info(ctx)
+		if err != nil {
+			return fmt.Errorf("stream %s: %w", events.EvtStream, err)
+		}
+		last = info.State.LastSeq
+	} else {
+		head, ok, err := events.LastOnSubject(ctx, evt, subject)
+		if err != nil {
+			return err
+		}
+		if ok {
+			last = head.ID
+		}
+	}
+	if to != 0 && to < last {
+		last = to
+	}
+	if from == 0 {
+		from = 1
+	}
+	for next := from; next <= last; {
+		batch, err := events.ReadSubject(ctx, js, subject, next, last, readChunk)
+		if err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		for _, s := range batch {
+			if err := fn(s); err != nil {
+				return err
+			}
+		}
+		next = batch[len(batch)-1].ID + 1
+	}
+	return nil
+}
