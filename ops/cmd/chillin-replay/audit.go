@@ -34,6 +34,23 @@ func newLogFlags(name string, getenv func(string) string, stderr io.Writer) logF
 	return logFlags{fs: fs, natsURL: fs.String("nats", def, "NATS URL of the Chillin system (CHILLIN_NATS_URL)")}
 }
 
+// parseFlagsOnly parses the flags of a subcommand that takes no arguments;
+// usage and about make its help text.
+func (l logFlags) parseFlagsOnly(args []string, name, about string, stderr io.Writer) error {
+	l.fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: chillin-replay %s [flags]\n\n%s Flags:\n", name, about)
+		l.fs.PrintDefaults()
+	}
+	if err := l.fs.Parse(args); err != nil {
+		return err
+	}
+	if l.fs.NArg() != 0 {
+		l.fs.Usage()
+		return fmt.Errorf("%s takes no arguments, only flags", name)
+	}
+	return nil
+}
+
 // connect opens JetStream on the system's NATS; close the connection after.
 func (l logFlags) connect() (*nats.Conn, jetstream.JetStream, error) {
 	nc, err := nats.Connect(*l.natsURL, nats.Name("chillin-replay"))
@@ -112,17 +129,8 @@ func exportFacts(ctx context.Context, args []string, getenv func(string) string,
 	lf := newLogFlags("export", getenv, stderr)
 	filter := filterFlags(lf.fs)
 	out := lf.fs.String("o", "", "write to this file instead of stdout")
-	lf.fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: chillin-replay export [flags]")
-		fmt.Fprintln(stderr, "\nWrites facts as JSON Lines, secrets removed, each line hash-chained to the one before. Flags:")
-		lf.fs.PrintDefaults()
-	}
-	if err := lf.fs.Parse(args); err != nil {
+	if err := lf.parseFlagsOnly(args, "export", "Writes facts as JSON Lines, secrets removed, each line hash-chained to the one before.", stderr); err != nil {
 		return err
-	}
-	if lf.fs.NArg() != 0 {
-		lf.fs.Usage()
-		return errors.New("export takes no arguments, only flags")
 	}
 	f, err := filter()
 	if err != nil {
@@ -309,17 +317,8 @@ func stats(ctx context.Context, args []string, getenv func(string) string, stdou
 	lf := newLogFlags("stats", getenv, stderr)
 	filter := filterFlags(lf.fs)
 	asJSON := lf.fs.Bool("json", false, "print the stats as JSON")
-	lf.fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: chillin-replay stats [flags]")
-		fmt.Fprintln(stderr, "\nCounts facts per kind, room and day, rejections per code, and the busiest posters. Flags:")
-		lf.fs.PrintDefaults()
-	}
-	if err := lf.fs.Parse(args); err != nil {
+	if err := lf.parseFlagsOnly(args, "stats", "Counts facts per kind, room and day, rejections per code, and the busiest posters.", stderr); err != nil {
 		return err
-	}
-	if lf.fs.NArg() != 0 {
-		lf.fs.Usage()
-		return errors.New("stats takes no arguments, only flags")
 	}
 	f, err := filter()
 	if err != nil {
