@@ -4,6 +4,8 @@
 package natstest
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -57,4 +59,29 @@ func Connect(tb testing.TB, s *server.Server) (*nats.Conn, jetstream.JetStream) 
 		tb.Fatalf("natstest jetstream: %v", err)
 	}
 	return nc, js
+}
+
+// Dump returns every message of a stream as "<seq> <subject> <data>", in
+// order: a whole log to compare in tests.
+func Dump(tb testing.TB, js jetstream.JetStream, stream string) []string {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []string
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			tb.Fatalf("natstest dump %s seq %d: %v", stream, seq, err)
+		}
+		out = append(out, fmt.Sprintf("%d %s %s", seq, m.Subject, m.Data))
+	}
+	return out
 }

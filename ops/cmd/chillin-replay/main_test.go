@@ -54,24 +54,7 @@ func newLog(tb testing.TB) (string, jetstream.JetStream) {
 // dump is every fact in CHAT_EVT with its stream sequence and subject.
 func dump(tb testing.TB, js jetstream.JetStream) []string {
 	tb.Helper()
-	ctx := ctxT(tb)
-	s, err := js.Stream(ctx, events.EvtStream)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var out []string
-	for seq := uint64(1); seq <= info.State.LastSeq; seq++ {
-		m, err := s.GetMsg(ctx, seq)
-		if err != nil {
-			tb.Fatalf("seq %d: %v", seq, err)
-		}
-		out = append(out, fmt.Sprintf("%d %s %s", seq, m.Subject, m.Data))
-	}
-	return out
+	return natstest.Dump(tb, js, events.EvtStream)
 }
 
 func runCmd(tb testing.TB, args ...string) (stdout, stderr string, err error) {
