@@ -2,51 +2,19 @@ package projector_test
 
 import (
 	"encoding/json"
-	"io"
+	"github.com/chillin-chat/chillin/events/opshttp/opshttptest"
 	"net"
 	"net/http"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/chillin-chat/chillin/projector"
 	"github.com/chillin-chat/chillin/projector/internal/projtest"
 	"github.com/chillin-chat/chillin/schema/schematest"
 )
-
-func httpGet(tb testing.TB, url string) (int, []byte) {
-	tb.Helper()
-	c := http.Client{Timeout: 30 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		tb.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return resp.StatusCode, b
-}
-
-func scrape(tb testing.TB, base string) map[string]*dto.MetricFamily {
-	tb.Helper()
-	code, b := httpGet(tb, base+"/metrics")
-	if code != http.StatusOK {
-		tb.Fatalf("/metrics: %d", code)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(strings.NewReader(string(b)))
-	if err != nil {
-		tb.Fatalf("parse /metrics: %v", err)
-	}
-	return fams
-}
 
 // series returns the series of family name carrying label=value.
 func series(fams map[string]*dto.MetricFamily, name, label, value string) *dto.Metric {
@@ -87,13 +55,13 @@ func TestOpsEndpoints(t *testing.T) {
 	e.waitAcked(t, "projector-pg", last)
 	e.waitAcked(t, "projector-live", last)
 
-	if code, b := httpGet(t, base+"/health"); code != http.StatusOK {
+	if code, b := opshttptest.Get(t, base+"/health"); code != http.StatusOK {
 		t.Fatalf("/health: %d %s", code, b)
 	}
-	if code, b := httpGet(t, base+"/ready"); code != http.StatusOK {
+	if code, b := opshttptest.Get(t, base+"/ready"); code != http.StatusOK {
 		t.Fatalf("/ready: %d %s", code, b)
 	}
-	fams := scrape(t, base)
+	fams := opshttptest.Scrape(t, base)
 	for _, view := range []string{projector.ViewPG, projector.ViewLive} {
 		if v := series(fams, "chillin_projector_facts_applied_total", "view", view).GetCounter().GetValue(); v != 20 {
 			t.Errorf("%s: %v facts applied, want 20", view, v)
@@ -129,10 +97,10 @@ func TestOpsEndpoints(t *testing.T) {
 	}
 	projtest.Publish(t, e.js, more...)
 	projtest.Eventually(t, "postgres errors counted", func() bool {
-		m := series(scrape(t, base), "chillin_projector_postgres_errors_total", "view", projector.ViewPG)
+		m := series(opshttptest.Scrape(t, base), "chillin_projector_postgres_errors_total", "view", projector.ViewPG)
 		return m.GetCounter().GetValue() > 0
 	})
-	code, b := httpGet(t, base+"/ready")
+	code, b := opshttptest.Get(t, base+"/ready")
 	var body struct{ Down []string }
 	if err := json.Unmarshal(b, &body); err != nil {
 		t.Fatal(err)
@@ -142,10 +110,10 @@ func TestOpsEndpoints(t *testing.T) {
 	}
 	proxy.Restore()
 	waitCheckpoint(t, pool, last+5)
-	if code, b := httpGet(t, base+"/ready"); code != http.StatusOK {
+	if code, b := opshttptest.Get(t, base+"/ready"); code != http.StatusOK {
 		t.Fatalf("/ready after postgres returned: %d %s", code, b)
 	}
-	fams = scrape(t, base)
+	fams = opshttptest.Scrape(t, base)
 	if v := series(fams, "chillin_projector_redis_errors_total", "view", projector.ViewLive).GetCounter().GetValue(); v != 0 {
 		t.Errorf("%v redis errors, though redis never went away", v)
 	}

@@ -3,7 +3,7 @@ package validator
 import (
 	"encoding/json"
 	"fmt"
-	"io"
+	"github.com/chillin-chat/chillin/events/opshttp/opshttptest"
 	"net"
 	"net/http"
 	"slices"
@@ -13,8 +13,6 @@ import (
 
 	"github.com/chillin-chat/chillin/events"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 )
 
 // listen opens a loopback listener on a free port for the ops endpoints.
@@ -25,35 +23,6 @@ func listen(t *testing.T) (net.Listener, string) {
 		t.Fatal(err)
 	}
 	return ln, "http://" + ln.Addr().String()
-}
-
-func get(t *testing.T, url string) (int, []byte) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, b
-}
-
-// scrape reads /metrics in the Prometheus text format.
-func scrape(t *testing.T, base string) map[string]*dto.MetricFamily {
-	t.Helper()
-	code, b := get(t, base+"/metrics")
-	if code != http.StatusOK {
-		t.Fatalf("/metrics: %d", code)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(strings.NewReader(string(b)))
-	if err != nil {
-		t.Fatalf("parse /metrics: %v", err)
-	}
-	return fams
 }
 
 // sample returns the value of the series of family name whose labels include
@@ -104,10 +73,10 @@ func TestOpsEndpoints(t *testing.T) {
 	h.waitRejections("mallory", 1)
 	h.waitSettled()
 
-	if code, b := get(t, base+"/health"); code != http.StatusOK || !strings.Contains(string(b), `"ok"`) {
+	if code, b := opshttptest.Get(t, base+"/health"); code != http.StatusOK || !strings.Contains(string(b), `"ok"`) {
 		t.Fatalf("/health: %d %s", code, b)
 	}
-	if code, b := get(t, base+"/ready"); code != http.StatusOK {
+	if code, b := opshttptest.Get(t, base+"/ready"); code != http.StatusOK {
 		t.Fatalf("/ready: %d %s", code, b)
 	}
 
@@ -116,7 +85,7 @@ func TestOpsEndpoints(t *testing.T) {
 	var fams map[string]*dto.MetricFamily
 	deadline := time.Now().Add(waitFor)
 	for {
-		fams = scrape(t, base)
+		fams = opshttptest.Scrape(t, base)
 		if fams["chillin_validator_batch_size"].GetMetric()[0].GetHistogram().GetSampleSum() >= 7 {
 			break
 		}
@@ -169,7 +138,7 @@ func TestReadyNamesWhatIsDown(t *testing.T) {
 
 	deadline := time.Now().Add(waitFor)
 	for {
-		code, b := get(t, base+"/ready")
+		code, b := opshttptest.Get(t, base+"/ready")
 		if code == http.StatusServiceUnavailable {
 			var body struct{ Down []string }
 			if err := json.Unmarshal(b, &body); err != nil {
@@ -185,7 +154,7 @@ func TestReadyNamesWhatIsDown(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if code, _ := get(t, base+"/health"); code != http.StatusOK {
+	if code, _ := opshttptest.Get(t, base+"/health"); code != http.StatusOK {
 		t.Fatalf("/health: %d while only redis is away", code)
 	}
 }

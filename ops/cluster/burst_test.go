@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/chillin-chat/chillin/events/opshttp/opshttptest"
 	"slices"
 	"strconv"
 	"sync"
@@ -167,7 +168,7 @@ func (s *system) busiest(procs []*cluster.Proc, counter string) *cluster.Proc {
 	s.t.Helper()
 	best, most := procs[0], -1.0
 	for _, p := range procs {
-		if v := value(scrape(s.t, p.Addr), counter); v > most {
+		if v := value(opshttptest.Scrape(s.t, "http://"+p.Addr), counter); v > most {
 			best, most = p, v
 		}
 	}

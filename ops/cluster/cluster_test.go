@@ -5,7 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io"
+	"github.com/chillin-chat/chillin/events/opshttp/opshttptest"
 	"log/slog"
 	"net/http"
 	"os"
@@ -16,8 +16,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/chillin-chat/chillin/ops/cluster"
 	"github.com/chillin-chat/chillin/schema/schematest"
@@ -188,27 +186,7 @@ func (s *system) dialOn(i int, name, token string) *client {
 // connections is gateway i's count of open sockets.
 func (s *system) connections(i int) float64 {
 	s.t.Helper()
-	return value(scrape(s.t, s.Gateways[i].Addr), "chillin_gateway_connections")
-}
-
-// scrape reads a process's /metrics in the Prometheus text format.
-func scrape(t *testing.T, addr string) map[string]*dto.MetricFamily {
-	t.Helper()
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatalf("scrape %s: %v", addr, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("scrape %s: %d %v", addr, resp.StatusCode, err)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(strings.NewReader(string(b)))
-	if err != nil {
-		t.Fatalf("parse the metrics of %s: %v", addr, err)
-	}
-	return fams
+	return value(opshttptest.Scrape(s.t, "http://"+s.Gateways[i].Addr), "chillin_gateway_connections")
 }
 
 // value sums the series of family name that carry every label=value pair in

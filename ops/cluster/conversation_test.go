@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/chillin-chat/chillin/events/opshttp/opshttptest"
 	"net/http"
 	"testing"
 	"time"
@@ -81,7 +82,7 @@ func checkMetrics(t *testing.T, s *system, room string) {
 	t.Helper()
 	// Gateways: one socket each, frames both ways.
 	for i, g := range s.Gateways {
-		m := scrape(t, g.Addr)
+		m := opshttptest.Scrape(t, "http://"+g.Addr)
 		if v := value(m, "chillin_gateway_connections"); v != 1 {
 			t.Errorf("%s holds %v sockets, want 1", g.Name, v)
 		}
@@ -96,7 +97,7 @@ func checkMetrics(t *testing.T, s *system, room string) {
 	// Validators: the two instances together decided each command once.
 	var accepted, rejected, latencies float64
 	for _, v := range s.Validators {
-		m := scrape(t, v.Addr)
+		m := opshttptest.Scrape(t, "http://"+v.Addr)
 		accepted += value(m, "chillin_validator_commands_accepted_total", "type", events.CmdMessageSend)
 		rejected += value(m, "chillin_validator_commands_rejected_total", "code", "EMPTY_MESSAGE")
 		latencies += value(m, "chillin_validator_pipeline_latency_seconds")
@@ -118,7 +119,7 @@ func checkMetrics(t *testing.T, s *system, room string) {
 	}
 	var allAccepted float64
 	for _, v := range s.Validators {
-		allAccepted += sumOf(scrape(t, v.Addr), "chillin_validator_commands_accepted_total")
+		allAccepted += sumOf(opshttptest.Scrape(t, "http://"+v.Addr), "chillin_validator_commands_accepted_total")
 	}
 	if latencies != allAccepted+rejected {
 		t.Errorf("%v latencies observed for %v accepted and %v refused commands", latencies, allAccepted, rejected)
@@ -128,7 +129,7 @@ func checkMetrics(t *testing.T, s *system, room string) {
 	eventually(t, 10*time.Second, "the validators' batches counted", func() bool {
 		batched := 0.0
 		for _, v := range s.Validators {
-			batched += sumOf(scrape(t, v.Addr), "chillin_validator_batch_size")
+			batched += sumOf(opshttptest.Scrape(t, "http://"+v.Addr), "chillin_validator_batch_size")
 		}
 		return batched >= allAccepted+rejected
 	})
@@ -139,12 +140,12 @@ func checkMetrics(t *testing.T, s *system, room string) {
 	eventually(t, 30*time.Second, "every fact applied to postgres once", func() bool {
 		var applied float64
 		for _, p := range s.Projectors {
-			applied += value(scrape(t, p.Addr), "chillin_projector_facts_applied_total", "view", "pg")
+			applied += value(opshttptest.Scrape(t, "http://"+p.Addr), "chillin_projector_facts_applied_total", "view", "pg")
 		}
 		return applied == float64(last)
 	})
 	for _, p := range s.Projectors {
-		m := scrape(t, p.Addr)
+		m := opshttptest.Scrape(t, "http://"+p.Addr)
 		for _, view := range []string{"pg", "live"} {
 			applied := value(m, "chillin_projector_facts_applied_total", "view", view)
 			if applied == 0 {
