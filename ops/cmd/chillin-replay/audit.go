@@ -34,19 +34,19 @@ func newLogFlags(name string, getenv func(string) string, stderr io.Writer) logF
 	return logFlags{fs: fs, natsURL: fs.String("nats", def, "NATS URL of the Chillin system (CHILLIN_NATS_URL)")}
 }
 
-// parseFlagsOnly parses the flags of a subcommand that takes no arguments;
-// usage and about make its help text.
-func (l logFlags) parseFlagsOnly(args []string, name, about string, stderr io.Writer) error {
-	l.fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: chillin-replay %s [flags]\n\n%s Flags:\n", name, about)
-		l.fs.PrintDefaults()
+// parseCommand parses a subcommand's flags and checks it was given nargs
+// arguments, else shows its usage (synopsis and about) and says wantArgs.
+func parseCommand(fs *flag.FlagSet, args []string, synopsis, about string, nargs int, wantArgs string, stderr io.Writer) error {
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: chillin-replay %s\n\n%s Flags:\n", synopsis, about)
+		fs.PrintDefaults()
 	}
-	if err := l.fs.Parse(args); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if l.fs.NArg() != 0 {
-		l.fs.Usage()
-		return fmt.Errorf("%s takes no arguments, only flags", name)
+	if fs.NArg() != nargs {
+		fs.Usage()
+		return errors.New(wantArgs)
 	}
 	return nil
 }
@@ -129,7 +129,7 @@ func exportFacts(ctx context.Context, args []string, getenv func(string) string,
 	lf := newLogFlags("export", getenv, stderr)
 	filter := filterFlags(lf.fs)
 	out := lf.fs.String("o", "", "write to this file instead of stdout")
-	if err := lf.parseFlagsOnly(args, "export", "Writes facts as JSON Lines, secrets removed, each line hash-chained to the one before.", stderr); err != nil {
+	if err := parseCommand(lf.fs, args, "export [flags]", "Writes facts as JSON Lines, secrets removed, each line hash-chained to the one before.", 0, "export takes no arguments, only flags", stderr); err != nil {
 		return err
 	}
 	f, err := filter()
@@ -209,17 +209,8 @@ func verifyExport(ctx context.Context, args []string, getenv func(string) string
 	fs := flag.NewFlagSet("chillin-replay verify-export", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: chillin-replay verify-export [flags] FILE")
-		fmt.Fprintln(stderr, "\nChecks the hash chain of an export (- reads stdin). Flags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseCommand(fs, args, "verify-export [flags] FILE", "Checks the hash chain of an export (- reads stdin).", 1, "verify-export takes one file", stderr); err != nil {
 		return err
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return errors.New("verify-export takes one file")
 	}
 	name := fs.Arg(0)
 	var r io.Reader = os.Stdin
@@ -317,7 +308,7 @@ func stats(ctx context.Context, args []string, getenv func(string) string, stdou
 	lf := newLogFlags("stats", getenv, stderr)
 	filter := filterFlags(lf.fs)
 	asJSON := lf.fs.Bool("json", false, "print the stats as JSON")
-	if err := lf.parseFlagsOnly(args, "stats", "Counts facts per kind, room and day, rejections per code, and the busiest posters.", stderr); err != nil {
+	if err := parseCommand(lf.fs, args, "stats [flags]", "Counts facts per kind, room and day, rejections per code, and the busiest posters.", 0, "stats takes no arguments, only flags", stderr); err != nil {
 		return err
 	}
 	f, err := filter()

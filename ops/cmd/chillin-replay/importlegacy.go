@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -33,17 +32,9 @@ func importLegacy(ctx context.Context, args []string, getenv func(string) string
 	rate := fs.Float64("rate", 0, "append at most this many facts per second, to go easy on a system in use (0: no bound)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	logFormat := fs.String("log-format", env("CHILLIN_LOG_FORMAT", "text"), "log format: json or text (CHILLIN_LOG_FORMAT)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: chillin-replay import-legacy [flags] DIR")
-		fmt.Fprintln(stderr, "\nDIR is the original app's server/data folder. Flags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseCommand(fs, args, "import-legacy [flags] DIR", "DIR is the original app's server/data folder.", 1,
+		"import-legacy takes one folder: the original app's server/data", stderr); err != nil {
 		return err
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return errors.New("import-legacy takes one folder: the original app's server/data")
 	}
 	if *rate < 0 {
 		return fmt.Errorf("rate %v: want 0 or more facts per second", *rate)
