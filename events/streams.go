@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -66,10 +67,35 @@ func EvtStreamConfig(o StreamOptions) jetstream.StreamConfig {
 	}
 }
 
+// ensureTryTimeout bounds one try of EnsureStreams.
+const ensureTryTimeout = 5 * time.Second
+
 // EnsureStreams creates the streams, or updates them where their settings
 // differ from the current config. It is safe to call from every instance of
 // every service at start-up; a stream already as configured is left alone.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {
+	// A JetStream that is still starting, or too busy to answer within the
+	// API timeout, is waited for (until ctx ends); other errors are not.
+	// Each try has its own deadline: a request lost with a server that went
+	// away is never answered, and must not hold the caller until ctx ends.
+	wait := 100 * time.Millisecond
+	for {
+		try, cancel := context.WithTimeout(ctx, ensureTryTimeout)
+		err := ensureStreams(try, js, o)
+		cancel()
+		if err == nil || !notAnswering(err) || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+func ensureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {
 	for _, cfg := range []jetstream.StreamConfig{CmdStreamConfig(o), EvtStreamConfig(o)} {
 		st, err := js.Stream(ctx, cfg.Name)
 		if err == nil && sameStream(st.CachedInfo().Config, cfg) {
@@ -83,6 +109,13 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions)
 		}
 	}
 	return nil
+}
+
+// notAnswering reports whether err says JetStream did not answer (yet),
+// rather than refused.
+func notAnswering(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrJetStreamNotEnabled)
 }
 
 // sameStream compares the settings this package chooses.
