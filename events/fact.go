@@ -29,6 +29,9 @@ const (
 	// UserPasswordUpgraded replaces a user's credential with argon2id (the
 	// legacy SHA-256 one, at the first login that proved it).
 	UserPasswordUpgraded = "user.password_upgraded"
+	// UserAvatarChanged sets a user's avatar: an object in media storage
+	// that was checked (an image of the allowed types and size) first.
+	UserAvatarChanged = "user.avatar_changed"
 
 	// Session facts, on SessionSubject.
 	SessionStarted   = "session.started"
@@ -114,6 +117,9 @@ type (
 	UserPasswordUpgradedData struct {
 		PasswordHash string `json:"passwordHash"` // argon2id, PHC string
 	}
+	UserAvatarChangedData struct {
+		Key string `json:"key"` // object key in media storage (events/media)
+	}
 	SessionData struct {
 		Session   string    `json:"session"` // hex SHA-256 of the token; the token itself is never stored
 		ExpiresAt time.Time `json:"expiresAt,omitzero"`
@@ -149,6 +155,7 @@ var latest = map[string]int{
 	RoomPasswordUpgraded: 1,
 	UserImported:         1,
 	UserPasswordUpgraded: 1,
+	UserAvatarChanged:    1,
 }
 
 type typeVersion struct {

@@ -38,6 +38,8 @@ func payloadOf(typ string) any {
 		return &UserImportedData{}
 	case UserPasswordUpgraded:
 		return &UserPasswordUpgradedData{}
+	case UserAvatarChanged:
+		return &UserAvatarChangedData{}
 	}
 	return nil
 }

@@ -14,13 +14,29 @@ type Message struct {
 	User        string              `json:"user"`
 	Text        string              `json:"text"`
 	ClientID    string              `json:"clientId"`
-	Attachments []Attachment        `json:"attachments"`
+	Attachments []MessageAttachment `json:"attachments"`
 	ReplyTo     *uint64             `json:"replyTo"`
 	CreatedAt   time.Time           `json:"createdAt"`
 	EditedAt    *time.Time          `json:"editedAt"`
 	Deleted     bool                `json:"deleted"`
 	Reactions   map[string][]string `json:"reactions"`
 }
+
+// MessageAttachment is an attachment as clients see it in a message: the
+// fields of Attachment plus `url`, the path the gateway serves the file at.
+// The url is derived from the key when encoding; it is never stored.
+type MessageAttachment Attachment
+
+// MarshalJSON encodes the attachment with its url.
+func (a MessageAttachment) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Attachment
+		URL string `json:"url"`
+	}{Attachment(a), FileURL(a.Key)})
+}
+
+// FileURL is the path at which the gateway serves the media object key.
+func FileURL(key string) string { return "/api/files/" + key }
 
 // EventData is the data of an `event` frame: one room fact as clients see it.
 type EventData struct {
@@ -44,10 +60,10 @@ type ServerFrame struct {
 func PostedMessage(s Stored, d MessagePostedData) Message {
 	m := Message{
 		ID: s.ID, Room: s.Room, Seq: s.Seq, User: s.User, Text: d.Text, ClientID: d.ClientID,
-		Attachments: d.Attachments, CreatedAt: s.At, Reactions: map[string][]string{},
+		Attachments: make([]MessageAttachment, len(d.Attachments)), CreatedAt: s.At, Reactions: map[string][]string{},
 	}
-	if m.Attachments == nil {
-		m.Attachments = []Attachment{}
+	for i, a := range d.Attachments {
+		m.Attachments[i] = MessageAttachment(a)
 	}
 	if d.ReplyTo != 0 {
 		r := d.ReplyTo

@@ -94,10 +94,7 @@ func TestReadRoom(t *testing.T) {
 
 func TestCreateOnlyIfAbsent(t *testing.T) {
 	ctx := context.Background()
-	_, js := natstest.Connect(t, natstest.Start(t))
-	if err := events.EnsureStreams(ctx, js, events.StreamOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	js := natstest.Streams(t)
 	f, _ := events.NewFact(events.UserRegistered, "", 0, "carol", "", time.Now(), events.UserRegisteredData{Username: "carol"})
 	b, _ := f.Encode()
 	if _, err := js.Publish(ctx, events.UserSubject("carol"), b, jetstream.WithExpectLastSequencePerSubject(0)); err != nil {

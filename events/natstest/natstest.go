@@ -12,6 +12,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/chillin-chat/chillin/events"
 )
 
 // Start runs a JetStream server and returns it. Its URL is s.ClientURL().
@@ -59,6 +61,19 @@ func Connect(tb testing.TB, s *server.Server) (*nats.Conn, jetstream.JetStream) 
 		tb.Fatalf("natstest jetstream: %v", err)
 	}
 	return nc, js
+}
+
+// Streams starts a JetStream server with Chillin's streams (default
+// options) and returns a client of it, all closed by tb.Cleanup.
+func Streams(tb testing.TB) jetstream.JetStream {
+	tb.Helper()
+	_, js := Connect(tb, Start(tb))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := events.EnsureStreams(ctx, js, events.StreamOptions{}); err != nil {
+		tb.Fatalf("natstest streams: %v", err)
+	}
+	return js
 }
 
 // Dump returns every message of a stream as "<seq> <subject> <data>", in
