@@ -7,6 +7,9 @@
 //     same transaction.
 //   - live (internal/live): Redis PUBLISH of room frames and per-user
 //     messages for the gateways' live fan-out.
+//   - cache (internal/cache, applying package cache): the Redis cache of
+//     room list entries and each room's newest messages that gateways read
+//     before Postgres, kept in generations that chillin-replay rebuilds.
 //
 // Any number of projector processes may run the same views: each view's
 // consumer is pinned to one of them at a time (priority group
@@ -16,7 +19,7 @@
 // The projector never appends to the log and never decides anything: a view
 // is a pure function of the facts, and every view can be dropped and rebuilt
 // from CHAT_EVT. A view acks a fact only after its effect is durable in the
-// view's store (pg) or handed to Redis (live).
+// view's store (pg) or handed to Redis (live, cache).
 //
 // Observability: Run registers its Prometheus series (metrics.go), fed by
 // each view's feed observer, on Config.Metrics or a registry of its own and,

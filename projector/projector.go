@@ -20,14 +20,16 @@ import (
 	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/events/opshttp"
 	"github.com/chillin-chat/chillin/projector/internal/backoff"
+	"github.com/chillin-chat/chillin/projector/internal/cache"
 	"github.com/chillin-chat/chillin/projector/internal/live"
 	"github.com/chillin-chat/chillin/projector/internal/pg"
 )
 
 // View names.
 const (
-	ViewPG   = pg.Name
-	ViewLive = live.Name
+	ViewPG    = pg.Name
+	ViewLive  = live.Name
+	ViewCache = cache.Name
 )
 
 // Defaults.
@@ -40,11 +42,15 @@ const (
 type Config struct {
 	NATSURL     string
 	PostgresURL string // needed by the pg view
-	RedisURL    string // needed by the live view
+	RedisURL    string // needed by the live and cache views
 	// RedisPrefix is put before every Redis key and channel, e.g. "chillin:".
 	RedisPrefix string
-	// Views to run: a subset of ViewPG and ViewLive.
+	// Views to run: a subset of ViewPG, ViewLive and ViewCache.
 	Views []string
+	// CacheWindow is how many of a room's newest messages the cache view
+	// keeps (default 100). It applies to generations created from now on;
+	// `chillin-replay rebuild --view redis` rebuilds the cache with it.
+	CacheWindow int
 	// BatchSize is the most facts a view applies at once (default 500).
 	BatchSize int
 	// FlushInterval is how long a view waits for a batch to fill after its
@@ -89,8 +95,8 @@ func (c Config) Validate() error {
 	seen := map[string]bool{}
 	for _, v := range c.Views {
 		switch {
-		case v != ViewPG && v != ViewLive:
-			errs = append(errs, fmt.Errorf("unknown view %q (want %s or %s)", v, ViewPG, ViewLive))
+		case v != ViewPG && v != ViewLive && v != ViewCache:
+			errs = append(errs, fmt.Errorf("unknown view %q (want %s, %s or %s)", v, ViewPG, ViewLive, ViewCache))
 		case seen[v]:
 			errs = append(errs, fmt.Errorf("view %q named twice", v))
 		}
@@ -101,6 +107,12 @@ func (c Config) Validate() error {
 	}
 	if seen[ViewLive] && c.RedisURL == "" {
 		errs = append(errs, errors.New("the live view needs a Redis URL"))
+	}
+	if seen[ViewCache] && c.RedisURL == "" {
+		errs = append(errs, errors.New("the cache view needs a Redis URL"))
+	}
+	if c.CacheWindow < 0 {
+		errs = append(errs, fmt.Errorf("cache window %d: want a positive number of messages", c.CacheWindow))
 	}
 	return errors.Join(errs...)
 }
@@ -138,7 +150,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		defer pool.Close()
 	}
-	if slices.Contains(cfg.Views, ViewLive) {
+	if slices.Contains(cfg.Views, ViewLive) || slices.Contains(cfg.Views, ViewCache) {
 		ropt, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
 			return fmt.Errorf("projector: redis URL: %w", err)
@@ -213,6 +225,10 @@ func Run(ctx context.Context, cfg Config) error {
 		case ViewLive:
 			g.Go(func() error {
 				return live.Run(gctx, live.Config{Redis: rdb, Prefix: cfg.RedisPrefix, JS: js, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval, Logger: vlog, Backoff: pol, Observer: m.observer(view)})
+			})
+		case ViewCache:
+			g.Go(func() error {
+				return cache.Run(gctx, cache.Config{Redis: rdb, Prefix: cfg.RedisPrefix, Window: cfg.CacheWindow, JS: js, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval, Logger: vlog, Backoff: pol, Observer: m.observer(view)})
 			})
 		}
 		vlog.Info("view started")

@@ -650,6 +650,9 @@ func TestConfigValidate(t *testing.T) {
 		{name: "twice", cfg: projector.Config{NATSURL: "nats://x", RedisURL: "redis://x", Views: []string{"live", "live"}}, want: "twice"},
 		{name: "pg without url", cfg: projector.Config{NATSURL: "nats://x", Views: []string{"pg"}}, want: "Postgres URL"},
 		{name: "live without url", cfg: projector.Config{NATSURL: "nats://x", Views: []string{"live"}}, want: "Redis URL"},
+		{name: "all three", cfg: projector.Config{NATSURL: "nats://x", PostgresURL: "postgres://x", RedisURL: "redis://x", Views: []string{"pg", "live", "cache"}}},
+		{name: "cache without url", cfg: projector.Config{NATSURL: "nats://x", Views: []string{"cache"}}, want: "cache view needs a Redis URL"},
+		{name: "negative cache window", cfg: projector.Config{NATSURL: "nats://x", RedisURL: "redis://x", Views: []string{"cache"}, CacheWindow: -1}, want: "cache window"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

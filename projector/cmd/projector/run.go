@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chillin-chat/chillin/projector"
+	"github.com/chillin-chat/chillin/projector/cache"
 )
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -37,14 +38,16 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (p
 		batch     string
 		flush     string
 		replicas  string
+		window    string
 	)
 	fs := flag.NewFlagSet("projector", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.NATSURL, "nats", env("CHILLIN_NATS_URL", "nats://127.0.0.1:4222"), "NATS URL (CHILLIN_NATS_URL)")
 	fs.StringVar(&cfg.PostgresURL, "postgres", env("CHILLIN_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/chillin?sslmode=disable"), "Postgres URL, for the pg view (CHILLIN_POSTGRES_URL)")
-	fs.StringVar(&cfg.RedisURL, "redis", env("CHILLIN_REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis URL, for the live view (CHILLIN_REDIS_URL)")
+	fs.StringVar(&cfg.RedisURL, "redis", env("CHILLIN_REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis URL, for the live and cache views (CHILLIN_REDIS_URL)")
 	fs.StringVar(&cfg.RedisPrefix, "redis-prefix", env("CHILLIN_REDIS_PREFIX", "chillin:"), "prefix of Redis keys and channels (CHILLIN_REDIS_PREFIX)")
-	fs.StringVar(&views, "views", env("CHILLIN_PROJECTOR_VIEWS", "pg,live"), "comma-separated views to run: pg, live (CHILLIN_PROJECTOR_VIEWS)")
+	fs.StringVar(&views, "views", env("CHILLIN_PROJECTOR_VIEWS", "pg,live,cache"), "comma-separated views to run: pg, live, cache (CHILLIN_PROJECTOR_VIEWS)")
+	fs.StringVar(&window, "cache-window", env("CHILLIN_CACHE_WINDOW", fmt.Sprint(cache.DefaultWindow)), "newest messages per room the cache view keeps (CHILLIN_CACHE_WINDOW)")
 	fs.StringVar(&batch, "batch-size", env("CHILLIN_PROJECTOR_BATCH_SIZE", fmt.Sprint(projector.DefaultBatchSize)), "most facts applied at once (CHILLIN_PROJECTOR_BATCH_SIZE)")
 	fs.StringVar(&flush, "flush-interval", env("CHILLIN_PROJECTOR_FLUSH_INTERVAL", projector.DefaultFlushInterval.String()), "longest wait for a batch to fill (CHILLIN_PROJECTOR_FLUSH_INTERVAL)")
 	fs.StringVar(&cfg.HTTPAddr, "http", env("CHILLIN_HTTP_ADDR", "127.0.0.1:9102"), "address serving /health, /ready and /metrics; empty serves nothing (CHILLIN_HTTP_ADDR)")
@@ -70,6 +73,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (p
 		return cfg, fmt.Errorf("flush interval %q: want a positive duration such as 5ms", flush)
 	}
 	cfg.FlushInterval = d
+	if _, err := fmt.Sscan(window, &cfg.CacheWindow); err != nil || cfg.CacheWindow < 1 {
+		return cfg, fmt.Errorf("cache window %q: want a positive number of messages", window)
+	}
 	if _, err := fmt.Sscan(replicas, &cfg.Streams.Replicas); err != nil || cfg.Streams.Replicas < 1 {
 		return cfg, fmt.Errorf("stream replicas %q: want a positive integer", replicas)
 	}

@@ -23,7 +23,7 @@ func TestParseConfig(t *testing.T) {
 		wantErr string
 	}{
 		{name: "defaults", check: func(t *testing.T, got string) {
-			want := "nats://127.0.0.1:4222|postgres://postgres@127.0.0.1:5432/chillin?sslmode=disable|redis://127.0.0.1:6379/0|chillin:|[pg live]|500|5ms"
+			want := "nats://127.0.0.1:4222|postgres://postgres@127.0.0.1:5432/chillin?sslmode=disable|redis://127.0.0.1:6379/0|chillin:|[pg live cache]|500|5ms|100"
 			if got != want {
 				t.Errorf("got %s\nwant %s", got, want)
 			}
@@ -31,9 +31,9 @@ func TestParseConfig(t *testing.T) {
 		{name: "environment", env: map[string]string{
 			"CHILLIN_NATS_URL": "nats://n:4222", "CHILLIN_POSTGRES_URL": "postgres://p/db", "CHILLIN_REDIS_URL": "redis://r:6379/1",
 			"CHILLIN_REDIS_PREFIX": "x:", "CHILLIN_PROJECTOR_VIEWS": " live ", "CHILLIN_PROJECTOR_BATCH_SIZE": "100",
-			"CHILLIN_PROJECTOR_FLUSH_INTERVAL": "20ms", "CHILLIN_LOG_FORMAT": "text",
+			"CHILLIN_PROJECTOR_FLUSH_INTERVAL": "20ms", "CHILLIN_LOG_FORMAT": "text", "CHILLIN_CACHE_WINDOW": "30",
 		}, check: func(t *testing.T, got string) {
-			if want := "nats://n:4222|postgres://p/db|redis://r:6379/1|x:|[live]|100|20ms"; got != want {
+			if want := "nats://n:4222|postgres://p/db|redis://r:6379/1|x:|[live]|100|20ms|30"; got != want {
 				t.Errorf("got %s\nwant %s", got, want)
 			}
 		}},
@@ -46,6 +46,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "unknown view", env: map[string]string{"CHILLIN_PROJECTOR_VIEWS": "pg,redis"}, wantErr: `unknown view "redis"`},
 		{name: "no views", args: []string{"-views", ","}, wantErr: "no views"},
 		{name: "bad batch size", env: map[string]string{"CHILLIN_PROJECTOR_BATCH_SIZE": "0"}, wantErr: "batch size"},
+		{name: "bad cache window", env: map[string]string{"CHILLIN_CACHE_WINDOW": "0"}, wantErr: "cache window"},
 		{name: "bad flush interval", env: map[string]string{"CHILLIN_PROJECTOR_FLUSH_INTERVAL": "5"}, wantErr: "flush interval"},
 		{name: "unknown log format", env: map[string]string{"CHILLIN_LOG_FORMAT": "xml"}, wantErr: "log format"},
 		{name: "stray argument", args: []string{"pg"}, wantErr: "unexpected arguments"},
@@ -69,7 +70,7 @@ func TestParseConfig(t *testing.T) {
 			}
 			tt.check(t, strings.Join([]string{cfg.NATSURL, cfg.PostgresURL, cfg.RedisURL, cfg.RedisPrefix,
 				strings.Join([]string{"[", strings.Join(cfg.Views, " "), "]"}, ""),
-				strconv.Itoa(cfg.BatchSize), cfg.FlushInterval.String()}, "|"))
+				strconv.Itoa(cfg.BatchSize), cfg.FlushInterval.String(), strconv.Itoa(cfg.CacheWindow)}, "|"))
 		})
 	}
 }

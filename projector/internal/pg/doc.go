@@ -15,6 +15,8 @@
 // exactly the facts after it, reading any it was not handed (still pending
 // elsewhere after a crash or a hand-over) straight from the log. So two
 // instances that both believe they are pinned serialize and stay correct.
+// The lock is LockKey for the live view; a View applying into another schema
+// (pgview's rebuild) takes a key of its own (NewViewLocked).
 //
 // It must never write anything but projections of the log, never advance the
 // checkpoint past a fact it did not apply or deliberately skip as unreadable,

@@ -38,6 +38,9 @@ VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`
 	// log order, so the last one applied is the current credential.
 	sqlSetUserPassword = `UPDATE users SET password_hash = $2 WHERE id = $1`
 
+	// Like a credential, the last avatar applied is the current one.
+	sqlSetUserAvatar = `UPDATE users SET avatar_key = $2 WHERE id = $1`
+
 	sqlInsertRoom = `INSERT INTO rooms (id, name, description, is_private, password_hash, created_by, created_at, head_seq, last_fact_id)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`
 
@@ -270,6 +273,16 @@ func fold(f events.Stored, emit func(string, ...any), posts func() *postRun) err
 			return fmt.Errorf("user.password_upgraded without user or hash")
 		}
 		emit(sqlSetUserPassword, f.User, d.PasswordHash)
+
+	case events.UserAvatarChanged:
+		d, err := events.DecodeData[events.UserAvatarChangedData](f.Fact)
+		if err != nil {
+			return err
+		}
+		if f.User == "" || d.Key == "" {
+			return fmt.Errorf("user.avatar_changed without user or key")
+		}
+		emit(sqlSetUserAvatar, f.User, d.Key)
 
 	case events.RoomCreated:
 		d, err := events.DecodeData[events.RoomCreatedData](f.Fact)

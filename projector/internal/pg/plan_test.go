@@ -117,6 +117,19 @@ func TestPlan(t *testing.T) {
 			skip: []uint64{90, 91},
 		},
 		{
+			name: "avatars: the last one set is the user's",
+			facts: []events.Stored{
+				fact(t, 95, events.UserAvatarChanged, "", 0, "alice", events.UserAvatarChangedData{Key: "v/alice/aaaaaaaaaaaaaaaaaaaaaaaaaa"}),
+				fact(t, 96, events.UserAvatarChanged, "", 0, "alice", events.UserAvatarChangedData{Key: "v/alice/bbbbbbbbbbbbbbbbbbbbbbbbbb"}),
+				fact(t, 97, events.UserAvatarChanged, "", 0, "bob", events.UserAvatarChangedData{}),
+			},
+			want: []Stmt{
+				{sqlSetUserAvatar, []any{"alice", "v/alice/aaaaaaaaaaaaaaaaaaaaaaaaaa"}},
+				{sqlSetUserAvatar, []any{"alice", "v/alice/bbbbbbbbbbbbbbbbbbbbbbbbbb"}},
+			},
+			skip: []uint64{97},
+		},
+		{
 			name: "members join and leave",
 			facts: []events.Stored{
 				fact(t, 5, events.MemberJoined, "general", 2, "bob", events.MemberJoinedData{}),

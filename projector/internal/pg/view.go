@@ -26,9 +26,11 @@ const Name = "pg"
 // allFacts is every subject of CHAT_EVT: this view folds all of them.
 const allFacts = "chat.evt.>"
 
-// lockKey is the transaction advisory lock that serializes appliers of this
-// view across processes ("chillin.projector.pg").
-const lockKey int64 = 0x6368696c6c706701
+// LockKey is the transaction advisory lock that serializes appliers of the
+// live view across processes ("chillin.projector.pg"). A View applying into
+// another schema (a rebuild) takes a key of its own, so that it never waits
+// for the live view nor the live view for it.
+const LockKey int64 = 0x6368696c6c706701
 
 const (
 	sqlLock           = `SELECT pg_advisory_xact_lock($1)`
@@ -50,7 +52,7 @@ type Config struct {
 
 // Run ensures the schema, then applies the log to Postgres until ctx ends.
 func Run(ctx context.Context, cfg Config) error {
-	v := &View{pool: cfg.Pool, log: cfg.Logger, maxFill: cfg.BatchSize}
+	v := &View{pool: cfg.Pool, log: cfg.Logger, maxFill: cfg.BatchSize, lockKey: LockKey}
 	if err := backoff.Retry(ctx, cfg.Logger, cfg.Backoff, "migrate postgres", func(ctx context.Context) error {
 		return schema.Migrate(ctx, cfg.Pool)
 	}, nil); err != nil {
@@ -84,12 +86,20 @@ type View struct {
 	applied uint64
 	// maxFill bounds how many missing facts one transaction reads from the log.
 	maxFill int
+	// lockKey is the advisory lock taken by every transaction.
+	lockKey int64
 }
 
 // NewView returns a View on a migrated database. evt is CHAT_EVT, read when
 // facts before a batch were not delivered to this instance.
 func NewView(pool *pgxpool.Pool, evt jetstream.Stream, log *slog.Logger, maxFill int) *View {
-	return &View{pool: pool, evt: evt, log: log, maxFill: max(maxFill, 1)}
+	return NewViewLocked(pool, evt, log, maxFill, LockKey)
+}
+
+// NewViewLocked is NewView with its own advisory lock key: the view of a
+// schema other than the live one (see LockKey).
+func NewViewLocked(pool *pgxpool.Pool, evt jetstream.Stream, log *slog.Logger, maxFill int, lockKey int64) *View {
+	return &View{pool: pool, evt: evt, log: log, maxFill: max(maxFill, 1), lockKey: lockKey}
 }
 
 // Apply applies a batch: every fact after the stored checkpoint up to the
@@ -132,26 +142,23 @@ func (v *View) applyOnce(ctx context.Context, items []feed.Item, last uint64, ca
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 
-	b := &pgx.Batch{}
-	b.Queue(sqlLock, lockKey)
-	b.Queue(sqlCheckpoint, Name)
-	br := tx.SendBatch(ctx, b)
-	_, err = br.Exec()
-	var cp uint64
-	if err == nil {
-		var seq int64
-		err = br.QueryRow().Scan(&seq)
-		if errors.Is(err, pgx.ErrNoRows) {
-			err = nil
-		}
-		cp = uint64(seq)
+	// The lock goes alone, before any statement that names a table: pgx
+	// prepares every new statement of a batch before running the first,
+	// and preparing one locks its tables until the transaction ends. A
+	// holder of this lock that then locks the tables (a rebuild's switch,
+	// which drops them) would deadlock with a batch waiting here.
+	if _, err := tx.Exec(ctx, sqlLock, v.lockKey); err != nil {
+		return false, fmt.Errorf("take the view's lock: %w", err)
 	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
+	var seq int64
+	err = tx.QueryRow(ctx, sqlCheckpoint, Name).Scan(&seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("read checkpoint: %w", err)
 	}
+	cp := uint64(seq)
 	if cp >= last {
 		v.applied = cp
 		return true, nil

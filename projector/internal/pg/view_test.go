@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
@@ -57,10 +58,7 @@ func applyAll(tb testing.TB, v *View, facts []events.Stored, n int) {
 // evtStream publishes facts to a fresh CHAT_EVT and returns the stream.
 func evtStream(tb testing.TB, facts []events.Fact) jetstream.Stream {
 	tb.Helper()
-	_, js := natstest.Connect(tb, natstest.Start(tb))
-	if err := events.EnsureStreams(ctxT(tb), js, events.StreamOptions{}); err != nil {
-		tb.Fatal(err)
-	}
+	js := natstest.Streams(tb)
 	projtest.Publish(tb, js, facts...)
 	s, err := js.Stream(ctxT(tb), events.EvtStream)
 	if err != nil {
@@ -210,6 +208,52 @@ func TestViewSkipsPoison(t *testing.T) {
 	dump := projtest.Dump(t, pool)
 	if !strings.Contains(dump, "lobby | Lobby |  | false | NULL | ann | "+projtest.At(1).Format(time.RFC3339)+" | 5 | 6") {
 		t.Errorf("room head should reach seq 5 / fact 6:\n%s", dump)
+	}
+}
+
+// A batch waiting for the view's lock holds no lock on the tables, so the
+// holder of the view's lock may lock them (a rebuild's switch drops them)
+// without a deadlock, even on a connection that has prepared nothing yet.
+func TestViewWaitsForItsLockBeforeTouchingTables(t *testing.T) {
+	facts := stored(projtest.Scenario(t))
+	pool, dsn := schematest.NewDB(t)
+	log, _ := projtest.Logger(t)
+	applyAll(t, NewView(pool, nil, log, 500), facts[:5], 5)
+
+	holder, err := pool.Begin(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback(ctxT(t))
+	if _, err := holder.Exec(ctxT(t), sqlLock, LockKey); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := pgxpool.New(ctxT(t), dsn) // no statement prepared yet
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	applied := make(chan error, 1)
+	go func() { applied <- NewView(fresh, nil, log, 500).Apply(context.Background(), items(facts[5:])) }()
+	projtest.Eventually(t, "the batch waits for the view's lock", func() bool {
+		var n int
+		_ = pool.QueryRow(ctxT(t), `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`).Scan(&n)
+		return n == 1
+	})
+	if _, err := holder.Exec(ctxT(t), `SET LOCAL lock_timeout = 5000`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.Exec(ctxT(t), `LOCK TABLE projection_checkpoints, messages IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatalf("the waiting batch holds a lock on the tables: %v", err)
+	}
+	if err := holder.Commit(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-applied; err != nil {
+		t.Fatal(err)
+	}
+	if got, want := projtest.Dump(t, pool), projtest.ScenarioTables(); got != want {
+		t.Fatalf("tables:\n%s\nwant:\n%s", got, want)
 	}
 }
 
