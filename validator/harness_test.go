@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -233,6 +234,23 @@ func (h *harness) roomFacts(room string) []events.Stored {
 		h.t.Fatalf("room %s: %d facts, head %d", room, len(facts), head)
 	}
 	return facts
+}
+
+// factKinds lists facts as "type:user", space-separated, in order.
+func factKinds(facts []events.Stored) string {
+	kinds := make([]string, len(facts))
+	for i, f := range facts {
+		kinds[i] = f.Type + ":" + f.User
+	}
+	return strings.Join(kinds, " ")
+}
+
+// outcomeCode is an outcome's error code, "" when it succeeded.
+func outcomeCode(o events.Outcome) string {
+	if o.Error == nil {
+		return ""
+	}
+	return o.Error.Code
 }
 
 // waitHead waits until the room's head seq reaches head and returns its facts.

@@ -45,22 +45,14 @@ func TestJoinUpgradesLegacyRoomPassword(t *testing.T) {
 			cmd.Reply = reply
 			h.send(cmd)
 			o := next()
-			code := ""
-			if o.Error != nil {
-				code = o.Error.Code
-			}
-			if o.Cmd != cmd.ID || code != tc.code || o.HeadSeq != tc.head {
+			if o.Cmd != cmd.ID || outcomeCode(o) != tc.code || o.HeadSeq != tc.head {
 				t.Fatalf("outcome %+v (error %v), want code %q head %d", o, o.Error, tc.code, tc.head)
 			}
 		})
 	}
 
 	facts := h.roomFacts("book-club")
-	var kinds []string
-	for _, f := range facts {
-		kinds = append(kinds, f.Type+":"+f.User)
-	}
-	if got := strings.Join(kinds, " "); got != "room.created:alice room.password_upgraded:bob member.joined:bob member.joined:carol" {
+	if got := factKinds(facts); got != "room.created:alice room.password_upgraded:bob member.joined:bob member.joined:carol" {
 		t.Fatalf("room facts: %s", got)
 	}
 	up, err := events.DecodeData[events.RoomPasswordUpgradedData](facts[1].Fact)

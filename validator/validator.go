@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/objstore"
 	"github.com/chillin-chat/chillin/events/opshttp"
 	"github.com/chillin-chat/chillin/validator/internal/decide"
 	"github.com/chillin-chat/chillin/validator/internal/ratelimit"
@@ -73,6 +74,10 @@ type Config struct {
 	Workers int
 	// Streams tunes the streams this instance ensures at start-up.
 	Streams events.StreamOptions
+	// Storage is the media storage holding attachments (CHILLIN_S3_*).
+	// Without it, messages with attachments are refused. With it, RedisURL
+	// is required: the gateway's upload records live there.
+	Storage objstore.Config
 	// HTTPAddr, if set, is where /health, /ready and /metrics are served
 	// (the validator binary's default is 127.0.0.1:9101). HTTPListener, if
 	// set, is used instead. With neither, nothing is served.
@@ -116,6 +121,13 @@ func (c Config) validate() error {
 		return fmt.Errorf("validator: max message length %d must be at least 1", c.MaxTextRunes)
 	case c.Workers < 1:
 		return fmt.Errorf("validator: workers %d must be at least 1", c.Workers)
+	case c.Storage.Enabled() && c.RedisURL == "":
+		return errors.New("validator: media storage needs Redis, where the gateway keeps the upload records")
+	}
+	if c.Storage.Enabled() {
+		if err := c.Storage.Validate(); err != nil {
+			return fmt.Errorf("validator: %w", err)
+		}
 	}
 	return nil
 }
@@ -129,6 +141,7 @@ type validator struct {
 	evt      jetstream.Stream
 	sessions *sessions.Directory
 	limiter  *ratelimit.Limiter
+	media    Media // nil: no storage, attachments are refused
 	workers  []*worker
 	now      func() time.Time
 	metrics  *metrics
@@ -224,17 +237,29 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("validator: metrics: %w", err)
 	}
+	var med Media
+	if cfg.Storage.Enabled() {
+		sm, closeMedia, err := openMedia(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer closeMedia()
+		med = sm
+	}
 	if opsLn != nil {
 		probes := []opshttp.Probe{opshttp.NATS(nc)}
 		if cfg.RedisURL != "" {
 			probes = append(probes, opshttp.Probe{Name: "redis", Check: limiter.Ping})
+		}
+		if med != nil {
+			probes = append(probes, opshttp.Probe{Name: "storage", Check: med.Ping})
 		}
 		stopOps := opshttp.Serve(opsLn, opshttp.Handler(reg, probes), log)
 		defer stopOps()
 	}
 
 	v := &validator{
-		cfg: cfg, log: log, nc: nc, js: js, evt: evt, sessions: dir, limiter: limiter, now: time.Now, metrics: m,
+		cfg: cfg, log: log, nc: nc, js: js, evt: evt, sessions: dir, limiter: limiter, media: med, now: time.Now, metrics: m,
 		pullsDone: make(chan struct{}), lastNak: map[int]jetstream.Msg{},
 	}
 	for p := range v.inFlight {
@@ -263,7 +288,8 @@ func Run(ctx context.Context, cfg Config) error {
 		pulls.Go(func() { v.pull(ctx, p, cons) })
 	}
 	log.Info("validator started", "partitions", events.CommandPartitions, "workers", cfg.Workers,
-		"rate_limit", cfg.RateLimit, "rate_window", cfg.RateWindow.String(), "max_message_runes", cfg.MaxTextRunes)
+		"rate_limit", cfg.RateLimit, "rate_window", cfg.RateWindow.String(), "max_message_runes", cfg.MaxTextRunes,
+		"media_storage", cfg.Storage.Enabled())
 
 	<-ctx.Done()
 	pulls.Wait()

@@ -191,21 +191,13 @@ func TestMembershipOutcomes(t *testing.T) {
 				return
 			}
 			o := next()
-			code := ""
-			if o.Error != nil {
-				code = o.Error.Code
-			}
-			if o.Cmd != cmd.ID || code != tc.code || o.HeadSeq != tc.head {
+			if o.Cmd != cmd.ID || outcomeCode(o) != tc.code || o.HeadSeq != tc.head {
 				t.Fatalf("outcome %+v (error %v), want code %q head %d", o, o.Error, tc.code, tc.head)
 			}
 		})
 	}
 	facts := h.roomFacts("vault")
-	var kinds []string
-	for _, f := range facts {
-		kinds = append(kinds, f.Type+":"+f.User)
-	}
-	if got := strings.Join(kinds, " "); got != "room.created:alice member.joined:bob member.left:bob" {
+	if got := factKinds(facts); got != "room.created:alice member.joined:bob member.left:bob" {
 		t.Fatalf("room facts: %s", got)
 	}
 	// Refused joins are recorded too (the gateway answers them from the outcome).
@@ -235,12 +227,8 @@ func TestEditDeleteReact(t *testing.T) {
 	h.waitRejections("alice", 1)
 	h.waitSettled()
 
-	var kinds []string
-	for _, f := range h.roomFacts("lobby")[3:] {
-		kinds = append(kinds, f.Type+":"+f.User)
-	}
 	want := "message.edited:alice reaction.added:bob reaction.removed:bob message.deleted:alice"
-	if got := strings.Join(kinds, " "); got != want {
+	if got := factKinds(h.roomFacts("lobby")[3:]); got != want {
 		t.Fatalf("facts after the message:\n got %s\nwant %s", got, want)
 	}
 	var codes []string

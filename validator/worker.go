@@ -127,9 +127,16 @@ func (w *worker) process(ctx context.Context, cmd events.Command) error {
 	if err != nil {
 		return fmt.Errorf("session of %s: %w", cmd.User, err)
 	}
-	in := decide.Input{Cmd: cmd, Session: sess, SessionKnown: known, Now: now, MaxTextRunes: w.v.cfg.MaxTextRunes}
+	in := decide.Input{Cmd: cmd, Session: sess, SessionKnown: known, Now: now, MaxTextRunes: w.v.cfg.MaxTextRunes, Media: w.v.media != nil}
 	for range maxRedecide {
 		d := decide.Decide(r, in)
+		if d.Inspect != nil {
+			// Look the attachments' uploads up once, then decide again.
+			if in.Uploads, err = w.inspect(ctx, d.Inspect); err != nil {
+				return err
+			}
+			continue
+		}
 		if d.Confirm && !fresh && r.Head > 0 {
 			// Never act on a cached "no" or "nothing to do": another
 			// instance may have appended while this one was not pinned.
@@ -166,6 +173,15 @@ func (w *worker) process(ctx context.Context, cmd events.Command) error {
 		if d.Fact != nil && d.RateLimit {
 			if ok, wait := w.v.limiter.Allow(ctx, cmd.User, cmd.ID); !ok {
 				d = decide.Decision{Reject: decide.RateLimited(wait)}
+			}
+		}
+		if d.Fact != nil && len(d.Claim) > 0 {
+			e, err := w.claim(ctx, d.Claimant, d.Claim)
+			if err != nil {
+				return err
+			}
+			if e != nil {
+				d = decide.Decision{Reject: e}
 			}
 		}
 		switch {
@@ -207,6 +223,37 @@ func (w *worker) process(ctx context.Context, cmd events.Command) error {
 		}
 	}
 	return fmt.Errorf("room %s kept changing while deciding %s", cmd.Room, cmd.ID)
+}
+
+// inspect looks up the uploads of a message's attachments. Storage that does
+// not answer is an error: the command is retried, never rejected for it.
+func (w *worker) inspect(ctx context.Context, keys []string) (map[string]decide.Upload, error) {
+	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	u, err := w.v.media.Inspect(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("inspect attachments: %w", err)
+	}
+	return u, nil
+}
+
+// claim attaches the uploads of keys to the message named claimant, in
+// order. A key held by another message (claimed between the decision and
+// now) is the message's rejection. Keys claimed before such a refusal stay
+// claimed by this message, which a resend of it may still use.
+func (w *worker) claim(ctx context.Context, claimant string, keys []string) (*events.Error, error) {
+	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	for _, key := range keys {
+		holder, err := w.v.media.Claim(ctx, key, claimant)
+		if err != nil {
+			return nil, fmt.Errorf("claim attachment: %w", err)
+		}
+		if holder != claimant {
+			return decide.AttachmentTaken(key, holder), nil
+		}
+	}
+	return nil, nil
 }
 
 // room returns the state of room id, loading it from the log on first use.

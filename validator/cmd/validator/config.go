@@ -56,6 +56,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (v
 	fs.IntVar(&cfg.Workers, "workers", envInt("CHILLIN_VALIDATOR_WORKERS", validator.DefaultWorkers), "rooms decided at once (CHILLIN_VALIDATOR_WORKERS)")
 	fs.StringVar(&cfg.HTTPAddr, "http", env("CHILLIN_HTTP_ADDR", "127.0.0.1:9101"), "address serving /health, /ready and /metrics; empty serves nothing (CHILLIN_HTTP_ADDR)")
 	fs.IntVar(&cfg.Streams.Replicas, "stream-replicas", envInt("CHILLIN_STREAM_REPLICAS", 1), "replicas of the streams ensured at start-up: 1 on one node, 3 in a cluster (CHILLIN_STREAM_REPLICAS)")
+	fs.StringVar(&cfg.Storage.Endpoint, "s3-endpoint", env("CHILLIN_S3_ENDPOINT", ""), "media storage (S3, MinIO) as host:port or URL; empty refuses attachments (CHILLIN_S3_ENDPOINT)")
+	fs.StringVar(&cfg.Storage.AccessKey, "s3-access-key", env("CHILLIN_S3_ACCESS_KEY", ""), "media storage access key (CHILLIN_S3_ACCESS_KEY)")
+	fs.StringVar(&cfg.Storage.SecretKey, "s3-secret-key", env("CHILLIN_S3_SECRET_KEY", ""), "media storage secret key (CHILLIN_S3_SECRET_KEY)")
+	fs.StringVar(&cfg.Storage.Bucket, "s3-bucket", env("CHILLIN_S3_BUCKET", "chillin"), "media storage bucket, created if absent (CHILLIN_S3_BUCKET)")
+	fs.StringVar(&cfg.Storage.Region, "s3-region", env("CHILLIN_S3_REGION", ""), "media storage region (default us-east-1) (CHILLIN_S3_REGION)")
+	s3Secure := fs.String("s3-secure", env("CHILLIN_S3_SECURE", "false"), "talk HTTPS to a host:port media storage endpoint: true or false (CHILLIN_S3_SECURE)")
 	logFormat := fs.String("log-format", env("CHILLIN_LOG_FORMAT", "json"), "log format: json or text (CHILLIN_LOG_FORMAT)")
 	logLevel := fs.String("log-level", env("CHILLIN_LOG_LEVEL", "info"), "log level: debug, info, warn or error (CHILLIN_LOG_LEVEL)")
 	if len(errs) > 0 {
@@ -66,6 +72,18 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (v
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	switch *s3Secure {
+	case "true":
+		cfg.Storage.Secure = true
+	case "false":
+	default:
+		return cfg, fmt.Errorf("s3-secure %q: want true or false", *s3Secure)
+	}
+	if cfg.Storage.Enabled() {
+		if err := cfg.Storage.Validate(); err != nil {
+			return cfg, err
+		}
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {

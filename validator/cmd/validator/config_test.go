@@ -54,6 +54,22 @@ func TestParseConfig(t *testing.T) {
 					t.Fatalf("http %q, want none", c.HTTPAddr)
 				}
 			}},
+		{name: "no media storage by default", checkCfg: func(t *testing.T, c validator.Config) {
+			if c.Storage.Enabled() || c.Storage.Bucket != "chillin" {
+				t.Fatalf("storage %+v", c.Storage)
+			}
+		}},
+		{name: "media storage", env: map[string]string{
+			"CHILLIN_S3_ENDPOINT": "minio:9000", "CHILLIN_S3_ACCESS_KEY": "ak", "CHILLIN_S3_SECRET_KEY": "sk",
+			"CHILLIN_S3_BUCKET": "media", "CHILLIN_S3_SECURE": "true", "CHILLIN_S3_REGION": "eu-west-1",
+		}, checkCfg: func(t *testing.T, c validator.Config) {
+			s := c.Storage
+			if !s.Enabled() || s.Endpoint != "minio:9000" || s.AccessKey != "ak" || s.SecretKey != "sk" || s.Bucket != "media" || !s.Secure || s.Region != "eu-west-1" {
+				t.Fatalf("storage %+v", s)
+			}
+		}},
+		{name: "media storage without keys", env: map[string]string{"CHILLIN_S3_ENDPOINT": "minio:9000"}, wantErr: true},
+		{name: "bad s3-secure", env: map[string]string{"CHILLIN_S3_SECURE": "yes"}, wantErr: true},
 		{name: "bad integer in the environment", env: map[string]string{"CHILLIN_RATE_LIMIT": "ten"}, wantErr: true},
 		{name: "bad duration in the environment", env: map[string]string{"CHILLIN_RATE_WINDOW": "10"}, wantErr: true},
 		{name: "zero limit", args: []string{"-rate-limit", "0"}, wantErr: true},

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/media"
 	"github.com/chillin-chat/chillin/events/password"
 )
 
@@ -22,11 +23,16 @@ type Input struct {
 	Now          time.Time
 	// MaxTextRunes bounds a message's length in code points.
 	MaxTextRunes int
+	// Media: media storage is configured, so messages may have attachments.
+	Media bool
+	// Uploads holds what the caller looked up about the attachments Decide
+	// asked for (Decision.Inspect), by key; nil before that.
+	Uploads map[string]Upload
 }
 
 // Decision is what to do with a command. At most one of Fact, Reject,
-// Resend and Upgrade is set; none set means the command changes nothing (it
-// is acked, and a waiting gateway is told it succeeded).
+// Resend, Upgrade and Inspect is set; none set means the command changes
+// nothing (it is acked, and a waiting gateway is told it succeeded).
 type Decision struct {
 	// Fact is the room fact to append, carrying seq room.Head+1.
 	Fact *events.Fact
@@ -48,6 +54,18 @@ type Decision struct {
 	// PasswordUpgrade's fact, and decides the command again (which then
 	// appends the member.joined). Nothing else is set with it.
 	Upgrade bool
+	// Inspect lists the attachment keys of a message whose uploads the
+	// caller must look up (the upload records and the objects in storage)
+	// before deciding again with Input.Uploads set. Nothing else is set
+	// with it.
+	Inspect []string
+	// Claim lists the attachment keys of Fact (a message.posted) that the
+	// caller must claim for Claimant (media.Claimant), after the rate
+	// limiter admitted the message and before appending it: a key already
+	// claimed by another message turns the decision into
+	// AttachmentTaken's rejection.
+	Claim    []string
+	Claimant string
 }
 
 // Decide decides one command against the room's current state. The checks
@@ -93,19 +111,39 @@ func decideSend(r *Room, in Input) Decision {
 	if id, ok := r.PostedBy(in.Cmd.User, p.ClientID); ok {
 		return Decision{Resend: id}
 	}
-	if e := checkPayloadText(in, p.Text); e != nil {
-		return reject(e)
+	// A message with attachments may have no text at all.
+	if p.Text != "" || len(p.Attachments) == 0 {
+		if e := checkPayloadText(in, p.Text); e != nil {
+			return reject(e)
+		}
 	}
 	if p.ReplyTo != 0 {
 		if _, ok := r.Messages[p.ReplyTo]; !ok {
 			return reject(events.Errorf(events.CodeNoSuchMessage, "no message %d in room %s to reply to", p.ReplyTo, r.ID))
 		}
 	}
+	var atts []events.Attachment
 	if len(p.Attachments) > 0 {
-		return reject(events.Errorf(events.CodeBadAttachment, "attachments are not enabled on this server"))
+		var e *events.Error
+		if atts, e = attachmentsOf(in, p); e != nil {
+			return reject(e)
+		}
+		if atts == nil {
+			keys := make([]string, len(p.Attachments))
+			for i, a := range p.Attachments {
+				keys[i] = a.Key
+			}
+			return Decision{Inspect: keys}
+		}
 	}
-	d = appendFact(r, in, events.MessagePosted, events.MessagePostedData{Text: p.Text, ClientID: p.ClientID, ReplyTo: p.ReplyTo})
+	d = appendFact(r, in, events.MessagePosted, events.MessagePostedData{Text: p.Text, ClientID: p.ClientID, Attachments: atts, ReplyTo: p.ReplyTo})
 	d.RateLimit = d.Fact != nil
+	if d.Fact != nil && len(atts) > 0 {
+		d.Claimant = media.Claimant(in.Cmd.Room, in.Cmd.User, p.ClientID)
+		for _, a := range atts {
+			d.Claim = append(d.Claim, a.Key)
+		}
+	}
 	return d
 }
 

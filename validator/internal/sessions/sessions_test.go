@@ -19,10 +19,7 @@ type env struct {
 func newEnv(t *testing.T) env {
 	t.Helper()
 	ctx := context.Background()
-	_, js := natstest.Connect(t, natstest.Start(t))
-	if err := events.EnsureStreams(ctx, js, events.StreamOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	js := natstest.Streams(t)
 	evt, err := js.Stream(ctx, events.EvtStream)
 	if err != nil {
 		t.Fatal(err)
