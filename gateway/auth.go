@@ -292,6 +292,12 @@ func (s *Server) userFromLog(ctx context.Context, id string) (userRecord, bool, 
 				return userRecord{}, false, err
 			}
 			u.PasswordHash, u.LegacySHA256 = d.PasswordHash, ""
+		case events.UserAvatarChanged:
+			d, err := events.DecodeData[events.UserAvatarChangedData](f.Fact)
+			if err != nil {
+				return userRecord{}, false, err
+			}
+			u.AvatarKey = d.Key
 		}
 	}
 	u.LastID = last.ID

@@ -2,12 +2,17 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/media"
+	"github.com/chillin-chat/chillin/events/objstore"
 	"github.com/chillin-chat/chillin/events/password"
 )
 
@@ -55,6 +60,18 @@ type Config struct {
 	// UI is the web app served at /, if any.
 	UI fs.FS
 
+	// Storage is the media storage for attachments and avatars
+	// (CHILLIN_S3_*). Not enabled: uploads answer 503 STORAGE_UNAVAILABLE.
+	Storage objstore.Config
+	// UploadExpiry is how long an upload form stays valid (default 5m, at
+	// most media.RecordTTL).
+	UploadExpiry time.Duration
+
+	// Metrics receives the gateway's series and is what /metrics serves
+	// (the all-in-one shares one registry between its three services). Nil:
+	// a registry of its own, with the Go runtime and process series too.
+	Metrics *prometheus.Registry
+
 	Logger *slog.Logger
 }
 
@@ -86,6 +103,9 @@ func (c *Config) setDefaults() error {
 	if c.JoinTimeout == 0 {
 		c.JoinTimeout = 10 * time.Second
 	}
+	if c.UploadExpiry == 0 {
+		c.UploadExpiry = 5 * time.Minute
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -101,6 +121,14 @@ func (c *Config) setDefaults() error {
 	}
 	if c.SessionTTL < time.Hour {
 		errs = append(errs, errors.New("gateway: session TTL must be at least 1h"))
+	}
+	if c.UploadExpiry < time.Second || c.UploadExpiry > media.RecordTTL {
+		errs = append(errs, fmt.Errorf("gateway: upload expiry %v must be 1s to %v", c.UploadExpiry, media.RecordTTL))
+	}
+	if c.Storage.Enabled() {
+		if err := c.Storage.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("gateway: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }

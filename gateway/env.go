@@ -21,7 +21,7 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 		return def
 	}
 	var cfg Config
-	var origins, secure, ttl, replicas, frameRate, frameBurst string
+	var origins, secure, ttl, replicas, frameRate, frameBurst, s3Secure, uploadExpiry string
 	fs.StringVar(&cfg.HTTPAddr, "http", env("CHILLIN_HTTP_ADDR", "127.0.0.1:8080"), "HTTP listen address (CHILLIN_HTTP_ADDR)")
 	fs.StringVar(&cfg.NATSURL, "nats", env("CHILLIN_NATS_URL", "nats://127.0.0.1:4222"), "NATS URL (CHILLIN_NATS_URL)")
 	fs.StringVar(&cfg.PostgresURL, "postgres", env("CHILLIN_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/chillin?sslmode=disable"), "Postgres URL (CHILLIN_POSTGRES_URL)")
@@ -33,6 +33,14 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 	fs.StringVar(&replicas, "stream-replicas", env("CHILLIN_STREAM_REPLICAS", "1"), "replicas of the streams ensured at start-up: 1 on one node, 3 in a cluster (CHILLIN_STREAM_REPLICAS)")
 	fs.StringVar(&frameRate, "ws-frame-rate", env("CHILLIN_WS_FRAME_RATE", "50"), "frames per second one socket may send, sustained (CHILLIN_WS_FRAME_RATE)")
 	fs.StringVar(&frameBurst, "ws-frame-burst", env("CHILLIN_WS_FRAME_BURST", "100"), "frames one socket may send in a burst above the rate (CHILLIN_WS_FRAME_BURST)")
+	fs.StringVar(&cfg.Storage.Endpoint, "s3-endpoint", env("CHILLIN_S3_ENDPOINT", ""), "media storage (S3, MinIO) as host:port or URL; empty disables uploads (CHILLIN_S3_ENDPOINT)")
+	fs.StringVar(&cfg.Storage.AccessKey, "s3-access-key", env("CHILLIN_S3_ACCESS_KEY", ""), "media storage access key (CHILLIN_S3_ACCESS_KEY)")
+	fs.StringVar(&cfg.Storage.SecretKey, "s3-secret-key", env("CHILLIN_S3_SECRET_KEY", ""), "media storage secret key (CHILLIN_S3_SECRET_KEY)")
+	fs.StringVar(&cfg.Storage.Bucket, "s3-bucket", env("CHILLIN_S3_BUCKET", "chillin"), "media storage bucket, created if absent (CHILLIN_S3_BUCKET)")
+	fs.StringVar(&s3Secure, "s3-secure", env("CHILLIN_S3_SECURE", "false"), "talk HTTPS to a host:port media storage endpoint: true or false (CHILLIN_S3_SECURE)")
+	fs.StringVar(&cfg.Storage.Region, "s3-region", env("CHILLIN_S3_REGION", ""), "media storage region (default us-east-1) (CHILLIN_S3_REGION)")
+	fs.StringVar(&cfg.Storage.PublicURL, "s3-public-url", env("CHILLIN_S3_PUBLIC_URL", ""), "URL at which browsers reach the media storage, if not the endpoint (CHILLIN_S3_PUBLIC_URL)")
+	fs.StringVar(&uploadExpiry, "upload-expiry", env("CHILLIN_UPLOAD_EXPIRY", "5m"), "how long an upload form stays valid (CHILLIN_UPLOAD_EXPIRY)")
 	return func() (Config, error) {
 		for _, o := range strings.Split(origins, ",") {
 			if o = strings.TrimSpace(o); o != "" {
@@ -59,6 +67,21 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 		}
 		if cfg.FrameBurst, err = strconv.Atoi(frameBurst); err != nil || cfg.FrameBurst < 1 {
 			return cfg, fmt.Errorf("ws-frame-burst %q: want a positive integer", frameBurst)
+		}
+		switch s3Secure {
+		case "true":
+			cfg.Storage.Secure = true
+		case "false":
+		default:
+			return cfg, fmt.Errorf("s3-secure %q: want true or false", s3Secure)
+		}
+		if cfg.UploadExpiry, err = time.ParseDuration(uploadExpiry); err != nil || cfg.UploadExpiry <= 0 {
+			return cfg, fmt.Errorf("upload-expiry %q: want a positive duration", uploadExpiry)
+		}
+		if cfg.Storage.Enabled() {
+			if err := cfg.Storage.Validate(); err != nil {
+				return cfg, err
+			}
 		}
 		return cfg, nil
 	}

@@ -37,6 +37,27 @@ func TestFlags(t *testing.T) {
 					t.Errorf("override: %+v", c)
 				}
 			}},
+		{name: "no media storage by default", check: func(t *testing.T, c Config) {
+			if c.Storage.Enabled() || c.Storage.Bucket != "chillin" || c.UploadExpiry != 5*time.Minute {
+				t.Errorf("storage %+v, upload expiry %v", c.Storage, c.UploadExpiry)
+			}
+		}},
+		{name: "media storage", env: map[string]string{
+			"CHILLIN_S3_ENDPOINT": "minio:9000", "CHILLIN_S3_ACCESS_KEY": "ak", "CHILLIN_S3_SECRET_KEY": "sk", "CHILLIN_S3_BUCKET": "media",
+			"CHILLIN_S3_SECURE": "true", "CHILLIN_S3_REGION": "eu-west-1", "CHILLIN_S3_PUBLIC_URL": "https://media.example",
+			"CHILLIN_UPLOAD_EXPIRY": "90s",
+		}, check: func(t *testing.T, c Config) {
+			s := c.Storage
+			if s.Endpoint != "minio:9000" || s.AccessKey != "ak" || s.SecretKey != "sk" || s.Bucket != "media" || !s.Secure ||
+				s.Region != "eu-west-1" || s.PublicURL != "https://media.example" || c.UploadExpiry != 90*time.Second {
+				t.Errorf("storage %+v, upload expiry %v", s, c.UploadExpiry)
+			}
+		}},
+		{name: "media storage without keys", env: map[string]string{"CHILLIN_S3_ENDPOINT": "minio:9000"}, wantErr: "access key"},
+		{name: "public url without scheme", env: map[string]string{"CHILLIN_S3_ENDPOINT": "minio:9000", "CHILLIN_S3_ACCESS_KEY": "a",
+			"CHILLIN_S3_SECRET_KEY": "s", "CHILLIN_S3_PUBLIC_URL": "media.example"}, wantErr: "public URL"},
+		{name: "bad s3-secure", env: map[string]string{"CHILLIN_S3_SECURE": "1"}, wantErr: "s3-secure"},
+		{name: "bad upload expiry", env: map[string]string{"CHILLIN_UPLOAD_EXPIRY": "soon"}, wantErr: "upload-expiry"},
 		{name: "zero replicas", env: map[string]string{"CHILLIN_STREAM_REPLICAS": "0"}, wantErr: "stream-replicas"},
 		{name: "replicas not a number", env: map[string]string{"CHILLIN_STREAM_REPLICAS": "three"}, wantErr: "stream-replicas"},
 		{name: "negative frame rate", args: []string{"-ws-frame-rate", "-1"}, wantErr: "ws-frame-rate"},

@@ -28,13 +28,23 @@ type ephemeral struct {
 	Users    []string  `json:"users,omitempty"`  // typing:update: who is typing now
 	Status   string    `json:"status,omitempty"` // presence:update
 	LastSeen time.Time `json:"lastSeen,omitzero"`
+	// Profile is the user a user:update is about (their avatar changed).
+	Profile *profileJSON `json:"profile,omitempty"`
 }
 
 // Ephemeral turns a room's ephemeral payload into this socket's frame. A
-// person never sees their own typing or presence echoed.
+// person never sees their own typing or presence echoed; their own profile
+// changes they do see (their other devices show them).
 func (c *conn) Ephemeral(payload []byte) {
 	var e ephemeral
-	if json.Unmarshal(payload, &e) != nil || e.From == c.sess.User {
+	if json.Unmarshal(payload, &e) != nil {
+		return
+	}
+	if e.Type == "user:update" && e.Profile != nil {
+		c.sendFrame("user:update", "", map[string]any{"user": e.Profile})
+		return
+	}
+	if e.From == c.sess.User {
 		return
 	}
 	switch e.Type {

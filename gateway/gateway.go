@@ -48,6 +48,10 @@ type Server struct {
 	dummy     string
 
 	static http.Handler // the web app, if configured
+
+	media *mediaStore // media storage; nil when not configured (uploads.go)
+
+	cache *cacheReader // the Redis cache projection, read before Postgres (cache.go)
 }
 
 // Run serves until ctx ends, then closes every socket with 1001 (going
@@ -60,14 +64,15 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg: cfg, log: cfg.Logger.With("service", "gateway"), id: nuid.Next(),
 		conns: map[string]*conn{}, byUser: map[string]map[*conn]struct{}{}, userSubs: map[string]func(){},
 		pending: map[string]chan events.Outcome{},
-		metrics: newMetrics(),
+		metrics: newMetrics(cfg.Metrics),
 	}
 	if cfg.UI != nil {
 		var err error
-		if s.static, err = staticFiles(cfg.UI); err != nil {
+		if s.static, err = staticFiles(cfg.UI, contentSecurityPolicy(cfg.Storage)); err != nil {
 			return fmt.Errorf("gateway web app: %w", err)
 		}
 	}
+	defer s.metrics.unregister()
 	if err := s.connect(ctx); err != nil {
 		return err
 	}
@@ -138,7 +143,8 @@ func (s *Server) connect(ctx context.Context) (err error) {
 	s.rdb = redis.NewClient(ropts)
 	s.rdb.AddHook(redisHook{s.metrics.rdErrors})
 	s.hub = hub.New(ctx, s.rdb, hub.JetStreamLog{JS: s.js, Evt: s.evt}, s.log, hub.Options{Prefix: s.cfg.RedisPrefix})
-	return nil
+	s.cache = s.newCacheReader()
+	return s.openMedia(ctx)
 }
 
 func (s *Server) close() {

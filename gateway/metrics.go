@@ -19,11 +19,25 @@ type metrics struct {
 	dropped   prometheus.Counter
 	pgErrors  prometheus.Counter
 	rdErrors  prometheus.Counter
+	series    []prometheus.Collector // the gateway's own, registered with registry
 }
 
-func newMetrics() *metrics {
+// unregister removes the gateway's series from a shared registry.
+func (m *metrics) unregister() {
+	for _, c := range m.series {
+		m.registry.Unregister(c)
+	}
+}
+
+// newMetrics registers the gateway's series with reg or, if reg is nil, with
+// a registry of its own that also has the Go runtime and process series.
+func newMetrics(reg *prometheus.Registry) *metrics {
+	own := reg == nil
+	if own {
+		reg = prometheus.NewRegistry()
+	}
 	m := &metrics{
-		registry: prometheus.NewRegistry(),
+		registry: reg,
 		conns: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "chillin_gateway_connections", Help: "Open WebSocket connections.",
 		}),
@@ -46,8 +60,11 @@ func newMetrics() *metrics {
 			Name: "chillin_gateway_redis_errors_total", Help: "Failed Redis commands and pipelines.",
 		}),
 	}
-	m.registry.MustRegister(m.conns, m.framesIn, m.framesOut, m.commands, m.dropped, m.pgErrors, m.rdErrors,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.series = []prometheus.Collector{m.conns, m.framesIn, m.framesOut, m.commands, m.dropped, m.pgErrors, m.rdErrors}
+	m.registry.MustRegister(m.series...)
+	if own {
+		m.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
 	return m
 }
 

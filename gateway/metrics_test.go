@@ -30,7 +30,7 @@ func redisOptions(t *testing.T) *redis.Options {
 }
 
 func TestStoreErrorCounters(t *testing.T) {
-	m := newMetrics()
+	m := newMetrics(nil)
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	ctx := context.Background()

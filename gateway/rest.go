@@ -32,15 +32,22 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/rooms/{room}", s.authed(s.handleRoom))
 	mux.HandleFunc("GET /api/rooms/{room}/messages", s.authed(s.handleMessages))
 	mux.HandleFunc("GET /api/rooms/{room}/members", s.authed(s.handleMembers))
+	mux.HandleFunc("POST /api/uploads", s.authed(s.handleUpload))
+	mux.HandleFunc("GET /api/files/{key...}", s.authed(s.handleFile))
+	mux.HandleFunc("PUT /api/auth/me/avatar", s.authed(s.handleAvatar))
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, events.Errorf(events.CodeNotFound, "no such endpoint"))
 	})
 	mux.HandleFunc("GET /ws", s.handleWS)
-	ops := opshttp.Handler(s.metrics.registry, []opshttp.Probe{
+	probes := []opshttp.Probe{
 		opshttp.NATS(s.nc),
 		{Name: "postgres", Check: s.pg.Ping},
 		{Name: "redis", Check: func(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }},
-	})
+	}
+	if s.media != nil {
+		probes = append(probes, opshttp.Probe{Name: "storage", Check: s.media.store.Ping})
+	}
+	ops := opshttp.Handler(s.metrics.registry, probes)
 	for _, path := range []string{"GET /health", "GET /ready", "GET /metrics"} {
 		mux.Handle(path, ops)
 	}
@@ -325,7 +332,27 @@ func (s *Server) scanRooms(ctx context.Context, rows pgx.Rows) ([]roomJSON, erro
 	return out, nil
 }
 
+// withOnline fills in the online counts of cached rooms: their members
+// who have a live socket.
+func (s *Server) withOnline(ctx context.Context, cached []cachedRoom) []roomJSON {
+	online := s.onlineSet(ctx)
+	out := make([]roomJSON, len(cached))
+	for i, c := range cached {
+		out[i] = c.room
+		for _, m := range c.members {
+			if online[m] {
+				out[i].OnlineCount++
+			}
+		}
+	}
+	return out
+}
+
 func (s *Server) handleRooms(w http.ResponseWriter, r *http.Request) {
+	if cached, err := s.cache.rooms(r.Context()); err == nil {
+		writeJSON(w, http.StatusOK, map[string]any{"rooms": s.withOnline(r.Context(), cached)})
+		return
+	}
 	rows, err := s.pg.Query(r.Context(), roomSelect+` ORDER BY r.created_at, r.id LIMIT 1000`)
 	if err != nil {
 		s.log.Warn("list rooms", "err", err)
@@ -344,11 +371,14 @@ func (s *Server) handleRooms(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"rooms": rooms})
 }
 
-// room returns one room from Postgres, or from the log when the projection
-// has not seen it yet.
+// room returns one room from the cache, else Postgres, or from the log when
+// neither has seen it yet.
 func (s *Server) room(ctx context.Context, id string) (roomJSON, error) {
 	if !events.ValidRoomID(id) {
 		return roomJSON{}, events.Errorf(events.CodeNoSuchRoom, "no such room")
+	}
+	if cached, err := s.cache.room(ctx, id); err == nil {
+		return s.withOnline(ctx, []cachedRoom{cached})[0], nil
 	}
 	rows, err := s.pg.Query(ctx, roomSelect+` WHERE r.id = $1`, id)
 	if err == nil {
@@ -472,8 +502,39 @@ func (s *Server) canRead(ctx context.Context, rj roomJSON, user string) error {
 	return nil
 }
 
+// historyPage reads a history request's limit and before (MaxInt64 when
+// absent).
+func historyPage(r *http.Request) (limit int, before int64, err error) {
+	limit, before = 50, 1<<63-1
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			return 0, 0, events.Errorf(events.CodeBadRequest, "limit is a number from 1 to 100")
+		}
+		limit = n
+	}
+	if v := r.URL.Query().Get("before"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return 0, 0, events.Errorf(events.CodeBadRequest, "before is a message id")
+		}
+		before = n
+	}
+	return limit, before, nil
+}
+
 func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	limit, before, pageErr := historyPage(r)
+	if pageErr == nil && events.ValidRoomID(r.PathValue("room")) {
+		// The cache answers only what it holds completely, for a reader
+		// allowed to read; Postgres answers the rest, and every refusal.
+		msgs, more, err := s.cache.history(ctx, r.PathValue("room"), sessionOf(r).User, before, limit)
+		if err == nil {
+			writeJSON(w, http.StatusOK, map[string]any{"messages": msgs, "hasMore": more})
+			return
+		}
+	}
 	rj, err := s.room(ctx, r.PathValue("room"))
 	if err != nil {
 		s.fail(w, err)
@@ -483,23 +544,9 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	limit := 50
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100 {
-			s.fail(w, events.Errorf(events.CodeBadRequest, "limit is a number from 1 to 100"))
-			return
-		}
-		limit = n
-	}
-	before := int64(1<<63 - 1)
-	if v := r.URL.Query().Get("before"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1 {
-			s.fail(w, events.Errorf(events.CodeBadRequest, "before is a message id"))
-			return
-		}
-		before = n
+	if pageErr != nil {
+		s.fail(w, pageErr)
+		return
 	}
 	msgs, more, err := s.history(ctx, rj.ID, before, limit)
 	if err != nil {

@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -31,50 +29,6 @@ const (
 	closeAllWait   = 5 * time.Second // bound on waiting for sockets to close at shutdown
 	closeRevoked   = 4001
 )
-
-// conn is one WebSocket. Its reader goroutine handles frames in order (so a
-// connection's commands are appended in the order sent); its writer goroutine
-// drains a bounded queue.
-type conn struct {
-	s    *Server
-	id   string
-	sess session
-	ws   *websocket.Conn
-	out  chan []byte
-
-	ctx    context.Context
-	cancel context.CancelFunc
-	once   sync.Once
-	code   atomic.Int32 // close status chosen by whoever closed first
-	reason atomic.Value
-
-	rooms  map[string]bool // joined on this socket; reader goroutine only
-	typist typist
-}
-
-// Send queues a frame; a socket whose queue is full is closed as too slow,
-// so it never holds up anyone else.
-func (c *conn) Send(b []byte) {
-	select {
-	case c.out <- b:
-		c.s.metrics.framesOut.Inc()
-	case <-c.ctx.Done():
-	default:
-		c.s.metrics.dropped.Inc()
-		c.closeWith(websocket.StatusPolicyViolation, "too slow: send queue full")
-	}
-}
-
-// SendWait queues a frame, waiting for room; false if the socket closed.
-func (c *conn) SendWait(b []byte) bool {
-	select {
-	case c.out <- b:
-		c.s.metrics.framesOut.Inc()
-		return true
-	case <-c.ctx.Done():
-		return false
-	}
-}
 
 func (c *conn) sendFrame(typ, ref string, data any) {
 	b, err := json.Marshal(events.ServerFrame{Type: typ, Ref: ref, Data: data})
@@ -102,99 +56,33 @@ func (c *conn) reject(ref, room, clientID string, e *events.Error) {
 	c.sendFrame("rejected", ref, events.RejectedData{ClientID: clientID, Ref: ref, Room: room, Code: e.Code, Message: e.Message})
 }
 
-// closeWith closes the socket once, with the first status asked for.
-func (c *conn) closeWith(code websocket.StatusCode, reason string) {
-	c.once.Do(func() {
-		c.code.Store(int32(code))
-		c.reason.Store(reason)
-		c.cancel()
-	})
-}
-
 func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	sess, err := s.authenticate(r.Context(), r)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowedOrigins})
+	hj := &batchHijacker{ResponseWriter: w, timeout: writeTimeout}
+	ws, err := websocket.Accept(hj, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowedOrigins})
 	if err != nil {
 		return // Accept has answered: 403 for a foreign origin, 400 for a bad handshake
 	}
 	ws.SetReadLimit(maxFrame)
-	ctx, cancel := context.WithCancel(context.Background())
-	c := &conn{
-		s: s, id: s.id + "." + strconv.FormatUint(atomic.AddUint64(&s.connSeq, 1), 10), sess: sess, ws: ws,
-		out: make(chan []byte, s.cfg.SendQueue), ctx: ctx, cancel: cancel, rooms: map[string]bool{},
-		typist: typist{rooms: map[string]*typing{}},
-	}
+	c := newConn(s, sess, ws, hj.conn)
 	s.addConn(c)
 	s.metrics.conns.Inc()
-	defer func() {
-		s.removeConn(c)
-		s.metrics.conns.Dec()
-	}()
 
-	user, err := s.user(ctx, sess.User)
+	user, err := s.user(c.ctx, sess.User)
 	if err != nil {
 		user = userRecord{ID: sess.User, DisplayName: sess.User}
 	}
 	c.sendFrame("hello", "", map[string]any{
 		"user": user.json(), "sessionExpiresAt": sess.ExpiresAt, "serverTime": time.Now().UTC(),
 	})
-
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c.writeLoop()
-	}()
-	go c.pingLoop()
-	c.readLoop()
-	c.closeWith(websocket.StatusNormalClosure, "")
-	<-done
-}
-
-func (c *conn) writeLoop() {
-	for {
-		select {
-		case <-c.ctx.Done():
-			reason, _ := c.reason.Load().(string)
-			_ = c.ws.Close(websocket.StatusCode(c.code.Load()), reason)
-			return
-		default:
-		}
-		select {
-		case b := <-c.out:
-			// Not derived from c.ctx: a write whose context is cancelled
-			// drops the connection without the close frame.
-			ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-			err := c.ws.Write(ctx, websocket.MessageText, b)
-			cancel()
-			if err != nil {
-				c.closeWith(websocket.StatusGoingAway, "write failed")
-			}
-		case <-c.ctx.Done():
-		}
-	}
-}
-
-func (c *conn) pingLoop() {
-	t := time.NewTicker(c.s.cfg.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.ctx.Done():
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), c.s.cfg.PingInterval)
-			err := c.ws.Ping(ctx)
-			cancel()
-			if err != nil {
-				c.closeWith(websocket.StatusGoingAway, "no pong")
-				return
-			}
-		}
-	}
+	// The socket lives on in its own goroutine. This handler returns, and
+	// with it the HTTP server's goroutine and request: an idle socket holds
+	// one goroutine and little memory.
+	go c.serve()
 }
 
 type clientFrame struct {

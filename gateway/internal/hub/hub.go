@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -192,7 +193,7 @@ func (h *Hub) acquire(ctx context.Context, id string) (*room, error) {
 		return r, nil
 	}
 	r = &room{id: id, channel: channel, ephemeral: events.RoomEphemeralChannel(h.opts.Prefix, id),
-		in: make(chan []byte, 1024), stop: make(chan struct{}), subs: map[Subscriber]*uint64{}, refs: 1}
+		in: make(chan []byte, 256), stop: make(chan struct{}), subs: map[Subscriber]*uint64{}, refs: 1}
 	h.rooms[channel] = r
 	h.ephemeral[r.ephemeral] = r
 	r.mu.Lock() // held until the room knows its head, so no one reads a zero position
@@ -247,20 +248,34 @@ func (h *Hub) Join(ctx context.Context, id string, s Subscriber, after *uint64, 
 	if err != nil {
 		return 0, err
 	}
-	var facts []events.Stored
-	var head uint64
-	if after != nil {
-		facts, head, err = h.log.ReadRoom(ctx, id, *after, 0)
-	} else {
-		facts, head, err = h.log.ReadRoomTail(ctx, id, tail)
+	// What the joiner missed comes from the room's recent frames when they
+	// reach back far enough, else from the log (and then seeds them).
+	r.mu.Lock()
+	frames, head, ok := r.covering(after, tail)
+	r.mu.Unlock()
+	if !ok {
+		var facts []events.Stored
+		if after != nil {
+			facts, head, err = h.log.ReadRoom(ctx, id, *after, 0)
+		} else {
+			facts, head, err = h.log.ReadRoomTail(ctx, id, tail)
+		}
+		if err == nil {
+			frames, err = encodeFacts(facts)
+		}
+		if err != nil {
+			h.release(r)
+			return 0, err
+		}
+		r.mu.Lock()
+		r.seed(frames)
+		r.mu.Unlock()
 	}
-	if err != nil {
-		h.release(r)
-		return 0, err
-	}
-	if err := sendFacts(s, facts); err != nil {
-		h.release(r)
-		return 0, err
+	for _, f := range frames {
+		if !s.SendWait(f.b) {
+			h.release(r)
+			return 0, errClosed
+		}
 	}
 	pos := head
 	if after != nil && *after > pos {
@@ -304,16 +319,63 @@ func (h *Hub) Join(ctx context.Context, id string, s Subscriber, after *uint64, 
 var errClosed = errors.New("hub: subscriber closed")
 
 func sendFacts(s Subscriber, facts []events.Stored) error {
-	for _, f := range facts {
-		b, err := events.EventFrame(f)
-		if err != nil {
-			return err
-		}
-		if !s.SendWait(b) {
+	frames, err := encodeFacts(facts)
+	if err != nil {
+		return err
+	}
+	for _, f := range frames {
+		if !s.SendWait(f.b) {
 			return errClosed
 		}
 	}
 	return nil
+}
+
+func encodeFacts(facts []events.Stored) ([]frame, error) {
+	frames := make([]frame, len(facts))
+	for i, f := range facts {
+		b, err := events.EventFrame(f)
+		if err != nil {
+			return nil, err
+		}
+		frames[i] = frame{f.Seq, b}
+	}
+	return frames, nil
+}
+
+// covering returns the frames a join needs, with after set those above
+// after, else the newest tail, and the room's head, if the recent frames
+// reach back that far. r.mu is held.
+func (r *room) covering(after *uint64, tail int) ([]frame, uint64, bool) {
+	from := uint64(1) // the first seq the joiner needs
+	switch {
+	case after != nil:
+		from = *after + 1
+	case r.last > uint64(tail):
+		from = r.last - uint64(tail) + 1
+	}
+	if from > r.last {
+		return nil, r.last, true
+	}
+	missing, ok := r.since(from - 1)
+	if !ok {
+		return nil, 0, false
+	}
+	return slices.Clone(missing), r.last, true
+}
+
+// seed makes frames read from the log the room's recent frames, if the
+// room has none yet and they end where the room stands. r.mu is held.
+func (r *room) seed(frames []frame) {
+	if len(r.ring) > 0 || len(frames) == 0 || frames[len(frames)-1].seq != r.last {
+		return
+	}
+	for i := 1; i < len(frames); i++ {
+		if frames[i].seq != frames[i-1].seq+1 {
+			return
+		}
+	}
+	r.ring = append(r.ring, frames...)
 }
 
 // PublishEphemeral sends a payload to every subscriber of a room on every
@@ -348,20 +410,31 @@ func (r *room) since(pos uint64) ([]frame, bool) {
 	return r.ring[i:], true
 }
 
+// drainMax bounds the live frames a room takes off its channel at once.
+const drainMax = 64
+
 func (h *Hub) run(r *room) {
 	idle := time.NewTimer(h.opts.IdleCheck)
 	defer idle.Stop()
+	batch := make([][]byte, 0, drainMax)
 	for {
 		select {
 		case <-r.stop:
 			return
 		case payload := <-r.in:
-			seq, b, err := events.DecodeLiveRoom(payload)
-			if err != nil {
-				h.lg.Warn("bad live payload", "room", r.id, "err", err)
-				continue
+			// Take what else has arrived too: each socket then gets the
+			// frames back to back, and its writer sends them together.
+			batch = append(batch[:0], payload)
+		drain:
+			for len(batch) < drainMax {
+				select {
+				case p := <-r.in:
+					batch = append(batch, p)
+				default:
+					break drain
+				}
 			}
-			h.advance(r, seq, b)
+			h.advance(r, batch)
 			idle.Reset(h.opts.IdleCheck)
 		case <-idle.C:
 			h.checkHead(r)
@@ -370,21 +443,46 @@ func (h *Hub) run(r *room) {
 	}
 }
 
-// advance delivers the frame with seq, after filling any gap below it.
-func (h *Hub) advance(r *room, seq uint64, b []byte) {
-	r.mu.Lock()
-	last := r.last
-	r.mu.Unlock()
-	if seq <= last {
-		return
+// advance delivers live frames, in seq order, after filling any gap below
+// each of them.
+func (h *Hub) advance(r *room, payloads [][]byte) {
+	var run []frame // consecutive frames not yet delivered
+	deliver := func() {
+		if len(run) > 0 {
+			r.mu.Lock()
+			r.deliver(run, h.opts.Ring)
+			r.mu.Unlock()
+			run = run[:0]
+		}
 	}
-	if seq > last+1 && !h.fill(r, last, seq-1) {
-		return // the frame is delivered when the log can be read again
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if seq == r.last+1 {
-		r.deliver(frame{seq, b}, h.opts.Ring)
+	defer deliver()
+	for _, payload := range payloads {
+		seq, b, err := events.DecodeLiveRoom(payload)
+		if err != nil {
+			h.lg.Warn("bad live payload", "room", r.id, "err", err)
+			continue
+		}
+		var last uint64
+		if len(run) > 0 {
+			last = run[len(run)-1].seq
+		} else {
+			r.mu.Lock()
+			last = r.last
+			r.mu.Unlock()
+		}
+		if seq <= last {
+			continue
+		}
+		if seq > last+1 {
+			deliver()
+			r.mu.Lock()
+			last = r.last
+			r.mu.Unlock()
+			if seq > last+1 && !h.fill(r, last, seq-1) {
+				return // the frames are delivered when the log can be read again
+			}
+		}
+		run = append(run, frame{seq, b})
 	}
 }
 
@@ -408,7 +506,7 @@ func (h *Hub) fill(r *room, from, to uint64) bool {
 			h.lg.Error("encode fact", "room", r.id, "seq", f.Seq, "err", err)
 			return false
 		}
-		r.deliver(frame{f.Seq, b}, h.opts.Ring)
+		r.deliver([]frame{{f.Seq, b}}, h.opts.Ring)
 	}
 	return r.last >= to
 }
@@ -429,17 +527,30 @@ func (h *Hub) checkHead(r *room) {
 	}
 }
 
-// deliver hands a frame to every subscriber below it. r.mu is held.
-func (r *room) deliver(f frame, ringSize int) {
-	r.last = f.seq
-	if len(r.ring) == 2*ringSize { // keep the newest ringSize, amortised O(1)
-		r.ring = append(r.ring[:0:0], r.ring[ringSize:]...)
-	}
-	r.ring = append(r.ring, f)
-	for s, pos := range r.subs {
-		if f.seq > *pos {
-			s.Send(f.b)
-			*pos = f.seq
+// deliver hands frames, those that continue the room's seq, to every
+// subscriber below them: each subscriber gets its frames back to back. r.mu
+// is held.
+func (r *room) deliver(fs []frame, ringSize int) {
+	start := len(r.ring)
+	for _, f := range fs {
+		if f.seq == r.last+1 {
+			r.last = f.seq
+			r.ring = append(r.ring, f)
 		}
+	}
+	added := r.ring[start:]
+	if len(added) == 0 {
+		return
+	}
+	for s, pos := range r.subs {
+		for _, f := range added {
+			if f.seq > *pos {
+				s.Send(f.b)
+				*pos = f.seq
+			}
+		}
+	}
+	if len(r.ring) >= 2*ringSize { // keep the newest ringSize, amortised O(1)
+		r.ring = append(r.ring[:0:0], r.ring[len(r.ring)-ringSize:]...)
 	}
 }

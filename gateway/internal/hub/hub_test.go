@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -91,10 +92,7 @@ type env struct {
 func setup(t *testing.T) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	_, js := natstest.Connect(t, natstest.Start(t))
-	if err := events.EnsureStreams(ctx, js, events.StreamOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	js := natstest.Streams(t)
 	evt, err := js.Stream(ctx, events.EvtStream)
 	if err != nil {
 		t.Fatal(err)
@@ -255,5 +253,107 @@ func TestEphemeralReachesEverySubscriber(t *testing.T) {
 	defer other.mu.Unlock()
 	if len(other.eph) != 0 || a.eph[0] != "typing" {
 		t.Fatalf("other room got %v; a got %v", other.eph, a.eph)
+	}
+}
+
+// TestBurstDeliveredInOrder publishes a burst in one pipeline, so the room
+// takes many frames at once (more than its ring holds), some duplicated and
+// some out of order: every subscriber still gets each once, in order.
+func TestBurstDeliveredInOrder(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	e.appendFact(t, "b")
+	a, b := newSub(), newSub()
+	for _, s := range []*sub{a, b} {
+		if _, err := e.hub.Join(ctx, "b", s, nil, 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // the subscription is in place
+	var payloads [][]byte
+	for range 300 {
+		payloads = append(payloads, e.appendFact(t, "b"))
+	}
+	pipe := e.rdb.Pipeline()
+	for i := range payloads {
+		if i%50 == 10 && i+1 < len(payloads) { // swapped with the next one
+			payloads[i], payloads[i+1] = payloads[i+1], payloads[i]
+		}
+		pipe.Publish(ctx, events.RoomChannel(e.prefix, "b"), payloads[i])
+		if i%9 == 0 {
+			pipe.Publish(ctx, events.RoomChannel(e.prefix, "b"), payloads[i])
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a.waitSeqs(t, 0, 301)
+	b.waitSeqs(t, 0, 301)
+}
+
+// countingLog counts the reads a join makes of the log.
+type countingLog struct {
+	hub.Log
+	reads atomic.Int32
+}
+
+func (l *countingLog) ReadRoom(ctx context.Context, room string, after uint64, max int) ([]events.Stored, uint64, error) {
+	l.reads.Add(1)
+	return l.Log.ReadRoom(ctx, room, after, max)
+}
+
+func (l *countingLog) ReadRoomTail(ctx context.Context, room string, n int) ([]events.Stored, uint64, error) {
+	l.reads.Add(1)
+	return l.Log.ReadRoomTail(ctx, room, n)
+}
+
+// Joins are served from the room's recent frames when they reach back far
+// enough: only the first join of a room, and one asking for more than they
+// hold, read the log.
+func TestJoinsServedFromRecentFrames(t *testing.T) {
+	e := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := &countingLog{Log: hub.JetStreamLog{JS: e.js, Evt: e.evt}}
+	h := hub.New(ctx, e.rdb, log, slog.New(slog.DiscardHandler), hub.Options{Prefix: e.prefix, IdleCheck: time.Hour, Ring: 64})
+	defer h.Close()
+	for range 30 {
+		e.appendFact(t, "j")
+	}
+	a := newSub()
+	if head, err := h.Join(ctx, "j", a, nil, 10); err != nil || head != 30 {
+		t.Fatalf("first join: head %d, %v", head, err)
+	}
+	a.waitSeqs(t, 20, 10)
+	if n := log.reads.Load(); n != 1 {
+		t.Fatalf("the first join read the log %d times, want 1", n)
+	}
+	b := newSub()
+	if _, err := h.Join(ctx, "j", b, nil, 10); err != nil {
+		t.Fatal(err)
+	}
+	b.waitSeqs(t, 20, 10)
+	time.Sleep(100 * time.Millisecond) // the subscription is in place
+	for range 5 {
+		e.publish(t, "j", e.appendFact(t, "j"))
+	}
+	a.waitSeqs(t, 20, 15)
+	after := uint64(25)
+	c := newSub()
+	if head, err := h.Join(ctx, "j", c, &after, 10); err != nil || head != 35 {
+		t.Fatalf("join after 25: head %d, %v", head, err)
+	}
+	c.waitSeqs(t, 25, 10)
+	if n := log.reads.Load(); n != 1 {
+		t.Fatalf("joins the recent frames cover read the log: %d reads, want 1", n)
+	}
+	after = 5
+	d := newSub()
+	if _, err := h.Join(ctx, "j", d, &after, 10); err != nil {
+		t.Fatal(err)
+	}
+	d.waitSeqs(t, 5, 30)
+	if n := log.reads.Load(); n != 2 {
+		t.Fatalf("a join reaching further back than the recent frames: %d reads, want 2", n)
 	}
 }

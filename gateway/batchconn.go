@@ -1,0 +1,137 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// A socket's writer wakes once per frame. When frames queue up faster than
+// one write(2) each can drain them (a busy room, a fan-out burst), it holds
+// the bytes of the queued frames and writes them with one system call:
+// batchConn sits under the WebSocket connection to make that possible.
+
+// maxBatchBytes bounds what one held write gathers.
+const maxBatchBytes = 64 << 10
+
+// Buffers of an idle socket are small: the reader's holds a client frame's
+// header and small frames (larger ones are read straight into place), the
+// writer's only passes bytes on to the batchConn, whose gathering buffer is
+// borrowed from a pool while it holds.
+const (
+	readBufferSize  = 1 << 10
+	writeBufferSize = 512
+)
+
+var batchBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// batchConn is a socket whose writes can be held and released together. Every
+// write it passes on carries a deadline, so a peer that stops reading cannot
+// block the writer for longer than timeout. (The deadline is moved only once
+// half of it has passed: a write gets between timeout/2 and timeout.)
+type batchConn struct {
+	net.Conn
+	timeout  time.Duration
+	deadline time.Time // the write deadline set on Conn
+
+	mu   sync.Mutex
+	hold bool
+	buf  *[]byte // while holding, from batchBuffers
+	err  error   // a failed write of held bytes, returned by the next Write
+}
+
+func (b *batchConn) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err != nil {
+		return 0, b.err
+	}
+	if b.hold && len(*b.buf)+len(p) <= maxBatchBytes {
+		*b.buf = append(*b.buf, p...)
+		return len(p), nil
+	}
+	if err := b.flushLocked(); err != nil {
+		return 0, err
+	}
+	return b.write(p)
+}
+
+func (b *batchConn) write(p []byte) (int, error) {
+	if now := time.Now(); b.deadline.Sub(now) < b.timeout/2 {
+		b.deadline = now.Add(b.timeout)
+		if err := b.Conn.SetWriteDeadline(b.deadline); err != nil {
+			return 0, err
+		}
+	}
+	return b.Conn.Write(p)
+}
+
+// Hold makes writes gather until Release.
+func (b *batchConn) Hold() {
+	b.mu.Lock()
+	if !b.hold {
+		b.hold = true
+		b.buf = batchBuffers.Get().(*[]byte)
+	}
+	b.mu.Unlock()
+}
+
+// Release writes what was gathered, with one system call, and stops holding.
+func (b *batchConn) Release() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.hold {
+		return b.err
+	}
+	err := b.flushLocked()
+	b.hold = false
+	if cap(*b.buf) <= 2*maxBatchBytes {
+		*b.buf = (*b.buf)[:0]
+		batchBuffers.Put(b.buf)
+	}
+	b.buf = nil
+	return err
+}
+
+func (b *batchConn) flushLocked() error {
+	if !b.hold || len(*b.buf) == 0 || b.err != nil {
+		return b.err
+	}
+	_, err := b.write(*b.buf)
+	*b.buf = (*b.buf)[:0]
+	b.err = err
+	return err
+}
+
+// batchHijacker hands the WebSocket library a batchConn when it hijacks the
+// HTTP connection.
+type batchHijacker struct {
+	http.ResponseWriter
+	timeout time.Duration
+	conn    *batchConn // set by Hijack
+}
+
+func (h *batchHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	h.conn = &batchConn{Conn: nc, timeout: h.timeout}
+	// Smaller buffers than the HTTP server's (which Hijack has flushed).
+	// Bytes the client sent after its request must stay buffered in the
+	// new reader: the library takes over what a reader has buffered.
+	rd := bufio.NewReaderSize(h.conn, readBufferSize)
+	if n := brw.Reader.Buffered(); n > 0 {
+		early, _ := brw.Reader.Peek(n)
+		rd = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(early)), h.conn), max(n, readBufferSize))
+		if _, err := rd.Peek(n); err != nil {
+			nc.Close()
+			return nil, nil, err
+		}
+	}
+	return h.conn, bufio.NewReadWriter(rd, bufio.NewWriterSize(h.conn, writeBufferSize)), nil
+}

@@ -1,0 +1,369 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/media"
+	"github.com/chillin-chat/chillin/events/objstore"
+	"github.com/jackc/pgx/v5"
+)
+
+// Files: attachments and avatars live in S3-compatible storage (MinIO).
+// Browsers upload straight to it with a presigned POST policy that the
+// gateway hands out for one server-chosen key (POST /api/uploads), and
+// download through a short-lived presigned GET that the gateway redirects
+// to after checking who asks (GET /api/files/{key}). The bytes never pass
+// through the gateway. Beside each upload it hands out, the gateway keeps an
+// upload record in Redis (objstore.Records): who may attach the object, once.
+
+const (
+	// storageTimeout bounds one round trip to storage or to the records.
+	storageTimeout = 5 * time.Second
+	// fileLinkTTL is how long a download link stays valid.
+	fileLinkTTL = time.Minute
+	// fileCache is how long a browser may reuse a download redirect; well
+	// inside fileLinkTTL.
+	fileCache = "private, max-age=30"
+)
+
+// mediaStore is the gateway's side of media storage.
+type mediaStore struct {
+	store   *objstore.Store
+	records objstore.Records
+}
+
+// openMedia connects the configured storage, if any. Storage down at start
+// is not fatal: uploads and downloads answer 503 until it is back.
+func (s *Server) openMedia(ctx context.Context) error {
+	if !s.cfg.Storage.Enabled() {
+		s.log.Info("no media storage configured: uploads answer 503, attachments are refused")
+		return nil
+	}
+	st, err := objstore.Open(s.cfg.Storage)
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	s.media = &mediaStore{store: st, records: objstore.NewRecords(s.rdb, s.cfg.RedisPrefix)}
+	ctx, cancel := context.WithTimeout(ctx, storageTimeout)
+	defer cancel()
+	if err := st.EnsureBucket(ctx); err != nil {
+		s.log.Warn("media storage not ready at start; uploads wait for it", "err", err)
+	}
+	return nil
+}
+
+var errNoStorage = events.Errorf(events.CodeStorageUnavailable, "file uploads are not enabled on this server")
+
+func storageDown() *events.Error {
+	return events.Errorf(events.CodeStorageUnavailable, "file storage is temporarily unavailable; try again")
+}
+
+// failFile answers a files endpoint's error with its status.
+func (s *Server) failFile(w http.ResponseWriter, err error) {
+	var e *events.Error
+	if errors.As(err, &e) {
+		switch e.Code {
+		case events.CodeStorageUnavailable:
+			writeError(w, http.StatusServiceUnavailable, e)
+			return
+		case events.CodeBadUpload, events.CodeBadAttachment:
+			writeError(w, http.StatusBadRequest, e)
+			return
+		}
+	}
+	s.fail(w, err)
+}
+
+type uploadRequest struct {
+	Filename    string `json:"filename"`
+	ContentType string `json:"contentType"`
+	Size        int64  `json:"size"`
+	Purpose     string `json:"purpose"`
+}
+
+// handleUpload hands out a presigned POST policy for one new object.
+func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
+	if s.media == nil {
+		s.failFile(w, errNoStorage)
+		return
+	}
+	var req uploadRequest
+	if err := decodeBody(r, &req); err != nil {
+		s.failFile(w, err)
+		return
+	}
+	user := sessionOf(r).User
+	bad := func(format string, args ...any) { s.failFile(w, events.Errorf(events.CodeBadUpload, format, args...)) }
+	var allowed []string
+	switch req.Purpose {
+	case media.PurposeAttachment:
+		allowed = media.AttachmentTypes()
+	case media.PurposeAvatar:
+		allowed = media.AvatarTypes()
+	default:
+		bad("purpose is %q or %q", media.PurposeAttachment, media.PurposeAvatar)
+		return
+	}
+	if !media.Allowed(req.Purpose, req.ContentType) {
+		bad("content type %q is not allowed for an %s; allowed: %s", req.ContentType, req.Purpose, strings.Join(allowed, ", "))
+		return
+	}
+	if req.Size < 1 || req.Size > media.MaxSize {
+		bad("size %d: a file is 1 to %d bytes (10 MiB)", req.Size, media.MaxSize)
+		return
+	}
+	key := media.NewAvatarKey(user)
+	if req.Purpose == media.PurposeAttachment {
+		var err error
+		if key, err = media.NewAttachmentKey(req.Filename); err != nil {
+			bad("filename: %v", err)
+			return
+		}
+	} else if _, err := media.SafeName(req.Filename); err != nil {
+		bad("filename: %v", err)
+		return
+	}
+
+	ctx, cancel := context.WithTimeout(r.Context(), storageTimeout)
+	defer cancel()
+	// One round trip tells whether storage answers (and creates the bucket
+	// if it went missing), so that a form is never handed out for storage
+	// that is away.
+	if err := s.media.store.Ping(ctx); err != nil {
+		s.log.Warn("upload: storage", "user", user, "err", err)
+		s.failFile(w, storageDown())
+		return
+	}
+	expires := time.Now().Add(s.cfg.UploadExpiry).UTC().Truncate(time.Second)
+	url, fields, err := s.media.store.PresignPost(ctx, key, req.ContentType, req.Size, expires)
+	if err != nil {
+		s.log.Warn("upload: policy", "user", user, "err", err)
+		s.failFile(w, storageDown())
+		return
+	}
+	if err := s.media.records.Put(ctx, key, media.Upload{User: user, Purpose: req.Purpose, ContentType: req.ContentType, Size: req.Size}); err != nil {
+		s.log.Warn("upload: record", "user", user, "err", err)
+		s.failFile(w, storageDown())
+		return
+	}
+	s.log.Info("upload handed out", "user", user, "purpose", req.Purpose, "type", req.ContentType, "size", req.Size)
+	writeJSON(w, http.StatusOK, map[string]any{"url": url, "fields": fields, "key": key, "expiresAt": expires})
+}
+
+// handleFile redirects to a short-lived download link of an object, for
+// those allowed to see it: an attachment for the members of a room holding a
+// (not deleted) message with it, and for its uploader; an avatar for anyone
+// logged in.
+func (s *Server) handleFile(w http.ResponseWriter, r *http.Request) {
+	if s.media == nil {
+		s.failFile(w, errNoStorage)
+		return
+	}
+	key := r.PathValue("key")
+	notFound := events.Errorf(events.CodeNotFound, "no such file")
+	k, err := media.ParseKey(key)
+	if err != nil {
+		s.failFile(w, notFound)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), storageTimeout)
+	defer cancel()
+	user := sessionOf(r).User
+	var contentType, name string
+	switch k.Purpose {
+	case media.PurposeAvatar:
+		o, err := s.media.store.Stat(ctx, key)
+		if err != nil {
+			s.log.Warn("file: storage", "err", err)
+			s.failFile(w, storageDown())
+			return
+		}
+		if !o.Exists || !media.IsImage(o.ContentType) {
+			s.failFile(w, notFound)
+			return
+		}
+		contentType, name = o.ContentType, "avatar"
+	default:
+		var member, found bool
+		err := s.pg.QueryRow(ctx, `SELECT a.content_type, a.name,
+			EXISTS (SELECT 1 FROM room_members rm WHERE rm.room_id = m.room_id AND rm.user_id = $2)
+			FROM attachments a JOIN messages m ON m.id = a.message_id
+			WHERE a.key = $1 AND m.deleted_at IS NULL
+			ORDER BY 3 DESC LIMIT 1`, key, user).Scan(&contentType, &name, &member)
+		switch {
+		case err == nil:
+			found = true
+		case !errors.Is(err, pgx.ErrNoRows):
+			s.log.Warn("file: postgres", "err", err)
+			s.failFile(w, unavailable("file access"))
+			return
+		}
+		if !member {
+			// The uploader may see their own upload, attached or not, for
+			// as long as its record lives.
+			rec, recorded, err := s.media.records.Get(ctx, key)
+			if err != nil {
+				s.log.Warn("file: upload record", "err", err)
+				s.failFile(w, storageDown())
+				return
+			}
+			switch {
+			case recorded && rec.User == user:
+				if !found {
+					o, err := s.media.store.Stat(ctx, key)
+					if err != nil {
+						s.log.Warn("file: storage", "err", err)
+						s.failFile(w, storageDown())
+						return
+					}
+					if !o.Exists {
+						s.failFile(w, notFound)
+						return
+					}
+					contentType, name = rec.ContentType, k.Name
+				}
+			case !found && recorded && rec.Claim != "":
+				// Attached to a message whose fact Postgres has not shown
+				// yet: the claim names its room.
+				var inRoom bool
+				if err := s.pg.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM room_members WHERE room_id = $1 AND user_id = $2)`,
+					media.ClaimRoom(rec.Claim), user).Scan(&inRoom); err != nil {
+					s.log.Warn("file: postgres", "err", err)
+					s.failFile(w, unavailable("file access"))
+					return
+				}
+				if !inRoom {
+					s.failFile(w, events.Errorf(events.CodeForbidden, "this file belongs to a room you are not a member of"))
+					return
+				}
+				contentType, name = rec.ContentType, k.Name
+			case found:
+				s.failFile(w, events.Errorf(events.CodeForbidden, "this file belongs to a room you are not a member of"))
+				return
+			default:
+				s.failFile(w, notFound)
+				return
+			}
+		}
+	}
+	link, err := s.media.store.PresignGet(ctx, key, fileLinkTTL, contentType, objstore.Disposition(contentType, name))
+	if err != nil {
+		s.log.Warn("file: link", "err", err)
+		s.failFile(w, storageDown())
+		return
+	}
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", fileCache)
+	http.Redirect(w, r, link, http.StatusFound)
+}
+
+// profileJSON is a user as a `user:update` frame carries it.
+type profileJSON struct {
+	ID          string  `json:"id"`
+	Username    string  `json:"username"`
+	DisplayName string  `json:"displayName"`
+	AvatarURL   *string `json:"avatarUrl"`
+}
+
+// handleAvatar sets the caller's avatar to an object they uploaded (purpose
+// avatar): it must exist and be an image of an allowed type, of at most
+// media.MaxSize bytes, whose bytes are really of that type. The change is a
+// user fact in the log; the rooms the user is in hear it as `user:update`.
+func (s *Server) handleAvatar(w http.ResponseWriter, r *http.Request) {
+	if s.media == nil {
+		s.failFile(w, errNoStorage)
+		return
+	}
+	var req struct {
+		Key string `json:"key"`
+	}
+	if err := decodeBody(r, &req); err != nil {
+		s.failFile(w, err)
+		return
+	}
+	user := sessionOf(r).User
+	bad := func(format string, args ...any) {
+		s.failFile(w, events.Errorf(events.CodeBadAttachment, format, args...))
+	}
+	k, err := media.ParseKey(req.Key)
+	if err != nil || k.Purpose != media.PurposeAvatar {
+		bad("%q is not an avatar upload; upload one with POST /api/uploads (purpose avatar) first", req.Key)
+		return
+	}
+	// Avatar keys are chosen by the server for one user, and the upload
+	// policy admits exactly that key: the key itself says whose it is.
+	if k.Owner != user {
+		bad("that avatar was uploaded by someone else")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), storageTimeout)
+	defer cancel()
+	o, err := s.media.store.Inspect(ctx, req.Key)
+	if err != nil {
+		s.log.Warn("avatar: storage", "user", user, "err", err)
+		s.failFile(w, storageDown())
+		return
+	}
+	if o.Exists && !media.Allowed(media.PurposeAvatar, o.ContentType) {
+		bad("an avatar is an image (%s), not %s", strings.Join(media.AvatarTypes(), ", "), o.ContentType)
+		return
+	}
+	if err := media.CheckObject(o, o.ContentType, 0); err != nil {
+		bad("avatar: %v", err)
+		return
+	}
+	f, err := events.NewFact(events.UserAvatarChanged, "", 0, user, "", time.Now().UTC(), events.UserAvatarChangedData{Key: req.Key})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	b, err := f.Encode()
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if _, err := s.js.Publish(ctx, events.UserSubject(user), b); err != nil {
+		s.log.Warn("avatar: append", "user", user, "err", err)
+		s.fail(w, events.Errorf(events.CodeUnavailable, "the avatar could not be saved; try again"))
+		return
+	}
+	u, err := s.user(ctx, user)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	u.AvatarKey = req.Key
+	s.log.Info("avatar changed", "user", user)
+	s.announceProfile(context.WithoutCancel(r.Context()), u)
+	writeJSON(w, http.StatusOK, map[string]any{"user": u.json()})
+}
+
+// announceProfile tells every room the user is a member of about the
+// user's profile (`user:update`). Like presence it is ephemeral: at most
+// once, through the rooms' ephemeral channels; a client that missed it
+// reads the profile on its next join or member list.
+func (s *Server) announceProfile(ctx context.Context, u userRecord) {
+	ctx, cancel := context.WithTimeout(ctx, storageTimeout)
+	defer cancel()
+	rows, err := s.pg.Query(ctx, `SELECT room_id FROM room_members WHERE user_id = $1`, u.ID)
+	if err != nil {
+		s.log.Debug("profile rooms", "user", u.ID, "err", err)
+		return
+	}
+	rooms, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		s.log.Debug("profile rooms", "user", u.ID, "err", err)
+		return
+	}
+	j := u.json()
+	p := &profileJSON{ID: j.ID, Username: j.Username, DisplayName: j.DisplayName, AvatarURL: j.AvatarURL}
+	for _, room := range rooms {
+		s.publishEphemeral(ctx, ephemeral{Type: "user:update", From: u.ID, Room: room, Profile: p})
+	}
+}
