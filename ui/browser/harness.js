@@ -10,10 +10,14 @@
 //                              credentials are kept; the database name is replaced)
 //   CHILLIN_TEST_POSTGRES_URL  where to drop the private databases afterwards (psql)
 //   CHILLIN_REDIS_URL          the Redis to use
+//   CHILLIN_S3_ENDPOINT, CHILLIN_S3_ACCESS_KEY, CHILLIN_S3_SECRET_KEY, CHILLIN_S3_SECURE
+//                              media storage (ops/scripts/deps.sh starts a MinIO); each
+//                              server gets a bucket of its own, removed at the end
 //   CHILLIN_CHROMIUM           the browser (default /usr/bin/chromium)
 
+import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -21,6 +25,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { deflateSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 
 const run = promisify(execFile);
@@ -87,6 +92,7 @@ function postgresURL(database) {
  */
 export class ChillinServer {
   #env;
+  #storage;
   #child = null;
   #exited = null;
   #log = [];
@@ -94,10 +100,16 @@ export class ChillinServer {
   dataDir = '';
   database = '';
   redisPrefix = '';
+  /** The server's media bucket; '' when it runs without storage. */
+  bucket = '';
 
-  /** env: extra CHILLIN_* variables (e.g. a rate limit). */
-  constructor({ env = {} } = {}) {
+  /**
+   * env: extra CHILLIN_* variables (e.g. a rate limit). storage: false runs
+   * the server without media storage, whatever the environment says.
+   */
+  constructor({ env = {}, storage = true } = {}) {
     this.#env = env;
+    this.#storage = storage;
   }
 
   get baseURL() {
@@ -121,6 +133,7 @@ export class ChillinServer {
       const id = randomId(10);
       this.database = `chillin_ui_${id}`;
       this.redisPrefix = `ui${id}:`;
+      if (this.#storage && s3Config()) this.bucket = `chillin-ui-${id}`;
     }
     const bin = await chillinBinary();
     const env = {
@@ -131,6 +144,9 @@ export class ChillinServer {
       CHILLIN_REDIS_URL: process.env.CHILLIN_REDIS_URL || 'redis://127.0.0.1:6379/0',
       CHILLIN_REDIS_PREFIX: this.redisPrefix,
       CHILLIN_LOG_FORMAT: 'text',
+      // The server creates its bucket at start; without storage it answers uploads with 503.
+      CHILLIN_S3_ENDPOINT: this.bucket ? process.env.CHILLIN_S3_ENDPOINT : '',
+      CHILLIN_S3_BUCKET: this.bucket,
       ...this.#env,
     };
     const child = spawn(bin, [], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -189,6 +205,88 @@ export class ChillinServer {
     if (this.dataDir) await rm(this.dataDir, { recursive: true, force: true });
     if (this.database) await dropDatabase(this.database);
     if (this.redisPrefix) await dropRedisKeys(this.redisPrefix);
+    if (this.bucket) await dropBucket(this.bucket);
+  }
+}
+
+/** The media storage of the environment, or null when none is configured. */
+export function s3Config() {
+  const endpoint = process.env.CHILLIN_S3_ENDPOINT;
+  if (!endpoint) return null;
+  const secure = /^https:/.test(endpoint) || process.env.CHILLIN_S3_SECURE === 'true';
+  const origin = endpoint.includes('://') ? new URL(endpoint).origin : `${secure ? 'https' : 'http'}://${endpoint}`;
+  return {
+    origin,
+    accessKey: process.env.CHILLIN_S3_ACCESS_KEY ?? '',
+    secretKey: process.env.CHILLIN_S3_SECRET_KEY ?? '',
+    region: process.env.CHILLIN_S3_REGION || 'us-east-1',
+  };
+}
+
+/**
+ * One request to S3 signed with AWS Signature Version 4 (path-style, empty
+ * body): enough to list a bucket and delete what a test left in it.
+ */
+export async function s3Request(method, path, query = {}) {
+  const s3 = s3Config();
+  if (!s3) throw new Error('no media storage configured (CHILLIN_S3_ENDPOINT)');
+  const url = new URL(s3.origin);
+  const now = new Date();
+  const amzDate = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const day = amzDate.slice(0, 8);
+  const emptyHash = createHash('sha256').update('').digest('hex');
+  const encode = (v) => encodeURIComponent(v).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  const canonicalPath = path.split('/').map(encode).join('/');
+  const canonicalQuery = Object.keys(query)
+    .sort()
+    .map((k) => `${encode(k)}=${encode(query[k])}`)
+    .join('&');
+  const headers = { host: url.host, 'x-amz-content-sha256': emptyHash, 'x-amz-date': amzDate };
+  const signed = Object.keys(headers).sort();
+  const canonical = [method, canonicalPath, canonicalQuery, ...signed.map((h) => `${h}:${headers[h]}`), '', signed.join(';'), emptyHash].join('\n');
+  const scope = `${day}/${s3.region}/s3/aws4_request`;
+  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonical).digest('hex')].join('\n');
+  const hmac = (key, data) => createHmac('sha256', key).update(data).digest();
+  const key = ['s3', 'aws4_request'].reduce(hmac, hmac(hmac(`AWS4${s3.secretKey}`, day), s3.region));
+  const signature = createHmac('sha256', key).update(toSign).digest('hex');
+  const res = await fetch(`${s3.origin}${canonicalPath}${canonicalQuery ? `?${canonicalQuery}` : ''}`, {
+    method,
+    headers: {
+      'x-amz-content-sha256': emptyHash,
+      'x-amz-date': amzDate,
+      authorization: `AWS4-HMAC-SHA256 Credential=${s3.accessKey}/${scope}, SignedHeaders=${signed.join(';')}, Signature=${signature}`,
+    },
+  });
+  return { status: res.status, body: await res.text() };
+}
+
+/** The keys of the objects in a bucket. */
+export async function listObjects(bucket) {
+  const keys = [];
+  let token = '';
+  for (;;) {
+    const query = { 'list-type': '2', ...(token ? { 'continuation-token': token } : {}) };
+    const { status, body } = await s3Request('GET', `/${bucket}`, query);
+    if (status === 404 && body.includes('NoSuchBucket')) return keys; // never created (the server did not start)
+    if (status !== 200) throw new Error(`list bucket ${bucket}: HTTP ${status} ${body.slice(0, 300)}`);
+    for (const m of body.matchAll(/<Key>([^<]*)<\/Key>/g)) keys.push(xmlText(m[1]));
+    token = /<NextContinuationToken>([^<]*)<\/NextContinuationToken>/.exec(body)?.[1] ?? '';
+    if (!token) return keys;
+    token = xmlText(token);
+  }
+}
+
+function xmlText(s) {
+  return s.replace(/&(lt|gt|quot|apos|amp);/g, (_, e) => ({ lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' })[e]);
+}
+
+async function dropBucket(bucket) {
+  try {
+    for (const key of await listObjects(bucket)) await s3Request('DELETE', `/${bucket}/${key}`);
+    const { status, body } = await s3Request('DELETE', `/${bucket}`);
+    if (status !== 204 && status !== 404) throw new Error(`HTTP ${status} ${body.slice(0, 300)}`);
+  } catch (err) {
+    console.warn(`could not remove bucket ${bucket}: ${err.message}`);
   }
 }
 
@@ -245,12 +343,14 @@ export async function launchBrowser() {
 /**
  * A user in a fresh browser context: registered over REST within the
  * context (so its cookie jar holds the session), with the app open and
- * connected. clock: install Playwright's controllable clock before the app loads.
+ * connected. clock: install Playwright's controllable clock before the app loads;
+ * setup(context): runs before the app loads (routes, WebSocket interception).
  */
-export async function openUser(browser, server, { name = 'user', displayName, clock = false, initScripts = [] } = {}) {
+export async function openUser(browser, server, { name = 'user', displayName, clock = false, initScripts = [], setup } = {}) {
   const username = `${name}-${randomId(6)}`;
   const context = await browser.newContext({ baseURL: server.baseURL, viewport: { width: 1280, height: 800 } });
   for (const script of initScripts) await context.addInitScript(script);
+  if (setup) await setup(context);
   const res = await context.request.post('/api/auth/register', {
     data: { username, password: 'correct horse battery', displayName: displayName ?? `${name[0].toUpperCase()}${name.slice(1)}` },
   });
@@ -265,6 +365,33 @@ export async function openUser(browser, server, { name = 'user', displayName, cl
 }
 
 /** Creates a room over REST as the context's user (who joins it). */
+/**
+ * Opens alice and bob (each opts.alice / opts.bob as openUser takes them) and
+ * a fresh room named after roomName that both have joined.
+ */
+export async function openPair(browser, server, roomName, { alice: a = {}, bob: b = {} } = {}) {
+  const alice = await openUser(browser, server, { name: 'alice', ...a });
+  const bob = await openUser(browser, server, { name: 'bob', ...b });
+  const room = await createRoom(alice, `${roomName} ${randomId()}`);
+  await joinRoom(alice.page, room.id);
+  await joinRoom(bob.page, room.id);
+  return { alice, bob, room };
+}
+
+/**
+ * Checks that each user's page threw no uncaught error and, where
+ * violations are recorded (RECORD_CSP_VIOLATIONS), broke no
+ * Content-Security-Policy rule; then closes it.
+ */
+export async function closeUsers(...users) {
+  for (const u of users) {
+    if (!u) continue;
+    assert.deepEqual(u.errors.map(String), [], `uncaught errors in ${u.username}'s page`);
+    assert.deepEqual(await u.page.evaluate(() => window.__csp ?? []), [], `no Content-Security-Policy violation in ${u.username}'s page`);
+    await u.context.close();
+  }
+}
+
 export async function createRoom(user, name, extra = {}) {
   const res = await user.context.request.post('/api/rooms', { data: { name, ...extra } });
   if (res.status() !== 201) throw new Error(`create room ${name}: ${res.status()} ${await res.text()}`);
@@ -382,3 +509,52 @@ export async function withScreenshots(name, body) {
     }
   }
 }
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(buf) {
+  let c = 0xffffffff;
+  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/**
+ * A real PNG file (8-bit RGB): each pixel from pixel(x, y) -> [r, g, b].
+ * Noise makes it large (it barely compresses); a flat colour makes it tiny.
+ */
+export function pngFile(width, height, pixel) {
+  const raw = Buffer.alloc((width * 3 + 1) * height);
+  for (let y = 0; y < height; y++) {
+    const row = y * (width * 3 + 1);
+    raw[row] = 0; // filter: none
+    for (let x = 0; x < width; x++) raw.set(pixel(x, y), row + 1 + x * 3);
+  }
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8); // 8-bit, RGB, deflate, no filter, no interlace
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+/** Records every Content-Security-Policy violation in the page, in window.__csp. */
+export const RECORD_CSP_VIOLATIONS = () => {
+  window.__csp = [];
+  document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+};

@@ -20,6 +20,7 @@ import {
   waitForTexts,
   waitState,
   withScreenshots,
+  closeUsers,
 } from './harness.js';
 
 // Records every data-state a message element (by clientId) goes through, so a
@@ -65,15 +66,6 @@ describe('messaging', () => {
     const u = await openUser(browser, server, options);
     contexts.push(u.context);
     return u;
-  }
-
-  async function closeUsers(...users) {
-    for (const u of users) {
-      if (u) {
-        assert.deepEqual(u.errors.map(String), [], `uncaught errors in ${u.username}'s page`);
-        await u.context.close();
-      }
-    }
   }
 
   test('1. a sent message shows SENDING, then SENT once confirmed', { timeout: TEST_TIMEOUT }, async () => {

@@ -23,6 +23,8 @@ import {
   waitForTexts,
   waitState,
   withScreenshots,
+  openPair,
+  closeUsers,
 } from './harness.js';
 
 // Reconnecting waits min(1000·2^attempt + jitter, 30000) ms: give it room.
@@ -77,22 +79,7 @@ describe('recovery', () => {
   });
 
   /** Two users with the app open in one room. */
-  async function pair(roomName, { bobClock = false } = {}) {
-    const alice = await openUser(browser, server, { name: 'alice' });
-    const bob = await openUser(browser, server, { name: 'bob', clock: bobClock });
-    const room = await createRoom(alice, `${roomName} ${randomId()}`);
-    await joinRoom(alice.page, room.id);
-    await joinRoom(bob.page, room.id);
-    return { alice, bob, room };
-  }
-
-  async function close(...users) {
-    for (const u of users) {
-      if (!u) continue;
-      assert.deepEqual(u.errors.map(String), [], `uncaught errors in ${u.username}'s page`);
-      await u.context.close();
-    }
-  }
+  const pair = (roomName, { bobClock = false } = {}) => openPair(browser, server, roomName, { bob: { clock: bobClock } });
 
   async function assertEachOnce(pages, texts) {
     for (const page of pages) {
@@ -148,7 +135,7 @@ describe('recovery', () => {
       assert.equal(await connState(alice.page), 'CONNECTED');
       assert.equal(await connState(bob.page), 'CONNECTED');
     });
-    await close(alice, bob);
+    await closeUsers(alice, bob);
   });
 
   test('4. a message written while the server is down is queued, then delivered once', { timeout: TEST_TIMEOUT }, async () => {
@@ -193,7 +180,7 @@ describe('recovery', () => {
         'the outbox is empty once confirmed',
       );
     });
-    await close(alice, bob);
+    await closeUsers(alice, bob);
   });
 
   test('6. the connection indicator shows every state', { timeout: TEST_TIMEOUT }, async () => {
@@ -252,6 +239,6 @@ describe('recovery', () => {
       const states = await seen();
       assert.deepEqual(states, ['DISCONNECTED', 'CONNECTING', 'CONNECTED', 'RECONNECTING', 'FAILED', 'CONNECTING', 'CONNECTED']);
     });
-    await close(carol);
+    await closeUsers(carol);
   });
 });

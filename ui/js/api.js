@@ -60,6 +60,20 @@ export class Api {
     return (await this.#call('GET', `/rooms/${encodeURIComponent(room)}/members`)).members ?? [];
   }
 
+  /**
+   * Asks for a presigned POST to storage for one file: {url, fields, key,
+   * expiresAt}. Rejects with BAD_UPLOAD (type or size refused) or
+   * STORAGE_UNAVAILABLE (storage not configured or down).
+   */
+  async createUpload({ filename, contentType, size, purpose }) {
+    return this.#call('POST', '/uploads', { filename, contentType, size, purpose });
+  }
+
+  /** Makes an uploaded image the user's avatar; resolves with the updated user. */
+  async setAvatar(key) {
+    return (await this.#call('PUT', '/auth/me/avatar', { key })).user;
+  }
+
   async #call(method, path, body) {
     const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
     if (body !== undefined) {

@@ -11,7 +11,7 @@
 import { State } from './connection.js';
 import { Emitter } from './emitter.js';
 import { ChatError, LocalCode } from './errors.js';
-import { validateText } from './format.js';
+import { normalizeAttachments, validateMessage } from './format.js';
 import { Kind, RoomStore } from './roomstore.js';
 import { systemTimers } from './timers.js';
 
@@ -20,6 +20,8 @@ const TYPING_EXPIRY_MS = 10000;
 const MEMBERS_RELOAD_MS = 200;
 const MEMBERS_RELOAD_TRIES = 5;
 const PRESENCE_ORDER = { online: 0, busy: 1, away: 2 };
+/** The statuses a user can choose (presence:set). */
+export const STATUSES = Object.freeze(['online', 'away', 'busy']);
 
 /**
  * Events:
@@ -27,7 +29,8 @@ const PRESENCE_ORDER = { online: 0, busy: 1, away: 2 };
  *   messages      {room}: a room's timeline changed
  *   incoming      {room, message}: a new message from someone else arrived live
  *   typing        {room}: who is typing in a room changed
- *   members       {room}: a room's member list or someone's presence changed
+ *   members       {room}: a room's member list, someone's presence or profile changed
+ *   profile       {user}: a user's display name or avatar changed (the user's own too)
  *   notice        {text}: something the user should be told briefly (a refused command, a failed load)
  *   unauthorized  the session ended; log in again
  */
@@ -47,6 +50,7 @@ export class ChatClient {
   #rooms = new Map(); // id -> room state, in the order opened
   #members = new Map(); // room id -> Map(user -> {user, displayName, avatarUrl})
   #presence = new Map(); // user -> status
+  #profiles = new Map(); // user -> {displayName, avatarUrl}: the latest known, from any source
   #sendTimers = new Map(); // clientId -> timer
   #typingTimers = new Map(); // room id -> timer
   #membersTimers = new Map(); // room id -> timer of a pending member list reload
@@ -55,13 +59,15 @@ export class ChatClient {
 
   /**
    * connection: a Connection; api: an Api; outbox: an Outbox for this user;
-   * me: the user's username; storage: Web Storage for the list of open rooms.
+   * me: the user's username; profile: the user's {displayName, avatarUrl};
+   * storage: Web Storage for the list of open rooms.
    */
   constructor({
     connection,
     api,
     outbox,
     me,
+    profile = null,
     storage = null,
     timers = systemTimers,
     now = Date.now,
@@ -77,6 +83,7 @@ export class ChatClient {
     this.#now = now;
     this.#newId = newId;
     this.#sendTimeoutMs = sendTimeoutMs;
+    if (profile) this.#setProfile(me, profile);
   }
 
   get me() {
@@ -137,9 +144,14 @@ export class ChatClient {
     return this.#active;
   }
 
-  /** A room's members, online ones first, each with its current status. */
+  /** A room's members, online ones first, each with its current status, display name and avatar. */
   members(roomId) {
-    const members = [...(this.#members.get(roomId)?.values() ?? [])].map((m) => ({ ...m, status: this.status(m.user) }));
+    const members = [...(this.#members.get(roomId)?.values() ?? [])].map((m) => ({
+      ...m,
+      displayName: this.displayName(m.user),
+      avatarUrl: this.avatarUrl(m.user),
+      status: this.status(m.user),
+    }));
     const rank = (m) => PRESENCE_ORDER[m.status] ?? 3;
     return members.sort((a, b) => rank(a) - rank(b) || a.displayName.localeCompare(b.displayName));
   }
@@ -149,10 +161,47 @@ export class ChatClient {
   }
 
   displayName(user) {
+    const name = this.#profiles.get(user)?.displayName;
+    if (name) return name;
     for (const members of this.#members.values()) {
-      const name = members.get(user)?.displayName;
-      if (name) return name;
+      const fromList = members.get(user)?.displayName;
+      if (fromList) return fromList;
     }
+    return user;
+  }
+
+  /** The path of a user's avatar image, or '' when they have none (initials are shown). */
+  avatarUrl(user) {
+    return this.#profiles.get(user)?.avatarUrl ?? '';
+  }
+
+  /**
+   * The user's own chosen status (online, away or busy). Others see it
+   * while the user has the app open anywhere.
+   */
+  get myStatus() {
+    const status = this.#presence.get(this.#me);
+    return STATUSES.includes(status) ? status : 'online';
+  }
+
+  /** Tells everyone in the user's rooms the chosen status. Returns false when offline. */
+  setStatus(status) {
+    if (!STATUSES.includes(status)) throw new ChatError('BAD_STATUS', `Unknown status ${JSON.stringify(status)}`);
+    if (!this.#conn.send({ type: 'presence:set', data: { status } })) {
+      this.#notice('You are offline: your status can be changed once reconnected');
+      return false;
+    }
+    this.#onPresence({ user: this.#me, status });
+    return true;
+  }
+
+  /**
+   * Makes an uploaded image (its storage key) the user's avatar. Resolves
+   * with the updated user; rejects with the server's error (BAD_ATTACHMENT…).
+   */
+  async setAvatar(key) {
+    const user = await this.#api.setAvatar(key);
+    this.#onUserUpdate({ user });
     return user;
   }
 
@@ -189,15 +238,21 @@ export class ChatClient {
     this.#emitter.emit('rooms');
   }
 
-  /** Sends a message optimistically; returns its clientId. Throws a ChatError for invalid text. */
-  send(roomId, text) {
+  /**
+   * Sends a message optimistically; returns its clientId. attachments: the
+   * {key, name, contentType, size} of files already uploaded; with any, the
+   * text may be blank (it is then sent empty). Throws a ChatError for
+   * invalid text.
+   */
+  send(roomId, text, attachments = []) {
     const room = this.#requireRoom(roomId);
-    const invalid = validateText(text);
+    const invalid = validateMessage(text, attachments.length);
     if (invalid) throw new ChatError(invalid, invalid === 'EMPTY_MESSAGE' ? 'The message is empty' : 'The message is too long');
     const entry = this.#outbox.enqueue({
       clientId: this.#newId(),
       room: roomId,
-      text,
+      text: text.trim() === '' ? '' : text,
+      attachments: normalizeAttachments(attachments).map(({ key, name, contentType, size }) => ({ key, name, contentType, size })),
       createdAt: new Date(this.#now()).toISOString(),
     });
     room.store.addPending({ ...entry, user: this.#me });
@@ -404,7 +459,8 @@ export class ChatClient {
     if (this.#rooms.get(room.id) !== room) return;
     const members = new Map();
     for (const m of list) {
-      members.set(m.user, { user: m.user, displayName: m.displayName || m.user, avatarUrl: m.avatarUrl || '' });
+      members.set(m.user, { user: m.user, displayName: m.displayName || m.user });
+      this.#setProfile(m.user, m);
       if (m.status) this.#presence.set(m.user, m.status);
     }
     // The list is a projection of the log and may lag behind the joins the
@@ -435,6 +491,12 @@ export class ChatClient {
         break;
       case 'presence:update':
         this.#onPresence(data);
+        break;
+      case 'user:update':
+        this.#onUserUpdate(data);
+        break;
+      case 'hello':
+        if (data.user) this.#onUserUpdate({ user: data.user });
         break;
       case 'error':
         // A frame the gateway could not read: a protocol mismatch, not something the user can act on.
@@ -494,7 +556,7 @@ export class ChatClient {
       this.#members.set(room.id, members);
     }
     if (members.has(user)) return;
-    members.set(user, { user, displayName: this.displayName(user), avatarUrl: '', unconfirmed: 1 });
+    members.set(user, { user, displayName: this.displayName(user), unconfirmed: 1 });
     this.#emitter.emit('members', { room: room.id });
     // The fact names only the user: the member list has the newcomer's display
     // name and presence.
@@ -543,6 +605,30 @@ export class ChatClient {
     this.#emitter.emit('typing', { room: roomId });
   }
 
+  /** Someone's profile changed ({user: {id, username, displayName, avatarUrl}}). */
+  #onUserUpdate({ user }) {
+    const id = user?.id ?? user?.username;
+    if (typeof id !== 'string' || id === '') return;
+    if (!this.#setProfile(id, user)) return;
+    for (const [roomId, members] of this.#members) {
+      if (members.has(id)) this.#emitter.emit('members', { room: roomId });
+    }
+    this.#emitter.emit('profile', { user: id });
+  }
+
+  /** Records a user's display name and avatar; returns whether anything changed. */
+  #setProfile(user, { displayName, avatarUrl }) {
+    const before = this.#profiles.get(user);
+    const next = {
+      displayName: typeof displayName === 'string' && displayName ? displayName : (before?.displayName ?? ''),
+      // Only the server's own file paths: an avatar is never loaded from elsewhere.
+      avatarUrl: typeof avatarUrl === 'string' && avatarUrl.startsWith('/api/files/') ? avatarUrl : '',
+    };
+    if (before && before.displayName === next.displayName && before.avatarUrl === next.avatarUrl) return false;
+    this.#profiles.set(user, next);
+    return true;
+  }
+
   #onPresence({ user, status }) {
     if (!user || !status) return;
     this.#presence.set(user, status);
@@ -555,8 +641,9 @@ export class ChatClient {
     if (room.joined) this.#outbox.flush((entry) => this.#transmit(entry), room.id);
   }
 
-  #transmit({ room, clientId, text }) {
-    if (!this.#conn.send({ type: 'message:send', data: { room, clientId, text } })) return;
+  #transmit({ room, clientId, text, attachments = [] }) {
+    const data = { room, clientId, text, ...(attachments.length ? { attachments } : {}) };
+    if (!this.#conn.send({ type: 'message:send', data })) return;
     this.#clearSendTimer(clientId);
     this.#sendTimers.set(
       clientId,

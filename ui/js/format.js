@@ -19,6 +19,16 @@ export function validateText(text, max = MAX_MESSAGE_LENGTH) {
 }
 
 /**
+ * Like validateText for a message with attachments: with at least one, a
+ * blank text is fine (it is sent as no text at all, which the server
+ * accepts for a message with attachments).
+ */
+export function validateMessage(text, attachments = 0, max = MAX_MESSAGE_LENGTH) {
+  if (attachments > 0 && text.trim() === '') return null;
+  return validateText(text, max);
+}
+
+/**
  * Turns store items (oldest first) into rows for the message view:
  * {type: 'day', key, date} before the first item of each local day (keyed by
  * that item, so keys stay unique even if a day recurs), and
@@ -136,4 +146,49 @@ export function initials(name) {
   const words = name.trim().split(/[\s._-]+/).filter(Boolean);
   const letters = words.length > 1 ? [words[0], words[1]] : [words[0] ?? '?'];
   return letters.map((w) => String.fromCodePoint(w.codePointAt(0)).toUpperCase()).join('');
+}
+
+/** A size in bytes for people: "512 B", "1.5 KB", "10 MB" (powers of 1024). */
+export function formatBytes(bytes) {
+  if (!Number.isFinite(bytes) || bytes < 0) return '';
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KB', 'MB', 'GB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  const shown = value < 10 ? Math.round(value * 10) / 10 : Math.round(value);
+  return `${shown} ${units[unit]}`;
+}
+
+const INLINE_IMAGES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp']);
+
+/** Whether an attachment of this content type is shown as an image. */
+export function isInlineImage(contentType) {
+  return INLINE_IMAGES.has(contentType);
+}
+
+/** The path the gateway serves a stored file at (PROTOCOL.md, GET /api/files/{key}). */
+export function fileUrl(key) {
+  return `/api/files/${String(key).split('/').map(encodeURIComponent).join('/')}`;
+}
+
+/**
+ * A message's attachments as the views use them: {key, name, contentType,
+ * size, url}, dropping entries without a key. The url is the server's, or
+ * derived from the key when a message carries none (an unsent one).
+ */
+export function normalizeAttachments(list) {
+  if (!Array.isArray(list)) return [];
+  return list
+    .filter((a) => a && typeof a.key === 'string' && a.key !== '')
+    .map((a) => ({
+      key: a.key,
+      name: typeof a.name === 'string' && a.name ? a.name : a.key.split('/').at(-1),
+      contentType: typeof a.contentType === 'string' ? a.contentType : '',
+      size: Number.isFinite(a.size) ? a.size : 0,
+      url: typeof a.url === 'string' && a.url.startsWith('/api/files/') ? a.url : fileUrl(a.key),
+    }));
 }

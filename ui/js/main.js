@@ -30,6 +30,7 @@ class Session {
       api,
       outbox: new Outbox({ storage, key: `chillin.outbox.${user.username}` }),
       me: user.username,
+      profile: user,
       storage,
     });
     this.#view = ChatView.mount({ client: this.#client, connection: this.#connection, api, user });

@@ -33,10 +33,13 @@ export class Outbox {
     return entry ? { ...entry } : null;
   }
 
-  /** Adds a message to the end of the queue, pending. */
-  enqueue({ clientId, room, text, createdAt }) {
+  /**
+   * Adds a message to the end of the queue, pending. attachments: the
+   * {key, name, contentType, size} of files already in storage.
+   */
+  enqueue({ clientId, room, text, attachments = [], createdAt }) {
     if (this.#find(clientId)) throw new Error(`outbox: duplicate clientId ${clientId}`);
-    const entry = { clientId, room, text, createdAt, error: null };
+    const entry = { clientId, room, text, attachments: attachments.map((a) => ({ ...a })), createdAt, error: null };
     this.#entries.push(entry);
     this.#save();
     return { ...entry };
@@ -123,7 +126,7 @@ export class Outbox {
       const raw = this.#storage?.getItem(this.#key);
       if (raw == null) return [];
       const parsed = JSON.parse(raw);
-      return Array.isArray(parsed) ? parsed.filter(isEntry).map((e) => ({ ...e, error: e.error ?? null })) : [];
+      return Array.isArray(parsed) ? parsed.filter(isEntry).map((e) => ({ ...e, attachments: e.attachments ?? [], error: e.error ?? null })) : [];
     } catch {
       // Unreadable storage or a corrupt value: start empty rather than not at all.
       return [];
@@ -149,6 +152,11 @@ function isEntry(e) {
     typeof e.room === 'string' &&
     typeof e.text === 'string' &&
     typeof e.createdAt === 'string' &&
+    (e.attachments == null || (Array.isArray(e.attachments) && e.attachments.every(isAttachment))) &&
     (e.error == null || typeof e.error === 'object')
   );
+}
+
+function isAttachment(a) {
+  return a !== null && typeof a === 'object' && typeof a.key === 'string' && typeof a.name === 'string' && typeof a.contentType === 'string' && Number.isFinite(a.size);
 }

@@ -5,6 +5,8 @@
 // Items are replaced, never mutated, when they change, so a view can tell a
 // changed item by identity. Every change bumps `version`.
 
+import { normalizeAttachments } from './format.js';
+
 export const MessageState = Object.freeze({
   SENDING: 'SENDING',
   SENT: 'SENT',
@@ -168,8 +170,8 @@ export class RoomStore {
     }
   }
 
-  /** Shows an unsent message of the user's: {clientId, user, text, createdAt, error}. */
-  addPending({ clientId, user, text, createdAt, error = null }) {
+  /** Shows an unsent message of the user's: {clientId, user, text, attachments, createdAt, error}. */
+  addPending({ clientId, user, text, attachments = [], createdAt, error = null }) {
     const key = messageKey(user, clientId, null);
     if (this.#items.has(key)) return;
     this.#pendingKeys.set(clientId, key);
@@ -180,6 +182,7 @@ export class RoomStore {
       seq: null,
       user,
       text,
+      attachments: normalizeAttachments(attachments),
       clientId,
       createdAt,
       editedAt: null,
@@ -234,7 +237,7 @@ export class RoomStore {
       case Kind.MESSAGE_EDITED:
         return this.#update(data.id, (m) => ({ ...m, text: data.text, editedAt: data.editedAt ?? ev.at }));
       case Kind.MESSAGE_DELETED:
-        return this.#update(data.id, (m) => ({ ...m, deleted: true, text: '', reactions: {} }));
+        return this.#update(data.id, (m) => ({ ...m, deleted: true, text: '', attachments: [], reactions: {} }));
       case Kind.REACTION_ADDED:
         return this.#update(data.id, (m) => withReaction(m, data.emoji, ev.user, true));
       case Kind.REACTION_REMOVED:
@@ -286,7 +289,8 @@ function messageItem(m) {
     id: m.id,
     seq: m.seq ?? null,
     user: m.user,
-    text: m.text ?? '',
+    text: m.deleted ? '' : (m.text ?? ''),
+    attachments: m.deleted ? [] : normalizeAttachments(m.attachments),
     clientId: m.clientId || null,
     createdAt: m.createdAt,
     editedAt: m.editedAt ?? null,

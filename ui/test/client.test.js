@@ -421,6 +421,117 @@ describe('ChatClient', () => {
     assert.equal(unauthorized, 1);
   });
 
+  it('sends attachments with a message, shows them at once, and keeps them in the outbox across a reload', async () => {
+    await openGeneral();
+    const cat = { key: 'a/abc/cat.png', name: 'cat.png', contentType: 'image/png', size: 2048 };
+    const clientId = client.send('general', 'look', [cat]);
+    const [frame] = WS.last.sentOf('message:send');
+    assert.deepEqual(frame.data, { room: 'general', clientId, text: 'look', attachments: [cat] });
+    const [pending] = client.room('general').store.list();
+    assert.deepEqual(pending.attachments, [{ ...cat, url: '/api/files/a/abc/cat.png' }], 'shown from the key while SENDING');
+
+    // A reload before the confirmation: the attachments go out again with the same clientId.
+    client.stop();
+    WS = fakeWebSocketClass();
+    start();
+    WS.last.open();
+    await replyJoin(0);
+    const [again] = WS.last.sentOf('message:send');
+    assert.deepEqual(again.data, { room: 'general', clientId, text: 'look', attachments: [cat] });
+
+    const confirmed = posted('general', 1, 77, 'ann', 'look', clientId);
+    confirmed.data.data.attachments = [{ ...cat, url: '/api/files/a/abc/cat.png' }];
+    WS.last.receive(confirmed);
+    const [sent] = client.room('general').store.list();
+    assert.equal(sent.state, MessageState.SENT);
+    assert.deepEqual(sent.attachments, [{ ...cat, url: '/api/files/a/abc/cat.png' }]);
+  });
+
+  it('sends no attachments field for a text-only message; with attachments, blank text goes as none', async () => {
+    await openGeneral();
+    client.send('general', 'plain');
+    assert.equal('attachments' in WS.last.sentOf('message:send')[0].data, false);
+    const cat = { key: 'a/abc/cat.png', name: 'cat.png', contentType: 'image/png', size: 2048 };
+    client.send('general', ' \n ', [cat]);
+    assert.equal(WS.last.sentOf('message:send')[1].data.text, '');
+    assert.throws(() => client.send('general', ' ', []), { code: 'EMPTY_MESSAGE' });
+    assert.throws(() => client.send('general', 'x'.repeat(2001), [cat]), { code: 'MESSAGE_TOO_LONG' });
+  });
+
+  it('follows profile changes: hello, member lists and user:update frames, live', async () => {
+    client.stop();
+    WS = fakeWebSocketClass();
+    const api = fakeApi();
+    api.members = async () => [
+      { user: 'bob', displayName: 'Bob', avatarUrl: null, status: 'online' },
+      { user: 'ann', displayName: 'Ann', avatarUrl: '/api/files/v/ann/old', status: 'online' },
+    ];
+    start(api);
+    const profiles = [];
+    const members = [];
+    client.on('profile', ({ user }) => profiles.push(user));
+    client.on('members', ({ room }) => members.push(room));
+    WS.last.open();
+    WS.last.receive({ type: 'hello', data: { user: { id: 'ann', username: 'ann', displayName: 'Ann', avatarUrl: '/api/files/v/ann/old' } } });
+    assert.deepEqual(profiles, ['ann']);
+    assert.equal(client.avatarUrl('ann'), '/api/files/v/ann/old');
+    await openGeneral();
+    assert.equal(client.avatarUrl('bob'), '', 'no avatar: initials');
+
+    members.length = 0;
+    const bob = { id: 'bob', username: 'bob', displayName: 'Bobby', avatarUrl: '/api/files/v/bob/abc' };
+    WS.last.receive({ type: 'user:update', data: { user: bob } });
+    assert.equal(client.avatarUrl('bob'), '/api/files/v/bob/abc');
+    assert.equal(client.displayName('bob'), 'Bobby');
+    assert.deepEqual(
+      client.members('general').map((m) => [m.user, m.displayName, m.avatarUrl]),
+      [
+        ['ann', 'Ann', '/api/files/v/ann/old'],
+        ['bob', 'Bobby', '/api/files/v/bob/abc'],
+      ],
+    );
+    assert.deepEqual(members, ['general'], 'the room holding bob re-renders');
+    assert.deepEqual(profiles, ['ann', 'bob']);
+
+    WS.last.receive({ type: 'user:update', data: { user: bob } });
+    assert.deepEqual(profiles, ['ann', 'bob'], 'the same profile again changes nothing');
+    WS.last.receive({ type: 'user:update', data: { user: { ...bob, avatarUrl: 'https://evil.test/x.png' } } });
+    assert.equal(client.avatarUrl('bob'), '', 'only the server’s own file paths are used');
+    WS.last.receive({ type: 'user:update', data: { user: { displayName: 'Nobody' } } });
+    assert.deepEqual(profiles, ['ann', 'bob', 'bob'], 'a frame without a user id is ignored');
+  });
+
+  it('sets the avatar through the API and shows it at once', async () => {
+    client.stop();
+    WS = fakeWebSocketClass();
+    const api = fakeApi();
+    api.setAvatar = async (key) => {
+      api.calls.push(['setAvatar', key]);
+      return { id: 'ann', username: 'ann', displayName: 'Ann', avatarUrl: `/api/files/${key}` };
+    };
+    start(api);
+    WS.last.open();
+    const user = await client.setAvatar('v/ann/xyz');
+    assert.equal(user.avatarUrl, '/api/files/v/ann/xyz');
+    assert.deepEqual(api.calls.at(-1), ['setAvatar', 'v/ann/xyz']);
+    assert.equal(client.avatarUrl('ann'), '/api/files/v/ann/xyz');
+  });
+
+  it('sets the user’s status with presence:set, and refuses unknown ones', async () => {
+    await openGeneral();
+    assert.equal(client.myStatus, 'online');
+    assert.equal(client.setStatus('away'), true);
+    assert.deepEqual(WS.last.sentOf('presence:set'), [{ type: 'presence:set', data: { status: 'away' } }]);
+    assert.equal(client.myStatus, 'away');
+    assert.throws(() => client.setStatus('invisible'), { code: 'BAD_STATUS' });
+    const notices = [];
+    client.on('notice', ({ text }) => notices.push(text));
+    WS.last.serverClose(1006);
+    assert.equal(client.setStatus('busy'), false);
+    assert.equal(client.myStatus, 'away');
+    assert.match(notices[0], /offline/);
+  });
+
   it('refuses empty and over-long messages', async () => {
     await openGeneral();
     assert.throws(() => client.send('general', '  \n '), { code: 'EMPTY_MESSAGE' });

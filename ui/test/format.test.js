@@ -4,12 +4,17 @@ import { describe, it } from 'node:test';
 import {
   buildTimeline,
   codePointLength,
+  fileUrl,
+  formatBytes,
   formatDay,
+  isInlineImage,
+  normalizeAttachments,
   initials,
   nameHue,
   roomIdFromName,
   splitLinks,
   typingText,
+  validateMessage,
   validateText,
 } from '../js/format.js';
 
@@ -135,5 +140,54 @@ describe('buildTimeline keys', () => {
     const keys = rows.map((r) => r.key);
     assert.equal(new Set(keys).size, keys.length);
     assert.equal(rows.filter((r) => r.type === 'day').length, 3);
+  });
+});
+
+describe('attachments', () => {
+  it('lets a message with attachments have no text', () => {
+    assert.equal(validateMessage('  ', 1), null);
+    assert.equal(validateMessage('', 0), 'EMPTY_MESSAGE');
+    assert.equal(validateMessage('x'.repeat(2001), 1), 'MESSAGE_TOO_LONG');
+    assert.equal(validateMessage('hi', 0), null);
+  });
+
+  it('formats sizes in powers of 1024', () => {
+    assert.equal(formatBytes(0), '0 B');
+    assert.equal(formatBytes(1023), '1023 B');
+    assert.equal(formatBytes(1024), '1 KB');
+    assert.equal(formatBytes(1536), '1.5 KB');
+    assert.equal(formatBytes(10 * 1024 * 1024), '10 MB');
+    assert.equal(formatBytes(10 * 1024 * 1024 + 1), '10 MB');
+    assert.equal(formatBytes(123.4 * 1024 * 1024), '123 MB');
+    assert.equal(formatBytes(-1), '');
+    assert.equal(formatBytes(NaN), '');
+  });
+
+  it('shows the four image types inline, nothing else', () => {
+    for (const t of ['image/png', 'image/jpeg', 'image/gif', 'image/webp']) assert.equal(isInlineImage(t), true, t);
+    for (const t of ['image/svg+xml', 'application/pdf', 'text/plain', '', 'image/PNG']) assert.equal(isInlineImage(t), false, t);
+  });
+
+  it('builds file paths with each key segment escaped', () => {
+    assert.equal(fileUrl('a/abc/cat.png'), '/api/files/a/abc/cat.png');
+    assert.equal(fileUrl('a/abc/a b#?.png'), '/api/files/a/abc/a%20b%23%3F.png');
+  });
+
+  it('normalizes attachments, keeping only the server’s own urls', () => {
+    assert.deepEqual(normalizeAttachments(null), []);
+    assert.deepEqual(
+      normalizeAttachments([
+        { key: 'a/k/x.pdf', name: 'x.pdf', contentType: 'application/pdf', size: 5, url: '/api/files/a/k/x.pdf' },
+        { key: 'a/k/y.png', name: 'y.png', contentType: 'image/png', size: 5, url: 'javascript:alert(1)' },
+        { key: 'a/k/z.png', contentType: 'image/png', size: 5, url: '//evil.test/z.png' },
+        { key: '', name: 'nothing' },
+        'junk',
+      ]),
+      [
+        { key: 'a/k/x.pdf', name: 'x.pdf', contentType: 'application/pdf', size: 5, url: '/api/files/a/k/x.pdf' },
+        { key: 'a/k/y.png', name: 'y.png', contentType: 'image/png', size: 5, url: '/api/files/a/k/y.png' },
+        { key: 'a/k/z.png', name: 'z.png', contentType: 'image/png', size: 5, url: '/api/files/a/k/z.png' },
+      ],
+    );
   });
 });

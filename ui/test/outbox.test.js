@@ -78,10 +78,36 @@ describe('Outbox', () => {
 
     const reloaded = new Outbox({ storage, key: 'chillin.outbox.ann' });
     assert.deepEqual(reloaded.entries(), [
-      { clientId: 'a', room: 'general', text: 'first', createdAt: at, error: null },
-      { clientId: 'b', room: 'general', text: 'second', createdAt: at, error: { code: 'RATE_LIMITED', message: 'slow down', retryAt: 5 } },
+      { clientId: 'a', room: 'general', text: 'first', attachments: [], createdAt: at, error: null },
+      {
+        clientId: 'b',
+        room: 'general',
+        text: 'second',
+        attachments: [],
+        createdAt: at,
+        error: { code: 'RATE_LIMITED', message: 'slow down', retryAt: 5 },
+      },
     ]);
     assert.equal(new Outbox({ storage, key: 'chillin.outbox.bob' }).entries().length, 0, 'one key per user');
+  });
+
+  it('keeps the attachments of a message through a reload, and reads entries saved without any', () => {
+    const storage = new MemoryStorage();
+    const cat = { key: 'a/abc/cat.png', name: 'cat.png', contentType: 'image/png', size: 2048 };
+    const box = new Outbox({ storage, key: 'k' });
+    box.enqueue({ ...msg('a', 'general', 'look'), attachments: [cat] });
+    assert.deepEqual(new Outbox({ storage, key: 'k' }).get('a').attachments, [cat]);
+
+    storage.setItem(
+      'k',
+      JSON.stringify([
+        { clientId: 'old', room: 'general', text: 'from before attachments', createdAt: at, error: null },
+        { clientId: 'bad', room: 'general', text: 'x', attachments: [{ key: 7 }], createdAt: at, error: null },
+        { clientId: 'bad2', room: 'general', text: 'x', attachments: 'cat.png', createdAt: at, error: null },
+      ]),
+    );
+    const reloaded = new Outbox({ storage, key: 'k' });
+    assert.deepEqual(reloaded.entries().map((e) => [e.clientId, e.attachments]), [['old', []]], 'malformed attachments drop the entry');
   });
 
   it('nothing is in flight after a reload: the first flush sends every pending entry', () => {

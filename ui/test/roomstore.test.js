@@ -263,4 +263,27 @@ describe('RoomStore', () => {
     store.applyHistory([posted(1, 201).data, posted(2, 202).data]);
     assert.deepEqual(store.list().map((i) => i.id), [201, 202, 205]);
   });
+
+  it('keeps a message’s attachments, with their urls, and drops them when it is deleted', () => {
+    const store = live(0);
+    const ev = posted(1, 101);
+    ev.data.attachments = [
+      { key: 'a/k1/cat.png', name: 'cat.png', contentType: 'image/png', size: 10, url: '/api/files/a/k1/cat.png' },
+      { key: 'a/k2/notes.txt', name: 'notes.txt', contentType: 'text/plain', size: 3 },
+      { name: 'no key' },
+    ];
+    store.applyEvent(ev);
+    const [item] = store.list();
+    assert.deepEqual(item.attachments, [
+      { key: 'a/k1/cat.png', name: 'cat.png', contentType: 'image/png', size: 10, url: '/api/files/a/k1/cat.png' },
+      { key: 'a/k2/notes.txt', name: 'notes.txt', contentType: 'text/plain', size: 3, url: '/api/files/a/k2/notes.txt' },
+    ]);
+    store.applyEvent(fact(2, 102, Kind.REACTION_ADDED, { id: 101, emoji: '👍' }));
+    assert.equal(store.list()[0].attachments, item.attachments, 'unchanged attachments keep their identity');
+    store.applyEvent(fact(3, 103, Kind.MESSAGE_DELETED, { id: 101 }));
+    assert.deepEqual(store.list()[0].attachments, []);
+
+    store.applyHistory([{ id: 90, seq: 0, user: 'bob', text: 'old', attachments: null, createdAt: at(0), reactions: {} }]);
+    assert.deepEqual(store.messageById(90).attachments, [], 'a history message without attachments');
+  });
 });

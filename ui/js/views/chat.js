@@ -9,6 +9,7 @@ import { Composer } from './composer.js';
 import { CreateRoomDialog, PasswordDialog } from './dialogs.js';
 import { byId, h } from './dom.js';
 import { MembersPanel } from './members.js';
+import { ProfileMenu } from './profile.js';
 import { Sidebar } from './sidebar.js';
 import { ConnectionStatus } from './status.js';
 import { Timeline } from './timeline.js';
@@ -37,6 +38,7 @@ export class ChatView {
   #timeline;
   #composer;
   #members;
+  #profile;
   #status;
   #createDialog;
   #passwordDialog;
@@ -57,10 +59,12 @@ export class ChatView {
     this.#client = client;
     this.#connection = connection;
     this.#api = api;
-    this.#sidebar = new Sidebar({ client, user, onSelect: (id) => this.select(id), onJoin: (room) => this.#join(room) });
+    const notify = (text) => this.toast(text);
+    this.#sidebar = new Sidebar({ client, onSelect: (id) => this.select(id), onJoin: (room) => this.#join(room) });
     this.#timeline = new Timeline({ client, announce: (text) => this.#announce(text) });
-    this.#composer = new Composer({ client, onSent: () => this.#timeline.scrollToBottom() });
+    this.#composer = new Composer({ client, api, notify, onSent: () => this.#timeline.scrollToBottom() });
     this.#members = new MembersPanel({ client });
+    this.#profile = new ProfileMenu({ client, api, user, notify });
     this.#status = new ConnectionStatus({ connection });
     this.#createDialog = new CreateRoomDialog({ create: (values) => this.#create(values) });
     this.#passwordDialog = new PasswordDialog();
@@ -83,6 +87,7 @@ export class ChatView {
       client.on('messages', ({ room }) => room === this.#active && this.#timeline.update()),
       client.on('typing', ({ room }) => room === this.#active && this.#renderTyping()),
       client.on('members', ({ room }) => room === this.#active && this.#onMembers()),
+      client.on('profile', () => this.#onMembers()),
       client.on('incoming', ({ room, message }) => this.#onIncoming(room, message)),
       client.on('notice', ({ text }) => this.toast(text)),
       connection.on('state', ({ state }) => state === State.CONNECTED && this.#refreshDirectory()),
@@ -100,7 +105,8 @@ export class ChatView {
     clearInterval(this.#directoryTimer);
     this.#timeline.destroy();
     this.#status.destroy();
-    this.#composer.show(null, '');
+    this.#composer.destroy();
+    this.#profile.destroy();
     for (const node of this.#mounted) node.remove();
   }
 
@@ -147,19 +153,24 @@ export class ChatView {
     if (this.#active !== null && !this.#client.room(this.#active)) this.select(this.#client.rooms()[0]?.id ?? null);
     this.#sidebar.render();
     this.#renderHeader();
+    if (this.#active !== null) this.#composer.setLabel(this.#roomName(this.#active));
     const unread = this.#client.rooms().reduce((n, r) => n + r.unread, 0);
     document.title = unread > 0 ? `(${unread}) Chillin` : 'Chillin';
   }
 
+  /** Someone joined, left, changed status, name or avatar: everything showing people follows. */
   #onMembers() {
     this.#members.render();
     this.#renderHeader();
+    this.#renderTyping();
     this.#timeline.update();
   }
 
   #onIncoming(roomId, message) {
     if (roomId !== this.#active || !message) return;
-    const text = message.text.length > 200 ? `${message.text.slice(0, 200)}…` : message.text;
+    let text = message.text.length > 200 ? `${message.text.slice(0, 200)}…` : message.text;
+    const files = message.attachments?.length ?? 0;
+    if (files > 0) text = `${text} (${files} attachment${files === 1 ? '' : 's'})`.trim();
     this.#announce(`${this.#client.displayName(message.user)}: ${text}`);
   }
 

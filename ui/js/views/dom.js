@@ -41,9 +41,52 @@ export function byId(id) {
   return el;
 }
 
-/** A round avatar with a user's initials in the user's colour. */
-export function avatar(user, displayName = user, className = '') {
-  const el = h('span', { class: `avatar ${className}`.trim(), 'aria-hidden': 'true', text: initials(displayName) });
+/** The waits before loading a stored image again after a failure. */
+const IMAGE_RETRY_MS = [500, 1500, 4000];
+
+/**
+ * Loads url into img, trying again a few times when it fails: a file that
+ * was just posted may not be servable for a moment (the server's read
+ * model catches up with the message a little later). giveUp() runs once it
+ * has failed for good; nothing runs for an image no longer in the page.
+ */
+export function loadImage(img, url, giveUp) {
+  let attempt = 0;
+  img.addEventListener('error', () => {
+    if (attempt >= IMAGE_RETRY_MS.length) return giveUp();
+    const wait = IMAGE_RETRY_MS[attempt];
+    attempt += 1;
+    setTimeout(() => {
+      if (!img.isConnected) return;
+      img.src = `${url}${url.includes('?') ? '&' : '?'}try=${attempt}`;
+    }, wait);
+  });
+  img.src = url;
+}
+
+/**
+ * A round avatar: the user's picture when url is given, over their initials
+ * in the user's colour, which show while it loads and if it cannot.
+ */
+export function avatar(user, displayName = user, className = '', url = '') {
+  const el = h('span', { class: `avatar ${className}`.trim(), 'aria-hidden': 'true', dataset: { user, name: displayName, url } }, initials(displayName));
   el.style.setProperty('--hue', String(nameHue(user)));
+  if (url) {
+    const img = h('img', { class: 'avatar-img', alt: '', loading: 'lazy', decoding: 'async', draggable: 'false' });
+    img.addEventListener('load', () => el.classList.add('has-image'), { once: true });
+    el.append(img);
+    loadImage(img, url, () => img.remove());
+  }
   return el;
+}
+
+/**
+ * An avatar that reuses `previous` (an element made by avatar()) when it
+ * shows the same user, name and picture: moving an element keeps its loaded
+ * image, where a new one would fetch the picture again.
+ */
+export function reuseAvatar(previous, user, displayName, className, url) {
+  const d = previous?.dataset;
+  if (d && d.user === user && d.name === displayName && d.url === url && previous.className === `avatar ${className}`.trim()) return previous;
+  return avatar(user, displayName, className, url);
 }

@@ -1,7 +1,7 @@
-// The member list of the room on screen, online members first, each with a
-// presence dot.
+// The member list of the room on screen, online members first, each with
+// their avatar and a presence dot.
 
-import { avatar, byId, h } from './dom.js';
+import { byId, h, reuseAvatar } from './dom.js';
 
 const STATUS_LABEL = { online: 'Online', away: 'Away', busy: 'Busy', offline: 'Offline' };
 
@@ -10,6 +10,7 @@ export class MembersPanel {
   #list = byId('members');
   #title = byId('members-title');
   #room = null;
+  #avatars = new Map(); // user -> avatar element, reused while it shows the same picture
 
   constructor({ client }) {
     this.#client = client;
@@ -20,8 +21,15 @@ export class MembersPanel {
     this.render();
   }
 
+  #avatar(m) {
+    const el = reuseAvatar(this.#avatars.get(m.user), m.user, m.displayName, '', m.avatarUrl);
+    this.#avatars.set(m.user, el);
+    return el;
+  }
+
   render() {
     const members = this.#room === null ? [] : this.#client.members(this.#room);
+    for (const user of this.#avatars.keys()) if (!members.some((m) => m.user === user)) this.#avatars.delete(user);
     const online = members.filter((m) => m.status !== 'offline').length;
     this.#title.textContent = members.length ? `Members · ${online} online` : 'Members';
     this.#list.replaceChildren(
@@ -30,7 +38,12 @@ export class MembersPanel {
         return h(
           'li',
           { class: `member ${status}`, dataset: { testid: 'member', user: m.user, status } },
-          h('span', { class: 'member-avatar' }, avatar(m.user, m.displayName), h('span', { class: 'presence-dot', title: STATUS_LABEL[status] })),
+          h(
+            'span',
+            { class: 'member-avatar' },
+            this.#avatar(m),
+            h('span', { class: 'presence-dot', title: STATUS_LABEL[status] }),
+          ),
           h('span', { class: 'member-name', text: m.displayName }),
           h('span', { class: 'visually-hidden', text: `, ${STATUS_LABEL[status]}` }),
         );

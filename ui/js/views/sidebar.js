@@ -1,7 +1,8 @@
-// The sidebar: the rooms the user has open (with unread counts), the other
-// rooms to discover (with member and online counts), and the user's card.
+// The sidebar: the rooms the user has open (with unread counts) and the
+// other rooms to discover (with member and online counts). The user's own
+// card below them is the ProfileMenu's.
 
-import { avatar, byId, h, icon } from './dom.js';
+import { byId, h, icon } from './dom.js';
 
 export class Sidebar {
   #client;
@@ -15,13 +16,10 @@ export class Sidebar {
   #active = null;
 
   /** onSelect(roomId): an open room was chosen; onJoin(room): a directory room was chosen. */
-  constructor({ client, user, onSelect, onJoin }) {
+  constructor({ client, onSelect, onJoin }) {
     this.#client = client;
     this.#onSelect = onSelect;
     this.#onJoin = onJoin;
-    byId('me-avatar').replaceWith(avatar(user.username, user.displayName || user.username, 'me-avatar'));
-    byId('me-name').textContent = user.displayName || user.username;
-    byId('me-handle').textContent = `@${user.username}`;
   }
 
   /** The rooms from GET /api/rooms. */

@@ -4,9 +4,9 @@
 // the newest message unless the user scrolled up, pages history back near the
 // top, and keeps the reading position when older messages are prepended.
 
-import { buildTimeline, formatDay, formatTime, splitLinks, validateText } from '../format.js';
+import { buildTimeline, formatBytes, formatDay, formatTime, isInlineImage, splitLinks, validateText } from '../format.js';
 import { Kind, MessageState } from '../roomstore.js';
-import { avatar, byId, h, icon } from './dom.js';
+import { byId, h, icon, loadImage, reuseAvatar } from './dom.js';
 
 const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '😮'];
 const BOTTOM_SLACK_PX = 48;
@@ -26,7 +26,7 @@ export class Timeline {
   #edge = byId('history-edge');
   #jump = byId('jump');
   #room = null;
-  #nodes = new Map(); // row key -> {row, name, node}
+  #nodes = new Map(); // row key -> {row, name, avatar, node}
   #editing = null; // key of the message being edited
   #editDraft = null; // its text so far, kept if the row is rebuilt meanwhile
   #atBottom = true;
@@ -58,7 +58,7 @@ export class Timeline {
 
   /**
    * Re-renders on the next frame; several changes in one frame render once.
-   * Rows whose item or author's display name changed are rebuilt.
+   * Rows whose item or author's display name or avatar changed are rebuilt.
    */
   update() {
     if (this.#frame || this.#room === null) return;
@@ -108,11 +108,19 @@ export class Timeline {
   #nodeFor(row) {
     const cached = this.#nodes.get(row.key);
     const name = row.item ? this.#client.displayName(row.item.user) : null;
-    if (cached && cached.row.item === row.item && cached.row.continued === row.continued && cached.name === name) return cached.node;
-    const node = row.type === 'day' ? this.#dayNode(row) : row.item.kind === 'system' ? this.#systemNode(row.item) : this.#messageNode(row);
+    const avatarUrl = row.item ? this.#client.avatarUrl(row.item.user) : null;
+    if (cached && cached.row.item === row.item && cached.row.continued === row.continued && cached.name === name && cached.avatar === avatarUrl) {
+      return cached.node;
+    }
+    const node =
+      row.type === 'day'
+        ? this.#dayNode(row)
+        : row.item.kind === 'system'
+          ? this.#systemNode(row.item)
+          : this.#messageNode(row, cached);
     node.dataset.row = row.key;
     cached?.node.replaceWith(node);
-    this.#nodes.set(row.key, { row, name, node });
+    this.#nodes.set(row.key, { row, name, avatar: avatarUrl, node });
     if (row.item?.state === MessageState.FAILED && cached && cached.row.item.state !== MessageState.FAILED) {
       this.#announce(`Message not sent: ${failureText(row.item.error)}`);
     }
@@ -141,7 +149,13 @@ export class Timeline {
     );
   }
 
-  #messageNode({ item, continued }) {
+  /**
+   * previous: the cache entry of the row this one replaces, whose avatar and
+   * attachments are kept when they still fit (their images stay loaded).
+   */
+  #messageNode({ item, continued }, previous) {
+    const previousAvatar = previous?.node.querySelector(':scope > .avatar');
+    const previousFiles = previous?.row.item?.attachments === item.attachments ? previous.node.querySelector('.attachments') : null;
     const own = item.user === this.#client.me;
     const name = this.#client.displayName(item.user);
     const classes = ['msg', continued && 'continued', own && 'own', item.deleted && 'deleted', `state-${item.state.toLowerCase()}`];
@@ -158,11 +172,14 @@ export class Timeline {
     );
     const body = h('div', { class: 'body' }, meta);
     if (this.#editing === item.key) body.append(this.#editor(item));
-    else body.append(this.#text(item));
+    else if (item.deleted || item.text !== '' || item.attachments.length === 0) body.append(this.#text(item));
+    if (!item.deleted && item.attachments.length) body.append(previousFiles ?? this.#attachments(item));
     if (Object.keys(item.reactions).length) body.append(this.#reactions(item));
     if (own) body.append(this.#status(item));
     li.append(
-      continued ? h('span', { class: 'gutter-time', 'aria-hidden': 'true', text: formatTime(item.createdAt) }) : avatar(item.user, name),
+      continued
+        ? h('span', { class: 'gutter-time', 'aria-hidden': 'true', text: formatTime(item.createdAt) })
+        : reuseAvatar(previousAvatar, item.user, name, '', this.#client.avatarUrl(item.user)),
       body,
     );
     if (item.state === MessageState.SENT && !item.deleted && this.#editing !== item.key) li.append(this.#actions(item, own));
@@ -186,8 +203,44 @@ export class Timeline {
         p.append(segment.text);
       }
     }
-    if (item.editedAt) p.append(h('span', { class: 'edited', title: new Date(item.editedAt).toLocaleString(), text: ' (edited)' }));
+    if (item.editedAt) {
+      p.dataset.edited = 'true';
+      p.title = `Edited ${new Date(item.editedAt).toLocaleString()}`;
+    }
     return p;
+  }
+
+  /**
+   * Images inline (a fixed height, so loading them never moves the text;
+   * a click opens the full picture), other files as download links.
+   */
+  #attachments(item) {
+    return h(
+      'div',
+      { class: 'attachments', dataset: { testid: 'attachments' } },
+      item.attachments.map((a) => (isInlineImage(a.contentType) ? this.#image(a) : fileLink(a))),
+    );
+  }
+
+  #image(a) {
+    const img = h('img', { alt: a.name, loading: 'lazy', decoding: 'async', dataset: { testid: 'attachment-img' } });
+    img.addEventListener('load', () => {
+      if (this.#atBottom) this.scrollToBottom();
+    });
+    const link = h(
+      'a',
+      {
+        class: 'attachment-image',
+        href: a.url,
+        target: '_blank',
+        rel: 'noopener noreferrer',
+        title: `${a.name} (${formatBytes(a.size)}): open the full picture`,
+        dataset: { testid: 'attachment-image', key: a.key },
+      },
+      img,
+    );
+    loadImage(img, a.url, () => link.replaceWith(fileLink(a, 'The image could not be loaded.')));
+    return link;
   }
 
   #reactions(item) {
@@ -376,6 +429,25 @@ export class Timeline {
       }
     }, 1000);
   }
+}
+
+/** A file as a download link: icon, name and size. */
+function fileLink(a, note = '') {
+  return h(
+    'a',
+    {
+      class: 'attachment-file',
+      href: a.url,
+      download: a.name,
+      rel: 'noopener noreferrer',
+      title: note || `Download ${a.name}`,
+      dataset: { testid: 'attachment-file', key: a.key },
+    },
+    icon('file', 'file-icon'),
+    h('span', { class: 'file-name', dataset: { testid: 'attachment-name' }, text: a.name }),
+    h('span', { class: 'file-size', dataset: { testid: 'attachment-size' }, text: formatBytes(a.size) }),
+    note ? h('span', { class: 'visually-hidden', text: note }) : null,
+  );
 }
 
 function updateCountdown(status) {
