@@ -37,7 +37,8 @@ type Config struct {
 	FailTimeout time.Duration
 	// Workers is worker_processes (default "auto").
 	Workers string
-	// WorkerConnections per worker (default 4096).
+	// WorkerConnections per worker (default 16384: a worker may hold every
+	// client of a load test, each twice, on its own).
 	WorkerConnections int
 	// PIDFile, ErrorLog and AccessLog are paths (ErrorLog may be "stderr",
 	// AccessLog "off" or "/dev/stdout").
@@ -70,12 +71,13 @@ func Render(cfg Config) ([]byte, error) {
 		cfg.Workers = "auto"
 	}
 	if cfg.WorkerConnections == 0 {
-		cfg.WorkerConnections = 4096
+		cfg.WorkerConnections = 16384
 	}
 	data := struct {
 		Config
-		FailTimeout string
-	}{cfg, fmt.Sprintf("%ds", int(cfg.FailTimeout/time.Second))}
+		FailTimeout  string
+		RlimitNofile int
+	}{cfg, fmt.Sprintf("%ds", int(cfg.FailTimeout/time.Second)), 2*cfg.WorkerConnections + 64}
 	var b bytes.Buffer
 	if err := tmpl.Execute(&b, data); err != nil {
 		return nil, fmt.Errorf("nginx: %w", err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -23,15 +22,17 @@ import (
 )
 
 type options struct {
-	URL, MetricsURL string
-	Clients, Users  int
-	Rooms, Senders  int
-	Rate            float64
-	Duration, Drain time.Duration
-	SourceIPs, Size int
-	Concurrency     int
-	Prefix          string
-	JSON            bool
+	URL, MetricsURL   string
+	LagURL, LagView   string
+	AuthURL, PprofURL string
+	Clients, Users    int
+	Rooms, Senders    int
+	Rate              float64
+	Duration, Drain   time.Duration
+	SourceIPs, Size   int
+	Concurrency       int
+	Prefix            string
+	JSON              bool
 }
 
 func (o *options) validate() error {
@@ -43,6 +44,12 @@ func (o *options) validate() error {
 	}
 	if o.MetricsURL == "" {
 		o.MetricsURL = strings.TrimRight(o.URL, "/") + "/metrics"
+	}
+	if o.AuthURL == "" {
+		o.AuthURL = o.URL
+	}
+	if o.LagURL == "" {
+		o.LagURL = o.MetricsURL
 	}
 	if o.Prefix == "" {
 		b := make([]byte, 3)
@@ -67,11 +74,15 @@ func (o *options) validate() error {
 // client is one load connection. Its counters are written by its own
 // goroutines and read atomically by the reporter.
 type client struct {
-	idx   int
-	user  string
-	room  string
-	token string
-	ws    *websocket.Conn
+	idx      int
+	run      string        // every clientId of this run starts with it: "<nonce>-"
+	joined   chan struct{} // closed when the server answered the room:join
+	joinOnce sync.Once
+	tag      string // this client's clientId prefix: run + "<idx>-"
+	user     string
+	room     string
+	token    string
+	ws       *websocket.Conn
 
 	sent, accepted, delivered atomic.Int64
 	errors                    atomic.Int64
@@ -82,13 +93,13 @@ type client struct {
 }
 
 func runLoad(ctx context.Context, o options, progress io.Writer) (*result, error) {
-	base := strings.TrimRight(o.URL, "/")
+	base, authBase := strings.TrimRight(o.URL, "/"), strings.TrimRight(o.AuthURL, "/")
 	httpc := &http.Client{Timeout: 60 * time.Second}
 	fmt.Fprintf(progress, "setup: %d users, %d rooms, %d clients\n", o.Users, o.Rooms, o.Clients)
 
 	tokens := make([]string, o.Users)
 	if err := parallel(ctx, o.Concurrency, o.Users, func(i int) error {
-		t, err := account(ctx, httpc, base, fmt.Sprintf("%s-u%d", o.Prefix, i))
+		t, err := account(ctx, httpc, authBase, fmt.Sprintf("%s-u%d", o.Prefix, i))
 		tokens[i] = t
 		return err
 	}); err != nil {
@@ -103,11 +114,15 @@ func runLoad(ctx context.Context, o options, progress io.Writer) (*result, error
 		rooms[i] = id
 	}
 
-	rssBefore, rssErr := gatewayRSS(ctx, httpc, o.MetricsURL)
+	procsIdle, procsErr := gatewayProcesses(ctx, httpc, o.MetricsURL, o.PprofURL)
 	wsURL := "ws" + strings.TrimPrefix(base, "http") + "/ws"
 	clients := make([]*client, o.Clients)
+	nonce := make([]byte, 4)
+	_, _ = rand.Read(nonce)
 	for i := range clients {
-		clients[i] = &client{idx: i, user: fmt.Sprintf("%s-u%d", o.Prefix, i%o.Users), token: tokens[i%o.Users],
+		run := hex.EncodeToString(nonce) + "-"
+		clients[i] = &client{idx: i, run: run, tag: run + strconv.Itoa(i) + "-", joined: make(chan struct{}),
+			user: fmt.Sprintf("%s-u%d", o.Prefix, i%o.Users), token: tokens[i%o.Users],
 			room: rooms[i%o.Rooms], rejected: map[string]int{}}
 	}
 	runCtx, cancel := context.WithCancel(ctx)
@@ -127,11 +142,26 @@ func runLoad(ctx context.Context, o options, progress io.Writer) (*result, error
 	}); err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	time.Sleep(500 * time.Millisecond) // let the joins settle
-	rssAfter, _ := gatewayRSS(ctx, httpc, o.MetricsURL)
+	// Sending starts once every join is answered (its backfill queued).
+	joinWait := time.NewTimer(2 * time.Minute)
+	defer joinWait.Stop()
+	for _, c := range clients {
+		select {
+		case <-c.joined:
+		case <-joinWait.C:
+			return nil, fmt.Errorf("client %d: no answer to room:join within 2 minutes", c.idx)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	procsConnected, _ := gatewayProcesses(ctx, httpc, o.MetricsURL, "")
 
+	lagBefore, lagErr := projectionLag(ctx, httpc, o.LagURL, o.LagView)
+	if lagErr != nil && urls(o.LagURL) != nil {
+		fmt.Fprintf(progress, "projection lag not measured: %v\n", lagErr)
+	}
 	fmt.Fprintf(progress, "sending: %d senders × %.2f msg/s for %s\n", o.Senders, o.Rate, o.Duration)
-	start := time.Now()
+	start, cpuStart := time.Now(), ownCPU()
 	stopSend := make(chan struct{})
 	var senders sync.WaitGroup
 	if o.Rate > 0 {
@@ -169,6 +199,18 @@ loop:
 	}
 	report.Stop()
 	senders.Wait()
+	cpuEnd := ownCPU()
+	procsEnd, procsEndErr := gatewayProcesses(ctx, httpc, o.MetricsURL, "")
+	// Memory is read at the end, every client still connected: what the
+	// connections hold, not what setting them up left behind.
+	memEnd, memEndErr := procsEnd, procsEndErr
+	if o.PprofURL != "" {
+		memEnd, memEndErr = gatewayProcesses(ctx, httpc, o.MetricsURL, o.PprofURL)
+	}
+	var lagAfter lagHistogram
+	if lagErr == nil {
+		lagAfter, lagErr = projectionLag(ctx, httpc, o.LagURL, o.LagView)
+	}
 	elapsed := o.Duration
 	if sending {
 		elapsed = time.Since(start)
@@ -180,8 +222,20 @@ loop:
 	readers.Wait()
 
 	res := summarize(o, clients, elapsed)
-	if rssErr == nil && rssAfter > rssBefore {
-		res.GatewayBytesPerConn = float64(rssAfter-rssBefore) / float64(o.Clients)
+	if lagErr == nil {
+		res.LagView, res.LagMs = o.LagView, lagQuantiles(lagBefore, lagAfter)
+	}
+	if procsErr == nil && memEndErr == nil && memEnd.rss > procsIdle.rss {
+		res.GatewayBytesPerConn = (memEnd.rss - procsIdle.rss) / float64(o.Clients)
+	}
+	if procsErr == nil && memEndErr == nil && o.PprofURL != "" {
+		res.GatewayGoBytesPerConn = (memEnd.goBytes - procsIdle.goBytes) / float64(o.Clients)
+	}
+	if res.Delivered > 0 {
+		res.LoadCPUPerFrameUs = float64((cpuEnd - cpuStart).Microseconds()) / float64(res.Delivered)
+		if procsErr == nil && procsEndErr == nil {
+			res.GatewayCPUPerFrameUs = (procsEnd.cpuSeconds - procsConnected.cpuSeconds) * 1e6 / float64(res.Delivered)
+		}
 	}
 	return res, nil
 }
@@ -249,32 +303,8 @@ func createRoom(ctx context.Context, c *http.Client, base, token, name string) (
 	return strings.ToLower(name), nil
 }
 
-// gatewayRSS reads process_resident_memory_bytes from a /metrics page.
-func gatewayRSS(ctx context.Context, c *http.Client, url string) (int64, error) {
-	if url == "-" {
-		return 0, errors.New("skipped")
-	}
-	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "process_resident_memory_bytes "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			return int64(f), err
-		}
-	}
-	return 0, errors.New("no process_resident_memory_bytes")
-}
-
 func (c *client) connect(ctx context.Context, wsURL string, ip int) error {
-	dialer := &net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+ip))}}
+	dialer := &net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, byte(ip), 1)}}
 	hc := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext}}
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -310,7 +340,7 @@ func (c *client) send(ctx context.Context, stop <-chan struct{}, rate float64, s
 	timer := time.NewTimer(time.Duration(int64(interval) * int64(phase[0]) / 256))
 	defer timer.Stop()
 	pad := strings.Repeat("x", size)
-	prefix := []byte(`{"type":"message:send","data":{"room":"` + c.room + `","clientId":"` + strconv.Itoa(c.idx) + `-`)
+	prefix := []byte(`{"type":"message:send","data":{"room":"` + c.room + `","clientId":"` + c.tag)
 	var buf []byte
 	for n := 0; ; n++ {
 		select {
@@ -363,6 +393,8 @@ var (
 	kindPosted  = []byte(`"kind":"message.posted"`)
 	textMarker  = []byte(`"text":"t=`)
 	typeReject  = []byte(`{"type":"rejected"`)
+	joinReply   = []byte(`{"type":"reply","ref":"join"`)
+	joinOK      = []byte(`"ok":true`)
 	codeMarker  = []byte(`"code":"`)
 	clientIDKey = []byte(`"clientId":"`)
 )
@@ -370,21 +402,31 @@ var (
 // read counts deliveries and measures their latency without decoding whole
 // frames: the load tool's own cost per frame counts against the same cores.
 func (c *client) read(ctx context.Context) {
-	own := []byte(strconv.Itoa(c.idx) + "-")
+	own, run := []byte(c.tag), []byte(c.run)
+	var buf bytes.Buffer // reused: a frame's bytes are not kept past its turn
 	for {
-		_, b, err := c.ws.Read(ctx)
+		_, r, err := c.ws.Reader(ctx)
+		if err == nil {
+			buf.Reset()
+			_, err = buf.ReadFrom(r)
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				c.errors.Add(1)
 			}
 			return
 		}
+		b := buf.Bytes()
 		now := time.Now().UnixNano()
 		switch {
 		case bytes.Contains(b, kindPosted):
+			k := bytes.Index(b, clientIDKey)
+			if k < 0 || !bytes.HasPrefix(b[k+len(clientIDKey):], run) {
+				continue // not sent by this run (an earlier run's, sent on joining)
+			}
 			i := bytes.Index(b, textMarker)
 			if i < 0 {
-				continue // not one of ours
+				continue
 			}
 			rest := b[i+len(textMarker):]
 			j := bytes.IndexByte(rest, ' ')
@@ -399,7 +441,7 @@ func (c *client) read(ctx context.Context) {
 			c.mu.Lock()
 			c.latencies = append(c.latencies, (now-sent)/1000)
 			c.mu.Unlock()
-			if k := bytes.Index(b, clientIDKey); k >= 0 && bytes.HasPrefix(b[k+len(clientIDKey):], own) {
+			if bytes.HasPrefix(b[k+len(clientIDKey):], own) {
 				c.accepted.Add(1)
 				if at, ok := factTime(b); ok {
 					c.mu.Lock()
@@ -407,6 +449,11 @@ func (c *client) read(ctx context.Context) {
 					c.mu.Unlock()
 				}
 			}
+		case bytes.HasPrefix(b, joinReply):
+			if !bytes.Contains(b, joinOK) {
+				c.errors.Add(1)
+			}
+			c.joinOnce.Do(func() { close(c.joined) })
 		case bytes.HasPrefix(b, typeReject):
 			code := "UNKNOWN"
 			if i := bytes.Index(b, codeMarker); i >= 0 {

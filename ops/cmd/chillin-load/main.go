@@ -6,7 +6,7 @@
 // Every client joins one room and sends messages at a steady rate; each
 // message's text carries its send time, so every receiver measures the
 // latency of each delivery on the same clock. Clients spread their source
-// addresses over 127.0.0.x so more than one port range's worth of connections
+// addresses over 127.0.N.1 so more than one port range's worth of connections
 // fits on one machine.
 package main
 
@@ -35,7 +35,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var o options
 	fs.StringVar(&o.URL, "url", "http://127.0.0.1:8080", "gateway base URL")
-	fs.StringVar(&o.MetricsURL, "metrics", "", "gateway /metrics URL for memory per connection (default: url + /metrics; \"-\" to skip)")
+	fs.StringVar(&o.MetricsURL, "metrics", "", "gateway /metrics URLs, comma-separated, for memory per connection (default: url + /metrics; \"-\" to skip)")
+	fs.StringVar(&o.LagURL, "lag-metrics", "", "projector /metrics URLs, comma-separated, for projection lag (default: the -metrics URLs, as the all-in-one serves every service's; \"-\" to skip)")
+	fs.StringVar(&o.LagView, "lag-view", "pg", "the projector view whose lag is reported")
+	fs.StringVar(&o.AuthURL, "auth-url", "", "base URL for registering and logging in (default: -url); another gateway keeps the measured one's memory clean of password hashing")
+	fs.StringVar(&o.PprofURL, "pprof", "", "net/http/pprof base URLs of the -metrics processes, comma-separated: each collects its garbage before memory is read")
 	fs.IntVar(&o.Clients, "clients", 100, "WebSocket clients")
 	fs.IntVar(&o.Users, "users", 0, "distinct users the clients log in as (default: one per client)")
 	fs.IntVar(&o.Rooms, "rooms", 10, "rooms the clients are spread over")
@@ -43,7 +47,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.Senders, "senders", 0, "how many clients send (default: all)")
 	fs.DurationVar(&o.Duration, "duration", 30*time.Second, "how long to send")
 	fs.DurationVar(&o.Drain, "drain", 3*time.Second, "how long to wait for deliveries after sending stops")
-	fs.IntVar(&o.SourceIPs, "source-ips", 1, "spread client source addresses over 127.0.0.1 .. 127.0.0.N")
+	fs.IntVar(&o.SourceIPs, "source-ips", 1, "spread client source addresses over 127.0.0.1 .. 127.0.N-1.1 (different /24s: nginx's ip_hash spreads them over gateways)")
 	fs.IntVar(&o.Size, "size", 64, "message text length in bytes")
 	fs.IntVar(&o.Concurrency, "setup-concurrency", 16, "parallel registrations and connections during setup")
 	fs.StringVar(&o.Prefix, "prefix", "", "name prefix of the users and rooms this run creates (default: a fresh one)")

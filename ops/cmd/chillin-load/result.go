@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strconv"
 	"text/tabwriter"
 	"time"
 )
@@ -47,6 +48,18 @@ type result struct {
 	Rejected            map[string]int     `json:"rejected"`
 	Errors              int64              `json:"errors"`
 	GatewayBytesPerConn float64            `json:"gatewayBytesPerConn,omitempty"`
+	// GatewayGoBytesPerConn is the growth of the Go heap (after a garbage
+	// collection) and goroutine stacks per connection; with -pprof only.
+	GatewayGoBytesPerConn float64 `json:"gatewayGoBytesPerConn,omitempty"`
+	// CPU spent per delivered frame while sending and draining, in µs: by
+	// this tool, and by the processes behind -metrics (for the all-in-one,
+	// the whole system).
+	LoadCPUPerFrameUs    float64 `json:"loadCpuPerFrameUs,omitempty"`
+	GatewayCPUPerFrameUs float64 `json:"gatewayCpuPerFrameUs,omitempty"`
+	// LagMs is the projection lag of LagView's facts applied during the run:
+	// for each quantile, the upper bound of its histogram bucket.
+	LagView string             `json:"lagView,omitempty"`
+	LagMs   map[string]float64 `json:"lagMs,omitempty"`
 }
 
 func summarize(o options, clients []*client, elapsed time.Duration) *result {
@@ -111,9 +124,30 @@ func (r *result) writeTable(w io.Writer) {
 	for _, c := range codes {
 		fmt.Fprintf(tw, "rejected %s\t%d\n", c, r.Rejected[c])
 	}
+	if r.LagMs != nil {
+		fmt.Fprintf(tw, "projection lag (%s)\tp50 ≤ %s  p90 ≤ %s  p99 ≤ %s  (%.0f facts)\n", r.LagView,
+			lagBound(r.LagMs["p50"]), lagBound(r.LagMs["p90"]), lagBound(r.LagMs["p99"]), r.LagMs["facts"])
+	}
 	fmt.Fprintf(tw, "errors\t%d\n", r.Errors)
 	if r.GatewayBytesPerConn > 0 {
-		fmt.Fprintf(tw, "gateway memory\t%.1f KiB per connection\n", r.GatewayBytesPerConn/1024)
+		fmt.Fprintf(tw, "gateway memory\t%.1f KiB per connection (resident set growth)\n", r.GatewayBytesPerConn/1024)
+	}
+	if r.GatewayGoBytesPerConn > 0 {
+		fmt.Fprintf(tw, "gateway Go memory\t%.1f KiB per connection (live heap and stacks)\n", r.GatewayGoBytesPerConn/1024)
+	}
+	if r.LoadCPUPerFrameUs > 0 {
+		fmt.Fprintf(tw, "CPU per delivered frame\tload tool %.1f µs", r.LoadCPUPerFrameUs)
+		if r.GatewayCPUPerFrameUs > 0 {
+			fmt.Fprintf(tw, ", measured processes %.1f µs", r.GatewayCPUPerFrameUs)
+		}
+		fmt.Fprintln(tw)
 	}
 	tw.Flush()
+}
+
+func lagBound(ms float64) string {
+	if ms < 0 {
+		return "∞"
+	}
+	return strconv.FormatFloat(ms, 'f', -1, 64) + " ms"
 }

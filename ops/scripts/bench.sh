@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# bench.sh runs the benchmark shapes of docs/performance.md against a fresh
+# system and prints one Markdown table row per shape.
+#
+#   ops/scripts/bench.sh aio|cluster default|strict [shapes...]
+#
+# shapes (default: all): a (latency at 1,000 msg/s, 2,000 clients, rooms of
+# 10), b (highest sustained msg/s with p99 < 50 ms, same shape; its run also
+# gives the projection lag), c (fan-out: 1,000 clients, rooms of 100),
+# d (gateway memory per idle connection at 15,000 connections).
+#
+# The system gets its own JetStream folder, database and Redis prefix, all
+# removed at the end. The per-user rate limit is raised (CHILLIN_RATE_LIMIT)
+# because the load tool's users send far more than 10 messages per 10 s.
+# Needs `make build` and `make deps` first (the Makefile's `bench` target
+# does both). Raw JSON of every run goes to var/bench/.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+target=${1:?usage: bench.sh aio|cluster default|strict [shapes...]}
+mode=${2:?usage: bench.sh aio|cluster default|strict [shapes...]}
+shift 2
+shapes=${*:-a b c d}
+case $target in aio | cluster) ;; *) echo "bench: target is aio or cluster" >&2; exit 2 ;; esac
+case $mode in default) strict=false ;; strict) strict=true ;; *) echo "bench: mode is default or strict" >&2; exit 2 ;; esac
+command -v jq >/dev/null || { echo "bench: installing jq" >&2; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >&2; }
+
+# shellcheck disable=SC1091
+source var/deps.env
+out=var/bench
+mkdir -p "$out"
+run=bench$$
+work=$(mktemp -d)
+db_url=$(echo "$CHILLIN_POSTGRES_URL" | sed -E "s#/[^/?]+(\?|$)#/chillin_$run\1#")
+prefix="$run:"
+pids=()
+
+log() { echo "bench: $*" >&2; }
+
+cleanup() {
+	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	psql "$(echo "$CHILLIN_POSTGRES_URL" | sed -E 's#/[^/?]+(\?|$)#/postgres\1#')" -qc "DROP DATABASE IF EXISTS chillin_$run" >/dev/null 2>&1 || true
+	redis-cli -u "$CHILLIN_REDIS_URL" --scan --pattern "$prefix*" 2>/dev/null | xargs -r -n 500 redis-cli -u "$CHILLIN_REDIS_URL" UNLINK >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# free_port: a port nothing listens on, from a random start.
+free_port() {
+	local p=$((20000 + RANDOM % 20000))
+	while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
+	echo "$p"
+}
+
+export CHILLIN_RATE_LIMIT=1000000 CHILLIN_STRICT=$strict CHILLIN_LOG_LEVEL=warn
+if [ "$target" = aio ]; then
+	port=$(free_port)
+	pprof_port=$(free_port)
+	CHILLIN_DATA_DIR=$work/data CHILLIN_REDIS_PREFIX=$prefix CHILLIN_POSTGRES_URL=$db_url \
+		CHILLIN_HTTP_ADDR=127.0.0.1:$port CHILLIN_NATS_LISTEN=127.0.0.1:0 CHILLIN_PPROF_ADDR=127.0.0.1:$pprof_port \
+		bin/chillin >"$work/system.log" 2>&1 &
+	pids+=($!)
+	url=http://127.0.0.1:$port
+	gw_metrics=$url/metrics
+	lag_metrics=$url/metrics
+	ready=$url/ready
+	# (d): the process collects its garbage before memory is read.
+	idle_args=(-pprof "http://127.0.0.1:$pprof_port")
+else
+	CHILLIN_CLUSTER_POSTGRES_URL=$db_url bin/chillin-cluster -dir "$work/cluster" -bin var/cluster/bin \
+		-redis-prefix "$prefix" -strict "$strict" >"$work/system.log" 2>&1 &
+	pids+=($!)
+	for _ in $(seq 300); do grep -q "^Chillin cluster is running" "$work/system.log" && break; sleep 1; done
+	url=$(sed -nE 's/^Chillin cluster is running at ([^ ]+) .*/\1/p' "$work/system.log")
+	[ -n "$url" ] || { cat "$work/system.log" >&2; exit 1; }
+	gw_metrics=$(awk '/^gateway-[0-9]/ {sub(/\/$/, "", $3); printf "%s%s/metrics", sep, $3; sep=","}' "$work/system.log")
+	lag_metrics=$(awk '/^projector-[0-9]/ {printf "%s%s", sep, $3; sep=","}' "$work/system.log")
+	ready=$url/ready
+	# (d): clients connect to gateway-1 and log in through gateway-2, so
+	# gateway-1's resident memory holds connections and nothing else.
+	gw1=$(awk '/^gateway-1 / {sub(/\/$/, "", $3); print $3}' "$work/system.log")
+	gw2=$(awk '/^gateway-2 / {sub(/\/$/, "", $3); print $3}' "$work/system.log")
+	idle_args=(-url "$gw1" -auth-url "$gw2" -metrics "$gw1/metrics")
+fi
+for _ in $(seq 120); do curl -sf "$ready" >/dev/null 2>&1 && break; sleep 0.5; done
+curl -sf "$ready" >/dev/null || { log "the system did not become ready"; cat "$work/system.log" >&2; exit 1; }
+log "$target ($mode) at $url"
+
+# load NAME ARGS...: one chillin-load run; its JSON goes to var/bench/.
+# Later arguments override the defaults given first.
+load() {
+	local name=$1
+	shift
+	bin/chillin-load -url "$url" -metrics "$gw_metrics" -lag-metrics "$lag_metrics" -json -prefix "$run" "$@" \
+		>"$out/$target-$mode-$name.json" 2>"$work/load.log" || { cat "$work/load.log" >&2; return 1; }
+	cat "$out/$target-$mode-$name.json"
+}
+
+ms() { jq -r "$1 | if . == null then \"–\" elif . < 0 then \"> 5 min\" else (. * 100 | round / 100 | tostring) end"; }
+
+row() { # row SHAPE JSON
+	local j=$2
+	printf '| %s | %s | %s | %s msg/s | %s del/s | %s / %s / %s ms | %s | %s µs / %s µs |\n' \
+		"$target $mode" "$1" "$(jq -r '"\(.clients) clients, \(.rooms) rooms, \(.senders)×\(.ratePerSender)/s"' <<<"$j")" \
+		"$(jq -r '.acceptedPerSec | round' <<<"$j")" "$(jq -r '.deliveredPerSec | round' <<<"$j")" \
+		"$(ms .latencyMs.p50 <<<"$j")" "$(ms .latencyMs.p99 <<<"$j")" "$(ms .latencyMs.max <<<"$j")" \
+		"$(jq -r 'if .lagMs then "≤ \(.lagMs.p99) ms" else "–" end' <<<"$j")" \
+		"$(jq -r '.loadCpuPerFrameUs // 0 | . * 10 | round / 10' <<<"$j")" "$(jq -r '.gatewayCpuPerFrameUs // 0 | . * 10 | round / 10' <<<"$j")"
+}
+
+echo "| system | shape | clients | accepted | deliveries | p50 / p99 / max | pg lag p99 | CPU per frame: load / system |"
+echo "|---|---|---|---|---|---|---|---|"
+for shape in $shapes; do
+	case $shape in
+	a)
+		j=$(load a -clients 2000 -users 200 -rooms 200 -rate 0.5 -duration 30s -source-ips 4)
+		row "(a) 1,000 msg/s, rooms of 10" "$j"
+		;;
+	b)
+		best=""
+		for total in 1000 1250 1500 1750 2000 2500 3000 4000 5000 6000 8000; do
+			rate=$(awk -v t="$total" 'BEGIN { printf "%.3f", t / 2000 }')
+			j=$(load "b$total" -clients 2000 -users 200 -rooms 200 -rate "$rate" -duration 20s -source-ips 4)
+			sent=$(jq -r '.sent' <<<"$j")
+			ok=$(jq -r --argjson sent "$sent" '(.latencyMs.p99 < 50) and (.accepted >= 0.99 * $sent) and (.errors == 0)' <<<"$j")
+			log "b at $total msg/s: p99 $(ms .latencyMs.p99 <<<"$j") ms, accepted $(jq -r .accepted <<<"$j") of $sent"
+			[ "$ok" = true ] || break
+			best=$j
+		done
+		if [ -n "$best" ]; then row "(b) highest with p99 < 50 ms" "$best"; else row "(b) none reached p99 < 50 ms; first step" "$j"; fi
+		;;
+	c)
+		for total in 500 1000; do
+			rate=$(awk -v t="$total" 'BEGIN { printf "%.3f", t / 1000 }')
+			j=$(load "c$total" -clients 1000 -users 100 -rooms 10 -rate "$rate" -duration 20s -source-ips 4)
+			row "(c) fan-out 100 at $total msg/s" "$j"
+		done
+		;;
+	d)
+		j=$(load d -clients 15000 -users 300 -rooms 1500 -rate 0 -duration 20s -source-ips 8 -setup-concurrency 32 "${idle_args[@]}")
+		printf '| %s | (d) 15,000 idle connections | Go heap and stacks %s KiB, resident set %s KiB per connection |\n' "$target $mode" \
+			"$(jq -r 'if .gatewayGoBytesPerConn then (.gatewayGoBytesPerConn / 1024 | . * 10 | round / 10 | tostring) else "–" end' <<<"$j")" \
+			"$(jq -r 'if .gatewayBytesPerConn then (.gatewayBytesPerConn / 1024 | . * 10 | round / 10 | tostring) else "–" end' <<<"$j")"
+		;;
+	*) log "unknown shape $shape" ;;
+	esac
+done
