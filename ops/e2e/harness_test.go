@@ -19,6 +19,8 @@ import (
 
 	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/events/natstest"
+	"github.com/chillin-chat/chillin/events/objstore"
+	"github.com/chillin-chat/chillin/events/objstore/objstoretest"
 	"github.com/chillin-chat/chillin/events/password"
 	"github.com/chillin-chat/chillin/gateway"
 	"github.com/chillin-chat/chillin/projector"
@@ -62,6 +64,9 @@ type system struct {
 	rateLimit    int
 	frameRate    float64
 	presenceBeat time.Duration
+	// With withStorage: a bucket of this system's own on the test S3 endpoint.
+	storage      objstore.Config
+	uploadExpiry time.Duration
 	baseURL      string
 	wsURL        string
 
@@ -87,6 +92,16 @@ func withPresenceBeat(d time.Duration) sysOption { return func(s *system) { s.pr
 
 // withFrameRate raises the gateway's per-socket flood limit, for bursts.
 func withFrameRate(perSec float64) sysOption { return func(s *system) { s.frameRate = perSec } }
+
+// withStorage gives the gateway and the validator media storage: a fresh
+// bucket on the test S3 endpoint (MinIO from deps.sh), removed at the end,
+// and upload forms valid for uploadExpiry (0: the gateway's default).
+func withStorage(uploadExpiry time.Duration) sysOption {
+	return func(s *system) {
+		s.storage, _ = objstoretest.NewBucket(s.t)
+		s.uploadExpiry = uploadExpiry
+	}
+}
 
 // newSystem starts NATS, Postgres (database) and one of each service.
 func newSystem(t *testing.T, opts ...sysOption) *system {
@@ -155,6 +170,7 @@ func (s *system) startValidator() {
 		return validator.Run(ctx, validator.Config{
 			NATSURL: s.natsURL, RedisURL: s.serviceRD, RedisPrefix: s.prefix,
 			RateLimit: s.rateLimit, RateWindow: 10 * time.Second, Logger: s.log.With("service", "validator"),
+			Storage: s.storage,
 		})
 	})
 }
@@ -163,7 +179,7 @@ func (s *system) startProjector() {
 	s.projectorStop = s.service("projector", func(ctx context.Context) error {
 		return projector.Run(ctx, projector.Config{
 			NATSURL: s.natsURL, PostgresURL: s.servicePG, RedisURL: s.serviceRD, RedisPrefix: s.prefix,
-			Views: []string{"pg", "live"}, Logger: s.log.With("service", "projector"),
+			Views: []string{"pg", "live", "cache"}, Logger: s.log.With("service", "projector"),
 		})
 	})
 }
@@ -185,6 +201,7 @@ func (s *system) startGateway() (wsURL string, stop func()) {
 			Listener: ln, NATSURL: s.natsURL, PostgresURL: s.servicePG, RedisURL: s.serviceRD, RedisPrefix: s.prefix,
 			Password: fastHash, UI: ui.FS(), FrameRate: s.frameRate, FrameBurst: int(s.frameRate),
 			PresenceBeat: s.presenceBeat, Logger: s.log.With("service", "gateway"),
+			Storage: s.storage, UploadExpiry: s.uploadExpiry,
 		})
 	})
 }

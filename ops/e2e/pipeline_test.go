@@ -67,7 +67,9 @@ func TestConversation(t *testing.T) {
 	}
 }
 
-// waitPG waits until Postgres holds n messages of a room and returns them.
+// waitPG waits until Postgres holds n messages of a room and returns them,
+// and until the Redis cache has caught up with Postgres, so that the API
+// answers alike from either.
 func (s *system) waitPG(room string, n int) []messageData {
 	s.t.Helper()
 	var msgs []messageData
@@ -78,6 +80,7 @@ func (s *system) waitPG(room string, n int) []messageData {
 	if len(msgs) != n {
 		s.t.Fatalf("postgres holds %d messages of %s, want %d", len(msgs), room, n)
 	}
+	s.waitCache(s.pgCheckpoint())
 	return msgs
 }
 

@@ -40,6 +40,10 @@ chromium=${CHILLIN_CHROMIUM:-/usr/bin/chromium}
 if [ ! -x "$chromium" ]; then
 	apt_install chromium
 fi
+# Reactions are emoji: without a colour emoji font the screenshots show boxes.
+if [ ! -d /usr/share/fonts/truetype/noto ] || ! ls /usr/share/fonts/truetype/noto/NotoColorEmoji* >/dev/null 2>&1; then
+	apt_install fonts-noto-color-emoji || log "no colour emoji font: reactions show as boxes in screenshots"
+fi
 export CHILLIN_CHROMIUM=$chromium
 
 # PostgreSQL and Redis for the server the browser tests run.

@@ -18,9 +18,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/chillin-chat/chillin/gateway"
 	"github.com/chillin-chat/chillin/ops/internal/stack"
 	"github.com/chillin-chat/chillin/projector"
+	"github.com/chillin-chat/chillin/projector/cache"
 	"github.com/chillin-chat/chillin/ui"
 	"github.com/chillin-chat/chillin/validator"
 )
@@ -50,10 +54,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	rateLimit := fs.Int("rate-limit", 10, "accepted messages per user per window (CHILLIN_RATE_LIMIT)")
 	rateWindow := fs.Duration("rate-window", 10*time.Second, "rate limit window (CHILLIN_RATE_WINDOW)")
 	maxRunes := fs.Int("max-message-runes", 2000, "longest message in code points (CHILLIN_MAX_MESSAGE_RUNES)")
+	cacheWindow := fs.Int("cache-window", cache.DefaultWindow, "newest messages per room the Redis cache keeps (CHILLIN_CACHE_WINDOW)")
 	logFormat := fs.String("log-format", env("CHILLIN_LOG_FORMAT", "text"), "log format: json or text (CHILLIN_LOG_FORMAT)")
 	pprofAddr := fs.String("pprof", env("CHILLIN_PPROF_ADDR", ""), "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (CHILLIN_PPROF_ADDR)")
 	for name, key := range map[string]string{
 		"strict": "CHILLIN_STRICT", "rate-limit": "CHILLIN_RATE_LIMIT", "rate-window": "CHILLIN_RATE_WINDOW", "max-message-runes": "CHILLIN_MAX_MESSAGE_RUNES",
+		"cache-window": "CHILLIN_CACHE_WINDOW",
 	} {
 		if v := getenv(key); v != "" {
 			if err := fs.Set(name, v); err != nil {
@@ -100,7 +106,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := stack.EnsureDatabase(ctx, gw.PostgresURL); err != nil {
 		return err
 	}
-	gw.NATSURL, gw.UI, gw.Logger = natsURL, ui.FS(), log
+	// One registry for the three services: the gateway's /metrics shows them all.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	gw.NATSURL, gw.UI, gw.Logger, gw.Metrics = natsURL, ui.FS(), log, reg
 	// The stream settings (CHILLIN_STREAM_REPLICAS, -stream-replicas) come
 	// with the gateway's flags and hold for all three services.
 	fmt.Fprintf(stdout, "Chillin is running at http://%s (Ctrl-C stops it)\n", gw.HTTPAddr)
@@ -109,10 +118,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Validator: validator.Config{
 			NATSURL: natsURL, RedisURL: gw.RedisURL, RedisPrefix: gw.RedisPrefix,
 			RateLimit: *rateLimit, RateWindow: *rateWindow, MaxTextRunes: *maxRunes, Streams: gw.Streams, Logger: log,
+			// The media storage settings (CHILLIN_S3_*, -s3-*) come with the
+			// gateway's flags too: the validator checks attachments there.
+			Storage: gw.Storage,
+			Metrics: reg,
 		},
 		Projector: projector.Config{
 			NATSURL: natsURL, PostgresURL: gw.PostgresURL, RedisURL: gw.RedisURL, RedisPrefix: gw.RedisPrefix,
-			Views: []string{"pg", "live"}, Logger: log, Streams: gw.Streams,
+			Views: []string{projector.ViewPG, projector.ViewLive, projector.ViewCache}, CacheWindow: *cacheWindow,
+			Logger: log, Streams: gw.Streams, Metrics: reg,
 		},
 	}, log)
 }

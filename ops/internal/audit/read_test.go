@@ -18,10 +18,7 @@ func twoRooms(t *testing.T, n int) jetstream.JetStream {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	_, js := natstest.Connect(t, natstest.Start(t))
-	if err := events.EnsureStreams(ctx, js, events.StreamOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	js := natstest.Streams(t)
 	seqs := map[string]uint64{}
 	for i := range n {
 		room := "a"

@@ -20,16 +20,6 @@ func ctxT(tb testing.TB) context.Context {
 	return ctx
 }
 
-// newLog starts a JetStream server with Chillin's streams.
-func newLog(tb testing.TB) jetstream.JetStream {
-	tb.Helper()
-	_, js := natstest.Connect(tb, natstest.Start(tb))
-	if err := events.EnsureStreams(ctxT(tb), js, events.StreamOptions{}); err != nil {
-		tb.Fatal(err)
-	}
-	return js
-}
-
 func opts() Options { return Options{Dir: "testdata", Now: func() time.Time { return importTime }} }
 
 // dump is every fact in CHAT_EVT with its stream sequence and subject.
@@ -48,7 +38,7 @@ func mustImport(tb testing.TB, js jetstream.JetStream, d *Data) *Summary {
 }
 
 func TestImportTwiceChangesNothing(t *testing.T) {
-	js := newLog(t)
+	js := natstest.Streams(t)
 	first := mustImport(t, js, example(t))
 	want := Summary{Dir: "testdata",
 		Users: Tally{InFiles: 7, Imported: 7}, Rooms: Tally{InFiles: 6, Imported: 6},
@@ -108,14 +98,14 @@ func (c *crashAfter) Publish(ctx context.Context, subject string, data []byte, o
 // its acknowledgement, completes on the next run into exactly the log of an
 // uninterrupted one: same facts, same order, no duplicates.
 func TestImportResumesFromAnyPoint(t *testing.T) {
-	ref := newLog(t)
+	ref := natstest.Streams(t)
 	mustImport(t, ref, example(t))
 	want := strings.Join(dump(t, ref), "\n")
 	total := strings.Count(want, "\n") + 1
 
 	for k := 1; k <= total; k++ {
 		t.Run(fmt.Sprint("after ", k), func(t *testing.T) {
-			js := newLog(t)
+			js := natstest.Streams(t)
 			if _, err := Import(ctxT(t), &crashAfter{JetStream: js, n: k}, example(t), opts()); !errors.Is(err, errCrash) {
 				t.Fatalf("interrupted import: %v", err)
 			}
@@ -138,7 +128,7 @@ func TestImportResumesFromAnyPoint(t *testing.T) {
 // user or room moves on to the next candidate, reported, and a re-run finds
 // the same ids again.
 func TestImportClaimsIdsAgainstTheLog(t *testing.T) {
-	js := newLog(t)
+	js := natstest.Streams(t)
 	live := func(subject string) func(events.Fact, error) {
 		return func(f events.Fact, err error) {
 			t.Helper()
@@ -202,7 +192,7 @@ func mustStream(tb testing.TB, js jetstream.JetStream) jetstream.Stream {
 // Live traffic in a room whose import was interrupted: the resumed import
 // appends the rest after it, with gap-free seqs and no duplicates.
 func TestImportResumesAroundLiveTraffic(t *testing.T) {
-	js := newLog(t)
+	js := natstest.Streams(t)
 	// 7 users; general's room.created, first message and bob's join.
 	if _, err := Import(ctxT(t), &crashAfter{JetStream: js, n: 10}, example(t), opts()); !errors.Is(err, errCrash) {
 		t.Fatalf("interrupted import: %v", err)
@@ -251,7 +241,7 @@ func TestImportNeedsChillinsLog(t *testing.T) {
 // Imported facts carry the original times, and the legacy credentials only
 // in their legacy fields.
 func TestImportedFacts(t *testing.T) {
-	js := newLog(t)
+	js := natstest.Streams(t)
 	mustImport(t, js, example(t))
 	evt := mustStream(t, js)
 	first := func(subject string) events.Stored {
