@@ -9,7 +9,7 @@ GO ?= go
 MODULES := events schema ui gateway validator projector ops
 GOTEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: run cluster test deps test-go test-ui vet fmt build clean
+.PHONY: run cluster test deps test-go test-ui vet fmt build bench clean
 
 deps:
 	@bash ops/scripts/deps.sh
@@ -40,6 +40,11 @@ test-ui:
 build:
 	@mkdir -p bin
 	$(GO) build -o bin/ ./ops/cmd/... ./gateway/cmd/... ./validator/cmd/... ./projector/cmd/...
+
+## bench: the benchmarks of docs/performance.md (not part of `make test`);
+## e.g. `make bench ARGS="aio default"` or ARGS="cluster strict a b"
+bench: deps build
+	@bash ops/scripts/bench.sh $(or $(ARGS),aio default)
 
 fmt:
 	@gofmt -l -w $(MODULES)
