@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -35,6 +36,7 @@ var batchBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); retu
 // half of it has passed: a write gets between timeout/2 and timeout.)
 type batchConn struct {
 	net.Conn
+	raw      syscall.RawConn // of Conn, for awaitInput; nil if it has none
 	timeout  time.Duration
 	deadline time.Time // the write deadline set on Conn
 
@@ -107,12 +109,31 @@ func (b *batchConn) flushLocked() error {
 	return err
 }
 
+// awaitInput blocks until the socket has bytes to read, has ended or has
+// failed, and reads nothing. An idle socket's reader waits here rather than
+// deep inside the WebSocket library's read path: a goroutine parked in a
+// shallow call lets the garbage collector shrink its stack to a few KiB,
+// which is most of what an idle connection costs. Callers make sure no
+// one else reads the socket meanwhile.
+func (b *batchConn) awaitInput() error {
+	if b.raw == nil {
+		return nil
+	}
+	var peek [1]byte
+	return b.raw.Read(func(fd uintptr) bool {
+		_, _, err := syscall.Recvfrom(int(fd), peek[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		// Bytes, the end of the stream or an error: the real read sees them.
+		return err != syscall.EAGAIN && err != syscall.EINTR
+	})
+}
+
 // batchHijacker hands the WebSocket library a batchConn when it hijacks the
 // HTTP connection.
 type batchHijacker struct {
 	http.ResponseWriter
 	timeout time.Duration
-	conn    *batchConn // set by Hijack
+	conn    *batchConn    // set by Hijack
+	in      *bufio.Reader // set by Hijack: what the library reads from
 }
 
 func (h *batchHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -121,6 +142,11 @@ func (h *batchHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	h.conn = &batchConn{Conn: nc, timeout: h.timeout}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			h.conn.raw = raw
+		}
+	}
 	// Smaller buffers than the HTTP server's (which Hijack has flushed).
 	// Bytes the client sent after its request must stay buffered in the
 	// new reader: the library takes over what a reader has buffered.
@@ -133,5 +159,6 @@ func (h *batchHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			return nil, nil, err
 		}
 	}
+	h.in = rd
 	return h.conn, bufio.NewReadWriter(rd, bufio.NewWriterSize(h.conn, writeBufferSize)), nil
 }

@@ -220,3 +220,129 @@ func TestFrameSentWithTheUpgradeRequest(t *testing.T) {
 		t.Fatal("the frame sent with the upgrade request never arrived")
 	}
 }
+
+// awaitInput waits for the peer's bytes without taking them from the reader
+// that follows, and returns when the peer goes away.
+func TestAwaitInputLeavesTheBytes(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	raw, err := sc.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc := &batchConn{Conn: sc, raw: raw, timeout: time.Second}
+
+	woke := make(chan error, 1)
+	go func() { woke <- bc.awaitInput() }()
+	select {
+	case err := <-woke:
+		t.Fatalf("awaitInput returned (%v) before the peer sent anything", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if _, err := client.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-woke:
+		if err != nil {
+			t.Fatalf("awaitInput: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("awaitInput did not return when bytes came")
+	}
+	got := make([]byte, 5)
+	if _, err := io.ReadFull(bc, got); err != nil || string(got) != "hello" {
+		t.Fatalf("read after awaitInput: %q, %v; want the peer's bytes", got, err)
+	}
+
+	go func() { woke <- bc.awaitInput() }()
+	client.Close()
+	select {
+	case <-woke:
+	case <-time.After(5 * time.Second):
+		t.Fatal("awaitInput did not return when the peer closed")
+	}
+	if n, err := bc.Read(got); n != 0 || err != io.EOF {
+		t.Fatalf("read after the peer closed: %d, %v; want EOF", n, err)
+	}
+}
+
+// A socket whose peer keeps sending is not pinged; a silent one is, and is
+// closed when no pong comes back. (The peers here never read, so they never
+// answer a ping.)
+func TestPingsOnlySilentPeers(t *testing.T) {
+	const interval = 150 * time.Millisecond
+	for _, talking := range []bool{true, false} {
+		t.Run(fmt.Sprintf("talking=%v", talking), func(t *testing.T) {
+			conns := make(chan *conn, 1)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hj := &batchHijacker{ResponseWriter: w, timeout: 5 * time.Second}
+				ws, err := websocket.Accept(hj, r, nil)
+				if err != nil {
+					return
+				}
+				c := newConn(&Server{cfg: Config{PingInterval: interval}}, session{}, ws, hj)
+				c.mu.Lock()
+				c.ping = time.AfterFunc(interval, c.keepAlive)
+				c.mu.Unlock()
+				conns <- c
+				go func() {
+					for {
+						c.awaitInput()
+						if _, _, err := ws.Read(context.Background()); err != nil {
+							return
+						}
+						c.heard.Store(time.Now().UnixNano())
+					}
+				}()
+			}))
+			defer srv.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ws.CloseNow()
+			c := <-conns
+			defer c.closeWith(websocket.StatusNormalClosure, "")
+
+			end := time.After(8 * interval)
+			tick := time.NewTicker(interval / 3)
+			defer tick.Stop()
+			for {
+				select {
+				case <-c.ctx.Done():
+					if talking {
+						t.Fatal("a talking peer's socket was closed")
+					}
+					return
+				case <-tick.C:
+					if talking {
+						if err := ws.Write(ctx, websocket.MessageText, []byte(`{"type":"heartbeat","data":{"t":1}}`)); err != nil {
+							t.Fatal(err)
+						}
+					}
+				case <-end:
+					if !talking {
+						t.Fatal("a silent peer that never answers pings was not closed")
+					}
+					return
+				}
+			}
+		})
+	}
+}

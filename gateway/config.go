@@ -42,8 +42,9 @@ type Config struct {
 	// SendQueue bounds the frames queued for one socket (default 512); a
 	// socket whose queue is full is closed as too slow.
 	SendQueue int
-	// PingInterval is the WebSocket keepalive period (default 30s); a socket
-	// whose pong does not come back within it is closed.
+	// PingInterval is the WebSocket keepalive period (default 30s): a
+	// socket silent for that long is pinged, and closed if its pong does
+	// not come back within it.
 	PingInterval time.Duration
 	// FrameRate and FrameBurst bound the frames one socket may send: a
 	// socket above FrameRate per second sustained, beyond a burst of

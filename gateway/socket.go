@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"strconv"
 	"sync"
@@ -20,7 +21,11 @@ type conn struct {
 	id   string
 	sess session
 	ws   *websocket.Conn
-	net  *batchConn // under ws: writes carry a deadline, held frames go out together
+	net  *batchConn    // under ws: writes carry a deadline, held frames go out together
+	in   *bufio.Reader // what ws reads from (awaitInput looks at what it holds)
+	// heard is when the peer last sent a frame (unix ns): a socket that
+	// speaks needs no ping to show it is alive.
+	heard atomic.Int64
 
 	mu      sync.Mutex
 	queue   [][]byte      // frames not yet taken by the writer
@@ -37,13 +42,15 @@ type conn struct {
 	typist typist
 }
 
-func newConn(s *Server, sess session, ws *websocket.Conn, nc *batchConn) *conn {
+func newConn(s *Server, sess session, ws *websocket.Conn, hj *batchHijacker) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &conn{
-		s: s, id: s.id + "." + strconv.FormatUint(atomic.AddUint64(&s.connSeq, 1), 10), sess: sess, ws: ws, net: nc,
+	c := &conn{
+		s: s, id: s.id + "." + strconv.FormatUint(atomic.AddUint64(&s.connSeq, 1), 10), sess: sess, ws: ws, net: hj.conn, in: hj.in,
 		space: make(chan struct{}, 1), ctx: ctx, cancel: cancel, closed: make(chan struct{}),
 		rooms: map[string]bool{}, typist: typist{rooms: map[string]*typing{}},
 	}
+	c.heard.Store(time.Now().UnixNano())
+	return c
 }
 
 // serve reads the socket until it ends, then waits for the close handshake
@@ -59,9 +66,18 @@ func (c *conn) serve() {
 	c.s.metrics.conns.Dec()
 }
 
-// keepAlive pings the peer; a socket whose pong does not come back within
-// the ping interval is closed.
+// keepAlive pings a peer that has been silent for the ping interval; a
+// socket whose pong does not come back within the interval is closed. (The
+// web app's heartbeats come more often, so its sockets are never pinged.)
 func (c *conn) keepAlive() {
+	if quiet := time.Since(time.Unix(0, c.heard.Load())); quiet < c.s.cfg.PingInterval {
+		c.mu.Lock()
+		if c.ctx.Err() == nil {
+			c.ping.Reset(c.s.cfg.PingInterval - quiet)
+		}
+		c.mu.Unlock()
+		return
+	}
 	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.PingInterval)
 	err := c.ws.Ping(ctx)
 	cancel()
@@ -74,6 +90,21 @@ func (c *conn) keepAlive() {
 		c.ping.Reset(c.s.cfg.PingInterval)
 	}
 	c.mu.Unlock()
+}
+
+// awaitInput parks the reader until the peer sends something, unless the
+// library holds bytes of it already (see batchConn.awaitInput).
+func (c *conn) awaitInput() {
+	// The library's close handshake reads too; it starts after c.ctx is
+	// cancelled under c.mu, so a look at the buffer under c.mu with the
+	// context alive cannot overlap it.
+	c.mu.Lock()
+	wait := c.ctx.Err() == nil && c.in != nil && c.in.Buffered() == 0
+	c.mu.Unlock()
+	if wait {
+		// An error here (the socket closed) is the next read's to report.
+		_ = c.net.awaitInput()
+	}
 }
 
 // Send queues a frame; a socket whose queue is full is closed as too slow,

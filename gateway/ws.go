@@ -68,7 +68,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		return // Accept has answered: 403 for a foreign origin, 400 for a bad handshake
 	}
 	ws.SetReadLimit(maxFrame)
-	c := newConn(s, sess, ws, hj.conn)
+	c := newConn(s, sess, ws, hj)
 	s.addConn(c)
 	s.metrics.conns.Inc()
 
@@ -94,6 +94,7 @@ type clientFrame struct {
 func (c *conn) readLoop() {
 	limiter := rate.NewLimiter(rate.Limit(c.s.cfg.FrameRate), c.s.cfg.FrameBurst)
 	for {
+		c.awaitInput()
 		// Not c.ctx: cancelling a read drops the connection without a close
 		// frame. The writer's Close ends this read with the right status.
 		typ, b, err := c.ws.Read(context.Background())
@@ -104,21 +105,30 @@ func (c *conn) readLoop() {
 			}
 			return
 		}
-		if !limiter.Allow() {
-			c.closeWith(closeFlood, "too many frames")
+		if !c.onFrame(limiter, typ, b) {
 			return
 		}
-		if typ != websocket.MessageText {
-			c.frameError("", "BAD_FRAME", "frames are JSON text")
-			continue
-		}
-		var f clientFrame
-		if err := json.Unmarshal(b, &f); err != nil || f.Type == "" {
-			c.frameError("", "BAD_FRAME", "a frame is a JSON object with a type")
-			continue
-		}
-		c.handle(f)
 	}
+}
+
+// onFrame handles one frame the peer sent; false if it closed the socket.
+func (c *conn) onFrame(limiter *rate.Limiter, typ websocket.MessageType, b []byte) bool {
+	c.heard.Store(time.Now().UnixNano())
+	if !limiter.Allow() {
+		c.closeWith(closeFlood, "too many frames")
+		return false
+	}
+	if typ != websocket.MessageText {
+		c.frameError("", "BAD_FRAME", "frames are JSON text")
+		return true
+	}
+	var f clientFrame
+	if err := json.Unmarshal(b, &f); err != nil || f.Type == "" {
+		c.frameError("", "BAD_FRAME", "a frame is a JSON object with a type")
+		return true
+	}
+	c.handle(f)
+	return true
 }
 
 // field errors of a frame's data
