@@ -29,6 +29,7 @@ type options struct {
 	Rooms, Senders    int
 	Rate              float64
 	Duration, Drain   time.Duration
+	Heartbeat         time.Duration
 	SourceIPs, Size   int
 	Concurrency       int
 	Prefix            string
@@ -63,6 +64,8 @@ func (o *options) validate() error {
 		return errors.New("users and senders are at most clients")
 	case o.Rate < 0 || o.Duration <= 0:
 		return errors.New("rate must be >= 0 and duration > 0")
+	case o.Heartbeat < 0:
+		return errors.New("heartbeat must be >= 0")
 	case o.SourceIPs < 1 || o.SourceIPs > 250:
 		return errors.New("source-ips is 1 to 250")
 	case o.Size < 24 || o.Size > 2000:
@@ -138,6 +141,13 @@ func runLoad(ctx context.Context, o options, progress io.Writer) (*result, error
 			defer readers.Done()
 			c.read(runCtx)
 		}()
+		if o.Heartbeat > 0 {
+			readers.Add(1)
+			go func() {
+				defer readers.Done()
+				c.heartbeat(runCtx, o.Heartbeat)
+			}()
+		}
 		return c.join(runCtx)
 	}); err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
@@ -328,6 +338,30 @@ func (c *client) write(ctx context.Context, b []byte) error {
 func (c *client) join(ctx context.Context) error {
 	b, _ := json.Marshal(map[string]any{"type": "room:join", "ref": "join", "data": map[string]any{"room": c.room}})
 	return c.write(ctx, b)
+}
+
+// heartbeat sends a `heartbeat` frame every interval, as the web app does,
+// from a random phase, until ctx ends.
+func (c *client) heartbeat(ctx context.Context, interval time.Duration) {
+	var phase [1]byte
+	_, _ = rand.Read(phase[:])
+	timer := time.NewTimer(time.Duration(int64(interval) * int64(phase[0]) / 256))
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		timer.Reset(interval)
+		b := []byte(`{"type":"heartbeat","data":{"t":` + strconv.FormatInt(time.Now().UnixMilli(), 10) + `}}`)
+		if err := c.write(ctx, b); err != nil {
+			if ctx.Err() == nil {
+				c.errors.Add(1)
+			}
+			return
+		}
+	}
 }
 
 // send sends rate messages per second until stop, each text starting with

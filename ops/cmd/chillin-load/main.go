@@ -47,6 +47,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.Senders, "senders", 0, "how many clients send (default: all)")
 	fs.DurationVar(&o.Duration, "duration", 30*time.Second, "how long to send")
 	fs.DurationVar(&o.Drain, "drain", 3*time.Second, "how long to wait for deliveries after sending stops")
+	fs.DurationVar(&o.Heartbeat, "heartbeat", 25*time.Second, "each client sends a heartbeat frame this often, as the web app does (0: never)")
 	fs.IntVar(&o.SourceIPs, "source-ips", 1, "spread client source addresses over 127.0.0.1 .. 127.0.N-1.1 (different /24s: nginx's ip_hash spreads them over gateways)")
 	fs.IntVar(&o.Size, "size", 64, "message text length in bytes")
 	fs.IntVar(&o.Concurrency, "setup-concurrency", 16, "parallel registrations and connections during setup")
