@@ -227,7 +227,8 @@ loop:
 	}
 	cancel()
 	for _, c := range clients {
-		c.ws.Close(websocket.StatusNormalClosure, "load done")
+		// At once, without a close handshake each: the clients are many.
+		c.ws.CloseNow()
 	}
 	readers.Wait()
 
@@ -439,7 +440,9 @@ func (c *client) read(ctx context.Context) {
 	own, run := []byte(c.tag), []byte(c.run)
 	var buf bytes.Buffer // reused: a frame's bytes are not kept past its turn
 	for {
-		_, r, err := c.ws.Reader(ctx)
+		// Not ctx: a read with a cancellable context costs a callback
+		// registration per frame. The reads end when the socket is closed.
+		_, r, err := c.ws.Reader(context.Background())
 		if err == nil {
 			buf.Reset()
 			_, err = buf.ReadFrom(r)

@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 )
@@ -52,12 +53,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.Size, "size", 64, "message text length in bytes")
 	fs.IntVar(&o.Concurrency, "setup-concurrency", 16, "parallel registrations and connections during setup")
 	fs.StringVar(&o.Prefix, "prefix", "", "name prefix of the users and rooms this run creates (default: a fresh one)")
+	var cpuProfile string
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write the load tool's own CPU profile to this file")
 	fs.BoolVar(&o.JSON, "json", false, "print the result as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := o.validate(); err != nil {
 		return err
+	}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	res, err := runLoad(ctx, o, stderr)
 	if err != nil {
