@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/chillin-chat/chillin/events/natstest"
+	"github.com/chillin-chat/chillin/events/password"
+	"github.com/chillin-chat/chillin/gateway"
+	"github.com/chillin-chat/chillin/ops/internal/stack"
+	"github.com/chillin-chat/chillin/projector"
+	"github.com/chillin-chat/chillin/schema/schematest"
+	"github.com/chillin-chat/chillin/validator"
+	"github.com/redis/go-redis/v9"
+)
+
+// startSystem runs a whole Chillin in this process (embedded NATS, a fresh
+// database, Redis under a fresh prefix) with the given per-user rate limit,
+// and returns its base URL.
+func startSystem(t *testing.T, rateLimit int) string {
+	t.Helper()
+	ns := natstest.Start(t)
+	_, pgURL := schematest.NewDB(t)
+	redisURL := os.Getenv("CHILLIN_TEST_REDIS_URL")
+	if redisURL == "" {
+		redisURL = "redis://127.0.0.1:6379/0"
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := "loadtest" + time.Now().Format("150405.000000") + ":"
+	log := slog.New(slog.DiscardHandler)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- stack.Run(ctx, stack.Config{
+			Gateway: gateway.Config{Listener: ln, NATSURL: ns.ClientURL(), PostgresURL: pgURL, RedisURL: redisURL,
+				RedisPrefix: prefix, Password: password.Params{Memory: 64, Time: 1, Threads: 1}, Logger: log},
+			Validator: validator.Config{NATSURL: ns.ClientURL(), RedisURL: redisURL, RedisPrefix: prefix,
+				RateLimit: rateLimit, RateWindow: 10 * time.Second, Logger: log},
+			Projector: projector.Config{NATSURL: ns.ClientURL(), PostgresURL: pgURL, RedisURL: redisURL,
+				RedisPrefix: prefix, Views: []string{projector.ViewPG, projector.ViewLive}, Logger: log},
+		}, log)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("system: %v", err)
+		}
+		opt, err := redis.ParseURL(redisURL)
+		if err != nil {
+			return
+		}
+		rdb := redis.NewClient(opt)
+		defer rdb.Close()
+		ctx := context.Background()
+		keys, _ := rdb.Keys(ctx, prefix+"*").Result()
+		if len(keys) > 0 {
+			rdb.Del(ctx, keys...)
+		}
+	})
+	base := "http://" + ln.Addr().String()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get(base + "/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return base
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the system was not ready within 30s: %v", err)
+		}
+	}
+}
+
+// A run against a real system counts what it sent, what the pipeline
+// accepted and refused, and every delivery to every member of each room.
+func TestRunAgainstASystem(t *testing.T) {
+	base := startSystem(t, 10)
+	// 12 clients of 6 users in 3 rooms of 4; each client sends 4 msg/s for
+	// 3 s, so each user offers about 24 messages: 10 are accepted within the
+	// 10 s window, the rest refused with RATE_LIMITED.
+	o := options{URL: base, Clients: 12, Users: 6, Rooms: 3, Rate: 4, Duration: 3 * time.Second,
+		Drain: 3 * time.Second, Heartbeat: 100 * time.Millisecond, SourceIPs: 2, Size: 64, Concurrency: 4}
+	if err := o.validate(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := runLoad(context.Background(), o, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	limited := int64(res.Rejected["RATE_LIMITED"])
+	switch {
+	case res.Errors != 0:
+		t.Fatalf("%d errors", res.Errors)
+	case res.Sent < 60:
+		t.Fatalf("sent %d, want about 144", res.Sent)
+	case res.Accepted != 6*10:
+		t.Fatalf("accepted %d, want 60: 10 per user", res.Accepted)
+	case res.Accepted+limited != res.Sent || len(res.Rejected) != 1:
+		t.Fatalf("accepted %d + rejected %v, want every one of %d sent answered, refusals all RATE_LIMITED", res.Accepted, res.Rejected, res.Sent)
+	case res.Delivered != 4*res.Accepted:
+		t.Fatalf("delivered %d, want 4 per accepted message (rooms of 4)", res.Delivered)
+	}
+	l := res.LatencyMs
+	if !(l["p50"] > 0 && l["p50"] <= l["p99"] && l["p99"] <= l["max"]) {
+		t.Fatalf("latency quantiles %v", l)
+	}
+	if res.LoadCPUPerFrameUs <= 0 {
+		t.Fatalf("load tool CPU per frame %v", res.LoadCPUPerFrameUs)
+	}
+}
