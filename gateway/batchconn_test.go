@@ -141,13 +141,7 @@ func TestQueuedFramesArriveWhole(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.CloseNow()
+	ctx, ws := dialTest(t, srv)
 	for i := range frameCount {
 		_, b, err := ws.Read(ctx)
 		if err != nil {
@@ -310,13 +304,7 @@ func TestPingsOnlySilentPeers(t *testing.T) {
 				}()
 			}))
 			defer srv.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ws.CloseNow()
+			ctx, ws := dialTest(t, srv)
 			c := <-conns
 			defer c.closeWith(websocket.StatusNormalClosure, "")
 
@@ -345,4 +333,18 @@ func TestPingsOnlySilentPeers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// dialTest opens a WebSocket to srv; it and the returned context (30 s) end
+// with the test.
+func dialTest(t *testing.T, srv *httptest.Server) (context.Context, *websocket.Conn) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.CloseNow() })
+	return ctx, ws
 }
