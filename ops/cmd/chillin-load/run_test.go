@@ -89,7 +89,7 @@ func TestRunAgainstASystem(t *testing.T) {
 	// 3 s, so each user offers about 24 messages: 10 are accepted within the
 	// 10 s window, the rest refused with RATE_LIMITED.
 	o := options{URL: base, Clients: 12, Users: 6, Rooms: 3, Rate: 4, Duration: 3 * time.Second,
-		Drain: 3 * time.Second, Heartbeat: 100 * time.Millisecond, SourceIPs: 2, Size: 64, Concurrency: 4}
+		Drain: 8 * time.Second, Heartbeat: 100 * time.Millisecond, SourceIPs: 2, Size: 64, Concurrency: 4}
 	if err := o.validate(); err != nil {
 		t.Fatal(err)
 	}
