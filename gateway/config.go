@@ -21,6 +21,9 @@ type Config struct {
 	// Listener serves HTTP; if nil, Run listens on HTTPAddr.
 	Listener net.Listener
 	HTTPAddr string
+	// PprofAddr, if set, is where the Go runtime's profiles are served
+	// (/debug/pprof/), apart from the other endpoints.
+	PprofAddr string
 
 	NATSURL     string
 	PostgresURL string

@@ -23,6 +23,7 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 	var cfg Config
 	var origins, secure, ttl, replicas, frameRate, frameBurst, s3Secure, uploadExpiry string
 	fs.StringVar(&cfg.HTTPAddr, "http", env("CHILLIN_HTTP_ADDR", "127.0.0.1:8080"), "HTTP listen address (CHILLIN_HTTP_ADDR)")
+	fs.StringVar(&cfg.PprofAddr, "pprof", env("CHILLIN_PPROF_ADDR", ""), "serve the Go runtime's profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty serves none (CHILLIN_PPROF_ADDR)")
 	fs.StringVar(&cfg.NATSURL, "nats", env("CHILLIN_NATS_URL", "nats://127.0.0.1:4222"), "NATS URL (CHILLIN_NATS_URL)")
 	fs.StringVar(&cfg.PostgresURL, "postgres", env("CHILLIN_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/chillin?sslmode=disable"), "Postgres URL (CHILLIN_POSTGRES_URL)")
 	fs.StringVar(&cfg.RedisURL, "redis", env("CHILLIN_REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis URL (CHILLIN_REDIS_URL)")

@@ -17,15 +17,15 @@ func TestFlags(t *testing.T) {
 		check   func(t *testing.T, c Config)
 	}{
 		{name: "defaults", check: func(t *testing.T, c Config) {
-			if c.HTTPAddr != "127.0.0.1:8080" || c.Streams.Replicas != 1 || c.FrameRate != 50 || c.FrameBurst != 100 || c.SessionTTL != 24*time.Hour {
+			if c.HTTPAddr != "127.0.0.1:8080" || c.PprofAddr != "" || c.Streams.Replicas != 1 || c.FrameRate != 50 || c.FrameBurst != 100 || c.SessionTTL != 24*time.Hour {
 				t.Errorf("defaults: %+v", c)
 			}
 		}},
 		{name: "environment", env: map[string]string{
 			"CHILLIN_STREAM_REPLICAS": "3", "CHILLIN_WS_FRAME_RATE": "2000.5", "CHILLIN_WS_FRAME_BURST": "4000",
-			"CHILLIN_ALLOWED_ORIGINS": "a.example, b.example", "CHILLIN_SECURE_COOKIES": "true",
+			"CHILLIN_ALLOWED_ORIGINS": "a.example, b.example", "CHILLIN_SECURE_COOKIES": "true", "CHILLIN_PPROF_ADDR": "127.0.0.1:6060",
 		}, check: func(t *testing.T, c Config) {
-			if c.Streams.Replicas != 3 || c.FrameRate != 2000.5 || c.FrameBurst != 4000 || !c.SecureCookies ||
+			if c.Streams.Replicas != 3 || c.FrameRate != 2000.5 || c.FrameBurst != 4000 || !c.SecureCookies || c.PprofAddr != "127.0.0.1:6060" ||
 				strings.Join(c.AllowedOrigins, "|") != "a.example|b.example" {
 				t.Errorf("from env: %+v", c)
 			}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/opshttp"
 	"github.com/chillin-chat/chillin/gateway/internal/hub"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
@@ -77,6 +78,12 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer s.close()
+
+	stopProfiles, err := opshttp.ServeProfiles(cfg.PprofAddr, s.log)
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	defer stopProfiles()
 
 	ln := cfg.Listener
 	if ln == nil {

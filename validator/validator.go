@@ -83,6 +83,9 @@ type Config struct {
 	// set, is used instead. With neither, nothing is served.
 	HTTPAddr     string
 	HTTPListener net.Listener
+	// PprofAddr, if set, is where the Go runtime's profiles are served
+	// (/debug/pprof/), apart from the other endpoints.
+	PprofAddr string
 	// Metrics receives this instance's series (removed again when Run
 	// returns) and is what /metrics serves. Nil: a registry of its own, with
 	// the Go runtime and process series too.
@@ -180,6 +183,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("validator: %w", err)
 	}
+	stopProfiles, err := opshttp.ServeProfiles(cfg.PprofAddr, log)
+	if err != nil {
+		return fmt.Errorf("validator: %w", err)
+	}
+	defer stopProfiles()
 	if opsLn != nil {
 		defer opsLn.Close()
 	}

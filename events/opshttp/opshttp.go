@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -72,21 +73,51 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // Serve serves h on ln until stop is called; stop waits for requests in
 // progress for at most a second.
 func Serve(ln net.Listener, h http.Handler, log *slog.Logger) (stop func()) {
+	return serve(ln, h, log, "/health, /ready and /metrics")
+}
+
+func serve(ln net.Listener, h http.Handler, log *slog.Logger, what string) (stop func()) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			log.Error("ops http server", "err", err)
+			log.Error("ops http server", "serving", what, "err", err)
 		}
 	}()
-	log.Info("serving /health, /ready and /metrics", "addr", ln.Addr().String())
+	log.Info("serving "+what, "addr", ln.Addr().String())
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 		<-done
 	}
+}
+
+// Profiles serves the Go runtime's profiles (net/http/pprof) under
+// /debug/pprof/.
+func Profiles() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// ServeProfiles serves Profiles on addr, if set, until stop is called. It
+// is kept off the service's other endpoints: profiles show what a process
+// holds, so they belong on an address only operators reach.
+func ServeProfiles(addr string, log *slog.Logger) (stop func(), err error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("profiles listen: %w", err)
+	}
+	return serve(ln, Profiles(), log, "/debug/pprof/"), nil
 }
 
 // Listen returns ln if set, else a listener on addr, else nil (no endpoint).

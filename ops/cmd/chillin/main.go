@@ -9,9 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -56,7 +53,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	maxRunes := fs.Int("max-message-runes", 2000, "longest message in code points (CHILLIN_MAX_MESSAGE_RUNES)")
 	cacheWindow := fs.Int("cache-window", cache.DefaultWindow, "newest messages per room the Redis cache keeps (CHILLIN_CACHE_WINDOW)")
 	logFormat := fs.String("log-format", env("CHILLIN_LOG_FORMAT", "text"), "log format: json or text (CHILLIN_LOG_FORMAT)")
-	pprofAddr := fs.String("pprof", env("CHILLIN_PPROF_ADDR", ""), "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (CHILLIN_PPROF_ADDR)")
 	for name, key := range map[string]string{
 		"strict": "CHILLIN_STRICT", "rate-limit": "CHILLIN_RATE_LIMIT", "rate-window": "CHILLIN_RATE_WINDOW", "max-message-runes": "CHILLIN_MAX_MESSAGE_RUNES",
 		"cache-window": "CHILLIN_CACHE_WINDOW",
@@ -77,15 +73,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log, err := gateway.NewLogger(*logFormat, stderr)
 	if err != nil {
 		return err
-	}
-
-	if *pprofAddr != "" {
-		ln, err := net.Listen("tcp", *pprofAddr)
-		if err != nil {
-			return fmt.Errorf("pprof: %w", err)
-		}
-		go func() { _ = http.Serve(ln, nil) }() // net/http/pprof registers on the default mux
-		log.Info("profiles", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
 	}
 
 	dir, err := filepath.Abs(*dataDir)

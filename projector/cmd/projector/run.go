@@ -51,6 +51,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (p
 	fs.StringVar(&batch, "batch-size", env("CHILLIN_PROJECTOR_BATCH_SIZE", fmt.Sprint(projector.DefaultBatchSize)), "most facts applied at once (CHILLIN_PROJECTOR_BATCH_SIZE)")
 	fs.StringVar(&flush, "flush-interval", env("CHILLIN_PROJECTOR_FLUSH_INTERVAL", projector.DefaultFlushInterval.String()), "longest wait for a batch to fill (CHILLIN_PROJECTOR_FLUSH_INTERVAL)")
 	fs.StringVar(&cfg.HTTPAddr, "http", env("CHILLIN_HTTP_ADDR", "127.0.0.1:9102"), "address serving /health, /ready and /metrics; empty serves nothing (CHILLIN_HTTP_ADDR)")
+	fs.StringVar(&cfg.PprofAddr, "pprof", env("CHILLIN_PPROF_ADDR", ""), "serve the Go runtime's profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty serves none (CHILLIN_PPROF_ADDR)")
 	fs.StringVar(&replicas, "stream-replicas", env("CHILLIN_STREAM_REPLICAS", "1"), "replicas of the streams ensured at start-up: 1 on one node, 3 in a cluster (CHILLIN_STREAM_REPLICAS)")
 	fs.StringVar(&logFormat, "log-format", env("CHILLIN_LOG_FORMAT", "json"), "log format: json or text (CHILLIN_LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {

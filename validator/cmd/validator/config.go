@@ -55,6 +55,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (v
 	fs.IntVar(&cfg.MaxTextRunes, "max-message-runes", envInt("CHILLIN_MAX_MESSAGE_RUNES", validator.DefaultMaxTextRunes), "longest message in Unicode code points (CHILLIN_MAX_MESSAGE_RUNES)")
 	fs.IntVar(&cfg.Workers, "workers", envInt("CHILLIN_VALIDATOR_WORKERS", validator.DefaultWorkers), "rooms decided at once (CHILLIN_VALIDATOR_WORKERS)")
 	fs.StringVar(&cfg.HTTPAddr, "http", env("CHILLIN_HTTP_ADDR", "127.0.0.1:9101"), "address serving /health, /ready and /metrics; empty serves nothing (CHILLIN_HTTP_ADDR)")
+	fs.StringVar(&cfg.PprofAddr, "pprof", env("CHILLIN_PPROF_ADDR", ""), "serve the Go runtime's profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty serves none (CHILLIN_PPROF_ADDR)")
 	fs.IntVar(&cfg.Streams.Replicas, "stream-replicas", envInt("CHILLIN_STREAM_REPLICAS", 1), "replicas of the streams ensured at start-up: 1 on one node, 3 in a cluster (CHILLIN_STREAM_REPLICAS)")
 	fs.StringVar(&cfg.Storage.Endpoint, "s3-endpoint", env("CHILLIN_S3_ENDPOINT", ""), "media storage (S3, MinIO) as host:port or URL; empty refuses attachments (CHILLIN_S3_ENDPOINT)")
 	fs.StringVar(&cfg.Storage.AccessKey, "s3-access-key", env("CHILLIN_S3_ACCESS_KEY", ""), "media storage access key (CHILLIN_S3_ACCESS_KEY)")

@@ -68,6 +68,11 @@ func TestParseConfig(t *testing.T) {
 				t.Fatalf("storage %+v", s)
 			}
 		}},
+		{name: "profiles", env: map[string]string{"CHILLIN_PPROF_ADDR": "127.0.0.1:6061"}, checkCfg: func(t *testing.T, c validator.Config) {
+			if c.PprofAddr != "127.0.0.1:6061" {
+				t.Fatalf("pprof address %q", c.PprofAddr)
+			}
+		}},
 		{name: "media storage without keys", env: map[string]string{"CHILLIN_S3_ENDPOINT": "minio:9000"}, wantErr: true},
 		{name: "bad s3-secure", env: map[string]string{"CHILLIN_S3_SECURE": "yes"}, wantErr: true},
 		{name: "bad integer in the environment", env: map[string]string{"CHILLIN_RATE_LIMIT": "ten"}, wantErr: true},
