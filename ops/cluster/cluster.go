@@ -179,11 +179,16 @@ func (c *Cluster) define() error {
 		if err != nil {
 			return nil, err
 		}
+		var pprof string
 		if env != nil {
+			if pprof, err = addr(); err != nil {
+				return nil, err
+			}
 			env["CHILLIN_HTTP_ADDR"] = a
+			env["CHILLIN_PPROF_ADDR"] = pprof
 		}
 		return &Proc{
-			Name: name, Addr: a, Log: filepath.Join(cfg.Dir, "logs", name+".log"),
+			Name: name, Addr: a, Pprof: pprof, Log: filepath.Join(cfg.Dir, "logs", name+".log"),
 			bin: bin, args: args, env: environ(env), readyPath: readyPath, output: cfg.Output, onExit: c.exited,
 		}, nil
 	}

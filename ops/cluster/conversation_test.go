@@ -70,6 +70,12 @@ func TestConversationThroughNginx(t *testing.T) {
 		if code := get(t, "http://"+p.Addr+"/health"); code != http.StatusOK {
 			t.Errorf("%s /health: %d", p.Name, code)
 		}
+		if code := get(t, "http://"+p.Pprof+"/debug/pprof/cmdline"); p.Pprof == "" || code != http.StatusOK {
+			t.Errorf("%s profiles at %q: %d", p.Name, p.Pprof, code)
+		}
+		if code := get(t, "http://"+p.Addr+"/debug/pprof/cmdline"); code == http.StatusOK {
+			t.Errorf("%s serves profiles on its main address", p.Name)
+		}
 	}
 	if code := get(t, s.URL+"/health"); code != http.StatusOK {
 		t.Errorf("nginx → /health: %d", code)

@@ -21,6 +21,9 @@ type Proc struct {
 	// validator's and projector's /health, /ready and /metrics, nginx's
 	// front, NATS's monitoring.
 	Addr string
+	// Pprof is the host:port of a service's Go profiles (/debug/pprof/);
+	// empty for nginx and NATS.
+	Pprof string
 	// Log is the file its standard output and error go to.
 	Log string
 

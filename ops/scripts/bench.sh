@@ -79,10 +79,12 @@ else
 	lag_metrics=$(awk '/^projector-[0-9]/ {printf "%s%s", sep, $3; sep=","}' "$work/system.log")
 	ready=$url/ready
 	# (d): clients connect to gateway-1 and log in through gateway-2, so
-	# gateway-1's resident memory holds connections and nothing else.
+	# gateway-1's resident memory holds connections and nothing else; its
+	# profiles address lets the load tool collect its garbage first.
 	gw1=$(awk '/^gateway-1 / {sub(/\/$/, "", $3); print $3}' "$work/system.log")
 	gw2=$(awk '/^gateway-2 / {sub(/\/$/, "", $3); print $3}' "$work/system.log")
-	idle_args=(-url "$gw1" -auth-url "$gw2" -metrics "$gw1/metrics")
+	gw1_pprof=$(sed -nE 's#^gateway-1 .* profiles (http://[^ ]+)/debug/pprof/.*#\1#p' "$work/system.log")
+	idle_args=(-url "$gw1" -auth-url "$gw2" -metrics "$gw1/metrics" -pprof "$gw1_pprof")
 fi
 for _ in $(seq 120); do curl -sf "$ready" >/dev/null 2>&1 && break; sleep 0.5; done
 curl -sf "$ready" >/dev/null || { log "the system did not become ready"; cat "$work/system.log" >&2; exit 1; }

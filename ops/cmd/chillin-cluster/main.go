@@ -168,6 +168,9 @@ func printAddresses(w io.Writer, c *cluster.Cluster, logs string) {
 		default:
 			what = "http://" + p.Addr + "/metrics (/health /ready)"
 		}
+		if p.Pprof != "" {
+			what += " profiles http://" + p.Pprof + "/debug/pprof/"
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\n", p.Name, p.PID(), what)
 	}
 	tw.Flush()
