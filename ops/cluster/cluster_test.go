@@ -2,10 +2,7 @@ package cluster_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"github.com/chillin-chat/chillin/events/opshttp/opshttptest"
 	"log/slog"
 	"net/http"
 	"os"
@@ -17,7 +14,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/chillin-chat/chillin/events/opshttp/opshttptest"
 	"github.com/chillin-chat/chillin/ops/cluster"
+	"github.com/chillin-chat/chillin/projector/cache/cachetest"
 	"github.com/chillin-chat/chillin/schema/schematest"
 )
 
@@ -47,19 +46,6 @@ func TestMain(m *testing.M) {
 	}())
 }
 
-func redisURL() string {
-	if u := os.Getenv("CHILLIN_TEST_REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // testWriter sends lines to t.Log, so they show for failing tests only.
 type testWriter struct{ t *testing.T }
 
@@ -86,8 +72,8 @@ func start(t *testing.T, env map[string]string) *system {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	c, err := cluster.Start(ctx, cluster.Config{
-		Bin: binDir, Dir: t.TempDir(), PostgresURL: pgURL, RedisURL: redisURL(),
-		RedisPrefix: "t" + randomHex(6) + ":", Env: env,
+		Bin: binDir, Dir: t.TempDir(), PostgresURL: pgURL, RedisURL: cachetest.URL(),
+		RedisPrefix: cachetest.Prefix(t), Env: env,
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
 	})
 	if err != nil {
@@ -270,7 +256,7 @@ func TestStartRefusesAnotherLogsProjection(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := cluster.Start(context.Background(), cluster.Config{
-		Bin: binDir, Dir: t.TempDir(), PostgresURL: pgURL, RedisURL: redisURL(), RedisPrefix: "t" + randomHex(6) + ":",
+		Bin: binDir, Dir: t.TempDir(), PostgresURL: pgURL, RedisURL: cachetest.URL(), RedisPrefix: cachetest.Prefix(t),
 	})
 	if err == nil || !strings.Contains(err.Error(), "holds the projection of another log (through fact 5)") {
 		t.Fatalf("err = %v, want a refusal", err)

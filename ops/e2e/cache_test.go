@@ -16,6 +16,7 @@ import (
 	"github.com/chillin-chat/chillin/events/opshttp/opshttptest"
 	"github.com/chillin-chat/chillin/gateway"
 	"github.com/chillin-chat/chillin/projector/cache"
+	"github.com/chillin-chat/chillin/projector/cache/cachetest"
 	"github.com/chillin-chat/chillin/ui"
 	"github.com/redis/go-redis/v9"
 )
@@ -23,7 +24,7 @@ import (
 // cacheStore opens the system's Redis cache directly (not through a proxy).
 func (s *system) cacheStore() *cache.Store {
 	s.t.Helper()
-	opts, err := redis.ParseURL(redisURL())
+	opts, err := redis.ParseURL(cachetest.URL())
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -81,20 +82,12 @@ func (s *system) pgGateway() string {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	prefix := "t" + randomHex(6) + ":"
+	prefix := cachetest.Prefix(s.t)
 	s.service("postgres-only gateway", func(ctx context.Context) error {
 		return gateway.Run(ctx, gateway.Config{
 			Listener: ln, NATSURL: s.natsURL, PostgresURL: s.servicePG, RedisURL: s.serviceRD, RedisPrefix: prefix,
 			Password: fastHash, UI: ui.FS(), Logger: s.log.With("service", "gateway-pg"),
 		})
-	})
-	s.t.Cleanup(func() {
-		opts, _ := redis.ParseURL(redisURL())
-		rdb := redis.NewClient(opts)
-		defer rdb.Close()
-		if keys, err := rdb.Keys(context.Background(), prefix+"*").Result(); err == nil && len(keys) > 0 {
-			rdb.Del(context.Background(), keys...)
-		}
 	})
 	return "http://" + ln.Addr().String()
 }

@@ -3,15 +3,12 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +21,7 @@ import (
 	"github.com/chillin-chat/chillin/events/password"
 	"github.com/chillin-chat/chillin/gateway"
 	"github.com/chillin-chat/chillin/projector"
+	"github.com/chillin-chat/chillin/projector/cache/cachetest"
 	"github.com/chillin-chat/chillin/schema/schematest"
 	"github.com/chillin-chat/chillin/ui"
 	"github.com/chillin-chat/chillin/validator"
@@ -35,19 +33,6 @@ import (
 
 // fastHash keeps tests quick; the OWASP parameters are tested in events/password.
 var fastHash = password.Params{Memory: 64, Time: 1, Threads: 1}
-
-func redisURL() string {
-	if u := os.Getenv("CHILLIN_TEST_REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
 
 // system is a whole Chillin system started in-process on free ports: an
 // embedded JetStream, a fresh database, a private Redis prefix, and services
@@ -111,15 +96,15 @@ func newSystem(t *testing.T, opts ...sysOption) *system {
 	pool, pgURL := schematest.NewDB(t)
 	s := &system{
 		t: t, natsURL: ns.ClientURL(), js: js, pool: pool, pgURL: pgURL,
-		prefix: "t" + randomHex(6) + ":", rateLimit: 10,
+		prefix: cachetest.Prefix(t), rateLimit: 10,
 		log: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	for _, o := range opts {
 		o(s)
 	}
-	s.servicePG, s.serviceRD = s.pgURL, redisURL()
+	s.servicePG, s.serviceRD = s.pgURL, cachetest.URL()
 	if s.proxied {
-		s.pgProxy, s.redisProxy = newProxy(t, s.pgURL), newProxy(t, redisURL())
+		s.pgProxy, s.redisProxy = newProxy(t, s.pgURL), newProxy(t, cachetest.URL())
 		s.servicePG, s.serviceRD = s.pgProxy.url, s.redisProxy.url
 	}
 	s.startValidator()
@@ -519,7 +504,7 @@ func (s *system) flushRedisSessions() { s.flushRedis("sess:*") }
 // prefix): what a FLUSHALL does to this system, without touching others.
 func (s *system) flushRedis(pattern string) {
 	s.t.Helper()
-	opts, err := redis.ParseURL(redisURL())
+	opts, err := redis.ParseURL(cachetest.URL())
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/chillin-chat/chillin/projector/cache/cachetest"
 )
 
 // memberStatus returns a member's status from the REST member list.
@@ -107,7 +109,7 @@ func (s *system) waitStatus(token, room, user, want string) {
 }
 
 func (s *system) redisDo(fn func(ctx context.Context, rdb *redis.Client)) {
-	opts, err := redis.ParseURL(redisURL())
+	opts, err := redis.ParseURL(cachetest.URL())
 	if err != nil {
 		s.t.Fatal(err)
 	}

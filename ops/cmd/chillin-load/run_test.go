@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
@@ -15,9 +14,9 @@ import (
 	"github.com/chillin-chat/chillin/gateway"
 	"github.com/chillin-chat/chillin/ops/internal/stack"
 	"github.com/chillin-chat/chillin/projector"
+	"github.com/chillin-chat/chillin/projector/cache/cachetest"
 	"github.com/chillin-chat/chillin/schema/schematest"
 	"github.com/chillin-chat/chillin/validator"
-	"github.com/redis/go-redis/v9"
 )
 
 // startSystem runs a whole Chillin in this process (embedded NATS, a fresh
@@ -27,15 +26,12 @@ func startSystem(t *testing.T, rateLimit int) string {
 	t.Helper()
 	ns := natstest.Start(t)
 	_, pgURL := schematest.NewDB(t)
-	redisURL := os.Getenv("CHILLIN_TEST_REDIS_URL")
-	if redisURL == "" {
-		redisURL = "redis://127.0.0.1:6379/0"
-	}
+	redisURL := cachetest.URL()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	prefix := "loadtest" + time.Now().Format("150405.000000") + ":"
+	prefix := cachetest.Prefix(t) // its keys go when the test ends, after the system stopped
 	log := slog.New(slog.DiscardHandler)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -53,17 +49,6 @@ func startSystem(t *testing.T, rateLimit int) string {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("system: %v", err)
-		}
-		opt, err := redis.ParseURL(redisURL)
-		if err != nil {
-			return
-		}
-		rdb := redis.NewClient(opt)
-		defer rdb.Close()
-		ctx := context.Background()
-		keys, _ := rdb.Keys(ctx, prefix+"*").Result()
-		if len(keys) > 0 {
-			rdb.Del(ctx, keys...)
 		}
 	})
 	base := "http://" + ln.Addr().String()
