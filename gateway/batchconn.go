@@ -122,8 +122,9 @@ func (b *batchConn) awaitInput() error {
 	var peek [1]byte
 	return b.raw.Read(func(fd uintptr) bool {
 		_, _, err := syscall.Recvfrom(int(fd), peek[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		// Bytes, the end of the stream or an error: the real read sees them.
-		return err != syscall.EAGAIN && err != syscall.EINTR
+		// Bytes, the end of the stream or an error (an interrupted peek
+		// too): the real read sees them. Only "nothing yet" waits.
+		return err != syscall.EAGAIN
 	})
 }
 
