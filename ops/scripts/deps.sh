@@ -152,15 +152,31 @@ else
 	if [ -f "$minio_dir/port" ] && minio_live "$(cat "$minio_dir/port")"; then
 		minio_port=$(cat "$minio_dir/port")
 	else
-		minio_port=$(free_port 59000)
-		log "starting a private MinIO on 127.0.0.1:$minio_port (data in $minio_dir/data)"
-		MINIO_ROOT_USER="$minio_user" MINIO_ROOT_PASSWORD="$minio_password" \
-			MINIO_BROWSER=off MINIO_UPDATE=off \
-			setsid "$minio" server --quiet --address "127.0.0.1:$minio_port" "$minio_dir/data" \
-			>>"$minio_dir/log" 2>&1 </dev/null &
-		echo $! >"$minio_dir/pid"
-		for _ in $(seq 300); do minio_live "$minio_port" && break; sleep 0.1; done
-		minio_live "$minio_port" || { log "MinIO did not answer on :$minio_port within 30 s; see $minio_dir/log"; exit 1; }
+		# From below the ephemeral range (32768 and up), where a port nothing
+		# listens on may still be the local end of some outgoing connection,
+		# and MinIO then refuses it; such a refusal moves on to the next port.
+		minio_port=$(free_port 29000)
+		for attempt in 1 2 3 4 5; do
+			log "starting a private MinIO on 127.0.0.1:$minio_port (data in $minio_dir/data)"
+			MINIO_ROOT_USER="$minio_user" MINIO_ROOT_PASSWORD="$minio_password" \
+				MINIO_BROWSER=off MINIO_UPDATE=off \
+				setsid "$minio" server --quiet --address "127.0.0.1:$minio_port" "$minio_dir/data" \
+				>>"$minio_dir/log" 2>&1 </dev/null &
+			minio_pid=$!
+			echo "$minio_pid" >"$minio_dir/pid"
+			for _ in $(seq 300); do
+				minio_live "$minio_port" && break
+				kill -0 "$minio_pid" 2>/dev/null || break
+				sleep 0.1
+			done
+			minio_live "$minio_port" && break
+			if kill -0 "$minio_pid" 2>/dev/null || [ "$attempt" = 5 ]; then
+				log "MinIO did not answer on :$minio_port within 30 s; see $minio_dir/log"
+				exit 1
+			fi
+			log "MinIO stopped at start on :$minio_port ($(tail -n 2 "$minio_dir/log" | tr '\n' ' ')); trying another port"
+			minio_port=$(free_port $((minio_port + 1)))
+		done
 		echo "$minio_port" >"$minio_dir/port"
 	fi
 	s3_where="127.0.0.1:$minio_port"
