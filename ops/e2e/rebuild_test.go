@@ -75,20 +75,7 @@ func TestRebuildPGWhileLive(t *testing.T) {
 	if readsDuring == 0 {
 		t.Error("no read completed during the rebuild")
 	}
-	have := map[string]bool{}
-	for _, m := range msgs {
-		have[m.ClientID] = true
-	}
-	for i, cids := range tr.sent {
-		if len(cids) == 0 {
-			t.Errorf("client %d sent nothing", i)
-		}
-		for _, cid := range cids {
-			if !have[cid] {
-				t.Errorf("message %s is not in postgres", cid)
-			}
-		}
-	}
+	tr.checkAllIn(t, msgs)
 	if len(msgs) != total {
 		t.Fatalf("%d messages in postgres, %d sent", len(msgs), total)
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/coder/websocket"
@@ -95,6 +96,26 @@ func (tr *traffic) Stop() int {
 		n += len(cids)
 	}
 	return n
+}
+
+// checkAllIn fails t for a client that sent nothing, and for every message
+// sent that msgs lacks.
+func (tr *traffic) checkAllIn(t *testing.T, msgs []messageData) {
+	t.Helper()
+	have := map[string]bool{}
+	for _, m := range msgs {
+		have[m.ClientID] = true
+	}
+	for i, cids := range tr.sent {
+		if len(cids) == 0 {
+			t.Errorf("client %d sent nothing", i)
+		}
+		for _, cid := range cids {
+			if !have[cid] {
+				t.Errorf("message %s is not in postgres", cid)
+			}
+		}
+	}
 }
 
 // reading is readers reading the gateway in a loop until stopped.
