@@ -11,12 +11,21 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/natstest"
 )
 
 // A service that starts before JetStream answers waits for it instead of
 // failing its start.
 func TestEnsureStreamsWaitsForJetStream(t *testing.T) {
-	plain := startServer(t, &server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	plain, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go plain.Start()
+	defer plain.Shutdown()
+	if !plain.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
 	port := plain.Addr().(*net.TCPAddr).Port
 	nc, err := nats.Connect(plain.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond))
 	if err != nil {
@@ -48,8 +57,7 @@ func TestEnsureStreamsWaitsForJetStream(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	plain.Shutdown()
 	plain.WaitForShutdown()
-	startServer(t, &server.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true,
-		JetStream: true, StoreDir: t.TempDir()})
+	natstest.StartAt(t, t.TempDir(), port)
 	if err := <-done; err != nil {
 		t.Fatalf("once JetStream is up: %v", err)
 	}
@@ -58,18 +66,4 @@ func TestEnsureStreamsWaitsForJetStream(t *testing.T) {
 			t.Errorf("stream %s: %v", name, err)
 		}
 	}
-}
-
-func startServer(t *testing.T, o *server.Options) *server.Server {
-	t.Helper()
-	s, err := server.NewServer(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	t.Cleanup(s.Shutdown)
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("server not ready")
-	}
-	return s
 }
