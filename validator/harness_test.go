@@ -15,7 +15,7 @@ import (
 	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/events/natstest"
 	"github.com/chillin-chat/chillin/events/password"
-	"github.com/chillin-chat/chillin/validator/internal/redistest"
+	"github.com/chillin-chat/chillin/events/redistest"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"

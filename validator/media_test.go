@@ -16,7 +16,7 @@ import (
 	"github.com/chillin-chat/chillin/events/media"
 	"github.com/chillin-chat/chillin/events/objstore"
 	"github.com/chillin-chat/chillin/events/objstore/objstoretest"
-	"github.com/chillin-chat/chillin/validator/internal/redistest"
+	"github.com/chillin-chat/chillin/events/redistest"
 )
 
 var (

@@ -15,8 +15,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/chillin-chat/chillin/events/opshttp/opshttptest"
+	"github.com/chillin-chat/chillin/events/redistest"
 	"github.com/chillin-chat/chillin/ops/cluster"
-	"github.com/chillin-chat/chillin/projector/cache/cachetest"
 	"github.com/chillin-chat/chillin/schema/schematest"
 )
 
@@ -72,8 +72,8 @@ func start(t *testing.T, env map[string]string) *system {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	c, err := cluster.Start(ctx, cluster.Config{
-		Bin: binDir, Dir: t.TempDir(), PostgresURL: pgURL, RedisURL: cachetest.URL(),
-		RedisPrefix: cachetest.Prefix(t), Env: env,
+		Bin: binDir, Dir: t.TempDir(), PostgresURL: pgURL, RedisURL: redistest.URL(),
+		RedisPrefix: redistest.Prefix(t), Env: env,
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
 	})
 	if err != nil {
@@ -256,7 +256,7 @@ func TestStartRefusesAnotherLogsProjection(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := cluster.Start(context.Background(), cluster.Config{
-		Bin: binDir, Dir: t.TempDir(), PostgresURL: pgURL, RedisURL: cachetest.URL(), RedisPrefix: cachetest.Prefix(t),
+		Bin: binDir, Dir: t.TempDir(), PostgresURL: pgURL, RedisURL: redistest.URL(), RedisPrefix: redistest.Prefix(t),
 	})
 	if err == nil || !strings.Contains(err.Error(), "holds the projection of another log (through fact 5)") {
 		t.Fatalf("err = %v, want a refusal", err)

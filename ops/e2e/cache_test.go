@@ -14,9 +14,9 @@ import (
 
 	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/events/opshttp/opshttptest"
+	"github.com/chillin-chat/chillin/events/redistest"
 	"github.com/chillin-chat/chillin/gateway"
 	"github.com/chillin-chat/chillin/projector/cache"
-	"github.com/chillin-chat/chillin/projector/cache/cachetest"
 	"github.com/chillin-chat/chillin/ui"
 	"github.com/redis/go-redis/v9"
 )
@@ -24,7 +24,7 @@ import (
 // cacheStore opens the system's Redis cache directly (not through a proxy).
 func (s *system) cacheStore() *cache.Store {
 	s.t.Helper()
-	opts, err := redis.ParseURL(cachetest.URL())
+	opts, err := redis.ParseURL(redistest.URL())
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func (s *system) pgGateway() string {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	prefix := cachetest.Prefix(s.t)
+	prefix := redistest.Prefix(s.t)
 	s.service("postgres-only gateway", func(ctx context.Context) error {
 		return gateway.Run(ctx, gateway.Config{
 			Listener: ln, NATSURL: s.natsURL, PostgresURL: s.servicePG, RedisURL: s.serviceRD, RedisPrefix: prefix,

@@ -19,9 +19,9 @@ import (
 	"github.com/chillin-chat/chillin/events/objstore"
 	"github.com/chillin-chat/chillin/events/objstore/objstoretest"
 	"github.com/chillin-chat/chillin/events/password"
+	"github.com/chillin-chat/chillin/events/redistest"
 	"github.com/chillin-chat/chillin/gateway"
 	"github.com/chillin-chat/chillin/projector"
-	"github.com/chillin-chat/chillin/projector/cache/cachetest"
 	"github.com/chillin-chat/chillin/schema/schematest"
 	"github.com/chillin-chat/chillin/ui"
 	"github.com/chillin-chat/chillin/validator"
@@ -96,15 +96,15 @@ func newSystem(t *testing.T, opts ...sysOption) *system {
 	pool, pgURL := schematest.NewDB(t)
 	s := &system{
 		t: t, natsURL: ns.ClientURL(), js: js, pool: pool, pgURL: pgURL,
-		prefix: cachetest.Prefix(t), rateLimit: 10,
+		prefix: redistest.Prefix(t), rateLimit: 10,
 		log: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	for _, o := range opts {
 		o(s)
 	}
-	s.servicePG, s.serviceRD = s.pgURL, cachetest.URL()
+	s.servicePG, s.serviceRD = s.pgURL, redistest.URL()
 	if s.proxied {
-		s.pgProxy, s.redisProxy = newProxy(t, s.pgURL), newProxy(t, cachetest.URL())
+		s.pgProxy, s.redisProxy = newProxy(t, s.pgURL), newProxy(t, redistest.URL())
 		s.servicePG, s.serviceRD = s.pgProxy.url, s.redisProxy.url
 	}
 	s.startValidator()
@@ -504,7 +504,7 @@ func (s *system) flushRedisSessions() { s.flushRedis("sess:*") }
 // prefix): what a FLUSHALL does to this system, without touching others.
 func (s *system) flushRedis(pattern string) {
 	s.t.Helper()
-	opts, err := redis.ParseURL(cachetest.URL())
+	opts, err := redis.ParseURL(redistest.URL())
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/chillin-chat/chillin/projector/cache/cachetest"
+	"github.com/chillin-chat/chillin/events/redistest"
 )
 
 // memberStatus returns a member's status from the REST member list.
@@ -109,7 +109,7 @@ func (s *system) waitStatus(token, room, user, want string) {
 }
 
 func (s *system) redisDo(fn func(ctx context.Context, rdb *redis.Client)) {
-	opts, err := redis.ParseURL(cachetest.URL())
+	opts, err := redis.ParseURL(redistest.URL())
 	if err != nil {
 		s.t.Fatal(err)
 	}

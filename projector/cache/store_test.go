@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/chillin-chat/chillin/events"
-	"github.com/chillin-chat/chillin/projector/cache/cachetest"
+	"github.com/chillin-chat/chillin/events/redistest"
 	"github.com/chillin-chat/chillin/projector/internal/projtest"
 )
 
@@ -24,7 +24,7 @@ func ctxT(tb testing.TB) context.Context {
 
 func newStore(tb testing.TB, window int) *Store {
 	tb.Helper()
-	return NewStore(cachetest.Client(tb), cachetest.Prefix(tb), window)
+	return NewStore(redistest.Client(tb), redistest.Prefix(tb), window)
 }
 
 func newGen(tb testing.TB, s *Store) uint64 {

@@ -11,10 +11,10 @@ import (
 
 	"github.com/chillin-chat/chillin/events/natstest"
 	"github.com/chillin-chat/chillin/events/password"
+	"github.com/chillin-chat/chillin/events/redistest"
 	"github.com/chillin-chat/chillin/gateway"
 	"github.com/chillin-chat/chillin/ops/internal/stack"
 	"github.com/chillin-chat/chillin/projector"
-	"github.com/chillin-chat/chillin/projector/cache/cachetest"
 	"github.com/chillin-chat/chillin/schema/schematest"
 	"github.com/chillin-chat/chillin/validator"
 )
@@ -26,12 +26,12 @@ func startSystem(t *testing.T, rateLimit int) string {
 	t.Helper()
 	ns := natstest.Start(t)
 	_, pgURL := schematest.NewDB(t)
-	redisURL := cachetest.URL()
+	redisURL := redistest.URL()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	prefix := cachetest.Prefix(t) // its keys go when the test ends, after the system stopped
+	prefix := redistest.Prefix(t) // its keys go when the test ends, after the system stopped
 	log := slog.New(slog.DiscardHandler)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/redistest"
 	"github.com/chillin-chat/chillin/projector"
 	"github.com/chillin-chat/chillin/projector/cache"
-	"github.com/chillin-chat/chillin/projector/cache/cachetest"
 )
 
 func TestRebuildRedisFlags(t *testing.T) {
@@ -39,9 +39,9 @@ func TestRebuildRedisFlags(t *testing.T) {
 // the same in a new generation and drops the old one.
 func TestRebuildRedis(t *testing.T) {
 	url, _ := knownLog(t)
-	prefix := cachetest.Prefix(t)
-	store := cache.NewStore(cachetest.Client(t), prefix, 0)
-	flags := []string{"rebuild", "-view", "redis", "-nats", url, "-redis", cachetest.URL(), "-redis-prefix", prefix}
+	prefix := redistest.Prefix(t)
+	store := cache.NewStore(redistest.Client(t), prefix, 0)
+	flags := []string{"rebuild", "-view", "redis", "-nats", url, "-redis", redistest.URL(), "-redis-prefix", prefix}
 
 	out, progress, err := runCmd(t, flags...)
 	if err != nil {
@@ -89,14 +89,14 @@ func TestRebuildRedis(t *testing.T) {
 // applied at once.
 func TestRebuildRedisWhileLive(t *testing.T) {
 	url, js := newLog(t)
-	prefix := cachetest.Prefix(t)
-	rdb := cachetest.Client(t)
+	prefix := redistest.Prefix(t)
+	rdb := redistest.Client(t)
 	store := cache.NewStore(rdb, prefix, 20)
 
 	ctx, cancel := context.WithCancel(ctxT(t))
 	stopped := make(chan error, 1)
 	go func() {
-		stopped <- projector.Run(ctx, projector.Config{NATSURL: url, RedisURL: cachetest.URL(), RedisPrefix: prefix,
+		stopped <- projector.Run(ctx, projector.Config{NATSURL: url, RedisURL: redistest.URL(), RedisPrefix: prefix,
 			Views: []string{projector.ViewCache}, CacheWindow: 20})
 	}()
 	t.Cleanup(func() {
@@ -164,7 +164,7 @@ func TestRebuildRedisWhileLive(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	out, progress, err := runCmd(t, "rebuild", "-view", "redis", "-nats", url, "-redis", cachetest.URL(), "-redis-prefix", prefix, "-window", "20", "-chunk", "50")
+	out, progress, err := runCmd(t, "rebuild", "-view", "redis", "-nats", url, "-redis", redistest.URL(), "-redis-prefix", prefix, "-window", "20", "-chunk", "50")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, progress)
 	}

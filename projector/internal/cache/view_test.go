@@ -15,8 +15,8 @@ import (
 
 	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/events/natstest"
+	"github.com/chillin-chat/chillin/events/redistest"
 	"github.com/chillin-chat/chillin/projector/cache"
-	"github.com/chillin-chat/chillin/projector/cache/cachetest"
 	"github.com/chillin-chat/chillin/projector/internal/feed"
 	"github.com/chillin-chat/chillin/projector/internal/projtest"
 )
@@ -41,7 +41,7 @@ type env struct {
 func newEnv(t *testing.T, window int) *env {
 	t.Helper()
 	js := natstest.Streams(t)
-	e := &env{js: js, rdb: cachetest.Client(t), prefix: cachetest.Prefix(t)}
+	e := &env{js: js, rdb: redistest.Client(t), prefix: redistest.Prefix(t)}
 	log, logs := projtest.Logger(t)
 	e.log = logs
 	e.store = cache.NewStore(e.rdb, e.prefix, window)
@@ -210,7 +210,7 @@ func TestViewRebuildsAfterFlush(t *testing.T) {
 		t.Fatal("facts under the checkpoint changed the cache")
 	}
 
-	cachetest.Flush(t, e.rdb, e.prefix)
+	redistest.Flush(t, e.rdb, e.prefix)
 	var head uint64
 	for _, f := range all {
 		if f.Room == "lobby" {

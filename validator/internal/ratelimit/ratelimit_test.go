@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chillin-chat/chillin/validator/internal/redistest"
+	"github.com/chillin-chat/chillin/events/redistest"
 )
 
 func newLimiter(tb testing.TB, url, prefix string, limit int, window time.Duration, log *slog.Logger) *Limiter {

@@ -1,8 +1,8 @@
-// Package cachetest gives tests of the cache a Redis client and a key
-// prefix of their own on the machine's Redis (CHILLIN_TEST_REDIS_URL, else
+// Package redistest gives tests a Redis client and a key prefix of their
+// own on the machine's Redis (CHILLIN_TEST_REDIS_URL, else
 // redis://127.0.0.1:6379/0). Every key under the prefix is deleted by
 // t.Cleanup.
-package cachetest
+package redistest
 
 import (
 	"context"
@@ -40,14 +40,14 @@ func Client(tb testing.TB) *redis.Client {
 	tb.Helper()
 	opts, err := redis.ParseURL(URL())
 	if err != nil {
-		tb.Fatalf("cachetest: %v", err)
+		tb.Fatalf("redistest: %v", err)
 	}
 	rdb := redis.NewClient(opts)
 	tb.Cleanup(func() { _ = rdb.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := rdb.Ping(ctx).Err(); err != nil {
-		tb.Fatalf("cachetest: redis %s: %v", URL(), err)
+		tb.Fatalf("redistest: redis %s: %v", URL(), err)
 	}
 	return rdb
 }
@@ -62,12 +62,12 @@ func Flush(tb testing.TB, rdb *redis.Client, prefix string) {
 	for {
 		keys, next, err := rdb.Scan(ctx, cursor, prefix+"*", 1000).Result()
 		if err != nil {
-			tb.Errorf("cachetest: scan %s: %v", prefix, err)
+			tb.Errorf("redistest: scan %s: %v", prefix, err)
 			return
 		}
 		if len(keys) > 0 {
 			if err := rdb.Unlink(ctx, keys...).Err(); err != nil {
-				tb.Errorf("cachetest: unlink: %v", err)
+				tb.Errorf("redistest: unlink: %v", err)
 				return
 			}
 		}
