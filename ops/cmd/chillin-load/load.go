@@ -341,12 +341,18 @@ func (c *client) join(ctx context.Context) error {
 	return c.write(ctx, b)
 }
 
+// phasedTimer fires first at a random point within interval, so that the
+// clients' periodic frames do not beat in step.
+func phasedTimer(interval time.Duration) *time.Timer {
+	var phase [1]byte
+	_, _ = rand.Read(phase[:])
+	return time.NewTimer(time.Duration(int64(interval) * int64(phase[0]) / 256))
+}
+
 // heartbeat sends a `heartbeat` frame every interval, as the web app does,
 // from a random phase, until ctx ends.
 func (c *client) heartbeat(ctx context.Context, interval time.Duration) {
-	var phase [1]byte
-	_, _ = rand.Read(phase[:])
-	timer := time.NewTimer(time.Duration(int64(interval) * int64(phase[0]) / 256))
+	timer := phasedTimer(interval)
 	defer timer.Stop()
 	for {
 		select {
@@ -369,10 +375,7 @@ func (c *client) heartbeat(ctx context.Context, interval time.Duration) {
 // its send time in Unix nanoseconds.
 func (c *client) send(ctx context.Context, stop <-chan struct{}, rate float64, size int) {
 	interval := time.Duration(float64(time.Second) / rate)
-	// Start at a random phase so senders do not beat in step.
-	var phase [2]byte
-	_, _ = rand.Read(phase[:])
-	timer := time.NewTimer(time.Duration(int64(interval) * int64(phase[0]) / 256))
+	timer := phasedTimer(interval)
 	defer timer.Stop()
 	pad := strings.Repeat("x", size)
 	prefix := []byte(`{"type":"message:send","data":{"room":"` + c.room + `","clientId":"` + c.tag)
