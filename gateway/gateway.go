@@ -53,6 +53,8 @@ type Server struct {
 	media *mediaStore // media storage; nil when not configured (uploads.go)
 
 	cache *cacheReader // the Redis cache projection, read before Postgres (cache.go)
+
+	idle *idlePoller // parked idle sockets; nil where unavailable (socket.go)
 }
 
 // Run serves until ctx ends, then closes every socket with 1001 (going
@@ -84,6 +86,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("gateway: %w", err)
 	}
 	defer stopProfiles()
+	if s.idle, err = newIdlePoller(); err != nil {
+		s.log.Warn("idle sockets each keep a goroutine", "err", err)
+	} else {
+		defer s.idle.close()
+	}
 
 	ln := cfg.Listener
 	if ln == nil {

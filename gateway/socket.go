@@ -9,13 +9,16 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
 )
 
-// conn is one WebSocket. One goroutine reads and handles its frames in order
-// (so a connection's commands are appended in the order sent). Frames for it
-// wait in a bounded queue; a writer goroutine runs while the queue holds any
-// and sends what it finds there with one system call. Keepalive pings run on
-// a timer. So an idle socket costs one goroutine, blocked in a read.
+// conn is one WebSocket. One goroutine at a time reads and handles its frames
+// in order (so a connection's commands are appended in the order sent); it
+// runs while the peer has sent something, and when nothing is left to read
+// it parks the socket with the server's idle poller and ends. Frames for the
+// peer wait in a bounded queue; a writer goroutine runs while the queue holds
+// any and sends what it finds there with one system call. Keepalive pings run
+// on a timer. So an idle socket holds no goroutine.
 type conn struct {
 	s    *Server
 	id   string
@@ -32,14 +35,17 @@ type conn struct {
 	writing bool          // a writer goroutine runs
 	space   chan struct{} // a token when the writer took frames (SendWait waits on it)
 	ping    *time.Timer
+	parked  bool   // with the idle poller, no reader running
+	idleID  uint64 // the idle poller's name for it; 0 until first parked
 
 	ctx    context.Context // ends when the socket closes
 	cancel context.CancelFunc
 	once   sync.Once
 	closed chan struct{} // closed once the close handshake is over
 
-	rooms  map[string]bool // joined on this socket; reader goroutine only
-	typist typist
+	limiter *rate.Limiter   // of the peer's frames; reader only
+	rooms   map[string]bool // joined on this socket; reader only
+	typist  typist
 }
 
 func newConn(s *Server, sess session, ws *websocket.Conn, hj *batchHijacker) *conn {
@@ -47,23 +53,42 @@ func newConn(s *Server, sess session, ws *websocket.Conn, hj *batchHijacker) *co
 	c := &conn{
 		s: s, id: s.id + "." + strconv.FormatUint(atomic.AddUint64(&s.connSeq, 1), 10), sess: sess, ws: ws, net: hj.conn, in: hj.in,
 		space: make(chan struct{}, 1), ctx: ctx, cancel: cancel, closed: make(chan struct{}),
-		rooms: map[string]bool{}, typist: typist{rooms: map[string]*typing{}},
+		limiter: rate.NewLimiter(rate.Limit(s.cfg.FrameRate), s.cfg.FrameBurst),
+		rooms:   map[string]bool{}, typist: typist{rooms: map[string]*typing{}},
 	}
 	c.heard.Store(time.Now().UnixNano())
 	return c
 }
 
-// serve reads the socket until it ends, then waits for the close handshake
-// and forgets the socket.
+// serve starts the keepalive pings and reads what the peer sends.
 func (c *conn) serve() {
 	c.mu.Lock()
 	c.ping = time.AfterFunc(c.s.cfg.PingInterval, c.keepAlive)
 	c.mu.Unlock()
-	c.readLoop()
+	c.readLoop(false)
+}
+
+// finish waits for the close handshake of a socket whose reading is over and
+// forgets the socket.
+func (c *conn) finish() {
 	c.closeWith(websocket.StatusNormalClosure, "")
 	<-c.closed
+	if c.s.idle != nil {
+		c.s.idle.forget(c)
+	}
 	c.s.removeConn(c)
 	c.s.metrics.conns.Dec()
+}
+
+// wake is the idle poller's: the parked socket has input (or has ended).
+func (c *conn) wake() {
+	c.mu.Lock()
+	parked := c.parked
+	c.parked = false
+	c.mu.Unlock()
+	if parked {
+		go c.readLoop(true)
+	}
 }
 
 // keepAlive pings a peer that has been silent for the ping interval; a
@@ -92,19 +117,27 @@ func (c *conn) keepAlive() {
 	c.mu.Unlock()
 }
 
-// awaitInput parks the reader until the peer sends something, unless the
-// library holds bytes of it already (see batchConn.awaitInput).
-func (c *conn) awaitInput() {
+// awaitInput waits for the peer to send something, unless the library holds
+// bytes of it already. With the server's idle poller it parks the socket
+// there and reports true: the calling reader is to end, and the poller starts
+// another when input comes. Without one, it waits in batchConn.awaitInput.
+func (c *conn) awaitInput() (parked bool) {
 	// The library's close handshake reads too; it starts after c.ctx is
 	// cancelled under c.mu, so a look at the buffer under c.mu with the
-	// context alive cannot overlap it.
+	// context alive cannot overlap it, and closeWith finishes a socket it
+	// finds parked.
 	c.mu.Lock()
 	wait := c.ctx.Err() == nil && c.in != nil && c.in.Buffered() == 0
+	if wait && c.s.idle != nil && c.s.idle.watch(c) == nil {
+		c.parked = true
+	}
+	parked = c.parked
 	c.mu.Unlock()
-	if wait {
+	if wait && !parked {
 		// An error here (the socket closed) is the next read's to report.
 		_ = c.net.awaitInput()
 	}
+	return parked
 }
 
 // Send queues a frame; a socket whose queue is full is closed as too slow,
@@ -206,10 +239,16 @@ func (c *conn) closeWith(code websocket.StatusCode, reason string) {
 		if c.ping != nil {
 			c.ping.Stop()
 		}
+		parked := c.parked
+		c.parked = false
 		c.mu.Unlock()
 		go func() {
 			defer close(c.closed)
 			_ = c.ws.Close(code, reason)
 		}()
+		if parked {
+			// No reader runs to see the socket end.
+			go c.finish()
+		}
 	})
 }

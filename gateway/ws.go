@@ -13,7 +13,6 @@ import (
 	"github.com/chillin-chat/chillin/events"
 	"github.com/coder/websocket"
 	"github.com/nats-io/nuid"
-	"golang.org/x/time/rate"
 )
 
 // Limits of one socket.
@@ -91,10 +90,17 @@ type clientFrame struct {
 	Data json.RawMessage `json:"data"`
 }
 
-func (c *conn) readLoop() {
-	limiter := rate.NewLimiter(rate.Limit(c.s.cfg.FrameRate), c.s.cfg.FrameBurst)
+// readLoop reads and handles the peer's frames until the socket is parked
+// (it ends; the idle poller starts the next reader) or ends (it finishes the
+// socket). woken: the idle poller started it.
+func (c *conn) readLoop(woken bool) {
 	for {
-		c.awaitInput()
+		// A reader the idle poller woke reads at once: the input is in the
+		// socket, not yet in the library's buffer.
+		if !woken && c.awaitInput() {
+			return // parked: the poller starts the next reader
+		}
+		woken = false
 		// Not c.ctx: cancelling a read drops the connection without a close
 		// frame. The writer's Close ends this read with the right status.
 		typ, b, err := c.ws.Read(context.Background())
@@ -103,18 +109,19 @@ func (c *conn) readLoop() {
 			if !errors.As(err, &ce) && websocket.CloseStatus(err) == -1 && c.ctx.Err() == nil {
 				c.s.log.Debug("socket read", "user", c.sess.User, "err", err)
 			}
-			return
+			break
 		}
-		if !c.onFrame(limiter, typ, b) {
-			return
+		if !c.onFrame(typ, b) {
+			break
 		}
 	}
+	c.finish()
 }
 
 // onFrame handles one frame the peer sent; false if it closed the socket.
-func (c *conn) onFrame(limiter *rate.Limiter, typ websocket.MessageType, b []byte) bool {
+func (c *conn) onFrame(typ websocket.MessageType, b []byte) bool {
 	c.heard.Store(time.Now().UnixNano())
-	if !limiter.Allow() {
+	if !c.limiter.Allow() {
 		c.closeWith(closeFlood, "too many frames")
 		return false
 	}
