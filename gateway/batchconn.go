@@ -19,13 +19,15 @@ import (
 // maxBatchBytes bounds what one held write gathers.
 const maxBatchBytes = 64 << 10
 
-// Buffers of an idle socket are small: the reader's holds a client frame's
-// header and small frames (larger ones are read straight into place), the
-// writer's only passes bytes on to the batchConn, whose gathering buffer is
-// borrowed from a pool while it holds.
+// A socket's own buffers are small, as every connection keeps them for its
+// lifetime: the reader's holds a client frame's header and a small frame
+// (larger payloads are read straight into place), the writer's only passes
+// bytes on to the batchConn, whose gathering buffer is borrowed from a pool
+// while it holds (a frame written without holding, a ping or a close, fits
+// in it whole).
 const (
-	readBufferSize  = 1 << 10
-	writeBufferSize = 512
+	readBufferSize  = 256
+	writeBufferSize = 128
 )
 
 var batchBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
