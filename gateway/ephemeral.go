@@ -63,7 +63,7 @@ func (c *conn) Ephemeral(payload []byte) {
 // goroutines, so it has a lock of its own.
 type typist struct {
 	mu    sync.Mutex
-	rooms map[string]*typing
+	rooms map[string]*typing // nil while not typing
 }
 
 type typing struct {
@@ -77,6 +77,9 @@ func (c *conn) startTyping(room string) {
 	defer c.typist.mu.Unlock()
 	t := c.typist.rooms[room]
 	if t == nil {
+		if c.typist.rooms == nil {
+			c.typist.rooms = map[string]*typing{}
+		}
 		t = &typing{}
 		c.typist.rooms[room] = t
 		t.expire = time.AfterFunc(typingTTL, func() { c.stopTyping(room) })
@@ -95,6 +98,9 @@ func (c *conn) stopTyping(room string) {
 	c.typist.mu.Lock()
 	t := c.typist.rooms[room]
 	delete(c.typist.rooms, room)
+	if len(c.typist.rooms) == 0 {
+		c.typist.rooms = nil // a map keeps its memory; most sockets never type
+	}
 	c.typist.mu.Unlock()
 	if t == nil {
 		return

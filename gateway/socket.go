@@ -38,8 +38,8 @@ type conn struct {
 	parked  bool   // with the idle poller, no reader running
 	idleID  uint64 // the idle poller's name for it; 0 until first parked
 
-	ctx    context.Context // ends when the socket closes
-	cancel context.CancelFunc
+	ctx    context.Context // ends when the socket closes (a connCtx)
+	cancel func()
 	once   sync.Once
 	closed chan struct{} // closed once the close handshake is over
 
@@ -49,12 +49,12 @@ type conn struct {
 }
 
 func newConn(s *Server, sess session, ws *websocket.Conn, hj *batchHijacker) *conn {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx := newConnCtx()
 	c := &conn{
 		s: s, id: s.id + "." + strconv.FormatUint(atomic.AddUint64(&s.connSeq, 1), 10), sess: sess, ws: ws, net: hj.conn, in: hj.in,
-		space: make(chan struct{}, 1), ctx: ctx, cancel: cancel, closed: make(chan struct{}),
+		space: make(chan struct{}, 1), ctx: ctx, cancel: ctx.cancel, closed: make(chan struct{}),
 		limiter: rate.NewLimiter(rate.Limit(s.cfg.FrameRate), s.cfg.FrameBurst),
-		rooms:   map[string]bool{}, typist: typist{rooms: map[string]*typing{}},
+		rooms:   map[string]bool{},
 	}
 	c.heard.Store(time.Now().UnixNano())
 	return c
