@@ -74,12 +74,6 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func (s *Server) connCount() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
-}
-
 // Idle sockets wait in the idle poller, not in goroutines of their own, and
 // wake when their peer speaks again.
 func TestIdleSocketsHoldNoGoroutine(t *testing.T) {

@@ -555,13 +555,17 @@ func (s *Server) closeAll() {
 	// after its close handshake), so an exiting process does not cut them.
 	deadline := time.Now().Add(closeAllWait)
 	for time.Now().Before(deadline) {
-		s.mu.Lock()
-		n := len(s.conns)
-		s.mu.Unlock()
-		if n == 0 {
+		if s.connCount() == 0 {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	s.log.Warn("sockets still closing at shutdown")
+}
+
+// connCount is how many sockets the server holds, closing ones included.
+func (s *Server) connCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
 }
