@@ -128,10 +128,8 @@ func (c *conn) awaitInput() (parked bool) {
 	// finds parked.
 	c.mu.Lock()
 	wait := c.ctx.Err() == nil && c.in != nil && c.in.Buffered() == 0
-	if wait && c.s.idle != nil && c.s.idle.watch(c) == nil {
-		c.parked = true
-	}
-	parked = c.parked
+	parked = wait && c.s.idle != nil && c.s.idle.watch(c) == nil
+	c.parked = parked
 	c.mu.Unlock()
 	if wait && !parked {
 		// An error here (the socket closed) is the next read's to report.
