@@ -89,6 +89,7 @@ type client struct {
 
 	sent, accepted, delivered atomic.Int64
 	errors                    atomic.Int64
+	lastFrame                 atomic.Int64 // unix ns of the newest frame other than a heartbeat answer
 	mu                        sync.Mutex
 	latencies                 []int64 // µs, send→deliver, every delivery this client saw
 	decided                   []int64 // µs, send→decided (the fact's time), for its own messages
@@ -152,7 +153,7 @@ func runLoad(ctx context.Context, o options, progress io.Writer) (*result, error
 	}); err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	// Sending starts once every join is answered (its backfill queued).
+	// Every join is answered (its backfill queued) before the setup settles.
 	joinWait := time.NewTimer(2 * time.Minute)
 	defer joinWait.Stop()
 	for _, c := range clients {
@@ -164,6 +165,11 @@ func runLoad(ctx context.Context, o options, progress io.Writer) (*result, error
 			return nil, ctx.Err()
 		}
 	}
+	settleStart := time.Now()
+	if err := settle(ctx, clients, settleQuiet, settleMax); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(progress, "setup traffic settled in %s\n", time.Since(settleStart).Round(10*time.Millisecond))
 	procsConnected, _ := gatewayProcesses(ctx, httpc, o.MetricsURL, "")
 
 	lagBefore, lagErr := projectionLag(ctx, httpc, o.LagURL, o.LagView)
@@ -249,6 +255,34 @@ loop:
 		}
 	}
 	return res, nil
+}
+
+// Setup is over when no client got a frame for settleQuiet, or after settleMax.
+const (
+	settleQuiet = time.Second
+	settleMax   = time.Minute
+)
+
+// settle waits until the setup's own traffic has reached the clients: the
+// backfill of each join (a room's recent history) and the joins and presence
+// of the other clients. Sending into that traffic would measure the setup,
+// not the load.
+func settle(ctx context.Context, clients []*client, quiet, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		var newest int64
+		for _, c := range clients {
+			newest = max(newest, c.lastFrame.Load())
+		}
+		if time.Since(time.Unix(0, newest)) >= quiet || time.Now().After(deadline) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(quiet / 10):
+		}
+	}
 }
 
 // parallel runs fn(0..n-1) on at most k goroutines and returns the first error.
@@ -427,14 +461,15 @@ func factTime(b []byte) (int64, bool) {
 }
 
 var (
-	atMarker    = []byte(`"at":"`)
-	kindPosted  = []byte(`"kind":"message.posted"`)
-	textMarker  = []byte(`"text":"t=`)
-	typeReject  = []byte(`{"type":"rejected"`)
-	joinReply   = []byte(`{"type":"reply","ref":"join"`)
-	joinOK      = []byte(`"ok":true`)
-	codeMarker  = []byte(`"code":"`)
-	clientIDKey = []byte(`"clientId":"`)
+	atMarker     = []byte(`"at":"`)
+	kindPosted   = []byte(`"kind":"message.posted"`)
+	textMarker   = []byte(`"text":"t=`)
+	typeReject   = []byte(`{"type":"rejected"`)
+	joinReply    = []byte(`{"type":"reply","ref":"join"`)
+	heartbeatAck = []byte(`{"type":"heartbeat:ack"`)
+	joinOK       = []byte(`"ok":true`)
+	codeMarker   = []byte(`"code":"`)
+	clientIDKey  = []byte(`"clientId":"`)
 )
 
 // read counts deliveries and measures their latency without decoding whole
@@ -458,6 +493,9 @@ func (c *client) read(ctx context.Context) {
 		}
 		b := buf.Bytes()
 		now := time.Now().UnixNano()
+		if !bytes.HasPrefix(b, heartbeatAck) {
+			c.lastFrame.Store(now)
+		}
 		switch {
 		case bytes.Contains(b, kindPosted):
 			k := bytes.Index(b, clientIDKey)
