@@ -166,7 +166,11 @@ func runLoad(ctx context.Context, o options, progress io.Writer) (*result, error
 		}
 	}
 	settleStart := time.Now()
-	if err := settle(ctx, clients, settleQuiet, settleMax); err != nil {
+	busy := func(ctx context.Context) bool {
+		n, err := backlog(ctx, httpc, o.LagURL)
+		return err == nil && n > 0
+	}
+	if err := settle(ctx, clients, busy, settleQuiet, settleMax); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(progress, "setup traffic settled in %s\n", time.Since(settleStart).Round(10*time.Millisecond))
@@ -263,18 +267,20 @@ const (
 	settleMax   = time.Minute
 )
 
-// settle waits until the setup's own traffic has reached the clients: the
-// backfill of each join (a room's recent history) and the joins and presence
-// of the other clients. Sending into that traffic would measure the setup,
-// not the load.
-func settle(ctx context.Context, clients []*client, quiet, limit time.Duration) error {
+// settle waits until the setup's own traffic has reached the clients (the
+// backfill of each join, a room's recent history, and the joins and presence
+// of the other clients), and until busy reports that the services' consumers
+// have caught up (with what the setup, or an earlier run against the same
+// system, left them). Sending into that traffic would measure the setup, not
+// the load.
+func settle(ctx context.Context, clients []*client, busy func(context.Context) bool, quiet, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
 		var newest int64
 		for _, c := range clients {
 			newest = max(newest, c.lastFrame.Load())
 		}
-		if time.Since(time.Unix(0, newest)) >= quiet || time.Now().After(deadline) {
+		if time.Now().After(deadline) || time.Since(time.Unix(0, newest)) >= quiet && !busy(ctx) {
 			return nil
 		}
 		select {

@@ -202,3 +202,26 @@ func lagQuantiles(before, after lagHistogram) map[string]float64 {
 	}
 	return map[string]float64{"p50": at(0.50), "p90": at(0.90), "p99": at(0.99), "facts": float64(total)}
 }
+
+// backlog sums, over the pages, what the services' durable consumers have not
+// finished: chillin_*_consumer_pending and chillin_*_consumer_ack_pending.
+// Zero means the pipeline has caught up with everything sent so far.
+func backlog(ctx context.Context, c *http.Client, list string) (float64, error) {
+	var sum float64
+	for _, u := range urls(list) {
+		fams, err := scrape(ctx, c, u)
+		if err != nil {
+			return 0, err
+		}
+		for name, fam := range fams {
+			if !strings.HasPrefix(name, "chillin_") ||
+				!(strings.HasSuffix(name, "_consumer_pending") || strings.HasSuffix(name, "_consumer_ack_pending")) {
+				continue
+			}
+			for _, m := range fam.GetMetric() {
+				sum += m.GetGauge().GetValue()
+			}
+		}
+	}
+	return sum, nil
+}

@@ -62,3 +62,36 @@ func TestProjectionLagQuantiles(t *testing.T) {
 		t.Error("a view with no series measured something")
 	}
 }
+
+func TestBacklog(t *testing.T) {
+	pending := map[string]int{"projector-pg": 3, "validator-0": 0}
+	page := func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "# TYPE chillin_projector_consumer_pending gauge")
+		fmt.Fprintf(w, "chillin_projector_consumer_pending{consumer=\"projector-pg\"} %d\n", pending["projector-pg"])
+		fmt.Fprintln(w, "# TYPE chillin_validator_consumer_ack_pending gauge")
+		fmt.Fprintf(w, "chillin_validator_consumer_ack_pending{consumer=\"validator-0\"} %d\n", pending["validator-0"])
+		fmt.Fprintln(w, "# TYPE chillin_projector_consumer_redelivered gauge")
+		fmt.Fprintln(w, "chillin_projector_consumer_redelivered{consumer=\"projector-pg\"} 7")
+	}
+	srvA, srvB := httptest.NewServer(http.HandlerFunc(page)), httptest.NewServer(http.HandlerFunc(page))
+	defer srvA.Close()
+	defer srvB.Close()
+	list := srvA.URL + "," + srvB.URL
+	ctx := context.Background()
+	for _, tc := range []struct {
+		pg, val int
+		want    float64
+	}{{3, 0, 6}, {0, 2, 4}, {0, 0, 0}} {
+		pending["projector-pg"], pending["validator-0"] = tc.pg, tc.val
+		if n, err := backlog(ctx, http.DefaultClient, list); err != nil || n != tc.want {
+			t.Errorf("pending %d, ack pending %d on two pages: backlog %v (%v), want %v", tc.pg, tc.val, n, err, tc.want)
+		}
+	}
+	if n, err := backlog(ctx, http.DefaultClient, "-"); err != nil || n != 0 {
+		t.Errorf("no pages: backlog %v (%v), want 0", n, err)
+	}
+	srvB.Close()
+	if _, err := backlog(ctx, http.DefaultClient, list); err == nil {
+		t.Error("a page that does not answer gave no error")
+	}
+}

@@ -9,11 +9,12 @@ import (
 func TestSettle(t *testing.T) {
 	const quiet = 100 * time.Millisecond
 	clients := []*client{{}, {}}
+	idle := func(context.Context) bool { return false }
 
 	// No frame yet, or only old ones: nothing to wait for.
 	clients[1].lastFrame.Store(time.Now().Add(-time.Hour).UnixNano())
 	start := time.Now()
-	if err := settle(context.Background(), clients, quiet, time.Minute); err != nil {
+	if err := settle(context.Background(), clients, idle, quiet, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(start); d >= quiet {
@@ -31,7 +32,7 @@ func TestSettle(t *testing.T) {
 		}
 	}()
 	clients[0].lastFrame.Store(time.Now().UnixNano())
-	if err := settle(context.Background(), clients, quiet, time.Minute); err != nil {
+	if err := settle(context.Background(), clients, idle, quiet, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(time.Unix(0, clients[0].lastFrame.Load())); d < quiet || time.Now().Before(stopFrames) {
@@ -47,18 +48,33 @@ func TestSettle(t *testing.T) {
 		}
 	}()
 	start = time.Now()
-	if err := settle(context.Background(), clients, quiet, 5*quiet); err != nil {
+	if err := settle(context.Background(), clients, idle, quiet, 5*quiet); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(start); d < 5*quiet {
 		t.Errorf("busy clients settled after %s, before the limit", d)
 	}
 
-	// A cancelled context ends the wait (for frames that still come) with
-	// its error.
+	// Quiet clients wait for the services' consumers to catch up.
+	cancel()
+	time.Sleep(quiet / 5) // the frames' goroutine has seen it
+	clients[0].lastFrame.Store(0)
+	clients[1].lastFrame.Store(0)
+	caughtUp := time.Now().Add(3 * quiet)
+	behind := func(context.Context) bool { return time.Now().Before(caughtUp) }
+	if err := settle(context.Background(), clients, behind, quiet, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if time.Now().Before(caughtUp) {
+		t.Error("settled while the consumers were behind")
+	}
+
+	// A cancelled context ends the wait (for consumers that stay behind)
+	// with its error.
 	done, stop := context.WithCancel(context.Background())
 	stop()
-	if err := settle(done, clients, quiet, time.Minute); err == nil {
+	always := func(context.Context) bool { return true }
+	if err := settle(done, clients, always, quiet, time.Minute); err == nil {
 		t.Error("settle ignored its cancelled context")
 	}
 }
