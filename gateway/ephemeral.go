@@ -178,8 +178,8 @@ func (s *Server) statusOf(ctx context.Context, users []string) map[string]string
 	return out
 }
 
-func (c *conn) onTyping(start bool) func(clientFrame) error {
-	return func(f clientFrame) error {
+func onTyping(start bool) func(*conn, clientFrame) error {
+	return func(c *conn, f clientFrame) error {
 		var d struct {
 			Room string `json:"room"`
 		}

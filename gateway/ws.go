@@ -142,14 +142,14 @@ func (c *conn) onFrame(typ websocket.MessageType, b []byte) bool {
 var errMissing = errors.New("missing field")
 
 func (c *conn) handle(f clientFrame) {
-	handler, ok := c.handlers()[f.Type]
+	handler, ok := frameHandlers[f.Type]
 	if !ok {
 		c.s.metrics.framesIn.WithLabelValues("unknown").Inc()
 		c.frameError(f.Ref, "UNKNOWN_TYPE", "unknown frame type "+strconv.Quote(truncate(f.Type, 32)))
 		return
 	}
 	c.s.metrics.framesIn.WithLabelValues(f.Type).Inc()
-	if err := handler(f); err != nil {
+	if err := handler(c, f); err != nil {
 		c.frameError(f.Ref, "MISSING_FIELD", err.Error())
 	}
 }
@@ -164,21 +164,20 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-func (c *conn) handlers() map[string]func(clientFrame) error {
-	return map[string]func(clientFrame) error{
-		"room:join":       c.onJoin,
-		"room:leave":      c.onLeave,
-		"room:sync":       c.onSync,
-		"message:send":    c.onSend,
-		"message:edit":    c.onEdit,
-		"message:delete":  c.onDelete,
-		"reaction:add":    c.onReaction(events.CmdReactionAdd),
-		"reaction:remove": c.onReaction(events.CmdReactionRemove),
-		"heartbeat":       c.onHeartbeat,
-		"typing:start":    c.onTyping(true),
-		"typing:stop":     c.onTyping(false),
-		"presence:set":    c.onPresence,
-	}
+// frameHandlers handle the client frames, by type.
+var frameHandlers = map[string]func(*conn, clientFrame) error{
+	"room:join":       (*conn).onJoin,
+	"room:leave":      (*conn).onLeave,
+	"room:sync":       (*conn).onSync,
+	"message:send":    (*conn).onSend,
+	"message:edit":    (*conn).onEdit,
+	"message:delete":  (*conn).onDelete,
+	"reaction:add":    onReaction(events.CmdReactionAdd),
+	"reaction:remove": onReaction(events.CmdReactionRemove),
+	"heartbeat":       (*conn).onHeartbeat,
+	"typing:start":    onTyping(true),
+	"typing:stop":     onTyping(false),
+	"presence:set":    (*conn).onPresence,
 }
 
 // decodeData decodes a frame's data; a field error names what is wrong.
@@ -420,8 +419,8 @@ func (c *conn) onDelete(f clientFrame) error {
 	return c.sendCommand(f, events.CmdMessageDelete, d.Room, "", events.MessageDelete{ID: d.ID})
 }
 
-func (c *conn) onReaction(typ string) func(clientFrame) error {
-	return func(f clientFrame) error {
+func onReaction(typ string) func(*conn, clientFrame) error {
+	return func(c *conn, f clientFrame) error {
 		var d struct {
 			Room  string `json:"room"`
 			ID    uint64 `json:"id"`
