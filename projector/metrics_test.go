@@ -2,7 +2,6 @@ package projector_test
 
 import (
 	"encoding/json"
-	"github.com/chillin-chat/chillin/events/opshttp/opshttptest"
 	"net"
 	"net/http"
 	"slices"
@@ -11,6 +10,8 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/chillin-chat/chillin/events/opshttp/opshttptest"
+	"github.com/chillin-chat/chillin/events/redistest"
 	"github.com/chillin-chat/chillin/projector"
 	"github.com/chillin-chat/chillin/projector/internal/projtest"
 	"github.com/chillin-chat/chillin/schema/schematest"
@@ -32,14 +33,14 @@ func TestOpsEndpoints(t *testing.T) {
 	e := newEnv(t)
 	pool, dbURL := schematest.NewDB(t)
 	proxied, proxy := viaProxy(t, dbURL)
-	prefix := randomPrefix(t)
+	prefix := redistest.Prefix(t)
 	ch := subscribe(t, prefix)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	base := "http://" + ln.Addr().String()
-	e.start(t, projector.Config{PostgresURL: proxied, RedisURL: redisURL(), RedisPrefix: prefix,
+	e.start(t, projector.Config{PostgresURL: proxied, RedisURL: redistest.URL(), RedisPrefix: prefix,
 		Views: []string{projector.ViewPG, projector.ViewLive}, HTTPListener: ln})
 	e.waitConsumer(t, "projector-live")
 	e.waitConsumer(t, "projector-pg")

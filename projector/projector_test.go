@@ -2,14 +2,11 @@ package projector_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +18,7 @@ import (
 
 	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/events/natstest"
+	"github.com/chillin-chat/chillin/events/redistest"
 	"github.com/chillin-chat/chillin/projector"
 	"github.com/chillin-chat/chillin/projector/internal/projtest"
 	"github.com/chillin-chat/chillin/schema/schematest"
@@ -422,31 +420,10 @@ func TestPGViewTwoInstances(t *testing.T) {
 
 // Live view.
 
-func redisURL() string {
-	if u := os.Getenv("CHILLIN_TEST_REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
-
-func randomPrefix(tb testing.TB) string {
-	tb.Helper()
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		tb.Fatal(err)
-	}
-	return "chillin_t_" + hex.EncodeToString(b[:]) + ":"
-}
-
 // subscribe receives everything published under prefix.
 func subscribe(tb testing.TB, prefix string) <-chan *redis.Message {
 	tb.Helper()
-	opt, err := redis.ParseURL(redisURL())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
-	tb.Cleanup(func() { rdb.Close() })
+	rdb := redistest.Client(tb)
 	ps := rdb.PSubscribe(ctxT(tb), prefix+"*")
 	tb.Cleanup(func() { ps.Close() })
 	if _, err := ps.Receive(ctxT(tb)); err != nil { // the subscription confirmation
@@ -507,9 +484,9 @@ func userPub(tb testing.TB, prefix, user string, m events.UserLive) pub {
 
 func TestLiveView(t *testing.T) {
 	e := newEnv(t)
-	prefix := randomPrefix(t)
+	prefix := redistest.Prefix(t)
 	ch := subscribe(t, prefix)
-	e.start(t, liveConfig(prefix, redisURL()))
+	e.start(t, liveConfig(prefix, redistest.URL()))
 	e.waitConsumer(t, "projector-live")
 
 	stored := projtest.Publish(t, e.js, projtest.Scenario(t)...)
@@ -584,9 +561,9 @@ func checkSeqs(tb testing.TB, got []pub, from uint64) {
 
 func TestLiveViewRedisDown(t *testing.T) {
 	e := newEnv(t)
-	prefix := randomPrefix(t)
+	prefix := redistest.Prefix(t)
 	ch := subscribe(t, prefix)
-	proxied, proxy := viaProxy(t, redisURL())
+	proxied, proxy := viaProxy(t, redistest.URL())
 	e.start(t, liveConfig(prefix, proxied))
 	e.waitConsumer(t, "projector-live")
 
@@ -611,10 +588,10 @@ func TestLiveViewRedisDown(t *testing.T) {
 
 func TestLiveViewTwoInstances(t *testing.T) {
 	e := newEnv(t)
-	prefix := randomPrefix(t)
+	prefix := redistest.Prefix(t)
 	ch := subscribe(t, prefix)
-	e.start(t, liveConfig(prefix, redisURL()))
-	e.start(t, liveConfig(prefix, redisURL()))
+	e.start(t, liveConfig(prefix, redistest.URL()))
+	e.start(t, liveConfig(prefix, redistest.URL()))
 	e.waitConsumer(t, "projector-live")
 	projtest.Publish(t, e.js, roomBurst(t, "lobby", 1, 300)...)
 	checkSeqs(t, receive(t, ch, 300), 1)
@@ -623,9 +600,9 @@ func TestLiveViewTwoInstances(t *testing.T) {
 func TestRunBothViews(t *testing.T) {
 	e := newEnv(t)
 	pool, dbURL := schematest.NewDB(t)
-	prefix := randomPrefix(t)
+	prefix := redistest.Prefix(t)
 	ch := subscribe(t, prefix)
-	e.start(t, projector.Config{PostgresURL: dbURL, RedisURL: redisURL(), RedisPrefix: prefix, Views: []string{"pg", "live"}})
+	e.start(t, projector.Config{PostgresURL: dbURL, RedisURL: redistest.URL(), RedisPrefix: prefix, Views: []string{"pg", "live"}})
 	e.waitConsumer(t, "projector-live")
 	e.waitConsumer(t, "projector-pg")
 	stored := projtest.Publish(t, e.js, roomBurst(t, "lobby", 1, 20)...)
