@@ -261,7 +261,8 @@ loop:
 	return res, nil
 }
 
-// Setup is over when no client got a frame for settleQuiet, or after settleMax.
+// Setup is over once no client got a frame for settleQuiet and the consumers
+// have caught up, or after settleMax.
 const (
 	settleQuiet = time.Second
 	settleMax   = time.Minute
