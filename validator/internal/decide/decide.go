@@ -118,7 +118,7 @@ func decideSend(r *Room, in Input) Decision {
 		}
 	}
 	if p.ReplyTo != 0 {
-		if _, ok := r.Messages[p.ReplyTo]; !ok {
+		if _, ok := r.Message(p.ReplyTo); !ok {
 			return reject(events.Errorf(events.CodeNoSuchMessage, "no message %d in room %s to reply to", p.ReplyTo, r.ID))
 		}
 	}
@@ -177,14 +177,13 @@ func decideReaction(r *Room, in Input) Decision {
 	if !ok {
 		return d
 	}
-	m, e := liveMessage(r, in.Cmd.User, p.ID)
-	if e != nil {
+	if _, e := liveMessage(r, in.Cmd.User, p.ID); e != nil {
 		return reject(e)
 	}
 	if e := events.CheckEmoji(p.Emoji); e != nil {
 		return reject(e)
 	}
-	_, has := m.Reactions[Reaction{in.Cmd.User, p.Emoji}]
+	has := r.Reacted(p.ID, Reaction{in.Cmd.User, p.Emoji})
 	data := events.ReactionData{ID: p.ID, Emoji: p.Emoji}
 	switch {
 	case in.Cmd.Type == events.CmdReactionAdd && !has:
@@ -324,25 +323,25 @@ func roomMember(r *Room, user string) *events.Error {
 
 // liveMessage checks room, membership and that message id exists in the room
 // and is not deleted.
-func liveMessage(r *Room, user string, id uint64) (*Message, *events.Error) {
+func liveMessage(r *Room, user string, id uint64) (Message, *events.Error) {
 	if e := roomMember(r, user); e != nil {
-		return nil, e
+		return Message{}, e
 	}
-	m, ok := r.Messages[id]
+	m, ok := r.Message(id)
 	if !ok || m.Deleted {
-		return nil, events.Errorf(events.CodeNoSuchMessage, "no message %d in room %s", id, r.ID)
+		return Message{}, events.Errorf(events.CodeNoSuchMessage, "no message %d in room %s", id, r.ID)
 	}
 	return m, nil
 }
 
 // ownMessage is liveMessage plus: user wrote it.
-func ownMessage(r *Room, user string, id uint64) (*Message, *events.Error) {
+func ownMessage(r *Room, user string, id uint64) (Message, *events.Error) {
 	m, e := liveMessage(r, user, id)
 	if e != nil {
-		return nil, e
+		return Message{}, e
 	}
 	if m.Author != user {
-		return nil, events.Errorf(events.CodeNotOwner, "message %d was written by someone else", id)
+		return Message{}, events.Errorf(events.CodeNotOwner, "message %d was written by someone else", id)
 	}
 	return m, nil
 }

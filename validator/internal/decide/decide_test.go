@@ -2,6 +2,7 @@ package decide
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -330,11 +331,29 @@ func TestRoomFold(t *testing.T) {
 	if !r.IsMember("alice") || !r.IsMember("bob") || r.IsMember("carol") {
 		t.Fatalf("members %v", r.Members)
 	}
-	if !r.Messages[fx.m3].Deleted || r.Messages[fx.m1].Deleted {
+	m1, ok1 := r.Message(fx.m1)
+	m2, ok2 := r.Message(fx.m2)
+	m3, ok3 := r.Message(fx.m3)
+	if !ok1 || !ok2 || !ok3 || m1.Author != "alice" || m2.Author != "bob" || m3.Author != "alice" {
+		t.Fatalf("messages %+v %+v %+v", m1, m2, m3)
+	}
+	if !m3.Deleted || m1.Deleted || m2.Deleted {
 		t.Fatal("deleted flags wrong")
 	}
-	if _, ok := r.Messages[fx.m1].Reactions[Reaction{"bob", "👍"}]; !ok {
-		t.Fatal("reaction missing")
+	if _, ok := r.Message(fx.m3 + 1); ok {
+		t.Fatal("a message that was never posted")
+	}
+	if !r.Reacted(fx.m1, Reaction{"bob", "👍"}) || r.Reacted(fx.m1, Reaction{"alice", "👍"}) || r.Reacted(fx.m2, Reaction{"bob", "👍"}) {
+		t.Fatal("reactions wrong")
+	}
+	if id, ok := r.PostedBy("alice", "c1"); !ok || id != fx.m1 {
+		t.Fatalf("alice's c1 is %d, %v", id, ok)
+	}
+	if id, ok := r.PostedBy("bob", "c1"); !ok || id != fx.m2 {
+		t.Fatalf("bob's c1 is %d, %v", id, ok)
+	}
+	if _, ok := r.PostedBy("bob", "c2"); ok {
+		t.Fatal("bob never sent c2")
 	}
 	if !r.HasCommand("cmd-103") || r.HasCommand("cmd-999") {
 		t.Fatal("recent command ids wrong")
@@ -490,4 +509,59 @@ func BenchmarkDecideSend(b *testing.B) {
 			b.Fatal(d.Reject)
 		}
 	}
+}
+
+// BenchmarkRoomHistory folds a room's history of 100,000 messages, decoded
+// from their stored bytes as a reload does, and reports what the state keeps
+// per message (retained-B/msg) and how long a full garbage collection takes
+// with it live (gc-ms): a validator holds every room it decided, so both grow
+// with the rooms' histories.
+func BenchmarkRoomHistory(b *testing.B) {
+	const users, messages = 200, 100_000
+	var stored [][]byte
+	var ids []uint64
+	room := NewRoom("busy")
+	add := func(typ, user string, data any) {
+		f, err := events.NewFact(typ, room.ID, uint64(len(stored))+1, user, fmt.Sprintf("cmd-%d", len(stored)), now, data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		stored, ids = append(stored, mustEncode(b, f)), append(ids, uint64(len(stored))+1000)
+	}
+	add(events.RoomCreated, "user-0", events.RoomCreatedData{Name: "Busy"})
+	for u := 1; u < users; u++ {
+		add(events.MemberJoined, fmt.Sprintf("user-%d", u), events.MemberJoinedData{})
+	}
+	for n := range messages {
+		add(events.MessagePosted, fmt.Sprintf("user-%d", n%users), events.MessagePostedData{
+			Text: "a normal chat message of moderate length", ClientID: fmt.Sprintf("load-run-%d-%d", n%users, n)})
+	}
+	var before, after runtime.MemStats
+	var gc time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		room = nil
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		room = NewRoom("busy")
+		for i, raw := range stored {
+			f, err := events.DecodeFact(raw)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := room.Apply(events.Stored{ID: ids[i], Fact: f}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		start := time.Now()
+		runtime.GC()
+		gc = time.Since(start)
+		runtime.ReadMemStats(&after)
+		b.StartTimer()
+	}
+	runtime.KeepAlive(room)
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/messages, "retained-B/msg")
+	b.ReportMetric(float64(gc.Microseconds())/1000, "gc-ms")
 }

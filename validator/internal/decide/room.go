@@ -22,14 +22,26 @@ type Reaction struct {
 
 // Message is what the validator needs to know about a posted message.
 type Message struct {
-	Author    string
-	Deleted   bool
-	Reactions map[Reaction]struct{}
+	Author  string
+	Deleted bool
 }
 
-type clientKey struct {
-	user     string
-	clientID string
+// message is a Message as a room keeps it: its author as an index into the
+// room's authors.
+type message struct {
+	author  uint32
+	deleted bool
+}
+
+// clientKey is the digest of a (user, clientId) pair: the first 16 bytes of
+// SHA-256 over the user id, a zero byte and the clientId.
+type clientKey [16]byte
+
+func keyOf(user, clientID string) clientKey {
+	var buf [192]byte // user ids and clientIds are short; append grows if not
+	b := append(append(append(buf[:0], user...), 0), clientID...)
+	sum := sha256.Sum256(b)
+	return clientKey(sum[:16])
 }
 
 // Room is the state of one room folded from its facts. The zero Head means no
@@ -49,13 +61,22 @@ type Room struct {
 	Head uint64
 	// LastID is the stream sequence of the last applied fact: the expected
 	// last subject sequence of the next append.
-	LastID   uint64
-	Messages map[uint64]*Message
+	LastID uint64
 
-	clientIDs map[clientKey]uint64
-	recent    map[string]struct{}
-	ring      []string
-	next      int
+	// A room remembers every message of its history, so what it keeps per
+	// message is small and holds no pointers: the garbage collector never
+	// scans messages or posted, however long the history.
+	messages map[uint64]message
+	authors  []string          // the users who posted, by message.author
+	authorOf map[string]uint32 // the index of each in authors
+	// reactions holds the reactions of the messages that have any.
+	reactions map[uint64]map[Reaction]struct{}
+	// posted is the message each (user, clientId) posted, forever.
+	posted map[clientKey]uint64
+
+	recent map[string]struct{}
+	ring   []string
+	next   int
 }
 
 // NewRoom returns the empty state of room id.
@@ -63,8 +84,10 @@ func NewRoom(id string) *Room {
 	return &Room{
 		ID:        id,
 		Members:   map[string]struct{}{},
-		Messages:  map[uint64]*Message{},
-		clientIDs: map[clientKey]uint64{},
+		messages:  map[uint64]message{},
+		authorOf:  map[string]uint32{},
+		reactions: map[uint64]map[Reaction]struct{}{},
+		posted:    map[clientKey]uint64{},
 		recent:    map[string]struct{}{},
 	}
 }
@@ -84,8 +107,34 @@ func (r *Room) HasCommand(id string) bool {
 
 // PostedBy returns the id of the message user posted with clientID, if any.
 func (r *Room) PostedBy(user, clientID string) (uint64, bool) {
-	id, ok := r.clientIDs[clientKey{user, clientID}]
+	id, ok := r.posted[keyOf(user, clientID)]
 	return id, ok
+}
+
+// Message returns message id of the room, deleted or not.
+func (r *Room) Message(id uint64) (Message, bool) {
+	m, ok := r.messages[id]
+	if !ok {
+		return Message{}, false
+	}
+	return Message{Author: r.authors[m.author], Deleted: m.deleted}, true
+}
+
+// Reacted reports whether message id carries reaction rc.
+func (r *Room) Reacted(id uint64, rc Reaction) bool {
+	_, ok := r.reactions[id][rc]
+	return ok
+}
+
+// author returns the index of user in r.authors, adding it if new.
+func (r *Room) author(user string) uint32 {
+	i, ok := r.authorOf[user]
+	if !ok {
+		i = uint32(len(r.authors))
+		r.authors = append(r.authors, user)
+		r.authorOf[user] = i
+	}
+	return i
 }
 
 // Apply folds the next fact of the room into the state. A fact already
@@ -127,9 +176,9 @@ func (r *Room) Apply(s events.Stored) error {
 		if err != nil {
 			return fmt.Errorf("room %s seq %d: %w", r.ID, s.Seq, err)
 		}
-		r.Messages[s.ID] = &Message{Author: s.User}
+		r.messages[s.ID] = message{author: r.author(s.User)}
 		if d.ClientID != "" {
-			r.clientIDs[clientKey{s.User, d.ClientID}] = s.ID
+			r.posted[keyOf(s.User, d.ClientID)] = s.ID
 		}
 	case events.MessageEdited:
 		// The text is not needed to decide anything.
@@ -138,23 +187,29 @@ func (r *Room) Apply(s events.Stored) error {
 		if err != nil {
 			return fmt.Errorf("room %s seq %d: %w", r.ID, s.Seq, err)
 		}
-		if m, ok := r.Messages[d.ID]; ok {
-			m.Deleted = true
+		if m, ok := r.messages[d.ID]; ok {
+			m.deleted = true
+			r.messages[d.ID] = m
+			delete(r.reactions, d.ID)
 		}
 	case events.ReactionAdded, events.ReactionRemoved:
 		d, err := events.DecodeData[events.ReactionData](s.Fact)
 		if err != nil {
 			return fmt.Errorf("room %s seq %d: %w", r.ID, s.Seq, err)
 		}
-		if m, ok := r.Messages[d.ID]; ok {
+		if _, ok := r.messages[d.ID]; ok {
 			key := Reaction{s.User, d.Emoji}
-			if s.Type == events.ReactionAdded {
-				if m.Reactions == nil {
-					m.Reactions = map[Reaction]struct{}{}
+			rs := r.reactions[d.ID]
+			switch {
+			case s.Type == events.ReactionAdded && rs == nil:
+				r.reactions[d.ID] = map[Reaction]struct{}{key: {}}
+			case s.Type == events.ReactionAdded:
+				rs[key] = struct{}{}
+			default:
+				delete(rs, key)
+				if len(rs) == 0 {
+					delete(r.reactions, d.ID)
 				}
-				m.Reactions[key] = struct{}{}
-			} else {
-				delete(m.Reactions, key)
 			}
 		}
 	default:
