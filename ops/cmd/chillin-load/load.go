@@ -196,6 +196,14 @@ func runLoad(ctx context.Context, o options, progress io.Writer) (*result, error
 	report := time.NewTicker(time.Second)
 	deadline := time.After(o.Duration)
 	var last snapshot
+	// Each second's deliveries, for its p99; marks holds where each
+	// client's latencies stood at the last progress line.
+	var (
+		second []int64
+		p99s   []float64
+		marks  = make([]int, len(clients))
+	)
+	fresh(clients, marks, nil) // what arrived before sending started is not the run's
 	sending := true
 	var drainUntil <-chan time.Time
 loop:
@@ -211,9 +219,12 @@ loop:
 			break loop
 		case <-report.C:
 			now := take(clients)
-			fmt.Fprintf(progress, "%5.0fs  sent %8d  accepted %7.0f/s  delivered %9.0f/s  rejected %d  errors %d\n",
+			second = fresh(clients, marks, second[:0])
+			p99 := quantiles(second)["p99"]
+			p99s = append(p99s, p99)
+			fmt.Fprintf(progress, "%5.0fs  sent %8d  accepted %7.0f/s  delivered %9.0f/s  p99 %6.2f ms  rejected %d  errors %d\n",
 				time.Since(start).Seconds(), now.sent, float64(now.accepted-last.accepted), float64(now.delivered-last.delivered),
-				now.rejected, now.errors)
+				p99, now.rejected, now.errors)
 			last = now
 		}
 	}
@@ -243,6 +254,7 @@ loop:
 	readers.Wait()
 
 	res := summarize(o, clients, elapsed)
+	res.P99PerSecondMs = p99s
 	if lagErr == nil {
 		res.LagView, res.LagMs = o.LagView, lagQuantiles(lagBefore, lagAfter)
 	}

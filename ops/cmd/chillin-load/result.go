@@ -33,17 +33,21 @@ func take(clients []*client) snapshot {
 
 // result is what a run measured.
 type result struct {
-	Clients             int                `json:"clients"`
-	Rooms               int                `json:"rooms"`
-	Senders             int                `json:"senders"`
-	RatePerSender       float64            `json:"ratePerSender"`
-	Seconds             float64            `json:"seconds"`
-	Sent                int64              `json:"sent"`
-	Accepted            int64              `json:"accepted"`
-	AcceptedPerSec      float64            `json:"acceptedPerSec"`
-	Delivered           int64              `json:"delivered"`
-	DeliveredPerSec     float64            `json:"deliveredPerSec"`
-	LatencyMs           map[string]float64 `json:"latencyMs"`
+	Clients         int                `json:"clients"`
+	Rooms           int                `json:"rooms"`
+	Senders         int                `json:"senders"`
+	RatePerSender   float64            `json:"ratePerSender"`
+	Seconds         float64            `json:"seconds"`
+	Sent            int64              `json:"sent"`
+	Accepted        int64              `json:"accepted"`
+	AcceptedPerSec  float64            `json:"acceptedPerSec"`
+	Delivered       int64              `json:"delivered"`
+	DeliveredPerSec float64            `json:"deliveredPerSec"`
+	LatencyMs       map[string]float64 `json:"latencyMs"`
+	// P99PerSecondMs is the send→deliver p99 of each second of the run, in
+	// the order of the progress lines (0 for a second without deliveries):
+	// it tells a tail spread over the run from one that a few seconds made.
+	P99PerSecondMs      []float64          `json:"p99PerSecondMs,omitempty"`
 	DecidedMs           map[string]float64 `json:"decidedMs"`
 	Rejected            map[string]int     `json:"rejected"`
 	Errors              int64              `json:"errors"`
@@ -60,6 +64,19 @@ type result struct {
 	// for each quantile, the upper bound of its histogram bucket.
 	LagView string             `json:"lagView,omitempty"`
 	LagMs   map[string]float64 `json:"lagMs,omitempty"`
+}
+
+// fresh appends to buf the latencies the clients recorded since marks (one
+// per client, the length of its latencies at the last call) and moves the
+// marks on.
+func fresh(clients []*client, marks []int, buf []int64) []int64 {
+	for i, c := range clients {
+		c.mu.Lock()
+		buf = append(buf, c.latencies[marks[i]:]...)
+		marks[i] = len(c.latencies)
+		c.mu.Unlock()
+	}
+	return buf
 }
 
 func summarize(o options, clients []*client, elapsed time.Duration) *result {

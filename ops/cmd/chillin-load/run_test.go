@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -101,5 +102,31 @@ func TestRunAgainstASystem(t *testing.T) {
 	}
 	if res.LoadCPUPerFrameUs <= 0 {
 		t.Fatalf("load tool CPU per frame %v", res.LoadCPUPerFrameUs)
+	}
+	// A p99 per progress line: the 3 s of sending deliver in each of the
+	// first seconds, and no second's p99 exceeds the run's largest latency.
+	ps := res.P99PerSecondMs
+	if len(ps) < 3 || ps[0] <= 0 || ps[1] <= 0 || slices.Max(ps) > l["max"] {
+		t.Fatalf("p99 per second %v, run's max %v", ps, l["max"])
+	}
+}
+
+func TestFresh(t *testing.T) {
+	a, b := &client{latencies: []int64{1, 2}}, &client{}
+	clients, marks := []*client{a, b}, make([]int, 2)
+	if got := fresh(clients, marks, nil); !slices.Equal(got, []int64{1, 2}) {
+		t.Fatalf("first call %v", got)
+	}
+	if got := fresh(clients, marks, nil); len(got) != 0 {
+		t.Fatalf("nothing new, got %v", got)
+	}
+	a.latencies = append(a.latencies, 3)
+	b.latencies = append(b.latencies, 4, 5)
+	buf := make([]int64, 0, 8)
+	if got := fresh(clients, marks, buf); !slices.Equal(got, []int64{3, 4, 5}) {
+		t.Fatalf("after new latencies %v", got)
+	}
+	if !slices.Equal(marks, []int{3, 2}) {
+		t.Fatalf("marks %v", marks)
 	}
 }
