@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -395,11 +396,11 @@ func (c *client) join(ctx context.Context) error {
 }
 
 // phasedTimer fires first at a random point within interval, so that the
-// clients' periodic frames do not beat in step.
+// clients' periodic frames do not beat in step. The phase is drawn at full
+// resolution: with a few hundred possible phases, thousands of clients would
+// send in bursts, several at the same instant.
 func phasedTimer(interval time.Duration) *time.Timer {
-	var phase [1]byte
-	_, _ = rand.Read(phase[:])
-	return time.NewTimer(time.Duration(int64(interval) * int64(phase[0]) / 256))
+	return time.NewTimer(mrand.N(interval))
 }
 
 // heartbeat sends a `heartbeat` frame every interval, as the web app does,
