@@ -33,15 +33,22 @@ type message struct {
 	deleted bool
 }
 
-// clientKey is the digest of a (user, clientId) pair: the first 16 bytes of
-// SHA-256 over the user id, a zero byte and the clientId.
-type clientKey [16]byte
+// digest is the first 16 bytes of the SHA-256 of the strings it stands for,
+// joined by zero bytes: a room keeps digests, not strings, so that the
+// garbage collector has nothing to scan in what it keeps per command.
+type digest [16]byte
 
-func keyOf(user, clientID string) clientKey {
-	var buf [192]byte // user ids and clientIds are short; append grows if not
-	b := append(append(append(buf[:0], user...), 0), clientID...)
+func digestOf(parts ...string) digest {
+	var buf [192]byte // user ids, clientIds and command ids are short; append grows if not
+	b := buf[:0]
+	for i, p := range parts {
+		if i > 0 {
+			b = append(b, 0)
+		}
+		b = append(b, p...)
+	}
 	sum := sha256.Sum256(b)
-	return clientKey(sum[:16])
+	return digest(sum[:16])
 }
 
 // Room is the state of one room folded from its facts. The zero Head means no
@@ -72,10 +79,11 @@ type Room struct {
 	// reactions holds the reactions of the messages that have any.
 	reactions map[uint64]map[Reaction]struct{}
 	// posted is the message each (user, clientId) posted, forever.
-	posted map[clientKey]uint64
+	posted map[digest]uint64
 
-	recent map[string]struct{}
-	ring   []string
+	// recent and ring hold the ids of the last RecentCommands commands.
+	recent map[digest]struct{}
+	ring   []digest
 	next   int
 }
 
@@ -87,8 +95,8 @@ func NewRoom(id string) *Room {
 		messages:  map[uint64]message{},
 		authorOf:  map[string]uint32{},
 		reactions: map[uint64]map[Reaction]struct{}{},
-		posted:    map[clientKey]uint64{},
-		recent:    map[string]struct{}{},
+		posted:    map[digest]uint64{},
+		recent:    map[digest]struct{}{},
 	}
 }
 
@@ -101,13 +109,13 @@ func (r *Room) IsMember(user string) bool {
 // HasCommand reports whether a fact caused by command id is among the room's
 // recent facts.
 func (r *Room) HasCommand(id string) bool {
-	_, ok := r.recent[id]
+	_, ok := r.recent[digestOf(id)]
 	return ok
 }
 
 // PostedBy returns the id of the message user posted with clientID, if any.
 func (r *Room) PostedBy(user, clientID string) (uint64, bool) {
-	id, ok := r.posted[keyOf(user, clientID)]
+	id, ok := r.posted[digestOf(user, clientID)]
 	return id, ok
 }
 
@@ -178,7 +186,7 @@ func (r *Room) Apply(s events.Stored) error {
 		}
 		r.messages[s.ID] = message{author: r.author(s.User)}
 		if d.ClientID != "" {
-			r.posted[keyOf(s.User, d.ClientID)] = s.ID
+			r.posted[digestOf(s.User, d.ClientID)] = s.ID
 		}
 	case events.MessageEdited:
 		// The text is not needed to decide anything.
@@ -250,15 +258,16 @@ func (r *Room) remember(id string) {
 	if id == "" {
 		return
 	}
-	if _, ok := r.recent[id]; ok {
+	d := digestOf(id)
+	if _, ok := r.recent[d]; ok {
 		return
 	}
 	if len(r.ring) < RecentCommands {
-		r.ring = append(r.ring, id)
+		r.ring = append(r.ring, d)
 	} else {
 		delete(r.recent, r.ring[r.next])
-		r.ring[r.next] = id
+		r.ring[r.next] = d
 		r.next = (r.next + 1) % RecentCommands
 	}
-	r.recent[id] = struct{}{}
+	r.recent[d] = struct{}{}
 }
