@@ -5,10 +5,11 @@
 #   ops/scripts/bench.sh aio|cluster default|strict [shapes...]
 #
 # shapes (default: all): a (latency at 1,000 msg/s, 2,000 clients, rooms of
-# 10), b (highest sustained msg/s with p99 < 50 ms, same shape; its run also
-# gives the projection lag), c (fan-out: 1,000 clients, rooms of 100, at
-# 500, 600, 750, ... msg/s until p99 reaches 50 ms),
-# d (gateway memory per idle connection at 15,000 connections).
+# 10; three runs, the median one by p99 shown), b (highest sustained msg/s
+# with p99 < 50 ms, same shape; its run also gives the projection lag), c
+# (fan-out: 1,000 clients, rooms of 100, at 500, 600, 750, ... msg/s until
+# p99 reaches 50 ms), d (gateway memory per idle connection at 15,000
+# connections).
 #
 # The system gets its own JetStream folder, database and Redis prefix, all
 # removed at the end. The per-user rate limit is raised (CHILLIN_RATE_LIMIT)
@@ -118,8 +119,14 @@ echo "|---|---|---|---|---|---|---|---|"
 for shape in $shapes; do
 	case $shape in
 	a)
-		j=$(load a -clients 2000 -users 200 -rooms 200 -rate 0.5 -duration 30s -source-ips 4)
-		row "(a) 1,000 msg/s, rooms of 10" "$j"
+		# Single runs of (a) spread widely on a small machine: three runs,
+		# the row shows the median one by p99 and the log all three p99s.
+		runs=""
+		for k in 1 2 3; do
+			runs+=$(load "a$k" -clients 2000 -users 200 -rooms 200 -rate 0.5 -duration 30s -source-ips 4)
+		done
+		log "a: p99 of the three runs $(jq -rs 'map(.latencyMs.p99) | sort | map(tostring) | join(", ")' <<<"$runs") ms"
+		row "(a) 1,000 msg/s, rooms of 10, median of 3 runs" "$(jq -s 'sort_by(.latencyMs.p99) | .[1]' <<<"$runs")"
 		;;
 	b)
 		best=""
