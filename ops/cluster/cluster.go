@@ -173,7 +173,7 @@ func (cfg Config) withDefaults() (Config, error) {
 // environment.
 func (c *Cluster) define() error {
 	cfg := c.cfg
-	addr := func() (string, error) { return freeAddr(cfg.Host) }
+	addr := distinctAddrs(cfg.Host, freeAddr)
 	proc := func(name, bin, readyPath string, args []string, env map[string]string) (*Proc, error) {
 		a, err := addr()
 		if err != nil {
@@ -317,6 +317,27 @@ func environ(env map[string]string) []string {
 		out = append(out, k+"="+env[k])
 	}
 	return out
+}
+
+// distinctAddrs returns a picker of free addresses on host (from free) that
+// never returns one twice. Every port is picked before any process starts,
+// and a probed port is free again once its probe closes, so two picks can
+// get the same one; the picker tries again instead.
+func distinctAddrs(host string, free func(host string) (string, error)) func() (string, error) {
+	given := map[string]bool{}
+	return func() (string, error) {
+		for range 100 {
+			a, err := free(host)
+			if err != nil {
+				return "", err
+			}
+			if !given[a] {
+				given[a] = true
+				return a, nil
+			}
+		}
+		return "", errors.New("cluster: no free port that was not given out already")
+	}
 }
 
 // freeAddr returns host:port with a port nothing listens on now.
