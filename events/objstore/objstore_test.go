@@ -3,14 +3,11 @@ package objstore_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"mime/multipart"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +15,7 @@ import (
 	"github.com/chillin-chat/chillin/events/media"
 	"github.com/chillin-chat/chillin/events/objstore"
 	"github.com/chillin-chat/chillin/events/objstore/objstoretest"
-	"github.com/redis/go-redis/v9"
+	"github.com/chillin-chat/chillin/events/redistest"
 )
 
 var pngBytes = append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"), bytes.Repeat([]byte{7}, 1000)...)
@@ -250,25 +247,8 @@ func TestDisposition(t *testing.T) {
 }
 
 func TestRecords(t *testing.T) {
-	u := os.Getenv("CHILLIN_TEST_REDIS_URL")
-	if u == "" {
-		u = "redis://127.0.0.1:6379/0"
-	}
-	opts, err := redis.ParseURL(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opts)
-	defer rdb.Close()
-	b := make([]byte, 6)
-	rand.Read(b)
-	prefix := "t" + hex.EncodeToString(b) + ":"
-	t.Cleanup(func() {
-		keys, _ := rdb.Keys(context.Background(), prefix+"*").Result()
-		if len(keys) > 0 {
-			rdb.Del(context.Background(), keys...)
-		}
-	})
+	// The prefix's keys are deleted when the test ends.
+	rdb, prefix := redistest.Client(t), redistest.Prefix(t)
 	recs := objstore.NewRecords(rdb, prefix)
 	ctx := context.Background()
 	key := "a/" + strings.Repeat("b", 26) + "/cat.png"
