@@ -152,7 +152,7 @@ func decideEdit(r *Room, in Input) Decision {
 	if !ok {
 		return d
 	}
-	if _, e := ownMessage(r, in.Cmd.User, p.ID); e != nil {
+	if e := ownMessage(r, in.Cmd.User, p.ID); e != nil {
 		return reject(e)
 	}
 	if e := checkPayloadText(in, p.Text); e != nil {
@@ -166,7 +166,7 @@ func decideDelete(r *Room, in Input) Decision {
 	if !ok {
 		return d
 	}
-	if _, e := ownMessage(r, in.Cmd.User, p.ID); e != nil {
+	if e := ownMessage(r, in.Cmd.User, p.ID); e != nil {
 		return reject(e)
 	}
 	return appendFact(r, in, events.MessageDeleted, events.MessageDeletedData{ID: p.ID})
@@ -335,13 +335,13 @@ func liveMessage(r *Room, user string, id uint64) (Message, *events.Error) {
 }
 
 // ownMessage is liveMessage plus: user wrote it.
-func ownMessage(r *Room, user string, id uint64) (Message, *events.Error) {
+func ownMessage(r *Room, user string, id uint64) *events.Error {
 	m, e := liveMessage(r, user, id)
 	if e != nil {
-		return Message{}, e
+		return e
 	}
 	if m.Author != user {
-		return Message{}, events.Errorf(events.CodeNotOwner, "message %d was written by someone else", id)
+		return events.Errorf(events.CodeNotOwner, "message %d was written by someone else", id)
 	}
-	return m, nil
+	return nil
 }
