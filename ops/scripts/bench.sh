@@ -49,17 +49,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# free_port: a port nothing listens on, from a random start.
+# free_port [TAKEN...]: a port nothing listens on, from a random start, and
+# none of TAKEN (picked already, not yet listened on).
 free_port() {
 	local p=$((20000 + RANDOM % 20000))
-	while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
+	while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || [[ " $* " == *" $p "* ]]; do p=$((p + 1)); done
 	echo "$p"
 }
 
 export CHILLIN_RATE_LIMIT=1000000 CHILLIN_STRICT=$strict CHILLIN_LOG_LEVEL=warn
 if [ "$target" = aio ]; then
 	port=$(free_port)
-	pprof_port=$(free_port)
+	pprof_port=$(free_port "$port")
 	CHILLIN_DATA_DIR=$work/data CHILLIN_REDIS_PREFIX=$prefix CHILLIN_POSTGRES_URL=$db_url \
 		CHILLIN_HTTP_ADDR=127.0.0.1:$port CHILLIN_NATS_LISTEN=127.0.0.1:0 CHILLIN_PPROF_ADDR=127.0.0.1:$pprof_port \
 		bin/chillin >"$work/system.log" 2>&1 &
