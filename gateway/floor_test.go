@@ -15,8 +15,8 @@ import (
 )
 
 // BenchmarkDeliveryFloor measures what one delivered frame costs with no
-// pipeline in front of it: the gateway's write path (a batchConn held and
-// released around the frame, so one write(2) per frame) on one end, a reader
+// pipeline in front of it: the gateway's write path (conn.write: a batchConn
+// held and released around the frame, so one write(2) per frame) on one end, a reader
 // like chillin-load's (one read per frame into a reused buffer) on the
 // other, over loopback TCP. Frames go out ten at a time to ten different
 // sockets, as a message fans out to a room of 10, and the next ten leave only
@@ -46,14 +46,14 @@ func deliveryFloor(b *testing.B, goWrite bool) {
 		`"user":"u-0123456789","at":"2026-11-23T04:00:00.123456789Z","data":{"text":"t=1795406400123456789 ` +
 		strings.Repeat("x", 80) + `","clientId":"c-0123456789abcdef"}}}`)
 
-	conns := make(chan *serverSocket, sockets)
+	conns := make(chan *conn, sockets)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hj := &batchHijacker{ResponseWriter: w, timeout: writeTimeout}
 		ws, err := websocket.Accept(hj, r, nil)
 		if err != nil {
 			return
 		}
-		conns <- &serverSocket{ws: ws, net: hj.conn}
+		conns <- &conn{ws: ws, net: hj.conn} // all that conn.write uses
 	}))
 	defer srv.Close()
 
@@ -65,7 +65,6 @@ func deliveryFloor(b *testing.B, goWrite bool) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		c.SetReadLimit(1 << 20)
 		readers[i] = c
 		go func() {
 			var buf bytes.Buffer
@@ -82,7 +81,7 @@ func deliveryFloor(b *testing.B, goWrite bool) {
 			}
 		}()
 	}
-	writers := make([]*serverSocket, sockets)
+	writers := make([]*conn, sockets)
 	for i := range writers {
 		writers[i] = <-conns
 	}
@@ -93,6 +92,7 @@ func deliveryFloor(b *testing.B, goWrite bool) {
 		}
 	}()
 
+	frames := [][]byte{frame}
 	b.ReportAllocs()
 	failed := make(chan error, fanout)
 	before := cpuTime(b)
@@ -104,14 +104,14 @@ func deliveryFloor(b *testing.B, goWrite bool) {
 			w := writers[(i+k)%sockets]
 			if goWrite {
 				go func() {
-					if err := w.write(frame); err != nil {
+					if err := w.write(frames); err != nil {
 						failed <- err
 						read.Done() // its frame will never be read
 					}
 				}()
 				continue
 			}
-			if err := w.write(frame); err != nil {
+			if err := w.write(frames); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -124,22 +124,6 @@ func deliveryFloor(b *testing.B, goWrite bool) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64((cpuTime(b)-before).Microseconds())/float64(b.N), "cpu-µs/frame")
-}
-
-// serverSocket is the gateway's end of one benchmark socket.
-type serverSocket struct {
-	ws  *websocket.Conn
-	net *batchConn
-}
-
-// write sends one frame as conn.write does: held, written, released.
-func (s *serverSocket) write(frame []byte) error {
-	s.net.Hold()
-	err := s.ws.Write(context.Background(), websocket.MessageText, frame)
-	if rerr := s.net.Release(); err == nil {
-		err = rerr
-	}
-	return err
 }
 
 // cpuTime is the user and system CPU this process has used.
