@@ -148,6 +148,10 @@ type validator struct {
 	workers  []*worker
 	now      func() time.Time
 	metrics  *metrics
+	acks     *acks
+	// acksDone is closed once the last acks were sent.
+	acksDone chan struct{}
+	stopAcks chan struct{}
 
 	// inFlight holds a token per unsettled command of each partition.
 	inFlight [events.CommandPartitions]chan struct{}
@@ -269,7 +273,12 @@ func Run(ctx context.Context, cfg Config) error {
 	v := &validator{
 		cfg: cfg, log: log, nc: nc, js: js, evt: evt, sessions: dir, limiter: limiter, media: med, now: time.Now, metrics: m,
 		pullsDone: make(chan struct{}), lastNak: map[int]jetstream.Msg{},
+		acks: &acks{log: log}, acksDone: make(chan struct{}), stopAcks: make(chan struct{}),
 	}
+	go func() {
+		defer close(v.acksDone)
+		v.acks.run(v.stopAcks)
+	}()
 	for p := range v.inFlight {
 		v.inFlight[p] = make(chan struct{}, maxInFlight)
 	}
@@ -399,7 +408,7 @@ func (v *validator) nak(it item) {
 
 // shutdown runs once the pull loops have stopped: it lets the workers settle
 // the commands this instance holds (for at most shutdownGrace; what is left
-// then is returned), and unpins this instance's partitions, so the next
+// then is returned), sends the acks still held, and unpins this instance's partitions, so the next
 // instance starts exactly where this one stopped.
 //
 // Settling rather than returning (NAK) is deliberate: the server redelivers
@@ -408,6 +417,8 @@ func (v *validator) nak(it item) {
 func (v *validator) shutdown(cmds jetstream.Stream, consumers []jetstream.Consumer, wg *sync.WaitGroup) {
 	close(v.pullsDone)
 	wg.Wait()
+	close(v.stopAcks)
+	<-v.acksDone
 
 	// Returns (NAKs) are processed by the server in the order they arrive,
 	// one queue per consumer: once it has answered a synchronous NAK sent

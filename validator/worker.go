@@ -87,10 +87,7 @@ func (w *worker) handle(ctx context.Context, it item) bool {
 	for attempt := 1; ; attempt++ {
 		err := w.process(ctx, cmd)
 		if err == nil {
-			if err := it.m.Ack(); err != nil {
-				// The command will be redelivered and recognised as done.
-				w.v.log.Warn("ack", "cmd", cmd.ID, "err", err)
-			}
+			w.v.acks.add(it.m)
 			return true
 		}
 		if ctx.Err() != nil {
