@@ -8,80 +8,83 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// ackEvery is how often the acks of settled commands are sent.
-const ackEvery = 10 * time.Millisecond
+// ackQuiet is how long the newest settled command waits for its ack when no
+// other command is settled after it.
+const ackQuiet = 10 * time.Millisecond
 
-// acks sends the acks of settled commands in batches, every ackEvery, and
-// while commands keep being settled it holds the newest one back.
+// acks holds back the ack of the newest settled command until the next one
+// is settled, or until ackQuiet passes without one (at most twice that).
 //
 // The command stream is a work queue: an ack removes the command from its
 // file store, and when that empties the stream, the store deletes its last
 // block file and creates a new one to remember the stream's last sequence.
-// Acked one by one, a stream that keeps up runs empty between most commands,
-// which costs a file created and deleted each time, under the lock that
-// appends wait for. One command left unacked while more arrive keeps the
-// stream from running empty; it is acked at the latest one period after the
-// commands stop.
+// Acked as soon as they are settled, commands leave a stream that keeps up
+// empty between most of them, which costs a file created and deleted each
+// time, under the lock that appends wait for. One command left unacked
+// while more are settled keeps the stream from running empty.
 //
-// A command whose ack is held and never sent (the instance dies) is
-// redelivered after the consumer's AckWait and recognised as done, as any
-// command acked too late.
+// A held ack that is never sent (the instance dies) is a command redelivered
+// after the consumer's AckWait and recognised as done, as any command acked
+// too late.
 type acks struct {
 	log *slog.Logger
 
-	mu      sync.Mutex
-	pending []jetstream.Msg
-	spare   []jetstream.Msg // the previous batch's slice, reused
-	added   bool            // a command was settled since the last flush
+	mu    sync.Mutex
+	held  jetstream.Msg // the newest settled command, not acked yet
+	fresh bool          // held was settled since the last tick
 }
 
-// add queues the ack of a settled command.
+// add acks the command held so far and holds m instead.
 func (a *acks) add(m jetstream.Msg) {
 	a.mu.Lock()
-	a.pending = append(a.pending, m)
-	a.added = true
+	prev := a.held
+	a.held, a.fresh = m, true
 	a.mu.Unlock()
+	a.ack(prev)
 }
 
-// flush sends the queued acks. Unless all is set, it keeps the newest back
-// when a command was settled since the last flush.
-func (a *acks) flush(all bool) {
+// tick acks the held command if it was settled before the previous tick.
+func (a *acks) tick() {
 	a.mu.Lock()
-	batch := a.pending
-	a.pending = a.spare[:0]
-	a.spare = nil
-	if !all && a.added && len(batch) > 0 {
-		a.pending = append(a.pending, batch[len(batch)-1])
-		batch = batch[:len(batch)-1]
+	var m jetstream.Msg
+	if !a.fresh {
+		m, a.held = a.held, nil
 	}
-	a.added = false
+	a.fresh = false
 	a.mu.Unlock()
-
-	for _, m := range batch {
-		if err := m.Ack(); err != nil {
-			// The command will be redelivered and recognised as done.
-			a.log.Warn("ack", "subject", m.Subject(), "err", err)
-		}
-	}
-	clear(batch)
-	a.mu.Lock()
-	if a.spare == nil {
-		a.spare = batch[:0]
-	}
-	a.mu.Unlock()
+	a.ack(m)
 }
 
-// run flushes every ackEvery until stop is closed, then sends every ack
-// still queued.
+// flush acks the held command.
+func (a *acks) flush() {
+	a.mu.Lock()
+	m := a.held
+	a.held, a.fresh = nil, false
+	a.mu.Unlock()
+	a.ack(m)
+}
+
+func (a *acks) ack(m jetstream.Msg) {
+	if m == nil {
+		return
+	}
+	if err := m.Ack(); err != nil {
+		// The command will be redelivered and recognised as done.
+		a.log.Warn("ack", "subject", m.Subject(), "err", err)
+	}
+}
+
+// run ticks every ackQuiet until stop is closed, then acks the held
+// command.
 func (a *acks) run(stop <-chan struct{}) {
-	t := time.NewTicker(ackEvery)
+	t := time.NewTicker(ackQuiet)
 	defer t.Stop()
 	for {
 		select {
 		case <-t.C:
-			a.flush(false)
+			a.tick()
 		case <-stop:
-			a.flush(true)
+			a.flush()
 			return
 		}
 	}
