@@ -27,11 +27,13 @@ const ackQuiet = 10 * time.Millisecond
 // after the consumer's AckWait and recognised as done, as any command acked
 // too late.
 type acks struct {
-	log *slog.Logger
+	log   *slog.Logger
+	quiet time.Duration // ackQuiet, but in tests
 
 	mu    sync.Mutex
 	held  jetstream.Msg // the newest settled command, not acked yet
 	fresh bool          // held was settled since the last tick
+	timer *time.Timer   // runs tick every quiet period while a command is held
 }
 
 // add acks the command held so far and holds m instead.
@@ -39,27 +41,39 @@ func (a *acks) add(m jetstream.Msg) {
 	a.mu.Lock()
 	prev := a.held
 	a.held, a.fresh = m, true
+	if a.timer == nil {
+		a.timer = time.AfterFunc(a.quiet, a.tick)
+	}
 	a.mu.Unlock()
 	a.ack(prev)
 }
 
-// tick acks the held command if it was settled before the previous tick.
+// tick acks the held command if it was settled before the previous tick,
+// and otherwise waits another quiet period.
 func (a *acks) tick() {
 	a.mu.Lock()
 	var m jetstream.Msg
-	if !a.fresh {
-		m, a.held = a.held, nil
+	if a.fresh && a.timer != nil {
+		a.fresh = false
+		a.timer.Reset(a.quiet)
+	} else {
+		m, a.held, a.fresh = a.held, nil, false
+		a.timer = nil
 	}
-	a.fresh = false
 	a.mu.Unlock()
 	a.ack(m)
 }
 
-// flush acks the held command.
+// flush acks the held command at once; a stopping instance calls it once
+// it settles no more commands.
 func (a *acks) flush() {
 	a.mu.Lock()
 	m := a.held
 	a.held, a.fresh = nil, false
+	if a.timer != nil {
+		a.timer.Stop()
+		a.timer = nil
+	}
 	a.mu.Unlock()
 	a.ack(m)
 }
@@ -71,21 +85,5 @@ func (a *acks) ack(m jetstream.Msg) {
 	if err := m.Ack(); err != nil {
 		// The command will be redelivered and recognised as done.
 		a.log.Warn("ack", "subject", m.Subject(), "err", err)
-	}
-}
-
-// run ticks every ackQuiet until stop is closed, then acks the held
-// command.
-func (a *acks) run(stop <-chan struct{}) {
-	t := time.NewTicker(ackQuiet)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			a.tick()
-		case <-stop:
-			a.flush()
-			return
-		}
 	}
 }

@@ -149,9 +149,6 @@ type validator struct {
 	now      func() time.Time
 	metrics  *metrics
 	acks     *acks
-	// acksDone is closed once the last acks were sent.
-	acksDone chan struct{}
-	stopAcks chan struct{}
 
 	// inFlight holds a token per unsettled command of each partition.
 	inFlight [events.CommandPartitions]chan struct{}
@@ -273,12 +270,8 @@ func Run(ctx context.Context, cfg Config) error {
 	v := &validator{
 		cfg: cfg, log: log, nc: nc, js: js, evt: evt, sessions: dir, limiter: limiter, media: med, now: time.Now, metrics: m,
 		pullsDone: make(chan struct{}), lastNak: map[int]jetstream.Msg{},
-		acks: &acks{log: log}, acksDone: make(chan struct{}), stopAcks: make(chan struct{}),
+		acks: &acks{log: log, quiet: ackQuiet},
 	}
-	go func() {
-		defer close(v.acksDone)
-		v.acks.run(v.stopAcks)
-	}()
 	for p := range v.inFlight {
 		v.inFlight[p] = make(chan struct{}, maxInFlight)
 	}
@@ -417,8 +410,7 @@ func (v *validator) nak(it item) {
 func (v *validator) shutdown(cmds jetstream.Stream, consumers []jetstream.Consumer, wg *sync.WaitGroup) {
 	close(v.pullsDone)
 	wg.Wait()
-	close(v.stopAcks)
-	<-v.acksDone
+	v.acks.flush()
 
 	// Returns (NAKs) are processed by the server in the order they arrive,
 	// one queue per consumer: once it has answered a synchronous NAK sent
