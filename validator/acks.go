@@ -28,7 +28,7 @@ const ackQuiet = 10 * time.Millisecond
 // too late.
 type acks struct {
 	log   *slog.Logger
-	quiet time.Duration // ackQuiet, but in tests
+	quiet time.Duration // ackQuiet; tests set their own
 
 	mu    sync.Mutex
 	held  jetstream.Msg // the newest settled command, not acked yet
