@@ -401,8 +401,8 @@ func (v *validator) nak(it item) {
 
 // shutdown runs once the pull loops have stopped: it lets the workers settle
 // the commands this instance holds (for at most shutdownGrace; what is left
-// then is returned), sends the acks still held, and unpins this instance's partitions, so the next
-// instance starts exactly where this one stopped.
+// then is returned), sends the ack still held, and unpins this instance's
+// partitions, so the next instance starts exactly where this one stopped.
 //
 // Settling rather than returning (NAK) is deliberate: the server redelivers
 // returned commands in an order of its own, not stream order, which would
