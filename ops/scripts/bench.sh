@@ -57,6 +57,16 @@ free_port() {
 	echo "$p"
 }
 
+# metric NAME: the value go test printed for a benchmark's metric NAME.
+metric() { awk -v m="$1" '{ for (i = 2; i <= NF; i++) if ($i == m) print $(i - 1) }'; }
+
+# Machines of one kind differ from day to day; two small benchmarks say how
+# this one compares with those of docs/performance.md ("Where the targets
+# stand"): a delivered frame's CPU at both ends, and a full collection.
+floor=$(cd gateway && go test -run XXX -bench 'DeliveryFloor/goroutine' -count 1 . | metric cpu-µs/frame || true)
+gc=$(cd validator && go test -run XXX -bench RoomHistory -count 1 ./internal/decide/ | metric gc-ms || true)
+log "machine check: a delivered frame ${floor:-?} µs of CPU, a full collection ${gc:-?} ms"
+
 export CHILLIN_RATE_LIMIT=1000000 CHILLIN_STRICT=$strict CHILLIN_LOG_LEVEL=warn
 if [ "$target" = aio ]; then
 	port=$(free_port)
