@@ -53,7 +53,7 @@ func (a *acks) add(m jetstream.Msg) {
 func (a *acks) tick() {
 	a.mu.Lock()
 	var m jetstream.Msg
-	if a.fresh && a.timer != nil {
+	if a.fresh { // add armed the timer with it, and only tick and flush stop it
 		a.fresh = false
 		a.timer.Reset(a.quiet)
 	} else {
