@@ -35,8 +35,18 @@ func (o StreamOptions) withDefaults() StreamOptions {
 }
 
 // CmdStreamConfig is the work-queue stream of commands awaiting a decision.
+//
+// On a single node it is written with asynchronous persistence: a command is
+// only a request, never confirmed to its client before its fact is in the
+// log, and a command lost with the machine is resent by its client with the
+// same clientId (docs/adr/0011-group-commit.md). Replicated streams cannot
+// take that mode; they are safe through their quorum instead.
 func CmdStreamConfig(o StreamOptions) jetstream.StreamConfig {
 	o = o.withDefaults()
+	persist := jetstream.DefaultPersistMode
+	if o.Replicas == 1 {
+		persist = jetstream.AsyncPersistMode
+	}
 	return jetstream.StreamConfig{
 		Name:        CmdStream,
 		Description: "Chillin commands awaiting the validator",
@@ -46,10 +56,13 @@ func CmdStreamConfig(o StreamOptions) jetstream.StreamConfig {
 		MaxMsgSize:  MaxCommandSize,
 		Duplicates:  o.DedupWindow,
 		Replicas:    o.Replicas,
+		PersistMode: persist,
 	}
 }
 
-// EvtStreamConfig is the log: every fact, kept forever, never deleted.
+// EvtStreamConfig is the log: every fact, kept forever, never deleted. It
+// takes atomic batches, so that the validator syncs many commands' facts to
+// disk at once (docs/adr/0011-group-commit.md).
 func EvtStreamConfig(o StreamOptions) jetstream.StreamConfig {
 	o = o.withDefaults()
 	return jetstream.StreamConfig{
@@ -64,6 +77,8 @@ func EvtStreamConfig(o StreamOptions) jetstream.StreamConfig {
 		DenyDelete:  true,
 		DenyPurge:   true,
 		AllowDirect: true,
+
+		AllowAtomicPublish: true,
 	}
 }
 
@@ -98,8 +113,13 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions)
 func ensureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {
 	for _, cfg := range []jetstream.StreamConfig{CmdStreamConfig(o), EvtStreamConfig(o)} {
 		st, err := js.Stream(ctx, cfg.Name)
-		if err == nil && sameStream(st.CachedInfo().Config, cfg) {
-			continue
+		if err == nil {
+			// The persistence mode is chosen when a stream is created and
+			// cannot change: a stream created before keeps its own.
+			cfg.PersistMode = st.CachedInfo().Config.PersistMode
+			if sameStream(st.CachedInfo().Config, cfg) {
+				continue
+			}
 		}
 		if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
@@ -124,7 +144,8 @@ func sameStream(have, want jetstream.StreamConfig) bool {
 		have.Storage == want.Storage && have.MaxMsgSize == want.MaxMsgSize &&
 		have.Duplicates == want.Duplicates && have.Replicas == want.Replicas &&
 		have.DenyDelete == want.DenyDelete && have.DenyPurge == want.DenyPurge &&
-		have.AllowDirect == want.AllowDirect && have.Description == want.Description
+		have.AllowDirect == want.AllowDirect && have.Description == want.Description &&
+		have.AllowAtomicPublish == want.AllowAtomicPublish && have.PersistMode == want.PersistMode
 }
 
 // Durable consumer names and their priority groups.

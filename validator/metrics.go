@@ -16,6 +16,7 @@ type metrics struct {
 	rejected     *prometheus.CounterVec
 	latency      prometheus.Histogram
 	batch        prometheus.Histogram
+	commitBatch  prometheus.Histogram
 	redeliveries *prometheus.CounterVec
 }
 
@@ -46,6 +47,11 @@ func newMetrics(register func(prometheus.Collector) error, redisErrors func() ui
 			Help:    "Commands delivered by one pull request that delivered any.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 8), // 1 .. 128; a request asks for 64
 		}),
+		commitBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "chillin_validator_commit_batch_size",
+			Help:    "Facts appended to CHAT_EVT in one atomic batch (one sync of the store).",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 9), // 1 .. 256
+		}),
 		redeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chillin_validator_redeliveries_total",
 			Help: "Commands delivered to this instance that had been delivered before, by consumer.",
@@ -55,7 +61,7 @@ func newMetrics(register func(prometheus.Collector) error, redisErrors func() ui
 		Name: "chillin_validator_redis_errors_total",
 		Help: "Failed Redis calls of the shared rate limit (each starts a second of in-process counting).",
 	}, func() float64 { return float64(redisErrors()) })
-	for _, c := range []prometheus.Collector{m.accepted, m.rejected, m.latency, m.batch, m.redeliveries, redis,
+	for _, c := range []prometheus.Collector{m.accepted, m.rejected, m.latency, m.batch, m.commitBatch, m.redeliveries, redis,
 		opshttp.ConsumerCollector("chillin_validator", func(ctx context.Context) []*jetstream.ConsumerInfo {
 			var infos []*jetstream.ConsumerInfo
 			for _, cons := range consumers {

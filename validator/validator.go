@@ -149,6 +149,7 @@ type validator struct {
 	now      func() time.Time
 	metrics  *metrics
 	acks     *acks
+	commit   *committer
 
 	// inFlight holds a token per unsettled command of each partition.
 	inFlight [events.CommandPartitions]chan struct{}
@@ -270,7 +271,7 @@ func Run(ctx context.Context, cfg Config) error {
 	v := &validator{
 		cfg: cfg, log: log, nc: nc, js: js, evt: evt, sessions: dir, limiter: limiter, media: med, now: time.Now, metrics: m,
 		pullsDone: make(chan struct{}), lastNak: map[int]jetstream.Msg{},
-		acks: &acks{log: log, quiet: ackQuiet},
+		acks: &acks{log: log, quiet: ackQuiet}, commit: newCommitter(nc, js, m.commitBatch),
 	}
 	for p := range v.inFlight {
 		v.inFlight[p] = make(chan struct{}, maxInFlight)
@@ -282,6 +283,12 @@ func Run(ctx context.Context, cfg Config) error {
 	stopDeadline := context.AfterFunc(ctx, func() { time.AfterFunc(pullWait+shutdownGrace, cancelWork) })
 	defer stopDeadline()
 	v.work = work
+	// The committer outlives the workers, which wait on it.
+	commitCtx, stopCommit := context.WithCancel(context.WithoutCancel(ctx))
+	var committing sync.WaitGroup
+	committing.Go(func() { v.commit.run(commitCtx) })
+	defer committing.Wait()
+	defer stopCommit()
 	var wg sync.WaitGroup
 	v.workers = make([]*worker, cfg.Workers)
 	for i := range v.workers {

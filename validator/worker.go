@@ -303,17 +303,14 @@ func (w *worker) confirm(ctx context.Context, r *decide.Room) (bool, error) {
 }
 
 // append records f, decided on r, and applies it to r once JetStream acked
-// it. It returns the wrong-last-sequence error as is, and errDuplicateID
+// it: synced to disk, with the facts other workers appended meanwhile. It returns the wrong-last-sequence error as is, and errDuplicateID
 // when JetStream already holds a fact with this command id.
 func (w *worker) append(ctx context.Context, r *decide.Room, cmd events.Command, f *events.Fact) error {
 	b, err := f.Encode()
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", f.Type, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
-	defer cancel()
-	ack, err := w.v.js.Publish(ctx, events.RoomSubject(r.ID), b,
-		jetstream.WithMsgID(cmd.ID), jetstream.WithExpectLastSequencePerSubject(r.LastID))
+	ack, err := w.v.commit.append(ctx, events.RoomSubject(r.ID), b, cmd.ID, r.LastID)
 	if err != nil {
 		if events.IsWrongLastSequence(err) {
 			return err

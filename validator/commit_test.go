@@ -1,0 +1,172 @@
+package validator
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/natstest"
+)
+
+// commitCase is one fact handed to the committer in a test.
+type commitCase struct {
+	room   string
+	msgID  string
+	expect uint64
+}
+
+// commitAll hands facts to a committer that starts only once all of them
+// wait in its queue, so that they are written as one batch, and returns
+// each fact's outcome and the histogram of written batches.
+func commitAll(t *testing.T, js jetstream.JetStream, facts []commitCase) ([]commitResult, *dto.Histogram) {
+	t.Helper()
+	nc := js.Conn()
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "b", Buckets: []float64{1, 2, 4, 8}})
+	c := newCommitter(nc, js, h)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out := make([]commitResult, len(facts))
+	var wg sync.WaitGroup
+	for i, f := range facts {
+		wg.Go(func() {
+			ack, err := c.append(ctx, events.RoomSubject(f.room), []byte(`{"n":`+fmt.Sprint(i)+`}`), f.msgID, f.expect)
+			out[i] = commitResult{ack, err}
+		})
+		// Queue them in order.
+		for len(c.q) < i+1 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { c.run(runCtx); close(done) }()
+	wg.Wait()
+	stop()
+	<-done
+	var m dto.Metric
+	if err := h.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return out, m.GetHistogram()
+}
+
+// storedID returns the message id of the fact stored at seq.
+func storedID(t *testing.T, js jetstream.JetStream, seq uint64) (subject, id string) {
+	t.Helper()
+	s, err := js.Stream(context.Background(), events.EvtStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.GetMsg(context.Background(), seq)
+	if err != nil {
+		t.Fatalf("get %d: %v", seq, err)
+	}
+	return m.Subject, m.Header.Get(jetstream.MsgIDHeader)
+}
+
+// Facts waiting together are written as one atomic batch, each at the
+// sequence its answer names.
+func TestCommitterWritesWaitingFactsAsOneBatch(t *testing.T) {
+	js := natstest.Streams(t)
+	facts := []commitCase{{"a", "c1", 0}, {"b", "c2", 0}, {"c", "c3", 0}, {"d", "c4", 0}}
+	out, h := commitAll(t, js, facts)
+	if h.GetSampleCount() != 1 || h.GetSampleSum() != 4 {
+		t.Fatalf("batches: %d holding %v facts, want 1 holding 4", h.GetSampleCount(), h.GetSampleSum())
+	}
+	for i, r := range out {
+		if r.err != nil {
+			t.Fatalf("fact %d: %v", i, r.err)
+		}
+		subj, id := storedID(t, js, r.ack.Sequence)
+		if subj != events.RoomSubject(facts[i].room) || id != facts[i].msgID {
+			t.Errorf("fact %d answered seq %d, which holds %s %s", i, r.ack.Sequence, subj, id)
+		}
+	}
+}
+
+// A batch refused as a whole is split: the fact that was wrong is refused
+// alone, with JetStream's own error, and the others are stored once.
+func TestCommitterSplitsARefusedBatch(t *testing.T) {
+	js := natstest.Streams(t)
+	first, _ := commitAll(t, js, []commitCase{{"a", "a1", 0}, {"dup", "d1", 0}})
+	for _, r := range first {
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+	}
+	aHead := first[0].ack.Sequence
+
+	out, h := commitAll(t, js, []commitCase{
+		{"a", "a2", 0},     // stale: room a is at aHead
+		{"b", "b1", 0},     // fine
+		{"dup", "d1", 99},  // a command id already recorded
+		{"c", "c1", 0},     // fine
+		{"a2", "x1", 1000}, // expects a fact that does not exist
+	})
+	if h.GetSampleCount() != 1 || h.GetSampleSum() != 5 {
+		t.Fatalf("batches: %d holding %v facts, want 1 holding 5", h.GetSampleCount(), h.GetSampleSum())
+	}
+	if !events.IsWrongLastSequence(out[0].err) {
+		t.Errorf("stale room a: %v, want wrong last sequence", out[0].err)
+	}
+	if !events.IsWrongLastSequence(out[4].err) {
+		t.Errorf("room a2 expecting 1000: %v, want wrong last sequence", out[4].err)
+	}
+	if r := out[2]; r.err == nil && (r.ack == nil || !r.ack.Duplicate) {
+		t.Errorf("recorded id d1: %+v, want a duplicate or a refusal", r.ack)
+	}
+	for _, i := range []int{1, 3} {
+		if out[i].err != nil {
+			t.Fatalf("fact %d: %v", i, out[i].err)
+		}
+		if _, id := storedID(t, js, out[i].ack.Sequence); id != []string{"", "b1", "", "c1"}[i] {
+			t.Errorf("fact %d stored as %q", i, id)
+		}
+	}
+	s, err := js.Stream(context.Background(), events.EvtStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 4 {
+		t.Errorf("the log holds %d facts, want 4 (a1, d1, b1, c1)", info.State.Msgs)
+	}
+	if last, err := s.GetLastMsgForSubject(context.Background(), events.RoomSubject("a")); err != nil || last.Sequence != aHead {
+		t.Errorf("room a's head: %v, want %d", err, aHead)
+	}
+}
+
+// A batch holds one fact per room: the server cannot check a room's
+// expected sequence against a fact of the same batch. A second fact of a
+// room waits for the next batch.
+func TestCommitterGathersOneFactPerRoom(t *testing.T) {
+	c := newCommitter(nil, nil, nil)
+	for _, room := range []string{"a", "b", "a", "c", "b"} {
+		c.q <- &pendingFact{subject: events.RoomSubject(room)}
+	}
+	var rooms [][]string
+	for range 2 {
+		batch, ok := c.gather(context.Background())
+		if !ok {
+			t.Fatal("gather ended")
+		}
+		var got []string
+		for _, f := range batch {
+			got = append(got, f.subject[len(events.RoomSubject("")):])
+		}
+		rooms = append(rooms, got)
+	}
+	if fmt.Sprint(rooms) != "[[a b c] [a b]]" {
+		t.Errorf("batches %v, want [[a b c] [a b]]", rooms)
+	}
+}
