@@ -42,9 +42,9 @@ build:
 	$(GO) build -o bin/ ./ops/cmd/... ./gateway/cmd/... ./validator/cmd/... ./projector/cmd/...
 
 ## bench: the benchmarks of docs/performance.md (not part of `make test`);
-## e.g. `make bench ARGS="aio default"` or ARGS="cluster strict a b"
+## e.g. `make bench ARGS="aio durable"` or ARGS="cluster durable a b"
 bench: deps build
-	@bash ops/scripts/bench.sh $(or $(ARGS),aio default)
+	@bash ops/scripts/bench.sh $(or $(ARGS),aio durable)
 
 fmt:
 	@gofmt -l -w $(MODULES)

@@ -113,9 +113,9 @@ func TestComposeServices(t *testing.T) {
 	images := map[string]*regexp.Regexp{
 		"postgres": regexp.MustCompile(`^postgres:15(\.|$|-)`),
 		"redis":    regexp.MustCompile(`^redis:7(\.|$|-)`),
-		"nats-1":   regexp.MustCompile(`^nats:2\.(1[1-9]|[2-9][0-9])`), // 2.11 or newer
-		"nats-2":   regexp.MustCompile(`^nats:2\.(1[1-9]|[2-9][0-9])`),
-		"nats-3":   regexp.MustCompile(`^nats:2\.(1[1-9]|[2-9][0-9])`),
+		"nats-1":   regexp.MustCompile(`^nats:2\.(1[2-9]|[2-9][0-9])`), // 2.12 or newer: atomic batches
+		"nats-2":   regexp.MustCompile(`^nats:2\.(1[2-9]|[2-9][0-9])`),
+		"nats-3":   regexp.MustCompile(`^nats:2\.(1[2-9]|[2-9][0-9])`),
 		"minio":    regexp.MustCompile(`^minio/minio(:|$)`),
 		"nginx":    regexp.MustCompile(`^nginx(:|$)`),
 	}

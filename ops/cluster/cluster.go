@@ -45,9 +45,10 @@ type Config struct {
 	PostgresURL string
 	RedisURL    string
 	RedisPrefix string
-	// Strict syncs every JetStream write to disk before acknowledging it
-	// (NATS sync_interval: always).
-	Strict bool
+	// UnsafeDeferredSync has JetStream acknowledge writes before they are
+	// synced to disk (NATS sync_interval 2m0s): a power cut can lose
+	// confirmed messages. By default every write is synced first.
+	UnsafeDeferredSync bool
 	// Env is given to every service besides the addresses the cluster
 	// sets itself (for example CHILLIN_RATE_LIMIT, CHILLIN_WS_FRAME_RATE,
 	// CHILLIN_LOG_FORMAT).
@@ -220,7 +221,7 @@ func (c *Cluster) define() error {
 	_, monitorPort, _ := net.SplitHostPort(c.NATS.Addr)
 	c.NATS.env = environ(map[string]string{
 		"NATS_SERVER_NAME": "chillin-cluster", "NATS_HOST": host, "NATS_PORT": port, "NATS_HTTP_PORT": monitorPort,
-		"NATS_STORE_DIR": filepath.Join(cfg.Dir, "nats"), "NATS_SYNC_INTERVAL": natsconf.SyncInterval(cfg.Strict),
+		"NATS_STORE_DIR": filepath.Join(cfg.Dir, "nats"), "NATS_SYNC_INTERVAL": natsconf.SyncInterval(!cfg.UnsafeDeferredSync),
 	})
 
 	for i := range cfg.Validators {

@@ -2,7 +2,8 @@
 // deployments: single.conf, the one JetStream server of the local cluster
 // (ops/cluster fills in its variables), and cluster.conf, a node of the
 // three-node JetStream cluster of compose.yml. Both take sync_interval from
-// NATS_SYNC_INTERVAL: "always" is strict durability.
+// NATS_SYNC_INTERVAL: "always", the default, syncs every write before it is
+// acknowledged.
 //
 // It only holds text; it never starts a server.
 package nats
@@ -20,10 +21,11 @@ var Single []byte
 //go:embed cluster.conf
 var Cluster []byte
 
-// SyncInterval is NATS_SYNC_INTERVAL for a durability mode: strict syncs
-// every write before acknowledging it; otherwise NATS's default interval.
-func SyncInterval(strict bool) string {
-	if strict {
+// SyncInterval is NATS_SYNC_INTERVAL for a durability mode: synced writes
+// are synced before they are acknowledged; otherwise every two minutes
+// (NATS's default interval).
+func SyncInterval(synced bool) string {
+	if synced {
 		return "always"
 	}
 	return "2m0s"

@@ -26,7 +26,7 @@ func buildServer(t *testing.T) string {
 }
 
 // The pinned nats-server accepts both configuration files (nats-server -t),
-// with sync_interval "always" (strict) or a duration, and refuses a bad one.
+// with sync_interval "always" (the default) or a duration, and refuses a bad one.
 func TestServerAcceptsTheConfigs(t *testing.T) {
 	bin := buildServer(t)
 	dir := t.TempDir()

@@ -2,7 +2,7 @@
 # bench.sh runs the benchmark shapes of docs/performance.md against a fresh
 # system and prints one Markdown table row per shape.
 #
-#   ops/scripts/bench.sh aio|cluster default|strict [shapes...]
+#   ops/scripts/bench.sh aio|cluster durable|unsafe [shapes...]
 #
 # shapes (default: all): a (latency at 1,000 msg/s, 2,000 clients, rooms of
 # 10; three runs, the median one by p99 shown), b (highest sustained msg/s
@@ -20,12 +20,12 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-target=${1:?usage: bench.sh aio|cluster default|strict [shapes...]}
-mode=${2:?usage: bench.sh aio|cluster default|strict [shapes...]}
+target=${1:?usage: bench.sh aio|cluster durable|unsafe [shapes...]}
+mode=${2:?usage: bench.sh aio|cluster durable|unsafe [shapes...]}
 shift 2
 shapes=${*:-a b c d}
 case $target in aio | cluster) ;; *) echo "bench: target is aio or cluster" >&2; exit 2 ;; esac
-case $mode in default) strict=false ;; strict) strict=true ;; *) echo "bench: mode is default or strict" >&2; exit 2 ;; esac
+case $mode in durable) deferred=false ;; unsafe) deferred=true ;; *) echo "bench: mode is durable or unsafe (deferred sync)" >&2; exit 2 ;; esac
 command -v jq >/dev/null || { echo "bench: installing jq" >&2; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >&2; }
 
 # shellcheck disable=SC1091
@@ -67,7 +67,7 @@ floor=$(cd gateway && go test -run XXX -bench 'DeliveryFloor/goroutine' -count 1
 gc=$(cd validator && go test -run XXX -bench RoomHistory -count 1 ./internal/decide/ | metric gc-ms || true)
 log "machine check: a delivered frame ${floor:-?} µs of CPU, a full collection ${gc:-?} ms"
 
-export CHILLIN_RATE_LIMIT=1000000 CHILLIN_STRICT=$strict CHILLIN_LOG_LEVEL=warn
+export CHILLIN_RATE_LIMIT=1000000 CHILLIN_UNSAFE_DEFERRED_SYNC=$deferred CHILLIN_LOG_LEVEL=warn
 if [ "$target" = aio ]; then
 	port=$(free_port)
 	pprof_port=$(free_port "$port")
@@ -83,7 +83,7 @@ if [ "$target" = aio ]; then
 	idle_args=(-pprof "http://127.0.0.1:$pprof_port")
 else
 	CHILLIN_CLUSTER_POSTGRES_URL=$db_url bin/chillin-cluster -dir "$work/cluster" -bin var/cluster/bin \
-		-redis-prefix "$prefix" -strict "$strict" >"$work/system.log" 2>&1 &
+		-redis-prefix "$prefix" -unsafe-deferred-sync "$deferred" >"$work/system.log" 2>&1 &
 	pids+=($!)
 	for _ in $(seq 300); do grep -q "^Chillin cluster is running" "$work/system.log" && break; sleep 1; done
 	url=$(sed -nE 's/^Chillin cluster is running at ([^ ]+) .*/\1/p' "$work/system.log")

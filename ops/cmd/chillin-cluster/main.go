@@ -69,7 +69,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.IntVar(&cfg.Gateways, "gateways", 2, "gateways behind nginx")
 	fs.IntVar(&cfg.Validators, "validators", 2, "validator instances")
 	fs.IntVar(&cfg.Projectors, "projectors", 2, "projector processes")
-	strict := fs.String("strict", env("CHILLIN_STRICT", "false"), "true: JetStream syncs every write before acking it (CHILLIN_STRICT)")
+	deferredSync := fs.String("unsafe-deferred-sync", env("CHILLIN_UNSAFE_DEFERRED_SYNC", "false"), "true: JetStream acknowledges writes before they are synced to disk; a power cut can lose confirmed messages (CHILLIN_UNSAFE_DEFERRED_SYNC)")
 	verbose := fs.Bool("v", false, "copy every process's output here, each line after its name")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -80,12 +80,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	switch *strict {
+	switch *deferredSync {
 	case "true":
-		cfg.Strict = true
+		cfg.UnsafeDeferredSync = true
 	case "false":
 	default:
-		return fmt.Errorf("strict %q: want true or false", *strict)
+		return fmt.Errorf("unsafe-deferred-sync %q: want true or false", *deferredSync)
 	}
 	var err error
 	if cfg.PostgresURL, err = clusterDatabase(*pg, env("CHILLIN_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/chillin?sslmode=disable")); err != nil {

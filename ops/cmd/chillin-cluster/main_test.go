@@ -27,7 +27,7 @@ func TestRunRefusesBadArguments(t *testing.T) {
 		env     map[string]string
 		wantErr string
 	}{
-		{name: "strict not a boolean", env: map[string]string{"CHILLIN_STRICT": "yes"}, wantErr: "strict"},
+		{name: "unsafe-deferred-sync not a boolean", env: map[string]string{"CHILLIN_UNSAFE_DEFERRED_SYNC": "yes"}, wantErr: "unsafe-deferred-sync"},
 		{name: "stray argument", args: []string{"now"}, wantErr: "unexpected arguments"},
 		{name: "unknown flag", args: []string{"-nope"}, wantErr: "flag provided but not defined"},
 		{name: "no binaries", args: []string{"-build=false", "-bin", t.TempDir(), "-dir", t.TempDir()}, wantErr: "not built"},

@@ -47,14 +47,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	gatewayConfig := gateway.Flags(fs, getenv)
 	dataDir := fs.String("data", env("CHILLIN_DATA_DIR", "var/data"), "folder of the embedded JetStream store (CHILLIN_DATA_DIR)")
 	natsListen := fs.String("nats-listen", env("CHILLIN_NATS_LISTEN", "127.0.0.1:0"), "listen address of the embedded NATS server; port 0 picks a free one (CHILLIN_NATS_LISTEN)")
-	strict := fs.Bool("strict", false, "sync every JetStream write to disk before acknowledging it (CHILLIN_STRICT)")
+	deferredSync := fs.Bool("unsafe-deferred-sync", false, "acknowledge JetStream writes before they are synced to disk: a power cut can lose confirmed messages (CHILLIN_UNSAFE_DEFERRED_SYNC)")
 	rateLimit := fs.Int("rate-limit", 10, "accepted messages per user per window (CHILLIN_RATE_LIMIT)")
 	rateWindow := fs.Duration("rate-window", 10*time.Second, "rate limit window (CHILLIN_RATE_WINDOW)")
 	maxRunes := fs.Int("max-message-runes", 2000, "longest message in code points (CHILLIN_MAX_MESSAGE_RUNES)")
 	cacheWindow := fs.Int("cache-window", cache.DefaultWindow, "newest messages per room the Redis cache keeps (CHILLIN_CACHE_WINDOW)")
 	logFormat := fs.String("log-format", env("CHILLIN_LOG_FORMAT", "text"), "log format: json or text (CHILLIN_LOG_FORMAT)")
 	for name, key := range map[string]string{
-		"strict": "CHILLIN_STRICT", "rate-limit": "CHILLIN_RATE_LIMIT", "rate-window": "CHILLIN_RATE_WINDOW", "max-message-runes": "CHILLIN_MAX_MESSAGE_RUNES",
+		"unsafe-deferred-sync": "CHILLIN_UNSAFE_DEFERRED_SYNC", "rate-limit": "CHILLIN_RATE_LIMIT", "rate-window": "CHILLIN_RATE_WINDOW", "max-message-runes": "CHILLIN_MAX_MESSAGE_RUNES",
 		"cache-window": "CHILLIN_CACHE_WINDOW",
 	} {
 		if v := getenv(key); v != "" {
@@ -79,7 +79,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	ns, err := stack.StartNATS(filepath.Join(dir, "jetstream"), *natsListen, *strict)
+	ns, err := stack.StartNATS(filepath.Join(dir, "jetstream"), *natsListen, *deferredSync)
 	if err != nil {
 		return err
 	}
@@ -88,7 +88,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ns.WaitForShutdown()
 	}()
 	natsURL := ns.ClientURL()
-	log.Info("embedded NATS JetStream", "url", natsURL, "store", dir, "strict", *strict)
+	log.Info("embedded NATS JetStream", "url", natsURL, "store", dir, "unsafe_deferred_sync", *deferredSync)
 
 	if err := stack.EnsureDatabase(ctx, gw.PostgresURL); err != nil {
 		return err

@@ -27,9 +27,10 @@ import (
 )
 
 // StartNATS runs an embedded NATS server with JetStream, storing in dir and
-// listening on addr (host:port; port 0 picks a free one). Strict durability
-// syncs every write to disk before acknowledging it.
-func StartNATS(dir, addr string, strict bool) (*server.Server, error) {
+// listening on addr (host:port; port 0 picks a free one). It syncs every
+// write to disk before acknowledging it, unless deferredSync: then it syncs
+// every two minutes, and a power cut can lose what it acknowledged since.
+func StartNATS(dir, addr string, deferredSync bool) (*server.Server, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("nats listen address %q: %w", addr, err)
@@ -45,9 +46,7 @@ func StartNATS(dir, addr string, strict bool) (*server.Server, error) {
 		ServerName: "chillin", Host: host, Port: p, JetStream: true, StoreDir: dir,
 		NoSigs: true, MaxPayload: 1 << 20,
 	}
-	if strict {
-		opts.SyncAlways = true
-	}
+	opts.SyncAlways = !deferredSync
 	s, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("nats server: %w", err)
