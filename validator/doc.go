@@ -19,10 +19,14 @@
 // Concurrency: one pull loop per command partition hands each command to one
 // of Workers goroutines chosen by its subject (so by room); each worker owns
 // the room states of its rooms and decides its queue in order. Rooms on
-// different workers are decided in parallel. Several instances may run at
-// once: each partition is pinned to one instance at a time, and the expected
-// last subject sequence turns any overlap into a reload and a fresh decision,
-// never a gap or a duplicate.
+// different workers are decided in parallel; their facts are appended
+// together, as atomic batches of one committer goroutine (commit.go), so one
+// sync of the log covers many commands. Several instances may run at once:
+// each partition is pinned to one instance at a time, and the expected last
+// subject sequence turns any overlap into a reload and a fresh decision,
+// never a gap or a duplicate. An instance given a partition first decides
+// the commands of it that another instance took and never acked, read from
+// the stream in append order, before any newer one (takeOver).
 //
 // Observability: Run registers its Prometheus series (metrics.go) on
 // Config.Metrics or a registry of its own and, given Config.HTTPAddr or

@@ -142,6 +142,7 @@ type validator struct {
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	evt      jetstream.Stream
+	cmds     jetstream.Stream
 	sessions *sessions.Directory
 	limiter  *ratelimit.Limiter
 	media    Media // nil: no storage, attachments are refused
@@ -166,11 +167,28 @@ type validator struct {
 	lastNak map[int]jetstream.Msg // per partition, the last command returned
 }
 
-// item is a command delivered by partition p.
+// item is a command of partition p: delivered by its consumer (m), or read
+// from the stream at a takeover (read), which is decided but not acked:
+// its delivery comes back later and is acked then, as already decided.
 type item struct {
 	p    int
 	m    jetstream.Msg
+	read *jetstream.RawStreamMsg
 	slot bool // holds an in-flight slot of p
+}
+
+func (it item) data() []byte {
+	if it.m == nil {
+		return it.read.Data
+	}
+	return it.m.Data()
+}
+
+func (it item) subject() string {
+	if it.m == nil {
+		return it.read.Subject
+	}
+	return it.m.Subject()
 }
 
 // Run validates commands until ctx ends. It returns nil after a clean
@@ -269,7 +287,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	v := &validator{
-		cfg: cfg, log: log, nc: nc, js: js, evt: evt, sessions: dir, limiter: limiter, media: med, now: time.Now, metrics: m,
+		cfg: cfg, log: log, nc: nc, js: js, evt: evt, cmds: cmds, sessions: dir, limiter: limiter, media: med, now: time.Now, metrics: m,
 		pullsDone: make(chan struct{}), lastNak: map[int]jetstream.Msg{},
 		acks: &acks{log: log, quiet: ackQuiet}, commit: newCommitter(nc, js, m.commitBatch),
 	}
@@ -364,20 +382,63 @@ func startErr(ctx context.Context, err error) error {
 // dispatch hands a command to the worker of its subject: one room's commands
 // always go to one worker, in the order the partition delivers them.
 func (v *validator) dispatch(p int, m jetstream.Msg) {
+	md, mdErr := m.Metadata()
 	if pin := m.Headers().Get(pinHeader); pin != "" {
 		if cur := v.pins[p].Load(); cur == nil || *cur != pin {
 			v.pins[p].Store(&pin)
+			if mdErr == nil {
+				v.takeOver(p, md.Sequence.Stream)
+			}
 		}
 	}
-	if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
+	if mdErr == nil && md.NumDelivered > 1 {
 		v.metrics.redeliveries.WithLabelValues(events.ValidatorConsumerName(p)).Inc()
 	}
+	v.queue(item{p: p, m: m})
+}
+
+// takeOver runs when this instance is given partition p: before the first
+// command delivered to it, at stream sequence next, it decides the commands
+// of p that are older. They are commands another instance took and never
+// acked (it died, or stopped before settling them): the server would
+// redeliver them only after AckWait, after newer commands of their rooms.
+// The work queue keeps only unacked commands, so reading p from the start
+// finds exactly those, in append order.
+func (v *validator) takeOver(p int, next uint64) {
+	ctx, cancel := context.WithTimeout(v.work, publishTimeout)
+	defer cancel()
+	n := 0
+	for seq := uint64(1); ; n++ {
+		m, err := v.cmds.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(events.PartitionFilter(p)))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break
+		}
+		if err != nil {
+			v.log.Warn("takeover: older commands are left to redelivery", "partition", p, "err", err)
+			break
+		}
+		if m.Sequence >= next {
+			break
+		}
+		v.queue(item{p: p, read: m})
+		seq = m.Sequence + 1
+	}
+	if n > 0 {
+		v.log.Info("took over a partition with commands left unacked", "partition", p, "commands", n)
+	}
+}
+
+// queue hands it to the worker of its subject.
+func (v *validator) queue(it item) {
 	h := fnv.New32a()
-	h.Write([]byte(m.Subject()))
+	h.Write([]byte(it.subject()))
 	w := v.workers[h.Sum32()%uint32(len(v.workers))]
-	it := item{p: p, m: m}
+	if it.m == nil {
+		w.q <- it
+		return
+	}
 	select {
-	case v.inFlight[p] <- struct{}{}:
+	case v.inFlight[it.p] <- struct{}{}:
 		it.slot = true
 	case <-v.work.Done():
 		// Past the deadline the workers hold commands without a slot, to
@@ -398,6 +459,9 @@ func (v *validator) settled(it item) {
 // partition's last so shutdown can wait until the server has taken them all.
 func (v *validator) nak(it item) {
 	defer v.settled(it)
+	if it.m == nil {
+		return
+	}
 	if err := it.m.Nak(); err != nil {
 		v.log.Debug("nak", "partition", it.p, "err", err)
 	}

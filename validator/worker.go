@@ -71,13 +71,16 @@ func (w *worker) run(work context.Context) {
 // order, until the command is decided and recorded (true), or ctx ends
 // (false: the command is to be returned for redelivery).
 func (w *worker) handle(ctx context.Context, it item) bool {
-	cmd, err := events.DecodeCommand(it.m.Data())
+	cmd, err := events.DecodeCommand(it.data())
 	if err == nil && !events.ValidUsername(cmd.User) {
 		err = fmt.Errorf("command %s: invalid user %q", cmd.ID, cmd.User)
 	}
 	if err != nil {
 		// Nothing can be decided or answered: drop it for good.
-		w.v.log.Warn("dropping an unreadable command", "subject", it.m.Subject(), "err", err)
+		w.v.log.Warn("dropping an unreadable command", "subject", it.subject(), "err", err)
+		if it.m == nil {
+			return true
+		}
 		if err := it.m.Term(); err != nil {
 			w.v.log.Debug("term", "err", err)
 		}
@@ -87,7 +90,9 @@ func (w *worker) handle(ctx context.Context, it item) bool {
 	for attempt := 1; ; attempt++ {
 		err := w.process(ctx, cmd)
 		if err == nil {
-			w.v.acks.add(it.m)
+			if it.m != nil {
+				w.v.acks.add(it.m)
+			}
 			return true
 		}
 		if ctx.Err() != nil {
@@ -101,6 +106,9 @@ func (w *worker) handle(ctx context.Context, it item) bool {
 		}
 		backoff = min(2*backoff, backoffMax)
 		// Keep the server from redelivering it while it is being retried.
+		if it.m == nil {
+			continue
+		}
 		if err := it.m.InProgress(); err != nil {
 			w.v.log.Debug("in progress", "cmd", cmd.ID, "err", err)
 		}
