@@ -10,6 +10,7 @@ import (
 
 	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/events/password"
+	"github.com/chillin-chat/chillin/events/ratelimit"
 	"github.com/chillin-chat/chillin/validator/internal/decide"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -167,9 +168,9 @@ func (w *worker) process(ctx context.Context, cmd events.Command) error {
 			}
 			continue
 		}
-		if d.Fact != nil && d.RateLimit {
-			if ok, wait := w.v.limiter.Allow(ctx, cmd.User, cmd.ID); !ok {
-				d = decide.Decision{Reject: decide.RateLimited(wait)}
+		if kind, limited := ratelimit.KindOf(cmd.Type); d.Fact != nil && d.RateLimit && limited {
+			if ok, wait := w.v.limiter.Allow(ctx, cmd.User, kind, cmd.ID); !ok {
+				d = decide.Decision{Reject: decide.RateLimited(cmd.Type, wait)}
 			}
 		}
 		if d.Fact != nil && len(d.Claim) > 0 {
