@@ -193,6 +193,14 @@ func decideReaction(r *Room, in Input) Decision {
 	data := events.ReactionData{ID: p.ID, Emoji: p.Emoji}
 	switch {
 	case in.Cmd.Type == events.CmdReactionAdd && !has:
+		// Only adding checks the emoji set: a reaction recorded before the
+		// rule can still be taken back.
+		if e := CheckEmoji(p.Emoji); e != nil {
+			return reject(e)
+		}
+		if n, on := r.Emojis(p.ID, p.Emoji); !on && n >= MaxReactionEmojis {
+			return reject(events.Errorf(events.CodeTooManyReactions, "message %d carries %d different emoji, the most it may", p.ID, MaxReactionEmojis))
+		}
 		return appendFact(r, in, events.ReactionAdded, data)
 	case in.Cmd.Type == events.CmdReactionRemove && has:
 		return appendFact(r, in, events.ReactionRemoved, data)
@@ -288,7 +296,7 @@ func Rejection(cmd events.Command, e *events.Error, now time.Time) (events.Fact,
 func DependsOnRoom(code string) bool {
 	switch code {
 	case events.CodeNoSuchRoom, events.CodeNotMember, events.CodeNotOwner,
-		events.CodeNoSuchMessage, events.CodeWrongPassword:
+		events.CodeNoSuchMessage, events.CodeWrongPassword, events.CodeTooManyReactions:
 		return true
 	}
 	return false

@@ -282,6 +282,9 @@ func TestDecideReactions(t *testing.T) {
 		{"empty emoji", events.CmdReactionAdd, "bob", "s-bob", events.ReactionChange{ID: fx.m1, Emoji: ""}, want{code: events.CodeInvalidContent}},
 		{"emoji with space", events.CmdReactionAdd, "bob", "s-bob", events.ReactionChange{ID: fx.m1, Emoji: "a b"}, want{code: events.CodeInvalidContent}},
 		{"emoji too long", events.CmdReactionAdd, "bob", "s-bob", events.ReactionChange{ID: fx.m1, Emoji: strings.Repeat("😀", 9)}, want{code: events.CodeInvalidContent}},
+		{"not an emoji", events.CmdReactionAdd, "bob", "s-bob", events.ReactionChange{ID: fx.m1, Emoji: "spam1"}, want{code: events.CodeInvalidEmoji}},
+		{"two emoji", events.CmdReactionAdd, "bob", "s-bob", events.ReactionChange{ID: fx.m1, Emoji: "👍🎉"}, want{code: events.CodeInvalidEmoji}},
+		{"removing a non-emoji changes nothing", events.CmdReactionRemove, "bob", "s-bob", events.ReactionChange{ID: fx.m1, Emoji: "spam1"}, want{confirm: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			check(t, Decide(fx.room, input(t, tc.typ, tc.user, tc.sess, "lobby", tc.data)), tc.want, fx.room, "the-cmd")
