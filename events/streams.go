@@ -67,6 +67,36 @@ func EvtStreamConfig(o StreamOptions) jetstream.StreamConfig {
 	}
 }
 
+// Retention of CHAT_REJ: a refusal is kept for a week at most, each user's
+// newest refusals only, and the stream within a size, whichever ends first.
+const (
+	RejMaxAge            = 7 * 24 * time.Hour
+	RejMaxMsgsPerSubject = 1000
+	RejMaxBytes          = 1 << 30
+)
+
+// RejStreamConfig is the record of refusals: limits retention, the oldest
+// discarded first (ADR 0009). Its duplicate window lets a retried refusal
+// store nothing new.
+func RejStreamConfig(o StreamOptions) jetstream.StreamConfig {
+	o = o.withDefaults()
+	return jetstream.StreamConfig{
+		Name:              RejStream,
+		Description:       "Chillin refused commands: kept 7 days, bounded per user",
+		Subjects:          []string{AllRejSubjects},
+		Retention:         jetstream.LimitsPolicy,
+		Storage:           jetstream.FileStorage,
+		MaxMsgSize:        16 << 10,
+		MaxAge:            RejMaxAge,
+		MaxMsgsPerSubject: RejMaxMsgsPerSubject,
+		MaxBytes:          RejMaxBytes,
+		Discard:           jetstream.DiscardOld,
+		Duplicates:        o.DedupWindow,
+		Replicas:          o.Replicas,
+		AllowDirect:       true,
+	}
+}
+
 // ensureTryTimeout bounds one try of EnsureStreams.
 const ensureTryTimeout = 5 * time.Second
 
@@ -96,7 +126,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions)
 }
 
 func ensureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {
-	for _, cfg := range []jetstream.StreamConfig{CmdStreamConfig(o), EvtStreamConfig(o)} {
+	for _, cfg := range []jetstream.StreamConfig{CmdStreamConfig(o), EvtStreamConfig(o), RejStreamConfig(o)} {
 		st, err := js.Stream(ctx, cfg.Name)
 		if err == nil && sameStream(st.CachedInfo().Config, cfg) {
 			continue
@@ -124,7 +154,18 @@ func sameStream(have, want jetstream.StreamConfig) bool {
 		have.Storage == want.Storage && have.MaxMsgSize == want.MaxMsgSize &&
 		have.Duplicates == want.Duplicates && have.Replicas == want.Replicas &&
 		have.DenyDelete == want.DenyDelete && have.DenyPurge == want.DenyPurge &&
-		have.AllowDirect == want.AllowDirect && have.Description == want.Description
+		have.AllowDirect == want.AllowDirect && have.Description == want.Description &&
+		have.MaxAge == want.MaxAge && unlimited(have.MaxMsgsPerSubject) == unlimited(want.MaxMsgsPerSubject) &&
+		unlimited(have.MaxBytes) == unlimited(want.MaxBytes) && have.Discard == want.Discard
+}
+
+// unlimited maps the ways of saying "no limit" (0 in a config, -1 from the
+// server) to one.
+func unlimited(n int64) int64 {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 // Durable consumer names and their priority groups.

@@ -376,7 +376,7 @@ func (w *worker) reject(ctx context.Context, cmd events.Command, e *events.Error
 	}
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
-	if _, err := w.v.js.Publish(ctx, events.RejectedSubject(cmd.User), b, jetstream.WithMsgID(cmd.ID)); err != nil {
+	if _, err := w.v.js.Publish(ctx, events.RejSubject(cmd.User), b, jetstream.WithMsgID(cmd.ID)); err != nil {
 		return fmt.Errorf("record rejection %s of %s: %w", e.Code, cmd.ID, err)
 	}
 	if log := w.v.log; log.Enabled(ctx, slog.LevelDebug) {
