@@ -665,3 +665,35 @@ func TestFloodsRefused(t *testing.T) {
 		t.Fatalf("a refusal on %s (%v)", events.EvtStream, err)
 	}
 }
+
+// Joining and leaving over and over is refused past the membership limit;
+// the gateway waiting on the reply is told RATE_LIMITED. A join of a member
+// changes nothing and is not counted.
+func TestMembershipFloodRefused(t *testing.T) {
+	h := newHarness(t)
+	h.createRoom("lobby", "alice", false, "")
+	cfg := h.config()
+	cfg.RateLimits = ratelimit.Rules{ratelimit.Membership: {Limit: 3, Window: time.Hour}}
+	h.start(cfg)
+	reply, next := h.outcomes()
+	for i := range 5 {
+		typ, data := events.CmdRoomJoin, any(events.RoomJoin{})
+		if i%2 == 1 || i > 3 { // join, leave, join, then leaves: each would change something
+			typ, data = events.CmdRoomLeave, events.RoomLeave{}
+		}
+		cmd := h.command(typ, "bob", "lobby", data)
+		cmd.Reply = reply
+		h.send(cmd)
+		o := next()
+		want := ""
+		if i >= 3 {
+			want = events.CodeRateLimited
+		}
+		if o.Cmd != cmd.ID || outcomeCode(o) != want {
+			t.Fatalf("%s %d: outcome %+v (error %v), want code %q", typ, i, o, o.Error, want)
+		}
+	}
+	if got := factKinds(h.roomFacts("lobby")); got != "room.created:alice member.joined:bob member.left:bob member.joined:bob" {
+		t.Fatalf("room facts: %s", got)
+	}
+}
