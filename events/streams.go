@@ -86,7 +86,7 @@ func RejStreamConfig(o StreamOptions) jetstream.StreamConfig {
 		Subjects:          []string{AllRejSubjects},
 		Retention:         jetstream.LimitsPolicy,
 		Storage:           jetstream.FileStorage,
-		MaxMsgSize:        16 << 10,
+		MaxMsgSize:        64 << 10, // as CHAT_EVT's: a refusal echoes parts of a command of up to 16 KiB
 		MaxAge:            RejMaxAge,
 		MaxMsgsPerSubject: RejMaxMsgsPerSubject,
 		MaxBytes:          RejMaxBytes,
