@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/chillin-chat/chillin/events"
 )
 
 // Kind is what a user does that is counted on its own.
@@ -62,15 +64,15 @@ func DefaultRules() Rules {
 // type that is not limited.
 func KindOf(cmdType string) (Kind, bool) {
 	switch cmdType {
-	case "message.send":
+	case events.CmdMessageSend:
 		return Message, true
-	case "message.edit":
+	case events.CmdMessageEdit:
 		return Edit, true
-	case "message.delete":
+	case events.CmdMessageDelete:
 		return Delete, true
-	case "reaction.add", "reaction.remove":
+	case events.CmdReactionAdd, events.CmdReactionRemove:
 		return Reaction, true
-	case "room.join", "room.leave":
+	case events.CmdRoomJoin, events.CmdRoomLeave:
 		return Membership, true
 	}
 	return "", false
