@@ -9,11 +9,14 @@
 //     credential upgrades, the gateway; for imports, chillin-replay) appends
 //     to CHAT_EVT, the system of record. A fact's type and
 //     version are never renamed or reused; every (type, v) has a golden file in
-//     testdata/golden that must decode forever.
+//     testdata/golden that must decode forever. Refusals (command.rejected)
+//     go to CHAT_REJ instead, kept for a week (ADR 0009).
 //   - Stream and consumer configuration, created or updated idempotently.
 //   - The client frame of a room fact (EventFrame), encoded once and shared by
 //     every path that delivers it: live fan-out, recovery and resend replies.
 //   - ReadRoom, the one way to read a room's facts back from the log.
+//   - The per-user rate limiter shared by gateways and validators
+//     (package ratelimit).
 //
 // Nothing here keeps state between calls; all functions are safe for
 // concurrent use.

@@ -34,6 +34,16 @@ const (
 	CodeInternal           = "INTERNAL"
 )
 
+// Codes of the reaction rules.
+const (
+	// CodeInvalidEmoji: a reaction is not one emoji (one grapheme cluster
+	// from the Unicode emoji set).
+	CodeInvalidEmoji = "INVALID_EMOJI"
+	// CodeTooManyReactions: the message carries as many distinct emoji as
+	// it may; reacting with one already on it still works.
+	CodeTooManyReactions = "TOO_MANY_REACTIONS"
+)
+
 // Error is a failure meant for a user: a stable code and a human message.
 // Internal errors are wrapped with %w instead and never shown to clients.
 type Error struct {

@@ -38,7 +38,8 @@ const (
 	SessionRefreshed = "session.refreshed"
 	SessionRevoked   = "session.revoked"
 
-	// Rejections, on RejectedSubject.
+	// Rejections, on RejSubject of CHAT_REJ (RejectedSubject of CHAT_EVT in
+	// logs from before CHAT_REJ).
 	CommandRejected = "command.rejected"
 )
 

@@ -83,9 +83,9 @@ func ReadSubject(ctx context.Context, js jetstream.JetStream, subject string, st
 // readBatch is how many facts one direct get request asks for.
 const readBatch = 256
 
-// directBatch asks CHAT_EVT for up to n facts on subject at or after stream
-// sequence start (a batched direct get: the stream answers with one message
-// per fact, then an end-of-batch status).
+// directBatch asks the subject's stream (StreamOf) for up to n facts on
+// subject at or after stream sequence start (a batched direct get: the
+// stream answers with one message per fact, then an end-of-batch status).
 func directBatch(ctx context.Context, nc *nats.Conn, subject string, start uint64, n int) ([]Stored, error) {
 	req, err := json.Marshal(struct {
 		Seq   uint64 `json:"seq"`
@@ -101,7 +101,7 @@ func directBatch(ctx context.Context, nc *nats.Conn, subject string, start uint6
 		return nil, err
 	}
 	defer sub.Unsubscribe()
-	if err := nc.PublishRequest("$JS.API.DIRECT.GET."+EvtStream, inbox, req); err != nil {
+	if err := nc.PublishRequest("$JS.API.DIRECT.GET."+StreamOf(subject), inbox, req); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)

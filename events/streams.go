@@ -43,10 +43,6 @@ func (o StreamOptions) withDefaults() StreamOptions {
 // take that mode; they are safe through their quorum instead.
 func CmdStreamConfig(o StreamOptions) jetstream.StreamConfig {
 	o = o.withDefaults()
-	persist := jetstream.DefaultPersistMode
-	if o.Replicas == 1 {
-		persist = jetstream.AsyncPersistMode
-	}
 	return jetstream.StreamConfig{
 		Name:        CmdStream,
 		Description: "Chillin commands awaiting the validator",
@@ -56,7 +52,7 @@ func CmdStreamConfig(o StreamOptions) jetstream.StreamConfig {
 		MaxMsgSize:  MaxCommandSize,
 		Duplicates:  o.DedupWindow,
 		Replicas:    o.Replicas,
-		PersistMode: persist,
+		PersistMode: asyncOnSingleNode(o),
 	}
 }
 
@@ -80,6 +76,51 @@ func EvtStreamConfig(o StreamOptions) jetstream.StreamConfig {
 
 		AllowAtomicPublish: true,
 	}
+}
+
+// Retention of CHAT_REJ: a refusal is kept for a week at most, each user's
+// newest refusals only, and the stream within a size, whichever ends first.
+const (
+	RejMaxAge            = 7 * 24 * time.Hour
+	RejMaxMsgsPerSubject = 1000
+	RejMaxBytes          = 1 << 30
+)
+
+// RejStreamConfig is the record of refusals: limits retention, the oldest
+// discarded first (ADR 0009). Its duplicate window lets a retried refusal
+// store nothing new.
+//
+// Like CHAT_CMD it is written without waiting for syncs on a single node: a
+// refusal lost with the machine leaves its client without an answer, and the
+// client's resend (same clientId) is decided again.
+func RejStreamConfig(o StreamOptions) jetstream.StreamConfig {
+	o = o.withDefaults()
+	return jetstream.StreamConfig{
+		PersistMode:       asyncOnSingleNode(o),
+		Name:              RejStream,
+		Description:       "Chillin refused commands: kept 7 days, bounded per user",
+		Subjects:          []string{AllRejSubjects},
+		Retention:         jetstream.LimitsPolicy,
+		Storage:           jetstream.FileStorage,
+		MaxMsgSize:        64 << 10, // as CHAT_EVT's: a refusal echoes parts of a command of up to 16 KiB
+		MaxAge:            RejMaxAge,
+		MaxMsgsPerSubject: RejMaxMsgsPerSubject,
+		MaxBytes:          RejMaxBytes,
+		Discard:           jetstream.DiscardOld,
+		Duplicates:        o.DedupWindow,
+		Replicas:          o.Replicas,
+		AllowDirect:       true,
+	}
+}
+
+// asyncOnSingleNode is the persist mode of a stream whose messages confirm
+// nothing to a client: written without waiting for a sync where the stream
+// has one replica (replicated streams cannot take that mode).
+func asyncOnSingleNode(o StreamOptions) jetstream.PersistModeType {
+	if o.Replicas == 1 {
+		return jetstream.AsyncPersistMode
+	}
+	return jetstream.DefaultPersistMode
 }
 
 // ensureTryTimeout bounds one try of EnsureStreams.
@@ -111,7 +152,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions)
 }
 
 func ensureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {
-	for _, cfg := range []jetstream.StreamConfig{CmdStreamConfig(o), EvtStreamConfig(o)} {
+	for _, cfg := range []jetstream.StreamConfig{CmdStreamConfig(o), EvtStreamConfig(o), RejStreamConfig(o)} {
 		st, err := js.Stream(ctx, cfg.Name)
 		if err == nil {
 			// The persistence mode is chosen when a stream is created and
@@ -145,7 +186,18 @@ func sameStream(have, want jetstream.StreamConfig) bool {
 		have.Duplicates == want.Duplicates && have.Replicas == want.Replicas &&
 		have.DenyDelete == want.DenyDelete && have.DenyPurge == want.DenyPurge &&
 		have.AllowDirect == want.AllowDirect && have.Description == want.Description &&
-		have.AllowAtomicPublish == want.AllowAtomicPublish && have.PersistMode == want.PersistMode
+		have.AllowAtomicPublish == want.AllowAtomicPublish && have.PersistMode == want.PersistMode &&
+		have.MaxAge == want.MaxAge && unlimited(have.MaxMsgsPerSubject) == unlimited(want.MaxMsgsPerSubject) &&
+		unlimited(have.MaxBytes) == unlimited(want.MaxBytes) && have.Discard == want.Discard
+}
+
+// unlimited maps the ways of saying "no limit" (0 in a config, -1 from the
+// server) to one.
+func unlimited(n int64) int64 {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 // Durable consumer names and their priority groups.

@@ -67,3 +67,47 @@ func TestEnsureStreamsWaitsForJetStream(t *testing.T) {
 		}
 	}
 }
+
+// CHAT_REJ is made with its retention limits, and every stream reads back
+// as configured (nothing to update on the next start).
+func TestEnsureStreamsRejections(t *testing.T) {
+	s := natstest.Start(t)
+	_, js := natstest.Connect(t, s)
+	ctx := context.Background()
+	if err := events.EnsureStreams(ctx, js, events.StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(ctx, events.RejStream)
+	if err != nil {
+		t.Fatalf("stream %s: %v", events.RejStream, err)
+	}
+	cfg := st.CachedInfo().Config
+	if cfg.MaxAge != events.RejMaxAge || cfg.MaxMsgsPerSubject != events.RejMaxMsgsPerSubject ||
+		cfg.MaxBytes != events.RejMaxBytes || cfg.Discard != jetstream.DiscardOld || cfg.Retention != jetstream.LimitsPolicy {
+		t.Fatalf("%s config %+v", events.RejStream, cfg)
+	}
+	// A refusal lands on CHAT_REJ, not on the log.
+	if _, err := js.Publish(ctx, events.RejSubject("bob"), []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := st.Info(ctx); err != nil || info.State.Msgs != 1 {
+		t.Fatalf("%s holds %v messages (%v), want 1", events.RejStream, info.State.Msgs, err)
+	}
+	evt, _ := js.Stream(ctx, events.EvtStream)
+	if info, err := evt.Info(ctx); err != nil || info.State.Msgs != 0 {
+		t.Fatalf("%s holds %d messages (%v), want 0", events.EvtStream, info.State.Msgs, err)
+	}
+	// Streams made by EnsureStreams read back as configured, so that a
+	// later start leaves them alone instead of updating them.
+	for _, want := range []jetstream.StreamConfig{
+		events.CmdStreamConfig(events.StreamOptions{}), events.EvtStreamConfig(events.StreamOptions{}), events.RejStreamConfig(events.StreamOptions{}),
+	} {
+		st, err := js.Stream(ctx, want.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !events.SameStream(st.CachedInfo().Config, want) {
+			t.Errorf("stream %s reads back unlike its config: %+v", want.Name, st.CachedInfo().Config)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package events
 import (
 	"hash/fnv"
 	"strconv"
+	"strings"
 )
 
 // Stream names.
@@ -76,3 +77,25 @@ func RoomEphemeralChannel(prefix, room string) string { return prefix + "roomx:"
 
 // UserChannel carries the per-user live messages (rejections, revocations).
 func UserChannel(prefix, user string) string { return prefix + "user:" + user }
+
+// RejStream records the refusals of commands. Unlike CHAT_EVT it is not the
+// system of record: it is bounded by age and size (RejStreamConfig, ADR 0009),
+// so that a flood of refused commands cannot grow the log.
+const RejStream = "CHAT_REJ"
+
+// RejSubject holds the refusals of one user's commands, on CHAT_REJ. Logs
+// written before CHAT_REJ existed hold them on RejectedSubject of CHAT_EVT,
+// and readers keep reading both.
+func RejSubject(user string) string { return "chat.rej." + user }
+
+// AllRejSubjects is the subject filter of every refusal on CHAT_REJ.
+const AllRejSubjects = "chat.rej.>"
+
+// StreamOf names the stream that holds subject: CHAT_REJ for refusals on
+// chat.rej.>, CHAT_EVT for every other fact.
+func StreamOf(subject string) string {
+	if strings.HasPrefix(subject, "chat.rej.") {
+		return RejStream
+	}
+	return EvtStream
+}

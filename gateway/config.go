@@ -14,6 +14,7 @@ import (
 	"github.com/chillin-chat/chillin/events/media"
 	"github.com/chillin-chat/chillin/events/objstore"
 	"github.com/chillin-chat/chillin/events/password"
+	"github.com/chillin-chat/chillin/events/ratelimit"
 )
 
 // Config is everything a gateway needs. Run validates it.
@@ -60,6 +61,10 @@ type Config struct {
 	PresenceBeat time.Duration
 	// JoinTimeout bounds the wait for a room:join decision (default 10s).
 	JoinTimeout time.Duration
+	// RateLimits are the per-user limits, shared through Redis, of what the
+	// gateway itself admits: typing, presence and room creation (limits.go).
+	// Nil means ratelimit.DefaultRules; a kind without a rule is not limited.
+	RateLimits ratelimit.Rules
 
 	// UI is the web app served at /, if any.
 	UI fs.FS
@@ -113,6 +118,9 @@ func (c *Config) setDefaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.RateLimits == nil {
+		c.RateLimits = ratelimit.DefaultRules()
+	}
 	var errs []error
 	if c.NATSURL == "" {
 		errs = append(errs, errors.New("gateway: NATS URL is required"))
@@ -122,6 +130,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.RedisURL == "" {
 		errs = append(errs, errors.New("gateway: Redis URL is required"))
+	}
+	if err := c.RateLimits.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("gateway: %w", err))
 	}
 	if c.SessionTTL < time.Hour {
 		errs = append(errs, errors.New("gateway: session TTL must be at least 1h"))

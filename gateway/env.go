@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/chillin-chat/chillin/events/ratelimit"
 )
 
 // Flags registers a gateway's settings on fs, each defaulting to its
@@ -21,7 +23,7 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 		return def
 	}
 	var cfg Config
-	var origins, secure, ttl, replicas, frameRate, frameBurst, s3Secure, uploadExpiry string
+	var origins, secure, ttl, replicas, frameRate, frameBurst, s3Secure, uploadExpiry, rateLimits string
 	fs.StringVar(&cfg.HTTPAddr, "http", env("CHILLIN_HTTP_ADDR", "127.0.0.1:8080"), "HTTP listen address (CHILLIN_HTTP_ADDR)")
 	fs.StringVar(&cfg.PprofAddr, "pprof", env("CHILLIN_PPROF_ADDR", ""), "serve the Go runtime's profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty serves none (CHILLIN_PPROF_ADDR)")
 	fs.StringVar(&cfg.NATSURL, "nats", env("CHILLIN_NATS_URL", "nats://127.0.0.1:4222"), "NATS URL (CHILLIN_NATS_URL)")
@@ -41,6 +43,7 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 	fs.StringVar(&s3Secure, "s3-secure", env("CHILLIN_S3_SECURE", "false"), "talk HTTPS to a host:port media storage endpoint: true or false (CHILLIN_S3_SECURE)")
 	fs.StringVar(&cfg.Storage.Region, "s3-region", env("CHILLIN_S3_REGION", ""), "media storage region (default us-east-1) (CHILLIN_S3_REGION)")
 	fs.StringVar(&cfg.Storage.PublicURL, "s3-public-url", env("CHILLIN_S3_PUBLIC_URL", ""), "URL at which browsers reach the media storage, if not the endpoint (CHILLIN_S3_PUBLIC_URL)")
+	fs.StringVar(&rateLimits, "rate-limits", env("CHILLIN_RATE_LIMITS", ""), "per-user limits over the defaults ("+ratelimit.DefaultRules().String()+"), as kind=limit/window,...; the gateway applies typing, presence and room (CHILLIN_RATE_LIMITS)")
 	fs.StringVar(&uploadExpiry, "upload-expiry", env("CHILLIN_UPLOAD_EXPIRY", "5m"), "how long an upload form stays valid (CHILLIN_UPLOAD_EXPIRY)")
 	return func() (Config, error) {
 		for _, o := range strings.Split(origins, ",") {
@@ -83,6 +86,9 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 			if err := cfg.Storage.Validate(); err != nil {
 				return cfg, err
 			}
+		}
+		if cfg.RateLimits, err = ratelimit.ParseRules(ratelimit.DefaultRules(), rateLimits); err != nil {
+			return cfg, err
 		}
 		return cfg, nil
 	}

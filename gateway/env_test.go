@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chillin-chat/chillin/events/ratelimit"
 )
 
 func TestFlags(t *testing.T) {
@@ -37,6 +39,15 @@ func TestFlags(t *testing.T) {
 					t.Errorf("override: %+v", c)
 				}
 			}},
+		{name: "rate limits", env: map[string]string{"CHILLIN_RATE_LIMITS": "typing=5/10s,room=2/1h"}, check: func(t *testing.T, c Config) {
+			want := ratelimit.DefaultRules()
+			want[ratelimit.Typing] = ratelimit.Rule{Limit: 5, Window: 10 * time.Second}
+			want[ratelimit.RoomCreate] = ratelimit.Rule{Limit: 2, Window: time.Hour}
+			if c.RateLimits.String() != want.String() {
+				t.Errorf("rate limits %v, want %v", c.RateLimits, want)
+			}
+		}},
+		{name: "bad rate limits", env: map[string]string{"CHILLIN_RATE_LIMITS": "typing=lots/10s"}, wantErr: "typing"},
 		{name: "no media storage by default", check: func(t *testing.T, c Config) {
 			if c.Storage.Enabled() || c.Storage.Bucket != "chillin" || c.UploadExpiry != 5*time.Minute {
 				t.Errorf("storage %+v, upload expiry %v", c.Storage, c.UploadExpiry)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/chillin-chat/chillin/events/ratelimit"
 )
 
 // Typing and presence updates are ephemeral: they go through each room's
@@ -193,6 +195,10 @@ func onTyping(start bool) func(*conn, clientFrame) error {
 			c.frameError(f.Ref, "NOT_MEMBER", "join the room on this connection first")
 			return nil
 		}
+		if e := c.s.allow(c.ctx, c.sess.User, ratelimit.Typing, c.frameID()); e != nil {
+			c.sendFrame("error", f.Ref, e)
+			return nil
+		}
 		if start {
 			c.startTyping(d.Room)
 		} else {
@@ -211,6 +217,10 @@ func (c *conn) onPresence(f clientFrame) error {
 	}
 	if !statuses[d.Status] {
 		return errors.New("status is online, away or busy")
+	}
+	if e := c.s.allow(c.ctx, c.sess.User, ratelimit.Presence, c.frameID()); e != nil {
+		c.sendFrame("error", f.Ref, e)
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
 	defer cancel()

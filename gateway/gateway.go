@@ -14,6 +14,7 @@ import (
 
 	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/events/opshttp"
+	"github.com/chillin-chat/chillin/events/ratelimit"
 	"github.com/chillin-chat/chillin/gateway/internal/hub"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
@@ -35,6 +36,8 @@ type Server struct {
 	pg  *pgxpool.Pool
 	rdb *redis.Client
 	hub *hub.Hub
+	// limits counts typing, presence and room creation per user (limits.go).
+	limits *ratelimit.Limiter
 
 	mu       sync.Mutex
 	connSeq  uint64
@@ -158,6 +161,9 @@ func (s *Server) connect(ctx context.Context) (err error) {
 	s.rdb.AddHook(redisHook{s.metrics.rdErrors})
 	s.hub = hub.New(ctx, s.rdb, hub.JetStreamLog{JS: s.js, Evt: s.evt}, s.log, hub.Options{Prefix: s.cfg.RedisPrefix})
 	s.cache = s.newCacheReader()
+	if err := s.openLimits(); err != nil {
+		return err
+	}
 	return s.openMedia(ctx)
 }
 
@@ -167,6 +173,9 @@ func (s *Server) close() {
 	}
 	if s.rdb != nil {
 		_ = s.rdb.Close()
+	}
+	if s.limits != nil {
+		_ = s.limits.Close()
 	}
 	if s.pg != nil {
 		s.pg.Close()

@@ -13,6 +13,7 @@ import (
 	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/events/opshttp"
 	"github.com/chillin-chat/chillin/events/password"
+	"github.com/chillin-chat/chillin/events/ratelimit"
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
@@ -442,6 +443,10 @@ func (s *Server) handleCreateRoom(w http.ResponseWriter, r *http.Request) {
 		return
 	case len(c.Password) > 256:
 		s.fail(w, events.Errorf(events.CodeInvalidPassword, "a room password is at most 256 characters"))
+		return
+	}
+	if e := s.allow(r.Context(), sessionOf(r).User, ratelimit.RoomCreate, id); e != nil {
+		tooMany(w, e)
 		return
 	}
 	data := events.RoomCreatedData{Name: c.Name, Description: c.Description, IsPrivate: c.IsPrivate || c.Password != ""}

@@ -688,3 +688,55 @@ func BenchmarkPGView(b *testing.B) {
 	}
 	b.ReportMetric(float64(n*b.N)/elapsed.Seconds(), "facts/s")
 }
+
+// A refusal recorded on CHAT_REJ reaches the user's channel as a
+// `rejected` frame, as one on CHAT_EVT (an older log) still does.
+func TestLiveViewRejectionsStream(t *testing.T) {
+	e := newEnv(t)
+	prefix := redistest.Prefix(t)
+	ch := subscribe(t, prefix)
+	e.start(t, liveConfig(prefix, redistest.URL()))
+	e.waitConsumer(t, "projector-live")
+	projtest.Eventually(t, "consumer projector-live-rejections", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := e.js.Consumer(ctx, events.RejStream, "projector-live-rejections")
+		return err == nil
+	})
+
+	refusal := func(ref string) (events.Fact, []byte) {
+		d := events.CommandRejectedData{Command: events.CmdReactionAdd, Room: "general", Ref: ref, Conn: "gw1.7",
+			Code: events.CodeRateLimited, Message: "too many reactions; retry in 900 ms", RetryAfterMs: 900}
+		f, err := events.NewFact(events.CommandRejected, "", 0, "bob", "cmd-"+ref, time.Now().UTC(), d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := f.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f, b
+	}
+	var want []pub
+	for _, tc := range []struct{ ref, subject string }{
+		{"r1", events.RejSubject("bob")},
+		{"r2", events.RejectedSubject("bob")}, // as a validator from before CHAT_REJ records it
+		{"r3", events.RejSubject("bob")},
+	} {
+		f, b := refusal(tc.ref)
+		projtest.PublishRaw(t, e.js, tc.subject, b)
+		d, err := events.DecodeData[events.CommandRejectedData](f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		frame, err := events.RejectedFrame(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, userPub(t, prefix, "bob", events.UserLive{Conn: d.Conn, Frame: frame}))
+		// One at a time: the two feeds keep no order between them.
+		if got := receive(t, ch, 1); got[0] != want[len(want)-1] {
+			t.Fatalf("live message for %s:\n got %s %s\nwant %s %s", tc.ref, got[0].channel, got[0].payload, want[len(want)-1].channel, want[len(want)-1].payload)
+		}
+	}
+}

@@ -6,8 +6,8 @@
 //
 // It owns: the durable, pinned consumers of the command partitions; the
 // in-memory room states and session directory (both caches of the log, thrown
-// away on restart); the per-user message window in Redis (see
-// internal/ratelimit). The decisions themselves are pure functions in
+// away on restart); the per-user windows of each command kind in Redis (see
+// events/ratelimit). The decisions themselves are pure functions in
 // internal/decide.
 //
 // It must never: ack a command whose fact or rejection JetStream has not

@@ -15,6 +15,7 @@ import (
 	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/events/natstest"
 	"github.com/chillin-chat/chillin/events/password"
+	"github.com/chillin-chat/chillin/events/ratelimit"
 	"github.com/chillin-chat/chillin/events/redistest"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -34,6 +35,7 @@ type harness struct {
 	js     jetstream.JetStream
 	evt    jetstream.Stream
 	cmds   jetstream.Stream
+	rej    jetstream.Stream
 	prefix string
 
 	mu       sync.Mutex
@@ -56,17 +58,22 @@ func newHarness(t testing.TB) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{t: t, srv: srv, nc: nc, js: js, evt: evt, cmds: cmds, prefix: redistest.Prefix(t), sessions: map[string]string{}}
+	rej, err := js.Stream(ctx, events.RejStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &harness{t: t, srv: srv, nc: nc, js: js, evt: evt, cmds: cmds, rej: rej, prefix: redistest.Prefix(t), sessions: map[string]string{}}
 }
 
-// config is a validator configuration for this harness; the rate limit is
-// out of the way unless a test sets it.
+// config is a validator configuration for this harness; the rate limits
+// are out of the way unless a test sets them.
 func (h *harness) config() Config {
 	return Config{
 		NATSURL:     h.srv.ClientURL(),
 		RedisURL:    redistest.URL(),
 		RedisPrefix: h.prefix,
 		RateLimit:   1 << 30,
+		RateLimits:  ratelimit.Rules{},
 		Logger:      testLogger(h.t),
 	}
 }
@@ -275,8 +282,8 @@ func (h *harness) waitHead(room string, head uint64) []events.Stored {
 // rejections returns the rejections recorded for user.
 func (h *harness) rejections(user string) []events.CommandRejectedData {
 	h.t.Helper()
-	subject := events.RejectedSubject(user)
-	last, ok, err := events.LastOnSubject(context.Background(), h.evt, subject)
+	subject := events.RejSubject(user)
+	last, ok, err := events.LastOnSubject(context.Background(), h.rej, subject)
 	if err != nil {
 		h.t.Fatal(err)
 	}

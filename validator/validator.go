@@ -14,8 +14,8 @@ import (
 	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/events/objstore"
 	"github.com/chillin-chat/chillin/events/opshttp"
+	"github.com/chillin-chat/chillin/events/ratelimit"
 	"github.com/chillin-chat/chillin/validator/internal/decide"
-	"github.com/chillin-chat/chillin/validator/internal/ratelimit"
 	"github.com/chillin-chat/chillin/validator/internal/sessions"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -68,6 +68,11 @@ type Config struct {
 	// RateLimit messages per user are accepted in any sliding RateWindow.
 	RateLimit  int
 	RateWindow time.Duration
+	// RateLimits are the limits of the other command kinds (edits, deletes,
+	// reactions, joins and leaves), per user; a kind without a rule is not
+	// limited. Nil means ratelimit.DefaultRules. Its message rule, if any,
+	// is replaced by RateLimit per RateWindow.
+	RateLimits ratelimit.Rules
 	// MaxTextRunes bounds a message's length in code points.
 	MaxTextRunes int
 	// Workers is how many rooms are decided at once.
@@ -100,6 +105,9 @@ func (c Config) withDefaults() Config {
 	if c.RateWindow == 0 {
 		c.RateWindow = DefaultRateWindow
 	}
+	if c.RateLimits == nil {
+		c.RateLimits = ratelimit.DefaultRules()
+	}
 	if c.MaxTextRunes == 0 {
 		c.MaxTextRunes = DefaultMaxTextRunes
 	}
@@ -112,6 +120,17 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// rules are the limiter's rules: RateLimits with the message rule of
+// RateLimit and RateWindow.
+func (c Config) rules() ratelimit.Rules {
+	rs := ratelimit.Rules{}
+	for k, r := range c.RateLimits {
+		rs[k] = r
+	}
+	rs[ratelimit.Message] = ratelimit.Rule{Limit: c.RateLimit, Window: c.RateWindow}
+	return rs
+}
+
 func (c Config) validate() error {
 	switch {
 	case c.NATSURL == "":
@@ -120,6 +139,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("validator: rate limit %d must be at least 1", c.RateLimit)
 	case c.RateWindow < time.Millisecond:
 		return fmt.Errorf("validator: rate window %v must be at least 1ms", c.RateWindow)
+	case c.RateLimits.Validate() != nil:
+		return fmt.Errorf("validator: %w", c.RateLimits.Validate())
 	case c.MaxTextRunes < 1:
 		return fmt.Errorf("validator: max message length %d must be at least 1", c.MaxTextRunes)
 	case c.Workers < 1:
@@ -236,7 +257,7 @@ func Run(ctx context.Context, cfg Config) error {
 		log.Warn("no redis configured: each validator instance counts the rate limit on its own")
 	}
 	limiter, err := ratelimit.New(ratelimit.Config{
-		RedisURL: cfg.RedisURL, Prefix: cfg.RedisPrefix, Limit: cfg.RateLimit, Window: cfg.RateWindow, Logger: log,
+		RedisURL: cfg.RedisURL, Prefix: cfg.RedisPrefix, Rules: cfg.rules(), Logger: log,
 	})
 	if err != nil {
 		return fmt.Errorf("validator: %w", err)
@@ -323,7 +344,7 @@ func Run(ctx context.Context, cfg Config) error {
 		pulls.Go(func() { v.pull(ctx, p, cons) })
 	}
 	log.Info("validator started", "partitions", events.CommandPartitions, "workers", cfg.Workers,
-		"rate_limit", cfg.RateLimit, "rate_window", cfg.RateWindow.String(), "max_message_runes", cfg.MaxTextRunes,
+		"rate_limits", limiter.Rules().String(), "max_message_runes", cfg.MaxTextRunes,
 		"media_storage", cfg.Storage.Enabled())
 
 	<-ctx.Done()

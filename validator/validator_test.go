@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/ratelimit"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -612,5 +613,87 @@ func TestLogsCarryNoTextOrPassword(t *testing.T) {
 		if strings.Contains(logs, secret) {
 			t.Fatalf("logs contain %q:\n%s", secret, logs)
 		}
+	}
+}
+
+// A flood of edits or of reactions is refused past its kind's limit with
+// RATE_LIMITED, each kind counted apart from messages; the refusals are
+// recorded on CHAT_REJ and none on the log.
+func TestFloodsRefused(t *testing.T) {
+	h := newHarness(t)
+	h.createRoom("lobby", "alice", false, "")
+	cfg := h.config()
+	cfg.RateLimit = 2
+	cfg.RateWindow = time.Hour
+	cfg.RateLimits = ratelimit.Rules{ratelimit.Edit: {Limit: 3, Window: time.Hour}, ratelimit.Reaction: {Limit: 4, Window: time.Hour}}
+	h.start(cfg)
+
+	h.send(h.message("alice", "lobby", "m", "first"))
+	m := posted(t, h.waitHead("lobby", 2))[0].ID
+	const flood = 12
+	for i := range flood {
+		h.send(h.command(events.CmdMessageEdit, "alice", "lobby", events.MessageEdit{ID: m, Text: fmt.Sprint("edit ", i)}))
+	}
+	emoji := []string{"😀", "😁", "😂", "😃", "😄", "😅", "😆", "😇", "😈", "😉", "😊", "😋"}
+	for i := range flood {
+		h.send(h.command(events.CmdReactionAdd, "alice", "lobby", events.ReactionChange{ID: m, Emoji: emoji[i]}))
+	}
+	rs := h.waitRejections("alice", 2*flood-3-4)
+	h.waitSettled()
+	byCommand := map[string]int{}
+	for _, r := range h.rejections("alice") {
+		if r.Code != events.CodeRateLimited || r.RetryAfterMs <= 0 {
+			t.Fatalf("rejection %+v, want RATE_LIMITED with a retry time", r)
+		}
+		byCommand[r.Command]++
+	}
+	if byCommand[events.CmdMessageEdit] != flood-3 || byCommand[events.CmdReactionAdd] != flood-4 || len(rs) != 2*flood-7 {
+		t.Fatalf("refused %v, want %d edits and %d reactions", byCommand, flood-3, flood-4)
+	}
+	kinds := map[string]int{}
+	for _, f := range h.roomFacts("lobby") {
+		kinds[f.Type]++
+	}
+	if kinds[events.MessageEdited] != 3 || kinds[events.ReactionAdded] != 4 {
+		t.Fatalf("room facts %v, want 3 edits and 4 reactions", kinds)
+	}
+	// The message window is its own: alice may still post one more.
+	h.send(h.message("alice", "lobby", "m2", "second"))
+	h.waitHead("lobby", uint64(2+3+4+1))
+	// Nothing refused reached the log.
+	if _, ok, err := events.LastOnSubject(context.Background(), h.evt, events.RejectedSubject("alice")); err != nil || ok {
+		t.Fatalf("a refusal on %s (%v)", events.EvtStream, err)
+	}
+}
+
+// Joining and leaving over and over is refused past the membership limit;
+// the gateway waiting on the reply is told RATE_LIMITED. A join of a member
+// changes nothing and is not counted.
+func TestMembershipFloodRefused(t *testing.T) {
+	h := newHarness(t)
+	h.createRoom("lobby", "alice", false, "")
+	cfg := h.config()
+	cfg.RateLimits = ratelimit.Rules{ratelimit.Membership: {Limit: 3, Window: time.Hour}}
+	h.start(cfg)
+	reply, next := h.outcomes()
+	for i := range 5 {
+		typ, data := events.CmdRoomJoin, any(events.RoomJoin{})
+		if i%2 == 1 || i > 3 { // join, leave, join, then leaves: each would change something
+			typ, data = events.CmdRoomLeave, events.RoomLeave{}
+		}
+		cmd := h.command(typ, "bob", "lobby", data)
+		cmd.Reply = reply
+		h.send(cmd)
+		o := next()
+		want := ""
+		if i >= 3 {
+			want = events.CodeRateLimited
+		}
+		if o.Cmd != cmd.ID || outcomeCode(o) != want {
+			t.Fatalf("%s %d: outcome %+v (error %v), want code %q", typ, i, o, o.Error, want)
+		}
+	}
+	if got := factKinds(h.roomFacts("lobby")); got != "room.created:alice member.joined:bob member.left:bob member.joined:bob" {
+		t.Fatalf("room facts: %s", got)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/events/password"
+	"github.com/chillin-chat/chillin/events/ratelimit"
 	"github.com/chillin-chat/chillin/validator/internal/decide"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -175,9 +176,9 @@ func (w *worker) process(ctx context.Context, cmd events.Command) error {
 			}
 			continue
 		}
-		if d.Fact != nil && d.RateLimit {
-			if ok, wait := w.v.limiter.Allow(ctx, cmd.User, cmd.ID); !ok {
-				d = decide.Decision{Reject: decide.RateLimited(wait)}
+		if kind, limited := ratelimit.KindOf(cmd.Type); d.Fact != nil && d.RateLimit && limited {
+			if ok, wait := w.v.limiter.Allow(ctx, cmd.User, kind, cmd.ID); !ok {
+				d = decide.Decision{Reject: decide.RateLimited(cmd.Type, wait)}
 			}
 		}
 		if d.Fact != nil && len(d.Claim) > 0 {
@@ -380,7 +381,7 @@ func (w *worker) reject(ctx context.Context, cmd events.Command, e *events.Error
 	}
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
-	if _, err := w.v.js.Publish(ctx, events.RejectedSubject(cmd.User), b, jetstream.WithMsgID(cmd.ID)); err != nil {
+	if _, err := w.v.js.Publish(ctx, events.RejSubject(cmd.User), b, jetstream.WithMsgID(cmd.ID)); err != nil {
 		return fmt.Errorf("record rejection %s of %s: %w", e.Code, cmd.ID, err)
 	}
 	if log := w.v.log; log.Enabled(ctx, slog.LevelDebug) {

@@ -19,6 +19,7 @@ import (
 	"github.com/chillin-chat/chillin/events/objstore"
 	"github.com/chillin-chat/chillin/events/objstore/objstoretest"
 	"github.com/chillin-chat/chillin/events/password"
+	"github.com/chillin-chat/chillin/events/ratelimit"
 	"github.com/chillin-chat/chillin/events/redistest"
 	"github.com/chillin-chat/chillin/gateway"
 	"github.com/chillin-chat/chillin/projector"
@@ -47,6 +48,7 @@ type system struct {
 	log     *slog.Logger
 
 	rateLimit    int
+	rateLimits   ratelimit.Rules // nil: every kind's default, or rateLimit's if larger
 	frameRate    float64
 	presenceBeat time.Duration
 	// With withStorage: a bucket of this system's own on the test S3 endpoint.
@@ -71,6 +73,25 @@ type sysOption func(*system)
 func withProxies() sysOption { return func(s *system) { s.proxied = true } }
 
 func withRateLimit(n int) sysOption { return func(s *system) { s.rateLimit = n } }
+
+// withRateLimits sets the per-user limits of the validator and the gateways.
+func withRateLimits(rules ratelimit.Rules) sysOption { return func(s *system) { s.rateLimits = rules } }
+
+// limits are the rules the services get: withRateLimits', or the defaults,
+// each raised to withRateLimit's per 10 s where that is more (a test that
+// sends a burst sends it of every kind).
+func (s *system) limits() ratelimit.Rules {
+	if s.rateLimits != nil {
+		return s.rateLimits
+	}
+	rules := ratelimit.DefaultRules()
+	for k, r := range rules {
+		if s.rateLimit > r.Limit {
+			rules[k] = ratelimit.Rule{Limit: s.rateLimit, Window: 10 * time.Second}
+		}
+	}
+	return rules
+}
 
 // withPresenceBeat shortens the gateways' presence beat.
 func withPresenceBeat(d time.Duration) sysOption { return func(s *system) { s.presenceBeat = d } }
@@ -154,7 +175,7 @@ func (s *system) startValidator() {
 	s.validatorStop = s.service("validator", func(ctx context.Context) error {
 		return validator.Run(ctx, validator.Config{
 			NATSURL: s.natsURL, RedisURL: s.serviceRD, RedisPrefix: s.prefix,
-			RateLimit: s.rateLimit, RateWindow: 10 * time.Second, Logger: s.log.With("service", "validator"),
+			RateLimit: s.rateLimit, RateWindow: 10 * time.Second, RateLimits: s.limits(), Logger: s.log.With("service", "validator"),
 			Storage: s.storage,
 		})
 	})
@@ -185,7 +206,7 @@ func (s *system) startGateway() (wsURL string, stop func()) {
 		return gateway.Run(ctx, gateway.Config{
 			Listener: ln, NATSURL: s.natsURL, PostgresURL: s.servicePG, RedisURL: s.serviceRD, RedisPrefix: s.prefix,
 			Password: fastHash, UI: ui.FS(), FrameRate: s.frameRate, FrameBurst: int(s.frameRate),
-			PresenceBeat: s.presenceBeat, Logger: s.log.With("service", "gateway"),
+			PresenceBeat: s.presenceBeat, RateLimits: s.limits(), Logger: s.log.With("service", "gateway"),
 			Storage: s.storage, UploadExpiry: s.uploadExpiry,
 		})
 	})

@@ -75,8 +75,9 @@ func filterFlags(fs *flag.FlagSet) func() (audit.Filter, error) {
 	to := fs.Uint64("to", 0, "only facts with stream seq <= this (0: to the end)")
 	since := fs.String("since", "", "only facts at or after this time (RFC 3339)")
 	until := fs.String("until", "", "only facts before this time (RFC 3339)")
+	rejections := fs.Bool("rejections", false, "read the refused commands kept on "+events.RejStream+" (7 days) instead of the log; -from and -to are then its seqs")
 	return func() (audit.Filter, error) {
-		f := audit.Filter{Room: *room, User: *user, From: *from, To: *to}
+		f := audit.Filter{Room: *room, User: *user, From: *from, To: *to, Rejections: *rejections}
 		if *kinds != "" {
 			for k := range strings.SplitSeq(*kinds, ",") {
 				k = strings.TrimSpace(k)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -376,3 +377,48 @@ func TestAuditUsage(t *testing.T) {
 }
 
 func cnt(key string, n int) audit.Count { return audit.Count{Key: key, Count: n} }
+
+// Refusals recorded on CHAT_REJ are exported and counted with -rejections,
+// as a chained export of their own; the log's export keeps the refusals an
+// older log holds and gains none of CHAT_REJ's.
+func TestRejectionsStream(t *testing.T) {
+	url, js := knownLog(t)
+	for i, x := range []struct{ user, code string }{{"bob", "RATE_LIMITED"}, {"ann", "INVALID_EMOJI"}, {"bob", "RATE_LIMITED"}} {
+		fact, err := events.NewFact(events.CommandRejected, "", 0, x.user, fmt.Sprint("rej-", i), factAt(15+i),
+			events.CommandRejectedData{Command: events.CmdReactionAdd, Room: "lobby", Code: x.code, Message: "no"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := fact.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := js.Publish(ctxT(t), events.RejSubject(x.user), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lines := exportLines(t, url, "-rejections")
+	if got := streamSeqs(t, lines); !reflect.DeepEqual(got, []uint64{1, 2, 3}) {
+		t.Fatalf("CHAT_REJ export seqs %v, want 1 2 3", got)
+	}
+	if _, _, err := runCmd(t, "verify-export", writeLines(t, lines)); err != nil {
+		t.Fatalf("CHAT_REJ export does not verify: %v", err)
+	}
+	if got := streamSeqs(t, exportLines(t, url, "-rejections", "-user", "bob")); !reflect.DeepEqual(got, []uint64{1, 3}) {
+		t.Fatalf("bob's refusals %v, want 1 3", got)
+	}
+	if got := streamSeqs(t, exportLines(t, url, "-kind", "command.rejected")); !reflect.DeepEqual(got, []uint64{11, 13}) {
+		t.Fatalf("the log's refusals %v, want 11 13 (the older log's only)", got)
+	}
+	out, _, err := runCmd(t, "stats", "-nats", url, "-rejections", "-json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got audit.Stats
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%s: %v", out, err)
+	}
+	if want := []audit.Count{cnt("RATE_LIMITED", 2), cnt("INVALID_EMOJI", 1)}; got.Facts != 3 || !reflect.DeepEqual(got.Rejected, want) {
+		t.Fatalf("CHAT_REJ stats %+v, want 3 facts and rejections %v", got, want)
+	}
+}

@@ -15,7 +15,8 @@
 //     per kind, room and day, rejection codes and the busiest posters.
 //   - Read is the only I/O: it reads CHAT_EVT with batched direct gets, in
 //     stream order, from a start sequence up to the log's end at the time
-//     of the call.
+//     of the call; or, the same way, the refusals kept on CHAT_REJ (ADR
+//     0009), which the log no longer receives.
 //
 // It never appends, deletes or rewrites anything in the log and creates no
 // consumer, durable or not, so it can run against a system in use. No value

@@ -11,21 +11,23 @@ import (
 // readChunk is how many facts Read holds in memory at a time.
 const readChunk = 1024
 
-// Read calls fn with every fact of CHAT_EVT on subject (a room subject or
-// "chat.evt.>") whose stream seq is in [from, to] (to 0: up to the log's
-// last fact when Read starts), in stream order. It stops at fn's first
-// error and returns it. Facts appended while it runs after that last fact
-// are not read, so an export is a snapshot of the log at one moment.
+// Read calls fn with every fact on subject (a room subject or "chat.evt.>"
+// of CHAT_EVT; a user's refusals or "chat.rej.>" of CHAT_REJ) whose stream
+// seq is in [from, to] (to 0: up to the stream's last fact when Read
+// starts), in stream order. It stops at fn's first error and returns it.
+// Facts appended while it runs after that last fact are not read, so an
+// export is a snapshot of the log at one moment.
 func Read(ctx context.Context, js jetstream.JetStream, subject string, from, to uint64, fn func(events.Stored) error) error {
-	evt, err := js.Stream(ctx, events.EvtStream)
+	name := events.StreamOf(subject)
+	evt, err := js.Stream(ctx, name)
 	if err != nil {
-		return fmt.Errorf("stream %s: %w", events.EvtStream, err)
+		return fmt.Errorf("stream %s: %w", name, err)
 	}
 	var last uint64
-	if subject == "chat.evt.>" {
+	if subject == "chat.evt.>" || subject == events.AllRejSubjects {
 		info, err := evt.Info(ctx)
 		if err != nil {
-			return fmt.Errorf("stream %s: %w", events.EvtStream, err)
+			return fmt.Errorf("stream %s: %w", name, err)
 		}
 		last = info.State.LastSeq
 	} else {

@@ -100,6 +100,10 @@ type Filter struct {
 	To    uint64   // stream seq <= To (0: no bound)
 	Since time.Time
 	Until time.Time // time < Until (zero: no bound)
+	// Rejections reads the refusals kept on CHAT_REJ (ADR 0009) instead of
+	// the log; From and To are then CHAT_REJ's stream seqs. The log still
+	// holds the refusals recorded before CHAT_REJ existed.
+	Rejections bool
 }
 
 // Match reports whether the filter selects s.
@@ -117,9 +121,15 @@ func (f Filter) Match(s events.Stored) bool {
 	return true
 }
 
-// Subject is the narrowest CHAT_EVT subject filter that holds every fact
-// the filter selects.
+// Subject is the narrowest subject filter, of CHAT_EVT or with Rejections
+// of CHAT_REJ, that holds every fact the filter selects.
 func (f Filter) Subject() string {
+	if f.Rejections {
+		if f.User != "" {
+			return events.RejSubject(f.User)
+		}
+		return events.AllRejSubjects
+	}
 	if f.Room != "" {
 		return events.RoomSubject(f.Room)
 	}

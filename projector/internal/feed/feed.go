@@ -16,7 +16,7 @@ import (
 
 // Item is one fact delivered to the view.
 type Item struct {
-	Seq  uint64        // CHAT_EVT stream sequence: the fact id
+	Seq  uint64        // stream sequence: the fact id on CHAT_EVT
 	Fact events.Stored // the decoded fact, when Err is nil
 	// Err is why the fact cannot be read: a poison fact. The feed sets it when
 	// the envelope does not decode; Apply sets it when the payload does not.
@@ -33,7 +33,9 @@ type Apply func(ctx context.Context, items []Item) error
 
 // Config is one view's feed.
 type Config struct {
-	View          string
+	View string
+	// Stream is the stream the consumer reads; empty means CHAT_EVT.
+	Stream        string
 	Consumer      jetstream.ConsumerConfig
 	BatchSize     int
 	FlushInterval time.Duration
@@ -100,10 +102,17 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, apply Apply) e
 	return nil
 }
 
+func (f *feed) stream() string {
+	if f.cfg.Stream == "" {
+		return events.EvtStream
+	}
+	return f.cfg.Stream
+}
+
 // ensure creates or updates the durable consumer, retrying while NATS is away.
 func (f *feed) ensure(ctx context.Context) error {
 	return backoff.Retry(ctx, f.log, f.cfg.Backoff, "create consumer "+f.cfg.Consumer.Durable, func(ctx context.Context) error {
-		c, err := f.js.CreateOrUpdateConsumer(ctx, events.EvtStream, f.cfg.Consumer)
+		c, err := f.js.CreateOrUpdateConsumer(ctx, f.stream(), f.cfg.Consumer)
 		if err != nil {
 			return err
 		}
@@ -348,7 +357,7 @@ func (f *feed) unpin(ctx context.Context) {
 		if g.Group != events.ProjectorGroup || g.PinnedClientID != f.pin {
 			continue
 		}
-		s, err := f.js.Stream(ctx, events.EvtStream)
+		s, err := f.js.Stream(ctx, f.stream())
 		if err == nil {
 			err = s.UnpinConsumer(ctx, f.cfg.Consumer.Durable, events.ProjectorGroup)
 		}

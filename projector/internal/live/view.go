@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/projector/internal/backoff"
@@ -30,21 +31,42 @@ type Config struct {
 	Observer      feed.Observer // metrics; may be nil
 }
 
-// Run publishes live facts until ctx ends. Its consumer starts at new facts
-// the first time it is made: facts from before the view existed are history,
-// which clients read from the log.
+// RejectionsName names the view's second feed, of CHAT_REJ: its consumer
+// is projector-live-rejections.
+const RejectionsName = Name + "-rejections"
+
+// Run publishes live facts until ctx ends, from two feeds: the log (room
+// and session facts, and the refusals that validators from before CHAT_REJ
+// still record there) and CHAT_REJ (refusals). Their consumers start at new
+// facts the first time they are made: facts from before the view existed
+// are history, which clients read from the log.
 func Run(ctx context.Context, cfg Config) error {
-	v := NewView(cfg.Redis, cfg.Prefix, cfg.Logger)
-	return feed.Run(ctx, cfg.JS, feed.Config{
-		View:          Name,
-		Consumer:      events.ProjectionConsumerConfig(Name, false, events.AllRoomFacts, events.AllRejections, events.AllSessionFacts),
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return feed.Run(gctx, cfg.JS, cfg.feed(Name, events.EvtStream,
+			events.AllRoomFacts, events.AllRejections, events.AllSessionFacts), NewView(cfg.Redis, cfg.Prefix, cfg.Logger).Apply)
+	})
+	g.Go(func() error {
+		return feed.Run(gctx, cfg.JS, cfg.feed(RejectionsName, events.RejStream, events.AllRejSubjects),
+			NewView(cfg.Redis, cfg.Prefix, cfg.Logger).Apply)
+	})
+	return g.Wait()
+}
+
+// feed is the feed of one of the view's consumers. Each has a View of its
+// own: a View's redelivery mark is a sequence of one stream.
+func (cfg Config) feed(name, stream string, filters ...string) feed.Config {
+	return feed.Config{
+		View:          name,
+		Stream:        stream,
+		Consumer:      events.ProjectionConsumerConfig(name, false, filters...),
 		BatchSize:     cfg.BatchSize,
 		FlushInterval: cfg.FlushInterval,
 		Eager:         true,
 		Logger:        cfg.Logger,
 		Backoff:       cfg.Backoff,
 		Observer:      cfg.Observer,
-	}, v.Apply)
+	}
 }
 
 // View publishes batches of facts to Redis.

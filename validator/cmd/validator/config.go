@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/chillin-chat/chillin/events/ratelimit"
 	"github.com/chillin-chat/chillin/validator"
 )
 
@@ -52,6 +53,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (v
 	fs.StringVar(&cfg.RedisPrefix, "redis-prefix", env("CHILLIN_REDIS_PREFIX", "chillin:"), "prefix of every Redis key (CHILLIN_REDIS_PREFIX)")
 	fs.IntVar(&cfg.RateLimit, "rate-limit", envInt("CHILLIN_RATE_LIMIT", validator.DefaultRateLimit), "accepted messages per user per window (CHILLIN_RATE_LIMIT)")
 	fs.DurationVar(&cfg.RateWindow, "rate-window", envDuration("CHILLIN_RATE_WINDOW", validator.DefaultRateWindow), "sliding rate limit window (CHILLIN_RATE_WINDOW)")
+	rateLimits := fs.String("rate-limits", env("CHILLIN_RATE_LIMITS", ""), "limits per user of the other command kinds over the defaults ("+ratelimit.DefaultRules().String()+"), as kind=limit/window,...; msg is set by -rate-limit and -rate-window (CHILLIN_RATE_LIMITS)")
 	fs.IntVar(&cfg.MaxTextRunes, "max-message-runes", envInt("CHILLIN_MAX_MESSAGE_RUNES", validator.DefaultMaxTextRunes), "longest message in Unicode code points (CHILLIN_MAX_MESSAGE_RUNES)")
 	fs.IntVar(&cfg.Workers, "workers", envInt("CHILLIN_VALIDATOR_WORKERS", validator.DefaultWorkers), "rooms decided at once (CHILLIN_VALIDATOR_WORKERS)")
 	fs.StringVar(&cfg.HTTPAddr, "http", env("CHILLIN_HTTP_ADDR", "127.0.0.1:9101"), "address serving /health, /ready and /metrics; empty serves nothing (CHILLIN_HTTP_ADDR)")
@@ -99,6 +101,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (v
 	default:
 		return cfg, fmt.Errorf("log format %q: want json or text", *logFormat)
 	}
+	rules, err := ratelimit.ParseRules(ratelimit.DefaultRules(), *rateLimits)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.RateLimits = rules
 	switch {
 	case cfg.RateLimit < 1:
 		return cfg, fmt.Errorf("rate limit %d: must be at least 1", cfg.RateLimit)

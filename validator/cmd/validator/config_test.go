@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chillin-chat/chillin/events/ratelimit"
 	"github.com/chillin-chat/chillin/validator"
 )
 
@@ -68,6 +69,19 @@ func TestParseConfig(t *testing.T) {
 				t.Fatalf("storage %+v", s)
 			}
 		}},
+		{name: "default rate limits", checkCfg: func(t *testing.T, c validator.Config) {
+			if c.RateLimits.String() != ratelimit.DefaultRules().String() {
+				t.Fatalf("rate limits %v", c.RateLimits)
+			}
+		}},
+		{name: "rate limits", env: map[string]string{"CHILLIN_RATE_LIMITS": "edit=3/1m,reaction=50/30s"}, args: []string{"-rate-limits", "edit=4/2m"},
+			checkCfg: func(t *testing.T, c validator.Config) {
+				if c.RateLimits[ratelimit.Edit] != (ratelimit.Rule{Limit: 4, Window: 2 * time.Minute}) ||
+					c.RateLimits[ratelimit.Reaction] != ratelimit.DefaultRules()[ratelimit.Reaction] {
+					t.Fatalf("rate limits %v", c.RateLimits)
+				}
+			}},
+		{name: "bad rate limits", env: map[string]string{"CHILLIN_RATE_LIMITS": "edit=many/1m"}, wantErr: true},
 		{name: "profiles", env: map[string]string{"CHILLIN_PPROF_ADDR": "127.0.0.1:6061"}, checkCfg: func(t *testing.T, c validator.Config) {
 			if c.PprofAddr != "127.0.0.1:6061" {
 				t.Fatalf("pprof address %q", c.PprofAddr)

@@ -109,7 +109,7 @@ func TestDecideAttachments(t *testing.T) {
 					t.Fatalf("decision %+v, want Inspect of %d keys", d, len(tc.atts))
 				}
 			case "":
-				check(t, d, want{fact: events.MessagePosted, rate: true}, fx.room, "the-cmd")
+				check(t, d, want{fact: events.MessagePosted}, fx.room, "the-cmd")
 				got, err := events.DecodeData[events.MessagePostedData](*d.Fact)
 				if err != nil {
 					t.Fatal(err)

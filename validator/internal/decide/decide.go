@@ -42,8 +42,9 @@ type Decision struct {
 	// (same user and clientId): nothing is appended, the sender gets the
 	// original back.
 	Resend uint64
-	// RateLimit: Fact is a new message, to be appended only if the rate
-	// limiter admits it (a refusal becomes RateLimited's rejection).
+	// RateLimit: Fact is to be appended only if the rate limiter admits the
+	// command (its kind, per user; a refusal becomes RateLimited's
+	// rejection). Every command that would append a fact is limited.
 	RateLimit bool
 	// Confirm: the decision rests on the room's state and appends nothing to
 	// the room, so the caller must make sure the state is current (another
@@ -73,6 +74,12 @@ type Decision struct {
 // resend, text, reply target and attachments (the rate limit is last, done by
 // the caller when RateLimit is set).
 func Decide(r *Room, in Input) Decision {
+	d := decide(r, in)
+	d.RateLimit = d.Fact != nil
+	return d
+}
+
+func decide(r *Room, in Input) Decision {
 	cmd := in.Cmd
 	if e := CheckSession(in.Session, in.SessionKnown, cmd.User, in.Now); e != nil {
 		return reject(e)
@@ -137,7 +144,6 @@ func decideSend(r *Room, in Input) Decision {
 		}
 	}
 	d = appendFact(r, in, events.MessagePosted, events.MessagePostedData{Text: p.Text, ClientID: p.ClientID, Attachments: atts, ReplyTo: p.ReplyTo})
-	d.RateLimit = d.Fact != nil
 	if d.Fact != nil && len(atts) > 0 {
 		d.Claimant = media.Claimant(in.Cmd.Room, in.Cmd.User, p.ClientID)
 		for _, a := range atts {
@@ -187,6 +193,14 @@ func decideReaction(r *Room, in Input) Decision {
 	data := events.ReactionData{ID: p.ID, Emoji: p.Emoji}
 	switch {
 	case in.Cmd.Type == events.CmdReactionAdd && !has:
+		// Only adding checks the emoji set: a reaction recorded before the
+		// rule can still be taken back.
+		if e := CheckEmoji(p.Emoji); e != nil {
+			return reject(e)
+		}
+		if n, on := r.Emojis(p.ID, p.Emoji); !on && n >= MaxReactionEmojis {
+			return reject(events.Errorf(events.CodeTooManyReactions, "message %d carries %d different emoji, the most it may", p.ID, MaxReactionEmojis))
+		}
 		return appendFact(r, in, events.ReactionAdded, data)
 	case in.Cmd.Type == events.CmdReactionRemove && has:
 		return appendFact(r, in, events.ReactionRemoved, data)
@@ -234,15 +248,31 @@ func verifyPassword(phc, pw string) bool {
 	return err == nil && ok
 }
 
-// RateLimited is the rejection of a message the rate limiter refused.
-func RateLimited(retryAfter time.Duration) *events.Error {
+// RateLimited is the rejection of a command of type cmdType the rate
+// limiter refused.
+func RateLimited(cmdType string, retryAfter time.Duration) *events.Error {
 	ms := retryAfter.Milliseconds()
 	if ms < 1 {
 		ms = 1
 	}
-	e := events.Errorf(events.CodeRateLimited, "too many messages; retry in %d ms", ms)
+	e := events.Errorf(events.CodeRateLimited, "too many %s; retry in %d ms", limitedWhat(cmdType), ms)
 	e.RetryAfterMs = ms
 	return e
+}
+
+// limitedWhat names what a command type does, for RateLimited's message.
+func limitedWhat(cmdType string) string {
+	switch cmdType {
+	case events.CmdMessageEdit:
+		return "edits"
+	case events.CmdMessageDelete:
+		return "deletions"
+	case events.CmdReactionAdd, events.CmdReactionRemove:
+		return "reactions"
+	case events.CmdRoomJoin, events.CmdRoomLeave:
+		return "joins and leaves"
+	}
+	return "messages"
 }
 
 // Rejection is the command.rejected fact recording that cmd was refused with
@@ -266,7 +296,7 @@ func Rejection(cmd events.Command, e *events.Error, now time.Time) (events.Fact,
 func DependsOnRoom(code string) bool {
 	switch code {
 	case events.CodeNoSuchRoom, events.CodeNotMember, events.CodeNotOwner,
-		events.CodeNoSuchMessage, events.CodeWrongPassword:
+		events.CodeNoSuchMessage, events.CodeWrongPassword, events.CodeTooManyReactions:
 		return true
 	}
 	return false

@@ -101,7 +101,6 @@ type want struct {
 	code    string // rejection code; "" when not rejected
 	fact    string // fact type to append; "" when none
 	resend  uint64
-	rate    bool
 	confirm bool
 }
 
@@ -115,7 +114,7 @@ func check(t *testing.T, d Decision, w want, room *Room, cmdID string) {
 	if d.Fact != nil {
 		gotFact = d.Fact.Type
 	}
-	if gotCode != w.code || gotFact != w.fact || d.Resend != w.resend || d.RateLimit != w.rate || d.Confirm != w.confirm {
+	if gotCode != w.code || gotFact != w.fact || d.Resend != w.resend || d.RateLimit != (w.fact != "") || d.Confirm != w.confirm {
 		t.Fatalf("decision = {code %q fact %q resend %d rate %v confirm %v}, want %+v (reject: %v)",
 			gotCode, gotFact, d.Resend, d.RateLimit, d.Confirm, w, d.Reject)
 	}
@@ -140,18 +139,18 @@ func TestDecideMessageSend(t *testing.T) {
 		data    any
 		want    want
 	}{
-		{"accepted", "alice", "s-alice", "lobby", send("hello", "n1"), want{fact: events.MessagePosted, rate: true}},
+		{"accepted", "alice", "s-alice", "lobby", send("hello", "n1"), want{fact: events.MessagePosted}},
 		{"session never started", "alice", "s-nobody", "lobby", send("hello", "n1"), want{code: events.CodeUnauthenticated}},
 		{"session of another user", "bob", "s-alice", "lobby", send("hello", "n1"), want{code: events.CodeUnauthenticated}},
 		{"session revoked", "alice", "s-revoked", "lobby", send("hello", "n1"), want{code: events.CodeUnauthenticated}},
 		{"session expired at exactly now", "alice", "s-expired", "lobby", send("hello", "n1"), want{code: events.CodeUnauthenticated}},
-		{"session without expiry", "bob", "s-bob", "lobby", send("hello", "n1"), want{fact: events.MessagePosted, rate: true}},
+		{"session without expiry", "bob", "s-bob", "lobby", send("hello", "n1"), want{fact: events.MessagePosted}},
 		{"session checked before room", "alice", "s-nobody", "nowhere", send("hello", "n1"), want{code: events.CodeUnauthenticated}},
 		{"no such room", "alice", "s-alice", "nowhere", send("hello", "n1"), want{code: events.CodeNoSuchRoom, confirm: true}},
 		{"not a member", "carol", "s-carol", "lobby", send("hello", "n1"), want{code: events.CodeNotMember, confirm: true}},
 		{"membership checked before text", "carol", "s-carol", "lobby", send("   ", "n1"), want{code: events.CodeNotMember, confirm: true}},
 		{"resend", "alice", "s-alice", "lobby", send("hello again", "c1"), want{resend: fx.m1}},
-		{"resend of another user's clientId is new", "bob", "s-bob", "lobby", send("x", "c2"), want{fact: events.MessagePosted, rate: true}},
+		{"resend of another user's clientId is new", "bob", "s-bob", "lobby", send("x", "c2"), want{fact: events.MessagePosted}},
 		{"resend of a deleted message", "alice", "s-alice", "lobby", send("x", "c2"), want{resend: fx.m3}},
 		{"resend checked before text", "alice", "s-alice", "lobby", send("", "c1"), want{resend: fx.m1}},
 		{"resend checked before attachments", "alice", "s-alice", "lobby",
@@ -159,13 +158,13 @@ func TestDecideMessageSend(t *testing.T) {
 		{"empty", "alice", "s-alice", "lobby", send("", "n1"), want{code: events.CodeEmptyMessage}},
 		{"only whitespace", "alice", "s-alice", "lobby", send("   ", "n1"), want{code: events.CodeEmptyMessage}},
 		{"only newlines and tabs", "alice", "s-alice", "lobby", send("\n\t \n", "n1"), want{code: events.CodeEmptyMessage}},
-		{"exactly the limit", "alice", "s-alice", "lobby", send(long, "n1"), want{fact: events.MessagePosted, rate: true}},
+		{"exactly the limit", "alice", "s-alice", "lobby", send(long, "n1"), want{fact: events.MessagePosted}},
 		{"one over the limit", "alice", "s-alice", "lobby", send(long+"x", "n1"), want{code: events.CodeMessageTooLong}},
 		{"bidi override", "alice", "s-alice", "lobby", send("abc\u202edef", "n1"), want{code: events.CodeInvalidContent}},
 		{"invalid UTF-8", "alice", "s-alice", "lobby", rawJSON(`{"clientId":"n1","text":"ab` + "\xff" + `cd"}`), want{code: events.CodeInvalidContent}},
 		{"invalid UTF-8 in a resend is still a resend", "alice", "s-alice", "lobby", rawJSON(`{"clientId":"c1","text":"ab` + "\xff" + `cd"}`), want{resend: fx.m1}},
 		{"reply to a message of the room", "alice", "s-alice", "lobby",
-			events.MessageSend{Text: "re", ClientID: "n1", ReplyTo: fx.m2}, want{fact: events.MessagePosted, rate: true}},
+			events.MessageSend{Text: "re", ClientID: "n1", ReplyTo: fx.m2}, want{fact: events.MessagePosted}},
 		{"reply to an unknown message", "alice", "s-alice", "lobby",
 			events.MessageSend{Text: "re", ClientID: "n1", ReplyTo: 99999}, want{code: events.CodeNoSuchMessage, confirm: true}},
 		{"text checked before reply target", "alice", "s-alice", "lobby",
@@ -283,6 +282,9 @@ func TestDecideReactions(t *testing.T) {
 		{"empty emoji", events.CmdReactionAdd, "bob", "s-bob", events.ReactionChange{ID: fx.m1, Emoji: ""}, want{code: events.CodeInvalidContent}},
 		{"emoji with space", events.CmdReactionAdd, "bob", "s-bob", events.ReactionChange{ID: fx.m1, Emoji: "a b"}, want{code: events.CodeInvalidContent}},
 		{"emoji too long", events.CmdReactionAdd, "bob", "s-bob", events.ReactionChange{ID: fx.m1, Emoji: strings.Repeat("😀", 9)}, want{code: events.CodeInvalidContent}},
+		{"not an emoji", events.CmdReactionAdd, "bob", "s-bob", events.ReactionChange{ID: fx.m1, Emoji: "spam1"}, want{code: events.CodeInvalidEmoji}},
+		{"two emoji", events.CmdReactionAdd, "bob", "s-bob", events.ReactionChange{ID: fx.m1, Emoji: "👍🎉"}, want{code: events.CodeInvalidEmoji}},
+		{"removing a non-emoji changes nothing", events.CmdReactionRemove, "bob", "s-bob", events.ReactionChange{ID: fx.m1, Emoji: "spam1"}, want{confirm: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			check(t, Decide(fx.room, input(t, tc.typ, tc.user, tc.sess, "lobby", tc.data)), tc.want, fx.room, "the-cmd")
@@ -466,13 +468,22 @@ func TestRateLimitedAndRejection(t *testing.T) {
 		d    time.Duration
 		want int64
 	}{{2500 * time.Millisecond, 2500}, {0, 1}, {-time.Second, 1}, {time.Microsecond, 1}} {
-		if e := RateLimited(tc.d); e.Code != events.CodeRateLimited || e.RetryAfterMs != tc.want {
+		if e := RateLimited(events.CmdMessageSend, tc.d); e.Code != events.CodeRateLimited || e.RetryAfterMs != tc.want {
 			t.Errorf("RateLimited(%v) = %+v, want retryAfterMs %d", tc.d, e, tc.want)
+		}
+	}
+	for typ, what := range map[string]string{
+		events.CmdMessageSend: "too many messages", events.CmdMessageEdit: "too many edits",
+		events.CmdMessageDelete: "too many deletions", events.CmdReactionRemove: "too many reactions",
+		events.CmdRoomLeave: "too many joins and leaves",
+	} {
+		if e := RateLimited(typ, time.Second); !strings.HasPrefix(e.Message, what) {
+			t.Errorf("RateLimited(%s) says %q, want it to start with %q", typ, e.Message, what)
 		}
 	}
 	cmd, _ := events.NewCommand(events.CmdMessageSend, "c-9", "bob", "s", "lobby", now, events.MessageSend{Text: "x", ClientID: "k1"})
 	cmd.Ref, cmd.Conn = "r7", "gw1/42"
-	f, err := Rejection(cmd, RateLimited(3*time.Second), now)
+	f, err := Rejection(cmd, RateLimited(cmd.Type, 3*time.Second), now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,6 +78,9 @@ type Room struct {
 	authorOf map[string]uint32 // the index of each in authors
 	// reactions holds the reactions of the messages that have any.
 	reactions map[uint64]map[Reaction]struct{}
+	// emojis counts, per message that has reactions, the users of each
+	// distinct emoji on it.
+	emojis map[uint64]map[string]int
 	// posted is the message each (user, clientId) posted, forever.
 	posted map[digest]uint64
 
@@ -95,6 +98,7 @@ func NewRoom(id string) *Room {
 		messages:  map[uint64]message{},
 		authorOf:  map[string]uint32{},
 		reactions: map[uint64]map[Reaction]struct{}{},
+		emojis:    map[uint64]map[string]int{},
 		posted:    map[digest]uint64{},
 		recent:    map[digest]struct{}{},
 	}
@@ -126,6 +130,41 @@ func (r *Room) Message(id uint64) (Message, bool) {
 		return Message{}, false
 	}
 	return Message{Author: r.authors[m.author], Deleted: m.deleted}, true
+}
+
+// Emojis reports how many distinct emoji message id carries, and whether
+// emoji is one of them.
+func (r *Room) Emojis(id uint64, emoji string) (distinct int, has bool) {
+	es := r.emojis[id]
+	return len(es), es[emoji] > 0
+}
+
+// react adds (on) or removes reaction rc of message id. Adding one already
+// there, or removing one that is not, changes nothing.
+func (r *Room) react(id uint64, rc Reaction, on bool) {
+	rs := r.reactions[id]
+	if _, has := rs[rc]; has == on {
+		return
+	}
+	if on {
+		if rs == nil {
+			rs = map[Reaction]struct{}{}
+			r.reactions[id] = rs
+			r.emojis[id] = map[string]int{}
+		}
+		rs[rc] = struct{}{}
+		r.emojis[id][rc.Emoji]++
+		return
+	}
+	delete(rs, rc)
+	es := r.emojis[id]
+	if es[rc.Emoji]--; es[rc.Emoji] == 0 {
+		delete(es, rc.Emoji)
+	}
+	if len(rs) == 0 {
+		delete(r.reactions, id)
+		delete(r.emojis, id)
+	}
 }
 
 // Reacted reports whether message id carries reaction rc.
@@ -199,6 +238,7 @@ func (r *Room) Apply(s events.Stored) error {
 			m.deleted = true
 			r.messages[d.ID] = m
 			delete(r.reactions, d.ID)
+			delete(r.emojis, d.ID)
 		}
 	case events.ReactionAdded, events.ReactionRemoved:
 		d, err := events.DecodeData[events.ReactionData](s.Fact)
@@ -206,19 +246,7 @@ func (r *Room) Apply(s events.Stored) error {
 			return fmt.Errorf("room %s seq %d: %w", r.ID, s.Seq, err)
 		}
 		if _, ok := r.messages[d.ID]; ok {
-			key := Reaction{s.User, d.Emoji}
-			rs := r.reactions[d.ID]
-			switch {
-			case s.Type == events.ReactionAdded && rs == nil:
-				r.reactions[d.ID] = map[Reaction]struct{}{key: {}}
-			case s.Type == events.ReactionAdded:
-				rs[key] = struct{}{}
-			default:
-				delete(rs, key)
-				if len(rs) == 0 {
-					delete(r.reactions, d.ID)
-				}
-			}
+			r.react(d.ID, Reaction{s.User, d.Emoji}, s.Type == events.ReactionAdded)
 		}
 	default:
 		return fmt.Errorf("room %s seq %d: %s is not a room fact", r.ID, s.Seq, s.Type)

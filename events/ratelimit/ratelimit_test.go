@@ -14,7 +14,7 @@ import (
 
 func newLimiter(tb testing.TB, url, prefix string, limit int, window time.Duration, log *slog.Logger) *Limiter {
 	tb.Helper()
-	l, err := New(Config{RedisURL: url, Prefix: prefix, Limit: limit, Window: window, Logger: log})
+	l, err := New(Config{RedisURL: url, Prefix: prefix, Rules: Rules{Message: {limit, window}}, Logger: log})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -22,14 +22,30 @@ func newLimiter(tb testing.TB, url, prefix string, limit int, window time.Durati
 	return l
 }
 
-// allow is one call that must not fall back: the Redis tests check Redis.
+// allow is one message that must not fall back: the Redis tests check Redis.
 func allow(tb testing.TB, l *Limiter, user, id string) (bool, time.Duration) {
 	tb.Helper()
-	ok, wait, err := l.allowRedis(context.Background(), user, id)
+	r := allowBatch(tb, l, Check{User: user, Kind: Message, ID: id})[0]
+	return r.OK, r.RetryAfter
+}
+
+// allowBatch is one batch that must not fall back.
+func allowBatch(tb testing.TB, l *Limiter, checks ...Check) []Result {
+	tb.Helper()
+	out, err := allowRedis(l, checks...)
 	if err != nil {
 		tb.Fatalf("redis: %v", err)
 	}
-	return ok, wait
+	return out
+}
+
+func allowRedis(l *Limiter, checks ...Check) ([]Result, error) {
+	out := make([]Result, len(checks))
+	limited := make([]int, len(checks))
+	for i := range checks {
+		limited[i] = i
+	}
+	return out, l.allowRedis(context.Background(), checks, limited, out)
 }
 
 func TestRedisWindow(t *testing.T) {
@@ -116,11 +132,11 @@ func TestRedisConcurrentCallersNeverExceed(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 50 {
 		wg.Go(func() {
-			ok, _, err := ls[i%2].allowRedis(context.Background(), "alice", fmt.Sprint("p", i))
+			res, err := allowRedis(ls[i%2], Check{User: "alice", Kind: Message, ID: fmt.Sprint("p", i)})
 			if err != nil {
 				t.Error(err)
 			}
-			if ok {
+			if res[0].OK {
 				admitted.Add(1)
 			}
 		})
@@ -170,15 +186,15 @@ func TestRedisUnreachableFallsBack(t *testing.T) {
 	l := newLimiter(t, "redis://127.0.0.1:1/0", "x:", 10, 10*time.Second, slog.New(h))
 	ctx := context.Background()
 	for i := range 10 {
-		if ok, _ := l.Allow(ctx, "alice", fmt.Sprint("c", i)); !ok {
+		if ok, _ := l.Allow(ctx, "alice", Message, fmt.Sprint("c", i)); !ok {
 			t.Fatalf("message %d refused while redis is down", i+1)
 		}
 	}
-	ok, wait := l.Allow(ctx, "alice", "c10")
+	ok, wait := l.Allow(ctx, "alice", Message, "c10")
 	if ok || wait <= 0 || wait > 10*time.Second {
 		t.Fatalf("11th message while redis is down: ok %v retryAfter %v", ok, wait)
 	}
-	if ok, _ := l.Allow(ctx, "alice", "c4"); !ok {
+	if ok, _ := l.Allow(ctx, "alice", Message, "c4"); !ok {
 		t.Fatal("fallback counted a redelivered command twice")
 	}
 	if n := h.warn.Load(); n != 1 {
@@ -198,7 +214,7 @@ func TestRedisReturnsAfterOutage(t *testing.T) {
 	l := newLimiter(t, redistest.URL(), redistest.Prefix(t), 10, 10*time.Second, slog.New(h))
 	// Pretend the last call failed: the limiter is in fallback mode.
 	l.down.Store(true)
-	if ok, _ := l.Allow(context.Background(), "alice", "x"); !ok {
+	if ok, _ := l.Allow(context.Background(), "alice", Message, "x"); !ok {
 		t.Fatal("refused")
 	}
 	if l.down.Load() || h.info.Load() != 1 {
@@ -253,7 +269,12 @@ func TestLocalSlidingWindow(t *testing.T) {
 }
 
 func TestNewRejectsNonsense(t *testing.T) {
-	for _, cfg := range []Config{{Limit: 0, Window: time.Second}, {Limit: 1}, {Limit: 1, Window: time.Second, RedisURL: "http://x"}} {
+	for _, cfg := range []Config{
+		{Rules: Rules{Message: {0, time.Second}}},
+		{Rules: Rules{Edit: {1, 0}}},
+		{Rules: Rules{"poke": {1, time.Second}}},
+		{Rules: Rules{Message: {1, time.Second}}, RedisURL: "http://x"},
+	} {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("New(%+v) accepted", cfg)
 		}
@@ -267,7 +288,7 @@ func BenchmarkRedisAllow(b *testing.B) {
 	var n atomic.Int64
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if ok, _ := l.Allow(ctx, "alice", fmt.Sprint("id", n.Add(1))); !ok {
+			if ok, _ := l.Allow(ctx, "alice", Message, fmt.Sprint("id", n.Add(1))); !ok {
 				b.Error("refused")
 			}
 		}

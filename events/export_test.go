@@ -1,0 +1,4 @@
+package events
+
+// SameStream exposes sameStream to the external tests.
+var SameStream = sameStream
