@@ -17,16 +17,15 @@ import (
 
 // Limits of one socket.
 const (
-	maxFrame       = 16 << 10 // larger frames close the socket with 1009
-	writeTimeout   = 10 * time.Second
-	maxClientIDLen = 64
-	joinTail       = 50   // facts sent on a join without `after`
-	maxBackfill    = 1000 // further behind than this, a join gets a snapshot
-	syncDefault    = 100  // room:sync page without `limit`
-	syncMax        = 500
-	closeFlood     = 4008
-	closeAllWait   = 5 * time.Second // bound on waiting for sockets to close at shutdown
-	closeRevoked   = 4001
+	maxFrame     = 16 << 10 // larger frames close the socket with 1009
+	writeTimeout = 10 * time.Second
+	joinTail     = 50   // facts sent on a join without `after`
+	maxBackfill  = 1000 // further behind than this, a join gets a snapshot
+	syncDefault  = 100  // room:sync page without `limit`
+	syncMax      = 500
+	closeFlood   = 4008
+	closeAllWait = 5 * time.Second // bound on waiting for sockets to close at shutdown
+	closeRevoked = 4001
 )
 
 func (c *conn) sendFrame(typ, ref string, data any) {
@@ -126,29 +125,34 @@ func (c *conn) onFrame(typ websocket.MessageType, b []byte) bool {
 		return false
 	}
 	if typ != websocket.MessageText {
-		c.frameError("", "BAD_FRAME", "frames are JSON text")
+		c.frameError("", events.CodeBadFrame, "frames are JSON text")
 		return true
 	}
 	var f clientFrame
 	if err := json.Unmarshal(b, &f); err != nil || f.Type == "" {
-		c.frameError("", "BAD_FRAME", "a frame is a JSON object with a type")
+		c.frameError("", events.CodeBadFrame, "a frame is a JSON object with a type")
 		return true
 	}
 	c.handle(f)
 	return true
 }
 
-// field errors of a frame's data
-var errMissing = errors.New("missing field")
-
 func (c *conn) handle(f clientFrame) {
 	handler, ok := frameHandlers[f.Type]
 	if !ok {
 		c.s.metrics.framesIn.WithLabelValues("unknown").Inc()
-		c.frameError(f.Ref, "UNKNOWN_TYPE", "unknown frame type "+strconv.Quote(truncate(f.Type, 32)))
+		c.frameError(truncate(f.Ref, maxRefLen), "UNKNOWN_TYPE", "unknown frame type "+strconv.Quote(truncate(f.Type, 32)))
 		return
 	}
 	c.s.metrics.framesIn.WithLabelValues(f.Type).Inc()
+	if e := checkRef(f.Ref); e != nil {
+		c.frameError("", e.Code, e.Message)
+		return
+	}
+	if e := checkFrame(f.Type, f.Data); e != nil {
+		c.frameError(f.Ref, e.Code, e.Message)
+		return
+	}
 	if err := handler(c, f); err != nil {
 		c.frameError(f.Ref, "MISSING_FIELD", err.Error())
 	}
@@ -224,13 +228,6 @@ func (c *conn) onJoin(f clientFrame) error {
 	if err := decodeData(f, &d); err != nil {
 		return err
 	}
-	if d.Room == "" {
-		return errors.New("room is required")
-	}
-	if !events.ValidRoomID(d.Room) {
-		c.replyError(f.Ref, events.Errorf(events.CodeNoSuchRoom, "no such room"))
-		return nil
-	}
 	o, ok := c.decideMembership(events.CmdRoomJoin, d.Room, f.Ref, events.RoomJoin{Password: d.Password})
 	if !ok {
 		return nil
@@ -292,9 +289,6 @@ func (c *conn) onLeave(f clientFrame) error {
 	if err := decodeData(f, &d); err != nil {
 		return err
 	}
-	if d.Room == "" {
-		return errors.New("room is required")
-	}
 	if _, ok := c.decideMembership(events.CmdRoomLeave, d.Room, f.Ref, events.RoomLeave{}); !ok {
 		return nil
 	}
@@ -315,9 +309,6 @@ func (c *conn) onSync(f clientFrame) error {
 	}
 	if err := decodeData(f, &d); err != nil {
 		return err
-	}
-	if d.Room == "" || d.After == nil {
-		return errors.New("room and after are required")
 	}
 	if !c.rooms[d.Room] {
 		c.replyError(f.Ref, events.Errorf(events.CodeNotMember, "join the room on this connection first"))
@@ -380,12 +371,6 @@ func (c *conn) onSend(f clientFrame) error {
 	if err := decodeData(f, &d); err != nil {
 		return err
 	}
-	switch {
-	case d.Room == "" || d.ClientID == "" || d.Text == nil:
-		return errors.New("room, clientId and text are required")
-	case len(d.ClientID) > maxClientIDLen:
-		return errors.New("clientId is at most 64 bytes")
-	}
 	return c.sendCommand(f, events.CmdMessageSend, d.Room, d.ClientID,
 		events.MessageSend{Text: *d.Text, ClientID: d.ClientID, Attachments: d.Attachments, ReplyTo: d.ReplyTo})
 }
@@ -399,9 +384,6 @@ func (c *conn) onEdit(f clientFrame) error {
 	if err := decodeData(f, &d); err != nil {
 		return err
 	}
-	if d.Room == "" || d.ID == 0 || d.Text == nil {
-		return errors.New("room, id and text are required")
-	}
 	return c.sendCommand(f, events.CmdMessageEdit, d.Room, "", events.MessageEdit{ID: d.ID, Text: *d.Text})
 }
 
@@ -412,9 +394,6 @@ func (c *conn) onDelete(f clientFrame) error {
 	}
 	if err := decodeData(f, &d); err != nil {
 		return err
-	}
-	if d.Room == "" || d.ID == 0 {
-		return errors.New("room and id are required")
 	}
 	return c.sendCommand(f, events.CmdMessageDelete, d.Room, "", events.MessageDelete{ID: d.ID})
 }
@@ -428,9 +407,6 @@ func onReaction(typ string) func(*conn, clientFrame) error {
 		}
 		if err := decodeData(f, &d); err != nil {
 			return err
-		}
-		if d.Room == "" || d.ID == 0 || d.Emoji == "" {
-			return errors.New("room, id and emoji are required")
 		}
 		return c.sendCommand(f, typ, d.Room, "", events.ReactionChange{ID: d.ID, Emoji: d.Emoji})
 	}
