@@ -40,6 +40,7 @@ type Server struct {
 	connSeq  uint64
 	conns    map[string]*conn // by connection id
 	byUser   map[string]map[*conn]struct{}
+	sockets  map[string]int    // sockets each user holds or is opening here (ws.go)
 	userSubs map[string]func() // unsubscribe of each hosted user's channel
 	pending  map[string]chan events.Outcome
 
@@ -66,6 +67,7 @@ func Run(ctx context.Context, cfg Config) error {
 	s := &Server{
 		cfg: cfg, log: cfg.Logger.With("service", "gateway"), id: nuid.Next(),
 		conns: map[string]*conn{}, byUser: map[string]map[*conn]struct{}{}, userSubs: map[string]func(){},
+		sockets: map[string]int{},
 		pending: map[string]chan events.Outcome{},
 		metrics: newMetrics(cfg.Metrics),
 	}

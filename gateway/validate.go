@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 
 	"github.com/chillin-chat/chillin/events"
@@ -156,8 +157,53 @@ func (f *frameFields) check() *events.Error {
 		return badField("attachments", "at most %d", media.MaxAttachments)
 	}
 	for i, a := range f.Attachments {
+		field := fmt.Sprintf("attachments[%d]", i)
 		if len(a.Key) > maxFieldBytes || len(a.Name) > maxFieldBytes || len(a.ContentType) > maxFieldBytes || a.Size < 0 {
-			return badField(fmt.Sprintf("attachments[%d]", i), "key, name and contentType are at most %d bytes", maxFieldBytes)
+			return badField(field, "key, name and contentType are at most %d bytes", maxFieldBytes)
+		}
+		if e := events.CheckName(field+".name", a.Name, maxFieldBytes); e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// Bounds of REST query parameters (docs/protocol.md, "Validation").
+const (
+	maxPageLimit = 1000 // the largest page any list serves
+	maxQueryLen  = 100  // a search's q, in code points
+)
+
+// checkRequest checks what an authenticated REST request carries besides
+// its body: the {room} path value and the query parameters the routes read.
+// Each route decides its own page bounds within these; none sees a value
+// that fails here.
+func checkRequest(r *http.Request) *events.Error {
+	if room := r.PathValue("room"); room != "" && !events.ValidRoomID(room) {
+		return events.Errorf(events.CodeInvalidRoom, "room: not a room id (1 to 64 of a-z, 0-9 and '-', starting with a letter or digit)")
+	}
+	q := r.URL.Query()
+	for key, vals := range q {
+		if len(vals) > 1 {
+			return events.Errorf(events.CodeBadRequest, "%s: given more than once", truncate(key, 32))
+		}
+	}
+	if v, ok := q["limit"]; ok {
+		if n, err := strconv.Atoi(v[0]); err != nil || n < 1 || n > maxPageLimit {
+			return events.Errorf(events.CodeBadRequest, "limit: a number from 1 to %d", maxPageLimit)
+		}
+	}
+	if v, ok := q["before"]; ok {
+		if n, err := strconv.ParseInt(v[0], 10, 64); err != nil || n < 1 {
+			return events.Errorf(events.CodeBadRequest, "before: a message id")
+		}
+	}
+	if v, ok := q["cursor"]; ok && !events.ValidRoomID(v[0]) && !events.ValidUsername(v[0]) {
+		return events.Errorf(events.CodeBadRequest, "cursor: not a cursor this server gave")
+	}
+	if v, ok := q["q"]; ok {
+		if e := events.CheckName("q", v[0], maxQueryLen); e != nil {
+			return e
 		}
 	}
 	return nil

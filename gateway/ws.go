@@ -60,9 +60,14 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
+	if !s.reserveSocket(sess.User) {
+		s.fail(w, events.Errorf(events.CodeTooManySockets, "at most %d sockets per user; close one first", s.cfg.MaxSocketsPerUser))
+		return
+	}
 	hj := &batchHijacker{ResponseWriter: w, timeout: writeTimeout}
 	ws, err := websocket.Accept(hj, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowedOrigins})
 	if err != nil {
+		s.releaseSocket(sess.User)
 		return // Accept has answered: 403 for a foreign origin, 400 for a bad handshake
 	}
 	ws.SetReadLimit(maxFrame)
@@ -237,13 +242,16 @@ func (c *conn) onJoin(f clientFrame) error {
 		c.replyError(f.Ref, c.s.userError(err))
 		return nil
 	}
-	members, err := c.s.members(c.ctx, d.Room)
+	// The first page of members; GET /api/rooms/{room}/members?cursor=
+	// membersNext serves the rest.
+	members, next, err := c.s.members(c.ctx, d.Room, "", memberPageDefault)
 	if err != nil {
 		members = []memberJSON{} // Postgres is away: the list is for display only
 	}
 	// The projection may not have applied this join yet: the joiner is a
 	// member whatever it says.
-	if err == nil && !slices.ContainsFunc(members, func(m memberJSON) bool { return m.User == c.sess.User }) {
+	if err == nil && !slices.ContainsFunc(members, func(m memberJSON) bool { return m.User == c.sess.User }) &&
+		(next == "" || !c.s.isMember(c.ctx, d.Room, c.sess.User)) {
 		me, err := c.s.user(c.ctx, c.sess.User)
 		if err != nil {
 			me = userRecord{ID: c.sess.User, DisplayName: c.sess.User}
@@ -271,7 +279,11 @@ func (c *conn) onJoin(f clientFrame) error {
 	if snapshot {
 		d.After = nil
 	}
-	c.reply(f.Ref, map[string]any{"room": room, "headSeq": o.HeadSeq, "members": members, "online": online, "snapshot": snapshot})
+	answer := map[string]any{"room": room, "headSeq": o.HeadSeq, "members": members, "online": online, "snapshot": snapshot}
+	if next != "" {
+		answer["membersNext"] = next
+	}
+	c.reply(f.Ref, answer)
 	if _, err := c.s.hub.Join(c.ctx, d.Room, c, d.After, joinTail); err != nil {
 		c.s.log.Warn("join backfill", "room", d.Room, "user", c.sess.User, "err", err)
 		delete(c.rooms, d.Room)
@@ -463,7 +475,30 @@ func (s *Server) addConn(c *conn) {
 	}
 }
 
+// reserveSocket counts one more socket of user, unless the user holds as
+// many as one may; the socket's removeConn releases it.
+func (s *Server) reserveSocket(user string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sockets[user] >= s.cfg.MaxSocketsPerUser {
+		return false
+	}
+	s.sockets[user]++
+	return true
+}
+
+func (s *Server) releaseSocket(user string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := s.sockets[user] - 1; n > 0 {
+		s.sockets[user] = n
+	} else {
+		delete(s.sockets, user)
+	}
+}
+
 func (s *Server) removeConn(c *conn) {
+	defer s.releaseSocket(c.sess.User)
 	c.stopAllTyping()
 	for room := range c.rooms {
 		s.hub.Leave(room, c)
