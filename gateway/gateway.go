@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/natsconn"
 	"github.com/chillin-chat/chillin/events/opshttp"
 	"github.com/chillin-chat/chillin/gateway/internal/hub"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -35,6 +36,10 @@ type Server struct {
 	pg  *pgxpool.Pool
 	rdb *redis.Client
 	hub *hub.Hub
+
+	// natsCtx ends when nc is closed for good (natsconn): the gateway
+	// then stops, to be restarted and dial anew.
+	natsCtx context.Context
 
 	mu       sync.Mutex
 	connSeq  uint64
@@ -59,7 +64,8 @@ type Server struct {
 }
 
 // Run serves until ctx ends, then closes every socket with 1001 (going
-// away, reconnect) and returns.
+// away, reconnect) and returns. It stops the same way, returning the error,
+// when its NATS connection is closed for good (see natsconn).
 func Run(ctx context.Context, cfg Config) error {
 	if err := cfg.setDefaults(); err != nil {
 		return err
@@ -104,7 +110,7 @@ func Run(ctx context.Context, cfg Config) error {
 	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
 	s.log.Info("gateway listening", "addr", ln.Addr().String())
 
-	g, gctx := errgroup.WithContext(ctx)
+	g, gctx := errgroup.WithContext(s.natsCtx)
 	g.Go(func() error {
 		s.beatPresence(gctx)
 		return nil
@@ -122,13 +128,16 @@ func Run(ctx context.Context, cfg Config) error {
 		defer cancel()
 		return srv.Shutdown(shutdown)
 	})
-	return g.Wait()
+	err = g.Wait()
+	if lost := natsconn.Lost(s.natsCtx); lost != nil {
+		return fmt.Errorf("gateway: %w", lost)
+	}
+	return err
 }
 
 func (s *Server) connect(ctx context.Context) (err error) {
-	s.nc, err = nats.Connect(s.cfg.NATSURL, nats.Name("chillin-gateway"), nats.MaxReconnects(-1))
-	if err != nil {
-		return fmt.Errorf("gateway nats: %w", err)
+	if s.natsCtx, s.nc, err = natsconn.Connect(ctx, s.cfg.NATSURL, "chillin-gateway", s.log); err != nil {
+		return err
 	}
 	if s.js, err = jetstream.New(s.nc); err != nil {
 		return fmt.Errorf("gateway jetstream: %w", err)
