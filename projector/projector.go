@@ -195,8 +195,15 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("projector: metrics: %w", err)
 	}
+	observers := map[string]*viewObserver{}
+	for _, view := range cfg.Views {
+		observers[view] = m.observer(view)
+	}
 	if opsLn != nil {
 		probes := []opshttp.Probe{opshttp.NATS(nc)}
+		if o := observers[ViewPG]; o != nil {
+			probes = append(probes, o.probe(ViewPG))
+		}
 		if pool != nil {
 			probes = append(probes, opshttp.Probe{Name: "postgres", Check: pool.Ping})
 		}
@@ -220,15 +227,15 @@ func Run(ctx context.Context, cfg Config) error {
 		switch view {
 		case ViewPG:
 			g.Go(func() error {
-				return pg.Run(gctx, pg.Config{Pool: pool, JS: js, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval, Logger: vlog, Backoff: pol, Observer: m.observer(view)})
+				return pg.Run(gctx, pg.Config{Pool: pool, JS: js, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval, Logger: vlog, Backoff: pol, Observer: observers[view]})
 			})
 		case ViewLive:
 			g.Go(func() error {
-				return live.Run(gctx, live.Config{Redis: rdb, Prefix: cfg.RedisPrefix, JS: js, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval, Logger: vlog, Backoff: pol, Observer: m.observer(view)})
+				return live.Run(gctx, live.Config{Redis: rdb, Prefix: cfg.RedisPrefix, JS: js, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval, Logger: vlog, Backoff: pol, Observer: observers[view]})
 			})
 		case ViewCache:
 			g.Go(func() error {
-				return cache.Run(gctx, cache.Config{Redis: rdb, Prefix: cfg.RedisPrefix, Window: cfg.CacheWindow, JS: js, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval, Logger: vlog, Backoff: pol, Observer: m.observer(view)})
+				return cache.Run(gctx, cache.Config{Redis: rdb, Prefix: cfg.RedisPrefix, Window: cfg.CacheWindow, JS: js, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval, Logger: vlog, Backoff: pol, Observer: observers[view]})
 			})
 		}
 		vlog.Info("view started")
