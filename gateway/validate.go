@@ -203,6 +203,7 @@ func checkRequest(r *http.Request) *events.Error {
 	}
 	if v, ok := q["q"]; ok {
 		if e := events.CheckName("q", v[0], maxQueryLen); e != nil {
+			e.Code = events.CodeBadRequest
 			return e
 		}
 	}
