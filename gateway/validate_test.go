@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -105,6 +107,41 @@ func TestFrameSpecsCoverHandlers(t *testing.T) {
 		var f frameFields
 		for _, name := range required {
 			f.has(name) // panics on a field it does not know
+		}
+	}
+}
+
+func TestCheckRequest(t *testing.T) {
+	mux := http.NewServeMux()
+	var got *events.Error
+	for _, pattern := range []string{"GET /api/rooms", "GET /api/rooms/{room}/messages"} {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) { got = checkRequest(r) })
+	}
+	for _, tc := range []struct{ target, code string }{
+		{"/api/rooms", ""},
+		{"/api/rooms?q=caf%C3%A9&limit=1000&cursor=general", ""},
+		{"/api/rooms?cursor=some_user", ""},
+		{"/api/rooms/general/messages?before=12&limit=50", ""},
+		{"/api/rooms/Gen%20eral/messages", events.CodeInvalidRoom},
+		{"/api/rooms/" + strings.Repeat("a", 65) + "/messages", events.CodeInvalidRoom},
+		{"/api/rooms?limit=0", events.CodeBadRequest},
+		{"/api/rooms?limit=1001", events.CodeBadRequest},
+		{"/api/rooms?limit=ten", events.CodeBadRequest},
+		{"/api/rooms?limit=1&limit=2", events.CodeBadRequest},
+		{"/api/rooms/general/messages?before=0", events.CodeBadRequest},
+		{"/api/rooms?cursor=" + strings.Repeat("a", 65), events.CodeBadRequest},
+		{"/api/rooms?cursor=a.b", events.CodeBadRequest},
+		{"/api/rooms?q=" + strings.Repeat("q", 101), events.CodeBadRequest},
+		{"/api/rooms?q=%E2%80%AE", events.CodeBadRequest},
+		{"/api/rooms?q=%FF", events.CodeBadRequest},
+	} {
+		got = nil
+		mux.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", tc.target, nil))
+		switch {
+		case tc.code == "" && got != nil:
+			t.Errorf("%s refused: %v", tc.target, got)
+		case tc.code != "" && (got == nil || got.Code != tc.code):
+			t.Errorf("%s: %v, want %s", tc.target, got, tc.code)
 		}
 	}
 }

@@ -206,3 +206,19 @@ func TestNamesRefuseControlAndBidiCharacters(t *testing.T) {
 		t.Fatalf("a room with plain Unicode: %d %+v", code, out.Error)
 	}
 }
+
+// An upload's file name follows the rules of names too.
+func TestUploadFileNameRefusesControlAndBidiCharacters(t *testing.T) {
+	s := newSystem(t, withStorage(0))
+	tok := s.register("uploader")
+	var out struct{ Error *events.Error }
+	for _, name := range []string{"report\u202efdp.exe", "nul\x00.png", "line\nbreak.png"} {
+		code := s.api("POST", "/api/uploads", tok, map[string]any{"filename": name, "contentType": "image/png", "size": 10, "purpose": "attachment"}, &out)
+		if code != http.StatusBadRequest || out.Error == nil || out.Error.Code != events.CodeInvalidName {
+			t.Fatalf("file name %q: %d %+v, want 400 INVALID_NAME", name, code, out.Error)
+		}
+	}
+	if code := s.api("POST", "/api/uploads", tok, map[string]any{"filename": "café.png", "contentType": "image/png", "size": 10, "purpose": "attachment"}, &out); code != http.StatusOK {
+		t.Fatalf("a plain file name: %d %+v", code, out.Error)
+	}
+}
