@@ -8,7 +8,8 @@
 // and a service that ran on with it would fail every request until someone
 // restarted it. Connect's context ends when that happens, with ErrClosed as
 // its cause: the service stops and returns the error, and its supervisor
-// (compose's restart policy, systemd) starts it again, which dials anew.
+// (compose's restart policy, systemd; Serve for services hosted in one
+// process) starts it again, which dials anew.
 // Meanwhile its /ready answers 503, as it does while NATS is away.
 package natsconn
 
@@ -69,4 +70,28 @@ func Lost(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// redialWait is the pause before a service whose connection was closed for
+// good runs again.
+var redialWait = time.Second
+
+// Serve runs a service until ctx ends, and runs it again, after a short
+// pause, each time it stops because its connection was closed for good:
+// each run dials anew. It is for processes that host services in-process
+// (the all-in-one); a service in a process of its own relies on its
+// supervisor instead. Any other error ends Serve.
+func Serve(ctx context.Context, log *slog.Logger, name string, run func(context.Context) error) error {
+	for {
+		err := run(ctx)
+		if !errors.Is(err, ErrClosed) || ctx.Err() != nil {
+			return err
+		}
+		log.Error("service stopped: its nats connection was closed; starting it again", "service", name, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(redialWait):
+		}
+	}
 }
