@@ -145,3 +145,15 @@ func TestCheckRequest(t *testing.T) {
 		}
 	}
 }
+
+// The cost checkFrame adds to a message:send, on top of the handler's own
+// decoding.
+func BenchmarkCheckFrame(b *testing.B) {
+	data := json.RawMessage(`{"room":"general","clientId":"1b4e28ba-2fa1-11d2-883f-0016d3cca427","text":"` + strings.Repeat("hello ", 40) + `"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if e := checkFrame("message:send", data); e != nil {
+			b.Fatal(e)
+		}
+	}
+}
