@@ -243,6 +243,12 @@ func (s *Server) appendCommand(ctx context.Context, cmd events.Command) error {
 	if err != nil {
 		return err
 	}
+	if !events.ValidRoomID(cmd.Room) {
+		// checkFrame refuses such an id first; this keeps one that a new
+		// path lets through out of the subject, where nats-server would
+		// close the connection over it.
+		return events.Errorf(events.CodeInvalidRoom, "room: not a room id")
+	}
 	subject := events.RoomCmdSubject(cmd.Room)
 	if _, err := s.js.Publish(ctx, subject, b, jetstream.WithMsgID(cmd.ID)); err != nil {
 		s.log.Warn("append command", "cmd", cmd.ID, "room", cmd.Room, "err", err)

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -154,6 +155,19 @@ func BenchmarkCheckFrame(b *testing.B) {
 	for b.Loop() {
 		if e := checkFrame("message:send", data); e != nil {
 			b.Fatal(e)
+		}
+	}
+}
+
+// A room id outside the grammar never reaches a subject, whatever path
+// builds the command.
+func TestAppendCommandRefusesABadRoom(t *testing.T) {
+	s := &Server{} // no NATS: the check comes before any publish
+	for _, room := range []string{"", "a b", "a.>", strings.Repeat("a", 5000)} {
+		err := s.appendCommand(t.Context(), events.Command{ID: "c1", Type: events.CmdRoomLeave, Room: room})
+		var e *events.Error
+		if !errors.As(err, &e) || e.Code != events.CodeInvalidRoom {
+			t.Fatalf("room %.10q: %v, want INVALID_ROOM", room, err)
 		}
 	}
 }
