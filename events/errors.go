@@ -59,3 +59,19 @@ func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message)
 func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
+
+// Error codes of the checks at the edge (docs/protocol.md, "Validation").
+const (
+	// CodeBadFrame: a WebSocket frame that is not a JSON object with a
+	// type, or a field of its data that is missing, of the wrong type or
+	// out of bounds; the message names the field.
+	CodeBadFrame = "BAD_FRAME"
+	// CodeInvalidRoom: a room id outside the slug grammar; no room has it.
+	CodeInvalidRoom = "INVALID_ROOM"
+	// CodeInvalidName: a display name, room description or file name that
+	// is too long or holds a control, NUL or bidi override character.
+	CodeInvalidName = "INVALID_NAME"
+	// CodeTooManySockets: the user already holds as many sockets on this
+	// gateway as one user may.
+	CodeTooManySockets = "TOO_MANY_SOCKETS"
+)

@@ -8,7 +8,11 @@ import (
 var (
 	roomIDRe   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
 	usernameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{1,31}$`)
+	clientIDRe = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
 )
+
+// MaxClientIDLen bounds a message's clientId, in bytes.
+const MaxClientIDLen = 64
 
 // ValidRoomID reports whether id is a room id: a lowercase slug of at most 64
 // characters that is also a single subject token.
@@ -17,6 +21,11 @@ func ValidRoomID(id string) bool { return roomIDRe.MatchString(id) }
 // ValidUsername reports whether name is a user id: 2 to 32 characters of
 // lowercase letters, digits, '_' and '-', starting with a letter or digit.
 func ValidUsername(name string) bool { return usernameRe.MatchString(name) }
+
+// ValidClientID reports whether id is a clientId a client may choose: 1 to
+// MaxClientIDLen characters of ASCII letters, digits, '.', '_', ':' and '-'
+// (enough for a UUID, a ULID or a counter).
+func ValidClientID(id string) bool { return clientIDRe.MatchString(id) }
 
 // NormalizeUsername lowercases and trims a username as typed by a person.
 func NormalizeUsername(name string) string {

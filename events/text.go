@@ -44,6 +44,28 @@ func CheckText(text string, maxRunes int) *Error {
 	return nil
 }
 
+// CheckName applies the rules of a name a person gives (a display name, a
+// room name or description, a file name): valid UTF-8, at most maxRunes code
+// points, and none of the characters message text refuses (control
+// characters, NUL included, and bidi embeddings, overrides and isolates),
+// nor newline or tab, which a name has no use for. what names the field in
+// the message; the code is CodeInvalidName. Blank names are the caller's
+// decision.
+func CheckName(what, name string, maxRunes int) *Error {
+	if !utf8.ValidString(name) {
+		return Errorf(CodeInvalidName, "%s is not valid UTF-8", what)
+	}
+	if n := utf8.RuneCountInString(name); n > maxRunes {
+		return Errorf(CodeInvalidName, "%s is %d characters long; at most %d are allowed", what, n, maxRunes)
+	}
+	for _, r := range name {
+		if forbidden(r) {
+			return Errorf(CodeInvalidName, "%s contains the disallowed character U+%04X", what, r)
+		}
+	}
+	return nil
+}
+
 // CheckEmoji accepts a reaction's emoji: 1 to MaxEmojiBytes bytes of valid
 // UTF-8 with no whitespace, control or bidi override characters.
 func CheckEmoji(e string) *Error {

@@ -74,3 +74,53 @@ func TestCheckEmoji(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckName(t *testing.T) {
+	for _, tc := range []struct {
+		name, value string
+		ok          bool
+	}{
+		{"plain", "Alice Sm", true},
+		{"accents and emoji", "Zoë 🎉", true},
+		{"empty", "", true},
+		{"exactly max", strings.Repeat("é", 10), true},
+		{"max plus one", strings.Repeat("é", 11), false},
+		{"NUL", "al\x00ice", false},
+		{"newline", "a\nb", false},
+		{"tab", "a\tb", false},
+		{"escape", "\x1b[31m", false},
+		{"C1 control", "a\u0085", false},
+		{"RLO U+202E", "evil\u202egnp.exe", false},
+		{"LRI U+2066", "a\u2066b", false},
+		{"PDI U+2069", "a\u2069b", false},
+		{"invalid UTF-8", "a\xffb", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := CheckName("name", tc.value, 10)
+			if tc.ok != (e == nil) {
+				t.Fatalf("CheckName(%q) = %v, want ok=%v", tc.value, e, tc.ok)
+			}
+			if e != nil && e.Code != CodeInvalidName {
+				t.Fatalf("code %s, want %s", e.Code, CodeInvalidName)
+			}
+		})
+	}
+}
+
+func TestValidClientID(t *testing.T) {
+	for id, want := range map[string]bool{
+		"1b4e28ba-2fa1-11d2-883f-0016d3cca427": true,
+		"c-0123456789abcdef":                   true,
+		"run.7:3_x":                            true,
+		"":                                     false,
+		"a b":                                  false,
+		"a\x00":                                false,
+		strings.Repeat("c", MaxClientIDLen):    true,
+		strings.Repeat("c", MaxClientIDLen+1):  false,
+		"é":                                    false,
+	} {
+		if got := ValidClientID(id); got != want {
+			t.Errorf("ValidClientID(%q) = %v, want %v", id, got, want)
+		}
+	}
+}

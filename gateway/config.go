@@ -55,6 +55,10 @@ type Config struct {
 	// FrameBurst, is closed with 4008 (defaults 50 and 100).
 	FrameRate  float64
 	FrameBurst int
+	// MaxSocketsPerUser bounds the sockets one user holds on this gateway
+	// (default 20); one more handshake is refused with 429
+	// TOO_MANY_SOCKETS.
+	MaxSocketsPerUser int
 	// PresenceBeat is how often a gateway refreshes its sockets' presence
 	// (default 10s); a gateway that dies leaves its users online for at most
 	// two beats.
@@ -105,6 +109,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.FrameBurst == 0 {
 		c.FrameBurst = 100
+	}
+	if c.MaxSocketsPerUser == 0 {
+		c.MaxSocketsPerUser = 20
 	}
 	if c.PresenceBeat == 0 {
 		c.PresenceBeat = 10 * time.Second

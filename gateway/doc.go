@@ -4,7 +4,9 @@
 // only as SHA-256, Redis session cache with Postgres and then the log as
 // fallbacks), serves the REST API and the web app, and turns client frames
 // into commands stamped with the authenticated user, appended to CHAT_CMD.
-// It never decides a command: the validator does. It reads projections
+// Every client value is checked once, before any handler reads it (frame
+// fields in checkFrame, REST paths and queries in checkRequest), so none
+// forms a bad subject or key. It never decides a command: the validator does. It reads projections
 // (Postgres) for lists and history, and the log itself (CHAT_EVT) for
 // anything that must be exact: recovery after a reconnect, credentials right
 // after registration.

@@ -23,7 +23,7 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 		return def
 	}
 	var cfg Config
-	var origins, secure, ttl, replicas, frameRate, frameBurst, s3Secure, uploadExpiry, rateLimits string
+	var origins, secure, ttl, replicas, frameRate, frameBurst, maxSockets, s3Secure, uploadExpiry, rateLimits string
 	fs.StringVar(&cfg.HTTPAddr, "http", env("CHILLIN_HTTP_ADDR", "127.0.0.1:8080"), "HTTP listen address (CHILLIN_HTTP_ADDR)")
 	fs.StringVar(&cfg.PprofAddr, "pprof", env("CHILLIN_PPROF_ADDR", ""), "serve the Go runtime's profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty serves none (CHILLIN_PPROF_ADDR)")
 	fs.StringVar(&cfg.NATSURL, "nats", env("CHILLIN_NATS_URL", "nats://127.0.0.1:4222"), "NATS URL (CHILLIN_NATS_URL)")
@@ -36,6 +36,7 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 	fs.StringVar(&replicas, "stream-replicas", env("CHILLIN_STREAM_REPLICAS", "1"), "replicas of the streams ensured at start-up: 1 on one node, 3 in a cluster (CHILLIN_STREAM_REPLICAS)")
 	fs.StringVar(&frameRate, "ws-frame-rate", env("CHILLIN_WS_FRAME_RATE", "50"), "frames per second one socket may send, sustained (CHILLIN_WS_FRAME_RATE)")
 	fs.StringVar(&frameBurst, "ws-frame-burst", env("CHILLIN_WS_FRAME_BURST", "100"), "frames one socket may send in a burst above the rate (CHILLIN_WS_FRAME_BURST)")
+	fs.StringVar(&maxSockets, "ws-max-sockets-per-user", env("CHILLIN_WS_MAX_SOCKETS_PER_USER", "20"), "sockets one user may hold on this gateway; more are refused with 429 (CHILLIN_WS_MAX_SOCKETS_PER_USER)")
 	fs.StringVar(&cfg.Storage.Endpoint, "s3-endpoint", env("CHILLIN_S3_ENDPOINT", ""), "media storage (S3, MinIO) as host:port or URL; empty disables uploads (CHILLIN_S3_ENDPOINT)")
 	fs.StringVar(&cfg.Storage.AccessKey, "s3-access-key", env("CHILLIN_S3_ACCESS_KEY", ""), "media storage access key (CHILLIN_S3_ACCESS_KEY)")
 	fs.StringVar(&cfg.Storage.SecretKey, "s3-secret-key", env("CHILLIN_S3_SECRET_KEY", ""), "media storage secret key (CHILLIN_S3_SECRET_KEY)")
@@ -71,6 +72,9 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 		}
 		if cfg.FrameBurst, err = strconv.Atoi(frameBurst); err != nil || cfg.FrameBurst < 1 {
 			return cfg, fmt.Errorf("ws-frame-burst %q: want a positive integer", frameBurst)
+		}
+		if cfg.MaxSocketsPerUser, err = strconv.Atoi(maxSockets); err != nil || cfg.MaxSocketsPerUser < 1 {
+			return cfg, fmt.Errorf("ws-max-sockets-per-user %q: want a positive integer", maxSockets)
 		}
 		switch s3Secure {
 		case "true":

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/natsconn"
 	"github.com/chillin-chat/chillin/events/opshttp"
 	"github.com/chillin-chat/chillin/events/ratelimit"
 	"github.com/chillin-chat/chillin/gateway/internal/hub"
@@ -39,10 +40,15 @@ type Server struct {
 	// limits counts typing, presence and room creation per user (limits.go).
 	limits *ratelimit.Limiter
 
+	// natsCtx ends when nc is closed for good (natsconn): the gateway
+	// then stops, to be restarted and dial anew.
+	natsCtx context.Context
+
 	mu       sync.Mutex
 	connSeq  uint64
 	conns    map[string]*conn // by connection id
 	byUser   map[string]map[*conn]struct{}
+	sockets  map[string]int    // sockets each user holds or is opening here (ws.go)
 	userSubs map[string]func() // unsubscribe of each hosted user's channel
 	pending  map[string]chan events.Outcome
 
@@ -61,7 +67,8 @@ type Server struct {
 }
 
 // Run serves until ctx ends, then closes every socket with 1001 (going
-// away, reconnect) and returns.
+// away, reconnect) and returns. It stops the same way, returning the error,
+// when its NATS connection is closed for good (see natsconn).
 func Run(ctx context.Context, cfg Config) error {
 	if err := cfg.setDefaults(); err != nil {
 		return err
@@ -69,6 +76,7 @@ func Run(ctx context.Context, cfg Config) error {
 	s := &Server{
 		cfg: cfg, log: cfg.Logger.With("service", "gateway"), id: nuid.Next(),
 		conns: map[string]*conn{}, byUser: map[string]map[*conn]struct{}{}, userSubs: map[string]func(){},
+		sockets: map[string]int{},
 		pending: map[string]chan events.Outcome{},
 		metrics: newMetrics(cfg.Metrics),
 	}
@@ -105,7 +113,7 @@ func Run(ctx context.Context, cfg Config) error {
 	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
 	s.log.Info("gateway listening", "addr", ln.Addr().String())
 
-	g, gctx := errgroup.WithContext(ctx)
+	g, gctx := errgroup.WithContext(s.natsCtx)
 	g.Go(func() error {
 		s.beatPresence(gctx)
 		return nil
@@ -123,13 +131,16 @@ func Run(ctx context.Context, cfg Config) error {
 		defer cancel()
 		return srv.Shutdown(shutdown)
 	})
-	return g.Wait()
+	err = g.Wait()
+	if lost := natsconn.Lost(s.natsCtx); lost != nil {
+		return fmt.Errorf("gateway: %w", lost)
+	}
+	return err
 }
 
 func (s *Server) connect(ctx context.Context) (err error) {
-	s.nc, err = nats.Connect(s.cfg.NATSURL, nats.Name("chillin-gateway"), nats.MaxReconnects(-1))
-	if err != nil {
-		return fmt.Errorf("gateway nats: %w", err)
+	if s.natsCtx, s.nc, err = natsconn.Connect(ctx, s.cfg.NATSURL, "chillin-gateway", s.log); err != nil {
+		return err
 	}
 	if s.js, err = jetstream.New(s.nc); err != nil {
 		return fmt.Errorf("gateway jetstream: %w", err)
@@ -240,6 +251,12 @@ func (s *Server) appendCommand(ctx context.Context, cmd events.Command) error {
 	b, err := json.Marshal(cmd)
 	if err != nil {
 		return err
+	}
+	if !events.ValidRoomID(cmd.Room) {
+		// checkFrame refuses such an id first; this keeps one that a new
+		// path lets through out of the subject, where nats-server would
+		// close the connection over it.
+		return events.Errorf(events.CodeInvalidRoom, "room: not a room id")
 	}
 	subject := events.RoomCmdSubject(cmd.Room)
 	if _, err := s.js.Publish(ctx, subject, b, jetstream.WithMsgID(cmd.ID)); err != nil {

@@ -19,8 +19,13 @@ import (
 	"github.com/nats-io/nuid"
 )
 
-// maxBody bounds a REST request body.
-const maxBody = 64 << 10
+// Bounds of REST requests.
+const (
+	maxBody            = 64 << 10 // a request body, in bytes
+	maxDisplayName     = 64       // code points
+	maxRoomName        = 100
+	maxRoomDescription = 500
+)
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
@@ -68,6 +73,10 @@ func (s *Server) authed(h http.HandlerFunc) http.HandlerFunc {
 			s.fail(w, err)
 			return
 		}
+		if e := checkRequest(r); e != nil {
+			s.fail(w, e)
+			return
+		}
 		h(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, sess)))
 	}
 }
@@ -96,6 +105,8 @@ func statusOf(code string) int {
 		return http.StatusNotFound
 	case events.CodeUsernameTaken, events.CodeRoomExists:
 		return http.StatusConflict
+	case events.CodeTooManySockets:
+		return http.StatusTooManyRequests
 	case events.CodeUnavailable, events.CodeTimeout:
 		return http.StatusServiceUnavailable
 	case events.CodeInternal:
@@ -175,8 +186,9 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	case utf8.RuneCountInString(c.Password) < 8 || len(c.Password) > 256:
 		s.fail(w, events.Errorf(events.CodeInvalidPassword, "a password is 8 to 256 characters"))
 		return
-	case utf8.RuneCountInString(c.DisplayName) > 64 || !utf8.ValidString(c.DisplayName):
-		s.fail(w, events.Errorf(events.CodeBadRequest, "a display name is at most 64 characters"))
+	}
+	if e := events.CheckName("displayName", c.DisplayName, maxDisplayName); e != nil {
+		s.fail(w, e)
 		return
 	}
 	if c.DisplayName == "" {
@@ -349,12 +361,50 @@ func (s *Server) withOnline(ctx context.Context, cached []cachedRoom) []roomJSON
 	return out
 }
 
-func (s *Server) handleRooms(w http.ResponseWriter, r *http.Request) {
-	if cached, err := s.cache.rooms(r.Context()); err == nil {
-		writeJSON(w, http.StatusOK, map[string]any{"rooms": s.withOnline(r.Context(), cached)})
-		return
+// Pages of the room list and of a room's members: `limit` is the page size,
+// `cursor` the `next` of the page before.
+const (
+	roomPageDefault   = 1000
+	memberPageDefault = 100
+	memberPageMax     = 500
+)
+
+// pageOf reads a list request's limit (checkRequest bounded it) and cursor.
+func pageOf(r *http.Request, def, max int) (limit int, cursor string) {
+	limit = def
+	if v := r.URL.Query().Get("limit"); v != "" {
+		limit, _ = strconv.Atoi(v)
 	}
-	rows, err := s.pg.Query(r.Context(), roomSelect+` ORDER BY r.created_at, r.id LIMIT 1000`)
+	return min(limit, max), r.URL.Query().Get("cursor")
+}
+
+// likePattern is a LIKE pattern matching q anywhere, q's own wildcards escaped.
+func likePattern(q string) string {
+	return "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(q) + "%"
+}
+
+// handleRooms lists the rooms in the order they were created, a page at a
+// time, those whose name or id contains q when given. A page that has more
+// after it carries `next`, the cursor of the following page.
+func (s *Server) handleRooms(w http.ResponseWriter, r *http.Request) {
+	limit, cursor := pageOf(r, roomPageDefault, maxPageLimit)
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	if q == "" && cursor == "" {
+		// The cache holds the whole list, up to maxRoomList: it answers
+		// when that fits in one page.
+		if cached, err := s.cache.rooms(r.Context()); err == nil && len(cached) < maxRoomList && len(cached) <= limit {
+			writeJSON(w, http.StatusOK, map[string]any{"rooms": s.withOnline(r.Context(), cached)})
+			return
+		}
+	}
+	pattern := ""
+	if q != "" {
+		pattern = likePattern(q)
+	}
+	rows, err := s.pg.Query(r.Context(), roomSelect+`
+		WHERE ($1 = '' OR r.name ILIKE $1 OR r.id LIKE lower($1))
+		AND ($2 = '' OR (r.created_at, r.id) > (SELECT c.created_at, c.id FROM rooms c WHERE c.id = $2))
+		ORDER BY r.created_at, r.id LIMIT $3`, pattern, cursor, limit+1)
 	if err != nil {
 		s.log.Warn("list rooms", "err", err)
 		s.fail(w, unavailable("the room list"))
@@ -369,7 +419,12 @@ func (s *Server) handleRooms(w http.ResponseWriter, r *http.Request) {
 	if rooms == nil {
 		rooms = []roomJSON{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"rooms": rooms})
+	out := map[string]any{"rooms": rooms}
+	if len(rooms) > limit {
+		out["rooms"] = rooms[:limit]
+		out["next"] = rooms[limit-1].ID
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // room returns one room from the cache, else Postgres, or from the log when
@@ -431,12 +486,18 @@ func (s *Server) handleCreateRoom(w http.ResponseWriter, r *http.Request) {
 	}
 	c.Name, c.Description = strings.TrimSpace(c.Name), strings.TrimSpace(c.Description)
 	id := events.RoomIDFromName(c.Name)
-	switch {
-	case id == "" || utf8.RuneCountInString(c.Name) > 100 || !utf8.ValidString(c.Name):
-		s.fail(w, events.Errorf(events.CodeInvalidRoomName, "a room name is at most 100 characters with at least one letter or digit"))
+	if e := events.CheckName("name", c.Name, maxRoomName); e != nil {
+		e.Code = events.CodeInvalidRoomName
+		s.fail(w, e)
 		return
-	case utf8.RuneCountInString(c.Description) > 500 || !utf8.ValidString(c.Description):
-		s.fail(w, events.Errorf(events.CodeBadRequest, "a description is at most 500 characters"))
+	}
+	if e := events.CheckName("description", c.Description, maxRoomDescription); e != nil {
+		s.fail(w, e)
+		return
+	}
+	switch {
+	case id == "":
+		s.fail(w, events.Errorf(events.CodeInvalidRoomName, "a room name is at most 100 characters with at least one letter or digit"))
 		return
 	case c.IsPrivate && c.Password == "":
 		s.fail(w, events.Errorf(events.CodeInvalidPassword, "a private room needs a password"))
@@ -505,6 +566,13 @@ func (s *Server) canRead(ctx context.Context, rj roomJSON, user string) error {
 		return unavailable("history")
 	}
 	return nil
+}
+
+// isMember reports whether the projection holds user as a member of room;
+// false when it cannot tell.
+func (s *Server) isMember(ctx context.Context, room, user string) bool {
+	var one int
+	return s.pg.QueryRow(ctx, `SELECT 1 FROM room_members WHERE room_id = $1 AND user_id = $2`, room, user).Scan(&one) == nil
 }
 
 // historyPage reads a history request's limit and before (MaxInt64 when
@@ -616,11 +684,15 @@ type memberJSON struct {
 	Status      string  `json:"status"`
 }
 
-func (s *Server) members(ctx context.Context, room string) ([]memberJSON, error) {
+// members returns a page of a room's members: at most limit of them, in
+// user id order, after the user id cursor; next is the cursor of the
+// following page, "" after the last.
+func (s *Server) members(ctx context.Context, room, cursor string, limit int) (page []memberJSON, next string, err error) {
 	rows, err := s.pg.Query(ctx, `SELECT m.user_id, COALESCE(u.display_name, m.user_id), u.avatar_key
-		FROM room_members m LEFT JOIN users u ON u.id = m.user_id WHERE m.room_id = $1 ORDER BY m.user_id`, room)
+		FROM room_members m LEFT JOIN users u ON u.id = m.user_id WHERE m.room_id = $1 AND m.user_id > $2
+		ORDER BY m.user_id LIMIT $3`, room, cursor, limit+1)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer rows.Close()
 	online := s.onlineSet(ctx)
@@ -629,7 +701,7 @@ func (s *Server) members(ctx context.Context, room string) ([]memberJSON, error)
 		var m memberJSON
 		var avatar *string
 		if err := rows.Scan(&m.User, &m.DisplayName, &avatar); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if avatar != nil {
 			a := "/api/files/" + *avatar
@@ -639,7 +711,11 @@ func (s *Server) members(ctx context.Context, room string) ([]memberJSON, error)
 		out = append(out, m)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, "", err
+	}
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].User
 	}
 	var here []string
 	for _, m := range out {
@@ -653,7 +729,7 @@ func (s *Server) members(ctx context.Context, room string) ([]memberJSON, error)
 			out[i].Status = st
 		}
 	}
-	return out, nil
+	return out, next, nil
 }
 
 func (s *Server) handleMembers(w http.ResponseWriter, r *http.Request) {
@@ -667,11 +743,16 @@ func (s *Server) handleMembers(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	members, err := s.members(ctx, rj.ID)
+	limit, cursor := pageOf(r, memberPageDefault, memberPageMax)
+	members, next, err := s.members(ctx, rj.ID, cursor, limit)
 	if err != nil {
 		s.log.Warn("members", "room", rj.ID, "err", err)
 		s.fail(w, unavailable("the member list"))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"members": members})
+	out := map[string]any{"members": members}
+	if next != "" {
+		out["next"] = next
+	}
+	writeJSON(w, http.StatusOK, out)
 }

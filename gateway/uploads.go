@@ -98,6 +98,10 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		s.failFile(w, err)
 		return
 	}
+	if e := events.CheckName("filename", req.Filename, maxFieldBytes); e != nil {
+		s.failFile(w, e)
+		return
+	}
 	user := sessionOf(r).User
 	bad := func(format string, args ...any) { s.failFile(w, events.Errorf(events.CodeBadUpload, format, args...)) }
 	var allowed []string

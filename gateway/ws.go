@@ -17,16 +17,15 @@ import (
 
 // Limits of one socket.
 const (
-	maxFrame       = 16 << 10 // larger frames close the socket with 1009
-	writeTimeout   = 10 * time.Second
-	maxClientIDLen = 64
-	joinTail       = 50   // facts sent on a join without `after`
-	maxBackfill    = 1000 // further behind than this, a join gets a snapshot
-	syncDefault    = 100  // room:sync page without `limit`
-	syncMax        = 500
-	closeFlood     = 4008
-	closeAllWait   = 5 * time.Second // bound on waiting for sockets to close at shutdown
-	closeRevoked   = 4001
+	maxFrame     = 16 << 10 // larger frames close the socket with 1009
+	writeTimeout = 10 * time.Second
+	joinTail     = 50   // facts sent on a join without `after`
+	maxBackfill  = 1000 // further behind than this, a join gets a snapshot
+	syncDefault  = 100  // room:sync page without `limit`
+	syncMax      = 500
+	closeFlood   = 4008
+	closeAllWait = 5 * time.Second // bound on waiting for sockets to close at shutdown
+	closeRevoked = 4001
 )
 
 func (c *conn) sendFrame(typ, ref string, data any) {
@@ -61,9 +60,14 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
+	if !s.reserveSocket(sess.User) {
+		s.fail(w, events.Errorf(events.CodeTooManySockets, "at most %d sockets per user; close one first", s.cfg.MaxSocketsPerUser))
+		return
+	}
 	hj := &batchHijacker{ResponseWriter: w, timeout: writeTimeout}
 	ws, err := websocket.Accept(hj, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowedOrigins})
 	if err != nil {
+		s.releaseSocket(sess.User)
 		return // Accept has answered: 403 for a foreign origin, 400 for a bad handshake
 	}
 	ws.SetReadLimit(maxFrame)
@@ -126,29 +130,34 @@ func (c *conn) onFrame(typ websocket.MessageType, b []byte) bool {
 		return false
 	}
 	if typ != websocket.MessageText {
-		c.frameError("", "BAD_FRAME", "frames are JSON text")
+		c.frameError("", events.CodeBadFrame, "frames are JSON text")
 		return true
 	}
 	var f clientFrame
 	if err := json.Unmarshal(b, &f); err != nil || f.Type == "" {
-		c.frameError("", "BAD_FRAME", "a frame is a JSON object with a type")
+		c.frameError("", events.CodeBadFrame, "a frame is a JSON object with a type")
 		return true
 	}
 	c.handle(f)
 	return true
 }
 
-// field errors of a frame's data
-var errMissing = errors.New("missing field")
-
 func (c *conn) handle(f clientFrame) {
 	handler, ok := frameHandlers[f.Type]
 	if !ok {
 		c.s.metrics.framesIn.WithLabelValues("unknown").Inc()
-		c.frameError(f.Ref, "UNKNOWN_TYPE", "unknown frame type "+strconv.Quote(truncate(f.Type, 32)))
+		c.frameError(truncate(f.Ref, maxRefLen), "UNKNOWN_TYPE", "unknown frame type "+strconv.Quote(truncate(f.Type, 32)))
 		return
 	}
 	c.s.metrics.framesIn.WithLabelValues(f.Type).Inc()
+	if e := checkRef(f.Ref); e != nil {
+		c.frameError("", e.Code, e.Message)
+		return
+	}
+	if e := checkFrame(f.Type, f.Data); e != nil {
+		c.frameError(f.Ref, e.Code, e.Message)
+		return
+	}
 	if err := handler(c, f); err != nil {
 		c.frameError(f.Ref, "MISSING_FIELD", err.Error())
 	}
@@ -224,13 +233,6 @@ func (c *conn) onJoin(f clientFrame) error {
 	if err := decodeData(f, &d); err != nil {
 		return err
 	}
-	if d.Room == "" {
-		return errors.New("room is required")
-	}
-	if !events.ValidRoomID(d.Room) {
-		c.replyError(f.Ref, events.Errorf(events.CodeNoSuchRoom, "no such room"))
-		return nil
-	}
 	o, ok := c.decideMembership(events.CmdRoomJoin, d.Room, f.Ref, events.RoomJoin{Password: d.Password})
 	if !ok {
 		return nil
@@ -240,13 +242,16 @@ func (c *conn) onJoin(f clientFrame) error {
 		c.replyError(f.Ref, c.s.userError(err))
 		return nil
 	}
-	members, err := c.s.members(c.ctx, d.Room)
+	// The first page of members; GET /api/rooms/{room}/members?cursor=
+	// membersNext serves the rest.
+	members, next, err := c.s.members(c.ctx, d.Room, "", memberPageDefault)
 	if err != nil {
 		members = []memberJSON{} // Postgres is away: the list is for display only
 	}
 	// The projection may not have applied this join yet: the joiner is a
 	// member whatever it says.
-	if err == nil && !slices.ContainsFunc(members, func(m memberJSON) bool { return m.User == c.sess.User }) {
+	if err == nil && !slices.ContainsFunc(members, func(m memberJSON) bool { return m.User == c.sess.User }) &&
+		(next == "" || !c.s.isMember(c.ctx, d.Room, c.sess.User)) {
 		me, err := c.s.user(c.ctx, c.sess.User)
 		if err != nil {
 			me = userRecord{ID: c.sess.User, DisplayName: c.sess.User}
@@ -274,7 +279,11 @@ func (c *conn) onJoin(f clientFrame) error {
 	if snapshot {
 		d.After = nil
 	}
-	c.reply(f.Ref, map[string]any{"room": room, "headSeq": o.HeadSeq, "members": members, "online": online, "snapshot": snapshot})
+	answer := map[string]any{"room": room, "headSeq": o.HeadSeq, "members": members, "online": online, "snapshot": snapshot}
+	if next != "" {
+		answer["membersNext"] = next
+	}
+	c.reply(f.Ref, answer)
 	if _, err := c.s.hub.Join(c.ctx, d.Room, c, d.After, joinTail); err != nil {
 		c.s.log.Warn("join backfill", "room", d.Room, "user", c.sess.User, "err", err)
 		delete(c.rooms, d.Room)
@@ -291,9 +300,6 @@ func (c *conn) onLeave(f clientFrame) error {
 	}
 	if err := decodeData(f, &d); err != nil {
 		return err
-	}
-	if d.Room == "" {
-		return errors.New("room is required")
 	}
 	if _, ok := c.decideMembership(events.CmdRoomLeave, d.Room, f.Ref, events.RoomLeave{}); !ok {
 		return nil
@@ -315,9 +321,6 @@ func (c *conn) onSync(f clientFrame) error {
 	}
 	if err := decodeData(f, &d); err != nil {
 		return err
-	}
-	if d.Room == "" || d.After == nil {
-		return errors.New("room and after are required")
 	}
 	if !c.rooms[d.Room] {
 		c.replyError(f.Ref, events.Errorf(events.CodeNotMember, "join the room on this connection first"))
@@ -380,12 +383,6 @@ func (c *conn) onSend(f clientFrame) error {
 	if err := decodeData(f, &d); err != nil {
 		return err
 	}
-	switch {
-	case d.Room == "" || d.ClientID == "" || d.Text == nil:
-		return errors.New("room, clientId and text are required")
-	case len(d.ClientID) > maxClientIDLen:
-		return errors.New("clientId is at most 64 bytes")
-	}
 	return c.sendCommand(f, events.CmdMessageSend, d.Room, d.ClientID,
 		events.MessageSend{Text: *d.Text, ClientID: d.ClientID, Attachments: d.Attachments, ReplyTo: d.ReplyTo})
 }
@@ -399,9 +396,6 @@ func (c *conn) onEdit(f clientFrame) error {
 	if err := decodeData(f, &d); err != nil {
 		return err
 	}
-	if d.Room == "" || d.ID == 0 || d.Text == nil {
-		return errors.New("room, id and text are required")
-	}
 	return c.sendCommand(f, events.CmdMessageEdit, d.Room, "", events.MessageEdit{ID: d.ID, Text: *d.Text})
 }
 
@@ -412,9 +406,6 @@ func (c *conn) onDelete(f clientFrame) error {
 	}
 	if err := decodeData(f, &d); err != nil {
 		return err
-	}
-	if d.Room == "" || d.ID == 0 {
-		return errors.New("room and id are required")
 	}
 	return c.sendCommand(f, events.CmdMessageDelete, d.Room, "", events.MessageDelete{ID: d.ID})
 }
@@ -428,9 +419,6 @@ func onReaction(typ string) func(*conn, clientFrame) error {
 		}
 		if err := decodeData(f, &d); err != nil {
 			return err
-		}
-		if d.Room == "" || d.ID == 0 || d.Emoji == "" {
-			return errors.New("room, id and emoji are required")
 		}
 		return c.sendCommand(f, typ, d.Room, "", events.ReactionChange{ID: d.ID, Emoji: d.Emoji})
 	}
@@ -487,7 +475,30 @@ func (s *Server) addConn(c *conn) {
 	}
 }
 
+// reserveSocket counts one more socket of user, unless the user holds as
+// many as one may; the socket's removeConn releases it.
+func (s *Server) reserveSocket(user string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sockets[user] >= s.cfg.MaxSocketsPerUser {
+		return false
+	}
+	s.sockets[user]++
+	return true
+}
+
+func (s *Server) releaseSocket(user string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := s.sockets[user] - 1; n > 0 {
+		s.sockets[user] = n
+	} else {
+		delete(s.sockets, user)
+	}
+}
+
 func (s *Server) removeConn(c *conn) {
+	defer s.releaseSocket(c.sess.User)
 	c.stopAllTyping()
 	for room := range c.rooms {
 		s.hub.Leave(room, c)

@@ -2,6 +2,8 @@ package projector
 
 import (
 	"context"
+	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -10,6 +12,7 @@ import (
 	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/events/opshttp"
 	"github.com/chillin-chat/chillin/projector/internal/feed"
+	"github.com/chillin-chat/chillin/projector/internal/pg"
 )
 
 // metrics are one process's Prometheus series, all named chillin_projector_*,
@@ -21,6 +24,7 @@ type metrics struct {
 	factLag     *prometheus.HistogramVec
 	pgErrors    *prometheus.CounterVec
 	redisErrors *prometheus.CounterVec
+	stopped     *prometheus.GaugeVec
 }
 
 // lagBuckets span a caught-up view (a millisecond) to a view that was away
@@ -58,12 +62,16 @@ func newMetrics(register func(prometheus.Collector) error, js jetstream.JetStrea
 			Name: "chillin_projector_redis_errors_total",
 			Help: "Failed attempts to apply a batch to Redis (each is retried).",
 		}, view),
+		stopped: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "chillin_projector_view_stopped",
+			Help: "1 while the view is stopped at a fact it cannot apply (alert on it), else 0.",
+		}, view),
 	}
 	names := make([]string, len(views))
 	for i, v := range views {
 		names[i] = events.ProjectionConsumerConfig(v, false).Durable
 	}
-	for _, c := range []prometheus.Collector{m.applied, m.batch, m.lag, m.factLag, m.pgErrors, m.redisErrors,
+	for _, c := range []prometheus.Collector{m.applied, m.batch, m.lag, m.factLag, m.pgErrors, m.redisErrors, m.stopped,
 		opshttp.ConsumerCollector("chillin_projector", func(ctx context.Context) []*jetstream.ConsumerInfo {
 			var infos []*jetstream.ConsumerInfo
 			for _, name := range names {
@@ -81,7 +89,7 @@ func newMetrics(register func(prometheus.Collector) error, js jetstream.JetStrea
 }
 
 // observer returns the feed observer of one view.
-func (m *metrics) observer(view string) feed.Observer {
+func (m *metrics) observer(view string) *viewObserver {
 	errs := m.redisErrors
 	if view == ViewPG {
 		errs = m.pgErrors
@@ -93,6 +101,7 @@ func (m *metrics) observer(view string) feed.Observer {
 		lag:     m.lag.WithLabelValues(view),
 		factLag: m.factLag.WithLabelValues(view),
 		errors:  errs.WithLabelValues(view),
+		stopped: m.stopped.WithLabelValues(view),
 	}
 }
 
@@ -103,6 +112,9 @@ type viewObserver struct {
 	lag     prometheus.Gauge
 	factLag prometheus.Observer
 	errors  prometheus.Counter
+	stopped prometheus.Gauge
+	// halted: the view is stopped at a fact it cannot apply.
+	halted atomic.Bool
 }
 
 // Applied records a batch. Lag is measured against the facts' own times,
@@ -122,6 +134,8 @@ func (o *viewObserver) Applied(items []feed.Item) {
 			newest = it
 		}
 	}
+	o.halted.Store(false)
+	o.stopped.Set(0)
 	o.applied.Add(float64(n))
 	o.batch.Observe(float64(len(items)))
 	if n > 0 {
@@ -129,4 +143,22 @@ func (o *viewObserver) Applied(items []feed.Item) {
 	}
 }
 
-func (o *viewObserver) Failed(error) { o.errors.Inc() }
+// Failed records a failed attempt; one that stopped at a fact the view
+// cannot apply marks the view stopped until a batch is applied.
+func (o *viewObserver) Failed(err error) {
+	o.errors.Inc()
+	if errors.Is(err, pg.ErrStopped) {
+		o.halted.Store(true)
+		o.stopped.Set(1)
+	}
+}
+
+// probe is the /ready check of the view: down while it is stopped.
+func (o *viewObserver) probe(view string) opshttp.Probe {
+	return opshttp.Probe{Name: view + " view", Check: func(context.Context) error {
+		if o.halted.Load() {
+			return pg.ErrStopped
+		}
+		return nil
+	}}
+}

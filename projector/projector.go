@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/natsconn"
 	"github.com/chillin-chat/chillin/events/opshttp"
 	"github.com/chillin-chat/chillin/projector/internal/backoff"
 	"github.com/chillin-chat/chillin/projector/internal/cache"
@@ -167,19 +168,10 @@ func Run(ctx context.Context, cfg Config) error {
 		defer rdb.Close()
 	}
 
-	nc, err := nats.Connect(cfg.NATSURL,
-		nats.Name("chillin-projector"),
-		nats.RetryOnFailedConnect(true),
-		nats.MaxReconnects(-1),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil {
-				log.Warn("nats disconnected", "err", err)
-			}
-		}),
-		nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected") }),
-	)
+	// ctx now also ends when the connection is closed for good.
+	ctx, nc, err := natsconn.Connect(ctx, cfg.NATSURL, "chillin-projector", log, nats.RetryOnFailedConnect(true))
 	if err != nil {
-		return fmt.Errorf("projector: nats connect: %w", err)
+		return fmt.Errorf("projector: %w", err)
 	}
 	defer func() {
 		// Acks and naks are fire-and-forget publishes: send them before closing.
@@ -203,8 +195,15 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("projector: metrics: %w", err)
 	}
+	observers := map[string]*viewObserver{}
+	for _, view := range cfg.Views {
+		observers[view] = m.observer(view)
+	}
 	if opsLn != nil {
 		probes := []opshttp.Probe{opshttp.NATS(nc)}
+		if o := observers[ViewPG]; o != nil {
+			probes = append(probes, o.probe(ViewPG))
+		}
 		if pool != nil {
 			probes = append(probes, opshttp.Probe{Name: "postgres", Check: pool.Ping})
 		}
@@ -219,7 +218,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := backoff.Retry(ctx, log, pol, "ensure streams", func(ctx context.Context) error {
 		return events.EnsureStreams(ctx, js, cfg.Streams)
 	}, nil); err != nil {
-		return nil // stopped before NATS answered
+		return natsconn.Lost(ctx) // stopped before NATS answered
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -228,20 +227,23 @@ func Run(ctx context.Context, cfg Config) error {
 		switch view {
 		case ViewPG:
 			g.Go(func() error {
-				return pg.Run(gctx, pg.Config{Pool: pool, JS: js, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval, Logger: vlog, Backoff: pol, Observer: m.observer(view)})
+				return pg.Run(gctx, pg.Config{Pool: pool, JS: js, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval, Logger: vlog, Backoff: pol, Observer: observers[view]})
 			})
 		case ViewLive:
 			g.Go(func() error {
-				return live.Run(gctx, live.Config{Redis: rdb, Prefix: cfg.RedisPrefix, JS: js, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval, Logger: vlog, Backoff: pol, Observer: m.observer(view)})
+				return live.Run(gctx, live.Config{Redis: rdb, Prefix: cfg.RedisPrefix, JS: js, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval, Logger: vlog, Backoff: pol, Observer: observers[view]})
 			})
 		case ViewCache:
 			g.Go(func() error {
-				return cache.Run(gctx, cache.Config{Redis: rdb, Prefix: cfg.RedisPrefix, Window: cfg.CacheWindow, JS: js, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval, Logger: vlog, Backoff: pol, Observer: m.observer(view)})
+				return cache.Run(gctx, cache.Config{Redis: rdb, Prefix: cfg.RedisPrefix, Window: cfg.CacheWindow, JS: js, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval, Logger: vlog, Backoff: pol, Observer: observers[view]})
 			})
 		}
 		vlog.Info("view started")
 	}
 	err = g.Wait()
 	log.Info("projector stopped")
+	if lost := natsconn.Lost(ctx); lost != nil {
+		return fmt.Errorf("projector: %w", lost)
+	}
 	return err
 }

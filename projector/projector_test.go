@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/events/natstest"
+	"github.com/chillin-chat/chillin/events/opshttp/opshttptest"
 	"github.com/chillin-chat/chillin/events/redistest"
 	"github.com/chillin-chat/chillin/projector"
 	"github.com/chillin-chat/chillin/projector/internal/projtest"
@@ -337,20 +340,48 @@ func TestPGViewStartsWithPostgresDown(t *testing.T) {
 	}
 }
 
-func TestPGViewSkipsPoison(t *testing.T) {
+// A fact the pg view cannot apply is not skipped: the view applies what
+// comes before it, stops there, logs an error, and reports itself stopped
+// on /ready and in chillin_projector_view_stopped.
+func TestPGViewStopsAtPoison(t *testing.T) {
 	e := newEnv(t)
 	pool, dbURL := schematest.NewDB(t)
-	e.start(t, pgConfig(dbURL))
-	projtest.Publish(t, e.js, projtest.Fact(t, 1, events.RoomCreated, "lobby", 1, "ann", events.RoomCreatedData{Name: "Lobby"}))
-	poison := projtest.PublishRaw(t, e.js, events.RoomSubject("lobby"), []byte("not a fact"))
-	last := projtest.Publish(t, e.js, projtest.Fact(t, 3, events.MessagePosted, "lobby", 2, "ann", events.MessagePostedData{Text: "after", ClientID: "a1"}))
-	waitCheckpoint(t, pool, last[0].ID)
-	e.waitAcked(t, "projector-pg", last[0].ID)
-	if got := projtest.Count(t, pool, "messages"); got != 1 {
-		t.Errorf("%d messages, want 1", got)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !e.logs.HasLine("level=ERROR", `msg="poison fact skipped"`, fmt.Sprintf("seq=%d ", poison)) {
-		t.Errorf("poison fact %d not logged", poison)
+	base := "http://" + ln.Addr().String()
+	cfg := pgConfig(dbURL)
+	cfg.HTTPListener = ln
+	e.start(t, cfg)
+	created := projtest.Publish(t, e.js, projtest.Fact(t, 1, events.RoomCreated, "lobby", 1, "ann", events.RoomCreatedData{Name: "Lobby"}))
+	poison := projtest.PublishRaw(t, e.js, events.RoomSubject("lobby"), []byte("not a fact"))
+	projtest.Publish(t, e.js, projtest.Fact(t, 3, events.MessagePosted, "lobby", 2, "ann", events.MessagePostedData{Text: "after", ClientID: "a1"}))
+	waitCheckpoint(t, pool, created[0].ID)
+	projtest.Eventually(t, "the stop logged", func() bool {
+		return e.logs.HasLine("level=ERROR", `msg="fact cannot be projected: the view stops before it"`, fmt.Sprintf("seq=%d ", poison))
+	})
+	projtest.Eventually(t, "the view reported stopped", func() bool {
+		m := series(opshttptest.Scrape(t, base), "chillin_projector_view_stopped", "view", projector.ViewPG)
+		return m.GetGauge().GetValue() == 1
+	})
+	code, b := opshttptest.Get(t, base+"/ready")
+	if code != http.StatusServiceUnavailable || !strings.Contains(string(b), `"pg view"`) {
+		t.Fatalf("/ready of a stopped view: %d %s", code, b)
+	}
+	time.Sleep(300 * time.Millisecond) // retries come and go; none moves on
+	var cp int64
+	if err := pool.QueryRow(ctxT(t), "SELECT seq FROM projection_checkpoints WHERE view = 'pg'").Scan(&cp); err != nil {
+		t.Fatal(err)
+	}
+	if uint64(cp) != created[0].ID {
+		t.Errorf("checkpoint %d, want %d: the view moved past the poison fact %d", cp, created[0].ID, poison)
+	}
+	if got := projtest.Count(t, pool, "messages"); got != 0 {
+		t.Errorf("%d messages, want 0: a fact after the poison one was applied", got)
+	}
+	if e.logs.Contains("poison fact skipped") {
+		t.Errorf("the poison fact was skipped")
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/natsconn"
 	"github.com/chillin-chat/chillin/events/objstore"
 	"github.com/chillin-chat/chillin/events/opshttp"
 	"github.com/chillin-chat/chillin/events/ratelimit"
@@ -233,9 +234,10 @@ func Run(ctx context.Context, cfg Config) error {
 		defer opsLn.Close()
 	}
 
-	nc, err := nats.Connect(cfg.NATSURL, nats.Name("chillin-validator"), nats.MaxReconnects(-1))
+	// ctx now also ends when the connection is closed for good.
+	ctx, nc, err := natsconn.Connect(ctx, cfg.NATSURL, "chillin-validator", log)
 	if err != nil {
-		return fmt.Errorf("validator: connect to nats: %w", err)
+		return fmt.Errorf("validator: %w", err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
@@ -351,7 +353,7 @@ func Run(ctx context.Context, cfg Config) error {
 	pulls.Wait()
 	v.shutdown(cmds, consumers, &wg)
 	log.Info("validator stopped")
-	return nil
+	return natsconn.Lost(ctx)
 }
 
 // pull asks partition p for commands and dispatches them until ctx ends.

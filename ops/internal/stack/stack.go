@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chillin-chat/chillin/events/natsconn"
 	"github.com/chillin-chat/chillin/gateway"
 	"github.com/chillin-chat/chillin/projector"
 	"github.com/chillin-chat/chillin/schema"
@@ -100,9 +101,17 @@ type Config struct {
 // Run runs a gateway, a validator and a projector until ctx ends.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return named("validator", validator.Run(ctx, cfg.Validator)) })
-	g.Go(func() error { return named("projector", projector.Run(ctx, cfg.Projector)) })
-	g.Go(func() error { return named("gateway", gateway.Run(ctx, cfg.Gateway)) })
+	// A service whose NATS connection was closed for good runs again,
+	// dialing anew, rather than taking the others down.
+	g.Go(func() error {
+		return named("validator", natsconn.Serve(ctx, log, "validator", func(ctx context.Context) error { return validator.Run(ctx, cfg.Validator) }))
+	})
+	g.Go(func() error {
+		return named("projector", natsconn.Serve(ctx, log, "projector", func(ctx context.Context) error { return projector.Run(ctx, cfg.Projector) }))
+	})
+	g.Go(func() error {
+		return named("gateway", natsconn.Serve(ctx, log, "gateway", func(ctx context.Context) error { return gateway.Run(ctx, cfg.Gateway) }))
+	})
 	err := g.Wait()
 	log.Info("stopped", "err", err)
 	return err

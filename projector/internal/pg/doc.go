@@ -18,9 +18,13 @@
 // The lock is LockKey for the live view; a View applying into another schema
 // (pgview's rebuild) takes a key of its own (NewViewLocked).
 //
+// A fact the view cannot apply (it does not decode, or Postgres refuses its
+// data) is never skipped: the view applies what comes before it and stops
+// there (ErrStopped), and the projector reports it stopped.
+//
 // It must never write anything but projections of the log, never advance the
-// checkpoint past a fact it did not apply or deliberately skip as unreadable,
-// and never turn off synchronous commit.
+// checkpoint past a fact it did not apply, and never turn off synchronous
+// commit.
 //
 // Concurrency: a View is used by one feed goroutine; Apply is not reentrant.
 package pg

@@ -76,6 +76,27 @@ func Run(ctx context.Context, cfg Config) error {
 	}, v.Apply)
 }
 
+// ErrStopped is matched by the error of a batch that reaches a fact the view
+// cannot apply: one that does not decode, or whose data Postgres refuses.
+// The view does not skip it. It applies and checkpoints everything before
+// it, then stops there: the feed offers the batch again (with backoff) and
+// the view refuses it again, until the fact can be applied (a projector
+// that reads it, a schema that takes it). The projector reports a stopped
+// view in its metrics and /ready.
+var ErrStopped = errors.New("the view stopped at a fact it cannot apply")
+
+// stopError is the fact a view stopped at.
+type stopError struct {
+	seq uint64
+	err error
+}
+
+func (e *stopError) Error() string {
+	return fmt.Sprintf("%v: seq %d: %v", ErrStopped, e.seq, e.err)
+}
+
+func (e *stopError) Is(target error) bool { return target == ErrStopped }
+
 // View applies batches of facts to Postgres.
 type View struct {
 	pool *pgxpool.Pool
@@ -88,6 +109,8 @@ type View struct {
 	maxFill int
 	// lockKey is the advisory lock taken by every transaction.
 	lockKey int64
+	// stoppedAt is the fact the view last stopped at, logged once.
+	stoppedAt uint64
 }
 
 // NewView returns a View on a migrated database. evt is CHAT_EVT, read when
@@ -117,6 +140,19 @@ func (v *View) Apply(ctx context.Context, items []feed.Item) error {
 	careful := false
 	for {
 		done, err := v.applyOnce(ctx, items, last, careful)
+		var stop *stopError
+		if errors.As(err, &stop) {
+			if !careful {
+				// Apply fact by fact, so that every fact before it lands.
+				careful = true
+				continue
+			}
+			if stop.seq != v.stoppedAt {
+				v.stoppedAt = stop.seq
+				v.log.Error("fact cannot be projected: the view stops before it", "seq", stop.seq, "err", stop.err)
+			}
+			return err
+		}
 		if err != nil {
 			if isDataError(err) && !careful {
 				// A fact the schema refuses (for example text Postgres cannot
@@ -164,32 +200,42 @@ func (v *View) applyOnce(ctx context.Context, items []feed.Item, last uint64, ca
 		return true, nil
 	}
 
+	// A stop ends the facts to apply; those before it are applied.
+	var stop *stopError
 	facts, upto, err := v.collect(ctx, items, cp, last)
-	if err != nil {
+	if err != nil && !errors.As(err, &stop) {
 		return false, err
 	}
 	if careful {
-		err = v.execCareful(ctx, tx, facts, items)
+		err = v.execCareful(ctx, tx, facts)
 	} else {
-		err = v.exec(ctx, tx, facts, items)
+		err = v.exec(ctx, tx, facts)
+	}
+	if careful && errors.As(err, &stop) {
+		upto, err = stop.seq-1, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	if _, err := tx.Exec(ctx, sqlSaveCheckpoint, Name, int64(upto)); err != nil {
-		return false, fmt.Errorf("save checkpoint %d: %w", upto, err)
+	if upto > cp {
+		if _, err := tx.Exec(ctx, sqlSaveCheckpoint, Name, int64(upto)); err != nil {
+			return false, fmt.Errorf("save checkpoint %d: %w", upto, err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return false, fmt.Errorf("commit through seq %d: %w", upto, err)
+		}
+		v.applied = upto
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return false, fmt.Errorf("commit through seq %d: %w", upto, err)
+	if stop != nil {
+		return false, stop
 	}
-	v.applied = upto
 	return upto >= last, nil
 }
 
 // collect returns the facts with cp < seq <= upto in stream order, and upto:
 // last, or less when more than maxFill facts had to be read from the log.
-// Items that are poison are left out (the feed terminates them); facts read
-// from the log that are poison are logged and left out here.
+// At a fact that cannot be read (an item or a fact read from the log), it
+// returns the facts before it, upto just before it and a *stopError.
 func (v *View) collect(ctx context.Context, items []feed.Item, cp, last uint64) ([]events.Stored, uint64, error) {
 	have := make([]*feed.Item, 0, len(items))
 	for i := range items {
@@ -220,6 +266,10 @@ func (v *View) collect(ctx context.Context, items []feed.Item, cp, last uint64) 
 				return facts, next - 1, nil
 			}
 			s, ok, err := v.read(ctx, next)
+			var stop *stopError
+			if errors.As(err, &stop) {
+				return facts, next - 1, err
+			}
 			if err != nil {
 				return nil, 0, err
 			}
@@ -234,9 +284,10 @@ func (v *View) collect(ctx context.Context, items []feed.Item, cp, last uint64) 
 		if it.Seq < next {
 			continue // delivered twice
 		}
-		if it.Err == nil {
-			facts = append(facts, it.Fact)
+		if it.Err != nil {
+			return facts, it.Seq - 1, &stopError{seq: it.Seq, err: it.Err}
 		}
+		facts = append(facts, it.Fact)
 		next = it.Seq + 1
 	}
 	if filled > 0 {
@@ -246,7 +297,7 @@ func (v *View) collect(ctx context.Context, items []feed.Item, cp, last uint64) 
 }
 
 // read fetches one fact from the log. ok is false for a sequence the log does
-// not hold or a fact that cannot be read (logged).
+// not hold; a fact that cannot be read is a *stopError.
 func (v *View) read(ctx context.Context, seq uint64) (events.Stored, bool, error) {
 	m, err := v.evt.GetMsg(ctx, seq)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
@@ -257,16 +308,19 @@ func (v *View) read(ctx context.Context, seq uint64) (events.Stored, bool, error
 	}
 	s, err := events.DecodeStoredMsg(m)
 	if err != nil {
-		v.log.Error("poison fact skipped", "seq", seq, "subject", m.Subject, "err", err)
-		return events.Stored{}, false, nil
+		return events.Stored{}, false, &stopError{seq: seq, err: fmt.Errorf("subject %s: %w", m.Subject, err)}
 	}
 	return s, true, nil
 }
 
-// exec runs the plan of facts in one pipelined round trip.
-func (v *View) exec(ctx context.Context, tx pgx.Tx, facts []events.Stored, items []feed.Item) error {
+// exec runs the plan of facts in one pipelined round trip. A fact whose
+// payload the plan cannot read is a *stopError, and nothing is run.
+func (v *View) exec(ctx context.Context, tx pgx.Tx, facts []events.Stored) error {
 	p := plan(facts)
-	v.skipped(p.Skipped, items)
+	if len(p.Skipped) > 0 {
+		s := p.Skipped[0]
+		return &stopError{seq: s.Seq, err: fmt.Errorf("%s: %w", s.Type, s.Err)}
+	}
 	if len(p.Stmts) == 0 {
 		return nil
 	}
@@ -288,45 +342,34 @@ func (v *View) exec(ctx context.Context, tx pgx.Tx, facts []events.Stored, items
 	return err
 }
 
-// execCareful applies fact by fact, each under a savepoint, and skips a fact
-// whose statements Postgres refuses as bad data.
-func (v *View) execCareful(ctx context.Context, tx pgx.Tx, facts []events.Stored, items []feed.Item) error {
+// execCareful applies fact by fact, each under a savepoint, and stops at
+// a fact whose statements Postgres refuses as bad data, or whose payload does
+// not decode: it undoes that fact's statements and returns a *stopError; the
+// facts before it stay applied.
+func (v *View) execCareful(ctx context.Context, tx pgx.Tx, facts []events.Stored) error {
 	for _, f := range facts {
 		if _, err := tx.Exec(ctx, "SAVEPOINT fact"); err != nil {
 			return fmt.Errorf("savepoint: %w", err)
 		}
-		err := v.exec(ctx, tx, []events.Stored{f}, items)
-		if err != nil && !isDataError(err) {
+		err := v.exec(ctx, tx, []events.Stored{f})
+		var stop *stopError
+		if err != nil && !isDataError(err) && !errors.As(err, &stop) {
 			return err
 		}
 		if err != nil {
 			if _, rerr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT fact"); rerr != nil {
 				return fmt.Errorf("rollback to savepoint: %w", rerr)
 			}
-			v.skipped([]Skip{{Seq: f.ID, Type: f.Type, Err: err}}, items)
-			continue
+			if stop == nil {
+				stop = &stopError{seq: f.ID, err: fmt.Errorf("%s: %w", f.Type, err)}
+			}
+			return stop
 		}
 		if _, err := tx.Exec(ctx, "RELEASE SAVEPOINT fact"); err != nil {
 			return fmt.Errorf("release savepoint: %w", err)
 		}
 	}
 	return nil
-}
-
-// skipped marks skipped facts that came in the batch as poison, for the feed
-// to log and terminate; skipped facts read from the log are logged here.
-func (v *View) skipped(skips []Skip, items []feed.Item) {
-outer:
-	for _, s := range skips {
-		err := fmt.Errorf("%s: %w", s.Type, s.Err)
-		for i := range items {
-			if items[i].Seq == s.Seq {
-				items[i].Err = err
-				continue outer
-			}
-		}
-		v.log.Error("poison fact skipped", "seq", s.Seq, "err", err)
-	}
 }
 
 // isDataError reports whether Postgres refused the data itself (SQLSTATE

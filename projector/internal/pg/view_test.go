@@ -168,46 +168,59 @@ func TestViewsSerializeAcrossInstances(t *testing.T) {
 	}
 }
 
-func TestViewSkipsPoison(t *testing.T) {
-	pool, _ := schematest.NewDB(t)
-	log, logs := projtest.Logger(t)
+// A fact the view cannot apply stops it: the facts before it are applied
+// and checkpointed, it and those after it are not, and applying again stops
+// at the same place.
+func TestViewStopsAtPoison(t *testing.T) {
 	f := func(id uint64, typ, room string, seq uint64, user string, data any) events.Stored {
 		return events.Stored{ID: id, Fact: projtest.Fact(t, id, typ, room, seq, user, data)}
 	}
 	badPayload := f(4, events.MessagePosted, "lobby", 3, "ann", events.MessagePostedData{})
 	badPayload.Data = json.RawMessage(`{"text": 5}`)
-	batch := items([]events.Stored{
-		f(1, events.RoomCreated, "lobby", 1, "ann", events.RoomCreatedData{Name: "Lobby"}),
-		f(2, events.MessagePosted, "lobby", 2, "ann", events.MessagePostedData{Text: "fine", ClientID: "a1"}),
-		{}, // 3: not a fact at all, as the feed hands it over
-		badPayload,
+	for _, tc := range []struct {
+		name   string
+		poison func(batch []feed.Item)
+		at     uint64
+	}{
+		{"not a fact, as the feed hands it over", func(b []feed.Item) { b[2] = feed.Item{Seq: 3, Err: errNotAFact} }, 3},
+		{"a payload that does not decode", func(b []feed.Item) { b[3] = items([]events.Stored{badPayload})[0] }, 4},
 		// Postgres cannot store NUL in text: the batch is refused and
-		// applied fact by fact.
-		f(5, events.MessagePosted, "lobby", 4, "ann", events.MessagePostedData{Text: "nul \x00 here", ClientID: "a2"}),
-		f(6, events.MessagePosted, "lobby", 5, "ann", events.MessagePostedData{Text: "after", ClientID: "a3"}),
-	})
-	batch[2] = feed.Item{Seq: 3, Err: errNotAFact}
-	v := NewView(pool, nil, log, 500)
-	if err := v.Apply(ctxT(t), batch); err != nil {
-		t.Fatalf("apply: %v", err)
-	}
-	for i, wantPoison := range []bool{false, false, true, true, true, false} {
-		if got := batch[i].Err != nil; got != wantPoison {
-			t.Errorf("item seq %d: poison = %v (%v), want %v", batch[i].Seq, got, batch[i].Err, wantPoison)
-		}
-	}
-	if got := projtest.Checkpoint(t, pool); got != 6 {
-		t.Errorf("checkpoint %d, want 6", got)
-	}
-	if got := projtest.Count(t, pool, "messages"); got != 2 {
-		t.Errorf("%d messages, want 2 (fine, after)", got)
-	}
-	if !logs.Contains("refused by postgres") {
-		t.Errorf("the refused batch was not logged")
-	}
-	dump := projtest.Dump(t, pool)
-	if !strings.Contains(dump, "lobby | Lobby |  | false | NULL | ann | "+projtest.At(1).Format(time.RFC3339)+" | 5 | 6") {
-		t.Errorf("room head should reach seq 5 / fact 6:\n%s", dump)
+		// applied fact by fact up to it.
+		{"text postgres refuses", func(b []feed.Item) {
+			b[4] = items([]events.Stored{f(5, events.MessagePosted, "lobby", 4, "ann", events.MessagePostedData{Text: "nul \x00 here", ClientID: "a2"})})[0]
+		}, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pool, _ := schematest.NewDB(t)
+			log, logs := projtest.Logger(t)
+			batch := items([]events.Stored{
+				f(1, events.RoomCreated, "lobby", 1, "ann", events.RoomCreatedData{Name: "Lobby"}),
+				f(2, events.MessagePosted, "lobby", 2, "ann", events.MessagePostedData{Text: "fine", ClientID: "a1"}),
+				f(3, events.MessagePosted, "lobby", 3, "ann", events.MessagePostedData{Text: "three", ClientID: "a3"}),
+				f(4, events.MessagePosted, "lobby", 4, "ann", events.MessagePostedData{Text: "four", ClientID: "a4"}),
+				f(5, events.MessagePosted, "lobby", 5, "ann", events.MessagePostedData{Text: "five", ClientID: "a5"}),
+				f(6, events.MessagePosted, "lobby", 6, "ann", events.MessagePostedData{Text: "after", ClientID: "a6"}),
+			})
+			tc.poison(batch)
+			v := NewView(pool, nil, log, 500)
+			for range 2 {
+				if err := v.Apply(ctxT(t), batch); !errors.Is(err, ErrStopped) {
+					t.Fatalf("apply: %v, want ErrStopped", err)
+				}
+			}
+			if got := projtest.Checkpoint(t, pool); got != tc.at-1 {
+				t.Errorf("checkpoint %d, want %d", got, tc.at-1)
+			}
+			if got, want := projtest.Count(t, pool, "messages"), int(tc.at)-2; got != want {
+				t.Errorf("%d messages, want %d (those before the poison fact)", got, want)
+			}
+			if n := strings.Count(logs.String(), "fact cannot be projected"); n != 1 {
+				t.Errorf("the stop was logged %d times, want once:\n%s", n, logs)
+			}
+			if logs.Contains("skipped") {
+				t.Errorf("a fact was skipped:\n%s", logs)
+			}
+		})
 	}
 }
 

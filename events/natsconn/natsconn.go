@@ -1,0 +1,97 @@
+// Package natsconn dials the NATS connection a Chillin service holds, the
+// same way in every service.
+//
+// The connection reconnects forever after a network failure. nats.go closes
+// a connection for good, however, when the server ends it with a protocol
+// error (a subject longer than the server's control line limit, for one:
+// "maximum control line exceeded"); such a connection cannot be reopened,
+// and a service that ran on with it would fail every request until someone
+// restarted it. Connect's context ends when that happens, with ErrClosed as
+// its cause: the service stops and returns the error, and its supervisor
+// (compose's restart policy, systemd; Serve for services hosted in one
+// process) starts it again, which dials anew.
+// Meanwhile its /ready answers 503, as it does while NATS is away.
+package natsconn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// ErrClosed is the cause of a Connect context that ended because the
+// connection was closed for good.
+var ErrClosed = errors.New("nats connection closed for good")
+
+// reconnectWait is the pause between two reconnect attempts.
+const reconnectWait = time.Second
+
+// Connect dials url as the named client. It returns the connection and a
+// context derived from ctx that ends when the connection is closed for good
+// (not by the service's own Close after ctx ended). opts come after the
+// package's own and may add to them.
+func Connect(ctx context.Context, url, name string, log *slog.Logger, opts ...nats.Option) (context.Context, *nats.Conn, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	base := []nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(reconnectWait),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected") }),
+		nats.ClosedHandler(func(nc *nats.Conn) {
+			if ctx.Err() != nil || nc.LastError() == nil {
+				return // the service's own Close
+			}
+			err := fmt.Errorf("%w: %v", ErrClosed, nc.LastError())
+			log.Error("nats connection closed; stopping so that a restart dials again", "err", err)
+			cancel(err)
+		}),
+	}
+	nc, err := nats.Connect(url, append(base, opts...)...)
+	if err != nil {
+		cancel(nil)
+		return nil, nil, fmt.Errorf("%s: connect to nats: %w", name, err)
+	}
+	return ctx, nc, nil
+}
+
+// Lost returns the error that closed the connection of a Connect context
+// for good, or nil when it did not end that way.
+func Lost(ctx context.Context) error {
+	if err := context.Cause(ctx); errors.Is(err, ErrClosed) {
+		return err
+	}
+	return nil
+}
+
+// redialWait is the pause before a service whose connection was closed for
+// good runs again.
+var redialWait = time.Second
+
+// Serve runs a service until ctx ends, and runs it again, after a short
+// pause, each time it stops because its connection was closed for good:
+// each run dials anew. It is for processes that host services in-process
+// (the all-in-one); a service in a process of its own relies on its
+// supervisor instead. Any other error ends Serve.
+func Serve(ctx context.Context, log *slog.Logger, name string, run func(context.Context) error) error {
+	for {
+		err := run(ctx)
+		if !errors.Is(err, ErrClosed) || ctx.Err() != nil {
+			return err
+		}
+		log.Error("service stopped: its nats connection was closed; starting it again", "service", name, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(redialWait):
+		}
+	}
+}
