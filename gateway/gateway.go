@@ -48,6 +48,8 @@ type Server struct {
 	dummyOnce sync.Once
 	dummy     string
 
+	hashSlots *hashSlots // bounds concurrent password hashing (throttle.go)
+
 	static http.Handler // the web app, if configured
 
 	media *mediaStore // media storage; nil when not configured (uploads.go)
@@ -69,6 +71,7 @@ func Run(ctx context.Context, cfg Config) error {
 		pending: map[string]chan events.Outcome{},
 		metrics: newMetrics(cfg.Metrics),
 	}
+	s.hashSlots = newHashSlots(cfg.Throttle.HashConcurrency, cfg.Throttle.HashWait)
 	if cfg.UI != nil {
 		var err error
 		if s.static, err = staticFiles(cfg.UI, contentSecurityPolicy(cfg.Storage)); err != nil {
@@ -105,6 +108,10 @@ func Run(ctx context.Context, cfg Config) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		s.beatPresence(gctx)
+		return nil
+	})
+	g.Go(func() error {
+		s.recheckSessions(gctx)
 		return nil
 	})
 	g.Go(func() error {

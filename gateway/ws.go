@@ -69,6 +69,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	ws.SetReadLimit(maxFrame)
 	c := newConn(s, sess, ws, hj)
 	s.addConn(c)
+	s.watchSession(c)
 	s.metrics.conns.Inc()
 
 	user, err := s.user(c.ctx, sess.User)
@@ -231,9 +232,15 @@ func (c *conn) onJoin(f clientFrame) error {
 		c.replyError(f.Ref, events.Errorf(events.CodeNoSuchRoom, "no such room"))
 		return nil
 	}
+	if d.Password != "" && !c.admitRoomPassword(f.Ref, d.Room) {
+		return nil
+	}
 	o, ok := c.decideMembership(events.CmdRoomJoin, d.Room, f.Ref, events.RoomJoin{Password: d.Password})
 	if !ok {
 		return nil
+	}
+	if d.Password != "" {
+		c.s.forgive(c.ctx, []string{c.s.roomPasswordCounter(c.sess.User, d.Room).key})
 	}
 	room, err := c.s.room(c.ctx, d.Room)
 	if err != nil {
