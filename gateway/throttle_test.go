@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"errors"
+	"flag"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -207,6 +209,37 @@ func TestRetryAfter(t *testing.T) {
 	for wait, want := range map[time.Duration]int{0: 1, time.Millisecond: 1, time.Second: 1, 1001 * time.Millisecond: 2, 14*time.Minute + 59*time.Second + time.Millisecond: 900} {
 		if got := retryAfter(wait); got != want {
 			t.Errorf("retryAfter(%v) = %d, want %d", wait, got, want)
+		}
+	}
+}
+
+func TestFlagsAuthSettings(t *testing.T) {
+	parse := func(env map[string]string) (Config, error) {
+		fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		build := Flags(fs, func(k string) string { return env[k] })
+		if err := fs.Parse(nil); err != nil {
+			t.Fatal(err)
+		}
+		return build()
+	}
+	cfg, err := parse(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.SessionMaxAge != 30*24*time.Hour || cfg.TrustedProxies != nil || cfg.Throttle.HashConcurrency != 0 {
+		t.Fatalf("defaults: max age %v, proxies %v, hash concurrency %d", cfg.SessionMaxAge, cfg.TrustedProxies, cfg.Throttle.HashConcurrency)
+	}
+	cfg, err = parse(map[string]string{"CHILLIN_SESSION_MAX_AGE": "168h", "CHILLIN_TRUSTED_PROXIES": "10.0.0.0/8,127.0.0.1", "CHILLIN_HASH_CONCURRENCY": "3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.SessionMaxAge != 168*time.Hour || len(cfg.TrustedProxies) != 2 || cfg.Throttle.HashConcurrency != 3 {
+		t.Fatalf("from env: max age %v, proxies %v, hash concurrency %d", cfg.SessionMaxAge, cfg.TrustedProxies, cfg.Throttle.HashConcurrency)
+	}
+	for key, bad := range map[string]string{"CHILLIN_SESSION_MAX_AGE": "forever", "CHILLIN_TRUSTED_PROXIES": "nginx", "CHILLIN_HASH_CONCURRENCY": "-1"} {
+		if _, err := parse(map[string]string{key: bad}); err == nil {
+			t.Errorf("%s=%s accepted", key, bad)
 		}
 	}
 }
