@@ -227,17 +227,17 @@ func TestFlagsAuthSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.SessionMaxAge != 30*24*time.Hour || cfg.TrustedProxies != nil || cfg.Throttle.HashConcurrency != 0 {
+	if cfg.SessionMaxAge != 30*24*time.Hour || cfg.TrustedProxies != nil || cfg.Throttle.HashConcurrency != 0 || cfg.Throttle.RegisterPerAddress != (Rule{10, time.Hour}) {
 		t.Fatalf("defaults: max age %v, proxies %v, hash concurrency %d", cfg.SessionMaxAge, cfg.TrustedProxies, cfg.Throttle.HashConcurrency)
 	}
-	cfg, err = parse(map[string]string{"CHILLIN_SESSION_MAX_AGE": "168h", "CHILLIN_TRUSTED_PROXIES": "10.0.0.0/8,127.0.0.1", "CHILLIN_HASH_CONCURRENCY": "3"})
+	cfg, err = parse(map[string]string{"CHILLIN_SESSION_MAX_AGE": "168h", "CHILLIN_TRUSTED_PROXIES": "10.0.0.0/8,127.0.0.1", "CHILLIN_HASH_CONCURRENCY": "3", "CHILLIN_REGISTER_LIMIT": "500"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.SessionMaxAge != 168*time.Hour || len(cfg.TrustedProxies) != 2 || cfg.Throttle.HashConcurrency != 3 {
+	if cfg.SessionMaxAge != 168*time.Hour || len(cfg.TrustedProxies) != 2 || cfg.Throttle.HashConcurrency != 3 || cfg.Throttle.RegisterPerAddress.Max != 500 {
 		t.Fatalf("from env: max age %v, proxies %v, hash concurrency %d", cfg.SessionMaxAge, cfg.TrustedProxies, cfg.Throttle.HashConcurrency)
 	}
-	for key, bad := range map[string]string{"CHILLIN_SESSION_MAX_AGE": "forever", "CHILLIN_TRUSTED_PROXIES": "nginx", "CHILLIN_HASH_CONCURRENCY": "-1"} {
+	for key, bad := range map[string]string{"CHILLIN_SESSION_MAX_AGE": "forever", "CHILLIN_TRUSTED_PROXIES": "nginx", "CHILLIN_HASH_CONCURRENCY": "-1", "CHILLIN_REGISTER_LIMIT": "0"} {
 		if _, err := parse(map[string]string{key: bad}); err == nil {
 			t.Errorf("%s=%s accepted", key, bad)
 		}
