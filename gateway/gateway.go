@@ -48,7 +48,7 @@ type Server struct {
 	dummyOnce sync.Once
 	dummy     string
 
-	hashSlots *hashSlots // bounds concurrent password hashing (throttle.go)
+	guard authGuard // bounds password hashing, logs counter outages (throttle.go)
 
 	static http.Handler // the web app, if configured
 
@@ -71,7 +71,7 @@ func Run(ctx context.Context, cfg Config) error {
 		pending: map[string]chan events.Outcome{},
 		metrics: newMetrics(cfg.Metrics),
 	}
-	s.hashSlots = newHashSlots(cfg.Throttle.HashConcurrency, cfg.Throttle.HashWait)
+	s.guard.slots = newHashSlots(cfg.Throttle.HashConcurrency, cfg.Throttle.HashWait)
 	if cfg.UI != nil {
 		var err error
 		if s.static, err = staticFiles(cfg.UI, contentSecurityPolicy(cfg.Storage)); err != nil {

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/chillin-chat/chillin/events"
@@ -132,7 +133,7 @@ func (s *Server) attempt(ctx context.Context, counters ...counter) time.Duration
 	}
 	res, err := countAttempt.Run(ctx, s.rdb, keys, windows...).Int64Slice()
 	if err != nil || len(res) != 2*len(counters) {
-		s.log.Warn("throttle counters unavailable; attempt let through", "err", err)
+		s.counterOutage(err)
 		return 0
 	}
 	var wait time.Duration
@@ -155,7 +156,7 @@ func (s *Server) forgive(ctx context.Context, reset []string, uncount ...string)
 		pipe.Decr(ctx, k)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		s.log.Warn("throttle counters unavailable", "err", err)
+		s.counterOutage(err)
 	}
 }
 
@@ -224,6 +225,23 @@ func refuse(w http.ResponseWriter, status int, e *events.Error) {
 // errBusy is the refusal of a request that found no hashing slot.
 var errBusy = &events.Error{Code: codeServerBusy, Message: "the server is busy; try again in a moment", RetryAfterMs: 1000}
 
+// authGuard is a gateway's own part of the throttle.
+type authGuard struct {
+	slots    *hashSlots
+	warnedAt atomic.Int64 // Unix ns of the last counter outage logged
+}
+
+// counterOutage logs, at most once a minute, that the throttle counters
+// are not kept.
+func (s *Server) counterOutage(err error) {
+	now := time.Now().UnixNano()
+	last := s.guard.warnedAt.Load()
+	if now-last < int64(time.Minute) || !s.guard.warnedAt.CompareAndSwap(last, now) {
+		return
+	}
+	s.log.Warn("throttle counters unavailable: logins, registrations and room passwords are not counted", "err", err)
+}
+
 // hashSlots is a semaphore bounding concurrent password hashing.
 type hashSlots struct {
 	ch   chan struct{}
@@ -256,7 +274,7 @@ func (h *hashSlots) acquire(ctx context.Context) (release func(), err error) {
 
 // hashing runs fn, which hashes or verifies a password, in a hashing slot.
 func (s *Server) hashing(ctx context.Context, fn func() error) error {
-	release, err := s.hashSlots.acquire(ctx)
+	release, err := s.guard.slots.acquire(ctx)
 	if err != nil {
 		return err
 	}
