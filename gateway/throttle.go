@@ -145,17 +145,28 @@ func (s *Server) attempt(ctx context.Context, counters ...counter) time.Duration
 	return wait
 }
 
+// uncount takes one attempt back from each counter that still exists: a
+// counter whose window ended meanwhile is not brought back without one.
+var uncount = redis.NewScript(`
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('DECR', key)
+  end
+end
+return 0`)
+
 // forgive takes back an attempt that succeeded: it no longer counts as a
-// guess. reset forgets a counter altogether.
-func (s *Server) forgive(ctx context.Context, reset []string, uncount ...string) {
-	pipe := s.rdb.Pipeline()
+// guess. The counters in reset are forgotten altogether, those in uncount
+// lose the one attempt.
+func (s *Server) forgive(ctx context.Context, reset []string, uncounted ...string) {
+	var err error
 	if len(reset) > 0 {
-		pipe.Del(ctx, reset...)
+		err = s.rdb.Del(ctx, reset...).Err()
 	}
-	for _, k := range uncount {
-		pipe.Decr(ctx, k)
+	if err == nil && len(uncounted) > 0 {
+		err = uncount.Run(ctx, s.rdb, uncounted).Err()
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	if err != nil {
 		s.counterOutage(err)
 	}
 }

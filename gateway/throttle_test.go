@@ -243,3 +243,18 @@ func TestFlagsAuthSettings(t *testing.T) {
 		}
 	}
 }
+
+// Taking an attempt back from a counter whose window ended leaves no
+// counter behind (one without expiry would hold forever).
+func TestForgiveAfterTheWindow(t *testing.T) {
+	ctx := context.Background()
+	rdb := redistest.Client(t)
+	s := throttleServer(t, rdb)
+	c := counter{s.throttleKey("t", "gone"), Rule{Max: 5, Window: 50 * time.Millisecond}}
+	s.attempt(ctx, c)
+	time.Sleep(100 * time.Millisecond)
+	s.forgive(ctx, nil, c.key)
+	if n, err := rdb.Exists(ctx, c.key).Result(); err != nil || n != 0 {
+		t.Fatalf("counter after its window and a forgiveness: exists=%d err=%v", n, err)
+	}
+}
