@@ -2,8 +2,12 @@
 //
 // It authenticates people (argon2id passwords, 256-bit session tokens stored
 // only as SHA-256, Redis session cache with Postgres and then the log as
-// fallbacks), serves the REST API and the web app, and turns client frames
-// into commands stamped with the authenticated user, appended to CHAT_CMD.
+// fallbacks; sessions slide 24 h and end at an absolute lifetime, and the
+// sockets of an ended session are closed), bounds password guessing
+// (counters in Redis shared by every gateway, throttle.go) and password
+// hashing (a semaphore of its own), serves the REST API and the web app, and
+// turns client frames into commands stamped with the authenticated user,
+// appended to CHAT_CMD.
 // It never decides a command: the validator does. It reads projections
 // (Postgres) for lists and history, and the log itself (CHAT_EVT) for
 // anything that must be exact: recovery after a reconnect, credentials right
