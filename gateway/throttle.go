@@ -156,8 +156,8 @@ end
 return 0`)
 
 // forgive takes back an attempt that succeeded: it no longer counts as a
-// guess. The counters in reset are forgotten altogether, those in uncount
-// lose the one attempt.
+// guess. The counters in reset are forgotten altogether, those in
+// uncounted lose the one attempt.
 func (s *Server) forgive(ctx context.Context, reset []string, uncounted ...string) {
 	var err error
 	if len(reset) > 0 {
@@ -212,6 +212,11 @@ func (c *conn) admitRoomPassword(ref, room string) bool {
 		return false
 	}
 	return true
+}
+
+// roomPasswordAccepted forgets the guesses of c's user for room.
+func (c *conn) roomPasswordAccepted(room string) {
+	c.s.forgive(c.ctx, []string{c.s.roomPasswordCounter(c.sess.User, room).key})
 }
 
 // tooManyAttempts is the refusal of a spent counter.

@@ -240,7 +240,7 @@ func (c *conn) onJoin(f clientFrame) error {
 		return nil
 	}
 	if d.Password != "" {
-		c.s.forgive(c.ctx, []string{c.s.roomPasswordCounter(c.sess.User, d.Room).key})
+		c.roomPasswordAccepted(d.Room)
 	}
 	room, err := c.s.room(c.ctx, d.Room)
 	if err != nil {
