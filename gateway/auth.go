@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/chillin-chat/chillin/events"
@@ -28,12 +29,18 @@ const cookieName = "chillin_session"
 type session struct {
 	ID        string
 	User      string
+	StartedAt time.Time
+	// ExpiresAt slides SessionTTL ahead of the session's last use, never
+	// past StartedAt + SessionMaxAge.
 	ExpiresAt time.Time
 }
 
 // cachedSession is a session's value in Redis.
 type cachedSession struct {
 	User string `json:"user"`
+	// Start is when the session started (Unix seconds), for its absolute
+	// lifetime. An entry without it is read again from Postgres or the log.
+	Start int64 `json:"start,omitempty"`
 	// Exp is the expiry last recorded in the log; the Redis TTL slides ahead
 	// of it and the log is told again once it is an hour behind.
 	Exp int64 `json:"exp"`
@@ -87,14 +94,24 @@ func requestToken(r *http.Request) string {
 
 func (s *Server) sessionKey(id string) string { return s.cfg.RedisPrefix + "sess:" + id }
 
+// slide returns sess used at now: valid for SessionTTL more, but never past
+// its absolute end. ok is false once the session is over.
+func slide(sess session, now time.Time, ttl, maxAge time.Duration) (session, bool) {
+	sess.ExpiresAt = now.Add(ttl)
+	if end := sess.StartedAt.Add(maxAge); end.Before(sess.ExpiresAt) {
+		sess.ExpiresAt = end
+	}
+	return sess, now.Before(sess.ExpiresAt)
+}
+
 // startSession records a new session in the log and caches it in Redis.
 func (s *Server) startSession(ctx context.Context, user string) (string, session, error) {
 	token, err := newToken(user)
 	if err != nil {
 		return "", session{}, err
 	}
-	now := time.Now().UTC()
-	sess := session{ID: sessionID(token), User: user, ExpiresAt: now.Add(s.cfg.SessionTTL)}
+	now := time.Now().UTC().Truncate(time.Second)
+	sess, _ := slide(session{ID: sessionID(token), User: user, StartedAt: now}, now, s.cfg.SessionTTL, s.cfg.SessionMaxAge)
 	if err := s.appendSession(ctx, events.SessionStarted, sess, now); err != nil {
 		return "", session{}, err
 	}
@@ -118,7 +135,7 @@ func (s *Server) appendSession(ctx context.Context, typ string, sess session, no
 }
 
 func (s *Server) cacheSession(ctx context.Context, sess session) {
-	v, _ := json.Marshal(cachedSession{User: sess.User, Exp: sess.ExpiresAt.Unix()})
+	v, _ := json.Marshal(cachedSession{User: sess.User, Start: sess.StartedAt.Unix(), Exp: sess.ExpiresAt.Unix()})
 	ttl := time.Until(sess.ExpiresAt)
 	if err := s.rdb.Set(ctx, s.sessionKey(sess.ID), v, ttl).Err(); err != nil {
 		s.log.Warn("cache session; Postgres and the log serve it", "user", sess.User, "err", err)
@@ -134,24 +151,33 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (session, er
 	return s.lookupSession(ctx, token)
 }
 
-// lookupSession finds a live session: in Redis (sliding its TTL), else in
-// Postgres, else in the log, which knows a session the projections have not
-// seen yet.
+// lookupSession finds the live session of a token.
 func (s *Server) lookupSession(ctx context.Context, token string) (session, error) {
 	user, ok := tokenUser(token)
 	if !ok {
 		return session{}, errUnauthenticated
 	}
-	id := sessionID(token)
+	return s.liveSession(ctx, user, sessionID(token))
+}
+
+// liveSession finds a live session of user and marks it used: in Redis
+// (sliding its TTL), else in Postgres, else in the log, which knows a
+// session the projections have not seen yet. It fails with
+// UNAUTHENTICATED for a session that is unknown, revoked, expired or past
+// its absolute lifetime.
+func (s *Server) liveSession(ctx context.Context, user, id string) (session, error) {
 	now := time.Now()
 	raw, err := s.rdb.GetEx(ctx, s.sessionKey(id), s.cfg.SessionTTL).Bytes()
 	if err == nil {
 		var c cachedSession
-		if err := json.Unmarshal(raw, &c); err == nil && c.User == user {
+		if err := json.Unmarshal(raw, &c); err == nil && c.User == user && (c.Start != 0 || c.Revoked) {
 			if c.Revoked {
 				return session{}, errUnauthenticated
 			}
-			sess := session{ID: id, User: user, ExpiresAt: now.Add(s.cfg.SessionTTL)}
+			sess, live := slide(session{ID: id, User: user, StartedAt: time.Unix(c.Start, 0)}, now, s.cfg.SessionTTL, s.cfg.SessionMaxAge)
+			if !live {
+				return session{}, errUnauthenticated
+			}
 			if time.Unix(c.Exp, 0).Before(sess.ExpiresAt.Add(-time.Hour)) {
 				s.refreshSession(ctx, sess)
 			}
@@ -174,6 +200,13 @@ func (s *Server) lookupSession(ctx context.Context, token string) (session, erro
 	if !found || sess.User != user || !now.Before(sess.ExpiresAt) {
 		return session{}, errUnauthenticated
 	}
+	// The recorded expiry may be older than the last use; it still never
+	// passes the absolute end.
+	if end := sess.StartedAt.Add(s.cfg.SessionMaxAge); !now.Before(end) {
+		return session{}, errUnauthenticated
+	} else if end.Before(sess.ExpiresAt) {
+		sess.ExpiresAt = end
+	}
 	s.cacheSession(ctx, sess)
 	return sess, nil
 }
@@ -188,12 +221,13 @@ func (s *Server) refreshSession(ctx context.Context, sess session) {
 	s.cacheSession(ctx, sess)
 }
 
-// sessionFromPostgres returns found=false for a revoked or unknown session.
+// sessionFromPostgres returns found=false for an unknown session and
+// UNAUTHENTICATED for a revoked one.
 func (s *Server) sessionFromPostgres(ctx context.Context, id string) (session, bool, error) {
 	var sess session
 	var revoked *time.Time
-	err := s.pg.QueryRow(ctx, `SELECT user_id, expires_at, revoked_at FROM sessions WHERE id = $1`, id).
-		Scan(&sess.User, &sess.ExpiresAt, &revoked)
+	err := s.pg.QueryRow(ctx, `SELECT user_id, created_at, expires_at, revoked_at FROM sessions WHERE id = $1`, id).
+		Scan(&sess.User, &sess.StartedAt, &sess.ExpiresAt, &revoked)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return session{}, false, nil
 	}
@@ -207,30 +241,52 @@ func (s *Server) sessionFromPostgres(ctx context.Context, id string) (session, b
 	return sess, true, nil
 }
 
-func (s *Server) sessionFromLog(ctx context.Context, user, id string) (session, bool, error) {
+// userSessions folds the session facts of user, by session id.
+func (s *Server) userSessions(ctx context.Context, user string) (map[string]userSession, error) {
+	out := map[string]userSession{}
 	last, ok, err := events.LastOnSubject(ctx, s.evt, events.SessionSubject(user))
 	if err != nil || !ok {
-		return session{}, false, err
+		return out, err
 	}
 	facts, err := events.ReadSubject(ctx, s.js, events.SessionSubject(user), 0, last.ID, 0)
 	if err != nil {
-		return session{}, false, err
+		return nil, err
 	}
-	var sess session
-	found := false
 	for _, f := range facts {
 		d, err := events.DecodeData[events.SessionData](f.Fact)
-		if err != nil || d.Session != id {
+		if err != nil || d.Session == "" {
 			continue
 		}
+		us := out[d.Session]
 		switch f.Type {
-		case events.SessionStarted, events.SessionRefreshed:
-			sess, found = session{ID: id, User: user, ExpiresAt: d.ExpiresAt}, true
+		case events.SessionStarted:
+			us.StartedAt, us.ExpiresAt = f.At, d.ExpiresAt
+		case events.SessionRefreshed:
+			us.ExpiresAt = d.ExpiresAt
 		case events.SessionRevoked:
-			return session{}, false, nil
+			us.Revoked = true
 		}
+		out[d.Session] = us
 	}
-	return sess, found, nil
+	return out, nil
+}
+
+// userSession is one session as its user's facts tell it.
+type userSession struct {
+	StartedAt, ExpiresAt time.Time
+	Revoked              bool
+}
+
+func (s *Server) sessionFromLog(ctx context.Context, user, id string) (session, bool, error) {
+	all, err := s.userSessions(ctx, user)
+	if err != nil {
+		return session{}, false, err
+	}
+	us, ok := all[id]
+	if !ok || us.Revoked || us.StartedAt.IsZero() {
+		return session{}, false, nil
+	}
+	return session{ID: id, User: user, StartedAt: us.StartedAt, ExpiresAt: us.ExpiresAt}, true, nil
 }
 
 // endSession revokes a session: in the log (which tells every gateway to
@@ -244,6 +300,125 @@ func (s *Server) endSession(ctx context.Context, sess session) error {
 		s.log.Warn("cache revoked session", "user", sess.User, "err", err)
 	}
 	return nil
+}
+
+// endAllSessions revokes every session of user that may still be live and
+// closes the user's sockets here; the revocations close them on every other
+// gateway (told through the live feed, and found by the recheck). It
+// returns how many sessions it revoked.
+func (s *Server) endAllSessions(ctx context.Context, user string) (int, error) {
+	all, err := s.userSessions(ctx, user)
+	if err != nil {
+		return 0, err
+	}
+	now := time.Now()
+	n := 0
+	for id, us := range all {
+		// The recorded expiry trails the last use by up to an hour.
+		if us.Revoked || !now.Before(us.ExpiresAt.Add(time.Hour)) || !now.Before(us.StartedAt.Add(s.cfg.SessionMaxAge)) {
+			continue
+		}
+		if err := s.endSession(ctx, session{ID: id, User: user}); err != nil {
+			return n, err
+		}
+		n++
+	}
+	s.closeSessions(user, func(string) bool { return true })
+	return n, nil
+}
+
+// closeSessions closes with 4001 the sockets here of user whose session
+// ended reports.
+func (s *Server) closeSessions(user string, ended func(id string) bool) {
+	s.mu.Lock()
+	var targets []*conn
+	for c := range s.byUser[user] {
+		if ended(c.sess.ID) {
+			targets = append(targets, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range targets {
+		c.closeWith(closeRevoked, "session ended")
+	}
+}
+
+// watchSession closes c with 4001 once its session ends. A timer at the
+// session's expiry checks the session store again: a session used
+// meanwhile (or kept alive by recheckSessions) sets the next check, an
+// ended one closes the socket.
+func (s *Server) watchSession(c *conn) {
+	var mu sync.Mutex
+	var t *time.Timer
+	check := func() {
+		ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+		defer cancel()
+		next, err := s.checkSocketSession(ctx, c)
+		mu.Lock()
+		defer mu.Unlock()
+		if err == nil && c.ctx.Err() == nil {
+			t.Reset(time.Until(next))
+		}
+	}
+	mu.Lock()
+	t = time.AfterFunc(time.Until(c.sess.ExpiresAt), check)
+	mu.Unlock()
+	context.AfterFunc(c.ctx, func() {
+		mu.Lock()
+		t.Stop()
+		mu.Unlock()
+	})
+}
+
+// checkSocketSession checks c's session in the store and closes c with
+// 4001 if it ended; otherwise it returns when to check again. A store that
+// does not answer keeps the socket open and is asked again in a minute.
+func (s *Server) checkSocketSession(ctx context.Context, c *conn) (time.Time, error) {
+	sess, err := s.liveSession(ctx, c.sess.User, c.sess.ID)
+	switch {
+	case errors.Is(err, errUnauthenticated):
+		c.closeWith(closeRevoked, "session ended")
+		return time.Time{}, err
+	case err != nil:
+		if c.ctx.Err() == nil {
+			s.log.Warn("recheck session; socket kept", "user", c.sess.User, "err", err)
+		}
+		return time.Now().Add(time.Minute), nil
+	}
+	return sess.ExpiresAt, nil
+}
+
+// recheckSessions checks, every SessionRecheck, the session of every
+// socket here against the session store, and closes with 4001 the sockets
+// whose session was revoked or expired, whether or not the revocation's
+// live message reached this gateway. An open socket counts as a use: it
+// keeps its session sliding, up to the absolute lifetime.
+func (s *Server) recheckSessions(ctx context.Context) {
+	t := time.NewTicker(s.cfg.SessionRecheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		bySession := map[string]*conn{}
+		for _, c := range s.conns {
+			bySession[c.sess.ID] = c
+		}
+		s.mu.Unlock()
+		for _, c := range bySession {
+			if ctx.Err() != nil {
+				return
+			}
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if _, err := s.checkSocketSession(cctx, c); errors.Is(err, errUnauthenticated) {
+				s.closeSessions(c.sess.User, func(id string) bool { return id == c.sess.ID })
+			}
+			cancel()
+		}
+	}
 }
 
 // userRecord is a user as the log knows them.

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestTokens(t *testing.T) {
@@ -61,5 +62,28 @@ func TestStatusOf(t *testing.T) {
 		if got := statusOf(code); got != want {
 			t.Errorf("statusOf(%s) = %d, want %d", code, got, want)
 		}
+	}
+}
+
+func TestSlide(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const ttl, maxAge = 24 * time.Hour, 30 * 24 * time.Hour
+	for name, tc := range map[string]struct {
+		now      time.Time
+		wantExp  time.Time
+		wantLive bool
+	}{
+		"fresh":                    {now: start, wantExp: start.Add(ttl), wantLive: true},
+		"slides with use":          {now: start.Add(10 * 24 * time.Hour), wantExp: start.Add(11 * 24 * time.Hour), wantLive: true},
+		"capped near the end":      {now: start.Add(maxAge - time.Hour), wantExp: start.Add(maxAge), wantLive: true},
+		"over at the absolute end": {now: start.Add(maxAge), wantExp: start.Add(maxAge), wantLive: false},
+		"over after it":            {now: start.Add(maxAge + time.Hour), wantExp: start.Add(maxAge), wantLive: false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, live := slide(session{ID: "x", User: "alice", StartedAt: start}, tc.now, ttl, maxAge)
+			if !got.ExpiresAt.Equal(tc.wantExp) || live != tc.wantLive || got.StartedAt != start {
+				t.Fatalf("slide at %v = %v, %v; want %v, %v", tc.now, got.ExpiresAt, live, tc.wantExp, tc.wantLive)
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,6 +41,19 @@ type Config struct {
 	SecureCookies bool
 	// SessionTTL is the sliding lifetime of a session (default 24h).
 	SessionTTL time.Duration
+	// SessionMaxAge is the absolute lifetime of a session, however much it
+	// is used (default 30 days).
+	SessionMaxAge time.Duration
+	// SessionRecheck is how often the sessions of open sockets are checked
+	// against the session store (default 1m): a socket whose session was
+	// revoked or expired is closed with 4001.
+	SessionRecheck time.Duration
+	// TrustedProxies are the peers whose X-Forwarded-For names the client's
+	// address (CHILLIN_TRUSTED_PROXIES); from anyone else it is ignored.
+	TrustedProxies []netip.Prefix
+	// Throttle bounds login, registration and room password attempts and
+	// concurrent password hashing (throttle.go).
+	Throttle Throttle
 	// Password is the argon2id cost for new hashes (default password.OWASP).
 	Password password.Params
 
@@ -95,6 +109,12 @@ func (c *Config) setDefaults() error {
 	if c.SessionTTL == 0 {
 		c.SessionTTL = 24 * time.Hour
 	}
+	if c.SessionMaxAge == 0 {
+		c.SessionMaxAge = 30 * 24 * time.Hour
+	}
+	if c.SessionRecheck == 0 {
+		c.SessionRecheck = time.Minute
+	}
 	if c.Password == (password.Params{}) {
 		c.Password = password.OWASP
 	}
@@ -143,6 +163,12 @@ func (c *Config) setDefaults() error {
 	}
 	if c.SessionTTL < time.Hour {
 		errs = append(errs, errors.New("gateway: session TTL must be at least 1h"))
+	}
+	if c.SessionMaxAge < time.Second || c.SessionRecheck < 10*time.Millisecond {
+		errs = append(errs, errors.New("gateway: session max age must be at least 1s, recheck at least 10ms"))
+	}
+	if err := c.Throttle.setDefaults(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.UploadExpiry < time.Second || c.UploadExpiry > media.RecordTTL {
 		errs = append(errs, fmt.Errorf("gateway: upload expiry %v must be 1s to %v", c.UploadExpiry, media.RecordTTL))

@@ -2,11 +2,15 @@
 //
 // It authenticates people (argon2id passwords, 256-bit session tokens stored
 // only as SHA-256, Redis session cache with Postgres and then the log as
-// fallbacks), serves the REST API and the web app, and turns client frames
-// into commands stamped with the authenticated user, appended to CHAT_CMD.
-// Every client value is checked once, before any handler reads it (frame
-// fields in checkFrame, REST paths and queries in checkRequest), so none
-// forms a bad subject or key. It never decides a command: the validator does. It reads projections
+// fallbacks; sessions slide 24 h and end at an absolute lifetime, and the
+// sockets of an ended session are closed), bounds password guessing
+// (counters in Redis shared by every gateway, throttle.go) and password
+// hashing (a semaphore of its own), serves the REST API and the web app, and
+// turns client frames into commands stamped with the authenticated user,
+// appended to CHAT_CMD. Every client value is checked once, before any
+// handler reads it (frame fields in checkFrame, REST paths and queries in
+// checkRequest), so none forms a bad subject or key.
+// It never decides a command: the validator does. It reads projections
 // (Postgres) for lists and history, and the log itself (CHAT_EVT) for
 // anything that must be exact: recovery after a reconnect, credentials right
 // after registration.

@@ -23,7 +23,7 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 		return def
 	}
 	var cfg Config
-	var origins, secure, ttl, replicas, frameRate, frameBurst, maxSockets, s3Secure, uploadExpiry, rateLimits string
+	var origins, secure, ttl, maxAge, proxies, hashConc, registerLimit, replicas, frameRate, frameBurst, maxSockets, s3Secure, uploadExpiry, rateLimits string
 	fs.StringVar(&cfg.HTTPAddr, "http", env("CHILLIN_HTTP_ADDR", "127.0.0.1:8080"), "HTTP listen address (CHILLIN_HTTP_ADDR)")
 	fs.StringVar(&cfg.PprofAddr, "pprof", env("CHILLIN_PPROF_ADDR", ""), "serve the Go runtime's profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty serves none (CHILLIN_PPROF_ADDR)")
 	fs.StringVar(&cfg.NATSURL, "nats", env("CHILLIN_NATS_URL", "nats://127.0.0.1:4222"), "NATS URL (CHILLIN_NATS_URL)")
@@ -33,6 +33,10 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 	fs.StringVar(&origins, "allowed-origins", env("CHILLIN_ALLOWED_ORIGINS", ""), "comma-separated extra WebSocket origin host patterns (CHILLIN_ALLOWED_ORIGINS)")
 	fs.StringVar(&secure, "secure-cookies", env("CHILLIN_SECURE_COOKIES", "false"), "mark session cookies Secure: true or false (CHILLIN_SECURE_COOKIES)")
 	fs.StringVar(&ttl, "session-ttl", env("CHILLIN_SESSION_TTL", "24h"), "sliding session lifetime (CHILLIN_SESSION_TTL)")
+	fs.StringVar(&maxAge, "session-max-age", env("CHILLIN_SESSION_MAX_AGE", "720h"), "absolute session lifetime (CHILLIN_SESSION_MAX_AGE)")
+	fs.StringVar(&proxies, "trusted-proxies", env("CHILLIN_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDR prefixes of proxies whose X-Forwarded-For is believed (CHILLIN_TRUSTED_PROXIES)")
+	fs.StringVar(&hashConc, "hash-concurrency", env("CHILLIN_HASH_CONCURRENCY", "0"), "password hashes computed at once; 0: twice the CPUs (CHILLIN_HASH_CONCURRENCY)")
+	fs.StringVar(&registerLimit, "register-limit", env("CHILLIN_REGISTER_LIMIT", "10"), "registrations from one client address per hour (CHILLIN_REGISTER_LIMIT)")
 	fs.StringVar(&replicas, "stream-replicas", env("CHILLIN_STREAM_REPLICAS", "1"), "replicas of the streams ensured at start-up: 1 on one node, 3 in a cluster (CHILLIN_STREAM_REPLICAS)")
 	fs.StringVar(&frameRate, "ws-frame-rate", env("CHILLIN_WS_FRAME_RATE", "50"), "frames per second one socket may send, sustained (CHILLIN_WS_FRAME_RATE)")
 	fs.StringVar(&frameBurst, "ws-frame-burst", env("CHILLIN_WS_FRAME_BURST", "100"), "frames one socket may send in a burst above the rate (CHILLIN_WS_FRAME_BURST)")
@@ -64,6 +68,19 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 			return cfg, fmt.Errorf("session-ttl: %w", err)
 		}
 		cfg.SessionTTL = d
+		if cfg.SessionMaxAge, err = time.ParseDuration(maxAge); err != nil || cfg.SessionMaxAge <= 0 {
+			return cfg, fmt.Errorf("session-max-age %q: want a positive duration", maxAge)
+		}
+		if cfg.TrustedProxies, err = ParseTrustedProxies(proxies); err != nil {
+			return cfg, err
+		}
+		if cfg.Throttle.HashConcurrency, err = strconv.Atoi(hashConc); err != nil || cfg.Throttle.HashConcurrency < 0 {
+			return cfg, fmt.Errorf("hash-concurrency %q: want 0 or a positive integer", hashConc)
+		}
+		cfg.Throttle.RegisterPerAddress = Rule{Window: time.Hour}
+		if cfg.Throttle.RegisterPerAddress.Max, err = strconv.Atoi(registerLimit); err != nil || cfg.Throttle.RegisterPerAddress.Max < 1 {
+			return cfg, fmt.Errorf("register-limit %q: want a positive integer", registerLimit)
+		}
 		if cfg.Streams.Replicas, err = strconv.Atoi(replicas); err != nil || cfg.Streams.Replicas < 1 {
 			return cfg, fmt.Errorf("stream-replicas %q: want a positive integer", replicas)
 		}

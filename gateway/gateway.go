@@ -57,6 +57,8 @@ type Server struct {
 	dummyOnce sync.Once
 	dummy     string
 
+	guard authGuard // bounds password hashing, logs counter outages (throttle.go)
+
 	static http.Handler // the web app, if configured
 
 	media *mediaStore // media storage; nil when not configured (uploads.go)
@@ -80,6 +82,7 @@ func Run(ctx context.Context, cfg Config) error {
 		pending: map[string]chan events.Outcome{},
 		metrics: newMetrics(cfg.Metrics),
 	}
+	s.guard.slots = newHashSlots(cfg.Throttle.HashConcurrency, cfg.Throttle.HashWait)
 	if cfg.UI != nil {
 		var err error
 		if s.static, err = staticFiles(cfg.UI, contentSecurityPolicy(cfg.Storage)); err != nil {
@@ -116,6 +119,10 @@ func Run(ctx context.Context, cfg Config) error {
 	g, gctx := errgroup.WithContext(s.natsCtx)
 	g.Go(func() error {
 		s.beatPresence(gctx)
+		return nil
+	})
+	g.Go(func() error {
+		s.recheckSessions(gctx)
 		return nil
 	})
 	g.Go(func() error {

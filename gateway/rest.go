@@ -32,6 +32,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/auth/register", s.handleRegister)
 	mux.HandleFunc("POST /api/auth/login", s.handleLogin)
 	mux.HandleFunc("POST /api/auth/logout", s.authed(s.handleLogout))
+	mux.HandleFunc("POST /api/auth/logout-all", s.authed(s.handleLogoutAll))
 	mux.HandleFunc("GET /api/auth/me", s.authed(s.handleMe))
 	mux.HandleFunc("GET /api/rooms", s.authed(s.handleRooms))
 	mux.HandleFunc("POST /api/rooms", s.authed(s.handleCreateRoom))
@@ -194,9 +195,17 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	if c.DisplayName == "" {
 		c.DisplayName = strings.TrimSpace(c.Username)
 	}
-	hash, err := password.Hash(c.Password, s.cfg.Password)
+	if wait := s.attempt(r.Context(), s.registerCounter(clientAddr(r, s.cfg.TrustedProxies))); wait > 0 {
+		s.failThrottled(w, tooManyAttempts(wait))
+		return
+	}
+	var hash string
+	err := s.hashing(r.Context(), func() (err error) {
+		hash, err = password.Hash(c.Password, s.cfg.Password)
+		return err
+	})
 	if err != nil {
-		s.fail(w, err)
+		s.failThrottled(w, err)
 		return
 	}
 	u := userRecord{ID: id, DisplayName: c.DisplayName, PasswordHash: hash, CreatedAt: time.Now().UTC()}
@@ -230,27 +239,38 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, bad)
 		return
 	}
+	// Every attempt counts until it succeeds: concurrent guesses are
+	// bounded like sequential ones.
+	addr := clientAddr(r, s.cfg.TrustedProxies)
+	if wait := s.attempt(r.Context(), s.loginCounters(id, addr)...); wait > 0 {
+		s.failThrottled(w, tooManyAttempts(wait))
+		return
+	}
 	u, found, err := s.userFromLog(r.Context(), id)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	if !found {
-		// Spend the same time as a real check, so timing does not tell
-		// which usernames exist.
-		_, _ = password.Verify(c.Password, s.dummyHash())
-		s.fail(w, bad)
-		return
-	}
-	ok, err := s.checkPassword(r.Context(), u, c.Password)
+	var ok bool
+	err = s.hashing(r.Context(), func() (err error) {
+		if !found {
+			// Spend the same time as a real check, so timing does not
+			// tell which usernames exist.
+			_, _ = password.Verify(c.Password, s.dummyHash())
+			return nil
+		}
+		ok, err = s.checkPassword(r.Context(), u, c.Password)
+		return err
+	})
 	if err != nil {
-		s.fail(w, err)
+		s.failThrottled(w, err)
 		return
 	}
 	if !ok {
 		s.fail(w, bad)
 		return
 	}
+	s.loginSucceeded(r.Context(), id, addr)
 	s.answerSession(w, r, u, http.StatusOK)
 }
 
@@ -267,6 +287,19 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteLaxMode})
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleLogoutAll revokes every session of the user, this one included,
+// and so closes all their sockets on every gateway.
+func (s *Server) handleLogoutAll(w http.ResponseWriter, r *http.Request) {
+	n, err := s.endAllSessions(r.Context(), sessionOf(r).User)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	s.log.Info("logged out everywhere", "user", sessionOf(r).User, "sessions", n)
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteLaxMode})
+	writeJSON(w, http.StatusOK, map[string]any{"revoked": n})
 }
 
 func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
@@ -502,8 +535,8 @@ func (s *Server) handleCreateRoom(w http.ResponseWriter, r *http.Request) {
 	case c.IsPrivate && c.Password == "":
 		s.fail(w, events.Errorf(events.CodeInvalidPassword, "a private room needs a password"))
 		return
-	case len(c.Password) > 256:
-		s.fail(w, events.Errorf(events.CodeInvalidPassword, "a room password is at most 256 characters"))
+	case c.Password != "" && (utf8.RuneCountInString(c.Password) < minRoomPassword || len(c.Password) > 256):
+		s.fail(w, events.Errorf(events.CodeInvalidPassword, "a room password is 8 to 256 characters"))
 		return
 	}
 	if e := s.allow(r.Context(), sessionOf(r).User, ratelimit.RoomCreate, id); e != nil {
@@ -512,12 +545,14 @@ func (s *Server) handleCreateRoom(w http.ResponseWriter, r *http.Request) {
 	}
 	data := events.RoomCreatedData{Name: c.Name, Description: c.Description, IsPrivate: c.IsPrivate || c.Password != ""}
 	if data.IsPrivate {
-		hash, err := password.Hash(c.Password, s.cfg.Password)
+		err := s.hashing(r.Context(), func() (err error) {
+			data.PasswordHash, err = password.Hash(c.Password, s.cfg.Password)
+			return err
+		})
 		if err != nil {
-			s.fail(w, err)
+			s.failThrottled(w, err)
 			return
 		}
-		data.PasswordHash = hash
 	}
 	user := sessionOf(r).User
 	now := time.Now().UTC()

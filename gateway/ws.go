@@ -73,6 +73,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	ws.SetReadLimit(maxFrame)
 	c := newConn(s, sess, ws, hj)
 	s.addConn(c)
+	s.watchSession(c)
 	s.metrics.conns.Inc()
 
 	user, err := s.user(c.ctx, sess.User)
@@ -233,9 +234,15 @@ func (c *conn) onJoin(f clientFrame) error {
 	if err := decodeData(f, &d); err != nil {
 		return err
 	}
+	if d.Password != "" && !c.admitRoomPassword(f.Ref, d.Room) {
+		return nil
+	}
 	o, ok := c.decideMembership(events.CmdRoomJoin, d.Room, f.Ref, events.RoomJoin{Password: d.Password})
 	if !ok {
 		return nil
+	}
+	if d.Password != "" {
+		c.roomPasswordAccepted(d.Room)
 	}
 	room, err := c.s.room(c.ctx, d.Room)
 	if err != nil {

@@ -243,7 +243,7 @@ func (c *Cluster) define() error {
 	var upstreams []string
 	for i := range cfg.Gateways {
 		p, err := proc(fmt.Sprint("gateway-", i+1), filepath.Join(cfg.Bin, "gateway"), "/ready", nil,
-			service(map[string]string{"CHILLIN_NATS_URL": c.NATSURL, "CHILLIN_POSTGRES_URL": cfg.PostgresURL}))
+			service(map[string]string{"CHILLIN_NATS_URL": c.NATSURL, "CHILLIN_POSTGRES_URL": cfg.PostgresURL, "CHILLIN_TRUSTED_PROXIES": "127.0.0.1"}))
 		if err != nil {
 			return err
 		}

@@ -208,6 +208,8 @@ func (s *system) startGateway() (wsURL string, stop func()) {
 			Password: fastHash, UI: ui.FS(), FrameRate: s.frameRate, FrameBurst: int(s.frameRate),
 			PresenceBeat: s.presenceBeat, RateLimits: s.limits(), Logger: s.log.With("service", "gateway"),
 			Storage: s.storage, UploadExpiry: s.uploadExpiry,
+			// Every test user registers from this machine's one address.
+			Throttle: gateway.Throttle{RegisterPerAddress: gateway.Rule{Max: 1000, Window: time.Hour}},
 		})
 	})
 }

@@ -13,7 +13,9 @@
 #
 # The system gets its own JetStream folder, database and Redis prefix, all
 # removed at the end. The per-user rate limit is raised (CHILLIN_RATE_LIMIT)
-# because the load tool's users send far more than 10 messages per 10 s.
+# because the load tool's users send far more than 10 messages per 10 s, and
+# so is the per-address registration limit (CHILLIN_REGISTER_LIMIT): they all
+# register from this machine.
 # Needs `make build` and `make deps` first (the Makefile's `bench` target
 # does both). Raw JSON of every run goes to var/bench/.
 set -euo pipefail
@@ -67,7 +69,7 @@ floor=$(cd gateway && go test -run XXX -bench 'DeliveryFloor/goroutine' -count 1
 gc=$(cd validator && go test -run XXX -bench RoomHistory -count 1 ./internal/decide/ | metric gc-ms || true)
 log "machine check: a delivered frame ${floor:-?} µs of CPU, a full collection ${gc:-?} ms"
 
-export CHILLIN_RATE_LIMIT=1000000 CHILLIN_UNSAFE_DEFERRED_SYNC=$deferred CHILLIN_LOG_LEVEL=warn
+export CHILLIN_RATE_LIMIT=1000000 CHILLIN_RATE_LIMITS=room=1000000/1h CHILLIN_REGISTER_LIMIT=1000000 CHILLIN_UNSAFE_DEFERRED_SYNC=$deferred CHILLIN_LOG_LEVEL=warn
 if [ "$target" = aio ]; then
 	port=$(free_port)
 	pprof_port=$(free_port "$port")

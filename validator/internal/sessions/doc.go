@@ -8,6 +8,10 @@
 // directly, on that user's session subject, before the caller decides: the
 // directory never answers "unknown" for a session the log already holds.
 //
+// Expiry is what the facts record. The gateway caps every expiry it records
+// at the session's absolute lifetime (start + CHILLIN_SESSION_MAX_AGE), so
+// the directory refuses a session past it without knowing that setting.
+//
 // It owns the directory; it never writes to the log. A Directory is safe for
 // concurrent use: lookups take a read lock, folding takes the write lock.
 package sessions
