@@ -87,6 +87,72 @@ type Hub struct {
 type frame struct {
 	seq uint64
 	b   []byte
+	// What the frame does to a message, for redacting a backfill: msg is
+	// the message a message.posted creates; change an edit or delete.
+	msg    uint64
+	change *events.Stored
+}
+
+// factFrame is the frame of a fact read from the log.
+func factFrame(f events.Stored) (frame, error) {
+	b, err := events.EventFrame(f)
+	if err != nil {
+		return frame{}, err
+	}
+	fr := frame{seq: f.Seq, b: b}
+	switch f.Type {
+	case events.MessagePosted:
+		fr.msg = f.ID
+	case events.MessageEdited, events.MessageDeleted:
+		fr.change = &f
+	}
+	return fr, nil
+}
+
+// liveFrame is the frame of a live payload.
+func (h *Hub) liveFrame(room string, seq uint64, b []byte) frame {
+	fr := frame{seq: seq, b: b}
+	id, posted, change, err := events.FrameTarget(b)
+	switch {
+	case err != nil:
+		h.lg.Warn("live frame unreadable; a later join shows it as is", "room", room, "seq", seq, "err", err)
+	case posted:
+		fr.msg = id
+	case id != 0:
+		fr.change = &change
+	}
+	return fr
+}
+
+// redacted returns a backfill's frames, which end at the room's head as it
+// stood, with every message.posted shown as the frames after it leave the
+// message (a tombstone once deleted, the current text once edited). The
+// frames themselves are left as they are.
+func redacted(frames []frame) ([]frame, error) {
+	fates := events.Fates{}
+	for _, f := range frames {
+		if f.change != nil {
+			if err := fates.Fold(*f.change); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(fates) == 0 {
+		return frames, nil
+	}
+	out := slices.Clone(frames)
+	for i, f := range out {
+		fate, ok := fates[f.msg]
+		if f.msg == 0 || !ok {
+			continue
+		}
+		b, err := events.RedactFrame(f.b, fate)
+		if err != nil {
+			return nil, err
+		}
+		out[i].b = b
+	}
+	return out, nil
 }
 
 type room struct {
@@ -271,6 +337,11 @@ func (h *Hub) Join(ctx context.Context, id string, s Subscriber, after *uint64, 
 		r.seed(frames)
 		r.mu.Unlock()
 	}
+	// What the joiner was not there for, it sees as it stands now.
+	if frames, err = redacted(frames); err != nil {
+		h.release(r)
+		return 0, err
+	}
 	for _, f := range frames {
 		if !s.SendWait(f.b) {
 			h.release(r)
@@ -334,11 +405,11 @@ func sendFacts(s Subscriber, facts []events.Stored) error {
 func encodeFacts(facts []events.Stored) ([]frame, error) {
 	frames := make([]frame, len(facts))
 	for i, f := range facts {
-		b, err := events.EventFrame(f)
+		fr, err := factFrame(f)
 		if err != nil {
 			return nil, err
 		}
-		frames[i] = frame{f.Seq, b}
+		frames[i] = fr
 	}
 	return frames, nil
 }
@@ -482,7 +553,7 @@ func (h *Hub) advance(r *room, payloads [][]byte) {
 				return // the frames are delivered when the log can be read again
 			}
 		}
-		run = append(run, frame{seq, b})
+		run = append(run, h.liveFrame(r.id, seq, b))
 	}
 }
 
@@ -501,12 +572,12 @@ func (h *Hub) fill(r *room, from, to uint64) bool {
 		if f.Seq != r.last+1 {
 			continue
 		}
-		b, err := events.EventFrame(f)
+		fr, err := factFrame(f)
 		if err != nil {
 			h.lg.Error("encode fact", "room", r.id, "seq", f.Seq, "err", err)
 			return false
 		}
-		r.deliver([]frame{{f.Seq, b}}, h.opts.Ring)
+		r.deliver([]frame{fr}, h.opts.Ring)
 	}
 	return r.last >= to
 }
