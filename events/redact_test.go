@@ -11,7 +11,7 @@ import (
 
 // roomFact is fact id of room "r" with room seq seq, at a time that grows
 // with seq.
-func roomFact(t *testing.T, id, seq uint64, typ string, data any) events.Stored {
+func roomFact(t testing.TB, id, seq uint64, typ string, data any) events.Stored {
 	t.Helper()
 	f, err := events.NewFact(typ, "r", seq, "ann", "c", at(seq), data)
 	if err != nil {
@@ -24,16 +24,16 @@ func at(seq uint64) time.Time {
 	return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).Add(time.Duration(seq) * time.Second)
 }
 
-func posted(t *testing.T, id, seq uint64, text string) events.Stored {
+func posted(t testing.TB, id, seq uint64, text string) events.Stored {
 	return roomFact(t, id, seq, events.MessagePosted, events.MessagePostedData{Text: text, ClientID: "c" + text,
 		Attachments: []events.Attachment{{Key: "a/k/" + text + ".png", Name: text + ".png", ContentType: "image/png", Size: 9}}})
 }
 
-func edited(t *testing.T, id, seq, msg uint64, text string) events.Stored {
+func edited(t testing.TB, id, seq, msg uint64, text string) events.Stored {
 	return roomFact(t, id, seq, events.MessageEdited, events.MessageEditedData{ID: msg, Text: text})
 }
 
-func deleted(t *testing.T, id, seq, msg uint64) events.Stored {
+func deleted(t testing.TB, id, seq, msg uint64) events.Stored {
 	return roomFact(t, id, seq, events.MessageDeleted, events.MessageDeletedData{ID: msg})
 }
 
@@ -205,4 +205,57 @@ func TestFrameTarget(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The hub reads the target of every live frame once; a join's backfill
+// renders each page with ReaderEvents.
+func BenchmarkFrameTarget(b *testing.B) {
+	frame, err := events.EventFrame(posted(b, 10, 2, "a message of an ordinary length, some forty to eighty characters"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, _, err := events.FrameTarget(frame); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkReaderEvents(b *testing.B) {
+	page := benchPage(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := events.ReaderEvents(page, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkClientEvents is the same page rendered without redaction, to
+// compare with.
+func BenchmarkClientEvents(b *testing.B) {
+	page := benchPage(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, s := range page {
+			if _, err := events.ClientEvent(s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// benchPage is a sync page of 500 facts: posts, every tenth followed by the
+// delete of the one before.
+func benchPage(b *testing.B) []events.Stored {
+	page := make([]events.Stored, 0, 500)
+	for seq, id := uint64(1), uint64(1); len(page) < 500; seq, id = seq+1, id+1 {
+		page = append(page, posted(b, id, seq, "a message of an ordinary length, some forty to eighty characters"))
+		if seq%10 == 0 {
+			seq, id = seq+1, id+1
+			page = append(page, deleted(b, id, seq, id-2))
+		}
+	}
+	return page
 }
