@@ -14,7 +14,10 @@
 //   - Stream and consumer configuration, created or updated idempotently.
 //   - The client frame of a room fact (EventFrame), encoded once and shared by
 //     every path that delivers it: live fan-out, recovery and resend replies.
-//   - ReadRoom, the one way to read a room's facts back from the log.
+//   - ReadRoom, the one way to read a room's facts back from the log, and
+//     ReaderEvents / RedactFrame, the one way to show what was read back: each
+//     message as it stands (a tombstone once deleted, its current text once
+//     edited). The log itself is never rewritten.
 //   - The per-user rate limiter shared by gateways and validators
 //     (package ratelimit).
 //

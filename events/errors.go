@@ -19,6 +19,9 @@ const (
 	// CodeStorageUnavailable: media storage is not configured or does not
 	// answer; uploads and downloads wait for it, chat does not.
 	CodeStorageUnavailable = "STORAGE_UNAVAILABLE"
+	// CodeFileDeleted: the message holding the file was deleted; its file
+	// is removed from storage and served to no one.
+	CodeFileDeleted        = "FILE_DELETED"
 	CodeWrongPassword      = "WRONG_PASSWORD"
 	CodeUsernameTaken      = "USERNAME_TAKEN"
 	CodeInvalidCredentials = "INVALID_CREDENTIALS"

@@ -75,6 +75,9 @@ func (s *Server) failFile(w http.ResponseWriter, err error) {
 		case events.CodeBadUpload, events.CodeBadAttachment:
 			writeError(w, http.StatusBadRequest, e)
 			return
+		case events.CodeFileDeleted:
+			writeError(w, http.StatusGone, e)
+			return
 		}
 	}
 	s.fail(w, err)
@@ -163,7 +166,8 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 // handleFile redirects to a short-lived download link of an object, for
 // those allowed to see it: an attachment for the members of a room holding a
 // (not deleted) message with it, and for its uploader; an avatar for anyone
-// logged in.
+// logged in. A file is served under a name whose extension agrees with its
+// type (objstore.Disposition).
 func (s *Server) handleFile(w http.ResponseWriter, r *http.Request) {
 	if s.media == nil {
 		s.failFile(w, errNoStorage)
@@ -194,67 +198,12 @@ func (s *Server) handleFile(w http.ResponseWriter, r *http.Request) {
 		}
 		contentType, name = o.ContentType, "avatar"
 	default:
-		var member, found bool
-		err := s.pg.QueryRow(ctx, `SELECT a.content_type, a.name,
-			EXISTS (SELECT 1 FROM room_members rm WHERE rm.room_id = m.room_id AND rm.user_id = $2)
-			FROM attachments a JOIN messages m ON m.id = a.message_id
-			WHERE a.key = $1 AND m.deleted_at IS NULL
-			ORDER BY 3 DESC LIMIT 1`, key, user).Scan(&contentType, &name, &member)
-		switch {
-		case err == nil:
-			found = true
-		case !errors.Is(err, pgx.ErrNoRows):
-			s.log.Warn("file: postgres", "err", err)
-			s.failFile(w, unavailable("file access"))
+		a, err := s.attachmentAccess(ctx, key, k, user)
+		if err != nil {
+			s.failFile(w, err)
 			return
 		}
-		if !member {
-			// The uploader may see their own upload, attached or not, for
-			// as long as its record lives.
-			rec, recorded, err := s.media.records.Get(ctx, key)
-			if err != nil {
-				s.log.Warn("file: upload record", "err", err)
-				s.failFile(w, storageDown())
-				return
-			}
-			switch {
-			case recorded && rec.User == user:
-				if !found {
-					o, err := s.media.store.Stat(ctx, key)
-					if err != nil {
-						s.log.Warn("file: storage", "err", err)
-						s.failFile(w, storageDown())
-						return
-					}
-					if !o.Exists {
-						s.failFile(w, notFound)
-						return
-					}
-					contentType, name = rec.ContentType, k.Name
-				}
-			case !found && recorded && rec.Claim != "":
-				// Attached to a message whose fact Postgres has not shown
-				// yet: the claim names its room.
-				var inRoom bool
-				if err := s.pg.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM room_members WHERE room_id = $1 AND user_id = $2)`,
-					media.ClaimRoom(rec.Claim), user).Scan(&inRoom); err != nil {
-					s.log.Warn("file: postgres", "err", err)
-					s.failFile(w, unavailable("file access"))
-					return
-				}
-				if !inRoom {
-					s.failFile(w, events.Errorf(events.CodeForbidden, "this file belongs to a room you are not a member of"))
-					return
-				}
-				contentType, name = rec.ContentType, k.Name
-			case found:
-				s.failFile(w, events.Errorf(events.CodeForbidden, "this file belongs to a room you are not a member of"))
-				return
-			default:
-				s.failFile(w, notFound)
-				return
-			}
-		}
+		key, contentType, name = a.key, a.contentType, a.name
 	}
 	link, err := s.media.store.PresignGet(ctx, key, fileLinkTTL, contentType, objstore.Disposition(contentType, name))
 	if err != nil {
@@ -265,6 +214,106 @@ func (s *Server) handleFile(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", fileCache)
 	http.Redirect(w, r, link, http.StatusFound)
+}
+
+// fileAccess is what a reader is served of an attachment: the object key
+// and the type and name it is served with.
+type fileAccess struct {
+	key, contentType, name string
+}
+
+// attachmentAccess decides whether user may read the attachment key, and
+// what of it: once a message holds it, the sealed copy made at the claim
+// (media.SealedKey; the object under key can still be replaced by posting
+// its form again); before, the uploader alone sees the object itself. A
+// file whose message was deleted is gone for everyone: 410 FILE_DELETED
+// while its upload record lives (it is marked when the objects are
+// removed, or Postgres shows the message deleted), 404 NOT_FOUND after.
+func (s *Server) attachmentAccess(ctx context.Context, key string, k media.Key, user string) (fileAccess, error) {
+	notFound := events.Errorf(events.CodeNotFound, "no such file")
+	gone := events.Errorf(events.CodeFileDeleted, "the message holding this file was deleted")
+	forbidden := events.Errorf(events.CodeForbidden, "this file belongs to a room you are not a member of")
+	var (
+		a             fileAccess
+		member, found bool
+	)
+	err := s.pg.QueryRow(ctx, `SELECT a.content_type, a.name,
+		EXISTS (SELECT 1 FROM room_members rm WHERE rm.room_id = m.room_id AND rm.user_id = $2)
+		FROM attachments a JOIN messages m ON m.id = a.message_id
+		WHERE a.key = $1 AND m.deleted_at IS NULL
+		ORDER BY 3 DESC LIMIT 1`, key, user).Scan(&a.contentType, &a.name, &member)
+	switch {
+	case err == nil:
+		found = true
+	case !errors.Is(err, pgx.ErrNoRows):
+		s.log.Warn("file: postgres", "err", err)
+		return fileAccess{}, unavailable("file access")
+	}
+	if found && member {
+		return s.sealedAccess(ctx, key, a)
+	}
+	rec, recorded, err := s.media.records.Get(ctx, key)
+	if err != nil {
+		s.log.Warn("file: upload record", "err", err)
+		return fileAccess{}, storageDown()
+	}
+	if recorded && rec.Deleted {
+		return fileAccess{}, gone
+	}
+	mine := recorded && rec.User == user
+	switch {
+	case found && mine:
+		return s.sealedAccess(ctx, key, a)
+	case found:
+		return fileAccess{}, forbidden
+	case recorded && rec.Claim != "":
+		// Attached to a message Postgres does not show: not yet, or no
+		// longer (deleted). The claim names it.
+		room, by, clientID := media.ClaimParts(rec.Claim)
+		var deleted, inRoom bool
+		err := s.pg.QueryRow(ctx, `SELECT
+			EXISTS (SELECT 1 FROM messages WHERE room_id = $1 AND user_id = $2 AND client_id = $3 AND deleted_at IS NOT NULL),
+			EXISTS (SELECT 1 FROM room_members WHERE room_id = $1 AND user_id = $4)`,
+			room, by, clientID, user).Scan(&deleted, &inRoom)
+		switch {
+		case err != nil:
+			s.log.Warn("file: postgres", "err", err)
+			return fileAccess{}, unavailable("file access")
+		case deleted:
+			return fileAccess{}, gone
+		case !inRoom && !mine:
+			return fileAccess{}, forbidden
+		}
+		return s.sealedAccess(ctx, key, fileAccess{contentType: rec.ContentType, name: k.Name})
+	case mine:
+		// Not attached yet: the uploader may look at the upload itself.
+		o, err := s.media.store.Stat(ctx, key)
+		if err != nil {
+			s.log.Warn("file: storage", "err", err)
+			return fileAccess{}, storageDown()
+		}
+		if !o.Exists {
+			return fileAccess{}, notFound
+		}
+		return fileAccess{key: key, contentType: rec.ContentType, name: k.Name}, nil
+	}
+	return fileAccess{}, notFound
+}
+
+// sealedAccess serves an attached file from its sealed copy. Messages
+// posted before attachments were sealed have none; their upload forms
+// expired long ago, so their original objects are served.
+func (s *Server) sealedAccess(ctx context.Context, key string, a fileAccess) (fileAccess, error) {
+	a.key = media.SealedKey(key)
+	o, err := s.media.store.Stat(ctx, a.key)
+	if err != nil {
+		s.log.Warn("file: storage", "err", err)
+		return fileAccess{}, storageDown()
+	}
+	if !o.Exists {
+		a.key = key
+	}
+	return a, nil
 }
 
 // profileJSON is a user as a `user:update` frame carries it.

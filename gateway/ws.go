@@ -344,19 +344,25 @@ func (c *conn) onSync(f clientFrame) error {
 		c.replyError(f.Ref, events.Errorf(events.CodeUnavailable, "the room could not be read; try again"))
 		return nil
 	}
-	evs := make([]events.EventData, 0, len(facts))
-	for _, s := range facts {
-		ev, err := events.ClientEvent(s)
-		if err != nil {
-			c.s.log.Error("encode fact", "room", d.Room, "seq", s.Seq, "err", err)
-			c.replyError(f.Ref, events.Errorf(events.CodeInternal, "the room could not be read"))
-			return nil
-		}
-		evs = append(evs, ev)
-	}
 	last := *d.After
 	if len(facts) > 0 {
 		last = facts[len(facts)-1].Seq
+	}
+	// Messages are shown as they stand: a page short of the head learns of
+	// later edits and deletes from the projection.
+	var later events.Fates
+	if last < head {
+		if later, err = c.s.laterFates(c.ctx, d.Room, events.PostedIn(facts)); err != nil {
+			c.s.log.Warn("sync", "room", d.Room, "err", err)
+			c.replyError(f.Ref, events.Errorf(events.CodeUnavailable, "the room could not be read; try again"))
+			return nil
+		}
+	}
+	evs, err := events.ReaderEvents(facts, later)
+	if err != nil {
+		c.s.log.Error("encode facts", "room", d.Room, "err", err)
+		c.replyError(f.Ref, events.Errorf(events.CodeInternal, "the room could not be read"))
+		return nil
 	}
 	c.reply(f.Ref, map[string]any{"room": d.Room, "events": evs, "headSeq": head, "complete": last >= head})
 	return nil

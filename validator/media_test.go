@@ -199,3 +199,41 @@ func TestAttachmentsWaitForStorage(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A claimed attachment is sealed: copied to its sealed key, which no upload
+// form can replace. Deleting the message removes both objects and marks
+// the upload record deleted.
+func TestAttachmentSealedThenSweptOnDelete(t *testing.T) {
+	h := newHarness(t)
+	storage, st := objstoretest.NewBucket(t)
+	recs := objstore.NewRecords(redistest.Client(t), h.prefix)
+	cfg := h.config()
+	cfg.Storage = storage
+	h.start(cfg)
+	h.createRoom("lobby", "alice", false, "")
+	ctx := context.Background()
+
+	cat := uploaded(t, st, recs, "alice", "cat.png", "image/png", pngFile)
+	h.send(h.command(events.CmdMessageSend, "alice", "lobby", events.MessageSend{Text: "look", ClientID: "m1", Attachments: []events.Attachment{cat}}))
+	facts := h.waitHead("lobby", 2)
+	sealed := media.SealedKey(cat.Key)
+	if o, err := st.Inspect(ctx, sealed); err != nil || !o.Exists || !bytes.Equal(o.Head, pngFile[:media.HeadBytes]) {
+		t.Fatalf("sealed copy after the claim: %+v, %v", o, err)
+	}
+
+	h.send(h.command(events.CmdMessageDelete, "alice", "lobby", events.MessageDelete{ID: facts[1].ID}))
+	h.waitHead("lobby", 3)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		orig, err1 := st.Stat(ctx, cat.Key)
+		copied, err2 := st.Stat(ctx, sealed)
+		rec, _, err3 := recs.Get(ctx, cat.Key)
+		if err1 == nil && err2 == nil && err3 == nil && !orig.Exists && !copied.Exists && rec.Deleted {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the delete: original %v, sealed %v, record %+v (%v %v %v)", orig.Exists, copied.Exists, rec, err1, err2, err3)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

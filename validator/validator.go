@@ -296,6 +296,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		defer closeMedia()
 		med = sm
+		go sm.sweepDeleted(ctx, js, evt, log)
 	}
 	if opsLn != nil {
 		probes := []opshttp.Probe{opshttp.NATS(nc)}

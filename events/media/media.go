@@ -130,6 +130,48 @@ func NewAttachmentKey(filename string) (string, error) {
 // NewAvatarKey returns a fresh avatar key of user.
 func NewAvatarKey(user string) string { return "v/" + user + "/" + random() }
 
+// SealedKey is where the validator copies an attachment's object when a
+// message claims it (s/<random>/<name> for a/<random>/<name>), and the only
+// key its file is served from from then on. No upload form is ever handed
+// out for a sealed key, so the bytes a room accepted cannot be replaced by
+// posting the form of the original key again.
+func SealedKey(key string) string { return "s" + strings.TrimPrefix(key, "a") }
+
+// extensions maps each allowed content type to the file name extensions it
+// goes by, the one it is served with first.
+var extensions = map[string][]string{
+	"image/png":       {".png"},
+	"image/jpeg":      {".jpg", ".jpeg"},
+	"image/gif":       {".gif"},
+	"image/webp":      {".webp"},
+	"application/pdf": {".pdf"},
+	"text/plain":      {".txt"},
+	"application/zip": {".zip"},
+}
+
+// ServedName is the name a file of contentType (the type its bytes were
+// checked to be) is served under: name itself if its extension is one of
+// the type's (any case), else name with its extension replaced by the
+// type's (x.html served as image/png is x.png; notes as text/plain is
+// notes.txt), so that a saved file opens as what it is. Types outside the
+// allowed ones keep the name.
+func ServedName(name, contentType string) string {
+	exts := extensions[contentType]
+	if len(exts) == 0 {
+		return name
+	}
+	base, ext := name, ""
+	if i := strings.LastIndexByte(name, '.'); i > 0 {
+		base, ext = name[:i], name[i:]
+	}
+	for _, e := range exts {
+		if strings.EqualFold(ext, e) {
+			return name
+		}
+	}
+	return base + exts[0]
+}
+
 // Key is what an object key says about itself.
 type Key struct {
 	Purpose string // PurposeAttachment or PurposeAvatar
@@ -222,11 +264,21 @@ type Upload struct {
 	// Claim names the message the upload is attached to (Claimant), once
 	// it is; empty before.
 	Claim string `json:"claim,omitempty"`
+	// Deleted is set once the message it is attached to was deleted and
+	// its objects removed: the file is gone for everyone.
+	Deleted bool `json:"deleted,omitempty"`
 }
 
 // Claimant names a message for Upload.Claim: the same message (a resend of
 // the same clientId, or a command decided again) always has the same name.
 func Claimant(room, user, clientID string) string { return room + " " + user + " " + clientID }
+
+// ClaimParts splits a Claimant into its room, user and clientId.
+func ClaimParts(claim string) (room, user, clientID string) {
+	room, rest, _ := strings.Cut(claim, " ")
+	user, clientID, _ = strings.Cut(rest, " ")
+	return room, user, clientID
+}
 
 // ClaimRoom is the room of a Claimant.
 func ClaimRoom(claim string) string {

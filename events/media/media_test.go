@@ -170,3 +170,33 @@ func TestCheckObject(t *testing.T) {
 		}
 	}
 }
+
+func TestServedName(t *testing.T) {
+	for _, tc := range []struct{ name, typ, want string }{
+		{"cat.png", "image/png", "cat.png"},
+		{"x.html", "image/png", "x.png"},
+		{"photo.JPG", "image/jpeg", "photo.JPG"},
+		{"photo.jpeg", "image/jpeg", "photo.jpeg"},
+		{"photo.png", "image/jpeg", "photo.jpg"},
+		{"notes", "text/plain", "notes.txt"},
+		{"report.pdf.exe", "application/pdf", "report.pdf.pdf"},
+		{".bashrc", "text/plain", ".bashrc.txt"},
+		{"any.bin", "application/x-unknown", "any.bin"},
+	} {
+		if got := ServedName(tc.name, tc.typ); got != tc.want {
+			t.Errorf("ServedName(%q, %s) = %q, want %q", tc.name, tc.typ, got, tc.want)
+		}
+	}
+}
+
+func TestSealedKey(t *testing.T) {
+	a, _ := NewAttachmentKey("cat.png")
+	s := SealedKey(a)
+	if s[0] != 's' || s[1:] != a[1:] {
+		t.Fatalf("SealedKey(%q) = %q", a, s)
+	}
+	// Nobody can ask for a sealed key by name: it is not a key clients use.
+	if _, err := ParseKey(s); err == nil {
+		t.Fatalf("ParseKey accepts the sealed key %q", s)
+	}
+}

@@ -238,6 +238,33 @@ func (s *Store) Put(ctx context.Context, key, contentType string, data []byte) e
 	return nil
 }
 
+// Seal copies the object src to dst inside storage (no bytes pass through
+// here), unless dst already exists: a sealed copy, once made, is never
+// replaced. A missing src is an error.
+func (s *Store) Seal(ctx context.Context, src, dst string) error {
+	o, err := s.Stat(ctx, dst)
+	if err != nil || o.Exists {
+		return err
+	}
+	_, err = s.api.CopyObject(ctx, minio.CopyDestOptions{Bucket: s.cfg.Bucket, Object: dst},
+		minio.CopySrcOptions{Bucket: s.cfg.Bucket, Object: src})
+	if err != nil {
+		return fmt.Errorf("object storage: copy %s to %s: %w", src, dst, err)
+	}
+	return nil
+}
+
+// Remove deletes the objects of keys; one already gone is no error.
+func (s *Store) Remove(ctx context.Context, keys ...string) error {
+	for _, key := range keys {
+		err := s.api.RemoveObject(ctx, s.cfg.Bucket, key, minio.RemoveObjectOptions{})
+		if err != nil && !isCode(err, "NoSuchKey") {
+			return fmt.Errorf("object storage: remove %s: %w", key, err)
+		}
+	}
+	return nil
+}
+
 // PresignPost returns a browser upload form for exactly key: the URL to
 // POST multipart/form-data to and the fields to send before the file. The
 // storage accepts it only until expires, only with Content-Type
@@ -288,12 +315,15 @@ func (s *Store) RemoveBucket(ctx context.Context) error {
 }
 
 // Disposition is the Content-Disposition a file is served with: inline for
-// the image types (which browsers show and never run), attachment, with the
-// file's name, for everything else.
+// the image types (which browsers show and never run), attachment for
+// everything else, with the file's name made to agree with its type
+// (media.ServedName) either way, so a saved file opens as what it is.
 func Disposition(contentType, name string) string {
+	kind := "attachment"
 	if media.IsImage(contentType) {
-		return "inline"
+		kind = "inline"
 	}
+	name = media.ServedName(name, contentType)
 	ascii := make([]byte, 0, len(name))
 	for i := 0; i < len(name); i++ {
 		c := name[i]
@@ -305,7 +335,7 @@ func Disposition(contentType, name string) string {
 	if len(ascii) == 0 {
 		ascii = []byte("file")
 	}
-	return `attachment; filename="` + string(ascii) + `"; filename*=UTF-8''` + url.PathEscape(name)
+	return kind + `; filename="` + string(ascii) + `"; filename*=UTF-8''` + url.PathEscape(name)
 }
 
 // Records keeps the upload records (media.Upload) in Redis, under
@@ -348,7 +378,24 @@ func (r Records) Get(ctx context.Context, key string) (u media.Upload, found boo
 	if err != nil {
 		return u, false, fmt.Errorf("upload record %s: size %q", key, m["size"])
 	}
-	return media.Upload{User: m["user"], Purpose: m["purpose"], ContentType: m["type"], Size: size, Claim: m["claim"]}, true, nil
+	return media.Upload{User: m["user"], Purpose: m["purpose"], ContentType: m["type"], Size: size, Claim: m["claim"],
+		Deleted: m["deleted"] != ""}, true, nil
+}
+
+// markDeletedScript marks a record deleted, if there is one.
+var markDeletedScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'deleted', '1')
+return 1`)
+
+// MarkDeleted records that the message holding the upload of key was
+// deleted (Upload.Deleted), for as long as the record lives; no record is
+// created for an upload whose record is gone.
+func (r Records) MarkDeleted(ctx context.Context, key string) error {
+	if err := markDeletedScript.Run(ctx, r.rdb, []string{r.key(key)}).Err(); err != nil {
+		return fmt.Errorf("mark upload %s deleted: %w", key, err)
+	}
+	return nil
 }
 
 // claimScript marks a record used by ARGV[1] unless it already is, and

@@ -97,7 +97,7 @@ func TestUploadInspectDownload(t *testing.T) {
 	}
 	defer get.Body.Close()
 	b, _ := io.ReadAll(get.Body)
-	if get.StatusCode != 200 || !bytes.Equal(b, pngBytes) || get.Header.Get("Content-Type") != "image/png" || get.Header.Get("Content-Disposition") != "inline" {
+	if get.StatusCode != 200 || !bytes.Equal(b, pngBytes) || get.Header.Get("Content-Type") != "image/png" || get.Header.Get("Content-Disposition") != `inline; filename="cat.png"; filename*=UTF-8''cat.png` {
 		t.Fatalf("download: %d %v (%d bytes)", get.StatusCode, get.Header, len(b))
 	}
 }
@@ -235,7 +235,12 @@ func TestConfigValidate(t *testing.T) {
 
 func TestDisposition(t *testing.T) {
 	for _, tc := range []struct{ typ, name, want string }{
-		{"image/png", "cat.png", "inline"},
+		{"image/png", "cat.png", `inline; filename="cat.png"; filename*=UTF-8''cat.png`},
+		// The name's extension follows the type the bytes were checked to be.
+		{"image/png", "x.html", `inline; filename="x.png"; filename*=UTF-8''x.png`},
+		{"image/jpeg", "IMG.JPEG", `inline; filename="IMG.JPEG"; filename*=UTF-8''IMG.JPEG`},
+		{"text/plain", "notes", `attachment; filename="notes.txt"; filename*=UTF-8''notes.txt`},
+		{"application/pdf", "evil.exe", `attachment; filename="evil.pdf"; filename*=UTF-8''evil.pdf`},
 		{"application/pdf", "report.pdf", `attachment; filename="report.pdf"; filename*=UTF-8''report.pdf`},
 		{"text/plain", `a"b\c%.txt`, `attachment; filename="a_b_c_.txt"; filename*=UTF-8''a%22b%5Cc%25.txt`},
 		{"application/zip", "résumé.zip", `attachment; filename="r__sum__.zip"; filename*=UTF-8''r%C3%A9sum%C3%A9.zip`},
@@ -290,4 +295,79 @@ func TestRecords(t *testing.T) {
 func ExampleDisposition() {
 	fmt.Println(objstore.Disposition("application/pdf", "q3.pdf"))
 	// Output: attachment; filename="q3.pdf"; filename*=UTF-8''q3.pdf
+}
+
+// A sealed copy is made once: copying again, after the original was
+// replaced, leaves the sealed bytes alone. Removing is idempotent.
+func TestSealAndRemove(t *testing.T) {
+	_, st := objstoretest.NewBucket(t)
+	ctx := context.Background()
+	key, _ := media.NewAttachmentKey("cat.png")
+	sealed := media.SealedKey(key)
+	if err := st.Seal(ctx, key, sealed); err == nil {
+		t.Fatal("sealing an object that was never uploaded succeeded")
+	}
+	if err := st.Put(ctx, key, "image/png", pngBytes); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Seal(ctx, key, sealed); err != nil {
+		t.Fatal(err)
+	}
+	other := append([]byte(nil), pngBytes...)
+	other[len(other)-1] ^= 0xff
+	if err := st.Put(ctx, key, "image/png", other); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Seal(ctx, key, sealed); err != nil {
+		t.Fatal(err)
+	}
+	o, err := st.Inspect(ctx, sealed)
+	if err != nil || !o.Exists || o.Size != int64(len(pngBytes)) || o.ContentType != "image/png" {
+		t.Fatalf("sealed copy: %+v, %v", o, err)
+	}
+	link, err := st.PresignGet(ctx, sealed, time.Minute, "image/png", "inline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Equal(b, pngBytes) {
+		t.Fatal("sealing again replaced the sealed bytes")
+	}
+	for range 2 { // the second time everything is gone already
+		if err := st.Remove(ctx, key, sealed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range []string{key, sealed} {
+		if o, err := st.Stat(ctx, k); err != nil || o.Exists {
+			t.Fatalf("%s after Remove: %+v, %v", k, o, err)
+		}
+	}
+}
+
+func TestRecordsMarkDeleted(t *testing.T) {
+	rdb, prefix := redistest.Client(t), redistest.Prefix(t)
+	recs := objstore.NewRecords(rdb, prefix)
+	ctx := context.Background()
+	key := "a/" + strings.Repeat("c", 26) + "/cat.png"
+	if err := recs.MarkDeleted(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := recs.Get(ctx, key); err != nil || found {
+		t.Fatalf("marking an absent record created one: %v %v", found, err)
+	}
+	if err := recs.Put(ctx, key, media.Upload{User: "alice", Purpose: media.PurposeAttachment, ContentType: "image/png", Size: 9}); err != nil {
+		t.Fatal(err)
+	}
+	if err := recs.MarkDeleted(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if u, found, err := recs.Get(ctx, key); err != nil || !found || !u.Deleted {
+		t.Fatalf("after MarkDeleted: %+v %v %v", u, found, err)
+	}
 }

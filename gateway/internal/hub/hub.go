@@ -6,7 +6,10 @@
 // gap from the log (Redis pub/sub is at most once; CHAT_EVT is the truth),
 // and hands each frame, encoded once, to every subscribed socket whose
 // position is below it. A room with no news checks the log's head now and
-// then, so a lost last frame is found too.
+// then, so a lost last frame is found too. A joiner's backfill (from the
+// recent frames or the log; it ends at the room's head) is shown as the
+// messages stand: each post a later frame of the backfill deleted or edited
+// is re-rendered (events.RedactFrame); the recent frames stay as published.
 //
 // Concurrency: all methods are safe for concurrent use. Subscriber.Send must
 // not block (sockets queue and drop themselves when too slow).
@@ -87,6 +90,72 @@ type Hub struct {
 type frame struct {
 	seq uint64
 	b   []byte
+	// What the frame does to a message, for redacting a backfill: msg is
+	// the message a message.posted creates; change an edit or delete.
+	msg    uint64
+	change *events.Stored
+}
+
+// factFrame is the frame of a fact read from the log.
+func factFrame(f events.Stored) (frame, error) {
+	b, err := events.EventFrame(f)
+	if err != nil {
+		return frame{}, err
+	}
+	fr := frame{seq: f.Seq, b: b}
+	switch f.Type {
+	case events.MessagePosted:
+		fr.msg = f.ID
+	case events.MessageEdited, events.MessageDeleted:
+		fr.change = &f
+	}
+	return fr, nil
+}
+
+// liveFrame is the frame of a live payload.
+func (h *Hub) liveFrame(room string, seq uint64, b []byte) frame {
+	fr := frame{seq: seq, b: b}
+	id, posted, change, err := events.FrameTarget(b)
+	switch {
+	case err != nil:
+		h.lg.Warn("live frame unreadable; a later join shows it as is", "room", room, "seq", seq, "err", err)
+	case posted:
+		fr.msg = id
+	case id != 0:
+		fr.change = &change
+	}
+	return fr
+}
+
+// redacted returns a backfill's frames, which end at the room's head as it
+// stood, with every message.posted shown as the frames after it leave the
+// message (a tombstone once deleted, the current text once edited). The
+// frames themselves are left as they are.
+func redacted(frames []frame) ([]frame, error) {
+	fates := events.Fates{}
+	for _, f := range frames {
+		if f.change != nil {
+			if err := fates.Fold(*f.change); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(fates) == 0 {
+		return frames, nil
+	}
+	out := slices.Clone(frames)
+	for i, f := range out {
+		fate, ok := fates[f.msg]
+		if f.msg == 0 || !ok {
+			continue
+		}
+		b, err := events.RedactFrame(f.b, fate)
+		if err != nil {
+			return nil, err
+		}
+		out[i].b = b
+	}
+	return out, nil
 }
 
 type room struct {
@@ -271,6 +340,11 @@ func (h *Hub) Join(ctx context.Context, id string, s Subscriber, after *uint64, 
 		r.seed(frames)
 		r.mu.Unlock()
 	}
+	// What the joiner was not there for, it sees as it stands now.
+	if frames, err = redacted(frames); err != nil {
+		h.release(r)
+		return 0, err
+	}
 	for _, f := range frames {
 		if !s.SendWait(f.b) {
 			h.release(r)
@@ -334,11 +408,11 @@ func sendFacts(s Subscriber, facts []events.Stored) error {
 func encodeFacts(facts []events.Stored) ([]frame, error) {
 	frames := make([]frame, len(facts))
 	for i, f := range facts {
-		b, err := events.EventFrame(f)
+		fr, err := factFrame(f)
 		if err != nil {
 			return nil, err
 		}
-		frames[i] = frame{f.Seq, b}
+		frames[i] = fr
 	}
 	return frames, nil
 }
@@ -482,7 +556,7 @@ func (h *Hub) advance(r *room, payloads [][]byte) {
 				return // the frames are delivered when the log can be read again
 			}
 		}
-		run = append(run, frame{seq, b})
+		run = append(run, h.liveFrame(r.id, seq, b))
 	}
 }
 
@@ -501,12 +575,12 @@ func (h *Hub) fill(r *room, from, to uint64) bool {
 		if f.Seq != r.last+1 {
 			continue
 		}
-		b, err := events.EventFrame(f)
+		fr, err := factFrame(f)
 		if err != nil {
 			h.lg.Error("encode fact", "room", r.id, "seq", f.Seq, "err", err)
 			return false
 		}
-		r.deliver([]frame{{f.Seq, b}}, h.opts.Ring)
+		r.deliver([]frame{fr}, h.opts.Ring)
 	}
 	return r.last >= to
 }

@@ -357,3 +357,117 @@ func TestJoinsServedFromRecentFrames(t *testing.T) {
 		t.Fatalf("a join reaching further back than the recent frames: %d reads, want 2", n)
 	}
 }
+
+// appendData appends the room's next fact of typ and returns its frame
+// payload and id.
+func (e *env) appendData(t *testing.T, room, typ string, data any) ([]byte, uint64) {
+	t.Helper()
+	e.seq[room]++
+	f, err := events.NewFact(typ, room, e.seq[room], "alice", fmt.Sprint("c", room, e.seq[room]), time.Now(), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := f.Encode()
+	ack, err := e.js.Publish(context.Background(), events.RoomSubject(room), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame, err := events.EventFrame(events.Stored{ID: ack.Sequence, Fact: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return events.EncodeLiveRoom(e.seq[room], frame), ack.Sequence
+}
+
+// frameSub keeps the frames it is sent.
+type frameSub struct {
+	*sub
+	frames chan []byte
+}
+
+func newFrameSub() *frameSub { return &frameSub{sub: newSub(), frames: make(chan []byte, 1024)} }
+
+func (s *frameSub) Send(b []byte) { s.frames <- b; s.sub.Send(b) }
+
+func (s *frameSub) SendWait(b []byte) bool { s.Send(b); return true }
+
+// texts returns the text of each message.posted frame of the first n frames,
+// "<deleted>" for a tombstone.
+func (s *frameSub) texts(t *testing.T, n int) []string {
+	t.Helper()
+	var out []string
+	for range n {
+		var f struct {
+			Data struct {
+				Kind string
+				Data struct {
+					Text        string
+					Deleted     bool
+					Attachments []events.Attachment
+				}
+			}
+		}
+		select {
+		case b := <-s.frames:
+			if err := json.Unmarshal(b, &f); err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("got %d frames of %d", len(out), n)
+		}
+		switch d := f.Data.Data; {
+		case f.Data.Kind != events.MessagePosted:
+		case d.Deleted && d.Text == "" && len(d.Attachments) == 0:
+			out = append(out, "<deleted>")
+		default:
+			out = append(out, d.Text)
+		}
+	}
+	return out
+}
+
+// A joiner is shown what it was not there for as it stands: a deleted
+// message as a tombstone, an edited one with its current text, whether
+// the backfill comes from the log or from the room's recent frames; the
+// edits and deletes still follow.
+func TestJoinBackfillShowsMessagesAsTheyStand(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	e.appendFact(t, "d")
+	_, secret := e.appendData(t, "d", events.MessagePosted, events.MessagePostedData{Text: "secret", ClientID: "1",
+		Attachments: []events.Attachment{{Key: "a/x/secret.png", Name: "secret.png", ContentType: "image/png", Size: 3}}})
+	_, kept := e.appendData(t, "d", events.MessagePosted, events.MessagePostedData{Text: "draft", ClientID: "2"})
+	e.appendData(t, "d", events.MessageDeleted, events.MessageDeletedData{ID: secret})
+	e.appendData(t, "d", events.MessageEdited, events.MessageEditedData{ID: kept, Text: "final"})
+
+	// From the log: the first join of the room.
+	first := newFrameSub()
+	zero := uint64(0)
+	if _, err := e.hub.Join(ctx, "d", first, &zero, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := first.texts(t, 5); fmt.Sprint(got) != "[<deleted> final]" {
+		t.Fatalf("backfill from the log shows %q", got)
+	}
+	first.waitSeqs(t, 0, 5)
+
+	// From the recent frames: the post and its delete arrive live.
+	time.Sleep(100 * time.Millisecond) // the subscription is in place
+	p, gone := e.appendData(t, "d", events.MessagePosted, events.MessagePostedData{Text: "oops", ClientID: "3"})
+	e.publish(t, "d", p)
+	p, _ = e.appendData(t, "d", events.MessageDeleted, events.MessageDeletedData{ID: gone})
+	e.publish(t, "d", p)
+	if got := first.texts(t, 2); fmt.Sprint(got) != "[oops]" {
+		t.Fatalf("live, a subscriber that was there sees %q", got)
+	}
+	first.waitSeqs(t, 0, 7)
+	second := newFrameSub()
+	after := uint64(4)
+	if _, err := e.hub.Join(ctx, "d", second, &after, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := second.texts(t, 3); fmt.Sprint(got) != "[<deleted>]" {
+		t.Fatalf("backfill from the recent frames shows %q", got)
+	}
+	second.waitSeqs(t, 4, 3)
+}
