@@ -55,3 +55,53 @@ func TestDepsEnvIsPrivate(t *testing.T) {
 		}
 	}
 }
+
+// compose-secrets.sh writes every secret compose.yml requires to a file
+// readable by its owner alone, and keeps the secrets already there.
+func TestComposeSecretsScript(t *testing.T) {
+	env := filepath.Join(t.TempDir(), ".env")
+	if err := os.WriteFile(env, []byte("POSTGRES_PASSWORD=kept\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(root(t), "ops", "scripts", "compose-secrets.sh")
+	for range 2 {
+		if out, err := exec.Command("bash", script, env).CombinedOutput(); err != nil {
+			t.Fatalf("compose-secrets.sh: %v\n%s", err, out)
+		}
+	}
+	fi, err := os.Stat(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := fi.Mode().Perm(); mode != 0o600 {
+		t.Errorf(".env has mode %v, want 0600", mode)
+	}
+	b, err := os.ReadFile(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		if _, dup := values[k]; dup {
+			t.Errorf("%s written twice", k)
+		}
+		values[k] = v
+	}
+	for _, name := range secrets {
+		if len(values[name]) < 32 && !(name == "POSTGRES_PASSWORD" && values[name] == "kept") {
+			t.Errorf("%s = %q, want a long random secret", name, values[name])
+		}
+	}
+	if values["POSTGRES_PASSWORD"] != "kept" {
+		t.Errorf("an existing secret was replaced: %q", values["POSTGRES_PASSWORD"])
+	}
+	// compose.yml loads with exactly these.
+	var kv []string
+	for k, v := range values {
+		kv = append(kv, k+"="+v)
+	}
+	if _, err := tryLoadCompose(t, kv); err != nil {
+		t.Errorf("compose.yml with the script's .env: %v", err)
+	}
+}
