@@ -18,9 +18,16 @@
 // The lock is LockKey for the live view; a View applying into another schema
 // (pgview's rebuild) takes a key of its own (NewViewLocked).
 //
+// A checkpoint counts facts of one log, and records it (log_id: CHAT_EVT's
+// creation time, see logid). Run refuses to start on a checkpoint of another
+// log (ErrOtherLog, naming RebuildCommand) and every transaction refuses to
+// apply under one, so that a new log is never skipped up to an old log's
+// checkpoint.
+//
 // It must never write anything but projections of the log, never advance the
 // checkpoint past a fact it did not apply or deliberately skip as unreadable,
-// and never turn off synchronous commit.
+// never apply a log under another log's checkpoint, and never turn off
+// synchronous commit.
 //
 // Concurrency: a View is used by one feed goroutine; Apply is not reentrant.
 package pg
