@@ -25,6 +25,16 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
+// httpTimeouts bound what one HTTP client may hold of the gateway: its
+// headers within 10 s (a slowloris client is closed), a whole request (REST
+// bodies are small: uploads go straight to object storage) within 30 s, a
+// response within a minute, and an idle kept-alive connection two minutes
+// (longer than nginx keeps its upstream connections, so that nginx, not
+// the gateway, closes them). A WebSocket is not subject to them once
+// upgraded: the server clears a connection's deadlines when it is hijacked,
+// and the socket keeps deadlines of its own (writeTimeout, pings).
+var httpTimeouts = opshttp.Timeouts{ReadHeader: 10 * time.Second, Read: 30 * time.Second, Write: time.Minute, Idle: 2 * time.Minute}
+
 // Server is one running gateway.
 type Server struct {
 	cfg Config
@@ -113,7 +123,7 @@ func Run(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("gateway listen: %w", err)
 		}
 	}
-	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	srv := opshttp.NewServer(s.routes(), httpTimeouts)
 	s.log.Info("gateway listening", "addr", ln.Addr().String())
 
 	g, gctx := errgroup.WithContext(s.natsCtx)

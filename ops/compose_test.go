@@ -42,18 +42,49 @@ func root(t *testing.T) string {
 	return r
 }
 
+// secrets are the variables compose.yml requires (ops/scripts/compose-secrets.sh
+// writes them to .env), each with a value of its own.
+var secrets = []string{
+	"POSTGRES_PASSWORD", "MINIO_ROOT_PASSWORD", "CHILLIN_S3_SECRET_KEY",
+	"NATS_GATEWAY_PASSWORD", "NATS_VALIDATOR_PASSWORD", "NATS_PROJECTOR_PASSWORD", "NATS_ADMIN_PASSWORD",
+	"REDIS_GATEWAY_PASSWORD", "REDIS_VALIDATOR_PASSWORD", "REDIS_PROJECTOR_PASSWORD",
+}
+
+// secretValue is the value loadCompose gives a secret.
+func secretValue(name string) string {
+	return "test-" + strings.ToLower(strings.ReplaceAll(name, "_", "-"))
+}
+
 func loadCompose(t *testing.T) *types.Project {
 	t.Helper()
-	opts, err := cli.NewProjectOptions([]string{filepath.Join(root(t), "compose.yml")},
-		cli.WithWorkingDirectory(root(t)), cli.WithEnv([]string{}), cli.WithInterpolation(true))
-	if err != nil {
-		t.Fatal(err)
+	return loadComposeEnv(t, secretEnv())
+}
+
+func secretEnv() []string {
+	var env []string
+	for _, name := range secrets {
+		env = append(env, name+"="+secretValue(name))
 	}
-	p, err := opts.LoadProject(context.Background())
+	return env
+}
+
+func loadComposeEnv(t *testing.T, env []string) *types.Project {
+	t.Helper()
+	p, err := tryLoadCompose(t, env)
 	if err != nil {
 		t.Fatalf("compose.yml does not load: %v", err)
 	}
 	return p
+}
+
+func tryLoadCompose(t *testing.T, env []string) (*types.Project, error) {
+	t.Helper()
+	opts, err := cli.NewProjectOptions([]string{filepath.Join(root(t), "compose.yml")},
+		cli.WithWorkingDirectory(root(t)), cli.WithEnv(env), cli.WithInterpolation(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return opts.LoadProject(context.Background())
 }
 
 // sources returns the text of every non-test Go file of a module folder.
@@ -100,7 +131,7 @@ func serves(t *testing.T, module, path string) bool {
 
 func TestComposeServices(t *testing.T) {
 	p := loadCompose(t)
-	want := []string{"gateway-1", "gateway-2", "minio", "nats-1", "nats-2", "nats-3", "nginx", "postgres", "projector", "redis", "validator"}
+	want := []string{"gateway-1", "gateway-2", "minio", "minio-init", "nats-1", "nats-2", "nats-3", "nginx", "postgres", "projector", "redis", "validator"}
 	if got := slices.Sorted(func(yield func(string) bool) {
 		for name := range p.Services {
 			if !yield(name) {
@@ -111,13 +142,14 @@ func TestComposeServices(t *testing.T) {
 		t.Fatalf("services %v, want %v", got, want)
 	}
 	images := map[string]*regexp.Regexp{
-		"postgres": regexp.MustCompile(`^postgres:15(\.|$|-)`),
-		"redis":    regexp.MustCompile(`^redis:7(\.|$|-)`),
-		"nats-1":   regexp.MustCompile(`^nats:2\.(1[2-9]|[2-9][0-9])`), // 2.12 or newer: atomic batches
-		"nats-2":   regexp.MustCompile(`^nats:2\.(1[2-9]|[2-9][0-9])`),
-		"nats-3":   regexp.MustCompile(`^nats:2\.(1[2-9]|[2-9][0-9])`),
-		"minio":    regexp.MustCompile(`^minio/minio(:|$)`),
-		"nginx":    regexp.MustCompile(`^nginx(:|$)`),
+		"postgres":   regexp.MustCompile(`^postgres:15(\.|$|-)`),
+		"redis":      regexp.MustCompile(`^redis:7(\.|$|-)`),
+		"nats-1":     regexp.MustCompile(`^nats:2\.(1[2-9]|[2-9][0-9])`), // 2.12 or newer: atomic batches
+		"nats-2":     regexp.MustCompile(`^nats:2\.(1[2-9]|[2-9][0-9])`),
+		"nats-3":     regexp.MustCompile(`^nats:2\.(1[2-9]|[2-9][0-9])`),
+		"minio":      regexp.MustCompile(`^minio/minio(:|$)`),
+		"minio-init": regexp.MustCompile(`^minio/mc(:|$)`),
+		"nginx":      regexp.MustCompile(`^nginx(:|$)`),
 	}
 	for name, re := range images {
 		if img := p.Services[name].Image; !re.MatchString(img) {
@@ -190,6 +222,9 @@ func TestComposeHealthchecks(t *testing.T) {
 	p := loadCompose(t)
 	urlRe := regexp.MustCompile(`^https?://`)
 	for name, s := range p.Services {
+		if oneShot(s) {
+			continue
+		}
 		hc := s.HealthCheck
 		if hc == nil || len(hc.Test) < 2 || hc.Disable {
 			t.Errorf("%s has no healthcheck", name)
@@ -218,18 +253,30 @@ func TestComposeHealthchecks(t *testing.T) {
 			t.Errorf("%s: healthcheck asks %s, which the %s code does not serve", name, u.Path, module)
 		}
 	}
-	// depends_on waits for health where there is a healthcheck to wait for.
+	// depends_on waits for health where there is a healthcheck to wait for,
+	// and for a one-shot step to have succeeded.
 	for name, s := range p.Services {
 		for dep, d := range s.DependsOn {
-			if _, ok := p.Services[dep]; !ok {
+			ds, ok := p.Services[dep]
+			if !ok {
 				t.Errorf("%s depends on %s, which is no service", name, dep)
 				continue
 			}
-			if d.Condition != types.ServiceConditionHealthy {
-				t.Errorf("%s waits for %s to be %s, want healthy", name, dep, d.Condition)
+			want := types.ServiceConditionHealthy
+			if oneShot(ds) {
+				want = types.ServiceConditionCompletedSuccessfully
+			}
+			if d.Condition != want {
+				t.Errorf("%s waits for %s to be %s, want %s", name, dep, d.Condition, want)
 			}
 		}
 	}
+}
+
+// oneShot reports whether a service is a step that runs once and exits
+// (restart "no", no healthcheck): others wait for it to complete.
+func oneShot(s types.ServiceConfig) bool {
+	return s.Restart == "no" && s.HealthCheck == nil
 }
 
 // Each Chillin service is built by a Dockerfile that exists, from a binary

@@ -73,11 +73,48 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // Serve serves h on ln until stop is called; stop waits for requests in
 // progress for at most a second.
 func Serve(ln net.Listener, h http.Handler, log *slog.Logger) (stop func()) {
-	return serve(ln, h, log, "/health, /ready and /metrics")
+	return serve(ln, h, log, "/health, /ready and /metrics", OpsTimeouts)
 }
 
-func serve(ln net.Listener, h http.Handler, log *slog.Logger, what string) (stop func()) {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+// Timeouts bound how long one client may hold a connection of an HTTP
+// server, so that clients that send or read slowly (slowloris) or keep idle
+// connections cannot exhaust its connections. A connection hijacked by a
+// handler (a WebSocket) is no longer subject to any of them: the server
+// clears its deadlines when it hands it over.
+type Timeouts struct {
+	// ReadHeader is how long a client has to send a request's headers.
+	ReadHeader time.Duration
+	// Read is how long it has to send the whole request, body included.
+	Read time.Duration
+	// Write is how long, from the end of the request's headers, the
+	// response may take to be written.
+	Write time.Duration
+	// Idle is how long a kept-alive connection may wait for its next request.
+	Idle time.Duration
+}
+
+// OpsTimeouts are the operations endpoints' timeouts (/health, /ready,
+// /metrics): small requests, answered at once.
+var OpsTimeouts = Timeouts{ReadHeader: 5 * time.Second, Read: 10 * time.Second, Write: 30 * time.Second, Idle: time.Minute}
+
+// ProfileTimeouts are OpsTimeouts with room to write a profile: a CPU
+// profile or trace is written after the seconds it was asked for, and
+// net/http/pprof refuses one longer than the write timeout.
+var ProfileTimeouts = Timeouts{ReadHeader: 5 * time.Second, Read: 10 * time.Second, Write: 5 * time.Minute, Idle: time.Minute}
+
+// NewServer returns a server of h with timeouts t.
+func NewServer(h http.Handler, t Timeouts) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: t.ReadHeader,
+		ReadTimeout:       t.Read,
+		WriteTimeout:      t.Write,
+		IdleTimeout:       t.Idle,
+	}
+}
+
+func serve(ln net.Listener, h http.Handler, log *slog.Logger, what string, t Timeouts) (stop func()) {
+	srv := NewServer(h, t)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -117,7 +154,7 @@ func ServeProfiles(addr string, log *slog.Logger) (stop func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("profiles listen: %w", err)
 	}
-	return serve(ln, Profiles(), log, "/debug/pprof/"), nil
+	return serve(ln, Profiles(), log, "/debug/pprof/", ProfileTimeouts), nil
 }
 
 // Listen returns ln if set, else a listener on addr, else nil (no endpoint).

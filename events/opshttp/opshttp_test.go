@@ -1,6 +1,7 @@
 package opshttp
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,8 +12,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/chillin-chat/chillin/events/opshttp/opshttptest"
 )
 
 func TestHandler(t *testing.T) {
@@ -87,5 +91,57 @@ func TestServeProfiles(t *testing.T) {
 	}
 	if _, err := ServeProfiles(addr, slog.New(slog.DiscardHandler)); err == nil {
 		t.Error("a second server on a taken address: no error")
+	}
+}
+
+// A client that sends its headers slowly, or keeps a connection idle, is
+// closed; one that behaves is served.
+func TestNewServerTimeouts(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(Handler(prometheus.NewRegistry(), nil), Timeouts{
+		ReadHeader: 300 * time.Millisecond, Read: time.Second, Write: time.Second, Idle: 500 * time.Millisecond,
+	})
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	addr := ln.Addr().String()
+
+	if took := opshttptest.Slowloris(t, addr, 50*time.Millisecond, 10*time.Second); took > 5*time.Second {
+		t.Errorf("a slow client held the connection %v", took)
+	}
+
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("a prompt request: %v %v", resp, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
+		t.Errorf("an idle kept-alive connection was not closed: %v", err)
+	}
+}
+
+// Every server this package starts has every timeout; a profile can be
+// written for longer than an ops answer.
+func TestTimeoutsAreSet(t *testing.T) {
+	for name, tt := range map[string]Timeouts{"ops": OpsTimeouts, "profiles": ProfileTimeouts} {
+		s := NewServer(http.NotFoundHandler(), tt)
+		if s.ReadHeaderTimeout <= 0 || s.ReadTimeout <= 0 || s.WriteTimeout <= 0 || s.IdleTimeout <= 0 {
+			t.Errorf("%s: a timeout is missing: %+v", name, tt)
+		}
+	}
+	if ProfileTimeouts.Write <= 30*time.Second {
+		t.Errorf("profiles write timeout %v leaves no room for a 30 s profile", ProfileTimeouts.Write)
 	}
 }

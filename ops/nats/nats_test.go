@@ -31,6 +31,9 @@ func TestServerAcceptsTheConfigs(t *testing.T) {
 	bin := buildServer(t)
 	dir := t.TempDir()
 	files := map[string][]byte{"single.conf": natsconf.Single, "cluster.conf": natsconf.Cluster}
+	if err := os.WriteFile(filepath.Join(dir, "users.conf"), natsconf.Users, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		file, sync string
 		ok         bool
@@ -52,6 +55,7 @@ func TestServerAcceptsTheConfigs(t *testing.T) {
 			cmd.Env = []string{
 				"NATS_SERVER_NAME=nats-1", "NATS_SYNC_INTERVAL=" + tc.sync, "NATS_HOST=127.0.0.1", "NATS_PORT=4222",
 				"NATS_HTTP_PORT=8222", "NATS_STORE_DIR=" + filepath.Join(dir, "store"),
+				"NATS_GATEWAY_PASSWORD=g", "NATS_VALIDATOR_PASSWORD=v", "NATS_PROJECTOR_PASSWORD=p", "NATS_ADMIN_PASSWORD=a",
 			}
 			out, err := cmd.CombinedOutput()
 			if (err == nil) != tc.ok {

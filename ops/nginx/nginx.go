@@ -1,6 +1,7 @@
 // Package nginx renders the nginx configuration that puts Chillin's gateways
 // behind one address: ip_hash stickiness, WebSocket upgrade headers, long read
-// timeouts and passive health checks (max_fails, fail_timeout). The template
+// timeouts and passive health checks (max_fails, fail_timeout). It never
+// routes the gateways' /metrics or anything under /debug (404). The template
 // is nginx.conf.tmpl beside this file; the local cluster (ops/cluster)
 // renders it into a temporary folder, and compose.conf is its rendering for
 // compose.yml, kept current by this package's tests.

@@ -1,13 +1,19 @@
 package nginx
 
 import (
+	"bufio"
 	"bytes"
 	"flag"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -79,9 +85,9 @@ func TestRender(t *testing.T) {
 	}
 }
 
-// nginx itself accepts the rendering (nginx -t), with the gateways on
-// loopback addresses it can resolve.
-func TestNginxAcceptsTheRendering(t *testing.T) {
+// nginxBin is the nginx program.
+func nginxBin(t *testing.T) string {
+	t.Helper()
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
 		bin = "/usr/sbin/nginx"
@@ -89,13 +95,26 @@ func TestNginxAcceptsTheRendering(t *testing.T) {
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("nginx is not installed (ops/scripts/deps.sh installs it): %v", err)
 	}
-	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0") // nginx -t wants a real port, and does not bind it
+	return bin
+}
+
+// freeAddr is a loopback address nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// nginx itself accepts the rendering (nginx -t), with the gateways on
+// loopback addresses it can resolve.
+func TestNginxAcceptsTheRendering(t *testing.T) {
+	bin := nginxBin(t)
+	dir := t.TempDir()
+	addr := freeAddr(t) // nginx -t wants a real port, and does not bind it
 	cfg := Config{Purpose: "test", Listen: addr, Gateways: []string{"127.0.0.1:1", "127.0.0.1:2"},
 		PIDFile: filepath.Join(dir, "nginx.pid"), ErrorLog: filepath.Join(dir, "error.log"), AccessLog: "off", TempDir: dir}
 	b, err := Render(cfg)
@@ -109,5 +128,89 @@ func TestNginxAcceptsTheRendering(t *testing.T) {
 	out, err := exec.Command(bin, "-t", "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", conf).CombinedOutput()
 	if err != nil {
 		t.Fatalf("nginx -t: %v\n%s\n%s", err, out, b)
+	}
+}
+
+// A running nginx with the rendering passes requests to a gateway, but
+// answers 404 itself for /metrics and /debug/ however they are spelled.
+func TestNginxKeepsOperatorEndpointsOff(t *testing.T) {
+	bin := nginxBin(t)
+	var reached []string
+	var mu sync.Mutex
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		reached = append(reached, r.URL.Path)
+		mu.Unlock()
+		_, _ = io.WriteString(w, "gateway")
+	}))
+	defer gw.Close()
+
+	dir := t.TempDir()
+	front := freeAddr(t)
+	b, err := Render(Config{Purpose: "test", Listen: front, Gateways: []string{gw.Listener.Addr().String()},
+		PIDFile: filepath.Join(dir, "nginx.pid"), ErrorLog: "stderr", AccessLog: "off", TempDir: dir, Workers: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(conf, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-p", dir, "-e", "stderr", "-c", conf, "-g", "daemon off;")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGQUIT)
+		_ = cmd.Wait()
+	})
+	get := func(path string) (int, string) {
+		t.Helper()
+		c, err := net.Dial("tcp", front)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer c.Close()
+		// Written raw, so that the path reaches nginx exactly as spelled.
+		if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: chillin\r\nConnection: close\r\n\r\n"); err != nil {
+			return 0, err.Error()
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if code, _ := get("/api/rooms"); code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nginx did not serve within 10 s:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, path := range []string{"/metrics", "/metrics?x=1", "/metrics/", "//metrics", "/%6detrics", "/./metrics",
+		"/api/../metrics", "/debug/pprof/", "/debug/pprof/profile?seconds=30", "/%64ebug/pprof/", "/debug"} {
+		if code, body := get(path); code != http.StatusNotFound || strings.Contains(body, "gateway") {
+			t.Errorf("GET %s: %d %q, want nginx's 404", path, code, body)
+		}
+	}
+	for _, path := range []string{"/", "/health", "/ws", "/api/rooms"} {
+		if code, body := get(path); code != http.StatusOK || body != "gateway" {
+			t.Errorf("GET %s: %d %q, want the gateway's answer", path, code, body)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range reached {
+		if strings.Contains(p, "metrics") || strings.Contains(p, "debug") {
+			t.Errorf("the gateway was asked for %s", p)
+		}
 	}
 }

@@ -9,7 +9,8 @@
 # the S3 endpoint in CHILLIN_S3_ENDPOINT when one is configured; otherwise
 # the pinned MinIO server is built with `go install` (once) and started
 # privately under var/minio. It writes the resulting environment to
-# var/deps.env, for `make` to source.
+# var/deps.env, for `make` to source. var/deps.env and MinIO's folder hold
+# the storage secret: they are readable by their owner alone (0600, 0700).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -133,6 +134,8 @@ export CHILLIN_TEST_S3_SECURE="${CHILLIN_TEST_S3_SECURE:-${CHILLIN_S3_SECURE:-fa
 else
 	minio_dir="$var/minio"
 	mkdir -p "$minio_dir/data"
+	# Its credentials, data and log are the owner's alone.
+	chmod 700 "$minio_dir"
 	gobin=$(go env GOBIN)
 	[ -n "$gobin" ] || gobin="$(go env GOPATH)/bin"
 	minio="$gobin/minio"
@@ -146,6 +149,7 @@ else
 	if [ ! -s "$minio_dir/credentials" ]; then
 		(umask 077 && printf 'chillin\n%s\n' "$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" >"$minio_dir/credentials")
 	fi
+	chmod 600 "$minio_dir/credentials"
 	minio_user=$(sed -n 1p "$minio_dir/credentials")
 	minio_password=$(sed -n 2p "$minio_dir/credentials")
 	minio_port=""
@@ -190,7 +194,10 @@ export CHILLIN_TEST_S3_SECRET_KEY=\"$minio_password\"
 export CHILLIN_TEST_S3_SECURE=\"false\""
 fi
 
-cat >"$env_file" <<ENV
+# The environment holds the storage secret: written readable by its owner
+# alone, and a copy from before that rule is tightened.
+[ -e "$env_file" ] && chmod 600 "$env_file"
+(umask 077 && cat >"$env_file") <<ENV
 export CHILLIN_POSTGRES_URL="\${CHILLIN_POSTGRES_URL:-postgres://postgres@127.0.0.1:$pg_port/chillin?sslmode=disable}"
 export CHILLIN_TEST_POSTGRES_URL="\${CHILLIN_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:$pg_port/postgres?sslmode=disable}"
 export CHILLIN_REDIS_URL="\${CHILLIN_REDIS_URL:-redis://127.0.0.1:$redis_port/0}"

@@ -16,7 +16,9 @@
 //	<prefix>cache:gens          string: the last generation number handed out
 //	<prefix>cache:lease         string: the projector rebuilding a lost cache
 //	<prefix>cache:<g>:meta      hash: cp (last CHAT_EVT seq applied: the
-//	                            checkpoint), window (N), rooms (rooms created)
+//	                            checkpoint), window (N), rooms (rooms created),
+//	                            log (the log it was built from: CHAT_EVT's
+//	                            creation time)
 //	<prefix>cache:<g>:rooms     zset: room ids scored by creation time (µs)
 //	<prefix>cache:<g>:room:<r>  hash: name, description, private (1/0), by,
 //	                            at (µs), head (room seq), members, posted
@@ -33,6 +35,11 @@
 // stream seq of the last fact applied to that key: a fact at or below it is
 // skipped, as is every fact at or below the generation's checkpoint, so
 // applying a fact twice, or the whole log twice, changes nothing.
+//
+// A checkpoint counts the facts of one log: when CHAT_EVT is created again
+// (a new store, `make clean`), the current generation's log is not the
+// stream's, and the cache view retires it and builds a new one from the new
+// log rather than skip the new log's facts up to the old checkpoint.
 //
 // A generation whose meta hash (its checkpoint) is missing is absent: readers
 // fall back to Postgres, and the cache view builds a new generation from the

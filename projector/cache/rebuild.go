@@ -24,8 +24,9 @@ const maxSwitchTries = 100
 //  1. NewGen: a generation numbered above every other, checkpoint 0.
 //  2. Apply the log to it, chunk by chunk, up to the log's head.
 //  3. Switch: one script makes it current only if its checkpoint is at or
-//     beyond the current generation's. If the live view got further in the
-//     meantime, catch up to the new head and switch again.
+//     beyond the current generation's (or the current one was built from
+//     another log). If the live view got further in the meantime, catch up
+//     to the new head and switch again.
 //  4. Drop the replaced generation (SCAN and UNLINK in batches).
 //
 // After the switch the live view applies every fact beyond the new
@@ -70,12 +71,16 @@ func (b Rebuild) Run(ctx context.Context) (Report, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	gen, err := b.Store.NewGen(ctx)
+	logID, _, err := b.Source.LogID(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	gen, err := b.Store.NewGenOf(ctx, logID)
 	if err != nil {
 		return Report{}, err
 	}
 	rep := Report{Gen: gen}
-	log.Info("cache rebuild started", "gen", gen)
+	log.Info("cache rebuild started", "gen", gen, "log", logID)
 	fail := func(err error) (Report, error) {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()

@@ -109,7 +109,8 @@ return {'ok', gen, ARGV[4]}
 // lost while generations remain, the new number is above the current one and
 // above any with a meta.
 //
-//	KEYS[1] P cache:gens, KEYS[2] P cache:gen; ARGV[1] P cache:, ARGV[2] window
+//	KEYS[1] P cache:gens, KEYS[2] P cache:gen; ARGV[1] P cache:, ARGV[2] window,
+//	ARGV[3] the log it is built from ("": not recorded)
 var newGenScript = redis.NewScript(`
 local g = redis.call('INCR', KEYS[1])
 local cur = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -117,11 +118,13 @@ if g <= cur then g = cur + 1 end
 while redis.call('EXISTS', ARGV[1] .. g .. ':meta') == 1 do g = g + 1 end
 redis.call('SET', KEYS[1], g)
 redis.call('HSET', ARGV[1] .. g .. ':meta', 'cp', '0', 'window', ARGV[2], 'rooms', '0')
+if ARGV[3] ~= '' then redis.call('HSET', ARGV[1] .. g .. ':meta', 'log', ARGV[3]) end
 return g
 `)
 
 // switchScript makes a generation current if its checkpoint is not behind
-// the current generation's.
+// the current generation's, or if the current one records another log than
+// the new one (its checkpoint counts another log's facts).
 //
 //	KEYS[1] P cache:gen; ARGV[1] P cache:, ARGV[2] the new generation
 //
@@ -129,13 +132,15 @@ return g
 // {"behind", current, its cp}, or {"absent"} if the new generation has no
 // checkpoint (Redis lost it).
 var switchScript = redis.NewScript(`
-local cp = redis.call('HGET', ARGV[1] .. ARGV[2] .. ':meta', 'cp')
+local m = redis.call('HMGET', ARGV[1] .. ARGV[2] .. ':meta', 'cp', 'log')
+local cp = m[1]
 if not cp then return {'absent'} end
 local cur = redis.call('GET', KEYS[1])
 if cur == ARGV[2] then return {'ok', ''} end
 if cur then
-  local curcp = redis.call('HGET', ARGV[1] .. cur .. ':meta', 'cp')
-  if curcp and tonumber(curcp) > tonumber(cp) then return {'behind', cur, curcp} end
+  local c = redis.call('HMGET', ARGV[1] .. cur .. ':meta', 'cp', 'log')
+  local otherlog = c[2] and m[2] and c[2] ~= m[2]
+  if c[1] and tonumber(c[1]) > tonumber(cp) and not otherlog then return {'behind', cur, c[1]} end
 end
 redis.call('SET', KEYS[1], ARGV[2])
 return {'ok', cur or ''}
@@ -151,6 +156,16 @@ if not gen then return {} end
 local cp = redis.call('HGET', ARGV[1] .. gen .. ':meta', 'cp')
 if not cp then return {} end
 return {gen, cp}
+`)
+
+// retireScript makes a generation no longer current, if it is.
+//
+//	KEYS[1] P cache:gen; ARGV[1] the generation
+var retireScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
 `)
 
 // Lease scripts: renew or release the lease only if this holder has it.

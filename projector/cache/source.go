@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/projector/internal/logid"
 )
 
 // readBatch is how many facts one direct get request asks for.
@@ -39,6 +40,12 @@ func (s Source) Head(ctx context.Context) (uint64, error) {
 		return 0, fmt.Errorf("stream %s: %w", events.EvtStream, err)
 	}
 	return info.State.LastSeq, nil
+}
+
+// LogID names the log (see the projector's logid: CHAT_EVT's creation time)
+// and returns the stream seq of its last fact.
+func (s Source) LogID(ctx context.Context) (string, uint64, error) {
+	return logid.Current(ctx, s.JS)
 }
 
 // Read returns the room facts with from <= seq <= to in stream order, at

@@ -159,13 +159,50 @@ func parseResult(v []string) (Result, error) {
 }
 
 // NewGen creates a generation with checkpoint 0, not current, numbered
-// above every generation before it.
+// above every generation before it, that records no log.
 func (s *Store) NewGen(ctx context.Context) (uint64, error) {
-	g, err := newGenScript.Run(ctx, s.rdb, []string{s.keys.Counter(), s.keys.Current()}, s.keys.Root(), s.window).Uint64()
+	return s.NewGenOf(ctx, "")
+}
+
+// NewGenOf is NewGen for a generation built from the log named log (see
+// Source.LogID).
+func (s *Store) NewGenOf(ctx context.Context, log string) (uint64, error) {
+	g, err := newGenScript.Run(ctx, s.rdb, []string{s.keys.Counter(), s.keys.Current()}, s.keys.Root(), s.window, log).Uint64()
 	if err != nil {
 		return 0, fmt.Errorf("new cache generation: %w", err)
 	}
 	return g, nil
+}
+
+// Log returns the log a generation was built from ("": not recorded).
+func (s *Store) Log(ctx context.Context, gen uint64) (string, error) {
+	v, err := s.rdb.HGet(ctx, s.keys.Meta(gen), "log").Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("cache generation %d log: %w", gen, err)
+	}
+	return v, nil
+}
+
+// SetLog records the log of a generation that records none: one built
+// before generations recorded their log.
+func (s *Store) SetLog(ctx context.Context, gen uint64, log string) error {
+	if err := s.rdb.HSetNX(ctx, s.keys.Meta(gen), "log", log).Err(); err != nil {
+		return fmt.Errorf("cache generation %d: record its log: %w", gen, err)
+	}
+	return nil
+}
+
+// Retire makes gen no longer current, if it is: readers treat the cache as
+// absent until another generation is switched to. It does not delete it:
+// see Drop.
+func (s *Store) Retire(ctx context.Context, gen uint64) error {
+	if err := retireScript.Run(ctx, s.rdb, []string{s.keys.Current()}, strconv.FormatUint(gen, 10)).Err(); err != nil {
+		return fmt.Errorf("retire cache generation %d: %w", gen, err)
+	}
+	return nil
 }
 
 // Current returns the current generation and its checkpoint; ok is false if
@@ -321,7 +358,8 @@ func (s *Store) ReleaseLease(ctx context.Context, holder string) error {
 
 // Dump renders every key of a generation canonically, one key a line,
 // with the generation number left out of the names: two generations built
-// from the same facts dump alike.
+// from the same facts dump alike. The log a generation records is left out
+// too: it names where the facts came from, not what they made.
 func (s *Store) Dump(ctx context.Context, gen uint64) (string, error) {
 	var keys []string
 	if err := s.scan(ctx, gen, func(k []string) error {
@@ -335,7 +373,7 @@ func (s *Store) Dump(ctx context.Context, gen uint64) (string, error) {
 	prefix := s.keys.Gen(gen)
 	var b strings.Builder
 	for _, k := range keys {
-		line, err := s.dumpKey(ctx, k)
+		line, err := s.dumpKey(ctx, k, k == s.keys.Meta(gen))
 		if err != nil {
 			return "", fmt.Errorf("dump %s: %w", k, err)
 		}
@@ -344,7 +382,7 @@ func (s *Store) Dump(ctx context.Context, gen uint64) (string, error) {
 	return b.String(), nil
 }
 
-func (s *Store) dumpKey(ctx context.Context, key string) (string, error) {
+func (s *Store) dumpKey(ctx context.Context, key string, meta bool) (string, error) {
 	typ, err := s.rdb.Type(ctx, key).Result()
 	if err != nil {
 		return "", err
@@ -357,6 +395,9 @@ func (s *Store) dumpKey(ctx context.Context, key string) (string, error) {
 		}
 		fields := make([]string, 0, len(m))
 		for f, v := range m {
+			if meta && f == "log" {
+				continue
+			}
 			fields = append(fields, strconv.Quote(f)+"="+strconv.Quote(v))
 		}
 		slices.Sort(fields)

@@ -459,3 +459,51 @@ func TestFactKinds(t *testing.T) {
 		})
 	}
 }
+
+// A generation of the current log replaces one of another log though it is
+// behind it; within one log, behind is still refused. Retire makes a
+// generation no longer current, only if it is.
+func TestGenerationsOfAnotherLog(t *testing.T) {
+	facts := stored(projtest.Scenario(t))
+	s := newStore(t, 0)
+	ctx := ctxT(t)
+	old, err := s.NewGenOf(ctx, "log-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyAll(t, s, old, facts, 21)
+	if _, err := s.Switch(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	same, err := s.NewGenOf(ctx, "log-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyAll(t, s, same, facts[:3], 3)
+	if _, err := s.Switch(ctx, same); !errors.Is(err, ErrBehind) {
+		t.Fatalf("a generation of the same log behind the current one: %v", err)
+	}
+	other, err := s.NewGenOf(ctx, "log-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyAll(t, s, other, facts[:3], 3)
+	if replaced, err := s.Switch(ctx, other); err != nil || replaced != old {
+		t.Fatalf("a generation of another log: replaced %d, %v", replaced, err)
+	}
+	if log, err := s.Log(ctx, other); err != nil || log != "log-b" {
+		t.Fatalf("log %q, %v", log, err)
+	}
+	if err := s.Retire(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if g, _, ok, _ := s.Current(ctx); !ok || g != other {
+		t.Fatalf("retiring a generation that is not current changed the current one to %d (%v)", g, ok)
+	}
+	if err := s.Retire(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok, _ := s.Current(ctx); ok {
+		t.Fatal("a retired generation is still current")
+	}
+}

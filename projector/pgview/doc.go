@@ -17,7 +17,9 @@
 //     old one. Readers block only for the rename and drop and then resolve
 //     their queries (prepared statements included: Postgres re-plans them
 //     when the schemas change) to the new tables; the live projector's next
-//     batch finds the new schema's checkpoint and goes on from there.
+//     batch finds the new schema's checkpoint and goes on from there. A live
+//     schema of another log (CheckLog) is replaced too, though its
+//     checkpoint may be past the new log's end.
 //   - Verify replays into a scratch schema up to the live checkpoint, holds
 //     the live lock just long enough to catch up and take one snapshot of
 //     both, and compares every table by an ordered checksum (Compare),

@@ -200,8 +200,20 @@ func (s *session) switchTo(ctx context.Context, next string, rep *Replayer, o Op
 	if err != nil {
 		return 0, 0, err
 	}
-	if liveCP > cp {
+	liveLog, err := checkpointLog(ctx, tx, s.schema)
+	if err != nil {
+		return 0, 0, err
+	}
+	// The live view's checkpoint can be past the log's last fact only when
+	// it counts another log's facts (CHAT_EVT was created again): then the
+	// rebuild is what replaces it.
+	otherLog := (liveLog != "" && liveLog != rep.Log()) || (liveLog == "" && liveCP > cp)
+	if liveCP > cp && !otherLog {
 		return 0, 0, fmt.Errorf("switch: the live checkpoint %d is past the rebuilt one %d", liveCP, cp)
+	}
+	if otherLog {
+		o.Logger.Warn("the live schema holds the projection of another log: replacing it with this log's", "schema", s.schema,
+			"live_checkpoint", liveCP, "live_log", liveLog, "log", rep.Log())
 	}
 	// A projector of a newer build may have migrated the live schema since
 	// the rebuild began.

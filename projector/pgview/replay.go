@@ -2,6 +2,7 @@ package pgview
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -52,6 +53,9 @@ func NewReplayer(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetStream
 		view: pg.NewViewLocked(pool, evt, log, batch, ReplayLockKey),
 	}, nil
 }
+
+// Log names the log the Replayer applies (see the projector's logid).
+func (r *Replayer) Log() string { return r.view.Log() }
 
 // Checkpoint is the last stream seq applied to the schema (0: none).
 func (r *Replayer) Checkpoint(ctx context.Context) (uint64, error) {
@@ -201,4 +205,20 @@ func checkpoint(ctx context.Context, q querier, schema string) (uint64, error) {
 		return 0, fmt.Errorf("read checkpoint of %s: %w", table, err)
 	}
 	return uint64(seq), nil
+}
+
+// checkpointLog reads the log the pg view's checkpoint in schema counts in:
+// "" if there is no checkpoint, it does not record its log, or the schema
+// predates the column.
+func checkpointLog(ctx context.Context, q querier, schema string) (string, error) {
+	table := pgx.Identifier{schema, "projection_checkpoints"}.Sanitize()
+	var log *string
+	err := q.QueryRow(ctx, `SELECT to_jsonb(c)->>'log_id' FROM `+table+` c WHERE view = $1`, pg.Name).Scan(&log)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && log == nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read the log of the checkpoint of %s: %w", table, err)
+	}
+	return *log, nil
 }

@@ -93,6 +93,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := stack.EnsureDatabase(ctx, gw.PostgresURL); err != nil {
 		return err
 	}
+	if err := rebuildOtherLog(ctx, natsURL, gw.PostgresURL, gw.Streams, log); err != nil {
+		return err
+	}
 	// One registry for the three services: the gateway's /metrics shows them all.
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -65,6 +65,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	st := cache.NewStore(cfg.Redis, cfg.Prefix, cfg.Window)
 	v := NewView(st, cache.Source{JS: cfg.JS, Log: cfg.Logger}, cfg.Logger, cfg.BatchSize)
+	// The cache of another log is replaced before any fact is applied to it.
+	if err := v.Check(ctx); err != nil && ctx.Err() == nil {
+		cfg.Logger.Warn("cache check failed, retrying", "err", err)
+	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -196,18 +200,58 @@ outer:
 }
 
 // Check rebuilds the cache if there is no current generation (or it lost
-// its checkpoint), unless another process is doing it.
+// its checkpoint), unless another process is doing it, and replaces a
+// current generation built from another log.
 func (v *View) Check(ctx context.Context) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	_, _, ok, err := v.store.Current(ctx)
-	if err != nil || ok {
+	gen, cp, ok, err := v.store.Current(ctx)
+	if err != nil {
 		return err
+	}
+	if ok {
+		if other, err := v.otherLog(ctx, gen, cp); err != nil || !other {
+			return err
+		}
+		if err := v.store.Retire(ctx, gen); err != nil {
+			return err
+		}
+		if _, err := v.store.Drop(ctx, gen); err != nil {
+			v.log.Warn("drop the cache generation of another log", "gen", gen, "err", err)
+		}
 	}
 	if err := v.recover(ctx); err != nil && !errors.Is(err, ErrRebuilding) {
 		return err
 	}
 	return nil
+}
+
+// otherLog reports whether generation gen, at checkpoint cp, was built
+// from another log than CHAT_EVT's (the stream was created again). A
+// generation that records no log (built before generations recorded it) is
+// taken to be of this one, and records it from now on, unless its
+// checkpoint lies beyond the log's last fact.
+func (v *View) otherLog(ctx context.Context, gen, cp uint64) (bool, error) {
+	id, last, err := v.src.LogID(ctx)
+	if err != nil {
+		return false, err
+	}
+	have, err := v.store.Log(ctx, gen)
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case have == id:
+		return false, nil
+	case have == "" && cp <= last:
+		return false, v.store.SetLog(ctx, gen, id)
+	}
+	if have == "" {
+		have = "unrecorded, past this log's end"
+	}
+	v.log.Warn("the cache holds the projection of another log: rebuilding it from this log",
+		"gen", gen, "checkpoint", cp, "its_log", have, "log", id, "last", last)
+	return true, nil
 }
 
 func (v *View) checkLoop(ctx context.Context, every time.Duration) {

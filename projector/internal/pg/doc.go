@@ -22,9 +22,15 @@
 // data) is never skipped: the view applies what comes before it and stops
 // there (ErrStopped), and the projector reports it stopped.
 //
+// A checkpoint counts facts of one log, and records it (log_id: CHAT_EVT's
+// creation time, see logid). Run refuses to start on a checkpoint of another
+// log (ErrOtherLog, naming RebuildCommand) and every transaction refuses to
+// apply under one, so that a new log is never skipped up to an old log's
+// checkpoint.
+//
 // It must never write anything but projections of the log, never advance the
-// checkpoint past a fact it did not apply, and never turn off synchronous
-// commit.
+// checkpoint past a fact it did not apply, never apply a log under another
+// log's checkpoint, and never turn off synchronous commit.
 //
 // Concurrency: a View is used by one feed goroutine; Apply is not reentrant.
 package pg

@@ -16,6 +16,7 @@ import (
 	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/projector/internal/backoff"
 	"github.com/chillin-chat/chillin/projector/internal/feed"
+	"github.com/chillin-chat/chillin/projector/internal/logid"
 	"github.com/chillin-chat/chillin/schema"
 )
 
@@ -34,10 +35,21 @@ const LockKey int64 = 0x6368696c6c706701
 
 const (
 	sqlLock           = `SELECT pg_advisory_xact_lock($1)`
-	sqlCheckpoint     = `SELECT seq FROM projection_checkpoints WHERE view = $1`
-	sqlSaveCheckpoint = `INSERT INTO projection_checkpoints (view, seq, updated_at) VALUES ($1, $2, now())
-ON CONFLICT (view) DO UPDATE SET seq = GREATEST(projection_checkpoints.seq, EXCLUDED.seq), updated_at = EXCLUDED.updated_at`
+	sqlCheckpoint     = `SELECT seq, log_id FROM projection_checkpoints WHERE view = $1`
+	sqlSaveCheckpoint = `INSERT INTO projection_checkpoints (view, seq, log_id, updated_at) VALUES ($1, $2, NULLIF($3, ''), now())
+ON CONFLICT (view) DO UPDATE SET seq = GREATEST(projection_checkpoints.seq, EXCLUDED.seq),
+    log_id = COALESCE(EXCLUDED.log_id, projection_checkpoints.log_id), updated_at = EXCLUDED.updated_at`
+	sqlAdoptLog = `UPDATE projection_checkpoints SET log_id = $2 WHERE view = $1 AND log_id IS NULL`
 )
+
+// ErrOtherLog is the answer when the stored checkpoint counts the facts of
+// another log (CHAT_EVT was created again, or the database belongs to
+// another deployment): applying this log after it would skip its facts up
+// to that checkpoint as if they were applied.
+var ErrOtherLog = errors.New("postgres holds the projection of another log")
+
+// RebuildCommand replaces the pg view with a projection of the current log.
+const RebuildCommand = "chillin-replay rebuild -view pg"
 
 // Config is what the view needs.
 type Config struct {
@@ -64,6 +76,21 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}, nil); err != nil {
 		return nil
+	}
+	v.logID = logid.Of(v.evt.CachedInfo())
+	var mismatch error
+	if err := backoff.Retry(ctx, cfg.Logger, cfg.Backoff, "check the log of the checkpoint", func(ctx context.Context) error {
+		err := CheckLog(ctx, cfg.Pool, v.evt, cfg.Logger)
+		if errors.Is(err, ErrOtherLog) {
+			mismatch = err
+			return nil
+		}
+		return err
+	}, nil); err != nil {
+		return nil
+	}
+	if mismatch != nil {
+		return mismatch
 	}
 	return feed.Run(ctx, cfg.JS, feed.Config{
 		View:          Name,
@@ -111,6 +138,9 @@ type View struct {
 	lockKey int64
 	// stoppedAt is the fact the view last stopped at, logged once.
 	stoppedAt uint64
+	// logID names the log evt is (see logid); "" when there is no evt.
+	// Every checkpoint saved records it, and one of another log is refused.
+	logID string
 }
 
 // NewView returns a View on a migrated database. evt is CHAT_EVT, read when
@@ -122,7 +152,81 @@ func NewView(pool *pgxpool.Pool, evt jetstream.Stream, log *slog.Logger, maxFill
 // NewViewLocked is NewView with its own advisory lock key: the view of a
 // schema other than the live one (see LockKey).
 func NewViewLocked(pool *pgxpool.Pool, evt jetstream.Stream, log *slog.Logger, maxFill int, lockKey int64) *View {
-	return &View{pool: pool, evt: evt, log: log, maxFill: max(maxFill, 1), lockKey: lockKey}
+	v := &View{pool: pool, evt: evt, log: log, maxFill: max(maxFill, 1), lockKey: lockKey}
+	if evt != nil {
+		v.logID = logid.Of(evt.CachedInfo())
+	}
+	return v
+}
+
+// Log names the log this view applies (see logid); "" if it has no stream.
+func (v *View) Log() string { return v.logID }
+
+// Checkpoint is the pg view's stored checkpoint.
+type Checkpoint struct {
+	Seq uint64 // the last CHAT_EVT seq applied (0: none)
+	Log string // the log it counts in (see logid); "" if not recorded
+}
+
+// querier is a pool, a connection or a transaction.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// ReadCheckpoint reads the stored checkpoint (zero if there is none).
+func ReadCheckpoint(ctx context.Context, q querier) (Checkpoint, error) {
+	var (
+		seq int64
+		log *string
+	)
+	err := q.QueryRow(ctx, sqlCheckpoint, Name).Scan(&seq, &log)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Checkpoint{}, nil
+	}
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("read checkpoint: %w", err)
+	}
+	cp := Checkpoint{Seq: uint64(seq)}
+	if log != nil {
+		cp.Log = *log
+	}
+	return cp, nil
+}
+
+// CheckLog returns an error wrapping ErrOtherLog, saying what to do, if the
+// stored checkpoint belongs to another log than evt. A checkpoint that does
+// not record its log (written before logs were recorded) is taken to be of
+// this log, and from now on records it, unless it lies beyond the log's last
+// fact: then it is of another log too.
+func CheckLog(ctx context.Context, pool *pgxpool.Pool, evt jetstream.Stream, log *slog.Logger) error {
+	info, err := evt.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", events.EvtStream, err)
+	}
+	id, last := logid.Of(info), info.State.LastSeq
+	cp, err := ReadCheckpoint(ctx, pool)
+	if err != nil {
+		return err
+	}
+	switch {
+	case cp.Seq == 0 && cp.Log == "":
+		return nil // nothing applied yet: the first batch records the log
+	case cp.Log == id:
+		return nil
+	case cp.Log == "" && cp.Seq <= last:
+		if _, err := pool.Exec(ctx, sqlAdoptLog, Name, id); err != nil {
+			return fmt.Errorf("record the log of the checkpoint: %w", err)
+		}
+		log.Info("recorded the log of the pg checkpoint", "log", id, "seq", cp.Seq)
+		return nil
+	}
+	other := cp.Log
+	if other == "" {
+		other = "unrecorded, past this log's end"
+	}
+	return fmt.Errorf("%w: its checkpoint is fact %d of the log created %s, but %s was created %s (last fact %d): "+
+		"rebuild the view from this log with `%s`, or connect to the database of this log",
+		ErrOtherLog, cp.Seq, other, events.EvtStream, id, last, RebuildCommand)
 }
 
 // Apply applies a batch: every fact after the stored checkpoint up to the
@@ -186,15 +290,15 @@ func (v *View) applyOnce(ctx context.Context, items []feed.Item, last uint64, ca
 	if _, err := tx.Exec(ctx, sqlLock, v.lockKey); err != nil {
 		return false, fmt.Errorf("take the view's lock: %w", err)
 	}
-	var seq int64
-	err = tx.QueryRow(ctx, sqlCheckpoint, Name).Scan(&seq)
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = nil
-	}
+	stored, err := ReadCheckpoint(ctx, tx)
 	if err != nil {
-		return false, fmt.Errorf("read checkpoint: %w", err)
+		return false, err
 	}
-	cp := uint64(seq)
+	if stored.Log != "" && v.logID != "" && stored.Log != v.logID {
+		return false, fmt.Errorf("%w: the checkpoint (fact %d) is of the log created %s, this view applies the log created %s",
+			ErrOtherLog, stored.Seq, stored.Log, v.logID)
+	}
+	cp := stored.Seq
 	if cp >= last {
 		v.applied = cp
 		return true, nil
@@ -218,7 +322,7 @@ func (v *View) applyOnce(ctx context.Context, items []feed.Item, last uint64, ca
 		return false, err
 	}
 	if upto > cp {
-		if _, err := tx.Exec(ctx, sqlSaveCheckpoint, Name, int64(upto)); err != nil {
+		if _, err := tx.Exec(ctx, sqlSaveCheckpoint, Name, int64(upto), v.logID); err != nil {
 			return false, fmt.Errorf("save checkpoint %d: %w", upto, err)
 		}
 		if err := tx.Commit(ctx); err != nil {
