@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -16,6 +17,10 @@ import (
 // maxCommitBatch bounds the facts of one atomic batch (the server takes up
 // to 1,000). With one fact per worker at a time it is rarely reached.
 const maxCommitBatch = 256
+
+// maxBatchesInFlight bounds the batches written at once: while one is being
+// synced, the next ones are sent and staged by the server.
+const maxBatchesInFlight = 4
 
 // Headers of JetStream's atomic batch publish.
 const (
@@ -35,8 +40,8 @@ const (
 // published on its own, so only the facts that were refused are refused, and
 // their workers reload the room and decide again as before.
 //
-// One goroutine runs it; one batch is in flight at a time, so a room never
-// has two facts in flight (its worker waits for each).
+// One goroutine gathers batches, and up to maxBatchesInFlight are written
+// at once. A room never has two facts in flight: its worker waits for each.
 type committer struct {
 	nc      *nats.Conn
 	js      jetstream.JetStream
@@ -86,14 +91,27 @@ func (c *committer) append(ctx context.Context, subject string, data []byte, msg
 	}
 }
 
-// run writes batches until ctx ends.
+// run writes batches until ctx ends, then waits for those in flight. A
+// batch is gathered once a slot to write it is free, so that it takes in
+// everything that arrived while all slots were busy.
 func (c *committer) run(ctx context.Context) {
+	slots := make(chan struct{}, maxBatchesInFlight)
+	var writing sync.WaitGroup
+	defer writing.Wait()
 	for {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
 		batch, ok := c.gather(ctx)
 		if !ok {
 			return
 		}
-		c.write(ctx, batch)
+		writing.Go(func() {
+			defer func() { <-slots }()
+			c.write(ctx, batch)
+		})
 	}
 }
 
