@@ -328,25 +328,16 @@ func (c *conn) onSync(f clientFrame) error {
 		limit = syncDefault
 	}
 	limit = min(limit, syncMax)
-	facts, head, err := events.ReadRoom(c.ctx, c.s.js, c.s.evt, d.Room, *d.After, limit)
-	if err != nil {
+	evs, head, last, err := c.s.syncEvents(c.ctx, d.Room, *d.After, limit, replyBudget-replyFrame)
+	switch {
+	case errors.Is(err, errEncodeFact):
+		c.s.log.Error("sync", "room", d.Room, "err", err)
+		c.replyError(f.Ref, events.Errorf(events.CodeInternal, "the room could not be read"))
+		return nil
+	case err != nil:
 		c.s.log.Warn("sync", "room", d.Room, "err", err)
 		c.replyError(f.Ref, events.Errorf(events.CodeUnavailable, "the room could not be read; try again"))
 		return nil
-	}
-	evs := make([]events.EventData, 0, len(facts))
-	for _, s := range facts {
-		ev, err := events.ClientEvent(s)
-		if err != nil {
-			c.s.log.Error("encode fact", "room", d.Room, "seq", s.Seq, "err", err)
-			c.replyError(f.Ref, events.Errorf(events.CodeInternal, "the room could not be read"))
-			return nil
-		}
-		evs = append(evs, ev)
-	}
-	last := *d.After
-	if len(facts) > 0 {
-		last = facts[len(facts)-1].Seq
 	}
 	c.reply(f.Ref, map[string]any{"room": d.Room, "events": evs, "headSeq": head, "complete": last >= head})
 	return nil

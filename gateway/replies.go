@@ -1,0 +1,110 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/chillin-chat/chillin/events"
+)
+
+// Every reply that carries a list (room:sync, the room:join reply, REST
+// history and members) stops adding to it before its encoding would pass
+// replyBudget, says that more remains, and is read a page at a time, so
+// that what one request makes the gateway hold stays near the budget too.
+// A socket's requests are handled one at a time, so a socket has at most
+// one reply in the making; its send queue's byte bound does the rest.
+const (
+	replyBudget = 256 << 10
+	// replyFrame is room left in the budget for a reply's frame around its
+	// list: type, ref (part of a client frame, so under 16 KiB), the other
+	// fields.
+	replyFrame = maxFrame + 1<<10
+	// syncFirstPage is how many facts a room:sync reads first; later pages
+	// are sized by what the first ones weighed.
+	syncFirstPage = 64
+)
+
+// errEncodeFact is a fact of the log that has no client form.
+var errEncodeFact = errors.New("encode fact")
+
+// syncEvents reads the facts of a room:sync: the room's facts after after,
+// in order, at most limit and within budget bytes of JSON (the first always
+// fits: a sync makes progress). It returns them with the room's head seq and
+// the seq of the last one (after if none).
+func (s *Server) syncEvents(ctx context.Context, room string, after uint64, limit, budget int) ([]json.RawMessage, uint64, uint64, error) {
+	var (
+		evs  = []json.RawMessage{}
+		head uint64
+		size int
+		page = syncFirstPage
+	)
+	for len(evs) < limit {
+		facts, h, err := events.ReadRoom(ctx, s.js, s.evt, room, after, min(page, limit-len(evs)))
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		head = max(head, h)
+		for _, f := range facts {
+			b, err := clientEventJSON(f)
+			if err != nil {
+				return nil, 0, 0, err
+			}
+			if len(evs) > 0 && size+len(b)+1 > budget {
+				return evs, head, after, nil
+			}
+			evs, size, after = append(evs, b), size+len(b)+1, f.Seq
+		}
+		if len(facts) == 0 || after >= head {
+			break
+		}
+		// As many facts as the rest of the budget holds at the size seen so
+		// far, and one more to find the end.
+		page = (budget-size)/(size/len(evs)) + 1
+	}
+	return evs, head, after, nil
+}
+
+func clientEventJSON(f events.Stored) (json.RawMessage, error) {
+	ev, err := events.ClientEvent(f)
+	if err == nil {
+		var b []byte
+		if b, err = json.Marshal(ev); err == nil {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("%w %d of %s: %w", errEncodeFact, f.Seq, f.Room, err)
+}
+
+// fitJSON returns how many of items, from the first, encode within budget
+// bytes as a JSON array (at least one, if any).
+func fitJSON[T any](items []T, budget int) int {
+	size := 2
+	for i, it := range items {
+		b, err := json.Marshal(it)
+		if err != nil {
+			return i
+		}
+		if size += len(b) + 1; i > 0 && size > budget {
+			return i
+		}
+	}
+	return len(items)
+}
+
+// fitJSONFromEnd is fitJSON counting from the last item back: how many of
+// the newest items fit.
+func fitJSONFromEnd[T any](items []T, budget int) int {
+	size := 2
+	for i := len(items) - 1; i >= 0; i-- {
+		b, err := json.Marshal(items[i])
+		if err != nil {
+			return len(items) - 1 - i
+		}
+		if size += len(b) + 1; i < len(items)-1 && size > budget {
+			return len(items) - 1 - i
+		}
+	}
+	return len(items)
+}
