@@ -253,13 +253,15 @@ func (h *Hub) Join(ctx context.Context, id string, s Subscriber, after *uint64, 
 	r.mu.Lock()
 	frames, head, ok := r.covering(after, tail)
 	r.mu.Unlock()
-	if !ok {
-		var facts []events.Stored
-		if after != nil {
-			facts, head, err = h.log.ReadRoom(ctx, id, *after, 0)
-		} else {
-			facts, head, err = h.log.ReadRoomTail(ctx, id, tail)
+	switch {
+	case !ok && after != nil:
+		if head, err = h.backfill(ctx, r, s, *after); err != nil {
+			h.release(r)
+			return 0, err
 		}
+	case !ok:
+		var facts []events.Stored
+		facts, head, err = h.log.ReadRoomTail(ctx, id, tail)
 		if err == nil {
 			frames, err = encodeFacts(facts)
 		}
@@ -300,7 +302,7 @@ func (h *Hub) Join(ctx context.Context, id string, s Subscriber, after *uint64, 
 		}
 		target := r.last
 		r.mu.Unlock()
-		more, _, err := h.log.ReadRoom(ctx, id, pos, int(target-pos))
+		more, _, err := h.log.ReadRoom(ctx, id, pos, min(int(target-pos), backfillPage))
 		if err != nil {
 			h.release(r)
 			return 0, err
@@ -313,6 +315,44 @@ func (h *Hub) Join(ctx context.Context, id string, s Subscriber, after *uint64, 
 			pos = more[len(more)-1].Seq
 		}
 	}
+}
+
+// backfillPage bounds the facts a join reads from the log at once: a page
+// is sent (SendWait waiting for the socket to take it) before the next is
+// read, so a join far behind holds a page, not everything it missed.
+const backfillPage = 64
+
+// backfill sends s the room's facts after after, up to the head as of the
+// first read, from the log, a page at a time; the last page seeds the room's
+// recent frames. It returns that head.
+func (h *Hub) backfill(ctx context.Context, r *room, s Subscriber, after uint64) (uint64, error) {
+	facts, head, err := h.log.ReadRoom(ctx, r.id, after, backfillPage)
+	for ; err == nil && len(facts) > 0; facts, _, err = h.log.ReadRoom(ctx, r.id, after, backfillPage) {
+		if i := slices.IndexFunc(facts, func(f events.Stored) bool { return f.Seq > head }); i >= 0 {
+			facts = facts[:i] // the room moved on meanwhile: the catch-up sends the rest
+		}
+		frames, err := encodeFacts(facts)
+		if err != nil {
+			return 0, err
+		}
+		if len(frames) == 0 {
+			break
+		}
+		if after = frames[len(frames)-1].seq; after >= head {
+			r.mu.Lock()
+			r.seed(frames)
+			r.mu.Unlock()
+		}
+		for _, f := range frames {
+			if !s.SendWait(f.b) {
+				return 0, errClosed
+			}
+		}
+		if after >= head {
+			break
+		}
+	}
+	return head, err
 }
 
 // errClosed is returned when a subscriber closes during its backfill.

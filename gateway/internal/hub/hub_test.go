@@ -291,15 +291,25 @@ func TestBurstDeliveredInOrder(t *testing.T) {
 	b.waitSeqs(t, 0, 301)
 }
 
-// countingLog counts the reads a join makes of the log.
+// countingLog counts the reads a join makes of the log, and the most facts
+// one asked for (-1 once a read asked for all).
 type countingLog struct {
 	hub.Log
-	reads atomic.Int32
+	reads  atomic.Int32
+	mu     sync.Mutex
+	maxAsk int
 }
 
-func (l *countingLog) ReadRoom(ctx context.Context, room string, after uint64, max int) ([]events.Stored, uint64, error) {
+func (l *countingLog) ReadRoom(ctx context.Context, room string, after uint64, n int) ([]events.Stored, uint64, error) {
 	l.reads.Add(1)
-	return l.Log.ReadRoom(ctx, room, after, max)
+	l.mu.Lock()
+	if n <= 0 {
+		l.maxAsk = -1
+	} else if l.maxAsk >= 0 {
+		l.maxAsk = max(l.maxAsk, n)
+	}
+	l.mu.Unlock()
+	return l.Log.ReadRoom(ctx, room, after, n)
 }
 
 func (l *countingLog) ReadRoomTail(ctx context.Context, room string, n int) ([]events.Stored, uint64, error) {
@@ -355,5 +365,33 @@ func TestJoinsServedFromRecentFrames(t *testing.T) {
 	d.waitSeqs(t, 5, 30)
 	if n := log.reads.Load(); n != 2 {
 		t.Fatalf("a join reaching further back than the recent frames: %d reads, want 2", n)
+	}
+}
+
+// A join far behind reads what it missed a page at a time, not all at once,
+// and still gets every fact once, in order.
+func TestJoinFarBehindReadsPages(t *testing.T) {
+	e := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := &countingLog{Log: hub.JetStreamLog{JS: e.js, Evt: e.evt}}
+	h := hub.New(ctx, e.rdb, log, slog.New(slog.DiscardHandler), hub.Options{Prefix: e.prefix, IdleCheck: time.Hour, Ring: 8})
+	defer h.Close()
+	for range 300 {
+		e.appendFact(t, "far")
+	}
+	after := uint64(10)
+	a := newSub()
+	if head, err := h.Join(ctx, "far", a, &after, 10); err != nil || head != 300 {
+		t.Fatalf("join after 10: head %d, %v", head, err)
+	}
+	a.waitSeqs(t, 10, 290)
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if log.maxAsk < 0 || log.maxAsk > 64 {
+		t.Fatalf("a join read up to %d facts at once (-1: all), want pages of at most 64", log.maxAsk)
+	}
+	if n := log.reads.Load(); n < 290/64 {
+		t.Fatalf("%d reads of the log for 290 facts", n)
 	}
 }
