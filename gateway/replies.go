@@ -24,6 +24,8 @@ const (
 	// syncFirstPage is how many facts a room:sync reads first; later pages
 	// are sized by what the first ones weighed.
 	syncFirstPage = 64
+	// memberPage bounds the members a member list reads at once.
+	memberPage = 1000
 )
 
 // errEncodeFact is a fact of the log that has no client form.
@@ -107,4 +109,13 @@ func fitJSONFromEnd[T any](items []T, budget int) int {
 		}
 	}
 	return len(items)
+}
+
+// fitHistory keeps the newest of a history page's messages (oldest first)
+// that fit the reply budget; if it drops any, more are to be had.
+func fitHistory(msgs []events.Message, more bool) ([]events.Message, bool) {
+	if n := fitJSONFromEnd(msgs, replyBudget-replyFrame); n < len(msgs) {
+		return msgs[len(msgs)-n:], true
+	}
+	return msgs, more
 }

@@ -531,6 +531,7 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
 		// allowed to read; Postgres answers the rest, and every refusal.
 		msgs, more, err := s.cache.history(ctx, r.PathValue("room"), sessionOf(r).User, before, limit)
 		if err == nil {
+			msgs, more = fitHistory(msgs, more)
 			writeJSON(w, http.StatusOK, map[string]any{"messages": msgs, "hasMore": more})
 			return
 		}
@@ -554,6 +555,7 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, unavailable("history"))
 		return
 	}
+	msgs, more = fitHistory(msgs, more)
 	writeJSON(w, http.StatusOK, map[string]any{"messages": msgs, "hasMore": more})
 }
 
@@ -611,9 +613,27 @@ type memberJSON struct {
 	Status      string  `json:"status"`
 }
 
-func (s *Server) members(ctx context.Context, room string) ([]memberJSON, error) {
+// members returns a page of a room's members, by user id after after,
+// within the reply budget, and whether more follow.
+func (s *Server) members(ctx context.Context, room, after string) ([]memberJSON, bool, error) {
+	out, err := s.memberRows(ctx, room, after, memberPage+1)
+	if err != nil {
+		return nil, false, err
+	}
+	more := len(out) > memberPage
+	if more {
+		out = out[:memberPage]
+	}
+	if n := fitJSON(out, replyBudget-replyFrame); n < len(out) {
+		out, more = out[:n], true
+	}
+	return out, more, nil
+}
+
+func (s *Server) memberRows(ctx context.Context, room, after string, limit int) ([]memberJSON, error) {
 	rows, err := s.pg.Query(ctx, `SELECT m.user_id, COALESCE(u.display_name, m.user_id), u.avatar_key
-		FROM room_members m LEFT JOIN users u ON u.id = m.user_id WHERE m.room_id = $1 ORDER BY m.user_id`, room)
+		FROM room_members m LEFT JOIN users u ON u.id = m.user_id WHERE m.room_id = $1 AND m.user_id > $2
+		ORDER BY m.user_id LIMIT $3`, room, after, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -662,11 +682,16 @@ func (s *Server) handleMembers(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	members, err := s.members(ctx, rj.ID)
+	after := r.URL.Query().Get("after")
+	if after != "" && !events.ValidUsername(after) {
+		s.fail(w, events.Errorf(events.CodeBadRequest, "after is a user id"))
+		return
+	}
+	members, more, err := s.members(ctx, rj.ID, after)
 	if err != nil {
 		s.log.Warn("members", "room", rj.ID, "err", err)
 		s.fail(w, unavailable("the member list"))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"members": members})
+	writeJSON(w, http.StatusOK, map[string]any{"members": members, "hasMore": more})
 }

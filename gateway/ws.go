@@ -240,13 +240,13 @@ func (c *conn) onJoin(f clientFrame) error {
 		c.replyError(f.Ref, c.s.userError(err))
 		return nil
 	}
-	members, err := c.s.members(c.ctx, d.Room)
+	members, moreMembers, err := c.s.members(c.ctx, d.Room, "")
 	if err != nil {
 		members = []memberJSON{} // Postgres is away: the list is for display only
 	}
 	// The projection may not have applied this join yet: the joiner is a
 	// member whatever it says.
-	if err == nil && !slices.ContainsFunc(members, func(m memberJSON) bool { return m.User == c.sess.User }) {
+	if err == nil && !moreMembers && !slices.ContainsFunc(members, func(m memberJSON) bool { return m.User == c.sess.User }) {
 		me, err := c.s.user(c.ctx, c.sess.User)
 		if err != nil {
 			me = userRecord{ID: c.sess.User, DisplayName: c.sess.User}
@@ -274,7 +274,8 @@ func (c *conn) onJoin(f clientFrame) error {
 	if snapshot {
 		d.After = nil
 	}
-	c.reply(f.Ref, map[string]any{"room": room, "headSeq": o.HeadSeq, "members": members, "online": online, "snapshot": snapshot})
+	c.reply(f.Ref, map[string]any{"room": room, "headSeq": o.HeadSeq, "members": members, "moreMembers": moreMembers,
+		"online": online, "snapshot": snapshot})
 	if _, err := c.s.hub.Join(c.ctx, d.Room, c, d.After, joinTail); err != nil {
 		c.s.log.Warn("join backfill", "room", d.Room, "user", c.sess.User, "err", err)
 		delete(c.rooms, d.Room)
