@@ -131,6 +131,9 @@ func (c *Config) setDefaults() error {
 	if c.SessionTTL < time.Hour {
 		errs = append(errs, errors.New("gateway: session TTL must be at least 1h"))
 	}
+	if c.SendQueueBytes < 2*replyBudget {
+		errs = append(errs, fmt.Errorf("gateway: send queue bytes %d must be at least %d, two replies", c.SendQueueBytes, 2*replyBudget))
+	}
 	if c.UploadExpiry < time.Second || c.UploadExpiry > media.RecordTTL {
 		errs = append(errs, fmt.Errorf("gateway: upload expiry %v must be 1s to %v", c.UploadExpiry, media.RecordTTL))
 	}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -163,5 +164,19 @@ func eventuallyTrue(t *testing.T, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("waited 5s for %s", what)
 		}
+	}
+}
+
+// A send queue too small for two replies would close a socket that asks for
+// two syncs in a row; such a Config is refused.
+func TestConfigRefusesASendQueueBelowTwoReplies(t *testing.T) {
+	base := Config{NATSURL: "nats://x", PostgresURL: "postgres://x", RedisURL: "redis://x"}
+	small := base
+	small.SendQueueBytes = replyBudget
+	if err := small.setDefaults(); err == nil || !strings.Contains(err.Error(), "send queue bytes") {
+		t.Fatalf("a send queue of %d bytes: %v, want refused", replyBudget, err)
+	}
+	if err := base.setDefaults(); err != nil || base.SendQueueBytes != 1<<20 {
+		t.Fatalf("defaults: %v, send queue bytes %d", err, base.SendQueueBytes)
 	}
 }
