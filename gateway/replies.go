@@ -26,6 +26,10 @@ const (
 	syncFirstPage = 64
 	// memberPage bounds the members a member list reads at once.
 	memberPage = 1000
+	// joinMembersBudget is the members' share of a room:join reply, which
+	// also holds the room object (names and description: under 4 KiB) and
+	// the ids of those online among the members (at most 35 bytes each).
+	joinMembersBudget = replyBudget - replyFrame - 4<<10 - memberPage*35
 )
 
 // errEncodeFact is a fact of the log that has no client form.

@@ -614,8 +614,8 @@ type memberJSON struct {
 }
 
 // members returns a page of a room's members, by user id after after,
-// within the reply budget, and whether more follow.
-func (s *Server) members(ctx context.Context, room, after string) ([]memberJSON, bool, error) {
+// within budget bytes of JSON, and whether more follow.
+func (s *Server) members(ctx context.Context, room, after string, budget int) ([]memberJSON, bool, error) {
 	out, err := s.memberRows(ctx, room, after, memberPage+1)
 	if err != nil {
 		return nil, false, err
@@ -624,7 +624,7 @@ func (s *Server) members(ctx context.Context, room, after string) ([]memberJSON,
 	if more {
 		out = out[:memberPage]
 	}
-	if n := fitJSON(out, replyBudget-replyFrame); n < len(out) {
+	if n := fitJSON(out, budget); n < len(out) {
 		out, more = out[:n], true
 	}
 	return out, more, nil
@@ -687,7 +687,7 @@ func (s *Server) handleMembers(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, events.Errorf(events.CodeBadRequest, "after is a user id"))
 		return
 	}
-	members, more, err := s.members(ctx, rj.ID, after)
+	members, more, err := s.members(ctx, rj.ID, after, replyBudget-replyFrame)
 	if err != nil {
 		s.log.Warn("members", "room", rj.ID, "err", err)
 		s.fail(w, unavailable("the member list"))

@@ -240,7 +240,7 @@ func (c *conn) onJoin(f clientFrame) error {
 		c.replyError(f.Ref, c.s.userError(err))
 		return nil
 	}
-	members, moreMembers, err := c.s.members(c.ctx, d.Room, "")
+	members, moreMembers, err := c.s.members(c.ctx, d.Room, "", joinMembersBudget)
 	if err != nil {
 		members = []memberJSON{} // Postgres is away: the list is for display only
 	}
