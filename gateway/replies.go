@@ -86,7 +86,7 @@ func clientEventJSON(f events.Stored) (json.RawMessage, error) {
 // fitJSON returns how many of items, from the first, encode within budget
 // bytes as a JSON array (at least one, if any).
 func fitJSON[T any](items []T, budget int) int {
-	size := 2
+	size := 1 // the brackets, less the comma the first item does not need
 	for i, it := range items {
 		b, err := json.Marshal(it)
 		if err != nil {
@@ -102,7 +102,7 @@ func fitJSON[T any](items []T, budget int) int {
 // fitJSONFromEnd is fitJSON counting from the last item back: how many of
 // the newest items fit.
 func fitJSONFromEnd[T any](items []T, budget int) int {
-	size := 2
+	size := 1 // the brackets, less the comma the first item does not need
 	for i := len(items) - 1; i >= 0; i-- {
 		b, err := json.Marshal(items[i])
 		if err != nil {
