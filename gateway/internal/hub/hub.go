@@ -68,6 +68,7 @@ type Options struct {
 	Prefix    string        // Redis key prefix
 	IdleCheck time.Duration // how often a quiet room checks the log head (default 2s)
 	Ring      int           // recent frames kept per room (default 512)
+	RingBytes int           // and at most their bytes (default 1 MiB)
 }
 
 // Hub is the set of rooms hosted by one gateway.
@@ -99,7 +100,8 @@ type room struct {
 	mu   sync.Mutex
 	refs int                    // subscribers plus joins in progress
 	last uint64                 // highest seq delivered; everything up to it was delivered
-	ring []frame                // recent frames (at least Ring of them), oldest first
+	ring []frame                // recent frames (the newest Ring, within RingBytes, at least), oldest first
+	size int                    // bytes of ring's frames
 	subs map[Subscriber]*uint64 // each subscriber's last delivered seq
 }
 
@@ -110,6 +112,9 @@ func New(ctx context.Context, rdb *redis.Client, log Log, lg *slog.Logger, opts 
 	}
 	if opts.Ring == 0 {
 		opts.Ring = 512
+	}
+	if opts.RingBytes == 0 {
+		opts.RingBytes = 1 << 20
 	}
 	h := &Hub{rdb: rdb, log: log, opts: opts, lg: lg, rooms: map[string]*room{}, ephemeral: map[string]*room{}, users: map[string]func([]byte){}}
 	h.ps = rdb.Subscribe(ctx)
@@ -416,6 +421,9 @@ func (r *room) seed(frames []frame) {
 		}
 	}
 	r.ring = append(r.ring, frames...)
+	for _, f := range frames {
+		r.size += len(f.b)
+	}
 }
 
 // PublishEphemeral sends a payload to every subscriber of a room on every
@@ -490,7 +498,7 @@ func (h *Hub) advance(r *room, payloads [][]byte) {
 	deliver := func() {
 		if len(run) > 0 {
 			r.mu.Lock()
-			r.deliver(run, h.opts.Ring)
+			r.deliver(run, h.opts)
 			r.mu.Unlock()
 			run = run[:0]
 		}
@@ -546,7 +554,7 @@ func (h *Hub) fill(r *room, from, to uint64) bool {
 			h.lg.Error("encode fact", "room", r.id, "seq", f.Seq, "err", err)
 			return false
 		}
-		r.deliver([]frame{{f.Seq, b}}, h.opts.Ring)
+		r.deliver([]frame{{f.Seq, b}}, h.opts)
 	}
 	return r.last >= to
 }
@@ -570,12 +578,13 @@ func (h *Hub) checkHead(r *room) {
 // deliver hands frames, those that continue the room's seq, to every
 // subscriber below them: each subscriber gets its frames back to back. r.mu
 // is held.
-func (r *room) deliver(fs []frame, ringSize int) {
+func (r *room) deliver(fs []frame, opts Options) {
 	start := len(r.ring)
 	for _, f := range fs {
 		if f.seq == r.last+1 {
 			r.last = f.seq
 			r.ring = append(r.ring, f)
+			r.size += len(f.b)
 		}
 	}
 	added := r.ring[start:]
@@ -590,7 +599,21 @@ func (r *room) deliver(fs []frame, ringSize int) {
 			}
 		}
 	}
-	if len(r.ring) >= 2*ringSize { // keep the newest ringSize, amortised O(1)
-		r.ring = append(r.ring[:0:0], r.ring[len(r.ring)-ringSize:]...)
+	if len(r.ring) >= 2*opts.Ring || r.size >= 2*opts.RingBytes { // amortised O(1)
+		r.trim(opts.Ring, opts.RingBytes)
 	}
+}
+
+// trim keeps the newest n frames of the ring that fit in size bytes (the
+// newest one always). r.mu is held.
+func (r *room) trim(n, size int) {
+	keep, kept := 0, 0
+	for i := len(r.ring) - 1; i >= 0 && keep < n; i-- {
+		if keep > 0 && kept+len(r.ring[i].b) > size {
+			break
+		}
+		keep, kept = keep+1, kept+len(r.ring[i].b)
+	}
+	r.ring = append(r.ring[:0:0], r.ring[len(r.ring)-keep:]...)
+	r.size = kept
 }

@@ -395,3 +395,45 @@ func TestJoinFarBehindReadsPages(t *testing.T) {
 		t.Fatalf("%d reads of the log for 290 facts", n)
 	}
 }
+
+// A room's recent frames are bounded in bytes as well as in frames: a join
+// reaching back past what the bytes allow reads the log.
+func TestRecentFramesBoundedInBytes(t *testing.T) {
+	e := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := &countingLog{Log: hub.JetStreamLog{JS: e.js, Evt: e.evt}}
+	// Frames here are about 250 bytes: about 10 to 20 are kept, not 64.
+	h := hub.New(ctx, e.rdb, log, slog.New(slog.DiscardHandler), hub.Options{Prefix: e.prefix, IdleCheck: time.Hour, Ring: 64, RingBytes: 2500})
+	defer h.Close()
+	e.appendFact(t, "rb")
+	a := newSub()
+	if _, err := h.Join(ctx, "rb", a, nil, 10); err != nil {
+		t.Fatal(err)
+	}
+	a.waitSeqs(t, 0, 1)
+	time.Sleep(100 * time.Millisecond) // the subscription is in place
+	for range 40 {
+		e.publish(t, "rb", e.appendFact(t, "rb"))
+	}
+	a.waitSeqs(t, 0, 41)
+	reads := log.reads.Load()
+	near := uint64(38)
+	b := newSub()
+	if _, err := h.Join(ctx, "rb", b, &near, 10); err != nil {
+		t.Fatal(err)
+	}
+	b.waitSeqs(t, 38, 3)
+	if n := log.reads.Load(); n != reads {
+		t.Fatalf("a join the recent frames cover read the log %d times", n-reads)
+	}
+	far := uint64(11)
+	c := newSub()
+	if _, err := h.Join(ctx, "rb", c, &far, 10); err != nil {
+		t.Fatal(err)
+	}
+	c.waitSeqs(t, 11, 30)
+	if n := log.reads.Load(); n == reads {
+		t.Fatal("a join reaching back 30 frames was served from recent frames held in 2,500 bytes")
+	}
+}
