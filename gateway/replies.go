@@ -67,7 +67,7 @@ func (s *Server) syncEvents(ctx context.Context, room string, after uint64, limi
 		}
 		// As many facts as the rest of the budget holds at the size seen so
 		// far, and one more to find the end.
-		page = (budget-size)/(size/len(evs)) + 1
+		page = max(1, (budget-size)/(size/len(evs))+1) // never 0: that reads all
 	}
 	return evs, head, after, nil
 }
