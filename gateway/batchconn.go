@@ -30,6 +30,14 @@ const (
 	writeBufferSize = 128
 )
 
+// sendBuffer is the kernel's send buffer of a socket (Linux doubles it for
+// its bookkeeping). The kernel would grow it up to net.ipv4.tcp_wmem's
+// maximum (4 MiB by default) for a peer that does not read: with it fixed,
+// such a peer fills it, and then the bounded send queue, soon, and holds
+// little kernel memory. It is ample for chat: a full buffer is a second of
+// frames even on a slow link.
+const sendBuffer = 128 << 10
+
 var batchBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
 
 // batchConn is a socket whose writes can be held and released together. Every
@@ -143,6 +151,9 @@ func (h *batchHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	nc, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(sendBuffer) // a socket that refuses it just keeps the default
 	}
 	h.conn = &batchConn{Conn: nc, timeout: h.timeout}
 	if sc, ok := nc.(syscall.Conn); ok {

@@ -57,9 +57,11 @@ type Config struct {
 	// Password is the argon2id cost for new hashes (default password.OWASP).
 	Password password.Params
 
-	// SendQueue bounds the frames queued for one socket (default 512); a
-	// socket whose queue is full is closed as too slow.
-	SendQueue int
+	// SendQueue bounds the frames queued for one socket (default 512), and
+	// SendQueueBytes their bytes, those being written included (default
+	// 1 MiB); a socket whose queue is full is closed as too slow (1008).
+	SendQueue      int
+	SendQueueBytes int
 	// PingInterval is the WebSocket keepalive period (default 30s): a
 	// socket silent for that long is pinged, and closed if its pong does
 	// not come back within it.
@@ -121,6 +123,9 @@ func (c *Config) setDefaults() error {
 	if c.SendQueue == 0 {
 		c.SendQueue = 512
 	}
+	if c.SendQueueBytes == 0 {
+		c.SendQueueBytes = 1 << 20
+	}
 	if c.PingInterval == 0 {
 		c.PingInterval = 30 * time.Second
 	}
@@ -169,6 +174,9 @@ func (c *Config) setDefaults() error {
 	}
 	if err := c.Throttle.setDefaults(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.SendQueueBytes < 2*replyBudget {
+		errs = append(errs, fmt.Errorf("gateway: send queue bytes %d must be at least %d, two replies", c.SendQueueBytes, 2*replyBudget))
 	}
 	if c.UploadExpiry < time.Second || c.UploadExpiry > media.RecordTTL {
 		errs = append(errs, fmt.Errorf("gateway: upload expiry %v must be 1s to %v", c.UploadExpiry, media.RecordTTL))

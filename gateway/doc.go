@@ -17,9 +17,10 @@
 //
 // Live delivery: the live projector publishes each room fact, encoded once as
 // a client frame, to Redis; the gateway's hub hands it to every socket of the
-// room and fills gaps from the log. Each socket has a bounded queue, drained
-// by a writer goroutine while it holds frames; a socket that cannot keep up is
-// closed, never waited for. An idle socket holds no goroutine: it waits in the
+// room and fills gaps from the log. Each socket has a queue bounded in frames
+// and in bytes, drained by a writer goroutine while it holds frames; a socket
+// that cannot keep up is closed, never waited for. Replies that carry lists
+// (sync, history, members) stop at a byte budget and say that more remain. An idle socket holds no goroutine: it waits in the
 // gateway's epoll poller until its peer sends something.
 //
 // The gateway keeps no state but its connections: any number of instances can

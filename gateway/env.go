@@ -41,6 +41,8 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 	fs.StringVar(&frameRate, "ws-frame-rate", env("CHILLIN_WS_FRAME_RATE", "50"), "frames per second one socket may send, sustained (CHILLIN_WS_FRAME_RATE)")
 	fs.StringVar(&frameBurst, "ws-frame-burst", env("CHILLIN_WS_FRAME_BURST", "100"), "frames one socket may send in a burst above the rate (CHILLIN_WS_FRAME_BURST)")
 	fs.StringVar(&maxSockets, "ws-max-sockets-per-user", env("CHILLIN_WS_MAX_SOCKETS_PER_USER", "20"), "sockets one user may hold on this gateway; more are refused with 429 (CHILLIN_WS_MAX_SOCKETS_PER_USER)")
+	var sendQueueBytes string
+	fs.StringVar(&sendQueueBytes, "ws-send-queue-bytes", env("CHILLIN_WS_SEND_QUEUE_BYTES", "1048576"), "bytes waiting for one socket beyond which it is closed as too slow (CHILLIN_WS_SEND_QUEUE_BYTES)")
 	fs.StringVar(&cfg.Storage.Endpoint, "s3-endpoint", env("CHILLIN_S3_ENDPOINT", ""), "media storage (S3, MinIO) as host:port or URL; empty disables uploads (CHILLIN_S3_ENDPOINT)")
 	fs.StringVar(&cfg.Storage.AccessKey, "s3-access-key", env("CHILLIN_S3_ACCESS_KEY", ""), "media storage access key (CHILLIN_S3_ACCESS_KEY)")
 	fs.StringVar(&cfg.Storage.SecretKey, "s3-secret-key", env("CHILLIN_S3_SECRET_KEY", ""), "media storage secret key (CHILLIN_S3_SECRET_KEY)")
@@ -92,6 +94,9 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 		}
 		if cfg.MaxSocketsPerUser, err = strconv.Atoi(maxSockets); err != nil || cfg.MaxSocketsPerUser < 1 {
 			return cfg, fmt.Errorf("ws-max-sockets-per-user %q: want a positive integer", maxSockets)
+		}
+		if cfg.SendQueueBytes, err = strconv.Atoi(sendQueueBytes); err != nil || cfg.SendQueueBytes < 1 {
+			return cfg, fmt.Errorf("ws-send-queue-bytes %q: want a positive integer", sendQueueBytes)
 		}
 		switch s3Secure {
 		case "true":

@@ -51,7 +51,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "chillin_gateway_commands_total", Help: "Commands appended to CHAT_CMD, by type.",
 		}, []string{"type"}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "chillin_gateway_slow_closes_total", Help: "Sockets closed because their send queue was full.",
+			Name: "chillin_gateway_slow_closes_total", Help: "Sockets closed because their send queue was full (in frames or in bytes).",
 		}),
 		pgErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "chillin_gateway_postgres_errors_total", Help: "Failed Postgres connects, queries and batches.",

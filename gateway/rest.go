@@ -639,6 +639,7 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
 		// allowed to read; Postgres answers the rest, and every refusal.
 		msgs, more, err := s.cache.history(ctx, r.PathValue("room"), sessionOf(r).User, before, limit)
 		if err == nil {
+			msgs, more = fitHistory(msgs, more)
 			writeJSON(w, http.StatusOK, map[string]any{"messages": msgs, "hasMore": more})
 			return
 		}
@@ -662,6 +663,7 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, unavailable("history"))
 		return
 	}
+	msgs, more = fitHistory(msgs, more)
 	writeJSON(w, http.StatusOK, map[string]any{"messages": msgs, "hasMore": more})
 }
 
@@ -720,14 +722,34 @@ type memberJSON struct {
 }
 
 // members returns a page of a room's members: at most limit of them, in
-// user id order, after the user id cursor; next is the cursor of the
-// following page, "" after the last.
-func (s *Server) members(ctx context.Context, room, cursor string, limit int) (page []memberJSON, next string, err error) {
-	rows, err := s.pg.Query(ctx, `SELECT m.user_id, COALESCE(u.display_name, m.user_id), u.avatar_key
-		FROM room_members m LEFT JOIN users u ON u.id = m.user_id WHERE m.room_id = $1 AND m.user_id > $2
-		ORDER BY m.user_id LIMIT $3`, room, cursor, limit+1)
+// user id order, after the user id cursor, within budget bytes of JSON;
+// next is the cursor of the following page, "" after the last.
+func (s *Server) members(ctx context.Context, room, cursor string, limit, budget int) (page []memberJSON, next string, err error) {
+	out, err := s.memberRows(ctx, room, cursor, limit+1)
 	if err != nil {
 		return nil, "", err
+	}
+	more := len(out) > limit
+	if more {
+		out = out[:limit]
+	}
+	if n := fitJSON(out, budget); n < len(out) {
+		out, more = out[:n], true
+	}
+	if more && len(out) > 0 {
+		next = out[len(out)-1].User
+	}
+	return out, next, nil
+}
+
+// memberRows reads at most limit members of room after the user id cursor,
+// with their status.
+func (s *Server) memberRows(ctx context.Context, room, cursor string, limit int) ([]memberJSON, error) {
+	rows, err := s.pg.Query(ctx, `SELECT m.user_id, COALESCE(u.display_name, m.user_id), u.avatar_key
+		FROM room_members m LEFT JOIN users u ON u.id = m.user_id WHERE m.room_id = $1 AND m.user_id > $2
+		ORDER BY m.user_id LIMIT $3`, room, cursor, limit)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	online := s.onlineSet(ctx)
@@ -736,7 +758,7 @@ func (s *Server) members(ctx context.Context, room, cursor string, limit int) (p
 		var m memberJSON
 		var avatar *string
 		if err := rows.Scan(&m.User, &m.DisplayName, &avatar); err != nil {
-			return nil, "", err
+			return nil, err
 		}
 		if avatar != nil {
 			a := "/api/files/" + *avatar
@@ -746,11 +768,7 @@ func (s *Server) members(ctx context.Context, room, cursor string, limit int) (p
 		out = append(out, m)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].User
+		return nil, err
 	}
 	var here []string
 	for _, m := range out {
@@ -764,7 +782,7 @@ func (s *Server) members(ctx context.Context, room, cursor string, limit int) (p
 			out[i].Status = st
 		}
 	}
-	return out, next, nil
+	return out, nil
 }
 
 func (s *Server) handleMembers(w http.ResponseWriter, r *http.Request) {
@@ -779,7 +797,7 @@ func (s *Server) handleMembers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	limit, cursor := pageOf(r, memberPageDefault, memberPageMax)
-	members, next, err := s.members(ctx, rj.ID, cursor, limit)
+	members, next, err := s.members(ctx, rj.ID, cursor, limit, replyBudget-replyFrame)
 	if err != nil {
 		s.log.Warn("members", "room", rj.ID, "err", err)
 		s.fail(w, unavailable("the member list"))

@@ -19,6 +19,12 @@ import (
 // peer wait in a bounded queue; a writer goroutine runs while the queue holds
 // any and sends what it finds there with one system call. Keepalive pings run
 // on a timer. So an idle socket holds no goroutine.
+//
+// What waits for the peer is bounded in bytes as well as in frames: the
+// queue and the frames the writer has taken but not yet written together
+// stay within Config.SendQueueBytes, and a socket that would pass it is
+// closed as too slow (1008): its queue is dropped at once, and it is cut off
+// if its close has not ended within closeGrace.
 type conn struct {
 	s    *Server
 	id   string
@@ -32,6 +38,7 @@ type conn struct {
 
 	mu      sync.Mutex
 	queue   [][]byte      // frames not yet taken by the writer
+	pending int           // bytes of queue and of the frames the writer is writing
 	writing bool          // a writer goroutine runs
 	space   chan struct{} // a token when the writer took frames (SendWait waits on it)
 	ping    *time.Timer
@@ -138,14 +145,20 @@ func (c *conn) awaitInput() (parked bool) {
 	return parked
 }
 
-// Send queues a frame; a socket whose queue is full is closed as too slow,
-// so it never holds up anyone else.
+// closeGrace is how long a socket's close may take: a peer that reads gets
+// what was being written and the close frame; one that does not is cut off
+// then, and what the writer held is freed.
+const closeGrace = 2 * time.Second
+
+// Send queues a frame; a socket whose queue is full (in frames or in bytes)
+// is closed as too slow, so it never holds up anyone else nor makes the
+// gateway hold its bytes.
 func (c *conn) Send(b []byte) {
 	c.mu.Lock()
 	switch {
 	case c.ctx.Err() != nil:
 		c.mu.Unlock()
-	case len(c.queue) >= c.s.cfg.SendQueue:
+	case !c.fitsLocked(len(b)):
 		c.mu.Unlock()
 		c.s.metrics.dropped.Inc()
 		c.closeWith(websocket.StatusPolicyViolation, "too slow: send queue full")
@@ -156,6 +169,16 @@ func (c *conn) Send(b []byte) {
 	}
 }
 
+// fitsLocked reports whether a frame of n bytes fits in the send queue. A
+// frame always fits an empty one: the bound is on what piles up, and what
+// one frame holds is bounded where it is made. c.mu is held.
+func (c *conn) fitsLocked(n int) bool {
+	if c.pending == 0 {
+		return true
+	}
+	return len(c.queue) < c.s.cfg.SendQueue && c.pending+n <= c.s.cfg.SendQueueBytes
+}
+
 // SendWait queues a frame, waiting for room; false if the socket closed.
 func (c *conn) SendWait(b []byte) bool {
 	for {
@@ -164,7 +187,7 @@ func (c *conn) SendWait(b []byte) bool {
 			c.mu.Unlock()
 			return false
 		}
-		if len(c.queue) < c.s.cfg.SendQueue {
+		if c.fitsLocked(len(b)) {
 			c.enqueueLocked(b)
 			c.mu.Unlock()
 			c.s.metrics.framesOut.Inc()
@@ -182,6 +205,7 @@ func (c *conn) SendWait(b []byte) bool {
 // enqueueLocked queues b and makes sure a writer runs. c.mu is held.
 func (c *conn) enqueueLocked(b []byte) {
 	c.queue = append(c.queue, b)
+	c.pending += len(b)
 	if !c.writing {
 		c.writing = true
 		go c.writeLoop()
@@ -195,20 +219,47 @@ func (c *conn) writeLoop() {
 		c.mu.Lock()
 		batch := c.queue
 		if len(batch) == 0 || c.ctx.Err() != nil {
+			c.pending -= frameBytes(batch)
 			c.queue, c.writing = nil, false
 			c.mu.Unlock()
 			return
 		}
 		c.queue = nil
 		c.mu.Unlock()
-		select {
-		case c.space <- struct{}{}:
-		default:
-		}
-		if err := c.write(batch); err != nil {
+		c.signalSpace()
+		err := c.write(batch)
+		c.mu.Lock()
+		c.pending -= frameBytes(batch)
+		c.mu.Unlock()
+		c.signalSpace()
+		if err != nil {
 			c.closeWith(websocket.StatusGoingAway, "write failed")
 		}
 	}
+}
+
+// cutOff closes the network connection under the socket, ending a blocked
+// write or a close handshake at once.
+func (c *conn) cutOff() {
+	if c.net != nil {
+		_ = c.net.Conn.Close()
+	}
+}
+
+// signalSpace tells a waiting SendWait that the queue has room again.
+func (c *conn) signalSpace() {
+	select {
+	case c.space <- struct{}{}:
+	default:
+	}
+}
+
+func frameBytes(frames [][]byte) int {
+	n := 0
+	for _, b := range frames {
+		n += len(b)
+	}
+	return n
 }
 
 // write sends frames with one system call (more if they are many). The
@@ -230,10 +281,14 @@ func (c *conn) write(frames [][]byte) error {
 
 // closeWith closes the socket once, with the first status asked for: frames
 // still queued are dropped, the close frame is sent and the peer's awaited.
+// What is still being written, the close frame and the peer's answer get
+// closeGrace; then the connection is cut off.
 func (c *conn) closeWith(code websocket.StatusCode, reason string) {
 	c.once.Do(func() {
 		c.mu.Lock()
 		c.cancel()
+		c.pending -= frameBytes(c.queue)
+		c.queue = nil
 		if c.ping != nil {
 			c.ping.Stop()
 		}
@@ -242,6 +297,11 @@ func (c *conn) closeWith(code websocket.StatusCode, reason string) {
 		c.mu.Unlock()
 		go func() {
 			defer close(c.closed)
+			// A peer that reads nothing would hold the close for the
+			// library's own timeouts (5 s to write, 5 s to answer) and the
+			// writer's bytes with it.
+			cut := time.AfterFunc(closeGrace, c.cutOff)
+			defer cut.Stop()
 			_ = c.ws.Close(code, reason)
 		}()
 		if parked {

@@ -251,7 +251,7 @@ func (c *conn) onJoin(f clientFrame) error {
 	}
 	// The first page of members; GET /api/rooms/{room}/members?cursor=
 	// membersNext serves the rest.
-	members, next, err := c.s.members(c.ctx, d.Room, "", memberPageDefault)
+	members, next, err := c.s.members(c.ctx, d.Room, "", memberPageDefault, joinMembersBudget)
 	if err != nil {
 		members = []memberJSON{} // Postgres is away: the list is for display only
 	}
@@ -338,30 +338,15 @@ func (c *conn) onSync(f clientFrame) error {
 		limit = syncDefault
 	}
 	limit = min(limit, syncMax)
-	facts, head, err := events.ReadRoom(c.ctx, c.s.js, c.s.evt, d.Room, *d.After, limit)
-	if err != nil {
+	evs, head, last, err := c.s.syncEvents(c.ctx, d.Room, *d.After, limit, replyBudget-replyFrame)
+	switch {
+	case errors.Is(err, errEncodeFact):
+		c.s.log.Error("sync", "room", d.Room, "err", err)
+		c.replyError(f.Ref, events.Errorf(events.CodeInternal, "the room could not be read"))
+		return nil
+	case err != nil:
 		c.s.log.Warn("sync", "room", d.Room, "err", err)
 		c.replyError(f.Ref, events.Errorf(events.CodeUnavailable, "the room could not be read; try again"))
-		return nil
-	}
-	last := *d.After
-	if len(facts) > 0 {
-		last = facts[len(facts)-1].Seq
-	}
-	// Messages are shown as they stand: a page short of the head learns of
-	// later edits and deletes from the projection.
-	var later events.Fates
-	if last < head {
-		if later, err = c.s.laterFates(c.ctx, d.Room, events.PostedIn(facts)); err != nil {
-			c.s.log.Warn("sync", "room", d.Room, "err", err)
-			c.replyError(f.Ref, events.Errorf(events.CodeUnavailable, "the room could not be read; try again"))
-			return nil
-		}
-	}
-	evs, err := events.ReaderEvents(facts, later)
-	if err != nil {
-		c.s.log.Error("encode facts", "room", d.Room, "err", err)
-		c.replyError(f.Ref, events.Errorf(events.CodeInternal, "the room could not be read"))
 		return nil
 	}
 	c.reply(f.Ref, map[string]any{"room": d.Room, "events": evs, "headSeq": head, "complete": last >= head})

@@ -71,6 +71,7 @@ type Options struct {
 	Prefix    string        // Redis key prefix
 	IdleCheck time.Duration // how often a quiet room checks the log head (default 2s)
 	Ring      int           // recent frames kept per room (default 512)
+	RingBytes int           // and at most their bytes (default 1 MiB)
 }
 
 // Hub is the set of rooms hosted by one gateway.
@@ -168,7 +169,8 @@ type room struct {
 	mu   sync.Mutex
 	refs int                    // subscribers plus joins in progress
 	last uint64                 // highest seq delivered; everything up to it was delivered
-	ring []frame                // recent frames (at least Ring of them), oldest first
+	ring []frame                // recent frames (the newest Ring, within RingBytes, at least), oldest first
+	size int                    // bytes of ring's frames
 	subs map[Subscriber]*uint64 // each subscriber's last delivered seq
 }
 
@@ -179,6 +181,9 @@ func New(ctx context.Context, rdb *redis.Client, log Log, lg *slog.Logger, opts 
 	}
 	if opts.Ring == 0 {
 		opts.Ring = 512
+	}
+	if opts.RingBytes == 0 {
+		opts.RingBytes = 1 << 20
 	}
 	h := &Hub{rdb: rdb, log: log, opts: opts, lg: lg, rooms: map[string]*room{}, ephemeral: map[string]*room{}, users: map[string]func([]byte){}}
 	h.ps = rdb.Subscribe(ctx)
@@ -322,13 +327,15 @@ func (h *Hub) Join(ctx context.Context, id string, s Subscriber, after *uint64, 
 	r.mu.Lock()
 	frames, head, ok := r.covering(after, tail)
 	r.mu.Unlock()
-	if !ok {
-		var facts []events.Stored
-		if after != nil {
-			facts, head, err = h.log.ReadRoom(ctx, id, *after, 0)
-		} else {
-			facts, head, err = h.log.ReadRoomTail(ctx, id, tail)
+	switch {
+	case !ok && after != nil:
+		if head, err = h.backfill(ctx, r, s, *after); err != nil {
+			h.release(r)
+			return 0, err
 		}
+	case !ok:
+		var facts []events.Stored
+		facts, head, err = h.log.ReadRoomTail(ctx, id, tail)
 		if err == nil {
 			frames, err = encodeFacts(facts)
 		}
@@ -374,7 +381,7 @@ func (h *Hub) Join(ctx context.Context, id string, s Subscriber, after *uint64, 
 		}
 		target := r.last
 		r.mu.Unlock()
-		more, _, err := h.log.ReadRoom(ctx, id, pos, int(target-pos))
+		more, _, err := h.log.ReadRoom(ctx, id, pos, min(int(target-pos), backfillPage))
 		if err != nil {
 			h.release(r)
 			return 0, err
@@ -387,6 +394,44 @@ func (h *Hub) Join(ctx context.Context, id string, s Subscriber, after *uint64, 
 			pos = more[len(more)-1].Seq
 		}
 	}
+}
+
+// backfillPage bounds the facts a join reads from the log at once: a page
+// is sent (SendWait waiting for the socket to take it) before the next is
+// read, so a join far behind holds a page, not everything it missed.
+const backfillPage = 64
+
+// backfill sends s the room's facts after after, up to the head as of the
+// first read, from the log, a page at a time; the last page seeds the room's
+// recent frames. It returns that head.
+func (h *Hub) backfill(ctx context.Context, r *room, s Subscriber, after uint64) (uint64, error) {
+	facts, head, err := h.log.ReadRoom(ctx, r.id, after, backfillPage)
+	for ; err == nil && len(facts) > 0; facts, _, err = h.log.ReadRoom(ctx, r.id, after, backfillPage) {
+		if i := slices.IndexFunc(facts, func(f events.Stored) bool { return f.Seq > head }); i >= 0 {
+			facts = facts[:i] // the room moved on meanwhile: the catch-up sends the rest
+		}
+		frames, err := encodeFacts(facts)
+		if err != nil {
+			return 0, err
+		}
+		if len(frames) == 0 {
+			break
+		}
+		if after = frames[len(frames)-1].seq; after >= head {
+			r.mu.Lock()
+			r.seed(frames)
+			r.mu.Unlock()
+		}
+		for _, f := range frames {
+			if !s.SendWait(f.b) {
+				return 0, errClosed
+			}
+		}
+		if after >= head {
+			break
+		}
+	}
+	return head, err
 }
 
 // errClosed is returned when a subscriber closes during its backfill.
@@ -450,6 +495,9 @@ func (r *room) seed(frames []frame) {
 		}
 	}
 	r.ring = append(r.ring, frames...)
+	for _, f := range frames {
+		r.size += len(f.b)
+	}
 }
 
 // PublishEphemeral sends a payload to every subscriber of a room on every
@@ -524,7 +572,7 @@ func (h *Hub) advance(r *room, payloads [][]byte) {
 	deliver := func() {
 		if len(run) > 0 {
 			r.mu.Lock()
-			r.deliver(run, h.opts.Ring)
+			r.deliver(run, h.opts)
 			r.mu.Unlock()
 			run = run[:0]
 		}
@@ -580,7 +628,7 @@ func (h *Hub) fill(r *room, from, to uint64) bool {
 			h.lg.Error("encode fact", "room", r.id, "seq", f.Seq, "err", err)
 			return false
 		}
-		r.deliver([]frame{fr}, h.opts.Ring)
+		r.deliver([]frame{fr}, h.opts)
 	}
 	return r.last >= to
 }
@@ -604,12 +652,13 @@ func (h *Hub) checkHead(r *room) {
 // deliver hands frames, those that continue the room's seq, to every
 // subscriber below them: each subscriber gets its frames back to back. r.mu
 // is held.
-func (r *room) deliver(fs []frame, ringSize int) {
+func (r *room) deliver(fs []frame, opts Options) {
 	start := len(r.ring)
 	for _, f := range fs {
 		if f.seq == r.last+1 {
 			r.last = f.seq
 			r.ring = append(r.ring, f)
+			r.size += len(f.b)
 		}
 	}
 	added := r.ring[start:]
@@ -624,7 +673,21 @@ func (r *room) deliver(fs []frame, ringSize int) {
 			}
 		}
 	}
-	if len(r.ring) >= 2*ringSize { // keep the newest ringSize, amortised O(1)
-		r.ring = append(r.ring[:0:0], r.ring[len(r.ring)-ringSize:]...)
+	if len(r.ring) >= 2*opts.Ring || r.size >= 2*opts.RingBytes { // amortised O(1)
+		r.trim(opts.Ring, opts.RingBytes)
 	}
+}
+
+// trim keeps the newest n frames of the ring that fit in size bytes (the
+// newest one always). r.mu is held.
+func (r *room) trim(n, size int) {
+	keep, kept := 0, 0
+	for i := len(r.ring) - 1; i >= 0 && keep < n; i-- {
+		if keep > 0 && kept+len(r.ring[i].b) > size {
+			break
+		}
+		keep, kept = keep+1, kept+len(r.ring[i].b)
+	}
+	r.ring = append(r.ring[:0:0], r.ring[len(r.ring)-keep:]...)
+	r.size = kept
 }

@@ -291,15 +291,25 @@ func TestBurstDeliveredInOrder(t *testing.T) {
 	b.waitSeqs(t, 0, 301)
 }
 
-// countingLog counts the reads a join makes of the log.
+// countingLog counts the reads a join makes of the log, and the most facts
+// one asked for (-1 once a read asked for all).
 type countingLog struct {
 	hub.Log
-	reads atomic.Int32
+	reads  atomic.Int32
+	mu     sync.Mutex
+	maxAsk int
 }
 
-func (l *countingLog) ReadRoom(ctx context.Context, room string, after uint64, max int) ([]events.Stored, uint64, error) {
+func (l *countingLog) ReadRoom(ctx context.Context, room string, after uint64, n int) ([]events.Stored, uint64, error) {
 	l.reads.Add(1)
-	return l.Log.ReadRoom(ctx, room, after, max)
+	l.mu.Lock()
+	if n <= 0 {
+		l.maxAsk = -1
+	} else if l.maxAsk >= 0 {
+		l.maxAsk = max(l.maxAsk, n)
+	}
+	l.mu.Unlock()
+	return l.Log.ReadRoom(ctx, room, after, n)
 }
 
 func (l *countingLog) ReadRoomTail(ctx context.Context, room string, n int) ([]events.Stored, uint64, error) {
@@ -470,4 +480,74 @@ func TestJoinBackfillShowsMessagesAsTheyStand(t *testing.T) {
 		t.Fatalf("backfill from the recent frames shows %q", got)
 	}
 	second.waitSeqs(t, 4, 3)
+}
+
+// A join far behind reads what it missed a page at a time, not all at once,
+// and still gets every fact once, in order.
+func TestJoinFarBehindReadsPages(t *testing.T) {
+	e := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := &countingLog{Log: hub.JetStreamLog{JS: e.js, Evt: e.evt}}
+	h := hub.New(ctx, e.rdb, log, slog.New(slog.DiscardHandler), hub.Options{Prefix: e.prefix, IdleCheck: time.Hour, Ring: 8})
+	defer h.Close()
+	for range 300 {
+		e.appendFact(t, "far")
+	}
+	after := uint64(10)
+	a := newSub()
+	if head, err := h.Join(ctx, "far", a, &after, 10); err != nil || head != 300 {
+		t.Fatalf("join after 10: head %d, %v", head, err)
+	}
+	a.waitSeqs(t, 10, 290)
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if log.maxAsk < 0 || log.maxAsk > 64 {
+		t.Fatalf("a join read up to %d facts at once (-1: all), want pages of at most 64", log.maxAsk)
+	}
+	if n := log.reads.Load(); n < 290/64 {
+		t.Fatalf("%d reads of the log for 290 facts", n)
+	}
+}
+
+// A room's recent frames are bounded in bytes as well as in frames: a join
+// reaching back past what the bytes allow reads the log.
+func TestRecentFramesBoundedInBytes(t *testing.T) {
+	e := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := &countingLog{Log: hub.JetStreamLog{JS: e.js, Evt: e.evt}}
+	// Frames here are about 250 bytes: about 10 to 20 are kept, not 64.
+	h := hub.New(ctx, e.rdb, log, slog.New(slog.DiscardHandler), hub.Options{Prefix: e.prefix, IdleCheck: time.Hour, Ring: 64, RingBytes: 2500})
+	defer h.Close()
+	e.appendFact(t, "rb")
+	a := newSub()
+	if _, err := h.Join(ctx, "rb", a, nil, 10); err != nil {
+		t.Fatal(err)
+	}
+	a.waitSeqs(t, 0, 1)
+	time.Sleep(100 * time.Millisecond) // the subscription is in place
+	for range 40 {
+		e.publish(t, "rb", e.appendFact(t, "rb"))
+	}
+	a.waitSeqs(t, 0, 41)
+	reads := log.reads.Load()
+	near := uint64(38)
+	b := newSub()
+	if _, err := h.Join(ctx, "rb", b, &near, 10); err != nil {
+		t.Fatal(err)
+	}
+	b.waitSeqs(t, 38, 3)
+	if n := log.reads.Load(); n != reads {
+		t.Fatalf("a join the recent frames cover read the log %d times", n-reads)
+	}
+	far := uint64(11)
+	c := newSub()
+	if _, err := h.Join(ctx, "rb", c, &far, 10); err != nil {
+		t.Fatal(err)
+	}
+	c.waitSeqs(t, 11, 30)
+	if n := log.reads.Load(); n == reads {
+		t.Fatal("a join reaching back 30 frames was served from recent frames held in 2,500 bytes")
+	}
 }
