@@ -204,7 +204,9 @@ func TestComposeNATSUsers(t *testing.T) {
 		{"gateway", "$JS.API.CONSUMER.CREATE.CHAT_CMD.validator-0", false},
 		{"gateway", "$JS.ACK.CHAT_CMD.validator-0.1.2.3.4.5.6", false},
 		{"validator", events.RoomSubject("x"), true},
-		{"validator", events.RejectedSubject("alice"), true},
+		{"validator", events.RejSubject("alice"), true},
+		{"validator", events.RejectedSubject("alice"), false},
+		{"validator", "$JS.API.STREAM.MSG.GET.CHAT_CMD", true},
 		{"validator", events.SessionSubject("alice"), false},
 		{"validator", events.UserSubject("alice"), false},
 		{"validator", events.RoomCmdSubject("x"), false},
@@ -214,6 +216,7 @@ func TestComposeNATSUsers(t *testing.T) {
 		{"projector", events.RoomCmdSubject("x"), false},
 		{"projector", "$JS.API.CONSUMER.CREATE.CHAT_EVT.projector-pg.chat.evt.>", true},
 		{"projector", "$JS.API.STREAM.CREATE.CHAT_EVT", false},
+		{"projector", "$JS.API.CONSUMER.CREATE.CHAT_REJ.projector-live-rejections.chat.rej.>", true},
 	} {
 		if got := mayPublish(users[tc.user], tc.subject); got != tc.may {
 			t.Errorf("NATS user %s may publish %s: %v, want %v", tc.user, tc.subject, got, tc.may)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"slices"
@@ -68,6 +69,15 @@ type system struct {
 // test it is stopped, and every process must stop cleanly.
 func start(t *testing.T, env map[string]string) *system {
 	t.Helper()
+	// The tests register their users from a few addresses, far more of them
+	// than the per-address limit of a real deployment allows.
+	env = maps.Clone(env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	if _, ok := env["CHILLIN_REGISTER_LIMIT"]; !ok {
+		env["CHILLIN_REGISTER_LIMIT"] = "1000000"
+	}
 	pool, pgURL := schematest.NewDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

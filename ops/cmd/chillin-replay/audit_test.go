@@ -55,7 +55,7 @@ func knownLog(tb testing.TB) (string, jetstream.JetStream) {
 		{events.MemberJoined, "lobby", 2, "ann", events.MemberJoinedData{}},                                                                // 4
 		{events.MemberJoined, "lobby", 3, "bob", events.MemberJoinedData{}},                                                                // 5
 		{events.MessagePosted, "lobby", 4, "ann", events.MessagePostedData{Text: "original", ClientID: "c1"}},                              // 6
-		{events.SessionStarted, "", 0, "ann", events.SessionData{Session: "aa"}},                                                           // 7
+		{events.SessionStarted, "", 0, "ann", events.SessionData{Session: "aa", ExpiresAt: factAt(7).Add(24 * time.Hour)}},                 // 7
 		{events.MessageEdited, "lobby", 5, "ann", events.MessageEditedData{ID: 6, Text: "edited"}},                                         // 8
 		{events.RoomCreated, "den", 1, "bob", events.RoomCreatedData{Name: "Den"}},                                                         // 9
 		{events.MessagePosted, "den", 2, "bob", events.MessagePostedData{Text: "in the den", ClientID: "c2"}},                              // 10
