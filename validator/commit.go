@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -18,9 +17,12 @@ import (
 // to 1,000). With one fact per worker at a time it is rarely reached.
 const maxCommitBatch = 256
 
-// maxBatchesInFlight bounds the batches written at once: while one is being
-// synced, the next ones are sent and staged by the server.
-const maxBatchesInFlight = 4
+// minAtomicBatch is the smallest batch written as an atomic batch. An
+// atomic batch has a fixed cost on a single node (the server stages it in a
+// store of its own, then syncs the stream once): about that of eight facts
+// published one by one, each synced. Fewer facts are published one by one,
+// all at once.
+const minAtomicBatch = 16
 
 // Headers of JetStream's atomic batch publish.
 const (
@@ -40,13 +42,14 @@ const (
 // published on its own, so only the facts that were refused are refused, and
 // their workers reload the room and decide again as before.
 //
-// One goroutine gathers batches, and up to maxBatchesInFlight are written
-// at once. A room never has two facts in flight: its worker waits for each.
+// One goroutine runs it, one batch in flight at a time: batches then grow
+// with the load, and a room never has two facts in flight (its worker waits
+// for each).
 type committer struct {
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	q       chan *pendingFact
-	batches prometheus.Histogram // facts per written batch; nil: not recorded
+	batches prometheus.Histogram // facts per atomic batch; nil: not recorded
 
 	// carry holds facts put off to the next batch: a batch may hold one
 	// fact per room, since the server cannot check a subject's expected
@@ -91,27 +94,14 @@ func (c *committer) append(ctx context.Context, subject string, data []byte, msg
 	}
 }
 
-// run writes batches until ctx ends, then waits for those in flight. A
-// batch is gathered once a slot to write it is free, so that it takes in
-// everything that arrived while all slots were busy.
+// run writes batches until ctx ends.
 func (c *committer) run(ctx context.Context) {
-	slots := make(chan struct{}, maxBatchesInFlight)
-	var writing sync.WaitGroup
-	defer writing.Wait()
 	for {
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
 		batch, ok := c.gather(ctx)
 		if !ok {
 			return
 		}
-		writing.Go(func() {
-			defer func() { <-slots }()
-			c.write(ctx, batch)
-		})
+		c.write(ctx, batch)
 	}
 }
 
@@ -156,13 +146,12 @@ func (c *committer) gather(ctx context.Context) ([]*pendingFact, bool) {
 func (c *committer) write(ctx context.Context, batch []*pendingFact) {
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
+	if len(batch) < minAtomicBatch {
+		c.publishEach(ctx, batch)
+		return
+	}
 	if c.batches != nil {
 		c.batches.Observe(float64(len(batch)))
-	}
-	if len(batch) == 1 {
-		ack, err := c.js.PublishMsg(ctx, batch[0].msg())
-		batch[0].done <- commitResult{ack, err}
-		return
 	}
 	last, err := c.publishBatch(ctx, batch)
 	var refused *jetstream.APIError
@@ -176,16 +165,40 @@ func (c *committer) write(ctx context.Context, batch []*pendingFact) {
 		}
 	case errors.As(err, &refused):
 		// Nothing of the batch was stored: split it.
-		for _, f := range batch {
-			ack, err := c.js.PublishMsg(ctx, f.msg())
-			f.done <- commitResult{ack, err}
-		}
+		c.publishEach(ctx, batch)
 	default:
 		// No answer: the batch may have been stored or not. Each worker
 		// finds out when it reloads its room.
 		for _, f := range batch {
 			f.done <- commitResult{err: fmt.Errorf("atomic batch of %d facts: %w", len(batch), err)}
 		}
+	}
+}
+
+// publishEach publishes each fact of batch on its own, all at once, and
+// tells each how it ended.
+func (c *committer) publishEach(ctx context.Context, batch []*pendingFact) {
+	futures := make([]jetstream.PubAckFuture, len(batch))
+	for i, f := range batch {
+		fut, err := c.js.PublishMsgAsync(f.msg())
+		if err != nil {
+			f.done <- commitResult{err: err}
+			continue
+		}
+		futures[i] = fut
+	}
+	for i, fut := range futures {
+		if fut == nil {
+			continue
+		}
+		var r commitResult
+		select {
+		case r.ack = <-fut.Ok():
+		case r.err = <-fut.Err():
+		case <-ctx.Done():
+			r.err = ctx.Err()
+		}
+		batch[i].done <- r
 	}
 }
 

@@ -71,15 +71,36 @@ func storedID(t *testing.T, js jetstream.JetStream, seq uint64) (subject, id str
 	return m.Subject, m.Header.Get(jetstream.MsgIDHeader)
 }
 
-// Facts waiting together are written as one atomic batch, each at the
-// sequence its answer names.
-func TestCommitterWritesWaitingFactsAsOneBatch(t *testing.T) {
-	js := natstest.Streams(t)
-	facts := []commitCase{{"a", "c1", 0}, {"b", "c2", 0}, {"c", "c3", 0}, {"d", "c4", 0}}
-	out, h := commitAll(t, js, facts)
-	if h.GetSampleCount() != 1 || h.GetSampleSum() != 4 {
-		t.Fatalf("batches: %d holding %v facts, want 1 holding 4", h.GetSampleCount(), h.GetSampleSum())
+// fill returns facts of n rooms of their own, none in the log yet.
+func fill(n int) []commitCase {
+	var out []commitCase
+	for i := range n {
+		out = append(out, commitCase{fmt.Sprint("fill-", i), fmt.Sprint("f", i), 0})
 	}
+	return out
+}
+
+// Facts waiting together are written as one atomic batch, each at the
+// sequence its answer names; a few are published one by one.
+func TestCommitterWritesWaitingFactsAsOneBatch(t *testing.T) {
+	for _, n := range []int{minAtomicBatch - 1, minAtomicBatch, 3 * minAtomicBatch} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			js := natstest.Streams(t)
+			facts := fill(n)
+			out, h := commitAll(t, js, facts)
+			atomic := n >= minAtomicBatch
+			if atomic && (h.GetSampleCount() != 1 || h.GetSampleSum() != float64(n)) ||
+				!atomic && h.GetSampleCount() != 0 {
+				t.Fatalf("atomic batches: %d holding %v facts", h.GetSampleCount(), h.GetSampleSum())
+			}
+			checkStored(t, js, facts, out)
+		})
+	}
+}
+
+// checkStored asserts that each fact was stored where its answer says.
+func checkStored(t *testing.T, js jetstream.JetStream, facts []commitCase, out []commitResult) {
+	t.Helper()
 	for i, r := range out {
 		if r.err != nil {
 			t.Fatalf("fact %d: %v", i, r.err)
@@ -103,15 +124,15 @@ func TestCommitterSplitsARefusedBatch(t *testing.T) {
 	}
 	aHead := first[0].ack.Sequence
 
-	out, h := commitAll(t, js, []commitCase{
+	out, h := commitAll(t, js, append([]commitCase{
 		{"a", "a2", 0},     // stale: room a is at aHead
 		{"b", "b1", 0},     // fine
 		{"dup", "d1", 99},  // a command id already recorded
 		{"c", "c1", 0},     // fine
 		{"a2", "x1", 1000}, // expects a fact that does not exist
-	})
-	if h.GetSampleCount() != 1 || h.GetSampleSum() != 5 {
-		t.Fatalf("batches: %d holding %v facts, want 1 holding 5", h.GetSampleCount(), h.GetSampleSum())
+	}, fill(minAtomicBatch)...))
+	if n := 5 + minAtomicBatch; h.GetSampleCount() != 1 || h.GetSampleSum() != float64(n) {
+		t.Fatalf("batches: %d holding %v facts, want 1 holding %d", h.GetSampleCount(), h.GetSampleSum(), n)
 	}
 	if !events.IsWrongLastSequence(out[0].err) {
 		t.Errorf("stale room a: %v, want wrong last sequence", out[0].err)
@@ -138,8 +159,8 @@ func TestCommitterSplitsARefusedBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.State.Msgs != 4 {
-		t.Errorf("the log holds %d facts, want 4 (a1, d1, b1, c1)", info.State.Msgs)
+	if want := uint64(4 + minAtomicBatch); info.State.Msgs != want {
+		t.Errorf("the log holds %d facts, want %d (a1, d1, b1, c1 and the fill)", info.State.Msgs, want)
 	}
 	if last, err := s.GetLastMsgForSubject(context.Background(), events.RoomSubject("a")); err != nil || last.Sequence != aHead {
 		t.Errorf("room a's head: %v, want %d", err, aHead)
