@@ -10,6 +10,7 @@ import (
 
 	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/events/natstest"
+	"github.com/chillin-chat/chillin/schema/schematest"
 )
 
 // The fit helpers count what a list's JSON takes, keep at least one item (a
@@ -65,7 +66,10 @@ func TestSyncEventsWithinBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{js: js, evt: evt}
+	// A page short of the head asks the projection of later edits and
+	// deletes: none here, the room's messages are all as posted.
+	pool, _ := schematest.NewDB(t)
+	s := &Server{js: js, evt: evt, pg: pool}
 	const room, n = "budget", 12
 	for seq := uint64(1); seq <= n; seq++ {
 		typ, data := events.MessagePosted, any(events.MessagePostedData{Text: strings.Repeat("x", 1000), ClientID: fmt.Sprint(seq)})

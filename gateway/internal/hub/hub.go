@@ -141,6 +141,12 @@ func redacted(frames []frame) ([]frame, error) {
 			}
 		}
 	}
+	return redactedBy(frames, fates)
+}
+
+// redactedBy returns frames with every message.posted shown as fates leave
+// the message.
+func redactedBy(frames []frame, fates events.Fates) ([]frame, error) {
 	if len(fates) == 0 {
 		return frames, nil
 	}
@@ -403,9 +409,14 @@ const backfillPage = 64
 
 // backfill sends s the room's facts after after, up to the head as of the
 // first read, from the log, a page at a time; the last page seeds the room's
-// recent frames. It returns that head.
+// recent frames. Each message is shown as it stands at that head: a first
+// pass over the pages folds the edits and deletes (all it keeps), the second
+// sends the pages. It returns that head.
 func (h *Hub) backfill(ctx context.Context, r *room, s Subscriber, after uint64) (uint64, error) {
-	facts, head, err := h.log.ReadRoom(ctx, r.id, after, backfillPage)
+	fates, head, facts, err := h.fates(ctx, r.id, after)
+	if err != nil {
+		return 0, err
+	}
 	for ; err == nil && len(facts) > 0; facts, _, err = h.log.ReadRoom(ctx, r.id, after, backfillPage) {
 		if i := slices.IndexFunc(facts, func(f events.Stored) bool { return f.Seq > head }); i >= 0 {
 			facts = facts[:i] // the room moved on meanwhile: the catch-up sends the rest
@@ -422,6 +433,9 @@ func (h *Hub) backfill(ctx context.Context, r *room, s Subscriber, after uint64)
 			r.seed(frames)
 			r.mu.Unlock()
 		}
+		if frames, err = redactedBy(frames, fates); err != nil {
+			return 0, err
+		}
 		for _, f := range frames {
 			if !s.SendWait(f.b) {
 				return 0, errClosed
@@ -432,6 +446,32 @@ func (h *Hub) backfill(ctx context.Context, r *room, s Subscriber, after uint64)
 		}
 	}
 	return head, err
+}
+
+// fates folds the edits and deletes of the room's facts after after, up to
+// the head as of the first read, and returns them with that head and the
+// first page it read (the backfill's first page).
+func (h *Hub) fates(ctx context.Context, room string, after uint64) (fates events.Fates, head uint64, first []events.Stored, err error) {
+	fates = events.Fates{}
+	facts, head, err := h.log.ReadRoom(ctx, room, after, backfillPage)
+	first = facts
+	for ; err == nil && len(facts) > 0; facts, _, err = h.log.ReadRoom(ctx, room, after, backfillPage) {
+		for _, f := range facts {
+			if f.Seq > head {
+				return fates, head, first, nil
+			}
+			if f.Type == events.MessageEdited || f.Type == events.MessageDeleted {
+				if err := fates.Fold(f); err != nil {
+					return nil, 0, nil, err
+				}
+			}
+			after = f.Seq
+		}
+		if after >= head {
+			break
+		}
+	}
+	return fates, head, first, err
 }
 
 // errClosed is returned when a subscriber closes during its backfill.
