@@ -159,20 +159,22 @@ func (c Config) validate() error {
 
 // validator is one running instance.
 type validator struct {
-	cfg      Config
-	log      *slog.Logger
-	nc       *nats.Conn
-	js       jetstream.JetStream
-	evt      jetstream.Stream
-	cmds     jetstream.Stream
-	sessions *sessions.Directory
-	limiter  *ratelimit.Limiter
-	media    Media // nil: no storage, attachments are refused
-	workers  []*worker
-	now      func() time.Time
-	metrics  *metrics
-	acks     *acks
-	commit   *committer
+	cfg  Config
+	log  *slog.Logger
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	evt  jetstream.Stream
+	cmds jetstream.Stream
+	// consumers are the command partitions' consumers.
+	consumers []jetstream.Consumer
+	sessions  *sessions.Directory
+	limiter   *ratelimit.Limiter
+	media     Media // nil: no storage, attachments are refused
+	workers   []*worker
+	now       func() time.Time
+	metrics   *metrics
+	acks      *acks
+	commit    *committer
 
 	// inFlight holds a token per unsettled command of each partition.
 	inFlight [events.CommandPartitions]chan struct{}
@@ -311,7 +313,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	v := &validator{
-		cfg: cfg, log: log, nc: nc, js: js, evt: evt, cmds: cmds, sessions: dir, limiter: limiter, media: med, now: time.Now, metrics: m,
+		cfg: cfg, log: log, nc: nc, js: js, evt: evt, cmds: cmds, consumers: consumers, sessions: dir, limiter: limiter, media: med, now: time.Now, metrics: m,
 		pullsDone: make(chan struct{}), lastNak: map[int]jetstream.Msg{},
 		acks: &acks{log: log, quiet: ackQuiet}, commit: newCommitter(nc, js, m.commitBatch),
 	}
@@ -421,16 +423,24 @@ func (v *validator) dispatch(p int, m jetstream.Msg) {
 	v.queue(item{p: p, m: m})
 }
 
-// takeOver runs when this instance is given partition p: before the first
-// command delivered to it, at stream sequence next, it decides the commands
-// of p that are older. They are commands another instance took and never
-// acked (it died, or stopped before settling them): the server would
-// redeliver them only after AckWait, after newer commands of their rooms.
-// The work queue keeps only unacked commands, so reading p from the start
-// finds exactly those, in append order.
+// takeOver runs when this instance is given partition p, before the first
+// command delivered to it (at stream sequence next): it decides first every
+// command of p that was ever delivered and not acked, in append order. Those
+// are commands another instance took and never settled (it died: the server
+// redelivers them only after AckWait, after newer commands of their rooms)
+// or handed back (the server redelivers those in an order of its own). The
+// work queue keeps only unacked commands, so reading p from the start up to
+// the consumer's last delivered sequence finds exactly those. Their
+// deliveries come later and are acked as already decided.
 func (v *validator) takeOver(p int, next uint64) {
 	ctx, cancel := context.WithTimeout(v.work, publishTimeout)
 	defer cancel()
+	end := next // read the commands before end
+	if info, err := v.consumers[p].Info(ctx); err == nil {
+		end = max(end, info.Delivered.Stream+1)
+	} else {
+		v.log.Warn("takeover: commands handed back may be decided out of order", "partition", p, "err", err)
+	}
 	n := 0
 	for seq := uint64(1); ; n++ {
 		m, err := v.cmds.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(events.PartitionFilter(p)))
@@ -441,7 +451,7 @@ func (v *validator) takeOver(p int, next uint64) {
 			v.log.Warn("takeover: older commands are left to redelivery", "partition", p, "err", err)
 			break
 		}
-		if m.Sequence >= next {
+		if m.Sequence >= end {
 			break
 		}
 		v.queue(item{p: p, read: m})
