@@ -17,12 +17,22 @@ import (
 // to 1,000). With one fact per worker at a time it is rarely reached.
 const maxCommitBatch = 256
 
-// minAtomicBatch is the smallest batch written as an atomic batch. An
-// atomic batch has a fixed cost on a single node (the server stages it in a
-// store of its own, then syncs the stream once): about that of eight facts
-// published one by one, each synced. Fewer facts are published one by one,
-// all at once.
+// minAtomicBatch is the smallest batch written as an atomic batch where
+// the server syncs every write. An atomic batch has a fixed cost on a single
+// node (the server stages it in a store of its own, then syncs the stream
+// once): about that of sixteen facts published one by one, each synced.
+// Fewer facts are published one by one, all at once.
 const minAtomicBatch = 16
+
+// minAtomic is the smallest atomic batch for a server that syncs every write
+// or not (deferredSync): without syncs to save, none pays, and 0 turns them
+// off.
+func minAtomic(deferredSync bool) int {
+	if deferredSync {
+		return 0
+	}
+	return minAtomicBatch
+}
 
 // Headers of JetStream's atomic batch publish.
 const (
@@ -50,6 +60,8 @@ type committer struct {
 	js      jetstream.JetStream
 	q       chan *pendingFact
 	batches prometheus.Histogram // facts per atomic batch; nil: not recorded
+	// minAtomic is the smallest batch written as an atomic batch; 0: none.
+	minAtomic int
 
 	// carry holds facts put off to the next batch: a batch may hold one
 	// fact per room, since the server cannot check a subject's expected
@@ -71,8 +83,8 @@ type commitResult struct {
 	err error
 }
 
-func newCommitter(nc *nats.Conn, js jetstream.JetStream, batches prometheus.Histogram) *committer {
-	return &committer{nc: nc, js: js, q: make(chan *pendingFact, maxCommitBatch), batches: batches}
+func newCommitter(nc *nats.Conn, js jetstream.JetStream, batches prometheus.Histogram, minAtomic int) *committer {
+	return &committer{nc: nc, js: js, q: make(chan *pendingFact, maxCommitBatch), batches: batches, minAtomic: minAtomic}
 }
 
 // append hands a fact to the batch being gathered and waits until it is
@@ -146,7 +158,7 @@ func (c *committer) gather(ctx context.Context) ([]*pendingFact, bool) {
 func (c *committer) write(ctx context.Context, batch []*pendingFact) {
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
-	if len(batch) < minAtomicBatch {
+	if c.minAtomic == 0 || len(batch) < c.minAtomic {
 		c.publishEach(ctx, batch)
 		return
 	}

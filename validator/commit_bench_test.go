@@ -32,7 +32,7 @@ func BenchmarkDurableAppend(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/rooms=%d", mode, rooms), func(b *testing.B) {
 				js := syncedStreams(b)
 				h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "b"})
-				c := newCommitter(js.Conn(), js, h)
+				c := newCommitter(js.Conn(), js, h, minAtomicBatch)
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
 				go c.run(ctx)

@@ -27,9 +27,16 @@ type commitCase struct {
 // each fact's outcome and the histogram of written batches.
 func commitAll(t *testing.T, js jetstream.JetStream, facts []commitCase) ([]commitResult, *dto.Histogram) {
 	t.Helper()
+	return commitAllWith(t, js, facts, minAtomicBatch)
+}
+
+// commitAllWith is commitAll with a committer whose smallest atomic batch is
+// minAtomic.
+func commitAllWith(t *testing.T, js jetstream.JetStream, facts []commitCase, minAtomic int) ([]commitResult, *dto.Histogram) {
+	t.Helper()
 	nc := js.Conn()
 	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "b", Buckets: []float64{1, 2, 4, 8}})
-	c := newCommitter(nc, js, h)
+	c := newCommitter(nc, js, h, minAtomic)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	out := make([]commitResult, len(facts))
@@ -96,6 +103,18 @@ func TestCommitterWritesWaitingFactsAsOneBatch(t *testing.T) {
 			checkStored(t, js, facts, out)
 		})
 	}
+}
+
+// Where the server does not sync every write, atomic batches save nothing:
+// facts are published one by one, however many wait.
+func TestCommitterWithoutSyncsPublishesOneByOne(t *testing.T) {
+	js := natstest.Streams(t)
+	facts := fill(3 * minAtomicBatch)
+	out, h := commitAllWith(t, js, facts, minAtomic(true))
+	if h.GetSampleCount() != 0 {
+		t.Fatalf("%d atomic batches, want none", h.GetSampleCount())
+	}
+	checkStored(t, js, facts, out)
 }
 
 // checkStored asserts that each fact was stored where its answer says.
@@ -171,7 +190,7 @@ func TestCommitterSplitsARefusedBatch(t *testing.T) {
 // expected sequence against a fact of the same batch. A second fact of a
 // room waits for the next batch.
 func TestCommitterGathersOneFactPerRoom(t *testing.T) {
-	c := newCommitter(nil, nil, nil)
+	c := newCommitter(nil, nil, nil, minAtomicBatch)
 	for _, room := range []string{"a", "b", "a", "c", "b"} {
 		c.q <- &pendingFact{subject: events.RoomSubject(room)}
 	}

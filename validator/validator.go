@@ -78,6 +78,10 @@ type Config struct {
 	MaxTextRunes int
 	// Workers is how many rooms are decided at once.
 	Workers int
+	// DeferredSync says the NATS servers acknowledge writes before they
+	// sync them (CHILLIN_UNSAFE_DEFERRED_SYNC). Facts are then published one
+	// by one: atomic batches only pay where every write is synced.
+	DeferredSync bool
 	// Streams tunes the streams this instance ensures at start-up.
 	Streams events.StreamOptions
 	// Storage is the media storage holding attachments (CHILLIN_S3_*).
@@ -315,7 +319,7 @@ func Run(ctx context.Context, cfg Config) error {
 	v := &validator{
 		cfg: cfg, log: log, nc: nc, js: js, evt: evt, cmds: cmds, consumers: consumers, sessions: dir, limiter: limiter, media: med, now: time.Now, metrics: m,
 		pullsDone: make(chan struct{}), lastNak: map[int]jetstream.Msg{},
-		acks: &acks{log: log, quiet: ackQuiet}, commit: newCommitter(nc, js, m.commitBatch),
+		acks: &acks{log: log, quiet: ackQuiet}, commit: newCommitter(nc, js, m.commitBatch, minAtomic(cfg.DeferredSync)),
 	}
 	for p := range v.inFlight {
 		v.inFlight[p] = make(chan struct{}, maxInFlight)

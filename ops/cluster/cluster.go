@@ -226,7 +226,7 @@ func (c *Cluster) define() error {
 
 	for i := range cfg.Validators {
 		p, err := proc(fmt.Sprint("validator-", i+1), filepath.Join(cfg.Bin, "validator"), "/ready", nil,
-			service(map[string]string{"CHILLIN_NATS_URL": c.NATSURL}))
+			service(map[string]string{"CHILLIN_NATS_URL": c.NATSURL, "CHILLIN_UNSAFE_DEFERRED_SYNC": fmt.Sprint(cfg.UnsafeDeferredSync)}))
 		if err != nil {
 			return err
 		}

@@ -108,6 +108,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Validator: validator.Config{
 			NATSURL: natsURL, RedisURL: gw.RedisURL, RedisPrefix: gw.RedisPrefix,
 			RateLimit: *rateLimit, RateWindow: *rateWindow, RateLimits: gw.RateLimits, MaxTextRunes: *maxRunes, Streams: gw.Streams, Logger: log,
+			DeferredSync: *deferredSync,
 			// The media storage settings (CHILLIN_S3_*, -s3-*) come with the
 			// gateway's flags too: the validator checks attachments there.
 			Storage: gw.Storage,

@@ -44,6 +44,17 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (v
 		}
 		return d
 	}
+	envBool := func(key string) bool {
+		v := getenv(key)
+		if v == "" {
+			return false
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: not true or false", key, v))
+		}
+		return b
+	}
 
 	var cfg validator.Config
 	fs := flag.NewFlagSet("validator", flag.ContinueOnError)
@@ -55,6 +66,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (v
 	fs.DurationVar(&cfg.RateWindow, "rate-window", envDuration("CHILLIN_RATE_WINDOW", validator.DefaultRateWindow), "sliding rate limit window (CHILLIN_RATE_WINDOW)")
 	rateLimits := fs.String("rate-limits", env("CHILLIN_RATE_LIMITS", ""), "limits per user of the other command kinds over the defaults ("+ratelimit.DefaultRules().String()+"), as kind=limit/window,...; msg is set by -rate-limit and -rate-window (CHILLIN_RATE_LIMITS)")
 	fs.IntVar(&cfg.MaxTextRunes, "max-message-runes", envInt("CHILLIN_MAX_MESSAGE_RUNES", validator.DefaultMaxTextRunes), "longest message in Unicode code points (CHILLIN_MAX_MESSAGE_RUNES)")
+	fs.BoolVar(&cfg.DeferredSync, "unsafe-deferred-sync", envBool("CHILLIN_UNSAFE_DEFERRED_SYNC"), "the NATS servers acknowledge writes before syncing them (sync_interval not always): publish facts one by one, not in atomic batches (CHILLIN_UNSAFE_DEFERRED_SYNC)")
 	fs.IntVar(&cfg.Workers, "workers", envInt("CHILLIN_VALIDATOR_WORKERS", validator.DefaultWorkers), "rooms decided at once (CHILLIN_VALIDATOR_WORKERS)")
 	fs.StringVar(&cfg.HTTPAddr, "http", env("CHILLIN_HTTP_ADDR", "127.0.0.1:9101"), "address serving /health, /ready and /metrics; empty serves nothing (CHILLIN_HTTP_ADDR)")
 	fs.StringVar(&cfg.PprofAddr, "pprof", env("CHILLIN_PPROF_ADDR", ""), "serve the Go runtime's profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty serves none (CHILLIN_PPROF_ADDR)")
