@@ -18,74 +18,83 @@ import (
 
 // BenchmarkDurableAppend appends facts of many rooms at once, as the
 // validator's workers do (one fact in flight per room), to a JetStream
-// server that syncs every write before acknowledging it:
+// server that syncs every write before acknowledging it (sync=always) or
+// not (sync=deferred):
 //
-//   - committer: through the committer's atomic batches;
-//   - one-by-one: each fact its own synchronous publish, as before.
+//   - committer: through the committer, as the validator appends;
+//   - one-by-one: each fact its own synchronous publish.
 //
-// It reports facts/s and, for the committer, the mean facts per batch.
+// It reports facts/s and, where atomic batches were written, the mean facts
+// per batch.
 //
 //	go test -run XXX -bench DurableAppend ./validator/
 func BenchmarkDurableAppend(b *testing.B) {
-	for _, rooms := range []int{8, 32, 128} {
-		for _, mode := range []string{"committer", "one-by-one"} {
-			b.Run(fmt.Sprintf("%s/rooms=%d", mode, rooms), func(b *testing.B) {
-				js := syncedStreams(b)
-				h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "b"})
-				c := newCommitter(js.Conn(), js, h, minAtomicBatch)
-				ctx, cancel := context.WithCancel(context.Background())
-				defer cancel()
-				go c.run(ctx)
-				appendOne := func(room string, seq int, last uint64) (uint64, error) {
-					subject, data, id := events.RoomSubject(room), []byte(`{"type":"x"}`), fmt.Sprint(room, "-", seq)
-					if mode == "committer" {
-						ack, err := c.append(ctx, subject, data, id, last)
-						if err != nil {
-							return 0, err
-						}
-						return ack.Sequence, nil
-					}
-					ack, err := js.Publish(ctx, subject, data, jetstream.WithMsgID(id), jetstream.WithExpectLastSequencePerSubject(last))
-					if err != nil {
-						return 0, err
-					}
-					return ack.Sequence, nil
-				}
-				b.ResetTimer()
-				start := time.Now()
-				var wg sync.WaitGroup
-				for r := range rooms {
-					wg.Go(func() {
-						var last uint64
-						for i := r; i < b.N; i += rooms {
-							seq, err := appendOne(fmt.Sprint("r", r), i, last)
-							if err != nil {
-								b.Error(err)
-								return
-							}
-							last = seq
-						}
-					})
-				}
-				wg.Wait()
-				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "facts/s")
-				if mode == "committer" {
-					var m dto.Metric
-					if err := h.Write(&m); err == nil && m.GetHistogram().GetSampleCount() > 0 {
-						b.ReportMetric(m.GetHistogram().GetSampleSum()/float64(m.GetHistogram().GetSampleCount()), "facts/batch")
-					}
-				}
-			})
+	for _, deferred := range []bool{false, true} {
+		for _, rooms := range []int{8, 32, 128} {
+			for _, mode := range []string{"committer", "one-by-one"} {
+				sync := map[bool]string{false: "always", true: "deferred"}[deferred]
+				b.Run(fmt.Sprintf("sync=%s/%s/rooms=%d", sync, mode, rooms), func(b *testing.B) {
+					benchAppend(b, deferred, rooms, mode)
+				})
+			}
 		}
 	}
 }
 
-// syncedStreams starts a JetStream server that syncs every write, with
-// Chillin's streams, and returns a client of it.
-func syncedStreams(tb testing.TB) jetstream.JetStream {
+func benchAppend(b *testing.B, deferred bool, rooms int, mode string) {
+	js := syncedStreams(b, !deferred)
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "b"})
+	c := newCommitter(js.Conn(), js, h, minAtomic(deferred))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.run(ctx)
+	appendOne := func(room string, seq int, last uint64) (uint64, error) {
+		subject, data, id := events.RoomSubject(room), []byte(`{"type":"x"}`), fmt.Sprint(room, "-", seq)
+		if mode == "committer" {
+			ack, err := c.append(ctx, subject, data, id, last)
+			if err != nil {
+				return 0, err
+			}
+			return ack.Sequence, nil
+		}
+		ack, err := js.Publish(ctx, subject, data, jetstream.WithMsgID(id), jetstream.WithExpectLastSequencePerSubject(last))
+		if err != nil {
+			return 0, err
+		}
+		return ack.Sequence, nil
+	}
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for r := range rooms {
+		wg.Go(func() {
+			var last uint64
+			for i := r; i < b.N; i += rooms {
+				seq, err := appendOne(fmt.Sprint("r", r), i, last)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				last = seq
+			}
+		})
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "facts/s")
+	if mode == "committer" {
+		var m dto.Metric
+		if err := h.Write(&m); err == nil && m.GetHistogram().GetSampleCount() > 0 {
+			b.ReportMetric(m.GetHistogram().GetSampleSum()/float64(m.GetHistogram().GetSampleCount()), "facts/batch")
+		}
+	}
+}
+
+// syncedStreams starts a JetStream server that syncs every write or not,
+// with Chillin's streams, and returns a client of it.
+func syncedStreams(tb testing.TB, syncAlways bool) jetstream.JetStream {
 	tb.Helper()
 	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: tb.TempDir(), NoLog: true, NoSigs: true, SyncAlways: true,
+		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: tb.TempDir(), NoLog: true, NoSigs: true, SyncAlways: syncAlways,
 	})
 	if err != nil {
 		tb.Fatal(err)
