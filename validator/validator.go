@@ -190,6 +190,10 @@ type validator struct {
 
 	// pins holds, per partition, the pin id this instance was given.
 	pins [events.CommandPartitions]atomic.Pointer[string]
+	// queued holds, per partition, the highest stream sequence this
+	// instance has handed to its workers. Only the partition's pull loop
+	// uses it.
+	queued [events.CommandPartitions]uint64
 
 	mu      sync.Mutex
 	lastNak map[int]jetstream.Msg // per partition, the last command returned
@@ -433,9 +437,11 @@ func (v *validator) dispatch(p int, m jetstream.Msg) {
 // are commands another instance took and never settled (it died: the server
 // redelivers them only after AckWait, after newer commands of their rooms)
 // or handed back (the server redelivers those in an order of its own). The
-// work queue keeps only unacked commands, so reading p from the start up to
-// the consumer's last delivered sequence finds exactly those. Their
-// deliveries come later and are acked as already decided.
+// work queue keeps only unacked commands, so reading p up to the consumer's
+// last delivered sequence finds exactly those. Their deliveries come later
+// and are acked as already decided. What this instance already queued is
+// not read again: an instance that lost its pin for being slow and got it
+// back holds those commands still, in order.
 func (v *validator) takeOver(p int, next uint64) {
 	ctx, cancel := context.WithTimeout(v.work, publishTimeout)
 	defer cancel()
@@ -446,7 +452,7 @@ func (v *validator) takeOver(p int, next uint64) {
 		v.log.Warn("takeover: commands handed back may be decided out of order", "partition", p, "err", err)
 	}
 	n := 0
-	for seq := uint64(1); ; n++ {
+	for seq := v.queued[p] + 1; seq < end; n++ {
 		m, err := v.cmds.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(events.PartitionFilter(p)))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			break
@@ -468,6 +474,13 @@ func (v *validator) takeOver(p int, next uint64) {
 
 // queue hands it to the worker of its subject.
 func (v *validator) queue(it item) {
+	var seq uint64
+	if it.m == nil {
+		seq = it.read.Sequence // a command read at a takeover
+	} else if md, err := it.m.Metadata(); err == nil {
+		seq = md.Sequence.Stream
+	}
+	v.queued[it.p] = max(v.queued[it.p], seq)
 	h := fnv.New32a()
 	h.Write([]byte(it.subject()))
 	w := v.workers[h.Sum32()%uint32(len(v.workers))]
