@@ -35,12 +35,6 @@ func (o StreamOptions) withDefaults() StreamOptions {
 }
 
 // CmdStreamConfig is the work-queue stream of commands awaiting a decision.
-//
-// On a single node it is written with asynchronous persistence: a command is
-// only a request, never confirmed to its client before its fact is in the
-// log, and a command lost with the machine is resent by its client with the
-// same clientId (docs/adr/0011-group-commit.md). Replicated streams cannot
-// take that mode; they are safe through their quorum instead.
 func CmdStreamConfig(o StreamOptions) jetstream.StreamConfig {
 	o = o.withDefaults()
 	return jetstream.StreamConfig{
@@ -52,7 +46,6 @@ func CmdStreamConfig(o StreamOptions) jetstream.StreamConfig {
 		MaxMsgSize:  MaxCommandSize,
 		Duplicates:  o.DedupWindow,
 		Replicas:    o.Replicas,
-		PersistMode: asyncOnSingleNode(o),
 	}
 }
 
@@ -89,14 +82,9 @@ const (
 // RejStreamConfig is the record of refusals: limits retention, the oldest
 // discarded first (ADR 0009). Its duplicate window lets a retried refusal
 // store nothing new.
-//
-// Like CHAT_CMD it is written without waiting for syncs on a single node: a
-// refusal lost with the machine leaves its client without an answer, and the
-// client's resend (same clientId) is decided again.
 func RejStreamConfig(o StreamOptions) jetstream.StreamConfig {
 	o = o.withDefaults()
 	return jetstream.StreamConfig{
-		PersistMode:       asyncOnSingleNode(o),
 		Name:              RejStream,
 		Description:       "Chillin refused commands: kept 7 days, bounded per user",
 		Subjects:          []string{AllRejSubjects},
@@ -111,16 +99,6 @@ func RejStreamConfig(o StreamOptions) jetstream.StreamConfig {
 		Replicas:          o.Replicas,
 		AllowDirect:       true,
 	}
-}
-
-// asyncOnSingleNode is the persist mode of a stream whose messages confirm
-// nothing to a client: written without waiting for a sync where the stream
-// has one replica (replicated streams cannot take that mode).
-func asyncOnSingleNode(o StreamOptions) jetstream.PersistModeType {
-	if o.Replicas == 1 {
-		return jetstream.AsyncPersistMode
-	}
-	return jetstream.DefaultPersistMode
 }
 
 // ensureTryTimeout bounds one try of EnsureStreams.

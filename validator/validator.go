@@ -195,6 +195,12 @@ type validator struct {
 	// uses it.
 	queued [events.CommandPartitions]uint64
 
+	// read holds, per partition, the stream sequences of commands read at a
+	// takeover whose delivery has not come yet: the delivery is acked
+	// without deciding or answering the command again.
+	readMu sync.Mutex
+	read   [events.CommandPartitions]map[uint64]bool
+
 	mu      sync.Mutex
 	lastNak map[int]jetstream.Msg // per partition, the last command returned
 }
@@ -464,12 +470,31 @@ func (v *validator) takeOver(p int, next uint64) {
 		if m.Sequence >= end {
 			break
 		}
+		v.readMu.Lock()
+		if v.read[p] == nil {
+			v.read[p] = map[uint64]bool{}
+		}
+		v.read[p][m.Sequence] = true
+		v.readMu.Unlock()
 		v.queue(item{p: p, read: m})
 		seq = m.Sequence + 1
 	}
 	if n > 0 {
 		v.log.Info("took over a partition with commands left unacked", "partition", p, "commands", n)
 	}
+}
+
+// readBefore reports whether the delivered command at stream sequence seq
+// of partition p was read at a takeover, and forgets it: its read copy, on
+// the same worker and queued before, has been decided and answered.
+func (v *validator) readBefore(p int, seq uint64) bool {
+	v.readMu.Lock()
+	defer v.readMu.Unlock()
+	if !v.read[p][seq] {
+		return false
+	}
+	delete(v.read[p], seq)
+	return true
 }
 
 // queue hands it to the worker of its subject.
