@@ -26,7 +26,8 @@ import (
 //	source var/deps.env && cd validator && go test -run XXX -bench MemoryFlow -benchtime 1x -timeout 2h .
 //
 // CHILLIN_BENCH_MESSAGES (default 1,000,000) and CHILLIN_BENCH_ROOMS (default
-// 10,000) set the flow; the validator runs with its default settings. Given
+// 10,000) set the flow; CHILLIN_BENCH_ROOM_CACHE_MB, if set, is the
+// validator's room cache (-room-cache-mb), otherwise its default. Given
 // CHILLIN_BENCH_NATS_SERVER, the path of a nats-server binary of the version
 // the module requires (go build -o /tmp/nats-server
 // github.com/nats-io/nats-server/v2), the server runs as a process of its
@@ -49,6 +50,9 @@ func BenchmarkMemoryFlow(b *testing.B) {
 	cfg := Config{
 		NATSURL: url, RedisURL: redistest.URL(), RedisPrefix: h.prefix,
 		RateLimit: 1 << 30, RateLimits: ratelimit.Rules{}, Logger: testLogger(b),
+	}
+	if mb := benchEnv(b, "CHILLIN_BENCH_ROOM_CACHE_MB", 0); mb > 0 {
+		cfg.RoomCacheBytes = mb << 20
 	}
 	h.start(cfg)
 	h.waitPulling()
