@@ -6,8 +6,10 @@
 //
 // It owns: the durable, pinned consumers of the command partitions; the
 // in-memory room states and session directory (both caches of the log, thrown
-// away on restart); the per-user windows of each command kind in Redis (see
-// events/ratelimit). The decisions themselves are pure functions in
+// away on restart, and bounded: Config.RoomCacheBytes, RoomMessages and
+// Sessions; what is evicted, or older than a room's window of messages, is
+// read from the log again when a command needs it); the per-user windows of
+// each command kind in Redis (see events/ratelimit). The decisions themselves are pure functions in
 // internal/decide.
 //
 // It must never: ack a command whose fact or rejection JetStream has not

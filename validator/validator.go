@@ -30,6 +30,12 @@ const (
 	DefaultRateWindow   = 10 * time.Second
 	DefaultMaxTextRunes = decide.DefaultMaxTextRunes
 	DefaultWorkers      = 64
+	// DefaultRoomCacheBytes is the default of Config.RoomCacheBytes.
+	DefaultRoomCacheBytes = 100 << 20
+	// DefaultRoomMessages is the default of Config.RoomMessages.
+	DefaultRoomMessages = decide.DefaultMessageWindow
+	// DefaultSessions is the default of Config.Sessions.
+	DefaultSessions = sessions.DefaultSize
 )
 
 const (
@@ -82,6 +88,16 @@ type Config struct {
 	// sync them (CHILLIN_UNSAFE_DEFERRED_SYNC). Facts are then published one
 	// by one: atomic batches only pay where every write is synced.
 	DeferredSync bool
+	// RoomCacheBytes bounds the room states this instance holds, all workers
+	// together, in estimated bytes: the least recently used rooms are
+	// evicted and read from the log again on their next command.
+	RoomCacheBytes int
+	// RoomMessages is how many of its most recent messages a room state
+	// keeps; a command naming an older one reads it from the log.
+	RoomMessages int
+	// Sessions bounds the sessions the session directory holds; the least
+	// recently used are evicted and read from the log again when named.
+	Sessions int
 	// Streams tunes the streams this instance ensures at start-up.
 	Streams events.StreamOptions
 	// Storage is the media storage holding attachments (CHILLIN_S3_*).
@@ -119,6 +135,15 @@ func (c Config) withDefaults() Config {
 	if c.Workers == 0 {
 		c.Workers = DefaultWorkers
 	}
+	if c.RoomCacheBytes == 0 {
+		c.RoomCacheBytes = DefaultRoomCacheBytes
+	}
+	if c.RoomMessages == 0 {
+		c.RoomMessages = DefaultRoomMessages
+	}
+	if c.Sessions == 0 {
+		c.Sessions = DefaultSessions
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -150,6 +175,12 @@ func (c Config) validate() error {
 		return fmt.Errorf("validator: max message length %d must be at least 1", c.MaxTextRunes)
 	case c.Workers < 1:
 		return fmt.Errorf("validator: workers %d must be at least 1", c.Workers)
+	case c.RoomCacheBytes < 1:
+		return fmt.Errorf("validator: room cache of %d bytes must be at least 1", c.RoomCacheBytes)
+	case c.RoomMessages < 1:
+		return fmt.Errorf("validator: %d messages kept per room must be at least 1", c.RoomMessages)
+	case c.Sessions < 1:
+		return fmt.Errorf("validator: %d sessions held must be at least 1", c.Sessions)
 	case c.Storage.Enabled() && c.RedisURL == "":
 		return errors.New("validator: media storage needs Redis, where the gateway keeps the upload records")
 	}
@@ -281,7 +312,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("validator: %w", err)
 	}
 	defer limiter.Close()
-	dir, err := sessions.Start(ctx, js, evt, log)
+	dir, err := sessions.Start(ctx, js, evt, cfg.Sessions, log)
 	if err != nil {
 		return startErr(ctx, fmt.Errorf("validator: %w", err))
 	}
@@ -350,7 +381,7 @@ func Run(ctx context.Context, cfg Config) error {
 	var wg sync.WaitGroup
 	v.workers = make([]*worker, cfg.Workers)
 	for i := range v.workers {
-		w := &worker{v: v, q: make(chan item, queueLen), rooms: map[string]*decide.Room{}}
+		w := &worker{v: v, q: make(chan item, queueLen), rooms: newRoomCache(max(cfg.RoomCacheBytes/cfg.Workers, 1))}
 		v.workers[i] = w
 		wg.Go(func() { w.run(work) })
 	}
@@ -364,6 +395,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log.Info("validator started", "partitions", events.CommandPartitions, "workers", cfg.Workers,
 		"rate_limits", limiter.Rules().String(), "max_message_runes", cfg.MaxTextRunes,
+		"room_cache_bytes", cfg.RoomCacheBytes, "room_messages", cfg.RoomMessages, "sessions", cfg.Sessions,
 		"media_storage", cfg.Storage.Enabled())
 
 	<-ctx.Done()

@@ -480,6 +480,9 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		{},
 		{NATSURL: "nats://127.0.0.1:1", RateLimit: -1},
 		{NATSURL: "nats://127.0.0.1:1", Workers: -2},
+		{NATSURL: "nats://127.0.0.1:1", RoomCacheBytes: -1},
+		{NATSURL: "nats://127.0.0.1:1", RoomMessages: -1},
+		{NATSURL: "nats://127.0.0.1:1", Sessions: -1},
 	} {
 		if err := Run(context.Background(), cfg); err == nil {
 			t.Errorf("Run(%+v) started", cfg)

@@ -21,6 +21,9 @@ const (
 	// maxRedecide bounds how often one attempt reloads the room and decides
 	// again because the log moved under it.
 	maxRedecide = 32
+	// reloadPage is how many facts of a room one read of a reload folds at
+	// most: a long history is read in pages, never held whole.
+	reloadPage = 4096
 )
 
 // errDuplicateID: JetStream already holds a fact with this command id that
@@ -28,11 +31,11 @@ const (
 var errDuplicateID = errors.New("command id already recorded")
 
 // worker decides the commands of its rooms one at a time, in queue order. It
-// owns the room states of those rooms.
+// owns the room states of those rooms, a cache of the log.
 type worker struct {
 	v     *validator
 	q     chan item
-	rooms map[string]*decide.Room
+	rooms *roomCache
 }
 
 // run decides queued commands in order until the pull loops have stopped and
@@ -147,6 +150,19 @@ func (w *worker) process(ctx context.Context, cmd events.Command) error {
 			if in.Uploads, err = w.inspect(ctx, d.Inspect); err != nil {
 				return err
 			}
+			continue
+		}
+		if d.Lookup != 0 {
+			// A message older than the room's window: read it, then decide
+			// again.
+			author, err := w.lookup(ctx, r.ID, d.Lookup)
+			if err != nil {
+				return err
+			}
+			if in.Logged == nil {
+				in.Logged = map[uint64]string{}
+			}
+			in.Logged[d.Lookup] = author
 			continue
 		}
 		if d.Confirm && !fresh && r.Head > 0 {
@@ -268,14 +284,47 @@ func (w *worker) claim(ctx context.Context, claimant string, keys []string) (*ev
 	return nil, nil
 }
 
-// room returns the state of room id, loading it from the log on first use.
-// fresh reports that it was just read. A room with no facts is never kept:
-// the next command looks at the log again.
+// lookup reads message id of room from the log: the author of its
+// message.posted fact, or "" when id is no message of the room.
+func (w *worker) lookup(ctx context.Context, room string, id uint64) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	m, err := w.v.evt.GetMsg(ctx, id)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read message %d: %w", id, err)
+	}
+	if m.Subject != events.RoomSubject(room) {
+		return "", nil
+	}
+	s, err := events.DecodeStoredMsg(m)
+	if err != nil {
+		return "", err
+	}
+	if s.Type != events.MessagePosted || s.Room != room {
+		return "", nil
+	}
+	return s.User, nil
+}
+
+// newRoom is the empty state of room id, with this validator's window of
+// messages.
+func (w *worker) newRoom(id string) *decide.Room {
+	r := decide.NewRoom(id)
+	r.SetMessageWindow(w.v.cfg.RoomMessages)
+	return r
+}
+
+// room returns the state of room id, loading it from the log if it is not
+// held. fresh reports that it was just read. A room with no facts is never
+// kept: the next command looks at the log again.
 func (w *worker) room(ctx context.Context, id string) (r *decide.Room, fresh bool, err error) {
-	if r, ok := w.rooms[id]; ok {
+	if r, ok := w.rooms.get(id); ok {
 		return r, false, nil
 	}
-	r = decide.NewRoom(id)
+	r = w.newRoom(id)
 	if !events.ValidRoomID(id) {
 		return r, true, nil
 	}
@@ -283,26 +332,41 @@ func (w *worker) room(ctx context.Context, id string) (r *decide.Room, fresh boo
 	return r, true, err
 }
 
-// reload brings r up to the log's head. If the log contradicts the state
-// (which only a bug could cause), the state is dropped and an error returned;
-// the retry starts from an empty state.
+// reload brings r up to the log's head, reading the facts it lacks in pages.
+// If the log contradicts the state (which only a bug could cause), the state
+// is dropped and an error returned; the retry starts from an empty state.
 func (w *worker) reload(ctx context.Context, r *decide.Room) (*decide.Room, error) {
-	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
-	defer cancel()
-	facts, _, err := events.ReadRoom(ctx, w.v.js, w.v.evt, r.ID, r.Head, 0)
-	if err != nil {
-		return r, fmt.Errorf("read room %s after seq %d: %w", r.ID, r.Head, err)
-	}
-	for _, f := range facts {
-		if err := r.Apply(f); err != nil {
-			delete(w.rooms, r.ID)
-			return decide.NewRoom(r.ID), err
+	for {
+		facts, head, err := w.readRoom(ctx, r)
+		if err != nil {
+			return r, err
+		}
+		for _, f := range facts {
+			if err := r.Apply(f); err != nil {
+				w.rooms.drop(r.ID)
+				return w.newRoom(r.ID), err
+			}
+		}
+		if len(facts) == 0 || r.Head >= head {
+			break
 		}
 	}
 	if r.Head > 0 {
-		w.rooms[r.ID] = r
+		w.rooms.put(r)
 	}
 	return r, nil
+}
+
+// readRoom reads the next page of facts of r's room after r.Head, and the
+// room's head seq.
+func (w *worker) readRoom(ctx context.Context, r *decide.Room) ([]events.Stored, uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	facts, head, err := events.ReadRoom(ctx, w.v.js, w.v.evt, r.ID, r.Head, reloadPage)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read room %s after seq %d: %w", r.ID, r.Head, err)
+	}
+	return facts, head, nil
 }
 
 // confirm reports whether the log holds facts of the room that r has not
@@ -337,9 +401,10 @@ func (w *worker) append(ctx context.Context, r *decide.Room, cmd events.Command,
 	}
 	if err := r.Apply(events.Stored{ID: ack.Sequence, Fact: *f}); err != nil {
 		// The fact is in the log; the retry reloads and finds it.
-		delete(w.rooms, r.ID)
+		w.rooms.drop(r.ID)
 		return fmt.Errorf("apply own fact: %w", err)
 	}
+	w.rooms.put(r)
 	if log := w.v.log; log.Enabled(ctx, slog.LevelDebug) {
 		log.Debug("appended", "room", r.ID, "user", cmd.User, "cmd", cmd.ID, "seq", f.Seq, "type", f.Type)
 	}

@@ -68,6 +68,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (v
 	fs.IntVar(&cfg.MaxTextRunes, "max-message-runes", envInt("CHILLIN_MAX_MESSAGE_RUNES", validator.DefaultMaxTextRunes), "longest message in Unicode code points (CHILLIN_MAX_MESSAGE_RUNES)")
 	fs.BoolVar(&cfg.DeferredSync, "unsafe-deferred-sync", envBool("CHILLIN_UNSAFE_DEFERRED_SYNC"), "the NATS servers acknowledge writes before syncing them (sync_interval not always): publish facts one by one, not in atomic batches (CHILLIN_UNSAFE_DEFERRED_SYNC)")
 	fs.IntVar(&cfg.Workers, "workers", envInt("CHILLIN_VALIDATOR_WORKERS", validator.DefaultWorkers), "rooms decided at once (CHILLIN_VALIDATOR_WORKERS)")
+	roomCacheMB := fs.Int("room-cache-mb", envInt("CHILLIN_VALIDATOR_ROOM_CACHE_MB", validator.DefaultRoomCacheBytes>>20), "room states held, all workers together, in estimated MiB; the least recently used are read from the log again when needed (CHILLIN_VALIDATOR_ROOM_CACHE_MB)")
+	fs.IntVar(&cfg.RoomMessages, "room-messages", envInt("CHILLIN_VALIDATOR_ROOM_MESSAGES", validator.DefaultRoomMessages), "most recent messages a room state keeps; older ones are read from the log when a command names them (CHILLIN_VALIDATOR_ROOM_MESSAGES)")
+	fs.IntVar(&cfg.Sessions, "sessions", envInt("CHILLIN_VALIDATOR_SESSIONS", validator.DefaultSessions), "sessions held in memory; the least recently used are read from the log again when needed (CHILLIN_VALIDATOR_SESSIONS)")
 	fs.StringVar(&cfg.HTTPAddr, "http", env("CHILLIN_HTTP_ADDR", "127.0.0.1:9101"), "address serving /health, /ready and /metrics; empty serves nothing (CHILLIN_HTTP_ADDR)")
 	fs.StringVar(&cfg.PprofAddr, "pprof", env("CHILLIN_PPROF_ADDR", ""), "serve the Go runtime's profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty serves none (CHILLIN_PPROF_ADDR)")
 	fs.IntVar(&cfg.Streams.Replicas, "stream-replicas", envInt("CHILLIN_STREAM_REPLICAS", 1), "replicas of the streams ensured at start-up: 1 on one node, 3 in a cluster (CHILLIN_STREAM_REPLICAS)")
@@ -127,8 +130,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (v
 		return cfg, fmt.Errorf("max message runes %d: must be at least 1", cfg.MaxTextRunes)
 	case cfg.Workers < 1:
 		return cfg, fmt.Errorf("workers %d: must be at least 1", cfg.Workers)
+	case *roomCacheMB < 1:
+		return cfg, fmt.Errorf("room cache %d MiB: must be at least 1", *roomCacheMB)
+	case cfg.RoomMessages < 1:
+		return cfg, fmt.Errorf("room messages %d: must be at least 1", cfg.RoomMessages)
+	case cfg.Sessions < 1:
+		return cfg, fmt.Errorf("sessions %d: must be at least 1", cfg.Sessions)
 	case cfg.Streams.Replicas < 1:
 		return cfg, fmt.Errorf("stream replicas %d: must be at least 1", cfg.Streams.Replicas)
 	}
+	cfg.RoomCacheBytes = *roomCacheMB << 20
 	return cfg, nil
 }

@@ -55,6 +55,20 @@ func TestParseConfig(t *testing.T) {
 					t.Fatalf("http %q, want none", c.HTTPAddr)
 				}
 			}},
+		{name: "memory bounds by default", checkCfg: func(t *testing.T, c validator.Config) {
+			if c.RoomCacheBytes != validator.DefaultRoomCacheBytes || c.RoomMessages != validator.DefaultRoomMessages || c.Sessions != validator.DefaultSessions {
+				t.Fatalf("room cache %d, room messages %d, sessions %d", c.RoomCacheBytes, c.RoomMessages, c.Sessions)
+			}
+		}},
+		{name: "memory bounds", env: map[string]string{"CHILLIN_VALIDATOR_ROOM_CACHE_MB": "8", "CHILLIN_VALIDATOR_ROOM_MESSAGES": "500"}, args: []string{"-sessions", "1000"},
+			checkCfg: func(t *testing.T, c validator.Config) {
+				if c.RoomCacheBytes != 8<<20 || c.RoomMessages != 500 || c.Sessions != 1000 {
+					t.Fatalf("room cache %d, room messages %d, sessions %d", c.RoomCacheBytes, c.RoomMessages, c.Sessions)
+				}
+			}},
+		{name: "room cache too small", env: map[string]string{"CHILLIN_VALIDATOR_ROOM_CACHE_MB": "0"}, wantErr: true},
+		{name: "no messages per room", args: []string{"-room-messages", "0"}, wantErr: true},
+		{name: "no sessions", args: []string{"-sessions", "-1"}, wantErr: true},
 		{name: "no media storage by default", checkCfg: func(t *testing.T, c validator.Config) {
 			if c.Storage.Enabled() || c.Storage.Bucket != "chillin" {
 				t.Fatalf("storage %+v", c.Storage)

@@ -28,10 +28,15 @@ type Input struct {
 	// Uploads holds what the caller looked up about the attachments Decide
 	// asked for (Decision.Inspect), by key; nil before that.
 	Uploads map[string]Upload
+	// Logged holds what the caller read from the log about the messages
+	// older than the room's window that Decide asked for (Decision.Lookup),
+	// by id: the author of the message.posted fact of that id in this room,
+	// or "" when that id is no message of the room.
+	Logged map[uint64]string
 }
 
 // Decision is what to do with a command. At most one of Fact, Reject,
-// Resend, Upgrade and Inspect is set; none set means the command changes
+// Resend, Upgrade, Inspect and Lookup is set; none set means the command changes
 // nothing (it is acked, and a waiting gateway is told it succeeded).
 type Decision struct {
 	// Fact is the room fact to append, carrying seq room.Head+1.
@@ -60,6 +65,11 @@ type Decision struct {
 	// before deciding again with Input.Uploads set. Nothing else is set
 	// with it.
 	Inspect []string
+	// Lookup is the id of a message older than the room's window that the
+	// caller must read from the log (its message.posted fact, if it is one
+	// of this room) before deciding again with Input.Logged set. Nothing
+	// else is set with it.
+	Lookup uint64
 	// Claim lists the attachment keys of Fact (a message.posted) that the
 	// caller must claim for Claimant (media.Claimant), after the rate
 	// limiter admitted the message and before appending it: a key already
@@ -125,7 +135,11 @@ func decideSend(r *Room, in Input) Decision {
 		}
 	}
 	if p.ReplyTo != 0 {
-		if _, ok := r.Message(p.ReplyTo); !ok {
+		_, ok, lookup := findMessage(r, in, p.ReplyTo)
+		if lookup {
+			return Decision{Lookup: p.ReplyTo}
+		}
+		if !ok {
 			return reject(events.Errorf(events.CodeNoSuchMessage, "no message %d in room %s to reply to", p.ReplyTo, r.ID))
 		}
 	}
@@ -158,8 +172,8 @@ func decideEdit(r *Room, in Input) Decision {
 	if !ok {
 		return d
 	}
-	if e := ownMessage(r, in.Cmd.User, p.ID); e != nil {
-		return reject(e)
+	if d, done := ownMessage(r, in, p.ID); done {
+		return d
 	}
 	if e := checkPayloadText(in, p.Text); e != nil {
 		return reject(e)
@@ -172,8 +186,8 @@ func decideDelete(r *Room, in Input) Decision {
 	if !ok {
 		return d
 	}
-	if e := ownMessage(r, in.Cmd.User, p.ID); e != nil {
-		return reject(e)
+	if d, done := ownMessage(r, in, p.ID); done {
+		return d
 	}
 	return appendFact(r, in, events.MessageDeleted, events.MessageDeletedData{ID: p.ID})
 }
@@ -183,8 +197,8 @@ func decideReaction(r *Room, in Input) Decision {
 	if !ok {
 		return d
 	}
-	if _, e := liveMessage(r, in.Cmd.User, p.ID); e != nil {
-		return reject(e)
+	if _, d, done := liveMessage(r, in, p.ID); done {
+		return d
 	}
 	if e := events.CheckEmoji(p.Emoji); e != nil {
 		return reject(e)
@@ -351,27 +365,51 @@ func roomMember(r *Room, user string) *events.Error {
 	return nil
 }
 
-// liveMessage checks room, membership and that message id exists in the room
-// and is not deleted.
-func liveMessage(r *Room, user string, id uint64) (Message, *events.Error) {
-	if e := roomMember(r, user); e != nil {
-		return Message{}, e
+// findMessage returns message id of the room, deleted or not. lookup is set
+// when only the log can tell: the id is older than the room's window and
+// in.Logged does not say yet.
+func findMessage(r *Room, in Input, id uint64) (m Message, ok, lookup bool) {
+	if m, ok := r.Message(id); ok {
+		return m, true, false
 	}
-	m, ok := r.Message(id)
-	if !ok || m.Deleted {
-		return Message{}, events.Errorf(events.CodeNoSuchMessage, "no message %d in room %s", id, r.ID)
+	if !r.Old(id) {
+		return Message{}, false, false
 	}
-	return m, nil
+	author, logged := in.Logged[id]
+	switch {
+	case !logged:
+		return Message{}, false, true
+	case author == "":
+		return Message{}, false, false
+	}
+	return Message{Author: author, Deleted: r.OldDeleted(id)}, true, false
 }
 
-// ownMessage is liveMessage plus: user wrote it.
-func ownMessage(r *Room, user string, id uint64) *events.Error {
-	m, e := liveMessage(r, user, id)
-	if e != nil {
-		return e
+// liveMessage checks room, membership and that message id exists in the room
+// and is not deleted. done is set with the decision when the command goes no
+// further: refused, or the message is to be looked up first.
+func liveMessage(r *Room, in Input, id uint64) (Message, Decision, bool) {
+	if e := roomMember(r, in.Cmd.User); e != nil {
+		return Message{}, reject(e), true
 	}
-	if m.Author != user {
-		return events.Errorf(events.CodeNotOwner, "message %d was written by someone else", id)
+	m, ok, lookup := findMessage(r, in, id)
+	if lookup {
+		return Message{}, Decision{Lookup: id}, true
 	}
-	return nil
+	if !ok || m.Deleted {
+		return Message{}, reject(events.Errorf(events.CodeNoSuchMessage, "no message %d in room %s", id, r.ID)), true
+	}
+	return m, Decision{}, false
+}
+
+// ownMessage is liveMessage plus: the command's user wrote it.
+func ownMessage(r *Room, in Input, id uint64) (Decision, bool) {
+	m, d, done := liveMessage(r, in, id)
+	if done {
+		return d, true
+	}
+	if m.Author != in.Cmd.User {
+		return reject(events.Errorf(events.CodeNotOwner, "message %d was written by someone else", id)), true
+	}
+	return Decision{}, false
 }

@@ -28,16 +28,17 @@ type builder struct {
 	tb   testing.TB
 	room *Room
 	id   uint64
+	at   time.Time // the time of the facts
 }
 
 func newBuilder(tb testing.TB, room string) *builder {
-	return &builder{tb: tb, room: NewRoom(room), id: 100}
+	return &builder{tb: tb, room: NewRoom(room), id: 100, at: now}
 }
 
 func (b *builder) add(typ, user string, data any) uint64 {
 	b.tb.Helper()
 	b.id += 3 // other subjects' facts in between
-	f, err := events.NewFact(typ, b.room.ID, b.room.Head+1, user, fmt.Sprintf("cmd-%d", b.id), now, data)
+	f, err := events.NewFact(typ, b.room.ID, b.room.Head+1, user, fmt.Sprintf("cmd-%d", b.id), b.at, data)
 	if err != nil {
 		b.tb.Fatal(err)
 	}
@@ -386,16 +387,36 @@ func TestRoomFold(t *testing.T) {
 
 func TestRoomRecentCommandsBounded(t *testing.T) {
 	b := newBuilder(t, "busy")
+	b.at = now.Add(-CommandHorizon - time.Minute)
 	b.add(events.RoomCreated, "alice", events.RoomCreatedData{Name: "Busy"})
 	first := "cmd-103"
-	for i := 0; i < RecentCommands; i++ {
+	for i := 0; i < RecentCommands-1; i++ {
 		b.add(events.MemberJoined, "alice", events.MemberJoinedData{})
 	}
+	b.at = now
+	b.add(events.MemberJoined, "alice", events.MemberJoinedData{})
 	if b.room.HasCommand(first) {
 		t.Fatal("the oldest command id was not forgotten")
 	}
 	if len(b.room.recent) != RecentCommands || !b.room.HasCommand(fmt.Sprintf("cmd-%d", b.id)) {
 		t.Fatalf("recent holds %d ids", len(b.room.recent))
+	}
+}
+
+func TestRoomRemembersTheCommandsOfTheHorizon(t *testing.T) {
+	b := newBuilder(t, "busy")
+	b.add(events.RoomCreated, "alice", events.RoomCreatedData{Name: "Busy"})
+	first := "cmd-103"
+	for i := 0; i < 2*RecentCommands; i++ {
+		b.add(events.MemberJoined, "alice", events.MemberJoinedData{})
+	}
+	if !b.room.HasCommand(first) || len(b.room.recent) != 2*RecentCommands+1 {
+		t.Fatalf("within the horizon: first remembered %v, %d ids", b.room.HasCommand(first), len(b.room.recent))
+	}
+	b.at = now.Add(CommandHorizon + time.Second)
+	b.add(events.MemberJoined, "alice", events.MemberJoinedData{})
+	if b.room.HasCommand(first) || len(b.room.recent) != RecentCommands {
+		t.Fatalf("past the horizon: first remembered %v, %d ids", b.room.HasCommand(first), len(b.room.recent))
 	}
 }
 

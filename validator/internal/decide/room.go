@@ -6,13 +6,26 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/chillin-chat/chillin/events"
 )
 
-// RecentCommands is how many command ids a room remembers, to recognise a
-// redelivered command whose fact is already in the log.
+// RecentCommands is how many command ids a room remembers at least, to
+// recognise a redelivered command whose fact is already in the log. A room
+// also remembers every command of its facts of the last CommandHorizon,
+// however many: a command is redelivered at most AckWait (30 s) after its
+// delivery, and JetStream's own dedup window (2 min) is the backstop.
 const RecentCommands = 4096
+
+// CommandHorizon is how long a room remembers a command id at least, by the
+// time of its fact.
+const CommandHorizon = 5 * time.Minute
+
+// DefaultMessageWindow is how many of its most recent messages a room keeps
+// by default (SetMessageWindow). An older message is looked up in the log
+// when a command names it (Decision.Lookup).
+const DefaultMessageWindow = 10_000
 
 // Reaction is one user's reaction with one emoji.
 type Reaction struct {
@@ -70,24 +83,66 @@ type Room struct {
 	// last subject sequence of the next append.
 	LastID uint64
 
-	// A room remembers every message of its history, so what it keeps per
-	// message is small and holds no pointers: the garbage collector never
-	// scans messages or posted, however long the history.
+	// A room keeps its most recent window messages (order, oldest first);
+	// what it keeps per message is small and holds no pointers, so the
+	// garbage collector never scans messages, posted, gone or order.
+	window   int
 	messages map[uint64]message
+	order    fifo[windowed]
+	// floor is the id of the newest message that left the window (0: none
+	// did): a message with a smaller id is looked up in the log.
+	floor uint64
+	// gone holds the ids of the deleted messages older than the window.
+	gone     map[uint64]struct{}
 	authors  []string          // the users who posted, by message.author
 	authorOf map[string]uint32 // the index of each in authors
-	// reactions holds the reactions of the messages that have any.
-	reactions map[uint64]map[Reaction]struct{}
+	// reactions holds the reactions of the messages that have any, in the
+	// window or not; nReactions counts them.
+	reactions  map[uint64]map[Reaction]struct{}
+	nReactions int
 	// emojis counts, per message that has reactions, the users of each
 	// distinct emoji on it.
 	emojis map[uint64]map[string]int
-	// posted is the message each (user, clientId) posted, forever.
+	// posted is the message each (user, clientId) posted, forever: a client
+	// may resend a message's clientId at any later time (its outbox
+	// survives a reload) and must get the original back.
 	posted map[digest]uint64
 
-	// recent and ring hold the ids of the last RecentCommands commands.
+	// recent and ring hold the ids of the recent commands, oldest first in
+	// ring (see RecentCommands).
 	recent map[digest]struct{}
-	ring   []digest
-	next   int
+	ring   fifo[command]
+}
+
+// windowed is a message in the window.
+type windowed struct {
+	id uint64
+}
+
+// command is a remembered command id and the time of its fact (Unix ns).
+type command struct {
+	id digest
+	at int64
+}
+
+// fifo is a queue that reuses its slice.
+type fifo[T any] struct {
+	items []T
+	head  int
+}
+
+func (q *fifo[T]) len() int { return len(q.items) - q.head }
+func (q *fifo[T]) push(v T) { q.items = append(q.items, v) }
+func (q *fifo[T]) peek() T  { return q.items[q.head] }
+func (q *fifo[T]) pop() T {
+	v := q.items[q.head]
+	q.head++
+	if q.head >= 1024 && q.head*2 >= len(q.items) {
+		n := copy(q.items, q.items[q.head:])
+		q.items = q.items[:n]
+		q.head = 0
+	}
+	return v
 }
 
 // NewRoom returns the empty state of room id.
@@ -95,13 +150,55 @@ func NewRoom(id string) *Room {
 	return &Room{
 		ID:        id,
 		Members:   map[string]struct{}{},
+		window:    DefaultMessageWindow,
 		messages:  map[uint64]message{},
+		gone:      map[uint64]struct{}{},
 		authorOf:  map[string]uint32{},
 		reactions: map[uint64]map[Reaction]struct{}{},
 		emojis:    map[uint64]map[string]int{},
 		posted:    map[digest]uint64{},
 		recent:    map[digest]struct{}{},
 	}
+}
+
+// SetMessageWindow sets how many recent messages the room keeps (at least
+// 1), before any fact is applied.
+func (r *Room) SetMessageWindow(n int) {
+	r.window = max(n, 1)
+}
+
+// Old reports whether message id, not in the room's window, may be one of
+// its older messages: only the log can tell (Decision.Lookup).
+func (r *Room) Old(id uint64) bool {
+	_, in := r.messages[id]
+	return !in && id != 0 && id <= r.floor
+}
+
+// OldDeleted reports whether message id, older than the window, was
+// deleted.
+func (r *Room) OldDeleted(id uint64) bool {
+	_, ok := r.gone[id]
+	return ok
+}
+
+// Size estimates the bytes the room state holds, to bound a cache of rooms.
+func (r *Room) Size() int {
+	const (
+		base       = 1024
+		perMember  = 64
+		perAuthor  = 64
+		perMessage = 64 // messages and order
+		perPosted  = 48
+		perGone    = 24
+		perReact   = 96
+		perCommand = 56 // recent and ring
+	)
+	n := base + len(r.Name) + len(r.PasswordHash) + len(r.LegacySHA256)
+	for m := range r.Members {
+		n += perMember + len(m)
+	}
+	return n + perAuthor*len(r.authors) + perMessage*len(r.messages) + perPosted*len(r.posted) + perGone*len(r.gone) +
+		perReact*r.nReactions + perCommand*r.ring.len()
 }
 
 // IsMember reports whether user is a member of the room.
@@ -153,10 +250,12 @@ func (r *Room) react(id uint64, rc Reaction, on bool) {
 			r.emojis[id] = map[string]int{}
 		}
 		rs[rc] = struct{}{}
+		r.nReactions++
 		r.emojis[id][rc.Emoji]++
 		return
 	}
 	delete(rs, rc)
+	r.nReactions--
 	es := r.emojis[id]
 	if es[rc.Emoji]--; es[rc.Emoji] == 0 {
 		delete(es, rc.Emoji)
@@ -227,6 +326,10 @@ func (r *Room) Apply(s events.Stored) error {
 		if d.ClientID != "" {
 			r.posted[digestOf(s.User, d.ClientID)] = s.ID
 		}
+		r.order.push(windowed{id: s.ID})
+		for r.order.len() > r.window {
+			r.forget(r.order.pop())
+		}
 	case events.MessageEdited:
 		// The text is not needed to decide anything.
 	case events.MessageDeleted:
@@ -237,15 +340,18 @@ func (r *Room) Apply(s events.Stored) error {
 		if m, ok := r.messages[d.ID]; ok {
 			m.deleted = true
 			r.messages[d.ID] = m
-			delete(r.reactions, d.ID)
-			delete(r.emojis, d.ID)
+		} else if r.Old(d.ID) {
+			r.gone[d.ID] = struct{}{}
 		}
+		r.nReactions -= len(r.reactions[d.ID])
+		delete(r.reactions, d.ID)
+		delete(r.emojis, d.ID)
 	case events.ReactionAdded, events.ReactionRemoved:
 		d, err := events.DecodeData[events.ReactionData](s.Fact)
 		if err != nil {
 			return fmt.Errorf("room %s seq %d: %w", r.ID, s.Seq, err)
 		}
-		if _, ok := r.messages[d.ID]; ok {
+		if _, ok := r.messages[d.ID]; ok || r.Old(d.ID) {
 			r.react(d.ID, Reaction{s.User, d.Emoji}, s.Type == events.ReactionAdded)
 		}
 	default:
@@ -255,9 +361,19 @@ func (r *Room) Apply(s events.Stored) error {
 	if s.Type != events.RoomPasswordUpgraded {
 		// An upgrade is a step of a room.join, not its outcome: the join's
 		// own fact follows it, so its command is not done yet.
-		r.remember(s.Cmd)
+		r.remember(s.Cmd, s.At)
 	}
 	return nil
+}
+
+// forget drops a message that left the window: what is still needed of it
+// (deleted or not) is kept in gone; its reactions and clientId stay.
+func (r *Room) forget(w windowed) {
+	if r.messages[w.id].deleted {
+		r.gone[w.id] = struct{}{}
+	}
+	delete(r.messages, w.id)
+	r.floor = w.id
 }
 
 // verifyLegacy checks a join's password against the room's legacy SHA-256
@@ -281,8 +397,10 @@ func PasswordUpgrade(r *Room, in Input, hash string) (events.Fact, error) {
 		events.RoomPasswordUpgradedData{PasswordHash: hash})
 }
 
-// remember adds a command id to the ring of recent ones, forgetting the oldest.
-func (r *Room) remember(id string) {
+// remember adds a command id, of a fact of time at, to the recent ones,
+// forgetting the oldest beyond RecentCommands that are older than
+// CommandHorizon.
+func (r *Room) remember(id string, at time.Time) {
 	if id == "" {
 		return
 	}
@@ -290,12 +408,10 @@ func (r *Room) remember(id string) {
 	if _, ok := r.recent[d]; ok {
 		return
 	}
-	if len(r.ring) < RecentCommands {
-		r.ring = append(r.ring, d)
-	} else {
-		delete(r.recent, r.ring[r.next])
-		r.ring[r.next] = d
-		r.next = (r.next + 1) % RecentCommands
-	}
+	t := at.UnixNano()
+	r.ring.push(command{id: d, at: t})
 	r.recent[d] = struct{}{}
+	for r.ring.len() > RecentCommands && r.ring.peek().at < t-int64(CommandHorizon) {
+		delete(r.recent, r.ring.pop().id)
+	}
 }

@@ -23,17 +23,16 @@ type Sessions map[string]Session
 
 // Apply folds one session fact into the directory.
 func (ss Sessions) Apply(s events.Stored) error {
-	switch s.Type {
-	case events.SessionStarted, events.SessionRefreshed, events.SessionRevoked:
-	default:
-		return fmt.Errorf("fact %d: %s is not a session fact", s.ID, s.Type)
-	}
-	d, err := events.DecodeData[events.SessionData](s.Fact)
+	_, err := ss.Fold(s)
+	return err
+}
+
+// Fold folds one session fact into the directory and returns the id of the
+// session it is about.
+func (ss Sessions) Fold(s events.Stored) (string, error) {
+	d, err := sessionData(s)
 	if err != nil {
-		return fmt.Errorf("fact %d: %w", s.ID, err)
-	}
-	if d.Session == "" {
-		return fmt.Errorf("fact %d: %s without session id", s.ID, s.Type)
+		return "", err
 	}
 	cur := ss[d.Session]
 	if s.Type == events.SessionRevoked {
@@ -45,7 +44,29 @@ func (ss Sessions) Apply(s events.Stored) error {
 		cur.User, cur.ExpiresAt, cur.lastID = s.User, d.ExpiresAt, s.ID
 	}
 	ss[d.Session] = cur
-	return nil
+	return d.Session, nil
+}
+
+// SessionOf returns the id of the session a session fact is about.
+func SessionOf(s events.Stored) (string, error) {
+	d, err := sessionData(s)
+	return d.Session, err
+}
+
+func sessionData(s events.Stored) (events.SessionData, error) {
+	switch s.Type {
+	case events.SessionStarted, events.SessionRefreshed, events.SessionRevoked:
+	default:
+		return events.SessionData{}, fmt.Errorf("fact %d: %s is not a session fact", s.ID, s.Type)
+	}
+	d, err := events.DecodeData[events.SessionData](s.Fact)
+	if err != nil {
+		return d, fmt.Errorf("fact %d: %w", s.ID, err)
+	}
+	if d.Session == "" {
+		return d, fmt.Errorf("fact %d: %s without session id", s.ID, s.Type)
+	}
+	return d, nil
 }
 
 // CheckSession returns UNAUTHENTICATED unless the session is known, belongs

@@ -3,8 +3,10 @@
 // session.refreshed, session.revoked) through an ordered consumer that starts
 // at the beginning of the stream and stays live.
 //
-// A session the directory does not know yet (its user logged in a moment ago
-// and the live feed has not brought the fact) is looked up in the log
+// The directory holds at most a set number of sessions: the least recently
+// used are evicted, and a session is evicted once seen expired. A session the
+// directory does not hold (its user logged in a moment ago and the live feed
+// has not brought the fact, or it was evicted) is looked up in the log
 // directly, on that user's session subject, before the caller decides: the
 // directory never answers "unknown" for a session the log already holds.
 //
@@ -13,5 +15,5 @@
 // the directory refuses a session past it without knowing that setting.
 //
 // It owns the directory; it never writes to the log. A Directory is safe for
-// concurrent use: lookups take a read lock, folding takes the write lock.
+// concurrent use: lookups and folding take one lock.
 package sessions

@@ -1,34 +1,47 @@
 package sessions
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/validator/internal/decide"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// DefaultSize is the default bound of a Directory, in sessions.
+const DefaultSize = 100_000
+
 // Directory is the live session directory.
 type Directory struct {
-	js  jetstream.JetStream
-	evt jetstream.Stream
-	log *slog.Logger
+	js   jetstream.JetStream
+	evt  jetstream.Stream
+	log  *slog.Logger
+	size int
+	now  func() time.Time
 
-	mu sync.RWMutex
-	ss decide.Sessions
+	mu  sync.Mutex
+	ss  decide.Sessions
+	lru list.List                // session ids, most recently used first
+	at  map[string]*list.Element // each id's element of lru
 
 	cc jetstream.ConsumeContext
 }
 
 // Start folds every session fact in the log, returns once the directory has
 // caught up with the facts that were there when it started, and keeps
-// folding new facts until Stop.
-func Start(ctx context.Context, js jetstream.JetStream, evt jetstream.Stream, log *slog.Logger) (*Directory, error) {
-	d := &Directory{js: js, evt: evt, log: log, ss: decide.Sessions{}}
+// folding new facts until Stop. It holds at most size sessions (DefaultSize
+// if size < 1).
+func Start(ctx context.Context, js jetstream.JetStream, evt jetstream.Stream, size int, log *slog.Logger) (*Directory, error) {
+	if size < 1 {
+		size = DefaultSize
+	}
+	d := &Directory{js: js, evt: evt, log: log, size: size, now: time.Now, ss: decide.Sessions{}, at: map[string]*list.Element{}}
 	var target uint64
 	switch last, err := evt.GetLastMsgForSubject(ctx, events.AllSessionFacts); {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
@@ -53,7 +66,7 @@ func Start(ctx context.Context, js jetstream.JetStream, evt jetstream.Stream, lo
 		s, err := events.DecodeConsumedMsg(m)
 		if err == nil {
 			d.mu.Lock()
-			err = d.ss.Apply(s)
+			err = d.fold(s)
 			d.mu.Unlock()
 		}
 		if err != nil {
@@ -81,12 +94,10 @@ func Start(ctx context.Context, js jetstream.JetStream, evt jetstream.Stream, lo
 func (d *Directory) Stop() { d.cc.Stop() }
 
 // Lookup returns the session id of user as the log knows it; known is false
-// when the log has no such session of that user.
+// when the log has no such session of that user. A session the directory
+// does not hold (never seen, or evicted) is read from the log.
 func (d *Directory) Lookup(ctx context.Context, user, id string) (s decide.Session, known bool, err error) {
-	d.mu.RLock()
-	s, known = d.ss[id]
-	d.mu.RUnlock()
-	if known || id == "" || !events.ValidUsername(user) {
+	if s, known = d.get(id); known || id == "" || !events.ValidUsername(user) {
 		return s, known, nil
 	}
 	subject := events.SessionSubject(user)
@@ -101,10 +112,65 @@ func (d *Directory) Lookup(ctx context.Context, user, id string) (s decide.Sessi
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, f := range facts {
-		if err := d.ss.Apply(f); err != nil {
+		// Only the session asked for is folded: the user's others would
+		// crowd out sessions in use.
+		if fid, err := decide.SessionOf(f); err != nil || fid != id {
+			continue
+		}
+		if err := d.fold(f); err != nil {
 			d.log.Error("sessions: skipping a session fact", "user", user, "err", err)
 		}
 	}
 	s, known = d.ss[id]
 	return s, known, nil
+}
+
+// get returns session id if the directory holds it, as the most recently
+// used. A session past its expiry is answered once more and evicted: it can
+// never be used again, and a later lookup reads it from the log.
+func (d *Directory) get(id string) (decide.Session, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s, ok := d.ss[id]
+	if !ok {
+		return s, false
+	}
+	if !s.ExpiresAt.IsZero() && !d.now().Before(s.ExpiresAt) {
+		d.evict(d.at[id])
+		return s, true
+	}
+	d.lru.MoveToFront(d.at[id])
+	return s, true
+}
+
+// fold applies a session fact and makes its session the most recently
+// used, evicting the least recently used beyond the directory's size. It
+// runs under d.mu.
+func (d *Directory) fold(s events.Stored) error {
+	id, err := d.ss.Fold(s)
+	if err != nil {
+		return err
+	}
+	if e, ok := d.at[id]; ok {
+		d.lru.MoveToFront(e)
+	} else {
+		d.at[id] = d.lru.PushFront(id)
+	}
+	for d.lru.Len() > d.size {
+		d.evict(d.lru.Back())
+	}
+	return nil
+}
+
+func (d *Directory) evict(e *list.Element) {
+	id := d.lru.Remove(e).(string)
+	delete(d.ss, id)
+	delete(d.at, id)
+}
+
+// Len is how many sessions the directory holds.
+func (d *Directory) Len() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.ss)
 }

@@ -2,6 +2,7 @@ package sessions
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -41,9 +42,14 @@ func (e env) append(t *testing.T, typ, user, session string, exp time.Time) {
 
 func start(t *testing.T, e env) *Directory {
 	t.Helper()
+	return startSized(t, e, 0)
+}
+
+func startSized(t *testing.T, e env, size int) *Directory {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	d, err := Start(ctx, e.js, e.evt, slog.New(slog.DiscardHandler))
+	d, err := Start(ctx, e.js, e.evt, size, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,10 +77,10 @@ func TestDirectoryCatchesUpAtStart(t *testing.T) {
 	}
 	d := start(t, e)
 	// Caught up means the directory holds them before any direct read.
-	d.mu.RLock()
+	d.mu.Lock()
 	n := len(d.ss)
 	bob := d.ss["bob-s"]
-	d.mu.RUnlock()
+	d.mu.Unlock()
 	if n != 3 || !bob.Revoked {
 		t.Fatalf("after start: %d sessions, bob's %+v", n, bob)
 	}
@@ -87,9 +93,9 @@ func TestDirectoryFollowsTheLog(t *testing.T) {
 	e.append(t, events.SessionRevoked, "alice", "a1", time.Time{})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		d.mu.RLock()
+		d.mu.Lock()
 		s := d.ss["a1"]
-		d.mu.RUnlock()
+		d.mu.Unlock()
 		if s.Revoked {
 			break
 		}
@@ -125,5 +131,58 @@ func TestDirectoryReadsUnknownSessionsFromTheLog(t *testing.T) {
 				t.Fatalf("known %v revoked %v, want %v %v", known, revoked, tc.known, tc.revoked)
 			}
 		})
+	}
+}
+
+func TestDirectoryIsBounded(t *testing.T) {
+	e := newEnv(t)
+	exp := time.Now().Add(time.Hour)
+	for i := range 10 {
+		e.append(t, events.SessionStarted, "alice", fmt.Sprintf("a%d", i), exp)
+	}
+	e.append(t, events.SessionRevoked, "alice", "a0", time.Time{})
+	d := startSized(t, e, 3)
+	if n := d.Len(); n != 3 {
+		t.Fatalf("the directory holds %d sessions, want 3", n)
+	}
+	d.mu.Lock()
+	_, held := d.ss["a1"]
+	d.mu.Unlock()
+	if held {
+		t.Fatal("an old session was not evicted")
+	}
+	// Evicted sessions are found again in the log, as they are there.
+	for _, tc := range []struct {
+		id             string
+		known, revoked bool
+	}{{"a1", true, false}, {"a0", true, true}, {"a2", true, false}} {
+		known, revoked := lookup(t, d, "alice", tc.id)
+		if known != tc.known || revoked != tc.revoked {
+			t.Fatalf("%s: known %v revoked %v, want %v %v", tc.id, known, revoked, tc.known, tc.revoked)
+		}
+	}
+	if n := d.Len(); n != 3 {
+		t.Fatalf("after lookups the directory holds %d sessions, want 3", n)
+	}
+	// The most recently used stay: a2, a0 and a1 were looked up last.
+	d.mu.Lock()
+	_, held = d.ss["a9"]
+	d.mu.Unlock()
+	if held {
+		t.Fatal("the least recently used session was not evicted")
+	}
+}
+
+func TestDirectoryEvictsExpiredSessions(t *testing.T) {
+	e := newEnv(t)
+	e.append(t, events.SessionStarted, "alice", "a1", time.Now().Add(time.Hour))
+	d := start(t, e)
+	d.now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	s, known, err := d.Lookup(context.Background(), "alice", "a1")
+	if err != nil || !known || s.User != "alice" {
+		t.Fatalf("expired session: %+v known %v err %v; want it answered as the log has it", s, known, err)
+	}
+	if n := d.Len(); n != 0 {
+		t.Fatalf("the directory still holds %d sessions after the expired one was seen", n)
 	}
 }
