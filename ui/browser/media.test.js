@@ -177,7 +177,10 @@ describe('media', () => {
       assert.equal(download.status(), 200);
       assert.equal(await download.text(), notes);
       const stored = await listObjects(server.bucket);
-      assert.equal(stored.filter((k) => k.endsWith('/cat.png') || k.endsWith('/notes.txt')).length, 2);
+      // Each upload, and the sealed copy the message serves (ADR 0006).
+      const uploaded = (prefix) => stored.filter((k) => k.startsWith(prefix) && (k.endsWith('/cat.png') || k.endsWith('/notes.txt'))).length;
+      assert.equal(uploaded('a/'), 2);
+      assert.equal(uploaded('s/'), 2);
       assert.equal(stored.filter((k) => k.endsWith('/later.zip')).length, 0, 'the cancelled upload never reached storage');
 
       // From the history after a reload.
