@@ -108,16 +108,9 @@ func loadNATSUsers(t *testing.T, env map[string]*string) map[string]*server.User
 		}
 	}
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "users.conf"), natsconf.Users, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "server.conf")
-	if err := os.WriteFile(conf, []byte("include ./users.conf\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	opts, err := server.ProcessConfigFile(conf)
+	opts, err := natsconf.UsersOptions(dir)
 	if err != nil {
-		t.Fatalf("users.conf: %v", err)
+		t.Fatal(err)
 	}
 	users := map[string]*server.User{}
 	for _, u := range opts.Users {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -65,14 +64,7 @@ func startNATSWithUsers(t *testing.T) (map[string]string, *violations) {
 		t.Setenv("NATS_"+strings.ToUpper(u)+"_PASSWORD", "pw-"+u)
 	}
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "users.conf"), natsconf.Users, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "server.conf")
-	if err := os.WriteFile(conf, []byte("include ./users.conf\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	opts, err := server.ProcessConfigFile(conf)
+	opts, err := natsconf.UsersOptions(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

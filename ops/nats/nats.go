@@ -6,7 +6,8 @@
 // to. Both take sync_interval from NATS_SYNC_INTERVAL: "always", the
 // default, syncs every write before it is acknowledged.
 //
-// It only holds text; it never starts a server.
+// It holds text, and reads users.conf into a server's options for tests
+// (UsersOptions); it never starts a server.
 package nats
 
 import _ "embed"

@@ -3,7 +3,6 @@ package nats_test
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -31,16 +30,9 @@ func startWithUsers(t *testing.T) *server.Server {
 		t.Setenv("NATS_"+strings.ToUpper(user)+"_PASSWORD", pw)
 	}
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "users.conf"), natsconf.Users, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "server.conf")
-	if err := os.WriteFile(conf, []byte("include ./users.conf\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	opts, err := server.ProcessConfigFile(conf)
+	opts, err := natsconf.UsersOptions(dir)
 	if err != nil {
-		t.Fatalf("users.conf: %v", err)
+		t.Fatal(err)
 	}
 	opts.Host, opts.Port, opts.JetStream, opts.StoreDir = "127.0.0.1", -1, true, filepath.Join(dir, "store")
 	opts.NoLog, opts.NoSigs = true, true
