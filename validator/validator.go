@@ -243,7 +243,8 @@ type item struct {
 	p    int
 	m    jetstream.Msg
 	read *jetstream.RawStreamMsg
-	slot bool // holds an in-flight slot of p
+	seq  uint64 // its stream sequence; 0 if its metadata was unreadable
+	slot bool   // holds an in-flight slot of p
 }
 
 func (it item) data() []byte {
@@ -454,19 +455,23 @@ func startErr(ctx context.Context, err error) error {
 // dispatch hands a command to the worker of its subject: one room's commands
 // always go to one worker, in the order the partition delivers them.
 func (v *validator) dispatch(p int, m jetstream.Msg) {
+	it := item{p: p, m: m}
 	md, mdErr := m.Metadata()
+	if mdErr == nil {
+		it.seq = md.Sequence.Stream
+	}
 	if pin := m.Headers().Get(pinHeader); pin != "" {
 		if cur := v.pins[p].Load(); cur == nil || *cur != pin {
 			v.pins[p].Store(&pin)
 			if mdErr == nil {
-				v.takeOver(p, md.Sequence.Stream)
+				v.takeOver(p, it.seq)
 			}
 		}
 	}
 	if mdErr == nil && md.NumDelivered > 1 {
 		v.metrics.redeliveries.WithLabelValues(events.ValidatorConsumerName(p)).Inc()
 	}
-	v.queue(item{p: p, m: m})
+	v.queue(it)
 }
 
 // takeOver runs when this instance is given partition p, before the first
@@ -508,7 +513,7 @@ func (v *validator) takeOver(p int, next uint64) {
 		}
 		v.read[p][m.Sequence] = true
 		v.readMu.Unlock()
-		v.queue(item{p: p, read: m})
+		v.queue(item{p: p, read: m, seq: m.Sequence})
 		seq = m.Sequence + 1
 	}
 	if n > 0 {
@@ -531,13 +536,7 @@ func (v *validator) readBefore(p int, seq uint64) bool {
 
 // queue hands it to the worker of its subject.
 func (v *validator) queue(it item) {
-	var seq uint64
-	if it.m == nil {
-		seq = it.read.Sequence // a command read at a takeover
-	} else if md, err := it.m.Metadata(); err == nil {
-		seq = md.Sequence.Stream
-	}
-	v.queued[it.p] = max(v.queued[it.p], seq)
+	v.queued[it.p] = max(v.queued[it.p], it.seq)
 	h := fnv.New32a()
 	h.Write([]byte(it.subject()))
 	w := v.workers[h.Sum32()%uint32(len(v.workers))]

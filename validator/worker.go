@@ -75,11 +75,9 @@ func (w *worker) run(work context.Context) {
 // order, until the command is decided and recorded (true), or ctx ends
 // (false: the command is to be returned for redelivery).
 func (w *worker) handle(ctx context.Context, it item) bool {
-	if it.m != nil {
-		if md, err := it.m.Metadata(); err == nil && w.v.readBefore(it.p, md.Sequence.Stream) {
-			w.v.acks.add(it.m)
-			return true
-		}
+	if it.m != nil && w.v.readBefore(it.p, it.seq) {
+		w.v.acks.add(it.m)
+		return true
 	}
 	cmd, err := events.DecodeCommand(it.data())
 	if err == nil && !events.ValidUsername(cmd.User) {
