@@ -34,7 +34,16 @@ func (o StreamOptions) withDefaults() StreamOptions {
 	return o
 }
 
+// CmdMaxBytes bounds the commands awaiting a decision. Past it a gateway's
+// append is refused (UNAVAILABLE: could not be queued) rather than growing
+// the servers' memory.
+const CmdMaxBytes = 256 << 20
+
 // CmdStreamConfig is the work-queue stream of commands awaiting a decision.
+// It is kept in memory: a command lost before its fact exists was never
+// confirmed, and its client sends it again with the same clientId, so
+// syncing it to disk would buy nothing (ADR 0012). A stream created on disk
+// before keeps its storage: it cannot change once created.
 func CmdStreamConfig(o StreamOptions) jetstream.StreamConfig {
 	o = o.withDefaults()
 	return jetstream.StreamConfig{
@@ -42,8 +51,10 @@ func CmdStreamConfig(o StreamOptions) jetstream.StreamConfig {
 		Description: "Chillin commands awaiting the validator",
 		Subjects:    []string{"chat.cmd.>"},
 		Retention:   jetstream.WorkQueuePolicy,
-		Storage:     jetstream.FileStorage,
+		Storage:     jetstream.MemoryStorage,
 		MaxMsgSize:  MaxCommandSize,
+		MaxBytes:    CmdMaxBytes,
+		Discard:     jetstream.DiscardNew,
 		Duplicates:  o.DedupWindow,
 		Replicas:    o.Replicas,
 	}
@@ -133,8 +144,9 @@ func ensureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions)
 	for _, cfg := range []jetstream.StreamConfig{CmdStreamConfig(o), EvtStreamConfig(o), RejStreamConfig(o)} {
 		st, err := js.Stream(ctx, cfg.Name)
 		if err == nil {
-			// The persistence mode is chosen when a stream is created and
-			// cannot change: a stream created before keeps its own.
+			// The storage and persistence mode are chosen when a stream is
+			// created and cannot change: a stream created before keeps its own.
+			cfg.Storage = st.CachedInfo().Config.Storage
 			cfg.PersistMode = st.CachedInfo().Config.PersistMode
 			if sameStream(st.CachedInfo().Config, cfg) {
 				continue
@@ -209,10 +221,16 @@ func ValidatorConsumerConfig(p int) jetstream.ConsumerConfig {
 	}
 }
 
-// ProjectionConsumerConfig is the durable consumer of one projection view
-// (pg, redis, live). It is pinned to one instance at a time so the view is
-// applied in log order; a standby instance takes over if it dies. New views
-// that only matter live (live fan-out) start at new facts.
+// ProjectionConsumerConfig is the consumer of one projection view (pg,
+// redis, live). It is pinned to one instance at a time so the view is
+// applied in log order; a standby instance takes over if it dies.
+//
+// Its state is kept in memory, not synced to disk: a view keeps its own
+// checkpoint in its own store, so a consumer lost with a NATS restart is made
+// again where the view stands (the projector's feed does it) and nothing is
+// skipped. This spares the servers a synced write of its state up to ten
+// times a second (ADR 0012). A new consumer starts at new facts unless the
+// feed gives a start; fromStart starts it at the first fact instead.
 func ProjectionConsumerConfig(view string, fromStart bool, filters ...string) jetstream.ConsumerConfig {
 	deliver := jetstream.DeliverNewPolicy
 	if fromStart {
@@ -228,6 +246,7 @@ func ProjectionConsumerConfig(view string, fromStart bool, filters ...string) je
 		PriorityPolicy: jetstream.PriorityPolicyPinned,
 		PinnedTTL:      pinnedTTL,
 		PriorityGroups: []string{ProjectorGroup},
+		MemoryStorage:  true,
 	}
 	if len(filters) == 1 {
 		cfg.FilterSubject = filters[0]

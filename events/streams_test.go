@@ -111,3 +111,39 @@ func TestEnsureStreamsRejections(t *testing.T) {
 		}
 	}
 }
+
+// Commands are kept in memory, bounded in bytes, refusing the newest past
+// the bound; a command stream made on disk by an older release keeps its
+// storage (it cannot change), and EnsureStreams still succeeds.
+func TestEnsureStreamsCommandStorage(t *testing.T) {
+	s := natstest.Start(t)
+	_, js := natstest.Connect(t, s)
+	ctx := context.Background()
+	if err := events.EnsureStreams(ctx, js, events.StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(ctx, events.CmdStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg := st.CachedInfo().Config; cfg.Storage != jetstream.MemoryStorage || cfg.MaxBytes != events.CmdMaxBytes || cfg.Discard != jetstream.DiscardNew {
+		t.Fatalf("%s: storage %v, max bytes %d, discard %v", events.CmdStream, cfg.Storage, cfg.MaxBytes, cfg.Discard)
+	}
+
+	_, old := natstest.Connect(t, natstest.Start(t))
+	onDisk := events.CmdStreamConfig(events.StreamOptions{})
+	onDisk.Storage, onDisk.MaxBytes, onDisk.Discard = jetstream.FileStorage, 0, jetstream.DiscardOld
+	if _, err := old.CreateStream(ctx, onDisk); err != nil {
+		t.Fatal(err)
+	}
+	if err := events.EnsureStreams(ctx, old, events.StreamOptions{}); err != nil {
+		t.Fatalf("with a command stream on disk: %v", err)
+	}
+	st, err = old.Stream(ctx, events.CmdStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg := st.CachedInfo().Config; cfg.Storage != jetstream.FileStorage || cfg.MaxBytes != events.CmdMaxBytes {
+		t.Fatalf("older %s: storage %v, max bytes %d; want kept on disk, updated otherwise", events.CmdStream, cfg.Storage, cfg.MaxBytes)
+	}
+}

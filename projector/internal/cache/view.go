@@ -77,8 +77,15 @@ func Run(ctx context.Context, cfg Config) error {
 	}()
 	defer wg.Wait()
 	return feed.Run(ctx, cfg.JS, feed.Config{
-		View:          Name,
-		Consumer:      events.ProjectionConsumerConfig(Name, true, allFacts),
+		View:     Name,
+		Consumer: events.ProjectionConsumerConfig(Name, true, allFacts),
+		Start: func(ctx context.Context) (uint64, error) {
+			_, cp, ok, err := st.Current(ctx)
+			if !ok {
+				return 0, err // no cache yet: from the first fact
+			}
+			return cp + 1, err
+		},
 		BatchSize:     cfg.BatchSize,
 		FlushInterval: cfg.FlushInterval,
 		Logger:        cfg.Logger,

@@ -35,8 +35,14 @@ type Apply func(ctx context.Context, items []Item) error
 type Config struct {
 	View string
 	// Stream is the stream the consumer reads; empty means CHAT_EVT.
-	Stream        string
-	Consumer      jetstream.ConsumerConfig
+	Stream   string
+	Consumer jetstream.ConsumerConfig
+	// Start, if not nil, says where a consumer made anew starts: the first
+	// stream seq the view has not applied (its checkpoint + 1). Consumers
+	// keep their state in memory (events.ProjectionConsumerConfig), so a
+	// NATS restart loses them and the feed makes them again; it starts
+	// them at the later of Start and the fact after the last it applied.
+	Start         func(ctx context.Context) (uint64, error)
 	BatchSize     int
 	FlushInterval time.Duration
 	// Eager flushes as soon as no further fact is waiting, instead of
@@ -84,6 +90,7 @@ type feed struct {
 	log   *slog.Logger
 	cons  jetstream.Consumer
 	pin   string // the pin id this instance was last given, "" if none
+	next  uint64 // the stream seq after the last fact this instance applied
 }
 
 // Run feeds the view until ctx ends, then gives back what it holds, unpins
@@ -109,16 +116,55 @@ func (f *feed) stream() string {
 	return f.cfg.Stream
 }
 
-// ensure creates or updates the durable consumer, retrying while NATS is away.
+// ensure creates or updates the consumer, retrying while NATS is away.
 func (f *feed) ensure(ctx context.Context) error {
 	return backoff.Retry(ctx, f.log, f.cfg.Backoff, "create consumer "+f.cfg.Consumer.Durable, func(ctx context.Context) error {
-		c, err := f.js.CreateOrUpdateConsumer(ctx, f.stream(), f.cfg.Consumer)
+		cfg, err := f.consumerConfig(ctx)
+		if err != nil {
+			return err
+		}
+		c, err := f.js.CreateOrUpdateConsumer(ctx, f.stream(), cfg)
 		if err != nil {
 			return err
 		}
 		f.cons = c
 		return nil
 	}, nil)
+}
+
+// consumerConfig is the consumer to create or update. A consumer that
+// exists keeps where it started (the server refuses to change it); one of
+// an older release, whose state is on disk, is deleted and made again in
+// memory, at the view's own position. A consumer made anew starts where the
+// view stands.
+func (f *feed) consumerConfig(ctx context.Context) (jetstream.ConsumerConfig, error) {
+	cfg := f.cfg.Consumer
+	c, err := f.js.Consumer(ctx, f.stream(), cfg.Durable)
+	switch {
+	case err == nil && c.CachedInfo().Config.MemoryStorage == cfg.MemoryStorage:
+		have := c.CachedInfo().Config
+		cfg.DeliverPolicy, cfg.OptStartSeq = have.DeliverPolicy, have.OptStartSeq
+		return cfg, nil
+	case err == nil:
+		f.log.Info("moving the consumer's state to memory: making it again at the view's position")
+		if err := f.js.DeleteConsumer(ctx, f.stream(), cfg.Durable); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return cfg, err
+		}
+	case !errors.Is(err, jetstream.ErrConsumerNotFound):
+		return cfg, err
+	}
+	start := f.next
+	if f.cfg.Start != nil {
+		seq, err := f.cfg.Start(ctx)
+		if err != nil {
+			return cfg, fmt.Errorf("the view's position: %w", err)
+		}
+		start = max(start, seq)
+	}
+	if start > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, start
+	}
+	return cfg, nil
 }
 
 func (f *feed) loop(ctx context.Context) {
@@ -301,6 +347,9 @@ func (f *feed) flush(ctx context.Context, items []Item) bool {
 			continue
 		}
 		_ = it.msg.Ack()
+	}
+	if n := len(items); n > 0 {
+		f.next = max(f.next, items[n-1].Seq+1)
 	}
 	if f.cfg.Observer != nil {
 		f.cfg.Observer.Applied(items)

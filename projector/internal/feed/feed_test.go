@@ -178,3 +178,80 @@ func TestFeedTerminatesPoison(t *testing.T) {
 		t.Fatalf("poison %v, want [%d]", poison, bad)
 	}
 }
+
+// applied flattens what a recorder applied.
+func (r *recorder) applied() []uint64 {
+	var seqs []uint64
+	for _, b := range r.snapshot() {
+		seqs = append(seqs, b...)
+	}
+	return seqs
+}
+
+func seqRange(from, to uint64) []uint64 {
+	var s []uint64
+	for i := from; i <= to; i++ {
+		s = append(s, i)
+	}
+	return s
+}
+
+// A consumer keeps its state in memory, so a NATS restart loses it: the feed
+// makes it again where the view stands, neither replaying what the view
+// applied nor skipping what it did not.
+func TestFeedRemakesALostConsumerWhereTheViewStands(t *testing.T) {
+	js := setup(t, 12)
+	cfg := config(t, 100, 10*time.Millisecond)
+	cfg.Start = func(context.Context) (uint64, error) { return 8, nil } // checkpoint 7
+	r := &recorder{}
+	run(t, js, cfg, r.apply)
+	projtest.Eventually(t, "facts 8 to 12 applied", func() bool { return slices.Equal(r.applied(), seqRange(8, 12)) })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := js.Consumer(ctx, events.EvtStream, "projector-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.CachedInfo().Config.MemoryStorage {
+		t.Fatal("the consumer's state is on disk, want memory")
+	}
+	if err := js.DeleteConsumer(ctx, events.EvtStream, "projector-test"); err != nil {
+		t.Fatal(err)
+	}
+	var more []events.Fact
+	for i := uint64(13); i <= 15; i++ {
+		more = append(more, projtest.Fact(t, i, events.MemberJoined, "lobby", i, "ann", events.MemberJoinedData{}))
+	}
+	projtest.Publish(t, js, more...)
+	projtest.Eventually(t, "facts 13 to 15 applied once", func() bool { return slices.Equal(r.applied(), seqRange(8, 15)) })
+	time.Sleep(50 * time.Millisecond) // a replay from the start would show by now
+	if got := r.applied(); !slices.Equal(got, seqRange(8, 15)) {
+		t.Fatalf("applied %v, want 8 to 15 once each", got)
+	}
+}
+
+// A consumer of an older release keeps its state on disk; the feed replaces
+// it with one in memory that starts where the view stands.
+func TestFeedMovesAnOlderConsumerToMemory(t *testing.T) {
+	js := setup(t, 6)
+	cfg := config(t, 100, 10*time.Millisecond)
+	old := cfg.Consumer
+	old.MemoryStorage = false
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := js.CreateOrUpdateConsumer(ctx, events.EvtStream, old); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Start = func(context.Context) (uint64, error) { return 4, nil }
+	r := &recorder{}
+	run(t, js, cfg, r.apply)
+	projtest.Eventually(t, "facts 4 to 6 applied", func() bool { return slices.Equal(r.applied(), seqRange(4, 6)) })
+	c, err := js.Consumer(ctx, events.EvtStream, "projector-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.CachedInfo().Config.MemoryStorage {
+		t.Fatal("the consumer's state is still on disk")
+	}
+}

@@ -93,8 +93,12 @@ func Run(ctx context.Context, cfg Config) error {
 		return mismatch
 	}
 	return feed.Run(ctx, cfg.JS, feed.Config{
-		View:          Name,
-		Consumer:      events.ProjectionConsumerConfig(Name, true, allFacts),
+		View:     Name,
+		Consumer: events.ProjectionConsumerConfig(Name, true, allFacts),
+		Start: func(ctx context.Context) (uint64, error) {
+			cp, err := ReadCheckpoint(ctx, cfg.Pool)
+			return cp.Seq + 1, err
+		},
 		BatchSize:     cfg.BatchSize,
 		FlushInterval: cfg.FlushInterval,
 		Logger:        cfg.Logger,
