@@ -221,7 +221,23 @@ type Limiter struct {
 	downUntil atomic.Int64  // unix nanos until which Redis is not tried
 	down      atomic.Bool   // the outage has been logged
 	redisErrs atomic.Uint64 // failed Redis round trips
+
+	// Allow's checks wait in calls for the one goroutine that runs them in
+	// batches (coalesce), started by the first Allow and ended by Close.
+	calls     chan call
+	start     sync.Once
+	closing   chan struct{}
+	coalesced sync.WaitGroup
 }
+
+// call is one Allow waiting for its batch.
+type call struct {
+	check Check
+	done  chan Result
+}
+
+// maxCoalesced bounds the checks of one coalesced batch.
+const maxCoalesced = 256
 
 // New returns a Limiter. It does not contact Redis: an unreachable Redis is
 // found out, and survived, on use.
@@ -232,7 +248,8 @@ func New(cfg Config) (*Limiter, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	l := &Limiter{prefix: cfg.Prefix, rules: Rules{}, log: cfg.Logger, local: map[Kind]*Local{}}
+	l := &Limiter{prefix: cfg.Prefix, rules: Rules{}, log: cfg.Logger, local: map[Kind]*Local{},
+		calls: make(chan call, maxCoalesced), closing: make(chan struct{})}
 	for k, r := range cfg.Rules {
 		l.rules[k] = r
 		l.local[k] = NewLocal(r.Limit, r.Window, cfg.Now)
@@ -252,8 +269,11 @@ func New(cfg Config) (*Limiter, error) {
 	return l, nil
 }
 
-// Close releases the Redis connections.
+// Close ends the batching of Allow calls and releases the Redis
+// connections. Allow must not be called after Close.
 func (l *Limiter) Close() error {
+	close(l.closing)
+	l.coalesced.Wait()
 	if l.rdb == nil {
 		return nil
 	}
@@ -280,9 +300,60 @@ func (l *Limiter) Ping(ctx context.Context) error {
 
 // Allow reports whether user may do the action id of kind; if not,
 // retryAfter is the time until the window admits one more.
+//
+// Concurrent calls share Redis round trips: one batch is in flight at a
+// time, and the checks that arrive meanwhile go together in the next
+// (AllowBatch), so a busy validator pays one round trip for many commands
+// and an idle one waits for no timer. A call whose ctx ends before its
+// answer is counted in this process instead.
 func (l *Limiter) Allow(ctx context.Context, user string, kind Kind, id string) (ok bool, retryAfter time.Duration) {
-	r := l.AllowBatch(ctx, []Check{{User: user, Kind: kind, ID: id}})[0]
-	return r.OK, r.RetryAfter
+	c := Check{User: user, Kind: kind, ID: id}
+	if _, limited := l.rules[kind]; !limited {
+		return true, 0
+	}
+	l.start.Do(func() { l.coalesced.Go(l.coalesce) })
+	cl := call{check: c, done: make(chan Result, 1)}
+	select {
+	case l.calls <- cl:
+	case <-ctx.Done():
+		return l.local[kind].Allow(user, id)
+	}
+	select {
+	case r := <-cl.done:
+		return r.OK, r.RetryAfter
+	case <-ctx.Done():
+		return l.local[kind].Allow(user, id)
+	}
+}
+
+// coalesce answers Allow calls in batches until Close.
+func (l *Limiter) coalesce() {
+	batch := make([]call, 0, maxCoalesced)
+	checks := make([]Check, 0, maxCoalesced)
+	for {
+		batch, checks = batch[:0], checks[:0]
+		select {
+		case c := <-l.calls:
+			batch = append(batch, c)
+		case <-l.closing:
+			return
+		}
+	gather:
+		for len(batch) < maxCoalesced {
+			select {
+			case c := <-l.calls:
+				batch = append(batch, c)
+			default:
+				break gather
+			}
+		}
+		for _, c := range batch {
+			checks = append(checks, c.check)
+		}
+		for i, r := range l.AllowBatch(context.Background(), checks) {
+			batch[i].done <- r
+		}
+	}
 }
 
 // AllowBatch answers every check, in order, in one Redis round trip: checks

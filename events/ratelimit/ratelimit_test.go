@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/chillin-chat/chillin/events/redistest"
 )
 
@@ -293,4 +295,51 @@ func BenchmarkRedisAllow(b *testing.B) {
 			}
 		}
 	})
+}
+
+// pipelineCounter counts the pipelines a Redis client sends.
+type pipelineCounter struct{ n atomic.Int64 }
+
+func (*pipelineCounter) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (*pipelineCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (p *pipelineCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		p.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// Concurrent Allow calls share round trips to Redis, and still count every
+// check: a user's limit holds exactly across the batches.
+func TestAllowCoalescesConcurrentCalls(t *testing.T) {
+	l := newLimiter(t, redistest.URL(), redistest.Prefix(t), 40, time.Minute, nil)
+	var trips pipelineCounter
+	l.rdb.AddHook(&trips)
+	const calls = 200
+	var admitted atomic.Int64
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range calls {
+		wg.Go(func() {
+			<-start
+			if ok, _ := l.Allow(context.Background(), fmt.Sprint("u", i%5), Message, fmt.Sprint("c", i)); ok {
+				admitted.Add(1)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if n := admitted.Load(); n != calls {
+		t.Fatalf("%d of %d admitted, want all: 40 per user, 5 users", n, calls)
+	}
+	if n := trips.n.Load(); n >= calls/2 {
+		t.Fatalf("%d round trips for %d concurrent calls, want them shared", n, calls)
+	}
+	t.Logf("%d concurrent calls, %d round trips", calls, trips.n.Load())
+	if ok, _ := l.Allow(context.Background(), "u0", Message, "one more"); ok {
+		t.Fatal("a 41st message of u0 was admitted")
+	}
+	if l.RedisErrors() != 0 {
+		t.Fatalf("%d redis errors", l.RedisErrors())
+	}
 }
