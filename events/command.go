@@ -23,17 +23,23 @@ const (
 // idempotency across resends comes from the payload (a message's clientId),
 // not from ID.
 type Command struct {
-	Type    string          `json:"type"`
-	V       int             `json:"v"`
-	ID      string          `json:"id"`
-	User    string          `json:"user"`
-	Session string          `json:"session"`
-	Room    string          `json:"room,omitempty"`
-	Conn    string          `json:"conn,omitempty"`  // gateway connection that sent it, for routing the answer
-	Ref     string          `json:"ref,omitempty"`   // client's frame ref, echoed in rejections
-	Reply   string          `json:"reply,omitempty"` // core NATS subject for an Outcome, if the gateway waits for one
-	At      time.Time       `json:"at"`
-	Data    json.RawMessage `json:"data"`
+	Type    string    `json:"type"`
+	V       int       `json:"v"`
+	ID      string    `json:"id"`
+	User    string    `json:"user"`
+	Session string    `json:"session"`
+	Room    string    `json:"room,omitempty"`
+	Conn    string    `json:"conn,omitempty"`  // gateway connection that sent it, for routing the answer
+	Ref     string    `json:"ref,omitempty"`   // client's frame ref, echoed in rejections
+	Reply   string    `json:"reply,omitempty"` // core NATS subject for the command's Outcome
+	At      time.Time `json:"at"`
+	// Deadline, if set, is when the command stops being decided: a
+	// validator that reaches it later drops it, and drops its fact if the
+	// deadline passes before the fact is written. Its gateway can then
+	// answer, once the deadline and AnswerGrace have passed, that it was
+	// not decided and never will be.
+	Deadline time.Time       `json:"deadline,omitzero"`
+	Data     json.RawMessage `json:"data"`
 }
 
 // Command payloads, version 1.
@@ -69,6 +75,21 @@ type Attachment struct {
 	Size        int64  `json:"size"`
 }
 
+// CommandLifetime is how long a gateway gives a command to be decided: its
+// Deadline is this long after the gateway received it.
+const CommandLifetime = 15 * time.Second
+
+// AnswerGrace is how long after a command's deadline its gateway waits for
+// an outcome before answering for it. It covers a fact whose write began
+// just before the deadline (a validator's write gives up after 5 s) and
+// clocks of gateways and validators that disagree by a few seconds.
+const AnswerGrace = 15 * time.Second
+
+// Expired reports whether the command's deadline has passed at now.
+func (c Command) Expired(now time.Time) bool {
+	return !c.Deadline.IsZero() && now.After(c.Deadline)
+}
+
 // NewCommand builds a version-1 command with an encoded payload.
 func NewCommand(typ, id, user, session, room string, at time.Time, data any) (Command, error) {
 	raw, err := json.Marshal(data)
@@ -99,7 +120,10 @@ func DecodeCommand(b []byte) (Command, error) {
 // command is decided and its facts are in the log. It is a courtesy to the
 // waiting gateway (core NATS, at most once); the log stays the truth.
 type Outcome struct {
-	Cmd     string `json:"cmd"`
+	Cmd string `json:"cmd"`
+	// Expired says the command was dropped undecided: its deadline had
+	// passed. Nothing of it is in the log, nor ever will be.
+	Expired bool   `json:"expired,omitempty"`
 	Error   *Error `json:"error,omitempty"`
 	HeadSeq uint64 `json:"headSeq"`
 	// Frame is set when a resent message was recognised: the client frame of

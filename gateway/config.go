@@ -81,6 +81,11 @@ type Config struct {
 	PresenceBeat time.Duration
 	// JoinTimeout bounds the wait for a room:join decision (default 10s).
 	JoinTimeout time.Duration
+	// CommandLifetime is how long a command may wait for its decision
+	// (default events.CommandLifetime); AnswerGrace how long after that the
+	// gateway answers for one no decision reached (default
+	// events.AnswerGrace). See answers.go.
+	CommandLifetime, AnswerGrace time.Duration
 	// RateLimits are the per-user limits, shared through Redis, of what the
 	// gateway itself admits: typing, presence and room creation (limits.go).
 	// Nil means ratelimit.DefaultRules; a kind without a rule is not limited.
@@ -143,6 +148,12 @@ func (c *Config) setDefaults() error {
 	}
 	if c.JoinTimeout == 0 {
 		c.JoinTimeout = 10 * time.Second
+	}
+	if c.CommandLifetime == 0 {
+		c.CommandLifetime = events.CommandLifetime
+	}
+	if c.AnswerGrace == 0 {
+		c.AnswerGrace = events.AnswerGrace
 	}
 	if c.UploadExpiry == 0 {
 		c.UploadExpiry = 5 * time.Minute

@@ -61,6 +61,9 @@ type Server struct {
 	sockets  map[string]int    // sockets each user holds or is opening here (ws.go)
 	userSubs map[string]func() // unsubscribe of each hosted user's channel
 	pending  map[string]chan events.Outcome
+	// unanswered holds message and reaction commands until their decision
+	// is known (answers.go).
+	unanswered map[string]*unanswered
 
 	metrics *metrics
 
@@ -89,7 +92,7 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg: cfg, log: cfg.Logger.With("service", "gateway"), id: nuid.Next(),
 		conns: map[string]*conn{}, byUser: map[string]map[*conn]struct{}{}, userSubs: map[string]func(){},
 		sockets: map[string]int{},
-		pending: map[string]chan events.Outcome{},
+		pending: map[string]chan events.Outcome{}, unanswered: map[string]*unanswered{},
 		metrics: newMetrics(cfg.Metrics),
 	}
 	s.guard.slots = newHashSlots(cfg.Throttle.HashConcurrency, cfg.Throttle.HashWait)
@@ -223,6 +226,9 @@ func (s *Server) onOutcome(m *nats.Msg) {
 		return
 	}
 	connID := strings.TrimPrefix(m.Subject, events.ReplySubject(""))
+	if u := s.settle(o.Cmd); u != nil && o.Expired {
+		u.answerUndecided()
+	}
 	s.mu.Lock()
 	ch := s.pending[o.Cmd]
 	c := s.conns[connID]
@@ -278,6 +284,9 @@ func (s *Server) appendCommand(ctx context.Context, cmd events.Command) error {
 	subject := events.RoomCmdSubject(cmd.Room)
 	if _, err := s.js.Publish(ctx, subject, b, jetstream.WithMsgID(cmd.ID)); err != nil {
 		s.log.Warn("append command", "cmd", cmd.ID, "room", cmd.Room, "err", err)
+		if !appendFailed(err) {
+			return errMaybeQueued
+		}
 		return events.Errorf(events.CodeUnavailable, "the message could not be queued; try again")
 	}
 	s.metrics.commands.WithLabelValues(cmd.Type).Inc()

@@ -16,6 +16,7 @@ type metrics struct {
 	framesIn  *prometheus.CounterVec
 	framesOut prometheus.Counter
 	commands  *prometheus.CounterVec
+	undecided prometheus.Counter
 	dropped   prometheus.Counter
 	pgErrors  prometheus.Counter
 	rdErrors  prometheus.Counter
@@ -50,6 +51,9 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chillin_gateway_commands_total", Help: "Commands appended to CHAT_CMD, by type.",
 		}, []string{"type"}),
+		undecided: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chillin_gateway_commands_undecided_total", Help: "Commands answered UNAVAILABLE because no decision reached them by their deadline.",
+		}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "chillin_gateway_slow_closes_total", Help: "Sockets closed because their send queue was full (in frames or in bytes).",
 		}),
@@ -60,7 +64,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "chillin_gateway_redis_errors_total", Help: "Failed Redis commands and pipelines.",
 		}),
 	}
-	m.series = []prometheus.Collector{m.conns, m.framesIn, m.framesOut, m.commands, m.dropped, m.pgErrors, m.rdErrors}
+	m.series = []prometheus.Collector{m.conns, m.framesIn, m.framesOut, m.commands, m.undecided, m.dropped, m.pgErrors, m.rdErrors}
 	m.registry.MustRegister(m.series...)
 	if own {
 		m.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -202,8 +202,10 @@ func decodeData(f clientFrame, v any) error {
 }
 
 func (c *conn) command(typ, room, ref string, data any) (events.Command, error) {
-	cmd, err := events.NewCommand(typ, nuid.Next(), c.sess.User, c.sess.ID, room, time.Now(), data)
+	now := time.Now()
+	cmd, err := events.NewCommand(typ, nuid.Next(), c.sess.User, c.sess.ID, room, now, data)
 	cmd.Conn, cmd.Ref, cmd.Reply = c.id, ref, events.ReplySubject(c.id)
+	cmd.Deadline = now.Add(c.s.cfg.CommandLifetime).UTC()
 	return cmd, err
 }
 
@@ -364,7 +366,14 @@ func (c *conn) sendCommand(f clientFrame, typ, room, clientID string, data any) 
 	if err != nil {
 		return err
 	}
-	if err := c.s.appendCommand(c.ctx, cmd); err != nil {
+	c.s.hold(c, cmd, f.Ref, room, clientID)
+	err = c.s.appendCommand(c.ctx, cmd)
+	if err == nil || errors.Is(err, errMaybeQueued) {
+		// Answered by its fact or refusal, or once it can no longer be
+		// decided (answers.go).
+		return nil
+	}
+	if c.s.settle(cmd.ID) != nil {
 		c.reject(f.Ref, room, clientID, c.s.userError(err))
 	}
 	return nil

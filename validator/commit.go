@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -67,6 +69,8 @@ type committer struct {
 	// fact per room, since the server cannot check a subject's expected
 	// sequence against a fact of the same batch.
 	carry []*pendingFact
+	// now is the clock deadlines are read on.
+	now func() time.Time
 }
 
 // pendingFact is one fact handed to the committer, and how it ended.
@@ -75,8 +79,15 @@ type pendingFact struct {
 	data    []byte
 	msgID   string
 	expect  uint64 // the room's expected last subject sequence
-	done    chan commitResult
+	// deadline, if set, is when the fact's command stops being decided:
+	// a fact not yet written by then is not written (errExpired).
+	deadline time.Time
+	done     chan commitResult
 }
+
+// errExpired: the fact's command reached its deadline before the fact was
+// written; nothing was written.
+var errExpired = errors.New("the command's deadline passed before its fact was written")
 
 type commitResult struct {
 	ack *jetstream.PubAck
@@ -84,15 +95,16 @@ type commitResult struct {
 }
 
 func newCommitter(nc *nats.Conn, js jetstream.JetStream, batches prometheus.Histogram, minAtomic int) *committer {
-	return &committer{nc: nc, js: js, q: make(chan *pendingFact, maxCommitBatch), batches: batches, minAtomic: minAtomic}
+	return &committer{nc: nc, js: js, q: make(chan *pendingFact, maxCommitBatch), batches: batches, minAtomic: minAtomic, now: time.Now}
 }
 
 // append hands a fact to the batch being gathered and waits until it is
 // written. The error is JetStream's own when it refused the fact (wrong last
 // sequence, for one); when ctx ends first the fact may or may not be in the
-// log, as with any publish whose answer was lost.
-func (c *committer) append(ctx context.Context, subject string, data []byte, msgID string, expect uint64) (*jetstream.PubAck, error) {
-	f := &pendingFact{subject: subject, data: data, msgID: msgID, expect: expect, done: make(chan commitResult, 1)}
+// log, as with any publish whose answer was lost. A fact whose deadline
+// (if not zero) passes before its batch is written is not written: errExpired.
+func (c *committer) append(ctx context.Context, subject string, data []byte, msgID string, expect uint64, deadline time.Time) (*jetstream.PubAck, error) {
+	f := &pendingFact{subject: subject, data: data, msgID: msgID, expect: expect, deadline: deadline, done: make(chan commitResult, 1)}
 	select {
 	case c.q <- f:
 	case <-ctx.Done():
@@ -156,6 +168,10 @@ func (c *committer) gather(ctx context.Context) ([]*pendingFact, bool) {
 
 // write publishes batch and tells each fact how it ended.
 func (c *committer) write(ctx context.Context, batch []*pendingFact) {
+	batch = c.dropExpired(batch)
+	if len(batch) == 0 {
+		return
+	}
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
 	if c.minAtomic == 0 || len(batch) < c.minAtomic {
@@ -185,6 +201,19 @@ func (c *committer) write(ctx context.Context, batch []*pendingFact) {
 			f.done <- commitResult{err: fmt.Errorf("atomic batch of %d facts: %w", len(batch), err)}
 		}
 	}
+}
+
+// dropExpired tells the facts of batch whose deadline has passed that they
+// are not written, and returns the others.
+func (c *committer) dropExpired(batch []*pendingFact) []*pendingFact {
+	now := c.now()
+	return slices.DeleteFunc(batch, func(f *pendingFact) bool {
+		if f.deadline.IsZero() || !now.After(f.deadline) {
+			return false
+		}
+		f.done <- commitResult{err: errExpired}
+		return true
+	})
 }
 
 // publishEach publishes each fact of batch on its own, all at once, and

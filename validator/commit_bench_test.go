@@ -51,7 +51,7 @@ func benchAppend(b *testing.B, deferred bool, rooms int, mode string) {
 	appendOne := func(room string, seq int, last uint64) (uint64, error) {
 		subject, data, id := events.RoomSubject(room), []byte(`{"type":"x"}`), fmt.Sprint(room, "-", seq)
 		if mode == "committer" {
-			ack, err := c.append(ctx, subject, data, id, last)
+			ack, err := c.append(ctx, subject, data, id, last, time.Time{})
 			if err != nil {
 				return 0, err
 			}

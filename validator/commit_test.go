@@ -43,7 +43,7 @@ func commitAllWith(t *testing.T, js jetstream.JetStream, facts []commitCase, min
 	var wg sync.WaitGroup
 	for i, f := range facts {
 		wg.Go(func() {
-			ack, err := c.append(ctx, events.RoomSubject(f.room), []byte(`{"n":`+fmt.Sprint(i)+`}`), f.msgID, f.expect)
+			ack, err := c.append(ctx, events.RoomSubject(f.room), []byte(`{"n":`+fmt.Sprint(i)+`}`), f.msgID, f.expect, time.Time{})
 			out[i] = commitResult{ack, err}
 		})
 		// Queue them in order.

@@ -14,6 +14,7 @@ import (
 type metrics struct {
 	accepted     *prometheus.CounterVec
 	rejected     *prometheus.CounterVec
+	expired      prometheus.Counter
 	latency      prometheus.Histogram
 	batch        prometheus.Histogram
 	commitBatch  prometheus.Histogram
@@ -27,7 +28,7 @@ var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .02
 // newMetrics creates the instance's series with register. redisErrors
 // counts failed Redis calls; consumers are the command partitions' durable
 // consumers, read at each scrape.
-func newMetrics(register func(prometheus.Collector) error, redisErrors func() uint64, consumers []jetstream.Consumer) (*metrics, error) {
+func newMetrics(register func(prometheus.Collector) error, redisErrors func() uint64, consumers func() []jetstream.Consumer) (*metrics, error) {
 	m := &metrics{
 		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chillin_validator_commands_accepted_total",
@@ -37,6 +38,10 @@ func newMetrics(register func(prometheus.Collector) error, redisErrors func() ui
 			Name: "chillin_validator_commands_rejected_total",
 			Help: "Commands this instance refused, by rejection code.",
 		}, []string{"code"}),
+		expired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chillin_validator_commands_expired_total",
+			Help: "Commands this instance dropped undecided because their deadline had passed.",
+		}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "chillin_validator_pipeline_latency_seconds",
 			Help:    "From the gateway stamping a command to JetStream acking its fact or refusal.",
@@ -61,10 +66,10 @@ func newMetrics(register func(prometheus.Collector) error, redisErrors func() ui
 		Name: "chillin_validator_redis_errors_total",
 		Help: "Failed Redis calls of the shared rate limit (each starts a second of in-process counting).",
 	}, func() float64 { return float64(redisErrors()) })
-	for _, c := range []prometheus.Collector{m.accepted, m.rejected, m.latency, m.batch, m.commitBatch, m.redeliveries, redis,
+	for _, c := range []prometheus.Collector{m.accepted, m.rejected, m.expired, m.latency, m.batch, m.commitBatch, m.redeliveries, redis,
 		opshttp.ConsumerCollector("chillin_validator", func(ctx context.Context) []*jetstream.ConsumerInfo {
 			var infos []*jetstream.ConsumerInfo
-			for _, cons := range consumers {
+			for _, cons := range consumers() {
 				if info, err := cons.Info(ctx); err == nil {
 					infos = append(infos, info)
 				}

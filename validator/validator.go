@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -201,7 +202,7 @@ type validator struct {
 	evt  jetstream.Stream
 	cmds jetstream.Stream
 	// consumers are the command partitions' consumers.
-	consumers []jetstream.Consumer
+	consumers *consumerSet
 	sessions  *sessions.Directory
 	limiter   *ratelimit.Limiter
 	media     Media // nil: no storage, attachments are refused
@@ -318,9 +319,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return startErr(ctx, fmt.Errorf("validator: %w", err))
 	}
 	defer dir.Stop()
-	consumers := make([]jetstream.Consumer, events.CommandPartitions)
-	for p := range consumers {
-		if consumers[p], err = cmds.CreateOrUpdateConsumer(ctx, events.ValidatorConsumerConfig(p)); err != nil {
+	consumers := &consumerSet{c: make([]jetstream.Consumer, events.CommandPartitions)}
+	for p := range consumers.c {
+		if consumers.c[p], err = cmds.CreateOrUpdateConsumer(ctx, events.ValidatorConsumerConfig(p)); err != nil {
 			return startErr(ctx, fmt.Errorf("validator: consumer of partition %d: %w", p, err))
 		}
 	}
@@ -332,7 +333,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	unregister := &opshttp.Registrations{Registry: reg}
 	defer unregister.UnregisterAll()
-	m, err := newMetrics(unregister.Register, limiter.RedisErrors, consumers)
+	m, err := newMetrics(unregister.Register, limiter.RedisErrors, consumers.all)
 	if err != nil {
 		return fmt.Errorf("validator: metrics: %w", err)
 	}
@@ -391,7 +392,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// ends and returns once its last request is over, so nothing can be in
 	// flight to this instance when it lets go of the partition.
 	var pulls sync.WaitGroup
-	for p, cons := range consumers {
+	for p, cons := range consumers.all() {
 		pulls.Go(func() { v.pull(ctx, p, cons) })
 	}
 	log.Info("validator started", "partitions", events.CommandPartitions, "workers", cfg.Workers,
@@ -401,7 +402,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	<-ctx.Done()
 	pulls.Wait()
-	v.shutdown(cmds, consumers, &wg)
+	v.shutdown(cmds, consumers.all(), &wg)
 	log.Info("validator stopped")
 	return natsconn.Lost(ctx)
 }
@@ -429,18 +430,104 @@ func (v *validator) pull(ctx context.Context, p int, cons jetstream.Consumer) {
 			}
 			err = batch.Error()
 		}
-		if err == nil || errors.Is(err, jetstream.ErrPinIDMismatch) || errors.Is(err, nats.ErrTimeout) {
+		if err == nil || errors.Is(err, jetstream.ErrPinIDMismatch) {
 			// A full or expired request, or another instance holds the pin.
 			backoff = backoffMin
 			continue
 		}
-		v.log.Warn("pull commands", "partition", p, "err", err)
+		if errors.Is(err, nats.ErrTimeout) || lost(err) {
+			// No one answered the request, or the consumer is gone: NATS
+			// may have restarted without the consumer and the stream, which
+			// live in memory.
+			if c, ok := v.recover(ctx, p, cons); ok {
+				cons, backoff = c, backoffMin
+				continue
+			}
+		} else {
+			v.log.Warn("pull commands", "partition", p, "err", err)
+		}
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
 		}
 		backoff = min(2*backoff, backoffMax)
 	}
+}
+
+// lost reports whether a pull failed because the consumer, or the command
+// stream itself, is gone.
+func lost(err error) bool {
+	return errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) ||
+		errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, nats.ErrNoResponders)
+}
+
+// recover checks that partition p's consumer still exists, and restores it
+// if it does not. It reports the consumer to pull from and whether to pull
+// again at once.
+func (v *validator) recover(ctx context.Context, p int, cons jetstream.Consumer) (jetstream.Consumer, bool) {
+	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	_, err := cons.Info(ctx)
+	if err == nil {
+		return cons, true
+	}
+	if !lost(err) {
+		return cons, false // NATS is away: wait and try again
+	}
+	c, err := v.restore(ctx, p)
+	if err != nil {
+		v.log.Warn("restore command partition", "partition", p, "err", err)
+		return cons, false
+	}
+	return c, true
+}
+
+// restore makes partition p's consumer again, and the command stream first
+// if it is gone too: both are kept in memory, so a NATS restart loses them
+// (with the commands they held, which their gateways answer once their
+// deadline has passed). A stream made anew numbers its commands from 1
+// again, so what this instance knew of p's sequences is forgotten.
+func (v *validator) restore(ctx context.Context, p int) (jetstream.Consumer, error) {
+	if err := events.EnsureStreams(ctx, v.js, v.cfg.Streams); err != nil {
+		return nil, err
+	}
+	c, err := v.cmds.CreateOrUpdateConsumer(ctx, events.ValidatorConsumerConfig(p))
+	if err != nil {
+		return nil, err
+	}
+	v.consumers.set(p, c)
+	v.queued[p] = 0
+	v.pins[p].Store(nil)
+	v.readMu.Lock()
+	v.read[p] = nil
+	v.readMu.Unlock()
+	v.log.Info("command partition restored", "partition", p)
+	return c, nil
+}
+
+// consumerSet holds the partitions' consumers: a partition's pull loop
+// replaces its own when NATS lost it, while metrics read them all.
+type consumerSet struct {
+	mu sync.Mutex
+	c  []jetstream.Consumer
+}
+
+func (s *consumerSet) get(p int) jetstream.Consumer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.c[p]
+}
+
+func (s *consumerSet) set(p int, c jetstream.Consumer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.c[p] = c
+}
+
+func (s *consumerSet) all() []jetstream.Consumer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.c)
 }
 
 // startErr reports a start-up failure, unless it was caused by ctx ending,
@@ -489,7 +576,7 @@ func (v *validator) takeOver(p int, next uint64) {
 	ctx, cancel := context.WithTimeout(v.work, publishTimeout)
 	defer cancel()
 	end := next // read the commands before end
-	if info, err := v.consumers[p].Info(ctx); err == nil {
+	if info, err := v.consumers.get(p).Info(ctx); err == nil {
 		end = max(end, info.Delivered.Stream+1)
 	} else {
 		v.log.Warn("takeover: commands handed back may be decided out of order", "partition", p, "err", err)

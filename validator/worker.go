@@ -127,6 +127,9 @@ func (w *worker) handle(ctx context.Context, it item) bool {
 // command is settled and may be acked.
 func (w *worker) process(ctx context.Context, cmd events.Command) error {
 	now := w.v.now()
+	if cmd.Expired(now) {
+		return w.expire(cmd)
+	}
 	r, fresh, err := w.room(ctx, cmd.Room)
 	if err != nil {
 		return err
@@ -217,6 +220,9 @@ func (w *worker) process(ctx context.Context, cmd events.Command) error {
 				w.v.metrics.accepted.WithLabelValues(cmd.Type).Inc()
 				w.v.metrics.observeLatency(cmd.At, w.v.now())
 				return w.answer(cmd, r.Head, nil)
+			}
+			if errors.Is(appendErr, errExpired) {
+				return w.expire(cmd)
 			}
 			if !events.IsWrongLastSequence(appendErr) && !errors.Is(appendErr, errDuplicateID) {
 				return appendErr
@@ -387,9 +393,9 @@ func (w *worker) append(ctx context.Context, r *decide.Room, cmd events.Command,
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", f.Type, err)
 	}
-	ack, err := w.v.commit.append(ctx, events.RoomSubject(r.ID), b, cmd.ID, r.LastID)
+	ack, err := w.v.commit.append(ctx, events.RoomSubject(r.ID), b, cmd.ID, r.LastID, cmd.Deadline)
 	if err != nil {
-		if events.IsWrongLastSequence(err) {
+		if events.IsWrongLastSequence(err) || errors.Is(err, errExpired) {
 			return err
 		}
 		return fmt.Errorf("append %s to room %s: %w", f.Type, r.ID, err)
@@ -481,12 +487,26 @@ func (w *worker) resend(ctx context.Context, cmd events.Command, r *decide.Room,
 	return w.publishOutcome(cmd, events.Outcome{Cmd: cmd.ID, HeadSeq: r.Head, Frame: frame})
 }
 
-// answer tells a gateway waiting on a membership command how it ended.
+// answer tells the command's gateway how it ended. A membership command's
+// client waits for it; for the others the gateway only learns that the
+// command was decided (the client's answer is its fact or its refusal).
 func (w *worker) answer(cmd events.Command, head uint64, e *events.Error) error {
-	if cmd.Reply == "" || !events.AnsweredByReply(cmd.Type) {
+	if cmd.Reply == "" {
 		return nil
 	}
 	return w.publishOutcome(cmd, events.Outcome{Cmd: cmd.ID, Error: e, HeadSeq: head})
+}
+
+// expire drops a command whose deadline passed before it was decided, or
+// before its fact was written: nothing of it is written, and its gateway
+// is told so, to answer the client that it may send it again.
+func (w *worker) expire(cmd events.Command) error {
+	w.v.metrics.expired.Inc()
+	w.v.log.Info("command expired undecided", "room", cmd.Room, "user", cmd.User, "cmd", cmd.ID, "deadline", cmd.Deadline)
+	if cmd.Reply == "" {
+		return nil
+	}
+	return w.publishOutcome(cmd, events.Outcome{Cmd: cmd.ID, Expired: true})
 }
 
 func (w *worker) publishOutcome(cmd events.Command, o events.Outcome) error {

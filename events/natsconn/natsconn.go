@@ -40,6 +40,11 @@ func Connect(ctx context.Context, url, name string, log *slog.Logger, opts ...na
 		nats.Name(name),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(reconnectWait),
+		// No reconnect buffer: a publish made while the connection is away
+		// fails at once instead of being sent, perhaps much later, once it
+		// is back. Whoever published knows it was not sent, and a command
+		// or fact never reaches the log after its sender gave up on it.
+		nats.ReconnectBufSize(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				log.Warn("nats disconnected", "err", err)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +29,7 @@ import (
 	"github.com/chillin-chat/chillin/validator"
 	"github.com/coder/websocket"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 )
@@ -40,6 +42,7 @@ var fastHash = password.Params{Memory: 64, Time: 1, Threads: 1}
 // that a test can stop and start again.
 type system struct {
 	t       *testing.T
+	ns      *server.Server // restartNATS replaces it
 	natsURL string
 	js      jetstream.JetStream
 	pool    *pgxpool.Pool
@@ -54,8 +57,12 @@ type system struct {
 	// With withStorage: a bucket of this system's own on the test S3 endpoint.
 	storage      objstore.Config
 	uploadExpiry time.Duration
-	baseURL      string
-	wsURL        string
+	// With withStallableGatewayNATS: the gateways reach NATS through it.
+	gatewayNATS *stallProxy
+	// With withCommandLifetime: the gateways' command deadline and grace.
+	commandLifetime, answerGrace time.Duration
+	baseURL                      string
+	wsURL                        string
 
 	// The latest validator's and projector's stop functions.
 	validatorStop, projectorStop func()
@@ -71,6 +78,18 @@ type sysOption func(*system)
 
 // withProxies puts Postgres and Redis behind proxies the test can cut.
 func withProxies() sysOption { return func(s *system) { s.proxied = true } }
+
+// withCommandLifetime shortens the deadline gateways give commands, and the
+// grace after it before they answer one that no decision reached.
+func withCommandLifetime(lifetime, grace time.Duration) sysOption {
+	return func(s *system) { s.commandLifetime, s.answerGrace = lifetime, grace }
+}
+
+// withStallableGatewayNATS has the gateways reach NATS through a proxy
+// the test can stall (s.gatewayNATS).
+func withStallableGatewayNATS() sysOption {
+	return func(s *system) { s.gatewayNATS = newStallProxy(s.t, s.natsURL) }
+}
 
 func withRateLimit(n int) sysOption { return func(s *system) { s.rateLimit = n } }
 
@@ -116,7 +135,7 @@ func newSystem(t *testing.T, opts ...sysOption) *system {
 	_, js := natstest.Connect(t, ns)
 	pool, pgURL := schematest.NewDB(t)
 	s := &system{
-		t: t, natsURL: ns.ClientURL(), js: js, pool: pool, pgURL: pgURL,
+		t: t, ns: ns, natsURL: ns.ClientURL(), js: js, pool: pool, pgURL: pgURL,
 		prefix: redistest.Prefix(t), rateLimit: 10,
 		log: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
@@ -132,6 +151,18 @@ func newSystem(t *testing.T, opts ...sysOption) *system {
 	s.startProjector()
 	s.startGateway()
 	return s
+}
+
+// restartNATS stops the NATS server, waits down, and starts another on the
+// same store and port; the services reconnect by themselves.
+func (s *system) restartNATS(down time.Duration) {
+	s.t.Helper()
+	dir := s.ns.JetStreamConfig().StoreDir
+	port := s.ns.Addr().(*net.TCPAddr).Port
+	s.ns.Shutdown()
+	s.ns.WaitForShutdown()
+	time.Sleep(down)
+	s.ns = natstest.StartAt(s.t, filepath.Dir(dir), port)
 }
 
 // testWriter sends logs to t.Log, so they show only for failing tests.
@@ -202,12 +233,17 @@ func (s *system) startGateway() (wsURL string, stop func()) {
 		s.baseURL = "http://" + ln.Addr().String()
 		s.wsURL = wsURL
 	}
+	natsURL := s.natsURL
+	if s.gatewayNATS != nil {
+		natsURL = s.gatewayNATS.url
+	}
 	return wsURL, s.service("gateway", func(ctx context.Context) error {
 		return gateway.Run(ctx, gateway.Config{
-			Listener: ln, NATSURL: s.natsURL, PostgresURL: s.servicePG, RedisURL: s.serviceRD, RedisPrefix: s.prefix,
+			Listener: ln, NATSURL: natsURL, PostgresURL: s.servicePG, RedisURL: s.serviceRD, RedisPrefix: s.prefix,
 			Password: fastHash, UI: ui.FS(), FrameRate: s.frameRate, FrameBurst: int(s.frameRate),
 			PresenceBeat: s.presenceBeat, RateLimits: s.limits(), Logger: s.log.With("service", "gateway"),
 			Storage: s.storage, UploadExpiry: s.uploadExpiry,
+			CommandLifetime: s.commandLifetime, AnswerGrace: s.answerGrace,
 			// Every test user registers from this machine's one address.
 			Throttle: gateway.Throttle{RegisterPerAddress: gateway.Rule{Max: 1000, Window: time.Hour}},
 		})
