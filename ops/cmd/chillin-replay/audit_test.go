@@ -313,6 +313,10 @@ func TestRoomAt(t *testing.T) {
 	if _, _, err := runCmd(t, "room", "-nats", url, "attic", "-at", "5"); err == nil || !strings.Contains(err.Error(), "no fact") {
 		t.Fatalf("a room that does not exist: %v", err)
 	}
+	// lobby's head is seq 7: a later seq is a point the room never reached.
+	if out, _, err := runCmd(t, "room", "-nats", url, "lobby", "-at", "8"); err == nil || !strings.Contains(err.Error(), "seq 8 is past the room's head, seq 7") || out != "" {
+		t.Fatalf("a seq past the head: %v, printed %q", err, out)
+	}
 }
 
 func TestStats(t *testing.T) {
