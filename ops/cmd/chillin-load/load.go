@@ -535,7 +535,6 @@ var (
 	typeReject   = []byte(`{"type":"rejected"`)
 	joinReply    = []byte(`{"type":"reply","ref":"join"`)
 	heartbeatAck = []byte(`{"type":"heartbeat:ack"`)
-	joinOK       = []byte(`"ok":true`)
 	codeMarker   = []byte(`"code":"`)
 	clientIDKey  = []byte(`"clientId":"`)
 )

@@ -87,8 +87,8 @@ type result struct {
 	// to its sender (the sender received it, live or in a backfill) that a
 	// client in its room had not received by the end of the run, after the
 	// drain and, when sockets were lost, after every client had rejoined
-	// (or given up) and the deliveries had settled. A client that gave up
-	// misses what followed.
+	// or given up (a minute at most) and the deliveries had settled. A
+	// client that gave up, or was still away, misses what followed.
 	Missed int64 `json:"missed"`
 	// ReceivedTwice counts deliveries of a room seq (of this run's
 	// messages) that the client had already received. The protocol owes no
