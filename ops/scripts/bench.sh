@@ -9,7 +9,9 @@
 # with p99 < 50 ms, same shape; its run also gives the projection lag), c
 # (fan-out: 1,000 clients, rooms of 100, at 500, 600, 750, ... msg/s until
 # p99 reaches 50 ms), d (gateway memory per idle connection at 15,000
-# connections).
+# connections), f (failover, cluster only and not in the default: gateway-1
+# killed with SIGKILL 10 s into a 30 s run of 400 clients; time to reconnect
+# and messages missed, which must be 0, else the script exits 1).
 #
 # The system gets its own JetStream folder, database and Redis prefix, all
 # removed at the end. The per-user rate limit is raised (CHILLIN_RATE_LIMIT)
@@ -105,6 +107,8 @@ for _ in $(seq 120); do curl -sf "$ready" >/dev/null 2>&1 && break; sleep 0.5; d
 curl -sf "$ready" >/dev/null || { log "the system did not become ready"; cat "$work/system.log" >&2; exit 1; }
 log "$target ($mode) at $url"
 
+status=0
+
 # load NAME ARGS...: one chillin-load run; its JSON goes to var/bench/.
 # Later arguments override the defaults given first.
 load() {
@@ -176,6 +180,33 @@ for shape in $shapes; do
 			"$(jq -r 'if .gatewayGoBytesPerConn then (.gatewayGoBytesPerConn / 1024 | . * 10 | round / 10 | tostring) else "–" end' <<<"$j")" \
 			"$(jq -r 'if .gatewayBytesPerConn then (.gatewayBytesPerConn / 1024 | . * 10 | round / 10 | tostring) else "–" end' <<<"$j")"
 		;;
+	f)
+		# The clients come from eight /24s, so nginx's ip_hash spreads them
+		# over both gateways; gateway-1 then dies without a word and its
+		# clients come back through nginx to gateway-2.
+		if [ "$target" != cluster ]; then log "f: the failover shape needs the cluster target"; continue; fi
+		gw1_pid=$(awk '/^gateway-1 / {print $2}' "$work/system.log")
+		bin/chillin-load -url "$url" -metrics "$gw_metrics" -lag-metrics "$lag_metrics" -json -prefix "$run" \
+			-clients 400 -users 100 -rooms 40 -rate 0.75 -duration 30s -source-ips 8 \
+			>"$out/$target-$mode-f.json" 2>"$work/load-f.log" &
+		load_pid=$!
+		for _ in $(seq 600); do grep -q '^sending:' "$work/load-f.log" || ! kill -0 "$load_pid" 2>/dev/null && break; sleep 0.5; done
+		sleep 10
+		log "f: killing gateway-1 (pid $gw1_pid) with SIGKILL"
+		kill -KILL "$gw1_pid"
+		wait "$load_pid" || { cat "$work/load-f.log" >&2; exit 1; }
+		j=$(cat "$out/$target-$mode-f.json")
+		per_gw() { jq -r "[.gatewayClients[]? | .$1 // \"–\"] | map(tostring) | join(\" / \")" <<<"$j"; }
+		printf '| %s | (f) gateway-1 killed 10 s into 30 s | %s | reconnects %s of %s lost sockets (%s gave up); time to reconnect p50 %s ms, p99 %s ms | missed %s, received twice %s, sends unanswered %s | clients per gateway %s, then %s |\n' \
+			"$target $mode" "$(jq -r '"\(.clients) clients, \(.rooms) rooms, \(.senders)×\(.ratePerSender)/s"' <<<"$j")" \
+			"$(jq -r .reconnects <<<"$j")" "$(jq -r .disconnects <<<"$j")" "$(jq -r .gaveUp <<<"$j")" \
+			"$(jq -r '.reconnectMs.p50 // null | if . == null then "–" else round end' <<<"$j")" \
+			"$(jq -r '.reconnectMs.p99 // null | if . == null then "–" else round end' <<<"$j")" \
+			"$(jq -r .missed <<<"$j")" "$(jq -r .receivedTwice <<<"$j")" "$(jq -r .unanswered <<<"$j")" "$(per_gw joined)" "$(per_gw end)"
+		missed=$(jq -r .missed <<<"$j")
+		[ "$missed" = 0 ] || { log "f: $missed messages missed; it must be 0"; status=1; }
+		;;
 	*) log "unknown shape $shape" ;;
 	esac
 done
+exit $status

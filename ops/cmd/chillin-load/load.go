@@ -76,25 +76,29 @@ func (o *options) validate() error {
 }
 
 // client is one load connection. Its counters are written by its own
-// goroutines and read atomically by the reporter.
+// goroutines and read atomically by the reporter. Like the web app, it
+// reconnects when its socket is lost (failover.go).
 type client struct {
 	idx      int
 	run      string        // every clientId of this run starts with it: "<nonce>-"
-	joined   chan struct{} // closed when the server answered the room:join
+	joined   chan struct{} // closed when the server answered the first room:join
 	joinOnce sync.Once
 	tag      string // this client's clientId prefix: run + "<idx>-"
 	user     string
 	room     string
-	token    string
-	ws       *websocket.Conn
+	ip       int                            // source address 127.0.ip.1
+	ws       atomic.Pointer[websocket.Conn] // the current socket; nil while reconnecting
+	live     atomic.Bool                    // the current socket has joined the room: sends go out
+	token    string                         // the session; only the connection's goroutine uses it after setup
 
 	sent, accepted, delivered atomic.Int64
 	errors                    atomic.Int64
 	lastFrame                 atomic.Int64 // unix ns of the newest frame other than a heartbeat answer
 	mu                        sync.Mutex
-	latencies                 []int64 // µs, send→deliver, every delivery this client saw
+	latencies                 []int64 // µs, send→deliver, the first delivery of each message this client saw
 	decided                   []int64 // µs, send→decided (the fact's time), for its own messages
 	rejected                  map[string]int
+	failover                  // guarded by mu
 }
 
 func runLoad(ctx context.Context, o options, progress io.Writer) (*result, error) {
@@ -120,13 +124,13 @@ func runLoad(ctx context.Context, o options, progress io.Writer) (*result, error
 	}
 
 	procsIdle, procsErr := gatewayProcesses(ctx, httpc, o.MetricsURL, o.PprofURL)
-	wsURL := "ws" + strings.TrimPrefix(base, "http") + "/ws"
+	nw := &network{wsURL: "ws" + strings.TrimPrefix(base, "http") + "/ws", authBase: authBase, httpc: httpc}
 	clients := make([]*client, o.Clients)
 	nonce := make([]byte, 4)
 	_, _ = rand.Read(nonce)
 	for i := range clients {
 		run := hex.EncodeToString(nonce) + "-"
-		clients[i] = &client{idx: i, run: run, tag: run + strconv.Itoa(i) + "-", joined: make(chan struct{}),
+		clients[i] = &client{idx: i, run: run, tag: run + strconv.Itoa(i) + "-", joined: make(chan struct{}), ip: i % o.SourceIPs,
 			user: fmt.Sprintf("%s-u%d", o.Prefix, i%o.Users), token: tokens[i%o.Users],
 			room: rooms[i%o.Rooms], rejected: map[string]int{}}
 	}
@@ -135,13 +139,15 @@ func runLoad(ctx context.Context, o options, progress io.Writer) (*result, error
 	var readers sync.WaitGroup
 	if err := parallel(ctx, o.Concurrency, o.Clients, func(i int) error {
 		c := clients[i]
-		if err := c.connect(runCtx, wsURL, i%o.SourceIPs); err != nil {
+		ws, _, err := c.dial(runCtx, nw)
+		if err != nil {
 			return err
 		}
+		c.ws.Store(ws)
 		readers.Add(1)
 		go func() {
 			defer readers.Done()
-			c.read(runCtx)
+			c.serve(runCtx, nw, ws)
 		}()
 		if o.Heartbeat > 0 {
 			readers.Add(1)
@@ -150,7 +156,7 @@ func runLoad(ctx context.Context, o options, progress io.Writer) (*result, error
 				c.heartbeat(runCtx, o.Heartbeat)
 			}()
 		}
-		return c.join(runCtx)
+		return c.join(runCtx, ws)
 	}); err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
@@ -176,6 +182,7 @@ func runLoad(ctx context.Context, o options, progress io.Writer) (*result, error
 	}
 	fmt.Fprintf(progress, "setup traffic settled in %s\n", time.Since(settleStart).Round(10*time.Millisecond))
 	procsConnected, _ := gatewayProcesses(ctx, httpc, o.MetricsURL, "")
+	connsJoined := gatewayConnections(ctx, httpc, o.MetricsURL)
 
 	lagBefore, lagErr := projectionLag(ctx, httpc, o.LagURL, o.LagView)
 	if lagErr != nil && urls(o.LagURL) != nil {
@@ -231,8 +238,19 @@ loop:
 	}
 	report.Stop()
 	senders.Wait()
+	if ctx.Err() == nil && take(clients).losses > 0 {
+		// A client that lost its socket has had until now to come back
+		// and take its backfill: what it has not received then, it missed.
+		if err := rejoined(ctx, clients, settleMax, progress); err != nil {
+			return nil, err
+		}
+		if err := settle(ctx, clients, busy, settleQuiet, settleMax); err != nil {
+			return nil, err
+		}
+	}
 	cpuEnd := ownCPU()
 	procsEnd, procsEndErr := gatewayProcesses(ctx, httpc, o.MetricsURL, "")
+	connsEnd := gatewayConnections(ctx, httpc, o.MetricsURL)
 	// Memory is read at the end, every client still connected: what the
 	// connections hold, not what setting them up left behind.
 	memEnd, memEndErr := procsEnd, procsEndErr
@@ -250,11 +268,15 @@ loop:
 	cancel()
 	for _, c := range clients {
 		// At once, without a close handshake each: the clients are many.
-		c.ws.CloseNow()
+		// A client reconnecting now closes its new socket itself (serve).
+		if ws := c.ws.Load(); ws != nil {
+			ws.CloseNow()
+		}
 	}
 	readers.Wait()
 
 	res := summarize(o, clients, elapsed)
+	res.GatewayClients = gatewayClientsOf(urls(o.MetricsURL), connsJoined, connsEnd)
 	res.P99PerSecondMs = p99s
 	if lagErr == nil {
 		res.LagView, res.LagMs = o.LagView, lagQuantiles(lagBefore, lagAfter)
@@ -368,31 +390,51 @@ func createRoom(ctx context.Context, c *http.Client, base, token, name string) (
 	return strings.ToLower(name), nil
 }
 
-func (c *client) connect(ctx context.Context, wsURL string, ip int) error {
-	dialer := &net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, byte(ip), 1)}}
+// network is what a client needs to connect, and to log in again.
+type network struct {
+	wsURL, authBase string
+	httpc           *http.Client
+}
+
+// dial opens a WebSocket from the client's source address with its token;
+// on a refused handshake it also returns the HTTP status.
+func (c *client) dial(ctx context.Context, nw *network) (*websocket.Conn, int, error) {
+	dialer := &net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, byte(c.ip), 1)}}
 	hc := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext}}
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(dctx, wsURL, &websocket.DialOptions{
+	ws, resp, err := websocket.Dial(dctx, nw.wsURL, &websocket.DialOptions{
 		HTTPClient: hc, HTTPHeader: http.Header{"Authorization": {"Bearer " + c.token}},
 	})
 	if err != nil {
-		return fmt.Errorf("client %d: %w", c.idx, err)
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		return nil, status, fmt.Errorf("client %d: %w", c.idx, err)
 	}
 	ws.SetReadLimit(1 << 20)
-	c.ws = ws
-	return nil
+	return ws, 0, nil
 }
 
-func (c *client) write(ctx context.Context, b []byte) error {
+func write(ctx context.Context, ws *websocket.Conn, b []byte) error {
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	return c.ws.Write(wctx, websocket.MessageText, b)
+	return ws.Write(wctx, websocket.MessageText, b)
 }
 
-func (c *client) join(ctx context.Context) error {
-	b, _ := json.Marshal(map[string]any{"type": "room:join", "ref": "join", "data": map[string]any{"room": c.room}})
-	return c.write(ctx, b)
+// join joins the client's room on ws: the first time for the recent
+// history, after a lost socket with after = the last room seq it saw, as
+// the web app does, so that the server sends exactly what it missed.
+func (c *client) join(ctx context.Context, ws *websocket.Conn) error {
+	data := map[string]any{"room": c.room}
+	c.mu.Lock()
+	if c.resume {
+		data["after"] = c.lastSeq
+	}
+	c.mu.Unlock()
+	b, _ := json.Marshal(map[string]any{"type": "room:join", "ref": "join", "data": data})
+	return write(ctx, ws, b)
 }
 
 // phasedTimer fires first at a random point within interval, so that the
@@ -415,18 +457,21 @@ func (c *client) heartbeat(ctx context.Context, interval time.Duration) {
 		case <-timer.C:
 		}
 		timer.Reset(interval)
-		b := []byte(`{"type":"heartbeat","data":{"t":` + strconv.FormatInt(time.Now().UnixMilli(), 10) + `}}`)
-		if err := c.write(ctx, b); err != nil {
-			if ctx.Err() == nil {
-				c.errors.Add(1)
-			}
-			return
+		ws := c.ws.Load()
+		if ws == nil {
+			continue // reconnecting
 		}
+		b := []byte(`{"type":"heartbeat","data":{"t":` + strconv.FormatInt(time.Now().UnixMilli(), 10) + `}}`)
+		// A failed write is a lost socket: its reader sees it too, and
+		// the client reconnects.
+		_ = write(ctx, ws, b)
 	}
 }
 
 // send sends rate messages per second until stop, each text starting with
-// its send time in Unix nanoseconds.
+// its send time in Unix nanoseconds. While the client has no joined socket
+// (it is reconnecting) its turns pass unsent, as the web app cannot send
+// then either.
 func (c *client) send(ctx context.Context, stop <-chan struct{}, rate float64, size int) {
 	interval := time.Duration(float64(time.Second) / rate)
 	timer := phasedTimer(interval)
@@ -443,6 +488,10 @@ func (c *client) send(ctx context.Context, stop <-chan struct{}, rate float64, s
 		case <-timer.C:
 		}
 		timer.Reset(interval)
+		ws := c.ws.Load()
+		if ws == nil || !c.live.Load() {
+			continue
+		}
 		ts := strconv.FormatInt(time.Now().UnixNano(), 10)
 		buf = append(buf[:0], prefix...)
 		buf = strconv.AppendInt(buf, int64(n), 10)
@@ -451,11 +500,8 @@ func (c *client) send(ctx context.Context, stop <-chan struct{}, rate float64, s
 		buf = append(buf, ' ')
 		buf = append(buf, pad[:size-len(ts)-3]...)
 		buf = append(buf, `"}}`...)
-		if err := c.write(ctx, buf); err != nil {
-			if ctx.Err() == nil {
-				c.errors.Add(1)
-			}
-			return
+		if err := write(ctx, ws, buf); err != nil {
+			continue // the socket is lost: its reader reconnects
 		}
 		c.sent.Add(1)
 	}
@@ -482,87 +528,135 @@ func factTime(b []byte) (int64, bool) {
 
 var (
 	atMarker     = []byte(`"at":"`)
+	typeEvent    = []byte(`{"type":"event"`)
+	seqMarker    = []byte(`"seq":`)
 	kindPosted   = []byte(`"kind":"message.posted"`)
 	textMarker   = []byte(`"text":"t=`)
 	typeReject   = []byte(`{"type":"rejected"`)
 	joinReply    = []byte(`{"type":"reply","ref":"join"`)
 	heartbeatAck = []byte(`{"type":"heartbeat:ack"`)
-	joinOK       = []byte(`"ok":true`)
 	codeMarker   = []byte(`"code":"`)
 	clientIDKey  = []byte(`"clientId":"`)
 )
 
-// read counts deliveries and measures their latency without decoding whole
-// frames: the load tool's own cost per frame counts against the same cores.
-func (c *client) read(ctx context.Context) {
-	own, run := []byte(c.tag), []byte(c.run)
+// read hands every frame of ws to c.frame until the socket ends, and
+// returns why it ended. It does not decode whole frames: the load tool's own
+// cost per frame counts against the same cores.
+func (c *client) read(ws *websocket.Conn) error {
 	var buf bytes.Buffer // reused: a frame's bytes are not kept past its turn
 	for {
 		// Not ctx: a read with a cancellable context costs a callback
 		// registration per frame. The reads end when the socket is closed.
-		_, r, err := c.ws.Reader(context.Background())
+		_, r, err := ws.Reader(context.Background())
 		if err == nil {
 			buf.Reset()
 			_, err = buf.ReadFrom(r)
 		}
 		if err != nil {
-			if ctx.Err() == nil {
-				c.errors.Add(1)
+			return err
+		}
+		c.frame(buf.Bytes(), time.Now().UnixNano())
+	}
+}
+
+// frame counts one frame received at now (unix ns): deliveries of this
+// run's messages (the first of each room seq; a repeat is a duplicate, see
+// failover.go), their latency, the answers to the client's own sends, and
+// the join's answer.
+func (c *client) frame(b []byte, now int64) {
+	if !bytes.HasPrefix(b, heartbeatAck) {
+		c.lastFrame.Store(now)
+	}
+	switch {
+	case bytes.HasPrefix(b, typeEvent):
+		seq, ok := intAfter(b, seqMarker)
+		if !ok {
+			return
+		}
+		c.mu.Lock()
+		c.lastSeq = max(c.lastSeq, seq)
+		c.mu.Unlock()
+		if !bytes.Contains(b, kindPosted) {
+			return
+		}
+		k := bytes.Index(b, clientIDKey)
+		if k < 0 || !bytes.HasPrefix(b[k+len(clientIDKey):], []byte(c.run)) {
+			return // not sent by this run (an earlier run's, sent on joining)
+		}
+		sent, ok := intAfter(b, textMarker)
+		if !ok {
+			return
+		}
+		id := b[k+len(clientIDKey):]
+		own := bytes.HasPrefix(id, []byte(c.tag))
+		var n uint64
+		if own {
+			n, _ = intAfter(id, []byte(c.tag))
+		}
+		c.mu.Lock()
+		first, answer := c.received(seq, own, n)
+		if first {
+			c.latencies = append(c.latencies, (now-int64(sent))/1000)
+		}
+		c.mu.Unlock()
+		if !first {
+			return
+		}
+		c.delivered.Add(1)
+		if answer {
+			c.accepted.Add(1)
+			if at, ok := factTime(b); ok {
+				c.mu.Lock()
+				c.decided = append(c.decided, (at-int64(sent))/1000)
+				c.mu.Unlock()
+			}
+		}
+	case bytes.HasPrefix(b, joinReply):
+		var r struct {
+			Data struct {
+				OK       bool   `json:"ok"`
+				HeadSeq  uint64 `json:"headSeq"`
+				Snapshot bool   `json:"snapshot"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(b, &r); err != nil || !r.Data.OK {
+			c.errors.Add(1)
+			c.joinOnce.Do(func() { close(c.joined) })
+			if ws := c.ws.Load(); ws != nil {
+				ws.CloseNow() // joined nowhere: reconnect and join again
 			}
 			return
 		}
-		b := buf.Bytes()
-		now := time.Now().UnixNano()
-		if !bytes.HasPrefix(b, heartbeatAck) {
-			c.lastFrame.Store(now)
+		c.mu.Lock()
+		c.rejoined(r.Data.HeadSeq, r.Data.Snapshot, time.Unix(0, now))
+		c.mu.Unlock()
+		c.live.Store(true)
+		c.joinOnce.Do(func() { close(c.joined) })
+	case bytes.HasPrefix(b, typeReject):
+		code := "UNKNOWN"
+		if i := bytes.Index(b, codeMarker); i >= 0 {
+			rest := b[i+len(codeMarker):]
+			if j := bytes.IndexByte(rest, '"'); j >= 0 {
+				code = string(rest[:j])
+			}
 		}
-		switch {
-		case bytes.Contains(b, kindPosted):
-			k := bytes.Index(b, clientIDKey)
-			if k < 0 || !bytes.HasPrefix(b[k+len(clientIDKey):], run) {
-				continue // not sent by this run (an earlier run's, sent on joining)
-			}
-			i := bytes.Index(b, textMarker)
-			if i < 0 {
-				continue
-			}
-			rest := b[i+len(textMarker):]
-			j := bytes.IndexByte(rest, ' ')
-			if j < 0 {
-				continue
-			}
-			sent, err := strconv.ParseInt(string(rest[:j]), 10, 64)
-			if err != nil {
-				continue
-			}
-			c.delivered.Add(1)
-			c.mu.Lock()
-			c.latencies = append(c.latencies, (now-sent)/1000)
-			c.mu.Unlock()
-			if bytes.HasPrefix(b[k+len(clientIDKey):], own) {
-				c.accepted.Add(1)
-				if at, ok := factTime(b); ok {
-					c.mu.Lock()
-					c.decided = append(c.decided, (at-sent)/1000)
-					c.mu.Unlock()
-				}
-			}
-		case bytes.HasPrefix(b, joinReply):
-			if !bytes.Contains(b, joinOK) {
-				c.errors.Add(1)
-			}
-			c.joinOnce.Do(func() { close(c.joined) })
-		case bytes.HasPrefix(b, typeReject):
-			code := "UNKNOWN"
-			if i := bytes.Index(b, codeMarker); i >= 0 {
-				rest := b[i+len(codeMarker):]
-				if j := bytes.IndexByte(rest, '"'); j >= 0 {
-					code = string(rest[:j])
-				}
-			}
-			c.mu.Lock()
-			c.rejected[code]++
-			c.mu.Unlock()
-		}
+		c.mu.Lock()
+		c.rejected[code]++
+		c.mu.Unlock()
 	}
+}
+
+// intAfter reads the decimal number that follows the first marker in b.
+func intAfter(b, marker []byte) (uint64, bool) {
+	i := bytes.Index(b, marker)
+	if i < 0 {
+		return 0, false
+	}
+	rest := b[i+len(marker):]
+	j := 0
+	for j < len(rest) && j < 20 && rest[j] >= '0' && rest[j] <= '9' {
+		j++
+	}
+	n, err := strconv.ParseUint(string(rest[:j]), 10, 64)
+	return n, err == nil
 }

@@ -8,6 +8,13 @@
 // latency of each delivery on the same clock. Clients spread their source
 // addresses over 127.0.N.1 so more than one port range's worth of connections
 // fits on one machine.
+//
+// It also measures failover. A client whose socket is lost comes back as the
+// web app does (backoff with jitter, a new login if its session was refused,
+// room:join with after = the last room seq it saw, then the backfill), and
+// the result says how many sockets were lost and came back, how long that
+// took (p50, p99), how many clients each gateway held, and how many
+// messages a client missed or received twice (result.go defines both).
 package main
 
 import (

@@ -13,6 +13,7 @@ import (
 
 type snapshot struct {
 	sent, accepted, delivered, rejected, errors int64
+	losses                                      int64
 }
 
 func take(clients []*client) snapshot {
@@ -23,6 +24,7 @@ func take(clients []*client) snapshot {
 		s.delivered += c.delivered.Load()
 		s.errors += c.errors.Load()
 		c.mu.Lock()
+		s.losses += c.losses
 		for _, n := range c.rejected {
 			s.rejected += int64(n)
 		}
@@ -64,6 +66,80 @@ type result struct {
 	// for each quantile, the upper bound of its histogram bucket.
 	LagView string             `json:"lagView,omitempty"`
 	LagMs   map[string]float64 `json:"lagMs,omitempty"`
+
+	// Failover. A client whose socket is lost reconnects as the web app
+	// does: backoff with jitter (1 s doubling, up to 30 s, 10 attempts), a
+	// new login if the session was refused, then room:join with after = the
+	// highest room seq it had seen. While it has no joined socket its sends
+	// are skipped.
+	//
+	// Disconnects counts lost sockets; Reconnects those after which the
+	// client joined its room again; Relogins the logins they needed; GaveUp
+	// the clients that spent every attempt. ReconnectMs is the time from a
+	// lost socket to the room joined again (the join's answer), per
+	// reconnect: p50, p90, p99, max.
+	Disconnects int64              `json:"disconnects"`
+	Reconnects  int64              `json:"reconnects"`
+	Relogins    int64              `json:"relogins"`
+	GaveUp      int64              `json:"gaveUp"`
+	ReconnectMs map[string]float64 `json:"reconnectMs,omitempty"`
+	// Missed counts (message, client) pairs: a message of this run answered
+	// to its sender (the sender received it, live or in a backfill) that a
+	// client in its room had not received by the end of the run, after the
+	// drain and, when sockets were lost, after every client had rejoined
+	// or given up (a minute at most) and the deliveries had settled. A
+	// client that gave up, or was still away, misses what followed.
+	Missed int64 `json:"missed"`
+	// ReceivedTwice counts deliveries of a room seq (of this run's
+	// messages) that the client had already received. The protocol owes no
+	// repeat here: on one socket each fact comes once, in seq order, and a
+	// join with after sends only the facts above it, which the client sets
+	// to the highest seq it has seen; so the overlap a join may replay (a
+	// client resuming from below what it has seen) never arises, and every
+	// repeat is a true duplicate, one a client that shows what it is sent
+	// would show twice. Delivered, Accepted and the latencies count the
+	// first delivery of each seq only.
+	ReceivedTwice int64 `json:"receivedTwice"`
+	// PostedTwice counts sends whose clientId came back in a second
+	// message (another room seq): the same send stored twice.
+	PostedTwice int64 `json:"postedTwice"`
+	// Unanswered is sent − accepted − rejected: sends that got no answer
+	// (written to a socket that was then lost, the command with it; the
+	// web app would resend them). Below zero, some sends were answered
+	// twice.
+	Unanswered int64 `json:"unanswered"`
+	// Snapshots counts rejoins that were too far behind to be replayed
+	// (snapshot: true): a client reloads that history over REST, this one
+	// counts what it lacks as missed.
+	Snapshots int64 `json:"snapshots,omitempty"`
+	// GatewayClients is, for each -metrics page in order, the gateway's
+	// open WebSockets (chillin_gateway_connections) once every client had
+	// joined and at the end of the run; null where the page did not answer
+	// (a gateway that died).
+	GatewayClients []gatewayClients `json:"gatewayClients,omitempty"`
+}
+
+type gatewayClients struct {
+	Metrics string   `json:"metrics"`
+	Joined  *float64 `json:"joined"`
+	End     *float64 `json:"end"`
+}
+
+func gatewayClientsOf(pages []string, joined, end []*float64) []gatewayClients {
+	var out []gatewayClients
+	for i, p := range pages {
+		g := gatewayClients{Metrics: p}
+		if i < len(joined) {
+			g.Joined = joined[i]
+		}
+		if i < len(end) {
+			g.End = end[i]
+		}
+		if g.Joined != nil || g.End != nil {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // fresh appends to buf the latencies the clients recorded since marks (one
@@ -99,6 +175,15 @@ func summarize(o options, clients []*client, elapsed time.Duration) *result {
 		c.mu.Unlock()
 	}
 	r.LatencyMs, r.DecidedMs = quantiles(all), quantiles(decided)
+	f := failoverCounts(clients)
+	r.Disconnects, r.Reconnects, r.Relogins, r.GaveUp = f.losses, f.reconnects, f.relogins, f.gaveUp
+	r.ReconnectMs = quantiles(f.rejoinUs)
+	r.Missed, r.ReceivedTwice, r.PostedTwice, r.Snapshots = f.missed, f.twice, f.postedTwice, f.snapshots
+	rejected := int64(0)
+	for _, n := range r.Rejected {
+		rejected += int64(n)
+	}
+	r.Unanswered = r.Sent - r.Accepted - rejected
 	return r
 }
 
@@ -146,6 +231,23 @@ func (r *result) writeTable(w io.Writer) {
 			lagBound(r.LagMs["p50"]), lagBound(r.LagMs["p90"]), lagBound(r.LagMs["p99"]), r.LagMs["facts"])
 	}
 	fmt.Fprintf(tw, "errors\t%d\n", r.Errors)
+	if r.Disconnects > 0 {
+		fmt.Fprintf(tw, "lost sockets\t%d: %d rejoined (%d logins again), %d clients gave up\n", r.Disconnects, r.Reconnects, r.Relogins, r.GaveUp)
+	}
+	if q := r.ReconnectMs; q != nil {
+		fmt.Fprintf(tw, "time to reconnect\tp50 %.0f ms  p99 %.0f ms  max %.0f ms\n", q["p50"], q["p99"], q["max"])
+	}
+	fmt.Fprintf(tw, "missed\t%d\n", r.Missed)
+	fmt.Fprintf(tw, "received twice\t%d (posted twice %d)\n", r.ReceivedTwice, r.PostedTwice)
+	if r.Unanswered != 0 {
+		fmt.Fprintf(tw, "sends unanswered\t%d\n", r.Unanswered)
+	}
+	if r.Snapshots > 0 {
+		fmt.Fprintf(tw, "rejoins too far behind\t%d (snapshot)\n", r.Snapshots)
+	}
+	for _, g := range r.GatewayClients {
+		fmt.Fprintf(tw, "gateway clients\t%s joined, %s at the end (%s)\n", gauge(g.Joined), gauge(g.End), g.Metrics)
+	}
 	if r.GatewayBytesPerConn > 0 {
 		fmt.Fprintf(tw, "gateway memory\t%.1f KiB per connection (resident set growth)\n", r.GatewayBytesPerConn/1024)
 	}
@@ -160,6 +262,13 @@ func (r *result) writeTable(w io.Writer) {
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
+}
+
+func gauge(v *float64) string {
+	if v == nil {
+		return "no answer"
+	}
+	return strconv.FormatFloat(*v, 'f', -1, 64)
 }
 
 func lagBound(ms float64) string {

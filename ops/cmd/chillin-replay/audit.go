@@ -292,6 +292,11 @@ func roomAt(ctx context.Context, args []string, getenv func(string) string, stdo
 	if head == 0 {
 		return fmt.Errorf("room %s: the log holds no fact of it", room)
 	}
+	if point.Seq > head {
+		// The room never was at that seq: showing its head would pass the
+		// head off as the room at a point it has not reached.
+		return fmt.Errorf("room %s: seq %d is past the room's head, seq %d", room, point.Seq, head)
+	}
 	st, err := audit.FoldRoom(room, facts, point)
 	if err != nil {
 		return err

@@ -35,6 +35,8 @@ const (
 	annHash     = "$argon2id$v=19$m=65536,t=3,p=2$c2FsdHNhbHQ$annsecrethash"
 	bobLegacy   = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
 	lobbyRoomPW = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	// The SHA-256 of ann's bearer token: the key of her live session.
+	annSession = "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
 )
 
 // knownLog appends a fixed history to CHAT_EVT, one fact per stream seq
@@ -55,7 +57,7 @@ func knownLog(tb testing.TB) (string, jetstream.JetStream) {
 		{events.MemberJoined, "lobby", 2, "ann", events.MemberJoinedData{}},                                                                // 4
 		{events.MemberJoined, "lobby", 3, "bob", events.MemberJoinedData{}},                                                                // 5
 		{events.MessagePosted, "lobby", 4, "ann", events.MessagePostedData{Text: "original", ClientID: "c1"}},                              // 6
-		{events.SessionStarted, "", 0, "ann", events.SessionData{Session: "aa", ExpiresAt: factAt(7).Add(24 * time.Hour)}},                 // 7
+		{events.SessionStarted, "", 0, "ann", events.SessionData{Session: annSession, ExpiresAt: factAt(7).Add(24 * time.Hour)}},           // 7
 		{events.MessageEdited, "lobby", 5, "ann", events.MessageEditedData{ID: 6, Text: "edited"}},                                         // 8
 		{events.RoomCreated, "den", 1, "bob", events.RoomCreatedData{Name: "Den"}},                                                         // 9
 		{events.MessagePosted, "den", 2, "bob", events.MessagePostedData{Text: "in the den", ClientID: "c2"}},                              // 10
@@ -143,7 +145,7 @@ func TestExportAndVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, secret := range []string{annHash, bobLegacy, lobbyRoomPW, "passwordHash", "legacySha256", "legacyPasswordSha256"} {
+	for _, secret := range []string{annHash, bobLegacy, lobbyRoomPW, annSession, "passwordHash", "legacySha256", "legacyPasswordSha256"} {
 		if bytes.Contains(raw, []byte(secret)) {
 			t.Errorf("export holds %q", secret)
 		}
@@ -159,6 +161,10 @@ func TestExportAndVerify(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(lines[1]), &rec); err != nil || string(rec.Data) != `{"displayName":"","legacyName":"Bob","username":"bob"}` {
 		t.Fatalf("line 2 (user.imported): %s, %v", lines[1], err)
+	}
+	if err := json.Unmarshal([]byte(lines[6]), &rec); err != nil || rec.Kind != events.SessionStarted ||
+		string(rec.Data) != `{"expiresAt":"`+factAt(7).Add(24*time.Hour).Format(time.RFC3339)+`"}` {
+		t.Fatalf("line 7 (session.started): %s, %v", lines[6], err)
 	}
 
 	out, _, err := runCmd(t, "verify-export", path)
@@ -306,6 +312,10 @@ func TestRoomAt(t *testing.T) {
 	}
 	if _, _, err := runCmd(t, "room", "-nats", url, "attic", "-at", "5"); err == nil || !strings.Contains(err.Error(), "no fact") {
 		t.Fatalf("a room that does not exist: %v", err)
+	}
+	// lobby's head is seq 7: a later seq is a point the room never reached.
+	if out, _, err := runCmd(t, "room", "-nats", url, "lobby", "-at", "8"); err == nil || !strings.Contains(err.Error(), "seq 8 is past the room's head, seq 7") || out != "" {
+		t.Fatalf("a seq past the head: %v, printed %q", err, out)
 	}
 }
 

@@ -32,6 +32,7 @@ func TestRedact(t *testing.T) {
 		{"user.imported", `{"username":"bob","legacyName":"Bob","legacySha256":"ab12","email":"b@x"}`, `{"email":"b@x","legacyName":"Bob","username":"bob"}`},
 		{"room.created v2", `{"name":"r","isPrivate":true,"legacyPasswordSha256":"cd34"}`, `{"isPrivate":true,"name":"r"}`},
 		{"password upgraded", `{"passwordHash":"$argon2id$"}`, `{}`},
+		{"session.started", `{"session":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","expiresAt":"2026-03-02T10:00:00Z"}`, `{"expiresAt":"2026-03-02T10:00:00Z"}`},
 		{"a later secret field, nested", `{"a":[{"apiToken":"t","keep":1}],"b":{"clientSecret":"s","n":12345678901234567890}}`, `{"a":[{"keep":1}],"b":{"n":12345678901234567890}}`},
 		{"nothing secret", `{"text":"password is not a key here","id":7}`, `{"id":7,"text":"password is not a key here"}`},
 	} {

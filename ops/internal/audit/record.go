@@ -37,13 +37,16 @@ func NewRecord(s events.Stored) (Record, error) {
 	}, nil
 }
 
-// secretFields are the data fields known to hold credentials.
-var secretFields = []string{"passwordHash", "legacySha256", "legacyPasswordSha256"}
+// secretFields are the data fields known to hold credentials. A session
+// fact's session is the SHA-256 of a bearer token, the key of the sessions
+// table: whoever holds it can look a live session up, so it is one too.
+var secretFields = []string{"passwordHash", "legacySha256", "legacyPasswordSha256", "session"}
 
 // SecretField reports whether a data field may hold a credential and so is
 // never exported: the fields known to (passwordHash, legacySha256,
-// legacyPasswordSha256) and, so that a field added later is not leaked by
-// default, any whose name contains password, secret, token or sha256.
+// legacyPasswordSha256, session) and, so that a field added later is not
+// leaked by default, any whose name contains password, secret, token or
+// sha256.
 func SecretField(name string) bool {
 	if slices.Contains(secretFields, name) {
 		return true
