@@ -62,8 +62,14 @@ export class Api {
     return { messages: page.messages ?? [], hasMore: Boolean(page.hasMore) };
   }
 
-  async members(room) {
-    return (await this.#call('GET', `/rooms/${encodeURIComponent(room)}/members`)).members ?? [];
+  /**
+   * A page of a room's members, in user id order, after cursor (the `next`
+   * of the page before, or the join reply's `membersNext`). Resolves with
+   * {members, next}; next is null after the last page.
+   */
+  async members(room, { cursor = null, limit } = {}) {
+    const page = await this.#call('GET', `/rooms/${encodeURIComponent(room)}/members${query({ cursor, limit })}`);
+    return { members: page.members ?? [], next: page.next || null };
   }
 
   /**

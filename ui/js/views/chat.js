@@ -109,6 +109,7 @@ export class ChatView {
     clearInterval(this.#directoryTimer);
     this.#directory.stop();
     this.#sidebar.destroy();
+    this.#members.destroy();
     this.#timeline.destroy();
     this.#status.destroy();
     this.#composer.destroy();
@@ -194,8 +195,13 @@ export class ChatView {
     }
     this.#title.textContent = `#${this.#roomName(room.id)}`;
     const members = this.#client.members(room.id);
-    const total = members.length || room.memberCount;
-    const online = members.length ? members.filter((m) => m.status !== 'offline').length : room.onlineCount;
+    let total = members.length || room.memberCount;
+    let online = members.length ? members.filter((m) => m.status !== 'offline').length : room.onlineCount;
+    if (this.#client.memberPages(room.id).hasMore) {
+      // Only the first pages of a big room are here: the room's own counts are larger.
+      total = Math.max(total, room.memberCount);
+      online = Math.max(online, room.info?.onlineCount ?? 0);
+    }
     const counts = `${total} member${total === 1 ? '' : 's'} · ${online} online`;
     const description = room.info?.description || this.#sidebar.directoryEntry(room.id)?.description;
     this.#sub.textContent = description ? `${counts} · ${description}` : counts;
