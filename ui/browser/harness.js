@@ -401,9 +401,9 @@ export async function createRoom(user, name, extra = {}) {
 }
 
 /**
- * Opens a room in the app: from the Discover list (refreshed through a
- * reconnect-free reload of the directory when the room is new), then waits
- * until it is joined and on screen.
+ * Opens a room in the app: from the Discover list (when the room is not in
+ * it, the page is reloaded and the room searched for), then waits until it
+ * is joined and on screen.
  */
 export async function joinRoom(page, roomId) {
   const open = page.locator(`[data-testid=room-item][data-room="${roomId}"]`);
@@ -415,13 +415,15 @@ export async function joinRoom(page, roomId) {
       // The list is a projection of the log: wait until it has the room.
       await until(
         async () => {
-          const res = await page.context().request.get('/api/rooms');
+          const res = await page.context().request.get(`/api/rooms?q=${encodeURIComponent(roomId)}`);
           return res.ok() && (await res.json()).rooms.some((r) => r.id === roomId);
         },
         { message: `room ${roomId} in GET /api/rooms` },
       );
       await page.reload();
       await waitState(page, 'CONNECTED');
+      // The Discover list shows a page of rooms at a time: search for this one (by its id).
+      await page.getByTestId('room-search').fill(roomId);
     }
     await discover.click({ timeout: WAIT_MS });
   } else {

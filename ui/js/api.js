@@ -37,8 +37,14 @@ export class Api {
     await this.#call('POST', '/auth/logout');
   }
 
-  async rooms() {
-    return (await this.#call('GET', '/rooms')).rooms;
+  /**
+   * A page of the room list, in creation order: at most limit rooms, after
+   * cursor (the `next` of the page before), those whose name holds q when
+   * given. Resolves with {rooms, next}; next is null after the last page.
+   */
+  async rooms({ q = '', cursor = null, limit } = {}) {
+    const page = await this.#call('GET', `/rooms${query({ q, cursor, limit })}`);
+    return { rooms: page.rooms ?? [], next: page.next || null };
   }
 
   /** Creates a room; the creator becomes a member. */
@@ -56,8 +62,14 @@ export class Api {
     return { messages: page.messages ?? [], hasMore: Boolean(page.hasMore) };
   }
 
-  async members(room) {
-    return (await this.#call('GET', `/rooms/${encodeURIComponent(room)}/members`)).members ?? [];
+  /**
+   * A page of a room's members, in user id order, after cursor (the `next`
+   * of the page before, or the join reply's `membersNext`). Resolves with
+   * {members, next}; next is null after the last page.
+   */
+  async members(room, { cursor = null, limit } = {}) {
+    const page = await this.#call('GET', `/rooms/${encodeURIComponent(room)}/members${query({ cursor, limit })}`);
+    return { members: page.members ?? [], next: page.next || null };
   }
 
   /**
@@ -94,4 +106,12 @@ export class Api {
     }
     return payload;
   }
+}
+
+/** A query string of the parameters given (empty strings and null left out), '' when none is. */
+function query(params) {
+  const q = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) if (value !== null && value !== undefined && value !== '') q.set(key, String(value));
+  const s = q.toString();
+  return s ? `?${s}` : '';
 }

@@ -156,6 +156,52 @@ export class ChatClient {
     return members.sort((a, b) => rank(a) - rank(b) || a.displayName.localeCompare(b.displayName));
   }
 
+  /**
+   * How far a room's member list is loaded: hasMore while the server has
+   * members after those held (a room past one page), loading while a page
+   * is on its way, failed when the last page asked for could not be loaded.
+   */
+  memberPages(roomId) {
+    const room = this.#rooms.get(roomId);
+    return {
+      hasMore: Boolean(room && room.membersNext !== null),
+      loading: Boolean(room?.membersLoading),
+      failed: Boolean(room?.membersFailed),
+    };
+  }
+
+  /** Loads the next page of a room's members, if there is one and none is on its way. */
+  async loadMoreMembers(roomId) {
+    const room = this.#rooms.get(roomId);
+    if (!room || room.membersLoading || room.membersNext === null) return;
+    room.membersLoading = true;
+    this.#emitter.emit('members', { room: roomId });
+    try {
+      const page = await this.#api.members(roomId, { cursor: room.membersNext });
+      if (this.#rooms.get(roomId) !== room) return;
+      let members = this.#members.get(roomId);
+      if (!members) {
+        members = new Map();
+        this.#members.set(roomId, members);
+      }
+      for (const m of page.members) {
+        const held = members.get(m.user);
+        if (!held || held.unconfirmed) members.set(m.user, { user: m.user, displayName: m.displayName || m.user, later: true });
+        this.#setProfile(m.user, m);
+        if (m.status) this.#presence.set(m.user, m.status);
+      }
+      room.membersNext = page.next;
+      room.membersPaged = true;
+      room.membersFailed = false;
+    } catch (err) {
+      room.membersFailed = true;
+      this.#notice(`Could not load more members: ${err.message}`);
+    } finally {
+      room.membersLoading = false;
+      this.#emitter.emit('members', { room: roomId });
+    }
+  }
+
   status(user) {
     return this.#presence.get(user) ?? 'offline';
   }
@@ -363,6 +409,10 @@ export class ChatClient {
         loadingOlder: false,
         memberCount: 0,
         onlineCount: 0,
+        membersNext: null, // the cursor of the member page after those held, null when none follows
+        membersPaged: false, // whether pages after the first were loaded
+        membersLoading: false,
+        membersFailed: false,
       };
       this.#rooms.set(id, room);
     }
@@ -418,7 +468,7 @@ export class ChatClient {
     room.joined = true;
     room.error = null;
     room.info = reply.room ?? room.info;
-    room.memberCount = countOf(reply.members);
+    room.memberCount = Number.isFinite(reply.room?.memberCount) ? reply.room.memberCount : countOf(reply.members);
     room.onlineCount = countOf(reply.online);
     const before = room.store.version;
     this.#afterApply(room, room.store.startLive(reply.headSeq ?? 0, { resume }), before);
@@ -448,20 +498,33 @@ export class ChatClient {
     }
   }
 
+  /**
+   * Loads the first page of a room's members. The pages after it that the
+   * user asked for stay (their members are not on this page), unless the
+   * first page is now the whole list.
+   */
   async #loadMembers(room) {
-    let list;
+    let page;
     try {
-      list = await this.#api.members(room.id);
+      page = await this.#api.members(room.id);
     } catch {
       // The member list is an extra: the room works without it, and it is fetched again on the next join.
       return;
     }
     if (this.#rooms.get(room.id) !== room) return;
     const members = new Map();
-    for (const m of list) {
+    for (const m of page.members) {
       members.set(m.user, { user: m.user, displayName: m.displayName || m.user });
       this.#setProfile(m.user, m);
       if (m.status) this.#presence.set(m.user, m.status);
+    }
+    if (page.next === null) {
+      room.membersNext = null;
+      room.membersPaged = false;
+    } else if (room.membersPaged) {
+      for (const [user, m] of this.#members.get(room.id) ?? []) if (m.later && !members.has(user)) members.set(user, m);
+    } else {
+      room.membersNext = page.next;
     }
     // The list is a projection of the log and may lag behind the joins the
     // log has already shown here (the user's own, right after joining): those

@@ -16,11 +16,16 @@ function fakeApi() {
       this.calls.push(['messages', room, options]);
       return { messages: [], hasMore: false };
     },
-    async members(room) {
-      this.calls.push(['members', room]);
-      return [];
+    async members(room, options) {
+      this.calls.push(['members', room, options]);
+      return { members: [], next: null };
     },
   };
+}
+
+/** A members page as Api.members resolves it. */
+function page(members, next = null) {
+  return { members, next };
 }
 
 function posted(room, seq, id, user, text, clientId) {
@@ -317,11 +322,12 @@ describe('ChatClient', () => {
     client.stop();
     WS = fakeWebSocketClass();
     const api = fakeApi();
-    api.members = async () => [
-      { user: 'bob', displayName: 'Bob', status: 'online' },
-      { user: 'ann', displayName: 'Ann', status: 'online' },
-      { user: 'cat', displayName: 'Cat', status: 'offline' },
-    ];
+    api.members = async () =>
+      page([
+        { user: 'bob', displayName: 'Bob', status: 'online' },
+        { user: 'ann', displayName: 'Ann', status: 'online' },
+        { user: 'cat', displayName: 'Cat', status: 'offline' },
+      ]);
     start(api);
     WS.last.open();
     await openGeneral();
@@ -348,7 +354,7 @@ describe('ChatClient', () => {
     let loads = 0;
     api.members = async () => {
       loads += 1;
-      return list;
+      return page(list);
     };
     start(api);
     WS.last.open();
@@ -386,7 +392,7 @@ describe('ChatClient', () => {
     api.members = () => {
       loads += 1;
       return new Promise((resolve) => {
-        answer = () => resolve(list);
+        answer = () => resolve(page(list));
       });
     };
     start(api);
@@ -412,6 +418,76 @@ describe('ChatClient', () => {
       ['bob', 'Bob', 'online'],
     ]);
     assert.equal(client.displayName('ann'), 'Ann');
+  });
+
+  it('pages a member list past its first page on demand, and keeps those pages when the first is reloaded', async () => {
+    client.stop();
+    WS = fakeWebSocketClass();
+    const api = fakeApi();
+    const first = [
+      { user: 'ann', displayName: 'Ann', status: 'online' },
+      { user: 'bob', displayName: 'Bob', status: 'offline' },
+    ];
+    const second = [
+      { user: 'cat', displayName: 'Cat', status: 'offline' },
+      { user: 'dan', displayName: 'Dan', status: 'away' },
+    ];
+    api.members = async (room, options = {}) => {
+      api.calls.push(['members', room, options]);
+      return options.cursor === 'bob' ? page(second) : page(first, 'bob');
+    };
+    start(api);
+    WS.last.open();
+    await openGeneral(1);
+    await settle();
+    const users = () => client.members('general').map((m) => m.user).sort();
+    assert.deepEqual(users(), ['ann', 'bob']);
+    assert.deepEqual(client.memberPages('general'), { hasMore: true, loading: false, failed: false });
+
+    const events = [];
+    client.on('members', ({ room }) => events.push([room, client.memberPages(room).loading]));
+    const loading = client.loadMoreMembers('general');
+    client.loadMoreMembers('general'); // one page at a time
+    await loading;
+    assert.deepEqual(events, [['general', true], ['general', false]]);
+    assert.deepEqual(
+      api.calls.filter((c) => c[0] === 'members').map((c) => c[2].cursor ?? null),
+      [null, 'bob'],
+      'the second page is asked for once, after the first page\'s next',
+    );
+    assert.deepEqual(users(), ['ann', 'bob', 'cat', 'dan']);
+    assert.equal(client.displayName('dan'), 'Dan');
+    assert.equal(client.status('dan'), 'away');
+    assert.deepEqual(client.memberPages('general'), { hasMore: false, loading: false, failed: false });
+    await client.loadMoreMembers('general');
+    assert.equal(api.calls.filter((c) => c[0] === 'members').length, 2, 'nothing more is asked for after the last page');
+
+    // Someone joins: the first page is reloaded, and the second stays.
+    WS.last.receive({
+      type: 'event',
+      data: { room: 'general', seq: 2, id: 102, kind: Kind.MEMBER_JOINED, user: 'eve', at: '2030-01-01T00:00:00Z', data: {} },
+    });
+    clock.advance(200);
+    await settle();
+    assert.equal(api.calls.filter((c) => c[0] === 'members').length, 3);
+    assert.deepEqual(users(), ['ann', 'bob', 'cat', 'dan', 'eve']);
+    assert.deepEqual(client.memberPages('general'), { hasMore: false, loading: false, failed: false });
+
+    // Someone on the second page leaves.
+    WS.last.receive({
+      type: 'event',
+      data: { room: 'general', seq: 3, id: 103, kind: Kind.MEMBER_LEFT, user: 'cat', at: '2030-01-01T00:00:00Z', data: {} },
+    });
+    assert.deepEqual(users(), ['ann', 'bob', 'dan', 'eve']);
+  });
+
+  it('counts the members of a room from the join reply\'s room, not from its first page', async () => {
+    WS.last.open();
+    const opening = client.openRoom('general');
+    const join = WS.last.sentOf('room:join').at(-1);
+    WS.last.receive({ type: 'reply', ref: join.ref, data: { ok: true, room: { id: 'general', memberCount: 250 }, headSeq: 0, members: [], online: [], membersNext: 'x' } });
+    await opening;
+    assert.equal(client.room('general').memberCount, 250);
   });
 
   it('reports a 4001 close as unauthorized', async () => {
@@ -462,10 +538,11 @@ describe('ChatClient', () => {
     client.stop();
     WS = fakeWebSocketClass();
     const api = fakeApi();
-    api.members = async () => [
-      { user: 'bob', displayName: 'Bob', avatarUrl: null, status: 'online' },
-      { user: 'ann', displayName: 'Ann', avatarUrl: '/api/files/v/ann/old', status: 'online' },
-    ];
+    api.members = async () =>
+      page([
+        { user: 'bob', displayName: 'Bob', avatarUrl: null, status: 'online' },
+        { user: 'ann', displayName: 'Ann', avatarUrl: '/api/files/v/ann/old', status: 'online' },
+      ]);
     start(api);
     const profiles = [];
     const members = [];

@@ -4,6 +4,7 @@
 // destroy() removes it, so no listener outlives the session it was made for.
 
 import { State } from '../connection.js';
+import { RoomDirectory } from '../directory.js';
 import { typingText } from '../format.js';
 import { Composer } from './composer.js';
 import { CreateRoomDialog, PasswordDialog } from './dialogs.js';
@@ -34,6 +35,7 @@ export class ChatView {
   #scrim = byId('scrim');
   #announcer = byId('announcer');
   #toasts = byId('toasts');
+  #directory;
   #sidebar;
   #timeline;
   #composer;
@@ -60,7 +62,8 @@ export class ChatView {
     this.#connection = connection;
     this.#api = api;
     const notify = (text) => this.toast(text);
-    this.#sidebar = new Sidebar({ client, onSelect: (id) => this.select(id), onJoin: (room) => this.#join(room) });
+    this.#directory = new RoomDirectory({ api });
+    this.#sidebar = new Sidebar({ client, directory: this.#directory, onSelect: (id) => this.select(id), onJoin: (room) => this.#join(room) });
     this.#timeline = new Timeline({ client, announce: (text) => this.#announce(text) });
     this.#composer = new Composer({ client, api, notify, onSent: () => this.#timeline.scrollToBottom() });
     this.#members = new MembersPanel({ client });
@@ -90,6 +93,7 @@ export class ChatView {
       client.on('profile', () => this.#onMembers()),
       client.on('incoming', ({ room, message }) => this.#onIncoming(room, message)),
       client.on('notice', ({ text }) => this.toast(text)),
+      this.#directory.on('change', () => this.#renderHeader()),
       connection.on('state', ({ state }) => state === State.CONNECTED && this.#refreshDirectory()),
     );
     this.#directoryTimer = setInterval(() => this.#refreshDirectory(), DIRECTORY_REFRESH_MS);
@@ -103,6 +107,9 @@ export class ChatView {
   destroy() {
     for (const off of this.#cleanup) off();
     clearInterval(this.#directoryTimer);
+    this.#directory.stop();
+    this.#sidebar.destroy();
+    this.#members.destroy();
     this.#timeline.destroy();
     this.#status.destroy();
     this.#composer.destroy();
@@ -188,8 +195,13 @@ export class ChatView {
     }
     this.#title.textContent = `#${this.#roomName(room.id)}`;
     const members = this.#client.members(room.id);
-    const total = members.length || room.memberCount;
-    const online = members.length ? members.filter((m) => m.status !== 'offline').length : room.onlineCount;
+    let total = members.length || room.memberCount;
+    let online = members.length ? members.filter((m) => m.status !== 'offline').length : room.onlineCount;
+    if (this.#client.memberPages(room.id).hasMore) {
+      // Only the first pages of a big room are here: the room's own counts are larger.
+      total = Math.max(total, room.memberCount);
+      online = Math.max(online, room.info?.onlineCount ?? 0);
+    }
     const counts = `${total} member${total === 1 ? '' : 's'} · ${online} online`;
     const description = room.info?.description || this.#sidebar.directoryEntry(room.id)?.description;
     this.#sub.textContent = description ? `${counts} · ${description}` : counts;
@@ -201,13 +213,9 @@ export class ChatView {
     this.#typing.textContent = typingText(names);
   }
 
-  async #refreshDirectory() {
-    try {
-      this.#sidebar.setDirectory(await this.#api.rooms());
-      this.#renderHeader();
-    } catch {
-      // The directory is refreshed again shortly; the open rooms do not depend on it.
-    }
+  /** Reloads the Discover list (a failure shows there; it is tried again shortly). */
+  #refreshDirectory() {
+    this.#directory.refresh();
   }
 
   async #join(room) {

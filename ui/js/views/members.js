@@ -1,5 +1,7 @@
 // The member list of the room on screen, online members first, each with
-// their avatar and a presence dot.
+// their avatar and a presence dot. A room past one page of members shows the
+// first page; scrolling to the end of the list or "Show more members" loads
+// the next.
 
 import { byId, h, reuseAvatar } from './dom.js';
 
@@ -9,11 +11,31 @@ export class MembersPanel {
   #client;
   #list = byId('members');
   #title = byId('members-title');
+  #more = byId('members-more');
   #room = null;
   #avatars = new Map(); // user -> avatar element, reused while it shows the same picture
+  #observer = null;
+  #moreInView = false;
+  #onMore = () => this.#room !== null && this.#client.loadMoreMembers(this.#room);
 
   constructor({ client }) {
     this.#client = client;
+    this.#more.addEventListener('click', this.#onMore);
+    if (typeof IntersectionObserver === 'function') {
+      this.#observer = new IntersectionObserver(
+        (entries) => {
+          this.#moreInView = entries.at(-1).isIntersecting;
+          this.#loadMoreInView();
+        },
+        { root: byId('members-panel'), rootMargin: '0px 0px 120px 0px' },
+      );
+      this.#observer.observe(this.#more);
+    }
+  }
+
+  destroy() {
+    this.#observer?.disconnect();
+    this.#more.removeEventListener('click', this.#onMore);
   }
 
   show(roomId) {
@@ -49,5 +71,18 @@ export class MembersPanel {
         );
       }),
     );
+    const { hasMore, loading } = this.#room === null ? {} : this.#client.memberPages(this.#room);
+    this.#more.hidden = !hasMore;
+    this.#more.setAttribute('aria-busy', String(Boolean(loading)));
+    this.#more.textContent = loading ? 'Loading more members…' : 'Show more members';
+    this.#loadMoreInView();
+  }
+
+  /** Loads the next page while the end of the list is in view. */
+  #loadMoreInView() {
+    if (!this.#moreInView || this.#room === null) return;
+    const { hasMore, loading, failed } = this.#client.memberPages(this.#room);
+    // A page that failed waits for the button.
+    if (hasMore && !loading && !failed) this.#onMore();
   }
 }

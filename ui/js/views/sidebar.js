@@ -1,6 +1,7 @@
 // The sidebar: the rooms the user has open (with unread counts) and the
-// other rooms to discover (with member and online counts). The user's own
-// card below them is the ProfileMenu's.
+// other rooms to discover (with member and online counts), a page at a time
+// or searched by name (the RoomDirectory's list). The user's own card below
+// them is the ProfileMenu's.
 
 import { byId, h, icon } from './dom.js';
 
@@ -12,25 +13,54 @@ export class Sidebar {
   #openEmpty = byId('open-rooms-empty');
   #discover = byId('discover-rooms');
   #discoverEmpty = byId('discover-empty');
-  #directory = [];
+  #search = byId('discover-search');
+  #more = byId('discover-more');
+  #directory;
+  #observer = null;
+  #moreInView = false;
   #active = null;
+  #cleanup = [];
 
-  /** onSelect(roomId): an open room was chosen; onJoin(room): a directory room was chosen. */
-  constructor({ client, onSelect, onJoin }) {
+  /**
+   * directory: the RoomDirectory of the Discover list. onSelect(roomId): an
+   * open room was chosen; onJoin(room): a directory room was chosen.
+   */
+  constructor({ client, directory, onSelect, onJoin }) {
     this.#client = client;
+    this.#directory = directory;
     this.#onSelect = onSelect;
     this.#onJoin = onJoin;
+    const onInput = () => directory.search(this.#search.value);
+    const onMore = () => directory.loadMore();
+    this.#search.addEventListener('input', onInput);
+    this.#more.addEventListener('click', onMore);
+    this.#cleanup.push(
+      () => this.#search.removeEventListener('input', onInput),
+      () => this.#more.removeEventListener('click', onMore),
+      directory.on('change', () => this.render()),
+    );
+    // Scrolling the list down to its end loads the next page, as the button does.
+    if (typeof IntersectionObserver === 'function') {
+      this.#observer = new IntersectionObserver(
+        (entries) => {
+          this.#moreInView = entries.at(-1).isIntersecting;
+          this.#loadMoreInView();
+        },
+        { root: this.#discover.closest('.room-nav'), rootMargin: '0px 0px 120px 0px' },
+      );
+      this.#observer.observe(this.#more);
+    }
   }
 
-  /** The rooms from GET /api/rooms. */
-  setDirectory(rooms) {
-    this.#directory = rooms;
-    this.render();
+  destroy() {
+    this.#observer?.disconnect();
+    for (const off of this.#cleanup) off();
+    this.#cleanup = [];
   }
 
   /** Directory data of a room (name, description, counts), if known. */
   directoryEntry(id) {
-    return this.#directory.find((r) => r.id === id) ?? null;
+    return this.#directory.entry(id);
   }
 
   setActive(id) {
@@ -42,10 +72,38 @@ export class Sidebar {
     const open = this.#client.rooms();
     this.#openEmpty.hidden = open.length > 0;
     this.#replaceKeepingFocus(this.#open, open.map((room) => this.#openItem(room)));
-    const openIds = new Set(open.map((r) => r.id));
-    const others = this.#directory.filter((r) => !openIds.has(r.id));
-    this.#discoverEmpty.hidden = others.length > 0;
-    this.#replaceKeepingFocus(this.#discover, others.map((room) => this.#discoverItem(room)));
+    this.#renderDiscover(new Set(open.map((r) => r.id)));
+  }
+
+  /**
+   * The Discover list: the rooms not open here, or, during a search, every
+   * room that matches (an open one is selected rather than joined).
+   */
+  #renderDiscover(openIds) {
+    const dir = this.#directory;
+    const searching = dir.query !== '';
+    const shown = searching ? dir.rooms : dir.rooms.filter((r) => !openIds.has(r.id));
+    this.#replaceKeepingFocus(this.#discover, shown.map((room) => this.#discoverItem(room, openIds.has(room.id))));
+    this.#discover.setAttribute('aria-busy', String(dir.loading));
+    let hint = '';
+    if (dir.error && !dir.loading) hint = `The room list could not be loaded: ${dir.error.message}`;
+    else if (dir.loaded && shown.length === 0 && !dir.hasMore) hint = searching ? `No room name holds “${dir.query}”.` : 'No other rooms yet.';
+    this.#discoverEmpty.textContent = hint;
+    this.#discoverEmpty.hidden = hint === '';
+    this.#more.hidden = !dir.hasMore;
+    this.#more.setAttribute('aria-busy', String(dir.loading));
+    this.#more.textContent = dir.loading ? 'Loading more rooms…' : 'Show more rooms';
+    this.#loadMoreInView();
+  }
+
+  /**
+   * Loads the next page while the end of the list is in view: the list may
+   * still not fill the sidebar after one page (its open rooms are left
+   * out). A failed page waits for the button.
+   */
+  #loadMoreInView() {
+    const dir = this.#directory;
+    if (this.#moreInView && dir.hasMore && !dir.loading && !dir.error) dir.loadMore();
   }
 
   #openItem(room) {
@@ -77,16 +135,16 @@ export class Sidebar {
     return h('li', {}, button);
   }
 
-  #discoverItem(room) {
+  #discoverItem(room, open) {
     const counts = `${room.memberCount} member${room.memberCount === 1 ? '' : 's'} · ${room.onlineCount} online`;
     const button = h(
       'button',
       {
         type: 'button',
         class: 'room-item discover-item',
-        dataset: { testid: 'discover-room', room: room.id },
-        'aria-label': `Join ${room.name || room.id}${room.isPrivate ? ' (password protected)' : ''}, ${counts}`,
-        onclick: () => this.#onJoin(room),
+        dataset: open ? { testid: 'discover-room', room: room.id, open: 'true' } : { testid: 'discover-room', room: room.id },
+        'aria-label': `${open ? 'Open' : 'Join'} ${room.name || room.id}${room.isPrivate ? ' (password protected)' : ''}, ${counts}`,
+        onclick: () => (open ? this.#onSelect(room.id) : this.#onJoin(room)),
       },
       icon(room.isPrivate ? 'lock' : 'hash', 'room-icon'),
       h(
