@@ -220,9 +220,17 @@ func (s *Server) liveSession(ctx context.Context, user, id string) (session, err
 }
 
 // refreshSession moves the session's recorded expiry forward, at most once
-// an hour, so Postgres and the log can serve it while Redis is away.
+// an hour, so Postgres and the log can serve it while Redis is away. The
+// request that used the session does not wait for the validator's
+// decision, only for the command to be queued: a refresh is a courtesy,
+// and the next use an hour on asks again if this one was lost.
 func (s *Server) refreshSession(ctx context.Context, sess session) {
-	if err := s.ask(ctx, events.CmdSessionRefresh, sess.User, sess.ID, "", events.SessionRefresh{ExpiresAt: sess.ExpiresAt}); err != nil {
+	cmd, err := events.NewCommand(events.CmdSessionRefresh, nuid.Next(), sess.User, sess.ID, "", time.Now(),
+		events.SessionRefresh{ExpiresAt: sess.ExpiresAt})
+	if err == nil {
+		err = s.appendCommand(ctx, cmd)
+	}
+	if err != nil {
 		s.log.Warn("refresh session", "user", sess.User, "err", err)
 		return
 	}

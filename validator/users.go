@@ -46,12 +46,19 @@ func (w *worker) processUser(ctx context.Context, cmd events.Command) error {
 					return err
 				}
 			}
-			err := w.appendUserFact(ctx, subject, expect, cmd, d.Fact)
+			seq, err := w.appendUserFact(ctx, subject, expect, cmd, d.Fact)
 			if events.IsWrongLastSequence(err) {
 				continue // the user's facts moved on: decide again
 			}
 			if err != nil && !errors.Is(err, errDuplicateID) {
 				return err
+			}
+			if err == nil && subject == events.SessionSubject(cmd.User) {
+				// A revocation holds for the user's next commands at once,
+				// not only once the live feed brings it.
+				if err := w.v.sessions.Record(events.Stored{ID: seq, Fact: *d.Fact}); err != nil {
+					return fmt.Errorf("record %s: %w", d.Fact.Type, err)
+				}
 			}
 			// A duplicate id is this command's own fact, appended by an
 			// earlier attempt (refusals go to another stream).
@@ -110,25 +117,26 @@ func (w *worker) lastSeq(ctx context.Context, subject string) (uint64, error) {
 }
 
 // appendUserFact records f on subject, only if the subject's last fact is
-// still expect. It returns the wrong-last-sequence error as is, and
-// errDuplicateID when JetStream already holds a fact with this command id.
-func (w *worker) appendUserFact(ctx context.Context, subject string, expect uint64, cmd events.Command, f *events.Fact) error {
+// still expect, and returns its stream sequence. It returns the
+// wrong-last-sequence error as is, and errDuplicateID when JetStream already
+// holds a fact with this command id.
+func (w *worker) appendUserFact(ctx context.Context, subject string, expect uint64, cmd events.Command, f *events.Fact) (uint64, error) {
 	b, err := f.Encode()
 	if err != nil {
-		return fmt.Errorf("encode %s: %w", f.Type, err)
+		return 0, fmt.Errorf("encode %s: %w", f.Type, err)
 	}
 	ack, err := w.v.commit.append(ctx, subject, b, cmd.ID, expect)
 	if err != nil {
 		if events.IsWrongLastSequence(err) {
-			return err
+			return 0, err
 		}
-		return fmt.Errorf("append %s of user %s: %w", f.Type, cmd.User, err)
+		return 0, fmt.Errorf("append %s of user %s: %w", f.Type, cmd.User, err)
 	}
 	if ack.Duplicate {
-		return errDuplicateID
+		return 0, errDuplicateID
 	}
 	if log := w.v.log; log.Enabled(ctx, slog.LevelDebug) {
 		log.Debug("appended", "user", cmd.User, "cmd", cmd.ID, "type", f.Type)
 	}
-	return nil
+	return ack.Sequence, nil
 }

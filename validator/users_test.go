@@ -90,6 +90,9 @@ func TestUserAndRoomCommands(t *testing.T) {
 	if facts := h.roomFacts("zeds-den"); len(facts) != 1 || facts[0].Type != events.RoomCreated || facts[0].User != "zed" {
 		t.Fatalf("the room's facts: %s", factKinds(facts))
 	}
+	if code := h.ask(reply, next, events.CmdSessionRefresh, "zed", sess, "", events.SessionRefresh{ExpiresAt: exp.Add(time.Hour)}); code != "" {
+		t.Fatalf("refresh: %s", code)
+	}
 	if code := h.ask(reply, next, events.CmdSessionEnd, "zed", sess, "", events.SessionEnd{Session: sess}); code != "" {
 		t.Fatalf("log out: %s", code)
 	}
@@ -97,7 +100,7 @@ func TestUserAndRoomCommands(t *testing.T) {
 		t.Fatalf("create a room from a revoked session: %q", code)
 	}
 	ss := h.subjectFacts(events.SessionSubject("zed"))
-	if factKinds(ss) != "session.started:zed session.revoked:zed" {
+	if factKinds(ss) != "session.started:zed session.refreshed:zed session.revoked:zed" {
 		t.Fatalf("zed's session facts: %s", factKinds(ss))
 	}
 	for _, f := range ss {
