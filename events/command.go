@@ -3,7 +3,10 @@ package events
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/chillin-chat/chillin/events/password"
 )
 
 // Command types: what a user asks for. The gateway stamps each with the
@@ -17,6 +20,62 @@ const (
 	CmdRoomJoin       = "room.join"
 	CmdRoomLeave      = "room.leave"
 )
+
+// Command types of the REST API, answered by the validator like the others:
+// the gateway only asks, and the facts they cause are appended by the
+// validator. Room creation goes on the room's command subject, the others
+// on the user's (UserCmdSubject).
+const (
+	// CmdRoomCreate creates a room (room.created) if no room has its id.
+	CmdRoomCreate = "room.create"
+	// CmdUserRegister takes a username (user.registered) if it was never
+	// taken. The command's user is the username; it has no session.
+	CmdUserRegister = "user.register"
+	// CmdUserUpgradePassword replaces an imported user's legacy credential
+	// with an argon2id hash (user.password_upgraded), at the login that
+	// proved it. It has no session.
+	CmdUserUpgradePassword = "user.upgrade_password"
+	// CmdUserSetAvatar sets the user's avatar (user.avatar_changed).
+	CmdUserSetAvatar = "user.set_avatar"
+	// CmdSessionStart records a session of the user (session.started), at
+	// the login or registration that proved the user's password. The
+	// command's session is the new one.
+	CmdSessionStart = "session.start"
+	// CmdSessionRefresh moves the recorded expiry of the command's session
+	// forward (session.refreshed).
+	CmdSessionRefresh = "session.refresh"
+	// CmdSessionEnd revokes a session of the user (session.revoked): the
+	// command's own or, for "log out everywhere", another of the same user.
+	CmdSessionEnd = "session.end"
+)
+
+// IsUserCommand reports whether typ is a command about a user rather than
+// a room: appended on UserCmdSubject, decided against the user's facts.
+func IsUserCommand(typ string) bool {
+	switch typ {
+	case CmdUserRegister, CmdUserUpgradePassword, CmdUserSetAvatar,
+		CmdSessionStart, CmdSessionRefresh, CmdSessionEnd:
+		return true
+	}
+	return false
+}
+
+// CommandSubject is the CHAT_CMD subject of cmd: its user's for a user
+// command, its room's for the others. It is "" when the id that would go
+// into the subject is not a valid one, so that no client value can form a
+// subject.
+func CommandSubject(cmd Command) string {
+	if IsUserCommand(cmd.Type) {
+		if !ValidUsername(cmd.User) {
+			return ""
+		}
+		return UserCmdSubject(cmd.User)
+	}
+	if !ValidRoomID(cmd.Room) {
+		return ""
+	}
+	return RoomCmdSubject(cmd.Room)
+}
 
 // Command is one request on CHAT_CMD. ID is unique per attempt (the gateway
 // draws it for every frame it receives) and is published as Nats-Msg-Id;
@@ -65,7 +124,109 @@ type (
 		Password string `json:"password,omitempty"`
 	}
 	RoomLeave struct{}
+
+	// RoomCreate is a room as its creator asks for it. PasswordHash is the
+	// argon2id hash of a private room's password, computed by the gateway.
+	RoomCreate struct {
+		Name         string `json:"name"`
+		Description  string `json:"description,omitempty"`
+		IsPrivate    bool   `json:"isPrivate,omitempty"`
+		PasswordHash string `json:"passwordHash,omitempty"`
+	}
+	// UserRegister is a registration; the username is the command's user.
+	UserRegister struct {
+		DisplayName  string `json:"displayName"`
+		PasswordHash string `json:"passwordHash"`
+	}
+	// UserUpgradePassword carries the argon2id hash of the password that
+	// matched an imported user's legacy credential.
+	UserUpgradePassword struct {
+		PasswordHash string `json:"passwordHash"`
+	}
+	// UserSetAvatar names the avatar upload (an object key in media storage).
+	UserSetAvatar struct {
+		Key string `json:"key"`
+	}
+	// SessionStart and SessionRefresh carry the session's expiry, as the
+	// gateway's session policy sets it.
+	SessionStart struct {
+		ExpiresAt time.Time `json:"expiresAt"`
+	}
+	SessionRefresh struct {
+		ExpiresAt time.Time `json:"expiresAt"`
+	}
+	// SessionEnd names the session to revoke (hex SHA-256 of its token).
+	SessionEnd struct {
+		Session string `json:"session"`
+	}
 )
+
+// Bounds of the names a person gives, in code points.
+const (
+	MaxDisplayName     = 64
+	MaxRoomName        = 100
+	MaxRoomDescription = 500
+)
+
+// Check validates a room creation for the room id it is appended for: a
+// name that is a valid name and gives that id, a valid description, and a
+// well-formed argon2id hash exactly when the room is private.
+func (p RoomCreate) Check(room string) *Error {
+	if e := CheckName("name", p.Name, MaxRoomName); e != nil {
+		e.Code = CodeInvalidRoomName
+		return e
+	}
+	if room == "" || RoomIDFromName(p.Name) != room {
+		return Errorf(CodeInvalidRoomName, "the room name %q does not give the room id %q", p.Name, room)
+	}
+	if e := CheckName("description", p.Description, MaxRoomDescription); e != nil {
+		return e
+	}
+	if p.IsPrivate != (p.PasswordHash != "") {
+		return Errorf(CodeInvalidPassword, "a room has a password exactly when it is private")
+	}
+	if p.PasswordHash != "" && !password.WellFormed(p.PasswordHash) {
+		return Errorf(CodeInvalidPassword, "the room password hash is not an argon2id hash")
+	}
+	return nil
+}
+
+// Check validates a registration: a display name (not blank) and a
+// well-formed argon2id hash.
+func (p UserRegister) Check() *Error {
+	if e := CheckName("displayName", p.DisplayName, MaxDisplayName); e != nil {
+		return e
+	}
+	if strings.TrimSpace(p.DisplayName) == "" {
+		return Errorf(CodeInvalidName, "displayName is blank")
+	}
+	if !password.WellFormed(p.PasswordHash) {
+		return Errorf(CodeInvalidPassword, "the password hash is not an argon2id hash")
+	}
+	return nil
+}
+
+// Check validates a credential upgrade: a well-formed argon2id hash.
+func (p UserUpgradePassword) Check() *Error {
+	if !password.WellFormed(p.PasswordHash) {
+		return Errorf(CodeInvalidPassword, "the password hash is not an argon2id hash")
+	}
+	return nil
+}
+
+// ValidSessionID reports whether id is a session id: the lowercase hex
+// SHA-256 of a token.
+func ValidSessionID(id string) bool {
+	if len(id) != 64 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // Attachment references an object in media storage.
 type Attachment struct {

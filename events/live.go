@@ -58,8 +58,10 @@ func RejectedFrame(d CommandRejectedData) ([]byte, error) {
 	}})
 }
 
-// AnsweredByReply reports whether a command type is answered with a `reply`
-// frame (room membership) rather than by its fact or a `rejected` frame.
+// AnsweredByReply reports whether a command type is answered through the
+// gateway that waits for its Outcome (a `reply` frame for room membership,
+// the HTTP answer for the REST commands) rather than by its fact or a
+// `rejected` frame.
 func AnsweredByReply(cmdType string) bool {
-	return cmdType == CmdRoomJoin || cmdType == CmdRoomLeave
+	return cmdType == CmdRoomJoin || cmdType == CmdRoomLeave || cmdType == CmdRoomCreate || IsUserCommand(cmdType)
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/events/password"
 	"github.com/jackc/pgx/v5"
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -104,7 +104,30 @@ func slide(sess session, now time.Time, ttl, maxAge time.Duration) (session, boo
 	return sess, now.Before(sess.ExpiresAt)
 }
 
-// startSession records a new session in the log and caches it in Redis.
+// ask appends a command of the REST API (events.IsUserCommand, or room
+// creation) and waits for the validator's decision: nil once its fact is in
+// the log (or nothing was left to do), the refusal as an *events.Error.
+// The gateway appends no fact itself: its NATS user may publish commands
+// only.
+func (s *Server) ask(ctx context.Context, typ, user, sess, room string, data any) error {
+	cmd, err := events.NewCommand(typ, nuid.Next(), user, sess, room, time.Now(), data)
+	if err != nil {
+		return err
+	}
+	// Not a connection's subject: the outcome goes to the waiting request.
+	cmd.Reply = events.ReplySubject(s.id + ".rest")
+	o, err := s.decide(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	if o.Error != nil {
+		return o.Error
+	}
+	return nil
+}
+
+// startSession records a new session in the log (through the validator)
+// and caches it in Redis.
 func (s *Server) startSession(ctx context.Context, user string) (string, session, error) {
 	token, err := newToken(user)
 	if err != nil {
@@ -112,26 +135,11 @@ func (s *Server) startSession(ctx context.Context, user string) (string, session
 	}
 	now := time.Now().UTC().Truncate(time.Second)
 	sess, _ := slide(session{ID: sessionID(token), User: user, StartedAt: now}, now, s.cfg.SessionTTL, s.cfg.SessionMaxAge)
-	if err := s.appendSession(ctx, events.SessionStarted, sess, now); err != nil {
+	if err := s.ask(ctx, events.CmdSessionStart, user, sess.ID, "", events.SessionStart{ExpiresAt: sess.ExpiresAt}); err != nil {
 		return "", session{}, err
 	}
 	s.cacheSession(ctx, sess)
 	return token, sess, nil
-}
-
-func (s *Server) appendSession(ctx context.Context, typ string, sess session, now time.Time) error {
-	f, err := events.NewFact(typ, "", 0, sess.User, "", now, events.SessionData{Session: sess.ID, ExpiresAt: sess.ExpiresAt})
-	if err != nil {
-		return err
-	}
-	b, err := f.Encode()
-	if err != nil {
-		return err
-	}
-	if _, err := s.js.Publish(ctx, events.SessionSubject(sess.User), b); err != nil {
-		return fmt.Errorf("append %s: %w", typ, err)
-	}
-	return nil
 }
 
 func (s *Server) cacheSession(ctx context.Context, sess session) {
@@ -212,9 +220,17 @@ func (s *Server) liveSession(ctx context.Context, user, id string) (session, err
 }
 
 // refreshSession moves the session's recorded expiry forward, at most once
-// an hour, so Postgres and the log can serve it while Redis is away.
+// an hour, so Postgres and the log can serve it while Redis is away. The
+// request that used the session does not wait for the validator's
+// decision, only for the command to be queued: a refresh is a courtesy,
+// and the next use an hour on asks again if this one was lost.
 func (s *Server) refreshSession(ctx context.Context, sess session) {
-	if err := s.appendSession(ctx, events.SessionRefreshed, sess, time.Now().UTC()); err != nil {
+	cmd, err := events.NewCommand(events.CmdSessionRefresh, nuid.Next(), sess.User, sess.ID, "", time.Now(),
+		events.SessionRefresh{ExpiresAt: sess.ExpiresAt})
+	if err == nil {
+		err = s.appendCommand(ctx, cmd)
+	}
+	if err != nil {
 		s.log.Warn("refresh session", "user", sess.User, "err", err)
 		return
 	}
@@ -289,36 +305,46 @@ func (s *Server) sessionFromLog(ctx context.Context, user, id string) (session, 
 	return session{ID: id, User: user, StartedAt: us.StartedAt, ExpiresAt: us.ExpiresAt}, true, nil
 }
 
-// endSession revokes a session: in the log (which tells every gateway to
-// close its sockets) and in the cache.
-func (s *Server) endSession(ctx context.Context, sess session) error {
-	if err := s.appendSession(ctx, events.SessionRevoked, session{ID: sess.ID, User: sess.User}, time.Now().UTC()); err != nil {
+// endSession revokes session id of the user of sess, asked for from sess:
+// in the log (which tells every gateway to close its sockets) and in the
+// cache.
+func (s *Server) endSession(ctx context.Context, sess session, id string) error {
+	if err := s.ask(ctx, events.CmdSessionEnd, sess.User, sess.ID, "", events.SessionEnd{Session: id}); err != nil {
 		return err
 	}
 	v, _ := json.Marshal(cachedSession{User: sess.User, Revoked: true})
-	if err := s.rdb.Set(ctx, s.sessionKey(sess.ID), v, s.cfg.SessionTTL).Err(); err != nil {
+	if err := s.rdb.Set(ctx, s.sessionKey(id), v, s.cfg.SessionTTL).Err(); err != nil {
 		s.log.Warn("cache revoked session", "user", sess.User, "err", err)
 	}
 	return nil
 }
 
-// endAllSessions revokes every session of user that may still be live and
-// closes the user's sockets here; the revocations close them on every other
-// gateway (told through the live feed, and found by the recheck). It
-// returns how many sessions it revoked.
-func (s *Server) endAllSessions(ctx context.Context, user string) (int, error) {
+// endAllSessions revokes every session of the user of sess that may still
+// be live, sess last (the validator takes each revocation from a live
+// session), and closes the user's sockets here; the revocations close them
+// on every other gateway (told through the live feed, and found by the
+// recheck). It returns how many sessions it revoked.
+func (s *Server) endAllSessions(ctx context.Context, sess session) (int, error) {
+	user := sess.User
 	all, err := s.userSessions(ctx, user)
 	if err != nil {
 		return 0, err
 	}
 	now := time.Now()
 	n := 0
+	ids := make([]string, 0, len(all))
 	for id, us := range all {
 		// The recorded expiry trails the last use by up to an hour.
 		if us.Revoked || !now.Before(us.ExpiresAt.Add(time.Hour)) || !now.Before(us.StartedAt.Add(s.cfg.SessionMaxAge)) {
 			continue
 		}
-		if err := s.endSession(ctx, session{ID: id, User: user}); err != nil {
+		if id != sess.ID {
+			ids = append(ids, id)
+		}
+	}
+	ids = append(ids, sess.ID)
+	for _, id := range ids {
+		if err := s.endSession(ctx, sess, id); err != nil {
 			return n, err
 		}
 		n++
@@ -431,9 +457,6 @@ type userRecord struct {
 	LegacySHA256 string
 	AvatarKey    string
 	CreatedAt    time.Time
-	// LastID is the stream sequence of the user's last fact: a credential
-	// upgrade appends only if nothing came after it.
-	LastID uint64
 }
 
 // userFromLog folds a user's profile facts.
@@ -475,7 +498,6 @@ func (s *Server) userFromLog(ctx context.Context, id string) (userRecord, bool, 
 			u.AvatarKey = d.Key
 		}
 	}
-	u.LastID = last.ID
 	return u, u.ID != "", nil
 }
 
@@ -496,11 +518,12 @@ func (s *Server) checkPassword(ctx context.Context, u userRecord, pw string) (bo
 			return false, nil
 		}
 		err := s.upgradePassword(ctx, u, pw)
-		if !events.IsWrongLastSequence(err) {
+		if e := (*events.Error)(nil); !errors.As(err, &e) || e.Code != events.CodeInvalidCredentials {
 			return err == nil, err
 		}
-		// The user's facts moved on meanwhile (a concurrent login upgraded
-		// them): decide again on what the log holds now.
+		// The validator found no legacy credential left to upgrade (a
+		// concurrent login upgraded it): decide again on what the log
+		// holds now.
 		var found bool
 		if u, found, err = s.userFromLog(ctx, u.ID); err != nil || !found {
 			return false, err
@@ -520,49 +543,24 @@ func legacyMatch(legacyHex, pw string) bool {
 }
 
 // upgradePassword replaces u's legacy credential with an argon2id hash of
-// pw, only if no other fact of u came first (it returns the wrong last
-// sequence error then).
+// pw. The validator refuses it with INVALID_CREDENTIALS when the credential
+// is no longer the legacy one.
 func (s *Server) upgradePassword(ctx context.Context, u userRecord, pw string) error {
 	hash, err := password.Hash(pw, s.cfg.Password)
 	if err != nil {
 		return err
 	}
-	f, err := events.NewFact(events.UserPasswordUpgraded, "", 0, u.ID, "", time.Now().UTC(), events.UserPasswordUpgradedData{PasswordHash: hash})
-	if err != nil {
+	if err := s.ask(ctx, events.CmdUserUpgradePassword, u.ID, "", "", events.UserUpgradePassword{PasswordHash: hash}); err != nil {
 		return err
-	}
-	b, err := f.Encode()
-	if err != nil {
-		return err
-	}
-	_, err = s.js.Publish(ctx, events.UserSubject(u.ID), b, jetstream.WithExpectLastSequencePerSubject(u.LastID))
-	if err != nil {
-		if events.IsWrongLastSequence(err) {
-			return err
-		}
-		return fmt.Errorf("append password upgrade: %w", err)
 	}
 	s.log.Info("legacy password upgraded to argon2id", "user", u.ID)
 	return nil
 }
 
-// register appends user.registered only if the username was never taken.
+// register takes u's username only if it was never taken: the validator
+// appends user.registered with the user subject's expected last sequence
+// 0, and refuses with USERNAME_TAKEN otherwise.
 func (s *Server) register(ctx context.Context, u userRecord) error {
-	f, err := events.NewFact(events.UserRegistered, "", 0, u.ID, "", u.CreatedAt,
-		events.UserRegisteredData{Username: u.ID, DisplayName: u.DisplayName, PasswordHash: u.PasswordHash})
-	if err != nil {
-		return err
-	}
-	b, err := f.Encode()
-	if err != nil {
-		return err
-	}
-	_, err = s.js.Publish(ctx, events.UserSubject(u.ID), b, jetstream.WithExpectLastSequencePerSubject(0))
-	if events.IsWrongLastSequence(err) {
-		return events.Errorf(events.CodeUsernameTaken, "that username is taken")
-	}
-	if err != nil {
-		return fmt.Errorf("append registration: %w", err)
-	}
-	return nil
+	return s.ask(ctx, events.CmdUserRegister, u.ID, "", "",
+		events.UserRegister{DisplayName: u.DisplayName, PasswordHash: u.PasswordHash})
 }

@@ -79,7 +79,9 @@ type Config struct {
 	// (default 10s); a gateway that dies leaves its users online for at most
 	// two beats.
 	PresenceBeat time.Duration
-	// JoinTimeout bounds the wait for a room:join decision (default 10s).
+	// JoinTimeout bounds the wait for a validator's decision: room:join and
+	// room:leave, and the REST commands (registration, sessions, avatar,
+	// room creation) (default 10s).
 	JoinTimeout time.Duration
 	// CommandLifetime is how long a command may wait for its decision
 	// (default events.CommandLifetime); AnswerGrace how long after that the

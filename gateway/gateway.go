@@ -245,7 +245,8 @@ func (s *Server) onOutcome(m *nats.Msg) {
 	}
 }
 
-// decide appends a command and waits for its outcome.
+// decide appends a command and waits for its outcome: a room:join or
+// room:leave, or a command of the REST API (ask).
 func (s *Server) decide(ctx context.Context, cmd events.Command) (events.Outcome, error) {
 	ch := make(chan events.Outcome, 1)
 	s.mu.Lock()
@@ -275,15 +276,18 @@ func (s *Server) appendCommand(ctx context.Context, cmd events.Command) error {
 	if err != nil {
 		return err
 	}
-	if !events.ValidRoomID(cmd.Room) {
-		// checkFrame refuses such an id first; this keeps one that a new
-		// path lets through out of the subject, where nats-server would
-		// close the connection over it.
+	subject := events.CommandSubject(cmd)
+	switch {
+	// checkFrame and the REST handlers refuse such ids first; this keeps
+	// one that a new path lets through out of the subject, where
+	// nats-server would close the connection over it.
+	case subject == "" && events.IsUserCommand(cmd.Type):
+		return events.Errorf(events.CodeInvalidUsername, "user: not a username")
+	case subject == "":
 		return events.Errorf(events.CodeInvalidRoom, "room: not a room id")
 	}
-	subject := events.RoomCmdSubject(cmd.Room)
 	if _, err := s.js.Publish(ctx, subject, b, jetstream.WithMsgID(cmd.ID)); err != nil {
-		s.log.Warn("append command", "cmd", cmd.ID, "room", cmd.Room, "err", err)
+		s.log.Warn("append command", "cmd", cmd.ID, "room", cmd.Room, "user", cmd.User, "err", err)
 		if !appendFailed(err) {
 			return errMaybeQueued
 		}

@@ -15,16 +15,15 @@ import (
 	"github.com/chillin-chat/chillin/events/password"
 	"github.com/chillin-chat/chillin/events/ratelimit"
 	"github.com/jackc/pgx/v5"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 )
 
 // Bounds of REST requests.
 const (
-	maxBody            = 64 << 10 // a request body, in bytes
-	maxDisplayName     = 64       // code points
-	maxRoomName        = 100
-	maxRoomDescription = 500
+	maxBody            = 64 << 10              // a request body, in bytes
+	maxDisplayName     = events.MaxDisplayName // code points
+	maxRoomName        = events.MaxRoomName
+	maxRoomDescription = events.MaxRoomDescription
 )
 
 func (s *Server) routes() http.Handler {
@@ -281,7 +280,7 @@ func (s *Server) dummyHash() string {
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
-	if err := s.endSession(r.Context(), sessionOf(r)); err != nil {
+	if err := s.endSession(r.Context(), sessionOf(r), sessionOf(r).ID); err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -292,7 +291,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 // handleLogoutAll revokes every session of the user, this one included,
 // and so closes all their sockets on every gateway.
 func (s *Server) handleLogoutAll(w http.ResponseWriter, r *http.Request) {
-	n, err := s.endAllSessions(r.Context(), sessionOf(r).User)
+	n, err := s.endAllSessions(r.Context(), sessionOf(r))
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -554,27 +553,19 @@ func (s *Server) handleCreateRoom(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	user := sessionOf(r).User
+	sess := sessionOf(r)
+	user := sess.User
 	now := time.Now().UTC()
-	f, err := events.NewFact(events.RoomCreated, id, 1, user, "", now, data)
+	// Create only if absent: the validator appends room.created with the
+	// room's expected last sequence 0, so two creators cannot both win.
+	err := s.ask(r.Context(), events.CmdRoomCreate, user, sess.ID, id, events.RoomCreate{
+		Name: data.Name, Description: data.Description, IsPrivate: data.IsPrivate, PasswordHash: data.PasswordHash,
+	})
 	if err != nil {
+		if e := (*events.Error)(nil); !errors.As(err, &e) {
+			s.log.Warn("create room", "room", id, "err", err)
+		}
 		s.fail(w, err)
-		return
-	}
-	b, err := f.Encode()
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	// Create only if absent: the log decides, so two creators cannot both win.
-	_, err = s.js.Publish(r.Context(), events.RoomSubject(id), b, jetstream.WithExpectLastSequencePerSubject(0))
-	if events.IsWrongLastSequence(err) {
-		s.fail(w, events.Errorf(events.CodeRoomExists, "a room with that name exists"))
-		return
-	}
-	if err != nil {
-		s.log.Warn("create room", "room", id, "err", err)
-		s.fail(w, events.Errorf(events.CodeUnavailable, "the room could not be created; try again"))
 		return
 	}
 	s.log.Info("room created", "room", id, "user", user)

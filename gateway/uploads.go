@@ -371,19 +371,11 @@ func (s *Server) handleAvatar(w http.ResponseWriter, r *http.Request) {
 		bad("avatar: %v", err)
 		return
 	}
-	f, err := events.NewFact(events.UserAvatarChanged, "", 0, user, "", time.Now().UTC(), events.UserAvatarChangedData{Key: req.Key})
-	if err != nil {
+	if err := s.ask(r.Context(), events.CmdUserSetAvatar, user, sessionOf(r).ID, "", events.UserSetAvatar{Key: req.Key}); err != nil {
+		if e := (*events.Error)(nil); !errors.As(err, &e) {
+			s.log.Warn("avatar: append", "user", user, "err", err)
+		}
 		s.fail(w, err)
-		return
-	}
-	b, err := f.Encode()
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	if _, err := s.js.Publish(ctx, events.UserSubject(user), b); err != nil {
-		s.log.Warn("avatar: append", "user", user, "err", err)
-		s.fail(w, events.Errorf(events.CodeUnavailable, "the avatar could not be saved; try again"))
 		return
 	}
 	u, err := s.user(ctx, user)

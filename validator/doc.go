@@ -1,6 +1,8 @@
-// Package validator is Chillin's single writer of room facts. Run consumes the
-// commands gateways append to CHAT_CMD, decides each against the room's state
-// folded from the log (session, membership, content, rate limit), appends the
+// Package validator is Chillin's single writer of room, user and session
+// facts: gateways append none. Run consumes the commands gateways append to
+// CHAT_CMD, decides each against the room's state folded from the log
+// (session, membership, content, rate limit), or a user command (users.go)
+// against the user's facts and the session directory, appends the
 // resulting fact to CHAT_EVT with an expected last subject sequence, records
 // refusals on the sender's rejection subject, and only then acks the command.
 //
@@ -19,7 +21,7 @@
 // checking that the cache is current; log message text, passwords or tokens.
 //
 // Concurrency: one pull loop per command partition hands each command to one
-// of Workers goroutines chosen by its subject (so by room); each worker owns
+// of Workers goroutines chosen by its subject (so by room, or by user); each worker owns
 // the room states of its rooms and decides its queue in order. Rooms on
 // different workers are decided in parallel; their facts are appended
 // together, as atomic batches of one committer goroutine (commit.go), so one

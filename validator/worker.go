@@ -126,6 +126,9 @@ func (w *worker) handle(ctx context.Context, it item) bool {
 // process decides cmd and records the outcome. A nil error means the
 // command is settled and may be acked.
 func (w *worker) process(ctx context.Context, cmd events.Command) error {
+	if events.IsUserCommand(cmd.Type) {
+		return w.processUser(ctx, cmd)
+	}
 	now := w.v.now()
 	if cmd.Expired(now) {
 		return w.expire(cmd)

@@ -49,27 +49,46 @@ var ErrMalformed = errors.New("password: malformed argon2id hash")
 // Verify reports whether secret matches the PHC string encoded, in constant
 // time with respect to the secret.
 func Verify(secret, encoded string) (bool, error) {
+	h, err := parse(encoded)
+	if err != nil {
+		return false, err
+	}
+	got := argon2.IDKey([]byte(secret), h.salt, h.p.Time, h.p.Memory, h.p.Threads, uint32(len(h.key)))
+	return subtle.ConstantTimeCompare(got, h.key) == 1, nil
+}
+
+// WellFormed reports whether encoded is an argon2id PHC string that Verify
+// accepts, without hashing anything.
+func WellFormed(encoded string) bool {
+	_, err := parse(encoded)
+	return err == nil
+}
+
+type phc struct {
+	p         Params
+	salt, key []byte
+}
+
+func parse(encoded string) (phc, error) {
 	parts := strings.Split(encoded, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" {
-		return false, ErrMalformed
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
+		return phc{}, ErrMalformed
 	}
 	var v int
 	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
-		return false, ErrMalformed
+		return phc{}, ErrMalformed
 	}
-	var p Params
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil ||
-		p.Memory == 0 || p.Time == 0 || p.Threads == 0 || p.Memory > 1<<22 || p.Time > 64 {
-		return false, ErrMalformed
+	var h phc
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &h.p.Memory, &h.p.Time, &h.p.Threads); err != nil ||
+		h.p.Memory == 0 || h.p.Time == 0 || h.p.Threads == 0 || h.p.Memory > 1<<22 || h.p.Time > 64 {
+		return phc{}, ErrMalformed
 	}
-	salt, err := b64.DecodeString(parts[4])
-	if err != nil || len(salt) < 8 {
-		return false, ErrMalformed
+	var err error
+	if h.salt, err = b64.DecodeString(parts[4]); err != nil || len(h.salt) < 8 {
+		return phc{}, ErrMalformed
 	}
-	want, err := b64.DecodeString(parts[5])
-	if err != nil || len(want) < 16 || len(want) > 64 {
-		return false, ErrMalformed
+	if h.key, err = b64.DecodeString(parts[5]); err != nil || len(h.key) < 16 || len(h.key) > 64 {
+		return phc{}, ErrMalformed
 	}
-	got := argon2.IDKey([]byte(secret), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
-	return subtle.ConstantTimeCompare(got, want) == 1, nil
+	return h, nil
 }

@@ -50,5 +50,15 @@ func TestVerifyMalformed(t *testing.T) {
 		if _, err := Verify("x", enc); err == nil {
 			t.Errorf("Verify accepted %q", enc)
 		}
+		if WellFormed(enc) {
+			t.Errorf("WellFormed accepted %q", enc)
+		}
+	}
+	h, err := Hash("secret", Params{Memory: 64, Time: 1, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !WellFormed(h) {
+		t.Errorf("WellFormed refused a hash of Hash: %q", h)
 	}
 }

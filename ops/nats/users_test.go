@@ -131,8 +131,8 @@ func TestUsersRefuseStrangers(t *testing.T) {
 }
 
 // Each service may do what its code does, and the server refuses the rest:
-// the gateway publishes commands but no rejection, never reads commands
-// nor deletes a stream; the projector appends nothing.
+// the gateway publishes commands but no fact and no rejection, never reads
+// commands nor deletes a stream; the projector appends nothing.
 func TestUsersPermissions(t *testing.T) {
 	s := startWithUsers(t)
 	val := connect(t, s, "validator")
@@ -147,16 +147,23 @@ func TestUsersPermissions(t *testing.T) {
 	if _, err := gw.js.Publish(ctxT(t), events.RoomCmdSubject("x"), []byte("{}")); err != nil {
 		t.Errorf("the gateway publishes a command: %v", err)
 	}
-	if _, err := gw.js.Publish(ctxT(t), events.SessionSubject("alice"), []byte("{}")); err != nil {
-		t.Errorf("the gateway appends a session fact: %v", err)
+	if _, err := gw.js.Publish(ctxT(t), events.UserCmdSubject("alice"), []byte("{}")); err != nil {
+		t.Errorf("the gateway publishes a user command: %v", err)
 	}
-	short, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-	defer cancel()
-	if _, err := gw.js.Publish(short, events.RejectedSubject("alice"), []byte("{}")); err == nil {
-		t.Error("the gateway appended a rejection")
-	}
-	if !gw.refused(t, events.RejectedSubject("alice")) {
-		t.Errorf("the server did not refuse the gateway's %s", events.RejectedSubject("alice"))
+	// A gateway taken over cannot forge a fact: not a room's (a message in
+	// any room), not a user's or a session's, not a rejection.
+	for _, subj := range []string{
+		events.RoomSubject("x"), events.UserSubject("alice"), events.SessionSubject("alice"),
+		events.RejectedSubject("alice"), events.RejSubject("alice"),
+	} {
+		short, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		if _, err := gw.js.Publish(short, subj, []byte("{}")); err == nil {
+			t.Errorf("the gateway appended to %s", subj)
+		}
+		cancel()
+		if !gw.refused(t, subj) {
+			t.Errorf("the server did not refuse the gateway's %s", subj)
+		}
 	}
 	if _, err := gw.nc.SubscribeSync("chat.cmd.>"); err != nil {
 		t.Fatal(err)
@@ -192,7 +199,7 @@ func TestUsersPermissions(t *testing.T) {
 	if got != 1 || batch.Error() != nil {
 		t.Errorf("the validator fetched %d commands (%v), want the gateway's one", got, batch.Error())
 	}
-	for _, subj := range []string{events.RoomSubject("x"), events.RejSubject("alice")} {
+	for _, subj := range []string{events.RoomSubject("x"), events.UserSubject("alice"), events.SessionSubject("alice"), events.RejSubject("alice")} {
 		if _, err := val.js.Publish(ctxT(t), subj, []byte("{}")); err != nil {
 			t.Errorf("the validator appends to %s: %v", subj, err)
 		}
@@ -216,10 +223,10 @@ func TestUsersPermissions(t *testing.T) {
 		facts++
 		_ = m.Ack()
 	}
-	// The gateway's session and the validator's room fact; the refusal is
-	// on CHAT_REJ.
-	if facts != 2 {
-		t.Errorf("the projector read %d facts, want 2", facts)
+	// The validator's room, user and session facts; the refusal is on
+	// CHAT_REJ, and the gateway appended none.
+	if facts != 3 {
+		t.Errorf("the projector read %d facts, want 3", facts)
 	}
 	evt, err := proj.js.Stream(ctxT(t), events.EvtStream)
 	if err != nil {

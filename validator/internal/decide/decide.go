@@ -20,7 +20,12 @@ type Input struct {
 	// when the log has no such session.
 	Session      Session
 	SessionKnown bool
-	Now          time.Time
+	// Target is the directory's entry for the session a session.end names
+	// (SessionTarget); TargetKnown is false when the log has no such
+	// session. Only DecideUser looks at them.
+	Target      Session
+	TargetKnown bool
+	Now         time.Time
 	// MaxTextRunes bounds a message's length in code points.
 	MaxTextRunes int
 	// Media: media storage is configured, so messages may have attachments.
@@ -110,6 +115,8 @@ func decide(r *Room, in Input) Decision {
 		return decideJoin(r, in)
 	case events.CmdRoomLeave:
 		return decideLeave(r, in)
+	case events.CmdRoomCreate:
+		return decideCreate(r, in)
 	}
 	return reject(events.Errorf(events.CodeBadRequest, "unknown command %q", cmd.Type))
 }
@@ -253,6 +260,27 @@ func decideLeave(r *Room, in Input) Decision {
 		return Decision{Confirm: true}
 	}
 	return appendFact(r, in, events.MemberLeft, events.MemberLeftData{})
+}
+
+// decideCreate creates the room if it has no fact yet. The room.created
+// fact is appended with the room's expected last sequence 0, so of two
+// creators deciding at once (on two instances, say) one wins and the other,
+// deciding again on the reloaded room, is told ROOM_EXISTS.
+func decideCreate(r *Room, in Input) Decision {
+	p, d, ok := payload[events.RoomCreate](in.Cmd)
+	if !ok {
+		return d
+	}
+	if e := p.Check(r.ID); e != nil {
+		return reject(e)
+	}
+	if r.Head > 0 {
+		// Facts are forever: a room that has one exists for good.
+		return reject(events.Errorf(events.CodeRoomExists, "a room with that name exists"))
+	}
+	return appendFact(r, in, events.RoomCreated, events.RoomCreatedData{
+		Name: p.Name, Description: p.Description, IsPrivate: p.IsPrivate, PasswordHash: p.PasswordHash,
+	})
 }
 
 // verifyPassword checks a room password against the room's argon2id PHC

@@ -14,6 +14,10 @@
 // at the session's absolute lifetime (start + CHILLIN_SESSION_MAX_AGE), so
 // the directory refuses a session past it without knowing that setting.
 //
+// The session facts the validator appends itself (session commands) are
+// folded at once as well (Record), so a revocation holds for the user's next
+// command on this instance without waiting for the feed.
+//
 // It owns the directory; it never writes to the log. A Directory is safe for
 // concurrent use: lookups and folding take one lock.
 package sessions

@@ -125,6 +125,15 @@ func (d *Directory) Lookup(ctx context.Context, user, id string) (s decide.Sessi
 	return s, known, nil
 }
 
+// Record folds a session fact this instance appended, so that the commands
+// it decides next see it before the live feed brings it (which folds it
+// again, to no effect).
+func (d *Directory) Record(s events.Stored) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.fold(s)
+}
+
 // get returns session id if the directory holds it, as the most recently
 // used. A session past its expiry is answered once more and evicted: it can
 // never be used again, and a later lookup reads it from the log.

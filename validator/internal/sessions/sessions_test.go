@@ -186,3 +186,26 @@ func TestDirectoryEvictsExpiredSessions(t *testing.T) {
 		t.Fatalf("the directory still holds %d sessions after the expired one was seen", n)
 	}
 }
+
+// A fact this instance appended holds at once, before the live feed brings
+// it: the feed of a directory that never saw the log cannot have.
+func TestDirectoryRecordsOwnFacts(t *testing.T) {
+	e := newEnv(t)
+	d := start(t, e)
+	d.Stop() // nothing comes from the feed from here on
+	for i, typ := range []string{events.SessionStarted, events.SessionRevoked} {
+		f, err := events.NewFact(typ, "", 0, "alice", "", time.Now(), events.SessionData{Session: "a1", ExpiresAt: time.Now().Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Record(events.Stored{ID: uint64(i + 1), Fact: f}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.mu.Lock()
+	s, ok := d.ss["a1"]
+	d.mu.Unlock()
+	if !ok || s.User != "alice" || !s.Revoked {
+		t.Fatalf("after recording a start and a revocation: %+v (held %v)", s, ok)
+	}
+}
