@@ -15,7 +15,7 @@ import (
 // environment and log file, which can be stopped, killed and started again
 // on the same addresses.
 type Proc struct {
-	// Name is the process's name in the cluster: gateway-1, validator-2, nats…
+	// Name is the process's name in the cluster: gateway-1, validator-2, nats-3…
 	Name string
 	// Addr is the host:port of its HTTP endpoints: the gateway's API, the
 	// validator's and projector's /health, /ready and /metrics, nginx's
@@ -24,6 +24,9 @@ type Proc struct {
 	// Pprof is the host:port of a service's Go profiles (/debug/pprof/);
 	// empty for nginx and NATS.
 	Pprof string
+	// URL is a NATS node's client URL, nats://host:port; empty for the
+	// other processes.
+	URL string
 	// Log is the file its standard output and error go to.
 	Log string
 
