@@ -10,13 +10,16 @@
 // its own log file.
 //
 // ops/cmd/chillin-cluster is its command-line front (make cluster); the tests
-// beside this file use it to check failover, graceful shutdown, work shared
-// by several instances, and the metrics endpoints.
+// beside this file use it to check failover of gateways and of NATS nodes
+// (a stream leader killed, a node frozen, every node killed at once),
+// graceful shutdown, work shared by several instances, and the metrics
+// endpoints.
 //
 // It owns the child processes it starts: it starts them in dependency order
 // and waits until each is ready, reports a process that exits without being
-// asked to (Exits) and never restarts one by itself, and stops them all in
-// the order that loses nothing (Stop). Children run in their own process
+// asked to (Exits) and never restarts one by itself (a caller may, with
+// Proc.Start, after a fault injected with Proc.Signal or Proc.Pause), and
+// stops them all in the order that loses nothing (Stop). Children run in their own process
 // group, so a terminal's Ctrl-C reaches the runner only, and get SIGTERM if
 // the runner dies.
 //

@@ -109,13 +109,25 @@ func (p *Proc) Running() bool {
 
 // Signal sends sig to the running process, as an intended stop: its exit is
 // not reported as unexpected.
-func (p *Proc) Signal(sig os.Signal) error {
+func (p *Proc) Signal(sig os.Signal) error { return p.signal(sig, true) }
+
+// Pause freezes the running process (SIGSTOP) until Resume: it holds its
+// connections and answers nothing, as a machine that hangs. A paused
+// process cannot stop gracefully; Stop kills it after its timeout.
+func (p *Proc) Pause() error { return p.signal(syscall.SIGSTOP, false) }
+
+// Resume lets a paused process run on (SIGCONT).
+func (p *Proc) Resume() error { return p.signal(syscall.SIGCONT, false) }
+
+func (p *Proc) signal(sig os.Signal, stop bool) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cmd == nil || p.state != nil {
 		return fmt.Errorf("%s is not running", p.Name)
 	}
-	p.stopping = true
+	if stop {
+		p.stopping = true
+	}
 	return p.cmd.Process.Signal(sig)
 }
 
