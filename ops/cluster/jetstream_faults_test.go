@@ -27,7 +27,7 @@ import (
 // sockets), in the end every message is confirmed, and confirmed once: each
 // is in CHAT_EVT and in Postgres exactly once, every room's seqs run from 1
 // to its head without a gap, and every client saw every fact of its room
-// exactly as the log holds it (checkBurst).
+// exactly as the log holds it (burst.check).
 
 // The leader of CHAT_EVT is killed: the two other nodes elect a leader and
 // carry on, and the killed node, started again, catches up.
@@ -55,8 +55,9 @@ func TestStreamLeaderKilledDuringBurst(t *testing.T) {
 }
 
 // One node, the leader of CHAT_EVT, is frozen (SIGSTOP) for 10 s and then
-// let go (SIGCONT): it comes back as a follower of whoever the others
-// elected, and nothing it held as the old leader is lost or doubled.
+// let go (SIGCONT): the two others elect a leader meanwhile, the node
+// rejoins and catches up, and nothing is lost or doubled of what it held as
+// the old leader.
 func TestNodeFrozenDuringBurst(t *testing.T) {
 	s := start(t, faultEnv)
 	b := startBurst(t, s, 350, 40*time.Millisecond)
