@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,9 +29,10 @@ import (
 type Config struct {
 	// Bin is the folder holding the Binaries (see Build).
 	Bin string
-	// Dir is the cluster's working folder: the JetStream store, nginx's
-	// configuration and one log file per process (logs/<name>.log). It is
-	// kept, so a cluster started again on it keeps its log of facts.
+	// Dir is the cluster's working folder: each NATS node's JetStream store
+	// (nats/<node>), nginx's configuration and one log file per process
+	// (logs/<name>.log). It is kept, so a cluster started again on it keeps
+	// its log of facts.
 	Dir string
 	// Nginx is the nginx program (default: nginx on PATH, else
 	// /usr/sbin/nginx).
@@ -46,8 +48,9 @@ type Config struct {
 	RedisURL    string
 	RedisPrefix string
 	// UnsafeDeferredSync has JetStream acknowledge writes before they are
-	// synced to disk (NATS sync_interval 2m0s): a power cut can lose
-	// confirmed messages. By default every write is synced first.
+	// synced to disk (NATS sync_interval 2m0s): a power cut of the machine
+	// can lose confirmed messages. By default every write is synced first,
+	// and acknowledged once a quorum of the nodes (two of three) holds it.
 	UnsafeDeferredSync bool
 	// Env is given to every service besides the addresses the cluster
 	// sets itself (for example CHILLIN_RATE_LIMIT, CHILLIN_WS_FRAME_RATE,
@@ -68,10 +71,13 @@ type Config struct {
 type Cluster struct {
 	// URL is nginx's address, the cluster's front door: http://host:port.
 	URL string
-	// NATSURL is the NATS server's client URL.
+	// NATSURL is every NATS node's client URL, comma-separated, as the
+	// services get it: a client fails over to another node.
 	NATSURL string
 
-	NATS                             *Proc
+	// NATS are the nodes of the JetStream cluster, nats-1…nats-3 (also
+	// their server names).
+	NATS                             []*Proc
 	Gateways, Validators, Projectors []*Proc
 	Nginx                            *Proc
 
@@ -106,7 +112,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 			_ = c.Stop()
 		}
 	}()
-	for _, group := range [][]*Proc{{c.NATS}, c.Validators, c.Projectors, c.Gateways, {c.Nginx}} {
+	for _, group := range [][]*Proc{c.NATS, c.Validators, c.Projectors, c.Gateways, {c.Nginx}} {
 		for _, p := range group {
 			if err := p.Start(); err != nil {
 				return nil, err
@@ -193,6 +199,9 @@ func (c *Cluster) define() error {
 			bin: bin, args: args, env: environ(env), readyPath: readyPath, output: cfg.Output, onExit: c.exited,
 		}, nil
 	}
+	if err := c.defineNATS(addr); err != nil {
+		return err
+	}
 	service := func(extra map[string]string) map[string]string {
 		env := maps.Clone(cfg.Env)
 		if env == nil {
@@ -200,33 +209,15 @@ func (c *Cluster) define() error {
 		}
 		env["CHILLIN_REDIS_URL"] = cfg.RedisURL
 		env["CHILLIN_REDIS_PREFIX"] = cfg.RedisPrefix
+		env["CHILLIN_NATS_URL"] = c.NATSURL
+		env["CHILLIN_STREAM_REPLICAS"] = strconv.Itoa(len(c.NATS))
 		maps.Copy(env, extra)
 		return env
 	}
 
-	// NATS: Addr is its monitoring address; the client port is another.
-	clientAddr, err := addr()
-	if err != nil {
-		return err
-	}
-	host, port, _ := net.SplitHostPort(clientAddr)
-	c.NATSURL = "nats://" + clientAddr
-	conf := filepath.Join(cfg.Dir, "nats.conf")
-	if err := os.WriteFile(conf, natsconf.Single, 0o644); err != nil {
-		return err
-	}
-	if c.NATS, err = proc("nats", filepath.Join(cfg.Bin, "nats-server"), "/healthz?js-enabled-only=true", []string{"-c", conf}, nil); err != nil {
-		return err
-	}
-	_, monitorPort, _ := net.SplitHostPort(c.NATS.Addr)
-	c.NATS.env = environ(map[string]string{
-		"NATS_SERVER_NAME": "chillin-cluster", "NATS_HOST": host, "NATS_PORT": port, "NATS_HTTP_PORT": monitorPort,
-		"NATS_STORE_DIR": filepath.Join(cfg.Dir, "nats"), "NATS_SYNC_INTERVAL": natsconf.SyncInterval(!cfg.UnsafeDeferredSync),
-	})
-
 	for i := range cfg.Validators {
 		p, err := proc(fmt.Sprint("validator-", i+1), filepath.Join(cfg.Bin, "validator"), "/ready", nil,
-			service(map[string]string{"CHILLIN_NATS_URL": c.NATSURL, "CHILLIN_UNSAFE_DEFERRED_SYNC": fmt.Sprint(cfg.UnsafeDeferredSync)}))
+			service(map[string]string{"CHILLIN_UNSAFE_DEFERRED_SYNC": fmt.Sprint(cfg.UnsafeDeferredSync)}))
 		if err != nil {
 			return err
 		}
@@ -234,7 +225,7 @@ func (c *Cluster) define() error {
 	}
 	for i := range cfg.Projectors {
 		p, err := proc(fmt.Sprint("projector-", i+1), filepath.Join(cfg.Bin, "projector"), "/ready", nil,
-			service(map[string]string{"CHILLIN_NATS_URL": c.NATSURL, "CHILLIN_POSTGRES_URL": cfg.PostgresURL}))
+			service(map[string]string{"CHILLIN_POSTGRES_URL": cfg.PostgresURL}))
 		if err != nil {
 			return err
 		}
@@ -243,7 +234,7 @@ func (c *Cluster) define() error {
 	var upstreams []string
 	for i := range cfg.Gateways {
 		p, err := proc(fmt.Sprint("gateway-", i+1), filepath.Join(cfg.Bin, "gateway"), "/ready", nil,
-			service(map[string]string{"CHILLIN_NATS_URL": c.NATSURL, "CHILLIN_POSTGRES_URL": cfg.PostgresURL, "CHILLIN_TRUSTED_PROXIES": "127.0.0.1"}))
+			service(map[string]string{"CHILLIN_POSTGRES_URL": cfg.PostgresURL, "CHILLIN_TRUSTED_PROXIES": "127.0.0.1"}))
 		if err != nil {
 			return err
 		}
@@ -279,12 +270,63 @@ func (c *Cluster) define() error {
 	return nil
 }
 
+// natsNodes is how many NATS servers the cluster runs: the fewest that keep
+// a quorum (and so accept writes) with one of them down.
+const natsNodes = 3
+
+// defineNATS lays out the NATS nodes nats-1…nats-3 (their server names too):
+// each a client port, a cluster port for the routes between them, a
+// monitoring port (its Addr) and a store of its own under Dir/nats.
+func (c *Cluster) defineNATS(addr func() (string, error)) error {
+	cfg := c.cfg
+	conf := filepath.Join(cfg.Dir, "nats.conf")
+	if err := os.WriteFile(conf, natsconf.Local, 0o644); err != nil {
+		return err
+	}
+	var clients, routes, monitors [natsNodes]string
+	for i := range natsNodes {
+		for _, a := range []*string{&clients[i], &routes[i], &monitors[i]} {
+			var err error
+			if *a, err = addr(); err != nil {
+				return err
+			}
+		}
+	}
+	urls := make([]string, natsNodes)
+	for i := range natsNodes {
+		name := fmt.Sprint("nats-", i+1)
+		host, port, _ := net.SplitHostPort(clients[i])
+		_, clusterPort, _ := net.SplitHostPort(routes[i])
+		_, monitorPort, _ := net.SplitHostPort(monitors[i])
+		c.NATS = append(c.NATS, &Proc{
+			Name: name, Addr: monitors[i], URL: "nats://" + clients[i], Log: filepath.Join(cfg.Dir, "logs", name+".log"),
+			bin: filepath.Join(cfg.Bin, "nats-server"), args: []string{"-c", conf},
+			env: environ(map[string]string{
+				"NATS_SERVER_NAME": name, "NATS_HOST": host, "NATS_PORT": port, "NATS_HTTP_PORT": monitorPort,
+				"NATS_CLUSTER_PORT": clusterPort, "NATS_ROUTES": natsconf.Routes(routes[:]),
+				"NATS_STORE_DIR": natsStore(cfg.Dir, name), "NATS_SYNC_INTERVAL": natsconf.SyncInterval(!cfg.UnsafeDeferredSync),
+			}),
+			// Ready once the node knows the meta leader and every stream
+			// and consumer it holds is current.
+			readyPath: "/healthz", output: cfg.Output, onExit: c.exited,
+		})
+		urls[i] = c.NATS[i].URL
+	}
+	c.NATSURL = strings.Join(urls, ",")
+	return nil
+}
+
+// natsStore is the JetStream store folder of the NATS node name.
+func natsStore(dir, name string) string { return filepath.Join(dir, "nats", name) }
+
 // checkProjectionMatchesLog refuses a database that holds a projection when
 // the JetStream store is new: that projection belongs to another log, and
 // the pg projector would skip this log's facts up to its checkpoint.
 func checkProjectionMatchesLog(ctx context.Context, cfg Config) error {
-	if _, err := os.Stat(filepath.Join(cfg.Dir, "nats")); err == nil {
-		return nil
+	for i := range natsNodes {
+		if _, err := os.Stat(natsStore(cfg.Dir, fmt.Sprint("nats-", i+1))); err == nil {
+			return nil
+		}
 	}
 	conn, err := pgx.Connect(ctx, cfg.PostgresURL)
 	if err != nil {
@@ -365,15 +407,17 @@ func (c *Cluster) Exits() <-chan *Proc { return c.exits }
 
 // Procs are every process, in start order.
 func (c *Cluster) Procs() []*Proc {
-	out := []*Proc{c.NATS}
+	out := slices.Clone(c.NATS)
 	out = append(out, c.Validators...)
 	out = append(out, c.Projectors...)
 	out = append(out, c.Gateways...)
 	return append(out, c.Nginx)
 }
 
-// WaitReady waits until p's readiness endpoint answers 200 (NATS: /healthz
-// with JetStream; services: /ready; nginx: a gateway's /health through it).
+// WaitReady waits until p's readiness endpoint answers 200 (a NATS node:
+// /healthz, which needs the cluster's meta leader and every stream and
+// consumer on the node current; services: /ready; nginx: a gateway's
+// /health through it).
 // It fails at once if p exits meanwhile.
 func (c *Cluster) WaitReady(ctx context.Context, p *Proc) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.StartTimeout)
@@ -415,7 +459,7 @@ func (c *Cluster) WaitReady(ctx context.Context, p *Proc) error {
 // then is killed. The error names every process that did not stop cleanly.
 func (c *Cluster) Stop() error {
 	var errs []error
-	for _, group := range [][]*Proc{{c.Nginx}, c.Gateways, append(slices.Clone(c.Validators), c.Projectors...), {c.NATS}} {
+	for _, group := range [][]*Proc{{c.Nginx}, c.Gateways, append(slices.Clone(c.Validators), c.Projectors...), c.NATS} {
 		var (
 			wg sync.WaitGroup
 			mu sync.Mutex

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/chillin-chat/chillin/events/opshttp/opshttptest"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -61,7 +62,7 @@ func TestConversationThroughNginx(t *testing.T) {
 
 	// Readiness of every process.
 	for _, p := range s.Procs() {
-		if p == s.NATS || p == s.Nginx {
+		if slices.Contains(s.NATS, p) || p == s.Nginx {
 			continue
 		}
 		if code := get(t, "http://"+p.Addr+"/ready"); code != http.StatusOK {

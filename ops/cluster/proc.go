@@ -15,7 +15,7 @@ import (
 // environment and log file, which can be stopped, killed and started again
 // on the same addresses.
 type Proc struct {
-	// Name is the process's name in the cluster: gateway-1, validator-2, nats…
+	// Name is the process's name in the cluster: gateway-1, validator-2, nats-3…
 	Name string
 	// Addr is the host:port of its HTTP endpoints: the gateway's API, the
 	// validator's and projector's /health, /ready and /metrics, nginx's
@@ -24,6 +24,9 @@ type Proc struct {
 	// Pprof is the host:port of a service's Go profiles (/debug/pprof/);
 	// empty for nginx and NATS.
 	Pprof string
+	// URL is a NATS node's client URL, nats://host:port; empty for the
+	// other processes.
+	URL string
 	// Log is the file its standard output and error go to.
 	Log string
 
@@ -106,13 +109,25 @@ func (p *Proc) Running() bool {
 
 // Signal sends sig to the running process, as an intended stop: its exit is
 // not reported as unexpected.
-func (p *Proc) Signal(sig os.Signal) error {
+func (p *Proc) Signal(sig os.Signal) error { return p.signal(sig, true) }
+
+// Pause freezes the running process (SIGSTOP) until Resume: it holds its
+// connections and answers nothing, as a machine that hangs. A paused
+// process cannot stop gracefully; Stop kills it after its timeout.
+func (p *Proc) Pause() error { return p.signal(syscall.SIGSTOP, false) }
+
+// Resume lets a paused process run on (SIGCONT).
+func (p *Proc) Resume() error { return p.signal(syscall.SIGCONT, false) }
+
+func (p *Proc) signal(sig os.Signal, stop bool) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cmd == nil || p.state != nil {
 		return fmt.Errorf("%s is not running", p.Name)
 	}
-	p.stopping = true
+	if stop {
+		p.stopping = true
+	}
 	return p.cmd.Process.Signal(sig)
 }
 

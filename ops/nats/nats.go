@@ -1,7 +1,7 @@
 // Package nats holds the NATS server configuration files of Chillin's
-// deployments: single.conf, the one JetStream server of the local cluster
-// (ops/cluster fills in its variables), and cluster.conf, a node of the
-// three-node JetStream cluster of compose.yml, which includes users.conf:
+// deployments: local.conf, a node of the local cluster's three JetStream
+// servers (ops/cluster fills in its variables), and cluster.conf, a node of
+// the three-node JetStream cluster of compose.yml, which includes users.conf:
 // a user per service, each with the subjects it may publish and subscribe
 // to. Both take sync_interval from NATS_SYNC_INTERVAL: "always", the
 // default, syncs every write before it is acknowledged.
@@ -10,13 +10,17 @@
 // (UsersOptions); it never starts a server.
 package nats
 
-import _ "embed"
+import (
+	_ "embed"
+	"strings"
+)
 
-// Single is single.conf. It reads NATS_SERVER_NAME, NATS_HOST, NATS_PORT,
-// NATS_HTTP_PORT, NATS_STORE_DIR and NATS_SYNC_INTERVAL from the environment.
+// Local is local.conf. It reads NATS_SERVER_NAME, NATS_HOST, NATS_PORT,
+// NATS_HTTP_PORT, NATS_CLUSTER_PORT, NATS_ROUTES (see Routes),
+// NATS_STORE_DIR and NATS_SYNC_INTERVAL from the environment.
 //
-//go:embed single.conf
-var Single []byte
+//go:embed local.conf
+var Local []byte
 
 // Cluster is cluster.conf. It reads NATS_SERVER_NAME and NATS_SYNC_INTERVAL,
 // and includes users.conf from its own folder.
@@ -39,4 +43,15 @@ func SyncInterval(synced bool) string {
 		return "always"
 	}
 	return "2m0s"
+}
+
+// Routes is NATS_ROUTES for nodes whose cluster ports listen at addrs
+// (host:port): a configuration array of their route URLs. A node's own
+// address among them is fine; the server skips it.
+func Routes(addrs []string) string {
+	urls := make([]string, len(addrs))
+	for i, a := range addrs {
+		urls[i] = "nats-route://" + a
+	}
+	return "[" + strings.Join(urls, ", ") + "]"
 }

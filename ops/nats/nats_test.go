@@ -5,9 +5,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 
 	natsconf "github.com/chillin-chat/chillin/ops/nats"
 )
@@ -30,7 +33,7 @@ func buildServer(t *testing.T) string {
 func TestServerAcceptsTheConfigs(t *testing.T) {
 	bin := buildServer(t)
 	dir := t.TempDir()
-	files := map[string][]byte{"single.conf": natsconf.Single, "cluster.conf": natsconf.Cluster}
+	files := map[string][]byte{"local.conf": natsconf.Local, "cluster.conf": natsconf.Cluster}
 	if err := os.WriteFile(filepath.Join(dir, "users.conf"), natsconf.Users, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -38,8 +41,8 @@ func TestServerAcceptsTheConfigs(t *testing.T) {
 		file, sync string
 		ok         bool
 	}{
-		{"single.conf", natsconf.SyncInterval(true), true},
-		{"single.conf", natsconf.SyncInterval(false), true},
+		{"local.conf", natsconf.SyncInterval(true), true},
+		{"local.conf", natsconf.SyncInterval(false), true},
 		{"cluster.conf", natsconf.SyncInterval(true), true},
 		{"cluster.conf", natsconf.SyncInterval(false), true},
 		{"cluster.conf", "30s", true},
@@ -54,7 +57,8 @@ func TestServerAcceptsTheConfigs(t *testing.T) {
 			cmd := exec.Command(bin, "-t", "-c", path)
 			cmd.Env = []string{
 				"NATS_SERVER_NAME=nats-1", "NATS_SYNC_INTERVAL=" + tc.sync, "NATS_HOST=127.0.0.1", "NATS_PORT=4222",
-				"NATS_HTTP_PORT=8222", "NATS_STORE_DIR=" + filepath.Join(dir, "store"),
+				"NATS_HTTP_PORT=8222", "NATS_STORE_DIR=" + filepath.Join(dir, "store"), "NATS_CLUSTER_PORT=6222",
+				"NATS_ROUTES=" + natsconf.Routes([]string{"127.0.0.1:6222", "127.0.0.1:6223", "127.0.0.1:6224"}),
 				"NATS_GATEWAY_PASSWORD=g", "NATS_VALIDATOR_PASSWORD=v", "NATS_PROJECTOR_PASSWORD=p", "NATS_ADMIN_PASSWORD=a",
 			}
 			out, err := cmd.CombinedOutput()
@@ -71,5 +75,38 @@ func TestServerAcceptsTheConfigs(t *testing.T) {
 func TestSyncInterval(t *testing.T) {
 	if natsconf.SyncInterval(true) != "always" || natsconf.SyncInterval(false) != "2m0s" {
 		t.Fatal(natsconf.SyncInterval(true), natsconf.SyncInterval(false))
+	}
+}
+
+// A local node reads its cluster port and every node's route from the
+// environment, as ops/cluster sets them.
+func TestLocalNodeRoutes(t *testing.T) {
+	addrs := []string{"127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003"}
+	if got, want := natsconf.Routes(addrs[:2]), "[nats-route://127.0.0.1:7001, nats-route://127.0.0.1:7002]"; got != want {
+		t.Fatalf("Routes = %q, want %q", got, want)
+	}
+	for k, v := range map[string]string{
+		"NATS_SERVER_NAME": "nats-2", "NATS_HOST": "127.0.0.1", "NATS_PORT": "7100", "NATS_HTTP_PORT": "7200",
+		"NATS_CLUSTER_PORT": "7002", "NATS_ROUTES": natsconf.Routes(addrs),
+		"NATS_STORE_DIR": t.TempDir(), "NATS_SYNC_INTERVAL": natsconf.SyncInterval(true),
+	} {
+		t.Setenv(k, v)
+	}
+	conf := filepath.Join(t.TempDir(), "local.conf")
+	if err := os.WriteFile(conf, natsconf.Local, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := server.ProcessConfigFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var routes []string
+	for _, u := range opts.Routes {
+		routes = append(routes, u.Host)
+	}
+	if opts.ServerName != "nats-2" || opts.Cluster.Name != "chillin" || opts.Cluster.Host != "127.0.0.1" ||
+		opts.Cluster.Port != 7002 || !slices.Equal(routes, addrs) || !opts.SyncAlways {
+		t.Fatalf("server %q cluster %q at %s:%d, routes %v, sync always %v", opts.ServerName, opts.Cluster.Name,
+			opts.Cluster.Host, opts.Cluster.Port, routes, opts.SyncAlways)
 	}
 }

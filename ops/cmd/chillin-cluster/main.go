@@ -1,7 +1,8 @@
 // Command chillin-cluster runs a whole Chillin deployment on this machine as
-// separate processes: a NATS JetStream server, two gateways, two validators
-// and two projectors (their real binaries, built first), and nginx in front
-// of the gateways, all on free loopback ports. It prints the addresses,
+// separate processes: a cluster of three NATS JetStream servers (streams
+// replicated on all three), two gateways, two validators and two projectors
+// (their real binaries, built first), and nginx in front of the gateways,
+// all on free loopback ports. It prints the addresses,
 // reports any process that exits (and restarts none), and on Ctrl-C or
 // SIGTERM stops everything in order. `make cluster` runs it.
 package main
@@ -17,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -61,7 +63,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var cfg cluster.Config
 	build := fs.Bool("build", true, "build the binaries into -bin first (needs the go command and this repository)")
 	fs.StringVar(&cfg.Bin, "bin", env("CHILLIN_CLUSTER_BIN", "var/cluster/bin"), "folder of the gateway, validator, projector and nats-server binaries (CHILLIN_CLUSTER_BIN)")
-	fs.StringVar(&cfg.Dir, "dir", env("CHILLIN_CLUSTER_DIR", "var/cluster"), "working folder: JetStream store, nginx config, logs (CHILLIN_CLUSTER_DIR)")
+	fs.StringVar(&cfg.Dir, "dir", env("CHILLIN_CLUSTER_DIR", "var/cluster"), "working folder: the NATS nodes' JetStream stores, nginx config, logs (CHILLIN_CLUSTER_DIR)")
 	fs.StringVar(&cfg.Nginx, "nginx", env("CHILLIN_NGINX", ""), "nginx program (default: nginx on PATH) (CHILLIN_NGINX)")
 	fs.StringVar(&cfg.Host, "host", "127.0.0.1", "loopback address every process listens on")
 	pg := fs.String("postgres", env("CHILLIN_CLUSTER_POSTGRES_URL", ""), "projection database (default: CHILLIN_POSTGRES_URL's server, database chillin_cluster) (CHILLIN_CLUSTER_POSTGRES_URL)")
@@ -154,14 +156,15 @@ func printAddresses(w io.Writer, c *cluster.Cluster, logs string) {
 	for i, g := range c.Gateways {
 		names[i] = g.Name
 	}
-	fmt.Fprintf(w, "Chillin cluster is running at %s (nginx → %s). Ctrl-C stops it.\n\n", c.URL, strings.Join(names, ", "))
+	fmt.Fprintf(w, "Chillin cluster is running at %s (nginx → %s). Ctrl-C stops it.\n", c.URL, strings.Join(names, ", "))
+	fmt.Fprintf(w, "NATS: %d JetStream nodes, streams replicated on each: %s\n\n", len(c.NATS), c.NATSURL)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "process\tpid\tendpoints")
 	for _, p := range c.Procs() {
 		var what string
 		switch {
-		case p == c.NATS:
-			what = c.NATSURL + " (monitoring http://" + p.Addr + "/varz)"
+		case slices.Contains(c.NATS, p):
+			what = p.URL + " (monitoring http://" + p.Addr + "/varz)"
 		case p == c.Nginx:
 			what = "http://" + p.Addr + "/"
 		case strings.HasPrefix(p.Name, "gateway"):

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/chillin-chat/chillin/ops/cluster"
 )
 
 func TestClusterDatabase(t *testing.T) {
@@ -38,5 +41,47 @@ func TestRunRefusesBadArguments(t *testing.T) {
 				t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// The listing names every process with its pid and endpoints, one per line,
+// in the columns ops/scripts/bench.sh reads: the front's URL after
+// "Chillin cluster is running at", and a gateway's or projector's address
+// as the third field of its line.
+func TestPrintAddresses(t *testing.T) {
+	c := &cluster.Cluster{
+		URL: "http://127.0.0.1:8000", NATSURL: "nats://127.0.0.1:4001,nats://127.0.0.1:4002,nats://127.0.0.1:4003",
+		Gateways:   []*cluster.Proc{{Name: "gateway-1", Addr: "127.0.0.1:8001", Pprof: "127.0.0.1:8101"}, {Name: "gateway-2", Addr: "127.0.0.1:8002"}},
+		Validators: []*cluster.Proc{{Name: "validator-1", Addr: "127.0.0.1:8003"}},
+		Projectors: []*cluster.Proc{{Name: "projector-1", Addr: "127.0.0.1:8004"}},
+		Nginx:      &cluster.Proc{Name: "nginx", Addr: "127.0.0.1:8000"},
+	}
+	for i := range 3 {
+		c.NATS = append(c.NATS, &cluster.Proc{Name: fmt.Sprint("nats-", i+1), Addr: fmt.Sprint("127.0.0.1:822", i+1), URL: fmt.Sprint("nats://127.0.0.1:400", i+1)})
+	}
+	var b strings.Builder
+	printAddresses(&b, c, "var/cluster/logs")
+	out := b.String()
+	if !strings.HasPrefix(out, "Chillin cluster is running at http://127.0.0.1:8000 (nginx → gateway-1, gateway-2).") ||
+		!strings.Contains(out, "NATS: 3 JetStream nodes, streams replicated on each: "+c.NATSURL+"\n") {
+		t.Fatalf("header:\n%s", out)
+	}
+	third := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) >= 3 {
+			third[f[0]] = f[2]
+		}
+	}
+	for name, want := range map[string]string{
+		"nats-1": "nats://127.0.0.1:4001", "nats-2": "nats://127.0.0.1:4002", "nats-3": "nats://127.0.0.1:4003",
+		"gateway-1": "http://127.0.0.1:8001/", "gateway-2": "http://127.0.0.1:8002/",
+		"validator-1": "http://127.0.0.1:8003/metrics", "projector-1": "http://127.0.0.1:8004/metrics", "nginx": "http://127.0.0.1:8000/",
+	} {
+		if third[name] != want {
+			t.Errorf("%s's line has %q as its address, want %q\n%s", name, third[name], want, out)
+		}
+	}
+	if !strings.Contains(out, "profiles http://127.0.0.1:8101/debug/pprof/") {
+		t.Errorf("gateway-1's profiles address missing:\n%s", out)
 	}
 }
