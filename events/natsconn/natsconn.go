@@ -30,6 +30,13 @@ var ErrClosed = errors.New("nats connection closed for good")
 // reconnectWait is the pause between two reconnect attempts.
 const reconnectWait = time.Second
 
+// A connection pings its server every pingInterval and gives it up when
+// maxPingsOut pings go unanswered.
+const (
+	pingInterval = 5 * time.Second
+	maxPingsOut  = 3
+)
+
 // Connect dials url as the named client. It returns the connection and a
 // context derived from ctx that ends when the connection is closed for good
 // (not by the service's own Close after ctx ended). opts come after the
@@ -45,6 +52,11 @@ func Connect(ctx context.Context, url, name string, log *slog.Logger, opts ...na
 		// is back. Whoever published knows it was not sent, and a command
 		// or fact never reaches the log after its sender gave up on it.
 		nats.ReconnectBufSize(-1),
+		// A server that stops answering (hung, frozen, cut off) is given
+		// up on within about 20 s, not the client's default minutes, and
+		// the connection moves to another server of the cluster.
+		nats.PingInterval(pingInterval),
+		nats.MaxPingsOutstanding(maxPingsOut),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				log.Warn("nats disconnected", "err", err)
