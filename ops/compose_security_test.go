@@ -190,6 +190,9 @@ func TestComposeNATSUsers(t *testing.T) {
 		{"gateway", events.RoomCmdSubject("x"), true},
 		{"gateway", events.UserCmdSubject("alice"), true},
 		{"gateway", "chat.evt.>", false},
+		{"gateway", events.RoomSubject("x"), false},
+		{"gateway", events.UserSubject("alice"), false},
+		{"gateway", events.SessionSubject("alice"), false},
 		{"gateway", events.RejectedSubject("alice"), false},
 		{"gateway", "chat.reply.gw1.x", false},
 		{"gateway", "$JS.API.STREAM.CREATE.CHAT_EVT", false},
@@ -200,8 +203,9 @@ func TestComposeNATSUsers(t *testing.T) {
 		{"validator", events.RejSubject("alice"), true},
 		{"validator", events.RejectedSubject("alice"), false},
 		{"validator", "$JS.API.STREAM.MSG.GET.CHAT_CMD", true},
-		{"validator", events.SessionSubject("alice"), false},
-		{"validator", events.UserSubject("alice"), false},
+		// The validator appends every fact, accounts and sessions included.
+		{"validator", events.SessionSubject("alice"), true},
+		{"validator", events.UserSubject("alice"), true},
 		{"validator", events.RoomCmdSubject("x"), false},
 		{"validator", "$JS.API.STREAM.CREATE.CHAT_EVT", true},
 		{"projector", "chat.evt.>", false},
@@ -361,4 +365,25 @@ func TestComposeRedisACL(t *testing.T) {
 			t.Errorf("GET without a user: %v, want NOPERM", err)
 		}
 	})
+}
+
+// The gateways believe X-Forwarded-For from nginx alone: its fixed address on
+// the one network it shares with them.
+func TestComposeTrustedProxy(t *testing.T) {
+	p := loadCompose(t)
+	nginx := p.Services["nginx"]
+	edge := nginx.Networks["edge"]
+	if edge == nil || edge.Ipv4Address == "" || len(nginx.Networks) != 1 {
+		t.Fatalf("nginx networks %v: want the edge network alone, at a fixed address", nginx.Networks)
+	}
+	for _, name := range []string{"gateway-1", "gateway-2"} {
+		gw := p.Services[name]
+		v := gw.Environment["CHILLIN_TRUSTED_PROXIES"]
+		if v == nil || *v != edge.Ipv4Address {
+			t.Errorf("%s: CHILLIN_TRUSTED_PROXIES %v, want nginx's %s", name, v, edge.Ipv4Address)
+		}
+		if _, ok := gw.Networks["edge"]; !ok {
+			t.Errorf("%s is not on the edge network", name)
+		}
+	}
 }
