@@ -238,7 +238,7 @@ type Attachment struct {
 
 // CommandLifetime is how long a gateway gives a command to be decided: its
 // Deadline is this long after the gateway received it.
-const CommandLifetime = 15 * time.Second
+const CommandLifetime = 30 * time.Second
 
 // AnswerGrace is how long after a command's deadline its gateway waits for
 // an outcome before answering for it. It covers a fact whose write began

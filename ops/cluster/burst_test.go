@@ -26,8 +26,10 @@ import (
 // validator and one projector get SIGTERM: each must stop cleanly within its
 // bound, the others carry on, and both are started again. In the end every
 // message is in Postgres exactly once, every room's seqs run without a gap,
-// each sender's messages are in the order sent, and every client saw its
-// room's messages exactly as Postgres holds them.
+// each sender's messages are in the order sent (but for those refused
+// UNAVAILABLE, their deadline passed in the backlog, and sent again, as the
+// protocol says), and every client saw its room's messages exactly as
+// Postgres holds them.
 func TestBurstSharedByTwoOfEach(t *testing.T) {
 	const (
 		users, rooms = 10, 5
@@ -68,7 +70,16 @@ func TestBurstSharedByTwoOfEach(t *testing.T) {
 	for k, c := range cs {
 		room := roomIDs[k%rooms]
 		results[k] = make(chan burstResult, 1)
-		go func() { results[k] <- c.collect(room, 2*each) }()
+		resend := func(clientID string) error {
+			// Refused UNAVAILABLE: not decided, and never will be; the
+			// protocol has the client send it again with the same clientId.
+			b, _ := json.Marshal(map[string]any{"type": "message:send", "data": map[string]any{
+				"room": room, "clientId": clientID, "text": fmt.Sprint("burst ", k, " ", clientID)}})
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return c.ws.Write(ctx, websocket.MessageText, b)
+		}
+		go func() { results[k] <- c.collect(room, 2*each, resend) }()
 		senders.Go(func() {
 			for j := range each {
 				b, _ := json.Marshal(map[string]any{"type": "message:send", "data": map[string]any{
@@ -146,12 +157,27 @@ func TestBurstSharedByTwoOfEach(t *testing.T) {
 		if pg[0].Seq != 4 || pg[len(pg)-1].Seq != uint64(3+2*each) {
 			t.Fatalf("room %s: message seqs %d..%d, want 4..%d", room, pg[0].Seq, pg[len(pg)-1].Seq, 3+2*each)
 		}
-		next := map[string]int{}
-		for _, m := range pg {
-			if m.ClientID != strconv.Itoa(next[m.User]) {
-				t.Fatalf("room %s: %s's message %s at seq %d, when %d was due", room, m.User, m.ClientID, m.Seq, next[m.User])
+		// Each sender's messages in the order sent, but for those refused
+		// UNAVAILABLE (their deadline passed in the queue) and sent again.
+		resent := map[string]bool{}
+		for k := r; k < users; k += rooms {
+			for id := range seen[k].resent {
+				resent[cs[k].name+"/"+id] = true
 			}
-			next[m.User]++
+		}
+		last := map[string]int{}
+		for _, m := range pg {
+			if resent[m.User+"/"+m.ClientID] {
+				continue
+			}
+			n, _ := strconv.Atoi(m.ClientID)
+			if prev, ok := last[m.User]; ok && n <= prev {
+				t.Fatalf("room %s: %s's message %s at seq %d, after %d", room, m.User, m.ClientID, m.Seq, prev)
+			}
+			last[m.User] = n
+		}
+		if len(resent) > 0 {
+			t.Logf("room %s: %d messages sent again after UNAVAILABLE", room, len(resent))
 		}
 		for k := r; k < users; k += rooms {
 			if !slices.Equal(seen[k].msgs, pg) {
@@ -176,48 +202,60 @@ func (s *system) busiest(procs []*cluster.Proc, counter string) *cluster.Proc {
 }
 
 type burstResult struct {
-	msgs []message
-	err  error
+	msgs   []message
+	resent map[string]bool // clientIds sent again after UNAVAILABLE
+	err    error
 }
 
 // collect reads the room's next n messages (in a goroutine of its own: it
 // reports, rather than fails), checking every room seq comes once, in order.
-func (c *client) collect(room string, n int) burstResult {
+func (c *client) collect(room string, n int, resend func(clientID string) error) burstResult {
 	var out []message
+	resent := map[string]bool{}
 	last := c.last[room]
 	for len(out) < n {
 		var f frame
 		select {
 		case fr, ok := <-c.frames:
 			if !ok {
-				return burstResult{out, fmt.Errorf("socket closed: %w", <-c.closed)}
+				return burstResult{out, resent, fmt.Errorf("socket closed: %w", <-c.closed)}
 			}
 			f = fr
 		case <-time.After(time.Minute):
-			return burstResult{out, fmt.Errorf("%d of %d messages, then silence", len(out), n)}
+			return burstResult{out, resent, fmt.Errorf("%d of %d messages, then silence", len(out), n)}
 		}
 		switch f.Type {
 		case "event":
 		case "presence:update", "typing:update":
 			continue
+		case "rejected":
+			var r events.RejectedData
+			if err := json.Unmarshal(f.Data, &r); err != nil || r.Code != events.CodeUnavailable {
+				return burstResult{out, resent, fmt.Errorf("rejected frame %s", f.Data)}
+			}
+			if err := resend(r.ClientID); err != nil {
+				return burstResult{out, resent, fmt.Errorf("resend %s: %w", r.ClientID, err)}
+			}
+			resent[r.ClientID] = true
+			continue
 		default:
-			return burstResult{out, fmt.Errorf("%s frame %s", f.Type, f.Data)}
+			return burstResult{out, resent, fmt.Errorf("%s frame %s", f.Type, f.Data)}
 		}
 		var ev event
 		if err := json.Unmarshal(f.Data, &ev); err != nil {
-			return burstResult{out, err}
+			return burstResult{out, resent, err}
 		}
 		if ev.Room != room || ev.Seq != last+1 {
-			return burstResult{out, fmt.Errorf("room %s seq %d after %d", ev.Room, ev.Seq, last)}
+			return burstResult{out, resent, fmt.Errorf("room %s seq %d after %d", ev.Room, ev.Seq, last)}
 		}
 		last = ev.Seq
 		var m message
 		if err := json.Unmarshal(ev.Data, &m); err != nil || ev.Kind != events.MessagePosted {
-			return burstResult{out, fmt.Errorf("seq %d: %s %v", ev.Seq, ev.Kind, err)}
+			return burstResult{out, resent, fmt.Errorf("seq %d: %s %v", ev.Seq, ev.Kind, err)}
 		}
 		out = append(out, message{ID: m.ID, Seq: m.Seq, User: m.User, ClientID: m.ClientID})
 	}
-	return burstResult{msgs: out}
+	return burstResult{msgs: out, resent: resent}
 }
 
 // roomMessages is a room's messages in Postgres, by seq.
