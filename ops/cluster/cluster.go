@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -383,15 +384,26 @@ func distinctAddrs(host string, free func(host string) (string, error)) func() (
 	}
 }
 
-// freeAddr returns host:port with a port nothing listens on now.
+// freeAddr returns host:port with a port nothing listens on now. It draws
+// ports below Linux's ephemeral range (32768 and up): a port there, free
+// now, can be taken by any outgoing connection before the process that is
+// to listen on it starts, and a whole cluster starting opens many.
 func freeAddr(host string) (string, error) {
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return "", fmt.Errorf("cluster: free port: %w", err)
+	for range 200 {
+		port := lowPortMin + rand.IntN(lowPortMax-lowPortMin)
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err != nil {
+			continue
+		}
+		a := ln.Addr().String()
+		ln.Close()
+		return a, nil
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return "", errors.New("cluster: no free port below the ephemeral range")
 }
+
+// The range freeAddr draws from.
+const lowPortMin, lowPortMax = 10000, 20000
 
 func (c *Cluster) exited(p *Proc, state *os.ProcessState) {
 	c.log.Warn("exited unexpectedly; not restarted", "proc", p.Name, "status", state.String(), "log", p.Log)
