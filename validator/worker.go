@@ -487,6 +487,12 @@ func (w *worker) resend(ctx context.Context, cmd events.Command, r *decide.Room,
 	if err != nil {
 		return fmt.Errorf("frame of message %d: %w", id, err)
 	}
+	// Deleted is gone for its author too: the resend gets the tombstone.
+	if m, ok := r.Message(id); (ok && m.Deleted) || r.OldDeleted(id) {
+		if frame, err = events.RedactFrame(frame, events.Fate{Deleted: true}); err != nil {
+			return err
+		}
+	}
 	return w.publishOutcome(cmd, events.Outcome{Cmd: cmd.ID, HeadSeq: r.Head, Frame: frame})
 }
 
