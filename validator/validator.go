@@ -30,7 +30,13 @@ const (
 	DefaultRateLimit    = 10
 	DefaultRateWindow   = 10 * time.Second
 	DefaultMaxTextRunes = decide.DefaultMaxTextRunes
-	DefaultWorkers      = 64
+	// DefaultWorkers is the default of Config.Workers. A worker decides one
+	// command at a time and waits for its fact to be written, a group
+	// commit of a few milliseconds when every write is synced: enough
+	// workers that a busy room rarely shares one keep a slow room from
+	// holding up others, and make the groups larger. An idle worker is a
+	// parked goroutine.
+	DefaultWorkers = 512
 	// DefaultRoomCacheBytes is the default of Config.RoomCacheBytes.
 	DefaultRoomCacheBytes = 100 << 20
 	// DefaultRoomMessages is the default of Config.RoomMessages.
@@ -91,7 +97,10 @@ type Config struct {
 	DeferredSync bool
 	// RoomCacheBytes bounds the room states this instance holds, all workers
 	// together, in estimated bytes: the least recently used rooms are
-	// evicted and read from the log again on their next command.
+	// evicted and read from the log again on their next command. Each
+	// worker has its share, and keeps the room it is deciding even alone
+	// over it: a worker holds at least one room (with RoomMessages, about
+	// 1 MB at most).
 	RoomCacheBytes int
 	// RoomMessages is how many of its most recent messages a room state
 	// keeps; a command naming an older one reads it from the log.
