@@ -8,7 +8,6 @@ import (
 
 	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/validator/internal/decide"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // processUser decides a user command (registration, credential upgrade,
@@ -95,7 +94,7 @@ func (w *worker) user(ctx context.Context, id string) (*decide.User, error) {
 	if err != nil || last == 0 {
 		return u, err
 	}
-	facts, err := events.ReadSubject(ctx, w.v.js, subject, 1, last, 0)
+	facts, err := events.LeaderReadSubject(ctx, w.v.nc, subject, 1, last)
 	if err != nil {
 		return nil, fmt.Errorf("read user %s: %w", id, err)
 	}
@@ -109,17 +108,13 @@ func (w *worker) user(ctx context.Context, id string) (*decide.User, error) {
 }
 
 // lastSeq is the stream sequence of the last fact on subject, 0 for none.
+// It asks the stream's leader: a user's commands come one after another
+// (a session started right after its account was registered), and a
+// replica answering a direct get may not have the fact just written yet.
 func (w *worker) lastSeq(ctx context.Context, subject string) (uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
-	m, err := w.v.evt.GetLastMsgForSubject(ctx, subject)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("last fact on %s: %w", subject, err)
-	}
-	return m.Sequence, nil
+	return events.LeaderLastSeq(ctx, w.v.nc, subject)
 }
 
 // appendUserFact records f on subject, only if the subject's last fact is
