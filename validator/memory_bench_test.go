@@ -83,7 +83,9 @@ func BenchmarkMemoryFlow(b *testing.B) {
 		benchPace(b, h, 0)
 		h.waitSettled()
 		heap := liveHeap()
-		b.Logf("%3d %%: %d messages decided in %v, live heap %.1f MB", pct, until, time.Since(start).Round(time.Second), float64(heap)/(1<<20))
+		// Printed as it goes (b.Logf shows only once the run ends): a long
+		// run's figures are read while it runs.
+		fmt.Fprintf(os.Stderr, "%3d %%: %d messages decided in %v, live heap %.1f MB\n", pct, until, time.Since(start).Round(time.Second), float64(heap)/(1<<20))
 		b.ReportMetric(float64(heap)/(1<<20), fmt.Sprintf("heap-MB@%d%%", pct))
 	}
 	b.ReportMetric(float64(total)/time.Since(start).Seconds(), "msgs/s")
