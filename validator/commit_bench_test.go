@@ -22,6 +22,8 @@ import (
 // not (sync=deferred):
 //
 //   - committer: through the committer, as the validator appends;
+//   - committer-each: through the committer, its groups never written as
+//     atomic batches (each fact published on its own, all at once);
 //   - one-by-one: each fact its own synchronous publish.
 //
 // It reports facts/s and, where atomic batches were written, the mean facts
@@ -31,7 +33,7 @@ import (
 func BenchmarkDurableAppend(b *testing.B) {
 	for _, deferred := range []bool{false, true} {
 		for _, rooms := range []int{8, 32, 128} {
-			for _, mode := range []string{"committer", "one-by-one"} {
+			for _, mode := range []string{"committer", "committer-each", "one-by-one"} {
 				sync := map[bool]string{false: "always", true: "deferred"}[deferred]
 				b.Run(fmt.Sprintf("sync=%s/%s/rooms=%d", sync, mode, rooms), func(b *testing.B) {
 					benchAppend(b, deferred, rooms, mode)
@@ -44,13 +46,17 @@ func BenchmarkDurableAppend(b *testing.B) {
 func benchAppend(b *testing.B, deferred bool, rooms int, mode string) {
 	js := syncedStreams(b, !deferred)
 	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "b"})
-	c := newCommitter(js.Conn(), js, h, minAtomic(deferred))
+	ma := minAtomic(deferred)
+	if mode == "committer-each" {
+		ma = 0
+	}
+	c := newCommitter(js.Conn(), js, h, ma)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go c.run(ctx)
 	appendOne := func(room string, seq int, last uint64) (uint64, error) {
 		subject, data, id := events.RoomSubject(room), []byte(`{"type":"x"}`), fmt.Sprint(room, "-", seq)
-		if mode == "committer" {
+		if mode != "one-by-one" {
 			ack, err := c.append(ctx, subject, data, id, last, time.Time{})
 			if err != nil {
 				return 0, err
