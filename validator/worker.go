@@ -377,20 +377,22 @@ func (w *worker) readRoom(ctx context.Context, r *decide.Room) ([]events.Stored,
 }
 
 // confirm reports whether the log holds facts of the room that r has not
-// applied.
+// applied. It asks the stream's leader: a replica answering a direct get
+// may not yet have a fact another instance just wrote.
 func (w *worker) confirm(ctx context.Context, r *decide.Room) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
-	last, ok, err := events.LastOnSubject(ctx, w.v.evt, events.RoomSubject(r.ID))
+	last, err := events.LeaderLastSeq(ctx, w.v.nc, events.RoomSubject(r.ID))
 	if err != nil {
 		return false, err
 	}
-	return !ok || last.ID != r.LastID, nil
+	return last != r.LastID, nil
 }
 
 // append records f, decided on r, and applies it to r once JetStream acked
-// it: synced to disk, with the facts other workers appended meanwhile. It returns the wrong-last-sequence error as is, and errDuplicateID
-// when JetStream already holds a fact with this command id.
+// it: synced to disk, with the facts other workers appended meanwhile. It
+// returns the wrong-last-sequence error as is, and errDuplicateID when
+// JetStream already holds a fact with this command id.
 func (w *worker) append(ctx context.Context, r *decide.Room, cmd events.Command, f *events.Fact) error {
 	b, err := f.Encode()
 	if err != nil {
