@@ -5,8 +5,7 @@
 // Every service imports events; events imports nothing of theirs. It owns:
 //
 //   - Command: what a gateway appends to CHAT_CMD on a user's behalf.
-//   - Fact: what the validator (and, for create-only-if-absent facts and
-//     credential upgrades, the gateway; for imports, chillin-replay) appends
+//   - Fact: what the validator (and, for imports, chillin-replay) appends
 //     to CHAT_EVT, the system of record. A fact's type and
 //     version are never renamed or reused; every (type, v) has a golden file in
 //     testdata/golden that must decode forever. Refusals (command.rejected)

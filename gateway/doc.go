@@ -11,7 +11,7 @@
 // handler reads it (frame fields in checkFrame, REST paths and queries in
 // checkRequest), so none forms a bad subject or key.
 // It never decides a command: the validator does. It reads projections
-// (Postgres) for lists and history, and the log itself (CHAT_EVT) for
+// (the Redis cache view, then Postgres) for lists and history, and the log itself (CHAT_EVT) for
 // anything that must be exact: recovery after a reconnect, credentials right
 // after registration.
 //

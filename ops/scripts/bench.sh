@@ -65,8 +65,8 @@ free_port() {
 metric() { awk -v m="$1" '{ for (i = 2; i <= NF; i++) if ($i == m) print $(i - 1) }'; }
 
 # Machines of one kind differ from day to day; two small benchmarks say how
-# this one compares with those of docs/performance.md ("Where the targets
-# stand"): a delivered frame's CPU at both ends, and a full collection.
+# this one compares with those of docs/performance.md ("The machine
+# check"): a delivered frame's CPU at both ends, and a full collection.
 floor=$(cd gateway && go test -run XXX -bench 'DeliveryFloor/goroutine' -count 1 . | metric cpu-µs/frame || true)
 gc=$(cd validator && go test -run XXX -bench RoomHistory -count 1 ./internal/decide/ | metric gc-ms || true)
 log "machine check: a delivered frame ${floor:-?} µs of CPU, a full collection ${gc:-?} ms"
