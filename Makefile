@@ -18,8 +18,8 @@ deps:
 run: deps
 	@source var/deps.env && $(GO) run ./ops/cmd/chillin $(ARGS)
 
-## cluster: the services as separate processes on this machine: NATS
-## JetStream, 2 gateways behind nginx, 2 validators, 2 projectors (Ctrl-C stops)
+## cluster: the services as separate processes on this machine: three NATS
+## nodes (R3 streams), 2 gateways behind nginx, 2 validators, 2 projectors (Ctrl-C stops)
 cluster: deps
 	@mkdir -p bin
 	@$(GO) build -o bin/chillin-cluster ./ops/cmd/chillin-cluster
