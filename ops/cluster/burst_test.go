@@ -185,7 +185,11 @@ func TestBurstSharedByTwoOfEach(t *testing.T) {
 			}
 		}
 	}
-	checkLog(t, s.NATSURL, roomIDs, 2*each+3)
+	for room, msgs := range logMessages(t, s.NATSURL, roomIDs, 2*each+3) {
+		if len(msgs) != 2*each {
+			t.Fatalf("room %s: %d distinct messages in the log, want %d", room, len(msgs), 2*each)
+		}
+	}
 }
 
 // busiest is the process of procs with the highest value of a counter: the
@@ -280,9 +284,10 @@ func (s *system) roomMessages(room string) []message {
 	return out
 }
 
-// checkLog reads each room from CHAT_EVT: head facts with seqs 1..head (no
-// gap), and every (user, clientId) posted once.
-func checkLog(t *testing.T, url string, rooms []string, head uint64) {
+// logMessages reads each room from CHAT_EVT and checks what every reader of
+// the log relies on: head facts with seqs 1..head (no gap), and every (user,
+// clientId) posted once. It returns each room's messages in log order.
+func logMessages(t *testing.T, url string, rooms []string, head uint64) map[string][]message {
 	t.Helper()
 	nc, err := nats.Connect(url)
 	if err != nil {
@@ -299,6 +304,7 @@ func checkLog(t *testing.T, url string, rooms []string, head uint64) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	out := make(map[string][]message, len(rooms))
 	for _, room := range rooms {
 		facts, h, err := events.ReadRoom(ctx, js, evt, room, 0, 0)
 		if err != nil {
@@ -307,26 +313,25 @@ func checkLog(t *testing.T, url string, rooms []string, head uint64) {
 		if h != head || uint64(len(facts)) != head {
 			t.Fatalf("room %s: %d facts, head %d, want %d", room, len(facts), h, head)
 		}
-		posted := map[string]int{}
+		posted := map[string]uint64{}
 		for i, f := range facts {
 			if f.Seq != uint64(i+1) {
 				t.Fatalf("room %s: fact %d has seq %d", room, i, f.Seq)
 			}
-			if f.Type == events.MessagePosted {
-				d, err := events.DecodeData[events.MessagePostedData](f.Fact)
-				if err != nil {
-					t.Fatal(err)
-				}
-				posted[f.User+"/"+d.ClientID]++
+			if f.Type != events.MessagePosted {
+				continue
 			}
-		}
-		for k, n := range posted {
-			if n != 1 {
-				t.Fatalf("room %s: %s posted %d times", room, k, n)
+			d, err := events.DecodeData[events.MessagePostedData](f.Fact)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		if len(posted) != int(head)-3 {
-			t.Fatalf("room %s: %d distinct messages in the log, want %d", room, len(posted), head-3)
+			key := f.User + "/" + d.ClientID
+			if seq, ok := posted[key]; ok {
+				t.Fatalf("room %s: %s posted at seq %d and again at %d", room, key, seq, f.Seq)
+			}
+			posted[key] = f.Seq
+			out[room] = append(out[room], message{ID: f.ID, Seq: f.Seq, User: f.User, ClientID: d.ClientID})
 		}
 	}
+	return out
 }

@@ -269,54 +269,16 @@ func (b *burst) wait() {
 func (b *burst) check() {
 	b.t.Helper()
 	t, s := b.t, b.s
-	nc, err := nats.Connect(s.NATSURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	evt, err := js.Stream(ctx, events.EvtStream)
-	if err != nil {
-		t.Fatal(err)
-	}
 	each := b.senders[0].each
-	head := uint64(roomFacts + 2*each)
+	inLog := logMessages(t, s.NATSURL, b.rooms, uint64(roomFacts+2*each))
 	for _, room := range b.rooms {
-		facts, h, err := events.ReadRoom(ctx, js, evt, room, 0, 0)
-		if err != nil {
-			t.Fatalf("read room %s: %v", room, err)
-		}
-		// The log: seqs 1..head, every (user, clientId) posted once.
-		if h != head || uint64(len(facts)) != head {
-			t.Fatalf("room %s: %d facts, head %d, want %d", room, len(facts), h, head)
-		}
-		var logged []message
-		posted := map[string]uint64{}
-		for i, f := range facts {
-			if f.Seq != uint64(i+1) {
-				t.Fatalf("room %s: fact %d has seq %d", room, i, f.Seq)
-			}
-			if f.Type != events.MessagePosted {
-				continue
-			}
-			d, err := events.DecodeData[events.MessagePostedData](f.Fact)
-			if err != nil {
-				t.Fatal(err)
-			}
-			key := f.User + "/" + d.ClientID
-			if seq, ok := posted[key]; ok {
-				t.Fatalf("room %s: %s posted at seq %d and again at %d", room, key, seq, f.Seq)
-			}
-			posted[key] = f.Seq
-			logged = append(logged, message{ID: f.ID, Seq: f.Seq, User: f.User, ClientID: d.ClientID})
-		}
+		logged := inLog[room]
 		if len(logged) != 2*each {
 			t.Fatalf("room %s: %d messages in the log, want %d", room, len(logged), 2*each)
+		}
+		posted := make(map[string]uint64, len(logged))
+		for _, m := range logged {
+			posted[m.User+"/"+m.ClientID] = m.Seq
 		}
 		// Every client: each of its messages confirmed at the seq the log
 		// holds it, and the room seen exactly as the log holds it.
