@@ -5,11 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -399,78 +396,4 @@ func TestRedisOutage(t *testing.T) {
 		t.Fatalf("bob got %q after redis returned", m.ClientID)
 	}
 	cb.quiet(300 * time.Millisecond)
-}
-
-// proxy is a loopback TCP proxy that a test can cut and restore, to make a
-// server unreachable without stopping it.
-type proxy struct {
-	t      *testing.T
-	target string
-	ln     net.Listener
-	url    string
-
-	mu    sync.Mutex
-	open  bool
-	conns []net.Conn
-}
-
-// newProxy proxies the server of a URL; p.url is the URL through the proxy.
-func newProxy(t *testing.T, serverURL string) *proxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(serverURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{t: t, target: u.Host, ln: ln, open: true}
-	u.Host = ln.Addr().String()
-	p.url = u.String()
-	t.Cleanup(func() { ln.Close(); p.cut() })
-	go p.accept()
-	return p
-}
-
-func (p *proxy) accept() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		if !p.open {
-			p.mu.Unlock()
-			c.Close()
-			continue
-		}
-		up, err := net.Dial("tcp", p.target)
-		if err != nil {
-			p.mu.Unlock()
-			c.Close()
-			continue
-		}
-		p.conns = append(p.conns, c, up)
-		p.mu.Unlock()
-		go func() { io.Copy(up, c); up.Close() }()
-		go func() { io.Copy(c, up); c.Close() }()
-	}
-}
-
-// cut refuses new connections and breaks the open ones.
-func (p *proxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.open = false
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
-func (p *proxy) restore() {
-	p.mu.Lock()
-	p.open = true
-	p.mu.Unlock()
 }

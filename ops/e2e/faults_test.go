@@ -1,17 +1,11 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
-	"net/url"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/coder/websocket"
 
 	"github.com/chillin-chat/chillin/events"
 )
@@ -105,12 +99,7 @@ func sendThroughFault(t *testing.T, s *system, fault func()) {
 				if j == each/3 {
 					third <- struct{}{}
 				}
-				b, _ := json.Marshal(map[string]any{"type": "message:send", "data": map[string]any{
-					"room": room, "clientId": fmt.Sprint(i, "-", j), "text": fmt.Sprint("m ", i, " ", j)}})
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				err := c.ws.Write(ctx, websocket.MessageText, b)
-				cancel()
-				if err != nil {
+				if err := c.trySend(room, fmt.Sprint(i, "-", j), fmt.Sprint("m ", i, " ", j)); err != nil {
 					t.Errorf("client %d write: %v", i, err)
 					return
 				}
@@ -137,7 +126,7 @@ func sendThroughFault(t *testing.T, s *system, fault func()) {
 			break
 		}
 		if _, refused := probe(); refused == sent {
-			cs[0].write(map[string]any{"type": "message:send", "data": map[string]any{"room": room, "clientId": "probe", "text": "back"}})
+			cs[0].send(room, "probe", "back")
 			sent++
 		}
 		if time.Now().After(deadline) {
@@ -195,82 +184,4 @@ func sendThroughFault(t *testing.T, s *system, fault func()) {
 		t.Fatalf("none refused: the fault did not fall in the middle of the sends")
 	}
 
-}
-
-// stallProxy is a loopback TCP proxy whose client-to-server direction can
-// stall: what the client sends meanwhile is held, not lost, and reaches the
-// server when it resumes, as with a server that stopped for a while.
-type stallProxy struct {
-	url string
-
-	mu      sync.Mutex
-	stalled bool
-	resumed *sync.Cond
-}
-
-func newStallProxy(t *testing.T, serverURL string) *stallProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(serverURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := u.Host
-	u.Host = ln.Addr().String()
-	p := &stallProxy{url: u.String()}
-	p.resumed = sync.NewCond(&p.mu)
-	t.Cleanup(func() { ln.Close(); p.resume() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			go func() { p.copyUp(up, c); up.Close() }()
-			go func() { io.Copy(c, up); c.Close() }()
-		}
-	}()
-	return p
-}
-
-// copyUp copies the client's bytes to the server, holding them while stalled.
-func (p *stallProxy) copyUp(dst io.Writer, src io.Reader) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			p.mu.Lock()
-			for p.stalled {
-				p.resumed.Wait()
-			}
-			p.mu.Unlock()
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (p *stallProxy) stall() {
-	p.mu.Lock()
-	p.stalled = true
-	p.mu.Unlock()
-}
-
-func (p *stallProxy) resume() {
-	p.mu.Lock()
-	p.stalled = false
-	p.mu.Unlock()
-	p.resumed.Broadcast()
 }

@@ -58,7 +58,7 @@ type system struct {
 	storage      objstore.Config
 	uploadExpiry time.Duration
 	// With withStallableGatewayNATS: the gateways reach NATS through it.
-	gatewayNATS *stallProxy
+	gatewayNATS *proxy
 	// With withCommandLifetime: the gateways' command deadline and grace.
 	commandLifetime, answerGrace time.Duration
 	baseURL                      string
@@ -88,7 +88,7 @@ func withCommandLifetime(lifetime, grace time.Duration) sysOption {
 // withStallableGatewayNATS has the gateways reach NATS through a proxy
 // the test can stall (s.gatewayNATS).
 func withStallableGatewayNATS() sysOption {
-	return func(s *system) { s.gatewayNATS = newStallProxy(s.t, s.natsURL) }
+	return func(s *system) { s.gatewayNATS = newProxy(s.t, s.natsURL) }
 }
 
 func withRateLimit(n int) sysOption { return func(s *system) { s.rateLimit = n } }
@@ -486,7 +486,20 @@ func (c *client) event() eventData {
 }
 
 func (c *client) send(room, clientID, text string) {
-	c.write(map[string]any{"type": "message:send", "data": map[string]any{"room": room, "clientId": clientID, "text": text}})
+	c.write(sendFrame(room, clientID, text))
+}
+
+// trySend is send for goroutines, which must not call t.Fatal: it returns
+// the write's error.
+func (c *client) trySend(room, clientID, text string) error {
+	b, _ := json.Marshal(sendFrame(room, clientID, text))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return c.ws.Write(ctx, websocket.MessageText, b)
+}
+
+func sendFrame(room, clientID, text string) map[string]any {
+	return map[string]any{"type": "message:send", "data": map[string]any{"room": room, "clientId": clientID, "text": text}}
 }
 
 // posted returns the next message.posted event's message, skipping other

@@ -317,12 +317,7 @@ func TestRestartMidBurst(t *testing.T) {
 				if j == each/2 {
 					sentHalf.Done()
 				}
-				b, _ := json.Marshal(map[string]any{"type": "message:send", "data": map[string]any{
-					"room": room, "clientId": fmt.Sprint(i, "-", j), "text": fmt.Sprint("burst ", i, " ", j)}})
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				err := c.ws.Write(ctx, websocket.MessageText, b)
-				cancel()
-				if err != nil {
+				if err := c.trySend(room, fmt.Sprint(i, "-", j), fmt.Sprint("burst ", i, " ", j)); err != nil {
 					t.Errorf("client %d write: %v", i, err)
 					return
 				}
@@ -377,9 +372,7 @@ func TestTwoValidators(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for j := 0; j < each; j++ {
-				b, _ := json.Marshal(map[string]any{"type": "message:send", "data": map[string]any{
-					"room": room, "clientId": fmt.Sprint(j), "text": fmt.Sprint("m", j)}})
-				if err := c.ws.Write(context.Background(), websocket.MessageText, b); err != nil {
+				if err := c.trySend(room, fmt.Sprint(j), fmt.Sprint("m", j)); err != nil {
 					t.Errorf("write: %v", err)
 					return
 				}

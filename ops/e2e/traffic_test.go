@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // getJSON reads a REST answer of the gateway into out; any status but 200 is
@@ -68,11 +66,7 @@ func keepSending(ctx context.Context, conns []*client, room string, errs chan<- 
 			defer tr.wg.Done()
 			for n := 0; senders.Err() == nil; n++ {
 				cid := fmt.Sprintf("u%02d-%d", i, n)
-				b, _ := json.Marshal(map[string]any{"type": "message:send", "data": map[string]any{"room": room, "clientId": cid, "text": "live " + cid}})
-				wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
-				err := c.ws.Write(wctx, websocket.MessageText, b)
-				wcancel()
-				if err != nil {
+				if err := c.trySend(room, cid, "live "+cid); err != nil {
 					errs <- fmt.Errorf("client %d: %w", i, err)
 					return
 				}
