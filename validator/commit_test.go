@@ -40,13 +40,24 @@ func commitAllWith(t *testing.T, js jetstream.JetStream, facts []commitCase, min
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	out := make([]commitResult, len(facts))
+	appendInOrder(ctx, c, len(facts), func(i int) {
+		f := facts[i]
+		ack, err := c.append(ctx, events.RoomSubject(f.room), []byte(`{"n":`+fmt.Sprint(i)+`}`), f.msgID, f.expect, time.Time{})
+		out[i] = commitResult{ack, err}
+	})
+	var m dto.Metric
+	if err := h.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return out, m.GetHistogram()
+}
+
+// appendInOrder queues n appends, one call of each per append, in the
+// order of i, and then runs the committer until every one has its answer.
+func appendInOrder(ctx context.Context, c *committer, n int, each func(i int)) {
 	var wg sync.WaitGroup
-	for i, f := range facts {
-		wg.Go(func() {
-			ack, err := c.append(ctx, events.RoomSubject(f.room), []byte(`{"n":`+fmt.Sprint(i)+`}`), f.msgID, f.expect, time.Time{})
-			out[i] = commitResult{ack, err}
-		})
-		// Queue them in order.
+	for i := range n {
+		wg.Go(func() { each(i) })
 		for len(c.q) < i+1 {
 			time.Sleep(time.Millisecond)
 		}
@@ -57,11 +68,6 @@ func commitAllWith(t *testing.T, js jetstream.JetStream, facts []commitCase, min
 	wg.Wait()
 	stop()
 	<-done
-	var m dto.Metric
-	if err := h.Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return out, m.GetHistogram()
 }
 
 // storedID returns the message id of the fact stored at seq.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"sync"
 	"testing"
 	"time"
 
@@ -136,21 +135,9 @@ func TestRegistrationRaceInOneBatch(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
 	var errs [2]error
-	var wg sync.WaitGroup
-	for i, b := range facts {
-		wg.Go(func() {
-			_, errs[i] = c.append(ctx, events.UserSubject("zed"), b, "reg-"+randomID(t), 0, time.Time{})
-		})
-		for len(c.q) < i+1 {
-			time.Sleep(time.Millisecond)
-		}
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { c.run(runCtx); close(done) }()
-	wg.Wait()
-	stop()
-	<-done
+	appendInOrder(ctx, c, len(facts), func(i int) {
+		_, errs[i] = c.append(ctx, events.UserSubject("zed"), facts[i], "reg-"+randomID(t), 0, time.Time{})
+	})
 	won := 0
 	for _, err := range errs {
 		switch {
