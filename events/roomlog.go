@@ -83,57 +83,88 @@ func ReadSubject(ctx context.Context, js jetstream.JetStream, subject string, st
 // readBatch is how many facts one direct get request asks for.
 const readBatch = 256
 
-// directBatch asks the subject's stream (StreamOf) for up to n facts on
-// subject at or after stream sequence start (a batched direct get: the
-// stream answers with one message per fact, then an end-of-batch status).
-func directBatch(ctx context.Context, nc *nats.Conn, subject string, start uint64, n int) ([]Stored, error) {
+// BatchMsg is one message of a batched direct get.
+type BatchMsg struct {
+	Seq     uint64
+	Subject string
+	Data    []byte
+}
+
+// DirectBatch asks a stream for up to n of its messages on subject (a
+// filter: wildcards allowed) at or after stream sequence start, with one
+// batched direct get: the stream answers with one message each, then an
+// end-of-batch status. more is false when the stream said it holds no
+// further message on subject.
+//
+// The answers arrive on a channel of exactly n+1 places, since a batch is
+// at most n messages and a status: a subscription of the connection's
+// default size would allocate half a megabyte per call, and a reader that
+// reloads rooms calls this for every room it reads.
+func DirectBatch(ctx context.Context, nc *nats.Conn, stream, subject string, start uint64, n int) (msgs []BatchMsg, more bool, err error) {
 	req, err := json.Marshal(struct {
 		Seq   uint64 `json:"seq"`
 		Next  string `json:"next_by_subj"`
 		Batch int    `json:"batch"`
 	}{start, subject, n})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	inbox := nc.NewRespInbox()
-	sub, err := nc.SubscribeSync(inbox)
+	answers := make(chan *nats.Msg, n+1)
+	sub, err := nc.ChanSubscribe(inbox, answers)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer sub.Unsubscribe()
-	if err := nc.PublishRequest("$JS.API.DIRECT.GET."+StreamOf(subject), inbox, req); err != nil {
-		return nil, err
+	if err := nc.PublishRequest("$JS.API.DIRECT.GET."+stream, inbox, req); err != nil {
+		return nil, false, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	var out []Stored
+	timeout := time.NewTimer(5 * time.Second)
+	defer timeout.Stop()
 	for {
-		m, err := sub.NextMsgWithContext(ctx)
-		if err != nil {
-			return out, err
+		var m *nats.Msg
+		select {
+		case m = <-answers:
+		case <-timeout.C:
+			return msgs, false, nats.ErrTimeout
+		case <-ctx.Done():
+			return msgs, false, ctx.Err()
 		}
 		switch status := m.Header.Get("Status"); status {
 		case "":
-		case "204", "404": // end of batch; nothing (more) on the subject
-			return out, nil
+		case "204": // end of batch
+			return msgs, len(msgs) == n, nil
+		case "404": // nothing (more) on the subject
+			return msgs, false, nil
 		default:
-			return out, fmt.Errorf("direct get: status %s %s", status, m.Header.Get("Description"))
+			return msgs, false, fmt.Errorf("direct get: status %s %s", status, m.Header.Get("Description"))
 		}
 		seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
 		if err != nil {
-			return out, fmt.Errorf("direct get: bad sequence header: %w", err)
+			return msgs, false, fmt.Errorf("direct get: bad sequence header: %w", err)
 		}
-		f, err := DecodeFact(m.Data)
-		if err != nil {
-			return out, fmt.Errorf("seq %d: %w", seq, err)
-		}
-		out = append(out, Stored{ID: seq, Fact: f})
-		if len(out) == n {
+		msgs = append(msgs, BatchMsg{Seq: seq, Subject: m.Header.Get(jetstream.SubjectHeader), Data: m.Data})
+		if len(msgs) == n {
 			// The stream still sends its end-of-batch status; the
 			// subscription is dropped without waiting for it.
-			return out, nil
+			return msgs, true, nil
 		}
 	}
+}
+
+// directBatch reads up to n facts on subject at or after stream sequence
+// start from the subject's stream (StreamOf).
+func directBatch(ctx context.Context, nc *nats.Conn, subject string, start uint64, n int) ([]Stored, error) {
+	msgs, _, err := DirectBatch(ctx, nc, StreamOf(subject), subject, start, n)
+	out := make([]Stored, 0, len(msgs))
+	for _, m := range msgs {
+		f, derr := DecodeFact(m.Data)
+		if derr != nil {
+			return out, fmt.Errorf("seq %d: %w", m.Seq, derr)
+		}
+		out = append(out, Stored{ID: m.Seq, Fact: f})
+	}
+	return out, err
 }
 
 // ReadRoom returns the room's facts with after < seq, in seq order, at most

@@ -85,6 +85,17 @@ func TestReadRoom(t *testing.T) {
 	if err != nil || head != 0 || len(empty) != 0 {
 		t.Fatalf("empty room: %v %d %v", empty, head, err)
 	}
+	// A batch over every room: facts in stream order with their subjects;
+	// more until the stream has nothing further.
+	nc := js.Conn()
+	all, more, err := events.DirectBatch(ctx, nc, events.EvtStream, events.AllRoomFacts, 1, 4)
+	if err != nil || !more || len(all) != 4 || all[0].Seq != 1 || all[3].Seq != 4 || all[1].Subject != events.RoomSubject("beta") {
+		t.Fatalf("first batch: %+v more=%v err=%v", all, more, err)
+	}
+	last, more, err := events.DirectBatch(ctx, nc, events.EvtStream, events.AllRoomFacts, 2*n-1, 4)
+	if err != nil || more || len(last) != 2 || last[1].Seq != 2*n {
+		t.Fatalf("last batch: %d facts more=%v err=%v", len(last), more, err)
+	}
 	// Reading leaves nothing behind on the server.
 	info, err := evt.Info(ctx)
 	if err != nil || info.State.Consumers != 0 {
