@@ -1,12 +1,17 @@
 package validator
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/validator/internal/decide"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // rejectionCodes lists user's rejection codes, space-separated, in order.
@@ -72,43 +77,77 @@ func TestMessagesOlderThanTheWindow(t *testing.T) {
 }
 
 // With room for one room state only, every command of another room evicts
-// it: each is decided on the room read again from the log, as it would have
-// been on the cached one.
+// it: each is decided on the room read again, from its snapshot or from the
+// log alone, as it would have been on the cached one.
 func TestEvictedRoomsAreReadAgain(t *testing.T) {
-	h := newHarness(t)
-	h.createRoom("a", "alice", false, "")
-	h.createRoom("b", "alice", false, "")
-	h.joinDirect("a", "bob")
-	cfg := h.config()
-	cfg.RoomCacheBytes = 1
-	cfg.Workers = 1
-	h.start(cfg)
-	for i := range 3 {
-		for _, room := range []string{"a", "b"} {
-			h.send(h.message("alice", room, fmt.Sprintf("k%d", i), "hello"))
-			h.send(h.message("alice", room, fmt.Sprintf("k%d", i), "a resend"))
-			h.send(h.message("bob", room, fmt.Sprintf("k%d", i), "bob"))
-		}
-	}
-	h.waitSettled()
-	if got := factKinds(h.roomFacts("a")[2:]); got != strings.TrimSpace(strings.Repeat("message.posted:alice message.posted:bob ", 3)) {
-		t.Fatalf("room a:\n%s", got)
-	}
-	if got := factKinds(h.roomFacts("b")[1:]); got != "message.posted:alice message.posted:alice message.posted:alice" {
-		t.Fatalf("room b: %s", got)
-	}
-	if got := rejectionCodes(h, "bob"); got != "NOT_MEMBER NOT_MEMBER NOT_MEMBER" {
-		t.Fatalf("bob's rejections: %s", got)
-	}
-	if got := rejectionCodes(h, "alice"); got != "" {
-		t.Fatalf("alice's rejections: %s", got)
+	for _, tc := range []struct {
+		name      string
+		snapshots int
+		from      string
+	}{
+		{"from snapshots", 0, "snapshot"},
+		{"from the log", -1, "log"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.createRoom("a", "alice", false, "")
+			h.createRoom("b", "alice", false, "")
+			h.joinDirect("a", "bob")
+			cfg := h.config()
+			cfg.RoomCacheBytes = 1
+			cfg.RoomSnapshotBytes = tc.snapshots
+			cfg.Workers = 1
+			cfg.Metrics = prometheus.NewRegistry()
+			h.start(cfg)
+			for i := range 3 {
+				for _, room := range []string{"a", "b"} {
+					h.send(h.message("alice", room, fmt.Sprintf("k%d", i), "hello"))
+					h.send(h.message("alice", room, fmt.Sprintf("k%d", i), "a resend"))
+					h.send(h.message("bob", room, fmt.Sprintf("k%d", i), "bob"))
+				}
+			}
+			h.waitSettled()
+			if got := factKinds(h.roomFacts("a")[2:]); got != strings.TrimSpace(strings.Repeat("message.posted:alice message.posted:bob ", 3)) {
+				t.Fatalf("room a:\n%s", got)
+			}
+			if got := factKinds(h.roomFacts("b")[1:]); got != "message.posted:alice message.posted:alice message.posted:alice" {
+				t.Fatalf("room b: %s", got)
+			}
+			if got := rejectionCodes(h, "bob"); got != "NOT_MEMBER NOT_MEMBER NOT_MEMBER" {
+				t.Fatalf("bob's rejections: %s", got)
+			}
+			if got := rejectionCodes(h, "alice"); got != "" {
+				t.Fatalf("alice's rejections: %s", got)
+			}
+			fams := map[string]*dto.MetricFamily{}
+			got, err := cfg.Metrics.Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range got {
+				fams[f.GetName()] = f
+			}
+			// The rooms take turns, so each is loaded again and again: the
+			// first time from the log, later from its snapshot where there
+			// are snapshots (unless a load overtook the saving of one).
+			fromLog, _ := sample(fams, "chillin_validator_room_loads_total", "from", "log")
+			fromSnap, _ := sample(fams, "chillin_validator_room_loads_total", "from", "snapshot")
+			if fromLog+fromSnap < 4 || (tc.from == "snapshot" && fromSnap < 1) || (tc.from == "log" && fromSnap != 0) {
+				t.Fatalf("rooms loaded %v times from snapshots, %v times from the log", fromSnap, fromLog)
+			}
+		})
 	}
 }
 
 func TestRoomCacheEvictsTheLeastRecentlyUsed(t *testing.T) {
-	room := func(id string) *decide.Room { return decide.NewRoom(id) }
+	room := func(id string) *decide.Room {
+		r := decide.NewRoom(id)
+		r.LastID = 7
+		return r
+	}
 	size := room("x").Size()
-	c := newRoomCache(3 * size)
+	var evicted []string
+	c := newRoomCache(3*size, func(r *decide.Room) { evicted = append(evicted, r.ID) })
 	for _, id := range []string{"a", "b", "c"} {
 		c.put(room(id))
 	}
@@ -117,20 +156,91 @@ func TestRoomCacheEvictsTheLeastRecentlyUsed(t *testing.T) {
 	if _, ok := c.get("b"); ok || c.len() != 3 || c.used != 3*size {
 		t.Fatalf("after d: b held %v, %d rooms, %d bytes", ok, c.len(), c.used)
 	}
+	// An evicted room is handed over for a snapshot, unless its snapshot
+	// already holds its last fact.
+	c.saved("c", 7)
+	c.get("a")
+	c.get("d")
+	c.put(room("e"))
+	if _, ok := c.get("c"); ok || fmt.Sprint(evicted) != "[b]" {
+		t.Fatalf("after e: c held %v, evicted for a snapshot: %v", ok, evicted)
+	}
+	c.drop("e")
+	c.put(room("c"))
 	for _, id := range []string{"a", "c", "d"} {
 		if _, ok := c.get(id); !ok {
 			t.Fatalf("room %s evicted", id)
 		}
 	}
 	c.drop("c")
-	if _, ok := c.get("c"); ok || c.len() != 2 || c.used != 2*size {
-		t.Fatalf("after drop: c held %v, %d rooms, %d bytes", ok, c.len(), c.used)
+	if _, ok := c.get("c"); ok || c.len() != 2 || c.used != 2*size || len(evicted) != 1 {
+		t.Fatalf("after drop: c held %v, %d rooms, %d bytes, evicted for a snapshot %v", ok, c.len(), c.used, evicted)
 	}
 	// The room in use stays, alone over the budget.
-	small := newRoomCache(1)
+	small := newRoomCache(1, nil)
 	small.put(room("a"))
 	small.put(room("b"))
 	if _, ok := small.get("b"); !ok || small.len() != 1 {
 		t.Fatalf("over budget: %d rooms, b held %v", small.len(), ok)
+	}
+}
+
+// A snapshot is a cache of the log: one behind it is completed from the log
+// before it decides anything, one of another log, or ahead of this one, is
+// refused for a fold.
+func TestRoomSnapshotsAreCheckedAgainstTheLog(t *testing.T) {
+	h := newHarness(t)
+	h.createRoom("a", "alice", false, "")
+	h.createRoom("b", "alice", false, "")
+	cfg := h.config()
+	cfg.RoomCacheBytes = 1
+	cfg.Workers = 1
+	first := h.start(cfg)
+	// a is evicted by b with its first message: its snapshot holds k0.
+	h.send(h.message("alice", "a", "k0", "hello"))
+	h.send(h.message("alice", "b", "k0", "hello"))
+	h.waitSettled()
+	// a's next message is not in that snapshot: a is held when this
+	// instance stops, and nothing saves it.
+	h.send(h.message("alice", "a", "k1", "hello"))
+	h.waitSettled()
+	first.stop(t)
+
+	// A forged snapshot of b, of another log, makes mallory a member; a
+	// snapshot of c claims facts the log does not hold.
+	forged := func(room, log string) {
+		r := decide.NewRoom(room)
+		r.Exists, r.Head, r.LastID = true, 50, 1<<40
+		r.Members["mallory"] = struct{}{}
+		r.SetMessageWindow(DefaultRoomMessages)
+		m := nats.NewMsg(stateSubject(room))
+		m.Header.Set(logHeader, log)
+		m.Data = r.Snapshot()
+		if _, err := h.js.PublishMsg(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	forged("b", "another log")
+	evt, err := h.js.Stream(context.Background(), events.EvtStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged("c", evt.CachedInfo().Created.UTC().Format(time.RFC3339Nano))
+	h.createRoom("c", "alice", false, "")
+
+	h.start(cfg)
+	h.send(h.message("alice", "a", "k1", "a resend")) // in the log, not in the snapshot
+	h.send(h.message("mallory", "b", "m", "let me in"))
+	h.send(h.message("mallory", "c", "m", "let me in"))
+	h.send(h.message("alice", "a", "k2", "new"))
+	h.waitSettled()
+	if got := factKinds(h.roomFacts("a")[1:]); got != "message.posted:alice message.posted:alice message.posted:alice" {
+		t.Fatalf("room a: %s", got)
+	}
+	if got := rejectionCodes(h, "mallory"); got != "NOT_MEMBER NOT_MEMBER" {
+		t.Fatalf("mallory's rejections: %q", got)
+	}
+	if n := len(h.roomFacts("b")) + len(h.roomFacts("c")); n != 3 {
+		t.Fatalf("rooms b and c hold %d facts, want 3", n)
 	}
 }

@@ -19,6 +19,8 @@ type metrics struct {
 	batch        prometheus.Histogram
 	commitBatch  prometheus.Histogram
 	redeliveries *prometheus.CounterVec
+	roomLoads    *prometheus.CounterVec
+	snapshots    *prometheus.CounterVec
 }
 
 // latencyBuckets span a loopback pipeline (well under a millisecond) to a
@@ -61,12 +63,20 @@ func newMetrics(register func(prometheus.Collector) error, redisErrors func() ui
 			Name: "chillin_validator_redeliveries_total",
 			Help: "Commands delivered to this instance that had been delivered before, by consumer.",
 		}, []string{"consumer"}),
+		roomLoads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chillin_validator_room_loads_total",
+			Help: "Room states read because no worker held them, by source: snapshot (and the facts after it) or log (every fact).",
+		}, []string{"from"}),
+		snapshots: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chillin_validator_room_snapshots_total",
+			Help: "Room states evicted from the cache, by what became of them: saved to CHAT_ROOMSTATE, or too_large to save.",
+		}, []string{"outcome"}),
 	}
 	redis := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "chillin_validator_redis_errors_total",
 		Help: "Failed Redis calls of the shared rate limit (each starts a second of in-process counting).",
 	}, func() float64 { return float64(redisErrors()) })
-	for _, c := range []prometheus.Collector{m.accepted, m.rejected, m.expired, m.latency, m.batch, m.commitBatch, m.redeliveries, redis,
+	for _, c := range []prometheus.Collector{m.accepted, m.rejected, m.expired, m.latency, m.batch, m.commitBatch, m.redeliveries, m.roomLoads, m.snapshots, redis,
 		opshttp.ConsumerCollector("chillin_validator", func(ctx context.Context) []*jetstream.ConsumerInfo {
 			var infos []*jetstream.ConsumerInfo
 			for _, cons := range consumers() {

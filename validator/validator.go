@@ -102,6 +102,11 @@ type Config struct {
 	// over it: a worker holds at least one room (with RoomMessages, about
 	// 1 MB at most).
 	RoomCacheBytes int
+	// RoomSnapshotBytes bounds CHAT_ROOMSTATE, the snapshots of evicted
+	// room states that spare a reload most of the log (roomstates.go), in
+	// the NATS servers' memory. 0 means DefaultRoomSnapshotBytes; < 0 keeps
+	// no snapshots.
+	RoomSnapshotBytes int
 	// RoomMessages is how many of its most recent messages a room state
 	// keeps; a command naming an older one reads it from the log.
 	RoomMessages int
@@ -150,6 +155,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RoomMessages == 0 {
 		c.RoomMessages = DefaultRoomMessages
+	}
+	if c.RoomSnapshotBytes == 0 {
+		c.RoomSnapshotBytes = DefaultRoomSnapshotBytes
 	}
 	if c.Sessions == 0 {
 		c.Sessions = DefaultSessions
@@ -215,6 +223,7 @@ type validator struct {
 	sessions  *sessions.Directory
 	limiter   *ratelimit.Limiter
 	media     Media // nil: no storage, attachments are refused
+	states    *roomStates
 	workers   []*worker
 	now       func() time.Time
 	metrics   *metrics
@@ -368,10 +377,15 @@ func Run(ctx context.Context, cfg Config) error {
 		defer stopOps()
 	}
 
+	states := &roomStates{nc: nc, js: js, maxBytes: int64(cfg.RoomSnapshotBytes), log: evt.CachedInfo().Created.UTC().Format(time.RFC3339Nano),
+		window: cfg.RoomMessages, logger: log, saved: m.snapshots}
+	if err := states.ensure(ctx); err != nil {
+		log.Warn("room states will be folded from the log", "err", err)
+	}
 	v := &validator{
 		cfg: cfg, log: log, nc: nc, js: js, evt: evt, cmds: cmds, consumers: consumers, sessions: dir, limiter: limiter, media: med, now: time.Now, metrics: m,
 		pullsDone: make(chan struct{}), lastNak: map[int]jetstream.Msg{},
-		acks: &acks{log: log, quiet: ackQuiet}, commit: newCommitter(nc, js, m.commitBatch, minAtomic(cfg.DeferredSync)),
+		states: states, acks: &acks{log: log, quiet: ackQuiet}, commit: newCommitter(nc, js, m.commitBatch, minAtomic(cfg.DeferredSync)),
 	}
 	for p := range v.inFlight {
 		v.inFlight[p] = make(chan struct{}, maxInFlight)
@@ -392,7 +406,7 @@ func Run(ctx context.Context, cfg Config) error {
 	var wg sync.WaitGroup
 	v.workers = make([]*worker, cfg.Workers)
 	for i := range v.workers {
-		w := &worker{v: v, q: make(chan item, queueLen), rooms: newRoomCache(max(cfg.RoomCacheBytes/cfg.Workers, 1))}
+		w := &worker{v: v, q: make(chan item, queueLen), rooms: newRoomCache(max(cfg.RoomCacheBytes/cfg.Workers, 1), states.save)}
 		v.workers[i] = w
 		wg.Go(func() { w.run(work) })
 	}
@@ -499,6 +513,9 @@ func (v *validator) recover(ctx context.Context, p int, cons jetstream.Consumer)
 func (v *validator) restore(ctx context.Context, p int) (jetstream.Consumer, error) {
 	if err := events.EnsureStreams(ctx, v.js, v.cfg.Streams); err != nil {
 		return nil, err
+	}
+	if err := v.states.ensure(ctx); err != nil {
+		v.log.Warn("room states will be folded from the log", "err", err)
 	}
 	c, err := v.cmds.CreateOrUpdateConsumer(ctx, events.ValidatorConsumerConfig(p))
 	if err != nil {

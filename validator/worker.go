@@ -324,18 +324,32 @@ func (w *worker) newRoom(id string) *decide.Room {
 	return r
 }
 
-// room returns the state of room id, loading it from the log if it is not
-// held. fresh reports that it was just read. A room with no facts is never
-// kept: the next command looks at the log again.
+// room returns the state of room id, loading it if it is not held: from
+// its snapshot and the facts after it, or else from the log alone. fresh
+// reports that it was just read. A room with no facts is never kept: the
+// next command looks at the log again.
 func (w *worker) room(ctx context.Context, id string) (r *decide.Room, fresh bool, err error) {
 	if r, ok := w.rooms.get(id); ok {
 		return r, false, nil
 	}
-	r = w.newRoom(id)
 	if !events.ValidRoomID(id) {
-		return r, true, nil
+		return w.newRoom(id), true, nil
 	}
-	r, err = w.reload(ctx, r)
+	if snap, ok := w.v.states.load(ctx, id); ok {
+		saved := snap.LastID
+		r, err := w.reload(ctx, snap)
+		if err == nil {
+			w.v.metrics.roomLoads.WithLabelValues("snapshot").Inc()
+			w.rooms.saved(id, saved)
+			return r, true, nil
+		}
+		if ctx.Err() != nil {
+			return r, true, err
+		}
+		w.v.log.Warn("room snapshot does not fit the log: folding the room", "room", id, "err", err)
+	}
+	w.v.metrics.roomLoads.WithLabelValues("log").Inc()
+	r, err = w.reload(ctx, w.newRoom(id))
 	return r, true, err
 }
 
@@ -353,6 +367,11 @@ func (w *worker) reload(ctx context.Context, r *decide.Room) (*decide.Room, erro
 				w.rooms.drop(r.ID)
 				return w.newRoom(r.ID), err
 			}
+		}
+		if head < r.Head {
+			// A state ahead of the log: a snapshot of another log.
+			w.rooms.drop(r.ID)
+			return w.newRoom(r.ID), fmt.Errorf("room %s: state at seq %d, the log at %d", r.ID, r.Head, head)
 		}
 		if len(facts) == 0 || r.Head >= head {
 			break

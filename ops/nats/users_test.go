@@ -16,6 +16,7 @@ import (
 
 	"github.com/chillin-chat/chillin/events"
 	natsconf "github.com/chillin-chat/chillin/ops/nats"
+	"github.com/chillin-chat/chillin/validator"
 )
 
 var passwords = map[string]string{
@@ -203,6 +204,33 @@ func TestUsersPermissions(t *testing.T) {
 		if _, err := val.js.Publish(ctxT(t), subj, []byte("{}")); err != nil {
 			t.Errorf("the validator appends to %s: %v", subj, err)
 		}
+	}
+
+	// The validator keeps snapshots of evicted room states; a gateway may
+	// not plant one.
+	states, err := val.js.CreateOrUpdateStream(ctxT(t), jetstream.StreamConfig{
+		Name: validator.StateStream, Subjects: []string{"chat.state.room.*"}, Storage: jetstream.MemoryStorage, AllowDirect: true,
+	})
+	if err != nil {
+		t.Fatalf("the validator creates %s: %v", validator.StateStream, err)
+	}
+	if err := val.nc.Publish("chat.state.room.x", []byte("state")); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		m, err := states.GetLastMsgForSubject(ctxT(t), "chat.state.room.x")
+		if err == nil && string(m.Data) == "state" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the validator's room state is not read back: %v", err)
+		}
+	}
+	if err := gw.nc.Publish("chat.state.room.x", []byte("planted")); err != nil {
+		t.Fatal(err)
+	}
+	if !gw.refused(t, "chat.state.room.x") {
+		t.Error("the server did not refuse the gateway's room state")
 	}
 
 	// The projector reads the log through its consumers and appends nothing.
