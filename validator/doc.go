@@ -10,7 +10,9 @@
 // in-memory room states and session directory (both caches of the log, thrown
 // away on restart, and bounded: Config.RoomCacheBytes, RoomMessages and
 // Sessions; what is evicted, or older than a room's window of messages, is
-// read from the log again when a command needs it); the per-user windows of
+// read from the log again when a command needs it; an evicted room's state
+// is saved as a snapshot to CHAT_ROOMSTATE, so that its next load reads only
+// the facts after it: roomstates.go, ADR 0014); the per-user windows of
 // each command kind in Redis (see events/ratelimit). The decisions themselves are pure functions in
 // internal/decide.
 //
