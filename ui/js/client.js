@@ -12,6 +12,8 @@ import { State } from './connection.js';
 import { Emitter } from './emitter.js';
 import { ChatError, LocalCode } from './errors.js';
 import { normalizeAttachments, validateMessage } from './format.js';
+import { Presence, presenceRank, STATUSES } from './presence.js';
+import { Profiles } from './profiles.js';
 import { Kind, RoomStore } from './roomstore.js';
 import { systemTimers } from './timers.js';
 
@@ -19,9 +21,7 @@ const HISTORY_PAGE = 50;
 const TYPING_EXPIRY_MS = 10000;
 const MEMBERS_RELOAD_MS = 200;
 const MEMBERS_RELOAD_TRIES = 5;
-const PRESENCE_ORDER = { online: 0, busy: 1, away: 2 };
-/** The statuses a user can choose (presence:set). */
-export const STATUSES = Object.freeze(['online', 'away', 'busy']);
+export { STATUSES };
 
 /**
  * Events:
@@ -49,8 +49,8 @@ export class ChatClient {
 
   #rooms = new Map(); // id -> room state, in the order opened
   #members = new Map(); // room id -> Map(user -> {user, displayName, avatarUrl})
-  #presence = new Map(); // user -> status
-  #profiles = new Map(); // user -> {displayName, avatarUrl}: the latest known, from any source
+  #presence = new Presence();
+  #profiles = new Profiles();
   #sendTimers = new Map(); // clientId -> timer
   #typingTimers = new Map(); // room id -> timer
   #membersTimers = new Map(); // room id -> timer of a pending member list reload
@@ -83,7 +83,7 @@ export class ChatClient {
     this.#now = now;
     this.#newId = newId;
     this.#sendTimeoutMs = sendTimeoutMs;
-    if (profile) this.#setProfile(me, profile);
+    if (profile) this.#profiles.set(me, profile);
   }
 
   get me() {
@@ -152,7 +152,7 @@ export class ChatClient {
       avatarUrl: this.avatarUrl(m.user),
       status: this.status(m.user),
     }));
-    const rank = (m) => PRESENCE_ORDER[m.status] ?? 3;
+    const rank = (m) => presenceRank(m.status);
     return members.sort((a, b) => rank(a) - rank(b) || a.displayName.localeCompare(b.displayName));
   }
 
@@ -187,7 +187,7 @@ export class ChatClient {
       for (const m of page.members) {
         const held = members.get(m.user);
         if (!held || held.unconfirmed) members.set(m.user, { user: m.user, displayName: m.displayName || m.user, later: true });
-        this.#setProfile(m.user, m);
+        this.#profiles.set(m.user, m);
         if (m.status) this.#presence.set(m.user, m.status);
       }
       room.membersNext = page.next;
@@ -203,11 +203,11 @@ export class ChatClient {
   }
 
   status(user) {
-    return this.#presence.get(user) ?? 'offline';
+    return this.#presence.status(user);
   }
 
   displayName(user) {
-    const name = this.#profiles.get(user)?.displayName;
+    const name = this.#profiles.displayName(user);
     if (name) return name;
     for (const members of this.#members.values()) {
       const fromList = members.get(user)?.displayName;
@@ -218,7 +218,7 @@ export class ChatClient {
 
   /** The path of a user's avatar image, or '' when they have none (initials are shown). */
   avatarUrl(user) {
-    return this.#profiles.get(user)?.avatarUrl ?? '';
+    return this.#profiles.avatarUrl(user);
   }
 
   /**
@@ -226,8 +226,7 @@ export class ChatClient {
    * while the user has the app open anywhere.
    */
   get myStatus() {
-    const status = this.#presence.get(this.#me);
-    return STATUSES.includes(status) ? status : 'online';
+    return this.#presence.chosen(this.#me);
   }
 
   /** Tells everyone in the user's rooms the chosen status. Returns false when offline. */
@@ -515,7 +514,7 @@ export class ChatClient {
     const members = new Map();
     for (const m of page.members) {
       members.set(m.user, { user: m.user, displayName: m.displayName || m.user });
-      this.#setProfile(m.user, m);
+      this.#profiles.set(m.user, m);
       if (m.status) this.#presence.set(m.user, m.status);
     }
     if (page.next === null) {
@@ -672,24 +671,11 @@ export class ChatClient {
   #onUserUpdate({ user }) {
     const id = user?.id ?? user?.username;
     if (typeof id !== 'string' || id === '') return;
-    if (!this.#setProfile(id, user)) return;
+    if (!this.#profiles.set(id, user)) return;
     for (const [roomId, members] of this.#members) {
       if (members.has(id)) this.#emitter.emit('members', { room: roomId });
     }
     this.#emitter.emit('profile', { user: id });
-  }
-
-  /** Records a user's display name and avatar; returns whether anything changed. */
-  #setProfile(user, { displayName, avatarUrl }) {
-    const before = this.#profiles.get(user);
-    const next = {
-      displayName: typeof displayName === 'string' && displayName ? displayName : (before?.displayName ?? ''),
-      // Only the server's own file paths: an avatar is never loaded from elsewhere.
-      avatarUrl: typeof avatarUrl === 'string' && avatarUrl.startsWith('/api/files/') ? avatarUrl : '',
-    };
-    if (before && before.displayName === next.displayName && before.avatarUrl === next.avatarUrl) return false;
-    this.#profiles.set(user, next);
-    return true;
   }
 
   #onPresence({ user, status }) {
