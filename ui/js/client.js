@@ -1,3 +1,4 @@
+// @ts-check
 // ChatClient: the protocol client. It ties the connection, the REST API, the
 // outbox and one RoomStore per open room together, and tells views what
 // changed through events. It holds no DOM.
@@ -61,6 +62,17 @@ export class ChatClient {
    * connection: a Connection; api: an Api; outbox: an Outbox for this user;
    * me: the user's username; profile: the user's {displayName, avatarUrl};
    * storage: Web Storage for the list of open rooms.
+   * @param {object} options
+   * @param {import('./connection.js').Connection} options.connection
+   * @param {import('./api.js').Api} options.api
+   * @param {import('./outbox.js').Outbox} options.outbox
+   * @param {string} options.me
+   * @param {{displayName?: string, avatarUrl?: string} | null} [options.profile]
+   * @param {Storage | null} [options.storage]
+   * @param {import('./timers.js').Timers} [options.timers]
+   * @param {() => number} [options.now]
+   * @param {() => string} [options.newId]
+   * @param {number} [options.sendTimeoutMs]
    */
   constructor({
     connection,
@@ -253,6 +265,8 @@ export class ChatClient {
   /**
    * Joins a room (with its password, for a private one) and opens it.
    * Rejects with the server's error (WRONG_PASSWORD, NO_SUCH_ROOM…) or when offline.
+   * @param {string} id
+   * @param {{password?: string}} [options]
    */
   async openRoom(id, { password } = {}) {
     const open = this.#rooms.get(id);

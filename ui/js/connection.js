@@ -1,3 +1,4 @@
+// @ts-check
 // The WebSocket connection: a state machine plus the socket it drives.
 //
 // Connection owns reconnection (exponential backoff, bounded attempts), the
@@ -85,6 +86,7 @@ export class Connection {
   #requestTimeoutMs;
   #emitter = new Emitter();
 
+  /** @type {string} */
   #state = State.DISCONNECTED;
   #socket = null;
   #offline = false;
@@ -95,6 +97,18 @@ export class Connection {
   #nextRef = 1;
   #pending = new Map();
 
+  /**
+   * @param {object} options
+   * @param {string} options.url
+   * @param {typeof WebSocket} [options.WebSocket]
+   * @param {import('./timers.js').Timers} [options.timers]
+   * @param {() => number} [options.now]
+   * @param {() => number} [options.random]
+   * @param {number} [options.maxAttempts]
+   * @param {number} [options.connectTimeoutMs]
+   * @param {number} [options.heartbeatMs]
+   * @param {number} [options.requestTimeoutMs]
+   */
   constructor({
     url,
     WebSocket = globalThis.WebSocket,

@@ -1,3 +1,4 @@
+// @ts-check
 // ChatError carries a stable code (the server's UPPER_SNAKE codes, or one of
 // the local codes below) and a message fit to show to the user.
 
@@ -8,6 +9,11 @@ export const LocalCode = Object.freeze({
 });
 
 export class ChatError extends Error {
+  /**
+   * @param {string} code
+   * @param {string} message
+   * @param {{status?: number}} [options]
+   */
   constructor(code, message, { status = 0 } = {}) {
     super(message);
     this.name = 'ChatError';

@@ -1,3 +1,4 @@
+// @ts-check
 // Pure helpers for presenting chat data: text limits, the timeline with day
 // separators and grouping, typing sentences, links, times, room ids.
 
@@ -53,7 +54,7 @@ export function buildTimeline(items, windowMs = GROUP_WINDOW_MS) {
       item.kind === 'message' &&
       previous.kind === 'message' &&
       previous.user === item.user &&
-      at - new Date(previous.createdAt) < windowMs;
+      at.getTime() - new Date(previous.createdAt).getTime() < windowMs;
     rows.push({ type: 'item', key: item.key, item, continued });
     previous = item;
   }
@@ -129,6 +130,7 @@ export function formatDay(date, now = new Date(), locale) {
   const days = Math.round((startOf(now) - startOf(d)) / 86400000);
   if (days === 0) return 'Today';
   if (days === 1) return 'Yesterday';
+  /** @type {Intl.DateTimeFormatOptions} */
   const options = { weekday: 'long', day: 'numeric', month: 'long' };
   if (d.getFullYear() !== now.getFullYear()) options.year = 'numeric';
   return d.toLocaleDateString(locale, options);

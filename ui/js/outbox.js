@@ -1,3 +1,4 @@
+// @ts-check
 // The outbox: every message the user has written that the server has not yet
 // confirmed, in the order written, kept in a Storage (localStorage in the
 // browser) so that a reload loses nothing.
@@ -17,6 +18,7 @@ export class Outbox {
    * storage: an object with getItem/setItem/removeItem (the Web Storage API),
    * or null to keep the outbox in memory only. key: the storage key, one per user.
    */
+  /** @param {{storage?: Storage | null, key?: string}} [options] */
   constructor({ storage = null, key = 'chillin.outbox' } = {}) {
     this.#storage = storage;
     this.#key = key;

@@ -1,3 +1,4 @@
+// @ts-check
 // RoomStore: what the client knows of one room's timeline. It folds room
 // facts (by seq, gap-free), history pages (by id) and the user's own unsent
 // messages (by clientId) into one ordered list of items.
@@ -157,6 +158,8 @@ export class RoomStore {
    * Adds history messages (message objects, from the REST API) that are not
    * held yet; a held message is newer than or as new as a page. hasMore, when
    * given, records whether older messages remain.
+   * @param {any[]} messages
+   * @param {{hasMore?: boolean}} [options]
    */
   applyHistory(messages, { hasMore } = {}) {
     for (const m of messages) {
