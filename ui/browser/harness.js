@@ -366,7 +366,6 @@ export async function openUser(browser, server, { name = 'user', displayName, cl
   return { username, context, page, errors };
 }
 
-/** Creates a room over REST as the context's user (who joins it). */
 /**
  * Opens alice and bob (each opts.alice / opts.bob as openUser takes them) and
  * a fresh room named after roomName that both have joined.
@@ -394,6 +393,7 @@ export async function closeUsers(...users) {
   }
 }
 
+/** Creates a room over REST as the context's user (who joins it). */
 export async function createRoom(user, name, extra = {}) {
   const res = await user.context.request.post('/api/rooms', { data: { name, ...extra } });
   if (res.status() !== 201) throw new Error(`create room ${name}: ${res.status()} ${await res.text()}`);
