@@ -320,6 +320,11 @@ export class ChatClient {
     return entry.clientId;
   }
 
+  /** How many messages wait to be sent once connected (those that failed wait for Retry instead). */
+  get waitingCount() {
+    return this.#outbox.entries().filter((e) => !e.error).length;
+  }
+
   /** Sends a failed message again with the same clientId. */
   retry(clientId) {
     const entry = this.#outbox.retry(clientId);

@@ -35,6 +35,7 @@ export class ChatView {
   #scrim = byId('scrim');
   #announcer = byId('announcer');
   #toasts = byId('toasts');
+  #offlineBanner = byId('offline-banner');
   #directory;
   #sidebar;
   #timeline;
@@ -95,7 +96,10 @@ export class ChatView {
       client.on('notice', ({ text }) => this.toast(text)),
       this.#directory.on('change', () => this.#renderHeader()),
       connection.on('state', ({ state }) => state === State.CONNECTED && this.#refreshDirectory()),
+      connection.on('state', () => this.#renderLink()),
+      client.on('messages', () => this.#renderLink()),
     );
+    this.#renderLink();
     this.#directoryTimer = setInterval(() => this.#refreshDirectory(), DIRECTORY_REFRESH_MS);
   }
 
@@ -115,6 +119,24 @@ export class ChatView {
     this.#composer.destroy();
     this.#profile.destroy();
     for (const node of this.#mounted) node.remove();
+  }
+
+  /**
+   * While not connected, presence is not known (the dots go grey) and a
+   * banner says how many messages will go out once the connection is back.
+   */
+  #renderLink() {
+    const state = this.#connection.state;
+    const down = state === State.RECONNECTING || state === State.FAILED;
+    this.#screen.dataset.link = down ? 'down' : 'up';
+    const waiting = this.#client.waitingCount;
+    this.#offlineBanner.hidden = !down;
+    if (!down) return;
+    this.#offlineBanner.dataset.waiting = String(waiting);
+    this.#offlineBanner.textContent =
+      waiting === 0
+        ? 'Not connected. Messages you write now will send when the connection is back.'
+        : `Not connected. ${waiting} ${waiting === 1 ? 'message' : 'messages'} will send when the connection is back.`;
   }
 
   /** The browser went offline or online. */
