@@ -12,7 +12,7 @@
 import { State } from './connection.js';
 import { Emitter } from './emitter.js';
 import { ChatError, LocalCode } from './errors.js';
-import { normalizeAttachments, validateMessage } from './format.js';
+import { naturalCompare, normalizeAttachments, validateMessage } from './format.js';
 import { Presence, presenceRank, STATUSES } from './presence.js';
 import { Profiles } from './profiles.js';
 import { Kind, RoomStore } from './roomstore.js';
@@ -165,7 +165,7 @@ export class ChatClient {
       status: this.status(m.user),
     }));
     const rank = (m) => presenceRank(m.status);
-    return members.sort((a, b) => rank(a) - rank(b) || a.displayName.localeCompare(b.displayName));
+    return members.sort((a, b) => rank(a) - rank(b) || naturalCompare(a.displayName, b.displayName));
   }
 
   /**

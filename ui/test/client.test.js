@@ -346,6 +346,23 @@ describe('ChatClient', () => {
     assert.equal(client.displayName('bob'), 'Bob');
   });
 
+  it('sorts members by name naturally within a presence: 2 before 10, case aside', async () => {
+    client.stop();
+    WS = fakeWebSocketClass();
+    const api = fakeApi();
+    api.members = async () =>
+      page([
+        { user: 'u10', displayName: 'user 10', status: 'online' },
+        { user: 'u2', displayName: 'user 2', status: 'online' },
+        { user: 'b', displayName: 'bea', status: 'online' },
+        { user: 'a', displayName: 'Al', status: 'online' },
+      ]);
+    start(api);
+    WS.last.open();
+    await openGeneral();
+    assert.deepEqual(client.members('general').map((m) => m.user), ['a', 'b', 'u2', 'u10']);
+  });
+
   it('reloads the member list once when people join, for their names and presence', async () => {
     client.stop();
     WS = fakeWebSocketClass();

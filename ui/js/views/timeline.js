@@ -4,7 +4,8 @@
 // the newest message unless the user scrolled up, pages history back near the
 // top, and keeps the reading position when older messages are prepended.
 
-import { buildTimeline, formatBytes, formatDay, formatTime, isInlineImage, splitLinks, validateText } from '../format.js';
+import { buildTimeline, formatBytes, formatDay, formatTime, isInlineImage, validateText } from '../format.js';
+import { parseMarkdown } from '../markdown.js';
 import { Kind, MessageState } from '../roomstore.js';
 import { byId, h, icon, loadImage, reuseAvatar } from './dom.js';
 
@@ -40,6 +41,14 @@ export class Timeline {
     this.#announce = announce;
     this.#root.addEventListener('scroll', () => this.#onScroll(), { passive: true });
     this.#jump.addEventListener('click', () => this.scrollToBottom());
+    // The toolbar sits above its row; at the top edge of the list it would be
+    // cut off there, so it goes inside the row instead.
+    const placeActions = (e) => {
+      const li = e.target instanceof Element ? e.target.closest('.msg') : null;
+      if (li) li.classList.toggle('actions-inside', li.getBoundingClientRect().top - this.#root.getBoundingClientRect().top < 18);
+    };
+    this.#list.addEventListener('pointerover', placeActions);
+    this.#list.addEventListener('focusin', placeActions);
   }
 
   /** Shows a room (or nothing, with null), scrolled to its newest message. */
@@ -175,7 +184,7 @@ export class Timeline {
     else if (item.deleted || item.text !== '' || item.attachments.length === 0) body.append(this.#text(item));
     if (!item.deleted && item.attachments.length) body.append(previousFiles ?? this.#attachments(item));
     if (Object.keys(item.reactions).length) body.append(this.#reactions(item));
-    if (own) body.append(this.#status(item));
+    if (own && !item.deleted) body.append(this.#status(item));
     li.append(
       continued
         ? h('span', { class: 'gutter-time', 'aria-hidden': 'true', text: formatTime(item.createdAt) })
@@ -192,17 +201,12 @@ export class Timeline {
   }
 
   #text(item) {
-    if (item.deleted) return h('p', { class: 'text', dataset: { testid: 'message-text' } }, h('em', { text: 'This message was deleted.' }));
-    const p = h('p', { class: 'text', dataset: { testid: 'message-text' } });
-    for (const segment of splitLinks(item.text)) {
-      if (segment.url) {
-        const a = h('a', { target: '_blank', rel: 'noopener noreferrer nofollow', text: segment.url });
-        a.href = segment.url;
-        p.append(a);
-      } else {
-        p.append(segment.text);
-      }
-    }
+    if (item.deleted) return h('div', { class: 'text', dataset: { testid: 'message-text' } }, h('em', { text: 'This message was deleted.' }));
+    const p = h('div', { class: 'text', dataset: { testid: 'message-text' } });
+    const blocks = parseMarkdown(item.text);
+    // One paragraph (most messages) goes straight in: no wrapper element.
+    if (blocks.length === 1 && blocks[0].type === 'p') p.append(...inlineNodes(blocks[0].children));
+    else p.append(...blocks.map(blockNode));
     if (item.editedAt) {
       p.dataset.edited = 'true';
       p.title = `Edited ${new Date(item.editedAt).toLocaleString()}`;
@@ -429,6 +433,34 @@ export class Timeline {
       }
     }, 1000);
   }
+}
+
+/** A block of a message's markdown as DOM nodes (text only ever as text nodes). */
+function blockNode(block) {
+  if (block.type === 'pre') return h('pre', { class: 'md-pre' }, h('code', { text: block.text }));
+  if (block.type === 'quote') return h('blockquote', { class: 'md-quote' }, inlineNodes(block.children));
+  return h('p', { class: 'md-p' }, inlineNodes(block.children));
+}
+
+function inlineNodes(nodes) {
+  return nodes.map((n) => {
+    switch (n.type) {
+      case 'text':
+        return document.createTextNode(n.text);
+      case 'code':
+        return h('code', { class: 'md-code', text: n.text });
+      case 'strong':
+        return h('strong', {}, inlineNodes(n.children));
+      case 'em':
+        return h('em', {}, inlineNodes(n.children));
+      case 'link': {
+        const a = h('a', { target: '_blank', rel: 'noopener noreferrer nofollow' }, inlineNodes(n.children));
+        a.href = n.url;
+        return a;
+      }
+    }
+    return document.createTextNode('');
+  });
 }
 
 /** A file as a download link: icon, name and size. */
