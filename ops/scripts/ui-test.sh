@@ -6,7 +6,8 @@
 # from Debian's packages), the npm dev dependencies (npm ci), and it makes
 # sure PostgreSQL and Redis answer (deps.sh). The logic modules are type
 # checked (// @ts-check, JSDoc) by TypeScript's tsc, a dev dependency.
-# Screenshots go to test-output/ui/. It fails if any test fails.
+# Screenshots go to test-output/ui/ (the main screens, light and dark,
+# desktop and phone, in test-output/ui/screens/). It fails if any test fails.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 

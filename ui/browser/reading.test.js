@@ -134,8 +134,8 @@ describe('reading', () => {
       await gone.and(alice.page.locator('[data-state=SENT]')).waitFor({ timeout: WAIT_MS });
       assert.equal(await gone.getByTestId('message-status').count(), 1, 'sent: a check');
       await gone.hover();
-      alice.page.once('dialog', (d) => d.accept());
       await gone.getByTestId('delete-button').click();
+      await alice.page.getByTestId('confirm-ok').click();
       const deleted = alice.page.locator('[data-testid=message].deleted');
       await deleted.waitFor({ timeout: WAIT_MS });
       assert.equal(await deleted.getByTestId('message-status').count(), 0, 'no check on a deleted message');

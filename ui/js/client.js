@@ -300,10 +300,14 @@ export class ChatClient {
   /**
    * Sends a message optimistically; returns its clientId. attachments: the
    * {key, name, contentType, size} of files already uploaded; with any, the
-   * text may be blank (it is then sent empty). Throws a ChatError for
-   * invalid text.
+   * text may be blank (it is then sent empty). replyTo: the id of the
+   * message answered. Throws a ChatError for invalid text.
+   * @param {string} roomId
+   * @param {string} text
+   * @param {{key: string, name: string, contentType: string, size: number}[]} [attachments]
+   * @param {{replyTo?: number | null}} [options]
    */
-  send(roomId, text, attachments = []) {
+  send(roomId, text, attachments = [], { replyTo = null } = {}) {
     const room = this.#requireRoom(roomId);
     const invalid = validateMessage(text, attachments.length);
     if (invalid) throw new ChatError(invalid, invalid === 'EMPTY_MESSAGE' ? 'The message is empty' : 'The message is too long');
@@ -313,6 +317,7 @@ export class ChatClient {
       text: text.trim() === '' ? '' : text,
       attachments: normalizeAttachments(attachments).map(({ key, name, contentType, size }) => ({ key, name, contentType, size })),
       createdAt: new Date(this.#now()).toISOString(),
+      replyTo,
     });
     room.store.addPending({ ...entry, user: this.#me });
     this.#emitter.emit('messages', { room: roomId });
@@ -709,8 +714,8 @@ export class ChatClient {
     if (room.joined) this.#outbox.flush((entry) => this.#transmit(entry), room.id);
   }
 
-  #transmit({ room, clientId, text, attachments = [] }) {
-    const data = { room, clientId, text, ...(attachments.length ? { attachments } : {}) };
+  #transmit({ room, clientId, text, attachments = [], replyTo = null }) {
+    const data = { room, clientId, text, ...(attachments.length ? { attachments } : {}), ...(replyTo ? { replyTo } : {}) };
     if (!this.#conn.send({ type: 'message:send', data })) return;
     this.#clearSendTimer(clientId);
     this.#sendTimers.set(

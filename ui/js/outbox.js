@@ -39,9 +39,9 @@ export class Outbox {
    * Adds a message to the end of the queue, pending. attachments: the
    * {key, name, contentType, size} of files already in storage.
    */
-  enqueue({ clientId, room, text, attachments = [], createdAt }) {
+  enqueue({ clientId, room, text, attachments = [], createdAt, replyTo = null }) {
     if (this.#find(clientId)) throw new Error(`outbox: duplicate clientId ${clientId}`);
-    const entry = { clientId, room, text, attachments: attachments.map((a) => ({ ...a })), createdAt, error: null };
+    const entry = { clientId, room, text, attachments: attachments.map((a) => ({ ...a })), createdAt, ...(replyTo ? { replyTo } : {}), error: null };
     this.#entries.push(entry);
     this.#save();
     return { ...entry };

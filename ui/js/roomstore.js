@@ -174,7 +174,7 @@ export class RoomStore {
   }
 
   /** Shows an unsent message of the user's: {clientId, user, text, attachments, createdAt, error}. */
-  addPending({ clientId, user, text, attachments = [], createdAt, error = null }) {
+  addPending({ clientId, user, text, attachments = [], createdAt, replyTo = null, error = null }) {
     const key = messageKey(user, clientId, null);
     if (this.#items.has(key)) return;
     this.#pendingKeys.set(clientId, key);
@@ -186,6 +186,7 @@ export class RoomStore {
       user,
       text,
       attachments: normalizeAttachments(attachments),
+      replyTo: replyTo || null,
       clientId,
       createdAt,
       editedAt: null,
@@ -294,6 +295,7 @@ function messageItem(m) {
     user: m.user,
     text: m.deleted ? '' : (m.text ?? ''),
     attachments: m.deleted ? [] : normalizeAttachments(m.attachments),
+    replyTo: Number.isSafeInteger(m.replyTo) && m.replyTo > 0 ? m.replyTo : null,
     clientId: m.clientId || null,
     createdAt: m.createdAt,
     editedAt: m.editedAt ?? null,

@@ -107,6 +107,17 @@ describe('ChatClient', () => {
     assert.deepEqual(states(), [['hello', MessageState.SENT]], 'no timeout after confirmation');
   });
 
+  it('sends a reply with the id it answers, kept through the outbox and on the message', async () => {
+    await openGeneral();
+    const clientId = client.send('general', 'me too', [], { replyTo: 500 });
+    const [frame] = WS.last.sentOf('message:send');
+    assert.deepEqual(frame.data, { room: 'general', clientId, text: 'me too', replyTo: 500 });
+    assert.equal(client.room('general').store.list()[0].replyTo, 500, 'the pending message knows what it answers');
+    assert.equal(JSON.parse(storage.getItem('chillin.outbox.ann'))[0].replyTo, 500);
+    WS.last.receive({ type: 'event', data: { ...posted('general', 1, 501, 'ann', 'me too', clientId).data, data: { text: 'me too', clientId, replyTo: 500 } } });
+    assert.equal(client.room('general').store.list()[0].replyTo, 500, 'and the confirmed one');
+  });
+
   it('marks a rejected message FAILED and retries it with the same clientId', async () => {
     await openGeneral();
     const clientId = client.send('general', 'spam');

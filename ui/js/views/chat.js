@@ -7,7 +7,7 @@ import { State } from '../connection.js';
 import { RoomDirectory } from '../directory.js';
 import { typingText } from '../format.js';
 import { Composer } from './composer.js';
-import { CreateRoomDialog, PasswordDialog } from './dialogs.js';
+import { ConfirmDialog, CreateRoomDialog, PasswordDialog } from './dialogs.js';
 import { byId, h } from './dom.js';
 import { MembersPanel } from './members.js';
 import { ProfileMenu } from './profile.js';
@@ -65,8 +65,21 @@ export class ChatView {
     const notify = (text) => this.toast(text);
     this.#directory = new RoomDirectory({ api });
     this.#sidebar = new Sidebar({ client, directory: this.#directory, onSelect: (id) => this.select(id), onJoin: (room) => this.#join(room) });
-    this.#timeline = new Timeline({ client, announce: (text) => this.#announce(text) });
-    this.#composer = new Composer({ client, api, notify, onSent: () => this.#timeline.scrollToBottom() });
+    const confirmDialog = new ConfirmDialog();
+    this.#timeline = new Timeline({
+      client,
+      announce: (text) => this.#announce(text),
+      confirm: (text, action) => confirmDialog.ask(text, action),
+      onReply: (item) => this.#composer.replyTo(item),
+      onEditEnd: () => this.#composer.focus(),
+    });
+    this.#composer = new Composer({
+      client,
+      api,
+      notify,
+      onSent: () => this.#timeline.scrollToBottom(),
+      onEditLast: () => this.#timeline.editLast(),
+    });
     this.#members = new MembersPanel({ client });
     this.#profile = new ProfileMenu({ client, api, user, notify });
     this.#status = new ConnectionStatus({ connection });

@@ -71,6 +71,38 @@ export class CreateRoomDialog {
   }
 }
 
+/**
+ * The app's own confirmation: ask(text, action) shows the question with
+ * Cancel (focused first, and what Escape does) and the action's button;
+ * resolves true when the action was chosen.
+ */
+export class ConfirmDialog {
+  #dialog = byId('confirm-dialog');
+  #text = byId('confirm-text');
+  #ok = byId('confirm-ok');
+  #resolve = null;
+
+  constructor() {
+    this.#dialog.addEventListener('close', () => {
+      const resolve = this.#resolve;
+      this.#resolve = null;
+      resolve?.(this.#dialog.returnValue === 'ok');
+    });
+  }
+
+  /** @returns {Promise<boolean>} */
+  ask(text, action = 'OK') {
+    if (this.#resolve) this.#dialog.close('cancel');
+    this.#text.textContent = text;
+    this.#ok.textContent = action;
+    this.#dialog.returnValue = '';
+    return new Promise((resolve) => {
+      this.#resolve = resolve;
+      this.#dialog.showModal();
+    });
+  }
+}
+
 export class PasswordDialog {
   #dialog = byId('password-dialog');
   #form = byId('password-form');
