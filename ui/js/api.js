@@ -129,8 +129,8 @@ export class Api {
     if (res.status === 204) return {};
     const payload = await res.json().catch(() => ({}));
     if (!res.ok) {
-      const { code = `HTTP_${res.status}`, message = res.statusText || 'Request failed' } = payload.error ?? {};
-      throw new ChatError(code, message, { status: res.status });
+      const { code = `HTTP_${res.status}`, message = res.statusText || 'Request failed', retryAfterMs = 0 } = payload.error ?? {};
+      throw new ChatError(code, message, { status: res.status, retryAfterMs: Number(retryAfterMs) || 0 });
     }
     return payload;
   }
