@@ -18,6 +18,7 @@ import { Timeline } from './timeline.js';
 const DIRECTORY_REFRESH_MS = 30000;
 const TOAST_MS = 5000;
 const WIDE_QUERY = '(min-width: 1100px)';
+const PHONE_QUERY = '(max-width: 759px)';
 
 export class ChatView {
   #mounted;
@@ -98,6 +99,17 @@ export class ChatView {
     });
     this.#listen(document, 'keydown', (e) => this.#onKey(e));
     this.#setMembersOpen(matchMedia(WIDE_QUERY).matches);
+    this.#listen(byId('members-close'), 'click', () => {
+      this.#setMembersOpen(false);
+      this.#membersToggle.focus();
+    });
+    // A window that narrows or widens past a layout's edge starts that layout
+    // afresh: nothing that lay beside the conversation is left lying over it.
+    this.#listen(matchMedia(WIDE_QUERY), 'change', (e) => {
+      this.#setDrawerOpen(false);
+      this.#setMembersOpen(e.matches);
+    });
+    this.#listen(matchMedia(PHONE_QUERY), 'change', () => this.#setDrawerOpen(false));
 
     this.#cleanup.push(
       client.on('rooms', () => this.#onRooms()),
@@ -290,9 +302,12 @@ export class ChatView {
   }
 
   #setMembersOpen(open) {
+    const was = this.#screen.dataset.members === 'open';
     this.#screen.dataset.members = open ? 'open' : 'closed';
     this.#membersToggle.setAttribute('aria-expanded', String(open));
     this.#syncScrim();
+    // Lying over the conversation, the list takes the focus (Escape or its close button give it back).
+    if (open && !was && !matchMedia(WIDE_QUERY).matches) byId('members-close').focus();
   }
 
   /** The scrim covers the conversation while a panel lies over it. */
