@@ -501,18 +501,26 @@ const AXE_SOURCE = join(REPO, 'ui', 'node_modules', 'axe-core', 'axe.min.js');
 
 /**
  * Runs axe-core (injected through the DevTools protocol, which the page's
- * Content-Security-Policy does not govern) on the page as it is, and fails
- * on any serious or critical violation, naming each with its elements.
+ * Content-Security-Policy does not govern) on the page as it is, in the light
+ * and the dark scheme, and fails on any serious or critical violation,
+ * naming each with its elements.
  */
 export async function assertAccessible(page, screen) {
   if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(await readFile(AXE_SOURCE, 'utf8'));
-  const violations = await page.evaluate(async () => {
+  for (const scheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme: scheme });
+    assert.deepEqual(await axeViolations(page), [], `accessibility of ${screen}, ${scheme}`);
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+}
+
+async function axeViolations(page) {
+  return page.evaluate(async () => {
     const result = await window.axe.run(document, { resultTypes: ['violations'] });
     return result.violations
       .filter((v) => v.impact === 'serious' || v.impact === 'critical')
       .map((v) => `${v.impact} ${v.id}: ${v.help} — ${v.nodes.slice(0, 5).map((n) => n.target.join(' ')).join(' | ')}`);
   });
-  assert.deepEqual(violations, [], `accessibility of ${screen}`);
 }
 
 /**
