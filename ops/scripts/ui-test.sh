@@ -4,8 +4,10 @@
 # playwright-core against the real all-in-one server, built here). It installs
 # what is missing on a fresh Debian machine: Node.js and npm, Chromium (both
 # from Debian's packages), the npm dev dependencies (npm ci), and it makes
-# sure PostgreSQL and Redis answer (deps.sh). Screenshots go to
-# test-output/ui/. It fails if any test fails.
+# sure PostgreSQL and Redis answer (deps.sh). The logic modules are type
+# checked (// @ts-check, JSDoc) by TypeScript's tsc, a dev dependency.
+# Screenshots go to test-output/ui/ (the main screens, light and dark,
+# desktop and phone, in test-output/ui/screens/). It fails if any test fails.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 
@@ -63,6 +65,8 @@ export CHILLIN_UI_BINARY="$tmp/chillin"
 mkdir -p "$root/test-output/ui"
 
 status=0
+log "type check (tsc --noEmit over the logic modules, tsconfig.json)"
+npm run --silent typecheck || status=1
 log "unit tests"
 node --test test/*.test.js || status=1
 log "browser tests (screenshots in test-output/ui/)"

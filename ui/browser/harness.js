@@ -19,7 +19,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -346,11 +346,12 @@ export async function launchBrowser() {
  * A user in a fresh browser context: registered over REST within the
  * context (so its cookie jar holds the session), with the app open and
  * connected. clock: install Playwright's controllable clock before the app loads;
- * setup(context): runs before the app loads (routes, WebSocket interception).
+ * setup(context): runs before the app loads (routes, WebSocket interception);
+ * contextOptions: more for the browser context (a phone: viewport, hasTouch, isMobile).
  */
-export async function openUser(browser, server, { name = 'user', displayName, clock = false, initScripts = [], setup } = {}) {
+export async function openUser(browser, server, { name = 'user', displayName, clock = false, initScripts = [], setup, contextOptions = {} } = {}) {
   const username = `${name}-${randomId(6)}`;
-  const context = await browser.newContext({ baseURL: server.baseURL, viewport: { width: 1280, height: 800 } });
+  const context = await browser.newContext({ baseURL: server.baseURL, viewport: { width: 1280, height: 800 }, ...contextOptions });
   for (const script of initScripts) await context.addInitScript(script);
   if (setup) await setup(context);
   const res = await context.request.post('/api/auth/register', {
@@ -366,7 +367,6 @@ export async function openUser(browser, server, { name = 'user', displayName, cl
   return { username, context, page, errors };
 }
 
-/** Creates a room over REST as the context's user (who joins it). */
 /**
  * Opens alice and bob (each opts.alice / opts.bob as openUser takes them) and
  * a fresh room named after roomName that both have joined.
@@ -394,6 +394,7 @@ export async function closeUsers(...users) {
   }
 }
 
+/** Creates a room over REST as the context's user (who joins it). */
 export async function createRoom(user, name, extra = {}) {
   const res = await user.context.request.post('/api/rooms', { data: { name, ...extra } });
   if (res.status() !== 201) throw new Error(`create room ${name}: ${res.status()} ${await res.text()}`);
@@ -406,6 +407,12 @@ export async function createRoom(user, name, extra = {}) {
  * is joined and on screen.
  */
 export async function joinRoom(page, roomId) {
+  // On a narrow screen the room lists are in a drawer: open it first.
+  const menu = page.getByTestId('menu-toggle');
+  if (await menu.isVisible()) {
+    await menu.click();
+    await page.getByTestId('room-search').waitFor({ state: 'visible' });
+  }
   const open = page.locator(`[data-testid=room-item][data-room="${roomId}"]`);
   if ((await open.count()) === 0) {
     const discover = page.locator(`[data-testid=discover-room][data-room="${roomId}"]`);
@@ -422,6 +429,7 @@ export async function joinRoom(page, roomId) {
       );
       await page.reload();
       await waitState(page, 'CONNECTED');
+      if (await menu.isVisible()) await menu.click();
       // The Discover list shows a page of rooms at a time: search for this one (by its id).
       await page.getByTestId('room-search').fill(roomId);
     }
@@ -429,7 +437,7 @@ export async function joinRoom(page, roomId) {
   } else {
     await open.click();
   }
-  await page.locator(`[data-testid=room-item][data-room="${roomId}"][data-state=joined][aria-current=page]`).waitFor({ timeout: WAIT_MS });
+  await page.locator(`[data-testid=room-item][data-room="${roomId}"][data-state=joined][aria-current=page]`).waitFor({ state: 'attached', timeout: WAIT_MS });
   await page.getByTestId('composer-input').waitFor({ state: 'visible', timeout: WAIT_MS });
 }
 
@@ -484,6 +492,49 @@ export async function countTexts(page, texts) {
   const counts = Object.fromEntries(texts.map((t) => [t, 0]));
   for (const m of await messages(page)) if (m.text in counts) counts[m.text] += 1;
   return counts;
+}
+
+/** A phone, for browser.newContext: a small touch screen. */
+export const PHONE = Object.freeze({ viewport: { width: 390, height: 780 }, hasTouch: true, isMobile: true, deviceScaleFactor: 2 });
+
+const AXE_SOURCE = join(REPO, 'ui', 'node_modules', 'axe-core', 'axe.min.js');
+
+/**
+ * Runs axe-core (injected through the DevTools protocol, which the page's
+ * Content-Security-Policy does not govern) on the page as it is, in the light
+ * and the dark scheme, and fails on any serious or critical violation,
+ * naming each with its elements.
+ */
+export async function assertAccessible(page, screen) {
+  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(await readFile(AXE_SOURCE, 'utf8'));
+  for (const scheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme: scheme });
+    assert.deepEqual(await axeViolations(page), [], `accessibility of ${screen}, ${scheme}`);
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+}
+
+async function axeViolations(page) {
+  return page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ['violations'] });
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.impact} ${v.id}: ${v.help} — ${v.nodes.slice(0, 5).map((n) => n.target.join(' ')).join(' | ')}`);
+  });
+}
+
+/**
+ * Saves screenshots of the page for review, in the light and the dark
+ * scheme: test-output/ui/screens/<name>-<light|dark>-<device>.png.
+ */
+export async function screensInBothSchemes(page, name, device) {
+  const dir = join(OUTPUT, 'screens');
+  await mkdir(dir, { recursive: true });
+  for (const scheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.screenshot({ path: join(dir, `${name}-${scheme}-${device}.png`) });
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
 }
 
 /** Saves a screenshot of the page as test-output/ui/<name>.png. */

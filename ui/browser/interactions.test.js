@@ -165,21 +165,32 @@ describe('interactions', () => {
       await waitForTexts(bob.page, ['hello', secret]);
       assert.equal(await messageEl(bob.page, secret).getByTestId('delete-button').count(), 0, 'only the author can delete');
 
-      // The confirmation is declined first: nothing happens.
+      // The confirmation (the app's own dialog, never the browser's) is
+      // declined first, with Escape: nothing happens.
+      const browserDialogs = [];
+      alice.page.on('dialog', (d) => {
+        browserDialogs.push(d.type());
+        d.dismiss();
+      });
       const mine = messageEl(alice.page, secret);
-      alice.page.once('dialog', (d) => d.dismiss());
+      const confirmDialog = alice.page.getByTestId('confirm-dialog');
       await mine.hover();
       await mine.getByTestId('delete-button').click();
+      await confirmDialog.waitFor();
+      assert.match(await confirmDialog.textContent(), /Delete this message for everyone\?/);
+      assert.equal(await alice.page.evaluate(() => document.activeElement?.dataset.testid), 'confirm-cancel', 'Cancel is focused first');
+      await screenshot(alice.page, 'delete-confirm');
+      await alice.page.keyboard.press('Escape');
+      await confirmDialog.waitFor({ state: 'hidden' });
       await send(alice.page, 'still here?');
       await waitForTexts(bob.page, ['still here?']);
       assert.equal(await messageEl(bob.page, secret).count(), 1, 'declined: not deleted');
 
-      alice.page.once('dialog', (d) => {
-        assert.equal(d.type(), 'confirm');
-        d.accept();
-      });
       await mine.hover();
       await mine.getByTestId('delete-button').click();
+      await alice.page.getByTestId('confirm-ok').click();
+      await confirmDialog.waitFor({ state: 'hidden' });
+      assert.deepEqual(browserDialogs, [], 'no browser dialog');
       for (const page of [alice.page, bob.page]) {
         await until(async () => (await page.getByTestId('message-list').textContent()).includes('This message was deleted.'), {
           message: 'the deleted placeholder',

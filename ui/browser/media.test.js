@@ -268,7 +268,7 @@ describe('media', () => {
       await waitForTexts(alice.page, ['new haircut, new picture']);
       const bobMember = alice.page.locator(`[data-testid=member][data-user="${bob.username}"]`);
       // Initials before (once the member list has Bob's display name).
-      await until(async () => (await bobMember.locator('.avatar').textContent().catch(() => '')) === 'B', { message: 'Bob’s initials' });
+      await until(async () => (await bobMember.locator('.avatar').textContent().catch(() => '')) === 'BO', { message: 'Bob’s initials (two letters of a one-word name)' });
       assert.equal(await bobMember.locator('.avatar img').count(), 0);
 
       // A PDF is refused as an avatar, with the reason.

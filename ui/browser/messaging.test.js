@@ -12,6 +12,7 @@ import {
   launchBrowser,
   messageEl,
   messages,
+  openPair,
   openUser,
   randomId,
   screenshot,
@@ -66,6 +67,12 @@ describe('messaging', () => {
     const u = await openUser(browser, server, options);
     contexts.push(u.context);
     return u;
+  }
+
+  async function pair(roomName) {
+    const p = await openPair(browser, server, roomName);
+    contexts.push(p.alice.context, p.bob.context);
+    return p;
   }
 
   test('1. a sent message shows SENDING, then SENT once confirmed', { timeout: TEST_TIMEOUT }, async () => {
@@ -124,13 +131,10 @@ describe('messaging', () => {
     let alice;
     let bob;
     await withScreenshots('two-users', async (keep) => {
-      alice = await user({ name: 'alice' });
-      bob = await user({ name: 'bob' });
+      let room;
+      ({ alice, bob, room } = await pair('Lobby'));
       keep(alice.page);
       keep(bob.page, 'bob');
-      const room = await createRoom(alice, `Lobby ${randomId()}`);
-      await joinRoom(alice.page, room.id);
-      await joinRoom(bob.page, room.id);
 
       await send(alice.page, 'Hi Bob, how are you?');
       await waitForTexts(bob.page, ['Hi Bob, how are you?']);
@@ -173,13 +177,10 @@ describe('messaging', () => {
     let alice;
     let bob;
     await withScreenshots('rejected-retry', async (keep) => {
-      alice = await user({ name: 'alice' });
-      bob = await user({ name: 'bob' });
+      let room;
+      ({ alice, bob, room } = await pair('Fast'));
       keep(alice.page);
       keep(bob.page, 'bob');
-      const room = await createRoom(alice, `Fast ${randomId()}`);
-      await joinRoom(alice.page, room.id);
-      await joinRoom(bob.page, room.id);
 
       // The limit is 10 accepted messages per user per 10 s: the 11th is refused.
       const texts = Array.from({ length: 11 }, (_, i) => `burst ${i + 1}`);

@@ -183,6 +183,62 @@ describe('recovery', () => {
     await closeUsers(alice, bob);
   });
 
+  test('reconnects as soon as the server answers, not when the backoff ends; offline, dots grey and a banner counts what waits', { timeout: TEST_TIMEOUT }, async () => {
+    let dave;
+    await withScreenshots('reconnect-at-once', async (keep) => {
+      // Dave's clock is held: only the time the test lets pass moves his
+      // timers, so a reconnection before the pending attempt's delay can only
+      // come from the health probe.
+      dave = await openUser(browser, server, { name: 'dave', clock: true, initScripts: [RECORD_CONN_STATES] });
+      keep(dave.page);
+      const page = dave.page;
+      const text = page.locator('#conn-text');
+      const banner = page.getByTestId('offline-banner');
+      const room = await createRoom(dave, `Probe ${randomId()}`);
+      await joinRoom(page, room.id);
+      const ownDot = page.locator(`[data-testid=member][data-user="${dave.username}"] .presence-dot`);
+      await ownDot.waitFor({ timeout: WAIT_MS });
+      const dotColour = () => ownDot.evaluate((el) => getComputedStyle(el).backgroundColor);
+      const onlineColour = await dotColour();
+      assert.ok(await banner.isHidden(), 'no banner while connected');
+
+      await server.stop();
+      await waitState(page, 'RECONNECTING');
+      await page.clock.pauseAt((await page.evaluate(() => Date.now())) + 10);
+      // Let attempts fail until the next one waits at least 8 s.
+      const waitSeconds = async () => Number((/Reconnecting in (\d+)s/.exec(await text.textContent()) ?? [])[1] ?? 0);
+      for (let i = 0; (await waitSeconds()) < 8; i++) {
+        assert.ok(i < 6, 'a delay of 8 s within a few attempts');
+        const changes = await page.evaluate(() => window.__connChanges);
+        await page.clock.fastForward(31000);
+        await until(async () => (await page.evaluate(() => window.__connChanges)) > changes, { timeout: 5000, message: 'the next attempt to fail' });
+      }
+      const waited = await waitSeconds();
+
+      assert.equal(await page.getByTestId('chat-screen').getAttribute('data-link'), 'down');
+      assert.notEqual(await dotColour(), onlineColour, 'the presence dot is grey while not connected');
+      await banner.waitFor({ timeout: WAIT_MS });
+      assert.match(await banner.textContent(), /Messages you write now will send/);
+      await send(page, 'written while away');
+      await send(page, 'and another');
+      await until(async () => (await banner.getAttribute('data-waiting')) === '2', { message: 'the banner counting two messages' });
+      assert.match(await banner.textContent(), /2 messages will send when the connection is back/);
+      await screenshot(page, 'reconnect-at-once-offline');
+
+      await server.start();
+      // Far less than the pending delay: the probe (every second) finds the server.
+      await page.clock.runFor(1500);
+      await waitState(page, 'CONNECTED');
+      assert.ok(waited >= 8, `the attempt was ${waited} s away`);
+      await page.clock.resume();
+      await waitForTexts(page, ['written while away', 'and another']);
+      await until(async () => (await messages(page)).filter((m) => m.state === 'SENT').length === 2, { message: 'both SENT' });
+      assert.ok(await banner.isHidden(), 'the banner goes once connected');
+      await until(async () => (await dotColour()) === onlineColour, { message: 'the dot coloured again' });
+    });
+    await closeUsers(dave);
+  });
+
   test('6. the connection indicator shows every state', { timeout: TEST_TIMEOUT }, async () => {
     let carol;
     await withScreenshots('status-indicator', async (keep) => {

@@ -1,3 +1,4 @@
+// @ts-check
 // The REST half of the protocol (PROTOCOL.md, "REST"). Every call is
 // same-origin with credentials, so the HttpOnly session cookie set by login
 // and register authenticates it. Failures reject with a ChatError carrying the
@@ -5,11 +6,15 @@
 
 import { ChatError, LocalCode } from './errors.js';
 
+/** @typedef {(input: string, init?: RequestInit) => Promise<Response>} Fetch */
+
 export class Api {
+  /** @type {Fetch} */
   #fetch;
   #base;
 
-  constructor({ fetch = (...args) => globalThis.fetch(...args), base = '/api' } = {}) {
+  /** @param {{fetch?: Fetch, base?: string}} [options] */
+  constructor({ fetch = (input, init) => globalThis.fetch(input, init), base = '/api' } = {}) {
     this.#fetch = fetch;
     this.#base = base;
   }
@@ -41,20 +46,31 @@ export class Api {
    * A page of the room list, in creation order: at most limit rooms, after
    * cursor (the `next` of the page before), those whose name holds q when
    * given. Resolves with {rooms, next}; next is null after the last page.
+   * @param {{q?: string, cursor?: string | null, limit?: number}} [options]
+   * @returns {Promise<{rooms: any[], next: string | null}>}
    */
   async rooms({ q = '', cursor = null, limit } = {}) {
     const page = await this.#call('GET', `/rooms${query({ q, cursor, limit })}`);
     return { rooms: page.rooms ?? [], next: page.next || null };
   }
 
-  /** Creates a room; the creator becomes a member. */
+  /**
+   * Creates a room; the creator becomes a member.
+   * @param {{name: string, description?: string, isPrivate?: boolean, password?: string}} room
+   */
   async createRoom({ name, description, isPrivate, password }) {
+    /** @type {{name: string, description?: string, isPrivate: boolean, password?: string}} */
     const body = { name, ...(description ? { description } : {}), isPrivate: Boolean(isPrivate) };
     if (isPrivate) body.password = password;
     return (await this.#call('POST', '/rooms', body)).room;
   }
 
-  /** A page of messages, oldest first: the newest `limit` with id < before (or the newest). */
+  /**
+   * A page of messages, oldest first: the newest `limit` with id < before (or the newest).
+   * @param {string} room
+   * @param {{before?: string | number | null, limit?: number}} [options]
+   * @returns {Promise<{messages: any[], hasMore: boolean}>}
+   */
   async messages(room, { before, limit = 50 } = {}) {
     const query = new URLSearchParams({ limit: String(limit) });
     if (before != null) query.set('before', String(before));
@@ -66,6 +82,9 @@ export class Api {
    * A page of a room's members, in user id order, after cursor (the `next`
    * of the page before, or the join reply's `membersNext`). Resolves with
    * {members, next}; next is null after the last page.
+   * @param {string} room
+   * @param {{cursor?: string | null, limit?: number}} [options]
+   * @returns {Promise<{members: any[], next: string | null}>}
    */
   async members(room, { cursor = null, limit } = {}) {
     const page = await this.#call('GET', `/rooms/${encodeURIComponent(room)}/members${query({ cursor, limit })}`);
@@ -86,10 +105,19 @@ export class Api {
     return (await this.#call('PUT', '/auth/me/avatar', { key })).user;
   }
 
+  /**
+   * @param {string} method
+   * @param {string} path
+   * @param {unknown} [body]
+   * @returns {Promise<any>}
+   */
   async #call(method, path, body) {
-    const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
+    /** @type {Record<string, string>} */
+    const headers = { Accept: 'application/json' };
+    /** @type {RequestInit} */
+    const init = { method, credentials: 'same-origin', headers };
     if (body !== undefined) {
-      init.headers['Content-Type'] = 'application/json';
+      headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
     }
     let res;
@@ -101,8 +129,8 @@ export class Api {
     if (res.status === 204) return {};
     const payload = await res.json().catch(() => ({}));
     if (!res.ok) {
-      const { code = `HTTP_${res.status}`, message = res.statusText || 'Request failed' } = payload.error ?? {};
-      throw new ChatError(code, message, { status: res.status });
+      const { code = `HTTP_${res.status}`, message = res.statusText || 'Request failed', retryAfterMs = 0 } = payload.error ?? {};
+      throw new ChatError(code, message, { status: res.status, retryAfterMs: Number(retryAfterMs) || 0 });
     }
     return payload;
   }

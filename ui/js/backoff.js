@@ -1,6 +1,10 @@
+// @ts-check
 // Reconnection delays: exponential growth with jitter, capped, for a bounded
 // number of attempts.
 
+/** @typedef {{baseMs: number, jitterMs: number, capMs: number, maxAttempts: number}} BackoffOptions */
+
+/** @type {Readonly<BackoffOptions>} */
 export const BACKOFF_DEFAULTS = Object.freeze({
   baseMs: 1000,
   jitterMs: 1000,
@@ -12,6 +16,9 @@ export const BACKOFF_DEFAULTS = Object.freeze({
  * The delay before reconnection attempt `attempt` (0-based):
  * min(baseMs * 2^attempt + jitter, capMs), with jitter drawn from [0, jitterMs).
  * The cap applies after the jitter, so no delay ever exceeds capMs.
+ * @param {number} attempt
+ * @param {() => number} [random]
+ * @param {Partial<BackoffOptions>} [options]
  */
 export function backoffDelay(attempt, random = Math.random, options = BACKOFF_DEFAULTS) {
   const { baseMs, jitterMs, capMs } = { ...BACKOFF_DEFAULTS, ...options };
@@ -28,6 +35,7 @@ export class Backoff {
   #random;
   #options;
 
+  /** @param {{random?: () => number, baseMs?: number, jitterMs?: number, capMs?: number, maxAttempts?: number}} [options] */
   constructor({ random = Math.random, ...options } = {}) {
     this.#random = random;
     this.#options = { ...BACKOFF_DEFAULTS, ...options };

@@ -1,3 +1,4 @@
+// @ts-check
 // ChatClient: the protocol client. It ties the connection, the REST API, the
 // outbox and one RoomStore per open room together, and tells views what
 // changed through events. It holds no DOM.
@@ -11,7 +12,9 @@
 import { State } from './connection.js';
 import { Emitter } from './emitter.js';
 import { ChatError, LocalCode } from './errors.js';
-import { normalizeAttachments, validateMessage } from './format.js';
+import { naturalCompare, normalizeAttachments, validateMessage } from './format.js';
+import { Presence, presenceRank, STATUSES } from './presence.js';
+import { Profiles } from './profiles.js';
 import { Kind, RoomStore } from './roomstore.js';
 import { systemTimers } from './timers.js';
 
@@ -19,9 +22,7 @@ const HISTORY_PAGE = 50;
 const TYPING_EXPIRY_MS = 10000;
 const MEMBERS_RELOAD_MS = 200;
 const MEMBERS_RELOAD_TRIES = 5;
-const PRESENCE_ORDER = { online: 0, busy: 1, away: 2 };
-/** The statuses a user can choose (presence:set). */
-export const STATUSES = Object.freeze(['online', 'away', 'busy']);
+export { STATUSES };
 
 /**
  * Events:
@@ -49,8 +50,8 @@ export class ChatClient {
 
   #rooms = new Map(); // id -> room state, in the order opened
   #members = new Map(); // room id -> Map(user -> {user, displayName, avatarUrl})
-  #presence = new Map(); // user -> status
-  #profiles = new Map(); // user -> {displayName, avatarUrl}: the latest known, from any source
+  #presence = new Presence();
+  #profiles = new Profiles();
   #sendTimers = new Map(); // clientId -> timer
   #typingTimers = new Map(); // room id -> timer
   #membersTimers = new Map(); // room id -> timer of a pending member list reload
@@ -61,6 +62,17 @@ export class ChatClient {
    * connection: a Connection; api: an Api; outbox: an Outbox for this user;
    * me: the user's username; profile: the user's {displayName, avatarUrl};
    * storage: Web Storage for the list of open rooms.
+   * @param {object} options
+   * @param {import('./connection.js').Connection} options.connection
+   * @param {import('./api.js').Api} options.api
+   * @param {import('./outbox.js').Outbox} options.outbox
+   * @param {string} options.me
+   * @param {{displayName?: string, avatarUrl?: string} | null} [options.profile]
+   * @param {Storage | null} [options.storage]
+   * @param {import('./timers.js').Timers} [options.timers]
+   * @param {() => number} [options.now]
+   * @param {() => string} [options.newId]
+   * @param {number} [options.sendTimeoutMs]
    */
   constructor({
     connection,
@@ -83,7 +95,7 @@ export class ChatClient {
     this.#now = now;
     this.#newId = newId;
     this.#sendTimeoutMs = sendTimeoutMs;
-    if (profile) this.#setProfile(me, profile);
+    if (profile) this.#profiles.set(me, profile);
   }
 
   get me() {
@@ -152,8 +164,8 @@ export class ChatClient {
       avatarUrl: this.avatarUrl(m.user),
       status: this.status(m.user),
     }));
-    const rank = (m) => PRESENCE_ORDER[m.status] ?? 3;
-    return members.sort((a, b) => rank(a) - rank(b) || a.displayName.localeCompare(b.displayName));
+    const rank = (m) => presenceRank(m.status);
+    return members.sort((a, b) => rank(a) - rank(b) || naturalCompare(a.displayName, b.displayName));
   }
 
   /**
@@ -187,7 +199,7 @@ export class ChatClient {
       for (const m of page.members) {
         const held = members.get(m.user);
         if (!held || held.unconfirmed) members.set(m.user, { user: m.user, displayName: m.displayName || m.user, later: true });
-        this.#setProfile(m.user, m);
+        this.#profiles.set(m.user, m);
         if (m.status) this.#presence.set(m.user, m.status);
       }
       room.membersNext = page.next;
@@ -203,11 +215,11 @@ export class ChatClient {
   }
 
   status(user) {
-    return this.#presence.get(user) ?? 'offline';
+    return this.#presence.status(user);
   }
 
   displayName(user) {
-    const name = this.#profiles.get(user)?.displayName;
+    const name = this.#profiles.displayName(user);
     if (name) return name;
     for (const members of this.#members.values()) {
       const fromList = members.get(user)?.displayName;
@@ -218,7 +230,7 @@ export class ChatClient {
 
   /** The path of a user's avatar image, or '' when they have none (initials are shown). */
   avatarUrl(user) {
-    return this.#profiles.get(user)?.avatarUrl ?? '';
+    return this.#profiles.avatarUrl(user);
   }
 
   /**
@@ -226,8 +238,7 @@ export class ChatClient {
    * while the user has the app open anywhere.
    */
   get myStatus() {
-    const status = this.#presence.get(this.#me);
-    return STATUSES.includes(status) ? status : 'online';
+    return this.#presence.chosen(this.#me);
   }
 
   /** Tells everyone in the user's rooms the chosen status. Returns false when offline. */
@@ -254,6 +265,8 @@ export class ChatClient {
   /**
    * Joins a room (with its password, for a private one) and opens it.
    * Rejects with the server's error (WRONG_PASSWORD, NO_SUCH_ROOM…) or when offline.
+   * @param {string} id
+   * @param {{password?: string}} [options]
    */
   async openRoom(id, { password } = {}) {
     const open = this.#rooms.get(id);
@@ -287,10 +300,14 @@ export class ChatClient {
   /**
    * Sends a message optimistically; returns its clientId. attachments: the
    * {key, name, contentType, size} of files already uploaded; with any, the
-   * text may be blank (it is then sent empty). Throws a ChatError for
-   * invalid text.
+   * text may be blank (it is then sent empty). replyTo: the id of the
+   * message answered. Throws a ChatError for invalid text.
+   * @param {string} roomId
+   * @param {string} text
+   * @param {{key: string, name: string, contentType: string, size: number}[]} [attachments]
+   * @param {{replyTo?: number | null}} [options]
    */
-  send(roomId, text, attachments = []) {
+  send(roomId, text, attachments = [], { replyTo = null } = {}) {
     const room = this.#requireRoom(roomId);
     const invalid = validateMessage(text, attachments.length);
     if (invalid) throw new ChatError(invalid, invalid === 'EMPTY_MESSAGE' ? 'The message is empty' : 'The message is too long');
@@ -300,11 +317,17 @@ export class ChatClient {
       text: text.trim() === '' ? '' : text,
       attachments: normalizeAttachments(attachments).map(({ key, name, contentType, size }) => ({ key, name, contentType, size })),
       createdAt: new Date(this.#now()).toISOString(),
+      replyTo,
     });
     room.store.addPending({ ...entry, user: this.#me });
     this.#emitter.emit('messages', { room: roomId });
     this.#flushRoom(room);
     return entry.clientId;
+  }
+
+  /** How many messages wait to be sent once connected (those that failed wait for Retry instead). */
+  get waitingCount() {
+    return this.#outbox.entries().filter((e) => !e.error).length;
   }
 
   /** Sends a failed message again with the same clientId. */
@@ -515,7 +538,7 @@ export class ChatClient {
     const members = new Map();
     for (const m of page.members) {
       members.set(m.user, { user: m.user, displayName: m.displayName || m.user });
-      this.#setProfile(m.user, m);
+      this.#profiles.set(m.user, m);
       if (m.status) this.#presence.set(m.user, m.status);
     }
     if (page.next === null) {
@@ -672,24 +695,11 @@ export class ChatClient {
   #onUserUpdate({ user }) {
     const id = user?.id ?? user?.username;
     if (typeof id !== 'string' || id === '') return;
-    if (!this.#setProfile(id, user)) return;
+    if (!this.#profiles.set(id, user)) return;
     for (const [roomId, members] of this.#members) {
       if (members.has(id)) this.#emitter.emit('members', { room: roomId });
     }
     this.#emitter.emit('profile', { user: id });
-  }
-
-  /** Records a user's display name and avatar; returns whether anything changed. */
-  #setProfile(user, { displayName, avatarUrl }) {
-    const before = this.#profiles.get(user);
-    const next = {
-      displayName: typeof displayName === 'string' && displayName ? displayName : (before?.displayName ?? ''),
-      // Only the server's own file paths: an avatar is never loaded from elsewhere.
-      avatarUrl: typeof avatarUrl === 'string' && avatarUrl.startsWith('/api/files/') ? avatarUrl : '',
-    };
-    if (before && before.displayName === next.displayName && before.avatarUrl === next.avatarUrl) return false;
-    this.#profiles.set(user, next);
-    return true;
   }
 
   #onPresence({ user, status }) {
@@ -704,8 +714,8 @@ export class ChatClient {
     if (room.joined) this.#outbox.flush((entry) => this.#transmit(entry), room.id);
   }
 
-  #transmit({ room, clientId, text, attachments = [] }) {
-    const data = { room, clientId, text, ...(attachments.length ? { attachments } : {}) };
+  #transmit({ room, clientId, text, attachments = [], replyTo = null }) {
+    const data = { room, clientId, text, ...(attachments.length ? { attachments } : {}), ...(replyTo ? { replyTo } : {}) };
     if (!this.#conn.send({ type: 'message:send', data })) return;
     this.#clearSendTimer(clientId);
     this.#sendTimers.set(

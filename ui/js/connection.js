@@ -1,3 +1,4 @@
+// @ts-check
 // The WebSocket connection: a state machine plus the socket it drives.
 //
 // Connection owns reconnection (exponential backoff, bounded attempts), the
@@ -85,16 +86,37 @@ export class Connection {
   #requestTimeoutMs;
   #emitter = new Emitter();
 
+  /** @type {string} */
   #state = State.DISCONNECTED;
   #socket = null;
   #offline = false;
   #retryTimer = null;
+  #probeTimer = null;
+  /** @type {(() => Promise<boolean>) | null} */
+  #probe;
+  #probeMs;
   #connectTimer = null;
   #heartbeatTimer = null;
   #lastFrameAt = 0;
   #nextRef = 1;
   #pending = new Map();
 
+  /**
+   * @param {object} options
+   * @param {string} options.url
+   * @param {typeof WebSocket} [options.WebSocket]
+   * @param {import('./timers.js').Timers} [options.timers]
+   * @param {() => number} [options.now]
+   * @param {() => number} [options.random]
+   * @param {number} [options.maxAttempts]
+   * @param {number} [options.connectTimeoutMs]
+   * @param {number} [options.heartbeatMs]
+   * @param {number} [options.requestTimeoutMs]
+   * @param {(() => Promise<boolean>) | null} [options.probe] asks whether the server answers
+   *   (a cheap HTTP health check); while waiting to reconnect it is called every probeMs, and
+   *   a true answer ends the wait at once
+   * @param {number} [options.probeMs]
+   */
   constructor({
     url,
     WebSocket = globalThis.WebSocket,
@@ -105,7 +127,11 @@ export class Connection {
     connectTimeoutMs = 10000,
     heartbeatMs = 25000,
     requestTimeoutMs = 15000,
+    probe = null,
+    probeMs = 1000,
   }) {
+    this.#probe = probe;
+    this.#probeMs = probeMs;
     this.#url = url;
     this.#WebSocket = WebSocket;
     this.#timers = timers;
@@ -289,8 +315,39 @@ export class Connection {
     this.#dispatch('lost', { delayMs });
     this.#retryTimer = this.#timers.setTimeout(() => {
       this.#retryTimer = null;
+      this.#clearProbe();
       this.#open();
     }, delayMs);
+    this.#scheduleProbe();
+  }
+
+  /**
+   * While an attempt waits out its delay, asks every probeMs whether the
+   * server answers again, and makes the attempt at once when it does. The
+   * attempt is the one already counted: the backoff still bounds how many
+   * are made.
+   */
+  #scheduleProbe() {
+    if (!this.#probe) return;
+    this.#probeTimer = this.#timers.setTimeout(() => {
+      this.#probeTimer = null;
+      const waiting = this.#retryTimer;
+      this.#probe().then(
+        (up) => {
+          if (this.#retryTimer === null || this.#retryTimer !== waiting) return;
+          if (up) this.connect();
+          else this.#scheduleProbe();
+        },
+        () => {
+          if (this.#retryTimer !== null && this.#retryTimer === waiting) this.#scheduleProbe();
+        },
+      );
+    }, this.#probeMs);
+  }
+
+  #clearProbe() {
+    this.#timers.clearTimeout(this.#probeTimer);
+    this.#probeTimer = null;
   }
 
   #scheduleHeartbeat() {
@@ -334,5 +391,6 @@ export class Connection {
   #clearRetry() {
     this.#timers.clearTimeout(this.#retryTimer);
     this.#retryTimer = null;
+    this.#clearProbe();
   }
 }

@@ -1,3 +1,4 @@
+// @ts-check
 // RoomDirectory: the rooms to discover, as GET /api/rooms serves them (in
 // the order they were created, a page at a time), or the rooms whose name
 // holds a search. It holds no DOM; the sidebar renders what it says.
@@ -33,6 +34,9 @@ export class RoomDirectory {
   #search = null; // the list of the search on screen, null while browsing
   #searchTimer = null;
 
+  /**
+   * @param {{api: import('./api.js').Api, timers?: import('./timers.js').Timers, pageSize?: number, searchDelayMs?: number}} options
+   */
   constructor({ api, timers = systemTimers, pageSize = DIRECTORY_PAGE, searchDelayMs = SEARCH_DELAY_MS }) {
     this.#api = api;
     this.#timers = timers;
@@ -151,8 +155,10 @@ export class RoomDirectory {
   /**
    * One request for list; resolves with {rooms, next}, or null when it
    * failed or the list is no longer shown (a stale search).
+   * @param {any} list
+   * @param {{cursor?: string | null, limit: number}} page
    */
-  async #fetch(list, { cursor, limit }) {
+  async #fetch(list, { cursor = null, limit }) {
     list.busy = true;
     this.#emit();
     let page;

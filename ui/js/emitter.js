@@ -1,9 +1,15 @@
+// @ts-check
 // A minimal synchronous event emitter shared by the logic modules.
 
 export class Emitter {
   #handlers = new Map();
 
-  /** Subscribes fn to name; returns a function that unsubscribes it. */
+  /**
+   * Subscribes fn to name; returns a function that unsubscribes it.
+   * @param {string} name
+   * @param {(payload: any) => void} fn
+   * @returns {() => boolean}
+   */
   on(name, fn) {
     let set = this.#handlers.get(name);
     if (!set) {
@@ -14,6 +20,10 @@ export class Emitter {
     return () => set.delete(fn);
   }
 
+  /**
+   * @param {string} name
+   * @param {unknown} [payload]
+   */
   emit(name, payload) {
     const set = this.#handlers.get(name);
     if (!set) return;

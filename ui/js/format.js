@@ -1,3 +1,4 @@
+// @ts-check
 // Pure helpers for presenting chat data: text limits, the timeline with day
 // separators and grouping, typing sentences, links, times, room ids.
 
@@ -53,7 +54,7 @@ export function buildTimeline(items, windowMs = GROUP_WINDOW_MS) {
       item.kind === 'message' &&
       previous.kind === 'message' &&
       previous.user === item.user &&
-      at - new Date(previous.createdAt) < windowMs;
+      at.getTime() - new Date(previous.createdAt).getTime() < windowMs;
     rows.push({ type: 'item', key: item.key, item, continued });
     previous = item;
   }
@@ -129,6 +130,7 @@ export function formatDay(date, now = new Date(), locale) {
   const days = Math.round((startOf(now) - startOf(d)) / 86400000);
   if (days === 0) return 'Today';
   if (days === 1) return 'Yesterday';
+  /** @type {Intl.DateTimeFormatOptions} */
   const options = { weekday: 'long', day: 'numeric', month: 'long' };
   if (d.getFullYear() !== now.getFullYear()) options.year = 'numeric';
   return d.toLocaleDateString(locale, options);
@@ -141,12 +143,28 @@ export function nameHue(name) {
   return h;
 }
 
-/** Up to two letters for an avatar. */
+/**
+ * Two letters for an avatar: the first of the first two words, or the first
+ * two of a one-word name ('?' for a blank one).
+ * @param {string} name
+ */
 export function initials(name) {
   const words = name.trim().split(/[\s._-]+/).filter(Boolean);
-  const letters = words.length > 1 ? [words[0], words[1]] : [words[0] ?? '?'];
-  return letters.map((w) => String.fromCodePoint(w.codePointAt(0)).toUpperCase()).join('');
+  if (words.length === 0) return '?';
+  const letters = words.length > 1 ? [first(words[0]), first(words[1])] : [...words[0]].slice(0, 2);
+  return letters.join('').toUpperCase();
 }
+
+/** @param {string} word */
+function first(word) {
+  return String.fromCodePoint(word.codePointAt(0) ?? 63);
+}
+
+/**
+ * Compares names the way people read them: case aside, and numbers by value
+ * ("room 2" before "room 10").
+ */
+export const naturalCompare = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' }).compare;
 
 /** A size in bytes for people: "512 B", "1.5 KB", "10 MB" (powers of 1024). */
 export function formatBytes(bytes) {

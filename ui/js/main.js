@@ -24,7 +24,7 @@ class Session {
   constructor({ api, user, storage, onEnd }) {
     this.#api = api;
     this.#onEnd = onEnd;
-    this.#connection = new Connection({ url: socketUrl(location) });
+    this.#connection = new Connection({ url: socketUrl(location), probe: serverAnswers });
     this.#client = new ChatClient({
       connection: this.#connection,
       api,
@@ -152,3 +152,16 @@ function main() {
 }
 
 main();
+
+/**
+ * Whether the server answers its cheap health check (GET /health): while
+ * the connection waits out a reconnection delay, an answer ends the wait.
+ */
+async function serverAnswers() {
+  try {
+    const res = await fetch('/health', { cache: 'no-store', credentials: 'omit' });
+    return res.ok;
+  } catch {
+    return false;
+  }
+}

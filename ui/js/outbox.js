@@ -1,3 +1,4 @@
+// @ts-check
 // The outbox: every message the user has written that the server has not yet
 // confirmed, in the order written, kept in a Storage (localStorage in the
 // browser) so that a reload loses nothing.
@@ -17,6 +18,7 @@ export class Outbox {
    * storage: an object with getItem/setItem/removeItem (the Web Storage API),
    * or null to keep the outbox in memory only. key: the storage key, one per user.
    */
+  /** @param {{storage?: Storage | null, key?: string}} [options] */
   constructor({ storage = null, key = 'chillin.outbox' } = {}) {
     this.#storage = storage;
     this.#key = key;
@@ -37,9 +39,9 @@ export class Outbox {
    * Adds a message to the end of the queue, pending. attachments: the
    * {key, name, contentType, size} of files already in storage.
    */
-  enqueue({ clientId, room, text, attachments = [], createdAt }) {
+  enqueue({ clientId, room, text, attachments = [], createdAt, replyTo = null }) {
     if (this.#find(clientId)) throw new Error(`outbox: duplicate clientId ${clientId}`);
-    const entry = { clientId, room, text, attachments: attachments.map((a) => ({ ...a })), createdAt, error: null };
+    const entry = { clientId, room, text, attachments: attachments.map((a) => ({ ...a })), createdAt, ...(replyTo ? { replyTo } : {}), error: null };
     this.#entries.push(entry);
     this.#save();
     return { ...entry };

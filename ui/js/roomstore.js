@@ -1,3 +1,4 @@
+// @ts-check
 // RoomStore: what the client knows of one room's timeline. It folds room
 // facts (by seq, gap-free), history pages (by id) and the user's own unsent
 // messages (by clientId) into one ordered list of items.
@@ -157,6 +158,8 @@ export class RoomStore {
    * Adds history messages (message objects, from the REST API) that are not
    * held yet; a held message is newer than or as new as a page. hasMore, when
    * given, records whether older messages remain.
+   * @param {any[]} messages
+   * @param {{hasMore?: boolean}} [options]
    */
   applyHistory(messages, { hasMore } = {}) {
     for (const m of messages) {
@@ -171,7 +174,7 @@ export class RoomStore {
   }
 
   /** Shows an unsent message of the user's: {clientId, user, text, attachments, createdAt, error}. */
-  addPending({ clientId, user, text, attachments = [], createdAt, error = null }) {
+  addPending({ clientId, user, text, attachments = [], createdAt, replyTo = null, error = null }) {
     const key = messageKey(user, clientId, null);
     if (this.#items.has(key)) return;
     this.#pendingKeys.set(clientId, key);
@@ -183,6 +186,7 @@ export class RoomStore {
       user,
       text,
       attachments: normalizeAttachments(attachments),
+      replyTo: replyTo || null,
       clientId,
       createdAt,
       editedAt: null,
@@ -291,6 +295,7 @@ function messageItem(m) {
     user: m.user,
     text: m.deleted ? '' : (m.text ?? ''),
     attachments: m.deleted ? [] : normalizeAttachments(m.attachments),
+    replyTo: Number.isSafeInteger(m.replyTo) && m.replyTo > 0 ? m.replyTo : null,
     clientId: m.clientId || null,
     createdAt: m.createdAt,
     editedAt: m.editedAt ?? null,

@@ -1,3 +1,4 @@
+// @ts-check
 // TypingNotifier turns keystrokes in the composer into throttled
 // typing:start / typing:stop signals: a start at most once per throttleMs
 // while typing continues, a stop after idleMs without input, on send, or
@@ -16,6 +17,9 @@ export class TypingNotifier {
   #idleTimer = null;
 
   /** send(type) is called with 'typing:start' or 'typing:stop'. */
+  /**
+   * @param {{send: (type: string) => void, timers?: import('./timers.js').Timers, now?: () => number, throttleMs?: number, idleMs?: number}} options
+   */
   constructor({ send, timers = systemTimers, now = Date.now, throttleMs = 3000, idleMs = 5000 }) {
     this.#send = send;
     this.#timers = timers;

@@ -107,6 +107,17 @@ describe('ChatClient', () => {
     assert.deepEqual(states(), [['hello', MessageState.SENT]], 'no timeout after confirmation');
   });
 
+  it('sends a reply with the id it answers, kept through the outbox and on the message', async () => {
+    await openGeneral();
+    const clientId = client.send('general', 'me too', [], { replyTo: 500 });
+    const [frame] = WS.last.sentOf('message:send');
+    assert.deepEqual(frame.data, { room: 'general', clientId, text: 'me too', replyTo: 500 });
+    assert.equal(client.room('general').store.list()[0].replyTo, 500, 'the pending message knows what it answers');
+    assert.equal(JSON.parse(storage.getItem('chillin.outbox.ann'))[0].replyTo, 500);
+    WS.last.receive({ type: 'event', data: { ...posted('general', 1, 501, 'ann', 'me too', clientId).data, data: { text: 'me too', clientId, replyTo: 500 } } });
+    assert.equal(client.room('general').store.list()[0].replyTo, 500, 'and the confirmed one');
+  });
+
   it('marks a rejected message FAILED and retries it with the same clientId', async () => {
     await openGeneral();
     const clientId = client.send('general', 'spam');
@@ -344,6 +355,23 @@ describe('ChatClient', () => {
       ['bob', 'offline'],
     ]);
     assert.equal(client.displayName('bob'), 'Bob');
+  });
+
+  it('sorts members by name naturally within a presence: 2 before 10, case aside', async () => {
+    client.stop();
+    WS = fakeWebSocketClass();
+    const api = fakeApi();
+    api.members = async () =>
+      page([
+        { user: 'u10', displayName: 'user 10', status: 'online' },
+        { user: 'u2', displayName: 'user 2', status: 'online' },
+        { user: 'b', displayName: 'bea', status: 'online' },
+        { user: 'a', displayName: 'Al', status: 'online' },
+      ]);
+    start(api);
+    WS.last.open();
+    await openGeneral();
+    assert.deepEqual(client.members('general').map((m) => m.user), ['a', 'b', 'u2', 'u10']);
   });
 
   it('reloads the member list once when people join, for their names and presence', async () => {

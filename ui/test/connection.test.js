@@ -122,6 +122,52 @@ describe('Connection', () => {
     assert.equal(states.at(-1).delayMs, 1000);
   });
 
+  it('while waiting to reconnect, probes the server and reconnects as soon as it answers', async () => {
+    let up = false;
+    const probes = [];
+    make({ probe: async () => (probes.push(clock.now), up), probeMs: 500 });
+    conn.connect();
+    WS.last.open();
+    WS.last.serverClose(1006);
+    WS.last.serverClose(1006); // not yet: the socket of the first connection
+    clock.advance(1000);
+    WS.last.serverClose(1006); // the first attempt fails: the next waits 2000 ms
+    assert.equal(states.at(-1).delayMs, 2000);
+    const before = WS.instances.length;
+    clock.advance(500);
+    await Promise.resolve();
+    clock.advance(500);
+    await Promise.resolve();
+    assert.equal(WS.instances.length, before, 'no attempt while the probe says the server is down');
+    up = true;
+    clock.advance(500);
+    await Promise.resolve();
+    await Promise.resolve();
+    assert.equal(WS.instances.length, before + 1, 'an attempt as soon as the server answers, 1500 ms early');
+    assert.equal(conn.state, RECONNECTING);
+    assert.equal(conn.attempt, 2, 'the early attempt is the one counted, not an extra one');
+    assert.equal(clock.pending, 1, 'only the connect timeout is left: no probe or retry runs while connecting');
+    WS.last.open();
+    assert.equal(conn.state, CONNECTED);
+    const probesBefore = probes.length;
+    clock.advance(5000);
+    assert.equal(probes.length, probesBefore, 'no probing while connected');
+  });
+
+  it('a probe answer arriving after the attempt started is ignored', async () => {
+    let answer;
+    make({ probe: () => new Promise((resolve) => (answer = resolve)), probeMs: 500 });
+    conn.connect();
+    WS.last.serverClose(1006); // waits 1000 ms
+    clock.advance(500); // the probe is asked
+    clock.advance(500); // the attempt starts anyway
+    const count = WS.instances.length;
+    answer(true);
+    await Promise.resolve();
+    await Promise.resolve();
+    assert.equal(WS.instances.length, count, 'no second socket');
+  });
+
   it('applies jitter to every delay', () => {
     make({ random: () => 0.5 });
     conn.connect();

@@ -122,7 +122,10 @@ describe('formatDay', () => {
 
 describe('avatars', () => {
   it('picks initials and a stable hue', () => {
-    assert.equal(initials('alice'), 'A');
+    assert.equal(initials('alice'), 'AL');
+    assert.equal(initials('x'), 'X');
+    assert.equal(initials('  '), '?');
+    assert.equal(initials('élodie'), 'ÉL');
     assert.equal(initials('Alice Smith'), 'AS');
     assert.equal(initials('bob_jones'), 'BJ');
     assert.equal(nameHue('alice'), nameHue('alice'));

@@ -1,12 +1,7 @@
 // The log-in / create-account screen.
 
+import { displayNameProblem, passwordProblem, plainError, Rules, usernameProblem } from '../errors.js';
 import { byId } from './dom.js';
-
-const ERRORS = {
-  INVALID_CREDENTIALS: 'Wrong username or password.',
-  USERNAME_TAKEN: 'That username is taken. Try another one.',
-  NETWORK: 'Chillin cannot be reached. Check your connection and try again.',
-};
 
 export class AuthView {
   #api;
@@ -27,6 +22,12 @@ export class AuthView {
     this.#form.addEventListener('submit', (e) => {
       e.preventDefault();
       this.#submit();
+    });
+    // The rules of a new account show beside its fields, before any submit.
+    for (const hint of this.#form.querySelectorAll('[data-rule]')) hint.textContent = Rules[hint.dataset.rule];
+    // An error about a field goes once the field is right.
+    this.#form.addEventListener('input', () => {
+      if (this.#error.dataset.field && !this.#problem()) this.#showError('');
     });
   }
 
@@ -49,21 +50,43 @@ export class AuthView {
     this.#tabs.register.setAttribute('aria-selected', String(register));
     this.#form.setAttribute('aria-labelledby', register ? 'tab-register' : 'tab-login');
     this.#displayName.hidden = !register;
+    byId('username-hint').hidden = !register;
+    byId('password-hint').hidden = !register;
     this.#form.elements.password.autocomplete = register ? 'new-password' : 'current-password';
     this.#form.querySelector('[type="submit"]').textContent = register ? 'Create account' : 'Log in';
     this.#error.textContent = '';
+  }
+
+  /** What is wrong with the form as filled in, by the rules checked before sending, or ''. */
+  #problem() {
+    const { username, password, displayName } = this.#form.elements;
+    if (!username.value.trim() || !password.value) return this.#error.dataset.field === 'any' ? 'Enter a username and a password.' : '';
+    if (this.#mode !== 'register') return '';
+    return usernameProblem(username.value) || passwordProblem(password.value) || displayNameProblem(displayName.value.trim());
+  }
+
+  /** field: set when the error is about what is typed, so it can go once that is right. */
+  #showError(text, field = '') {
+    this.#error.textContent = text;
+    if (field) this.#error.dataset.field = field;
+    else delete this.#error.dataset.field;
   }
 
   async #submit() {
     const { username, password, displayName } = this.#form.elements;
     const name = username.value.trim().toLowerCase();
     if (!name || !password.value) {
-      this.#error.textContent = 'Enter a username and a password.';
+      this.#showError('Enter a username and a password.', 'any');
+      return;
+    }
+    const problem = this.#problem();
+    if (problem) {
+      this.#showError(problem, 'rule');
       return;
     }
     const submit = this.#form.querySelector('[type="submit"]');
     submit.disabled = true;
-    this.#error.textContent = '';
+    this.#showError('');
     try {
       const user =
         this.#mode === 'register'
@@ -72,7 +95,7 @@ export class AuthView {
       password.value = '';
       this.#onAuthenticated(user);
     } catch (err) {
-      this.#error.textContent = ERRORS[err.code] ?? err.message;
+      this.#showError(plainError(err));
     } finally {
       submit.disabled = false;
     }

@@ -7,7 +7,7 @@ import { State } from '../connection.js';
 import { RoomDirectory } from '../directory.js';
 import { typingText } from '../format.js';
 import { Composer } from './composer.js';
-import { CreateRoomDialog, PasswordDialog } from './dialogs.js';
+import { ConfirmDialog, CreateRoomDialog, PasswordDialog } from './dialogs.js';
 import { byId, h } from './dom.js';
 import { MembersPanel } from './members.js';
 import { ProfileMenu } from './profile.js';
@@ -18,6 +18,7 @@ import { Timeline } from './timeline.js';
 const DIRECTORY_REFRESH_MS = 30000;
 const TOAST_MS = 5000;
 const WIDE_QUERY = '(min-width: 1100px)';
+const PHONE_QUERY = '(max-width: 759px)';
 
 export class ChatView {
   #mounted;
@@ -35,6 +36,7 @@ export class ChatView {
   #scrim = byId('scrim');
   #announcer = byId('announcer');
   #toasts = byId('toasts');
+  #offlineBanner = byId('offline-banner');
   #directory;
   #sidebar;
   #timeline;
@@ -64,8 +66,21 @@ export class ChatView {
     const notify = (text) => this.toast(text);
     this.#directory = new RoomDirectory({ api });
     this.#sidebar = new Sidebar({ client, directory: this.#directory, onSelect: (id) => this.select(id), onJoin: (room) => this.#join(room) });
-    this.#timeline = new Timeline({ client, announce: (text) => this.#announce(text) });
-    this.#composer = new Composer({ client, api, notify, onSent: () => this.#timeline.scrollToBottom() });
+    const confirmDialog = new ConfirmDialog();
+    this.#timeline = new Timeline({
+      client,
+      announce: (text) => this.#announce(text),
+      confirm: (text, action) => confirmDialog.ask(text, action),
+      onReply: (item) => this.#composer.replyTo(item),
+      onEditEnd: () => this.#composer.focus(),
+    });
+    this.#composer = new Composer({
+      client,
+      api,
+      notify,
+      onSent: () => this.#timeline.scrollToBottom(),
+      onEditLast: () => this.#timeline.editLast(),
+    });
     this.#members = new MembersPanel({ client });
     this.#profile = new ProfileMenu({ client, api, user, notify });
     this.#status = new ConnectionStatus({ connection });
@@ -84,6 +99,17 @@ export class ChatView {
     });
     this.#listen(document, 'keydown', (e) => this.#onKey(e));
     this.#setMembersOpen(matchMedia(WIDE_QUERY).matches);
+    this.#listen(byId('members-close'), 'click', () => {
+      this.#setMembersOpen(false);
+      this.#membersToggle.focus();
+    });
+    // A window that narrows or widens past a layout's edge starts that layout
+    // afresh: nothing that lay beside the conversation is left lying over it.
+    this.#listen(matchMedia(WIDE_QUERY), 'change', (e) => {
+      this.#setDrawerOpen(false);
+      this.#setMembersOpen(e.matches);
+    });
+    this.#listen(matchMedia(PHONE_QUERY), 'change', () => this.#setDrawerOpen(false));
 
     this.#cleanup.push(
       client.on('rooms', () => this.#onRooms()),
@@ -95,7 +121,10 @@ export class ChatView {
       client.on('notice', ({ text }) => this.toast(text)),
       this.#directory.on('change', () => this.#renderHeader()),
       connection.on('state', ({ state }) => state === State.CONNECTED && this.#refreshDirectory()),
+      connection.on('state', () => this.#renderLink()),
+      client.on('messages', () => this.#renderLink()),
     );
+    this.#renderLink();
     this.#directoryTimer = setInterval(() => this.#refreshDirectory(), DIRECTORY_REFRESH_MS);
   }
 
@@ -115,6 +144,24 @@ export class ChatView {
     this.#composer.destroy();
     this.#profile.destroy();
     for (const node of this.#mounted) node.remove();
+  }
+
+  /**
+   * While not connected, presence is not known (the dots go grey) and a
+   * banner says how many messages will go out once the connection is back.
+   */
+  #renderLink() {
+    const state = this.#connection.state;
+    const down = state === State.RECONNECTING || state === State.FAILED;
+    this.#screen.dataset.link = down ? 'down' : 'up';
+    const waiting = this.#client.waitingCount;
+    this.#offlineBanner.hidden = !down;
+    if (!down) return;
+    this.#offlineBanner.dataset.waiting = String(waiting);
+    this.#offlineBanner.textContent =
+      waiting === 0
+        ? 'Not connected. Messages you write now will send when the connection is back.'
+        : `Not connected. ${waiting} ${waiting === 1 ? 'message' : 'messages'} will send when the connection is back.`;
   }
 
   /** The browser went offline or online. */
@@ -255,9 +302,12 @@ export class ChatView {
   }
 
   #setMembersOpen(open) {
+    const was = this.#screen.dataset.members === 'open';
     this.#screen.dataset.members = open ? 'open' : 'closed';
     this.#membersToggle.setAttribute('aria-expanded', String(open));
     this.#syncScrim();
+    // Lying over the conversation, the list takes the focus (Escape or its close button give it back).
+    if (open && !was && !matchMedia(WIDE_QUERY).matches) byId('members-close').focus();
   }
 
   /** The scrim covers the conversation while a panel lies over it. */

@@ -39,12 +39,17 @@ export class Composer {
   #storageDown = ''; // why uploads are unavailable, after the server said so
   #typing = null;
   #cleanup = [];
+  #replyBar = byId('reply-bar');
+  #replyText = byId('reply-bar-text');
+  #replies = new Map(); // room -> the message being answered: {id, user, text}
+  #onEditLast;
 
   /**
    * onSent(): called after a message was handed to the client; notify(text):
    * tells the user something briefly; api: the REST API (uploads).
    */
-  constructor({ client, api, onSent, notify }) {
+  constructor({ client, api, onSent, notify, onEditLast = () => false }) {
+    this.#onEditLast = onEditLast;
     this.#client = client;
     this.#api = api;
     this.#onSent = onSent;
@@ -57,7 +62,18 @@ export class Composer {
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
         e.preventDefault();
         this.#submit();
+      } else if (e.key === 'ArrowUp' && this.#input.value === '' && this.#current().length === 0 && !e.isComposing) {
+        // Up in an empty box edits the user's last message.
+        if (this.#onEditLast()) e.preventDefault();
+      } else if (e.key === 'Escape' && this.#replies.has(this.#room)) {
+        e.preventDefault();
+        e.stopPropagation();
+        this.#setReply(null);
       }
+    });
+    byId('reply-cancel').addEventListener('click', () => {
+      this.#setReply(null);
+      this.#input.focus();
     });
     this.#input.addEventListener('input', () => {
       this.#drafts.set(this.#room, this.#input.value);
@@ -114,6 +130,7 @@ export class Composer {
     this.#label = label;
     this.#form.hidden = roomId === null;
     this.#renderChips();
+    this.#renderReply();
     if (roomId === null) {
       this.#typing = null;
       return;
@@ -122,6 +139,27 @@ export class Composer {
     this.#input.value = this.#drafts.get(roomId) ?? '';
     this.#placeholder();
     this.#refresh();
+  }
+
+  /** Starts a reply to a message of the room on screen. */
+  replyTo(item) {
+    if (this.#room === null || item.id == null) return;
+    this.#setReply({ id: item.id, user: item.user, text: item.text });
+    this.#input.focus();
+  }
+
+  #setReply(reply) {
+    if (reply) this.#replies.set(this.#room, reply);
+    else this.#replies.delete(this.#room);
+    this.#renderReply();
+  }
+
+  #renderReply() {
+    const reply = this.#room === null ? null : this.#replies.get(this.#room);
+    this.#replyBar.hidden = !reply;
+    if (!reply) return;
+    const snippet = reply.text.length > 80 ? `${reply.text.slice(0, 80)}…` : reply.text;
+    this.#replyText.replaceChildren('Replying to ', h('strong', { text: this.#client.displayName(reply.user) }), snippet ? `: ${snippet}` : '');
   }
 
   /** The room's name changed (its details arrived after it was shown). */
@@ -207,7 +245,9 @@ export class Composer {
     const entries = this.#current();
     if (this.#room === null || validateMessage(text, entries.length) || this.#filesBlock()) return;
     const attachments = entries.map((e) => e.upload.attachment).filter(Boolean);
-    this.#client.send(this.#room, text, attachments);
+    const reply = this.#replies.get(this.#room);
+    this.#client.send(this.#room, text, attachments, { replyTo: reply?.id ?? null });
+    this.#setReply(null);
     for (const entry of entries) if (entry.preview) URL.revokeObjectURL(entry.preview);
     this.#files.delete(this.#room);
     this.#input.value = '';

@@ -92,7 +92,6 @@ export class ProfileMenu {
     this.#name.textContent = name;
     this.#handle.textContent = `@${me}`;
     this.#statusText.textContent = STATUS_LABEL[status];
-    this.#toggle.setAttribute('aria-label', `${name}, ${STATUS_LABEL[status]}: status and avatar`);
     for (const item of this.#menu.querySelectorAll('[data-status]')) {
       item.setAttribute('aria-checked', String(item.dataset.status === status));
     }

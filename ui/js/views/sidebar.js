@@ -143,10 +143,12 @@ export class Sidebar {
         type: 'button',
         class: 'room-item discover-item',
         dataset: open ? { testid: 'discover-room', room: room.id, open: 'true' } : { testid: 'discover-room', room: room.id },
-        'aria-label': `${open ? 'Open' : 'Join'} ${room.name || room.id}${room.isPrivate ? ' (password protected)' : ''}, ${counts}`,
         onclick: () => (open ? this.#onSelect(room.id) : this.#onJoin(room)),
       },
+      // Named by what it shows, after what it does (the visible text stays part of the name).
+      h('span', { class: 'visually-hidden', text: open ? 'Open ' : 'Join ' }),
       icon(room.isPrivate ? 'lock' : 'hash', 'room-icon'),
+      room.isPrivate ? h('span', { class: 'visually-hidden', text: '(password protected) ' }) : null,
       h(
         'span',
         { class: 'room-text' },

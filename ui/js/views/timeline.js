@@ -4,7 +4,8 @@
 // the newest message unless the user scrolled up, pages history back near the
 // top, and keeps the reading position when older messages are prepended.
 
-import { buildTimeline, formatBytes, formatDay, formatTime, isInlineImage, splitLinks, validateText } from '../format.js';
+import { buildTimeline, formatBytes, formatDay, formatTime, isInlineImage, validateText } from '../format.js';
+import { parseMarkdown } from '../markdown.js';
 import { Kind, MessageState } from '../roomstore.js';
 import { byId, h, icon, loadImage, reuseAvatar } from './dom.js';
 
@@ -29,17 +30,43 @@ export class Timeline {
   #nodes = new Map(); // row key -> {row, name, avatar, node}
   #editing = null; // key of the message being edited
   #editDraft = null; // its text so far, kept if the row is rebuilt meanwhile
+  #editFromComposer = false;
+  #current = null; // key of the message that takes the list's one tab stop
+  #actionsOpen = null; // key of the message whose toolbar was opened by its button or Enter
+  #confirm;
+  #onReply;
+  #onEditEnd;
   #atBottom = true;
   #lastKey = null;
   #frame = 0;
   #ticker = null;
 
-  /** announce(text) tells screen reader users about a message that failed. */
-  constructor({ client, announce }) {
+  /**
+   * announce(text) tells screen reader users about a message that failed;
+   * confirm(text, action) asks the user (resolves true to go ahead);
+   * onReply(item) starts a reply to a message; onEditEnd() runs when an edit
+   * started from the composer ends (focus goes back there).
+   */
+  constructor({ client, announce, confirm, onReply = () => {}, onEditEnd = () => {} }) {
     this.#client = client;
     this.#announce = announce;
+    this.#confirm = confirm;
+    this.#onReply = onReply;
+    this.#onEditEnd = onEditEnd;
+    this.#list.addEventListener('keydown', (e) => this.#onKey(e));
+    this.#list.addEventListener('focusin', (e) => {
+      if (e.target instanceof Element && e.target.matches('.msg')) this.#current = e.target.dataset.row;
+    });
     this.#root.addEventListener('scroll', () => this.#onScroll(), { passive: true });
     this.#jump.addEventListener('click', () => this.scrollToBottom());
+    // The toolbar sits above its row; at the top edge of the list it would be
+    // cut off there, so it goes inside the row instead.
+    const placeActions = (e) => {
+      const li = e.target instanceof Element ? e.target.closest('.msg') : null;
+      if (li) li.classList.toggle('actions-inside', li.getBoundingClientRect().top - this.#root.getBoundingClientRect().top < 18);
+    };
+    this.#list.addEventListener('pointerover', placeActions);
+    this.#list.addEventListener('focusin', placeActions);
   }
 
   /** Shows a room (or nothing, with null), scrolled to its newest message. */
@@ -93,6 +120,7 @@ export class Timeline {
     for (const key of this.#nodes.keys()) if (!keys.has(key)) this.#nodes.delete(key);
 
     this.#renderEdge(room);
+    this.#rove();
     const lastKey = rows.at(-1)?.key ?? null;
     const grew = lastKey !== this.#lastKey;
     this.#lastKey = lastKey;
@@ -119,7 +147,9 @@ export class Timeline {
           ? this.#systemNode(row.item)
           : this.#messageNode(row, cached);
     node.dataset.row = row.key;
+    const hadFocus = cached?.node.contains(document.activeElement) && document.activeElement !== document.body;
     cached?.node.replaceWith(node);
+    if (hadFocus && this.#editing !== row.key) node.focus({ preventScroll: true });
     this.#nodes.set(row.key, { row, name, avatar: avatarUrl, node });
     if (row.item?.state === MessageState.FAILED && cached && cached.row.item.state !== MessageState.FAILED) {
       this.#announce(`Message not sent: ${failureText(row.item.error)}`);
@@ -162,6 +192,7 @@ export class Timeline {
     const li = h('li', {
       class: classes.filter(Boolean).join(' '),
       dataset: { testid: 'message', key: item.key, id: item.id ?? '', clientId: item.clientId ?? '', state: item.state, user: item.user },
+      tabindex: '-1',
     });
     const meta = h(
       'div',
@@ -171,18 +202,38 @@ export class Timeline {
       this.#time(item.createdAt),
     );
     const body = h('div', { class: 'body' }, meta);
+    if (item.replyTo && !item.deleted) body.append(this.#replyRef(item.replyTo));
     if (this.#editing === item.key) body.append(this.#editor(item));
     else if (item.deleted || item.text !== '' || item.attachments.length === 0) body.append(this.#text(item));
     if (!item.deleted && item.attachments.length) body.append(previousFiles ?? this.#attachments(item));
     if (Object.keys(item.reactions).length) body.append(this.#reactions(item));
-    if (own) body.append(this.#status(item));
+    if (own && !item.deleted) body.append(this.#status(item));
     li.append(
       continued
         ? h('span', { class: 'gutter-time', 'aria-hidden': 'true', text: formatTime(item.createdAt) })
         : reuseAvatar(previousAvatar, item.user, name, '', this.#client.avatarUrl(item.user)),
       body,
     );
-    if (item.state === MessageState.SENT && !item.deleted && this.#editing !== item.key) li.append(this.#actions(item, own));
+    if (item.state === MessageState.SENT && !item.deleted && this.#editing !== item.key) {
+      const more = h(
+        'button',
+        {
+          type: 'button',
+          class: 'msg-more',
+          dataset: { testid: 'more-button' },
+          'aria-label': 'Message actions',
+          'aria-expanded': 'false',
+          title: 'Actions',
+          onclick: () => this.#toggleActions(li),
+        },
+        '⋯',
+      );
+      li.append(more, this.#actions(item, own));
+      if (this.#actionsOpen === item.key) {
+        li.classList.add('actions-open');
+        more.setAttribute('aria-expanded', 'true');
+      }
+    }
     return li;
   }
 
@@ -192,17 +243,12 @@ export class Timeline {
   }
 
   #text(item) {
-    if (item.deleted) return h('p', { class: 'text', dataset: { testid: 'message-text' } }, h('em', { text: 'This message was deleted.' }));
-    const p = h('p', { class: 'text', dataset: { testid: 'message-text' } });
-    for (const segment of splitLinks(item.text)) {
-      if (segment.url) {
-        const a = h('a', { target: '_blank', rel: 'noopener noreferrer nofollow', text: segment.url });
-        a.href = segment.url;
-        p.append(a);
-      } else {
-        p.append(segment.text);
-      }
-    }
+    if (item.deleted) return h('div', { class: 'text', dataset: { testid: 'message-text' } }, h('em', { text: 'This message was deleted.' }));
+    const p = h('div', { class: 'text', dataset: { testid: 'message-text' } });
+    const blocks = parseMarkdown(item.text);
+    // One paragraph (most messages) goes straight in: no wrapper element.
+    if (blocks.length === 1 && blocks[0].type === 'p') p.append(...inlineNodes(blocks[0].children));
+    else p.append(...blocks.map(blockNode));
     if (item.editedAt) {
       p.dataset.edited = 'true';
       p.title = `Edited ${new Date(item.editedAt).toLocaleString()}`;
@@ -313,6 +359,13 @@ export class Timeline {
         }),
       );
     }
+    bar.append(
+      h(
+        'button',
+        { type: 'button', class: 'action', dataset: { testid: 'reply-button' }, 'aria-label': 'Reply', title: 'Reply', onclick: () => this.#onReply(item) },
+        h('span', { 'aria-hidden': 'true', text: '↩' }),
+      ),
+    );
     if (own) {
       bar.append(
         h('button', { type: 'button', class: 'action', dataset: { testid: 'edit-button' }, 'aria-label': 'Edit message', title: 'Edit', onclick: () => this.#startEdit(item) }, icon('edit')),
@@ -324,8 +377,10 @@ export class Timeline {
             dataset: { testid: 'delete-button' },
             'aria-label': 'Delete message',
             title: 'Delete',
-            onclick: () => {
-              if (confirm('Delete this message for everyone?')) this.#client.deleteMessage(room, item.id);
+            onclick: async (e) => {
+              const li = e.currentTarget.closest('.msg');
+              if (await this.#confirm('Delete this message for everyone? This cannot be undone.', 'Delete')) this.#client.deleteMessage(room, item.id);
+              else li?.isConnected && li.focus();
             },
           },
           icon('trash'),
@@ -335,7 +390,18 @@ export class Timeline {
     return bar;
   }
 
-  #startEdit(item) {
+  /** Edits the user's newest message still standing; returns whether there was one. */
+  editLast() {
+    const room = this.#client.room(this.#room);
+    const mine = room?.store.list().filter((m) => m.kind === 'message' && m.user === this.#client.me && m.state === MessageState.SENT && !m.deleted);
+    const last = mine?.at(-1);
+    if (!last) return false;
+    this.#startEdit(last, { fromComposer: true });
+    return true;
+  }
+
+  #startEdit(item, { fromComposer = false } = {}) {
+    this.#editFromComposer = fromComposer;
     this.#editing = item.key;
     this.#editDraft = item.text;
     this.#nodes.delete(item.key);
@@ -349,6 +415,69 @@ export class Timeline {
     this.#editDraft = null;
     this.#nodes.delete(key);
     this.#render();
+    if (this.#editFromComposer) this.#onEditEnd();
+    else this.#nodes.get(key)?.node.focus({ preventScroll: true });
+  }
+
+  /** A line naming the message this one answers, and the start of its text. */
+  #replyRef(id) {
+    const target = this.#client.room(this.#room)?.store.messageById(id);
+    const who = target ? this.#client.displayName(target.user) : '';
+    const what = !target ? 'an earlier message' : target.deleted ? 'a deleted message' : target.text.slice(0, 80) || 'a file';
+    return h(
+      'div',
+      { class: 'reply-ref', dataset: { testid: 'reply-ref', replyTo: String(id) } },
+      h('span', { 'aria-hidden': 'true', text: '↪ ' }),
+      h('span', { class: 'visually-hidden', text: 'In reply to ' }),
+      who ? h('strong', { text: who }) : null,
+      who ? `: ${what}` : what,
+    );
+  }
+
+  #toggleActions(li, open = !li.classList.contains('actions-open')) {
+    for (const other of this.#list.querySelectorAll('.msg.actions-open')) {
+      if (other !== li) this.#toggleActions(other, false);
+    }
+    li.classList.toggle('actions-open', open);
+    li.querySelector('.msg-more')?.setAttribute('aria-expanded', String(open));
+    if (open) this.#actionsOpen = li.dataset.row;
+    else if (this.#actionsOpen === li.dataset.row) this.#actionsOpen = null;
+    if (open) li.querySelector('.actions button')?.focus({ preventScroll: true });
+  }
+
+  /**
+   * The list's keys: Up and Down move between messages, Enter opens the
+   * focused message's actions, Escape closes them (focus back on the message).
+   */
+  #onKey(e) {
+    const li = e.target instanceof Element ? e.target.closest('.msg') : null;
+    if (!li || e.target.closest('.editor')) return;
+    const onRow = e.target === li;
+    if (onRow && (e.key === 'ArrowUp' || e.key === 'ArrowDown')) {
+      const rows = [...this.#list.querySelectorAll('.msg')];
+      const next = rows[rows.indexOf(li) + (e.key === 'ArrowUp' ? -1 : 1)];
+      if (next) {
+        e.preventDefault();
+        next.focus();
+      }
+    } else if (onRow && (e.key === 'Enter' || e.key === ' ')) {
+      if (!li.querySelector('.actions')) return;
+      e.preventDefault();
+      this.#toggleActions(li, true);
+    } else if (e.key === 'Escape' && !onRow) {
+      e.preventDefault();
+      e.stopPropagation();
+      this.#toggleActions(li, false);
+      li.focus();
+    }
+  }
+
+  /** One message takes the list's tab stop: the one last focused, or the newest. */
+  #rove() {
+    const rows = this.#list.querySelectorAll('.msg');
+    let stop = this.#current ? this.#nodes.get(this.#current)?.node : null;
+    if (!stop || !stop.isConnected || !stop.classList.contains('msg')) stop = rows[rows.length - 1] ?? null;
+    for (const row of rows) row.tabIndex = row === stop ? 0 : -1;
   }
 
   #editor(item) {
@@ -429,6 +558,34 @@ export class Timeline {
       }
     }, 1000);
   }
+}
+
+/** A block of a message's markdown as DOM nodes (text only ever as text nodes). */
+function blockNode(block) {
+  if (block.type === 'pre') return h('pre', { class: 'md-pre' }, h('code', { text: block.text }));
+  if (block.type === 'quote') return h('blockquote', { class: 'md-quote' }, inlineNodes(block.children));
+  return h('p', { class: 'md-p' }, inlineNodes(block.children));
+}
+
+function inlineNodes(nodes) {
+  return nodes.map((n) => {
+    switch (n.type) {
+      case 'text':
+        return document.createTextNode(n.text);
+      case 'code':
+        return h('code', { class: 'md-code', text: n.text });
+      case 'strong':
+        return h('strong', {}, inlineNodes(n.children));
+      case 'em':
+        return h('em', {}, inlineNodes(n.children));
+      case 'link': {
+        const a = h('a', { target: '_blank', rel: 'noopener noreferrer nofollow' }, inlineNodes(n.children));
+        a.href = n.url;
+        return a;
+      }
+    }
+    return document.createTextNode('');
+  });
 }
 
 /** A file as a download link: icon, name and size. */
