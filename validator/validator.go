@@ -22,7 +22,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // Defaults of Config.
@@ -279,24 +278,18 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	log := cfg.Logger.With("service", "validator")
-	opsLn, err := opshttp.Listen(cfg.HTTPListener, cfg.HTTPAddr)
+	ops, err := opshttp.Open(opshttp.EndpointsConfig{Listener: cfg.HTTPListener, Addr: cfg.HTTPAddr, PprofAddr: cfg.PprofAddr, Registry: cfg.Metrics, Logger: log})
 	if err != nil {
 		return fmt.Errorf("validator: %w", err)
 	}
-	stopProfiles, err := opshttp.ServeProfiles(cfg.PprofAddr, log)
-	if err != nil {
-		return fmt.Errorf("validator: %w", err)
-	}
-	defer stopProfiles()
-	if opsLn != nil {
-		defer opsLn.Close()
-	}
+	defer ops.Close()
 
 	// ctx now also ends when the connection is closed for good.
-	ctx, nc, err := natsconn.Connect(ctx, cfg.NATSURL, "chillin-validator", log)
+	natsCtx, nc, err := natsconn.Connect(ctx, cfg.NATSURL, "chillin-validator", log)
 	if err != nil {
-		return fmt.Errorf("validator: %w", err)
+		return startErr(ctx, fmt.Errorf("validator: %w", err))
 	}
+	ctx = natsCtx
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -335,12 +328,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 
-	reg := cfg.Metrics
-	if reg == nil {
-		reg = prometheus.NewRegistry()
-		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	}
-	unregister := &opshttp.Registrations{Registry: reg}
+	unregister := &opshttp.Registrations{Registry: ops.Registry}
 	defer unregister.UnregisterAll()
 	m, err := newMetrics(unregister.Register, limiter.RedisErrors, consumers.all)
 	if err != nil {
@@ -356,17 +344,14 @@ func Run(ctx context.Context, cfg Config) error {
 		med = sm
 		go sm.sweepDeleted(ctx, js, evt, log)
 	}
-	if opsLn != nil {
-		probes := []opshttp.Probe{opshttp.NATS(nc)}
-		if cfg.RedisURL != "" {
-			probes = append(probes, opshttp.Probe{Name: "redis", Check: limiter.Ping})
-		}
-		if med != nil {
-			probes = append(probes, opshttp.Probe{Name: "storage", Check: med.Ping})
-		}
-		stopOps := opshttp.Serve(opsLn, opshttp.Handler(reg, probes), log)
-		defer stopOps()
+	probes := []opshttp.Probe{opshttp.NATS(nc)}
+	if cfg.RedisURL != "" {
+		probes = append(probes, opshttp.Probe{Name: "redis", Check: limiter.Ping})
 	}
+	if med != nil {
+		probes = append(probes, opshttp.Probe{Name: "storage", Check: med.Ping})
+	}
+	ops.Serve(probes)
 
 	v := &validator{
 		cfg: cfg, log: log, nc: nc, js: js, evt: evt, cmds: cmds, consumers: consumers, sessions: dir, limiter: limiter, media: med, now: time.Now, metrics: m,
