@@ -134,9 +134,8 @@ var redialWait = time.Second
 
 // Serve runs a service until ctx ends, and runs it again, after a short
 // pause, each time it stops because its connection was closed for good:
-// each run dials anew. It is for processes that host services in-process
-// (the all-in-one); a service in a process of its own relies on its
-// supervisor instead. Any other error ends Serve.
+// each run dials anew. Every command runs its service (the all-in-one, each
+// of its three) under Serve. Any other error ends Serve.
 func Serve(ctx context.Context, log *slog.Logger, name string, run func(context.Context) error) error {
 	for {
 		err := run(ctx)
