@@ -2,9 +2,8 @@
 // verifies it against the log, from outside the projector, for operators:
 // rebuild it from the first fact of the log while the system keeps running,
 // verify it against a replay, and tell a schema written from another log
-// (CheckLog). It applies facts
-// with the projector's own code (internal/pg), so a rebuilt schema is what
-// the live view would have written.
+// (CheckLog). It applies facts with the projector's own code (internal/pg),
+// so a rebuilt schema is what the live view would have written.
 //
 // Everything in the view's schema is a projection of CHAT_EVT (only the
 // projector writes there), which is what makes a rebuild possible:
