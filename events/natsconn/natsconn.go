@@ -135,10 +135,14 @@ var redialWait = time.Second
 // Serve runs a service until ctx ends, and runs it again, after a short
 // pause, each time it stops because its connection was closed for good:
 // each run dials anew. Every command runs its service (the all-in-one, each
-// of its three) under Serve. Any other error ends Serve.
+// of its three) under Serve. Any other error ends Serve, but for one that is
+// ctx's own end (a stop while Connect waited for NATS): that is a clean stop.
 func Serve(ctx context.Context, log *slog.Logger, name string, run func(context.Context) error) error {
 	for {
 		err := run(ctx)
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return nil
+		}
 		if !errors.Is(err, ErrClosed) || ctx.Err() != nil {
 			return err
 		}
