@@ -110,16 +110,35 @@ func sources(t *testing.T, module string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	b.WriteString(sharedSettings(t, b.String()))
+	return b.String()
+}
+
+// sharedSettings returns the text of the events/envflag methods that code
+// calls: the settings every service shares (NATSURL, Storage, Logger, …)
+// are read there, under the variables named in each method.
+func sharedSettings(t *testing.T, code string) string {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(root(t), "events", "envflag", "common.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, m := range regexp.MustCompile(`(?s)\nfunc \(s \*Set\) (\w+)\(.*?\n}\n`).FindAllStringSubmatch(string(src), -1) {
+		if strings.Contains(code, "."+m[1]+"(") {
+			b.WriteString(m[0])
+		}
+	}
 	return b.String()
 }
 
 // serves reports whether a module's code serves GET path: through the
-// shared operations endpoints (events/opshttp), asked for real, or a route
-// of its own.
+// shared operations endpoints (events/opshttp: Handler, which Open serves),
+// asked for real, or a route of its own.
 func serves(t *testing.T, module, path string) bool {
 	t.Helper()
 	src := sources(t, module)
-	if strings.Contains(src, "opshttp.Handler(") {
+	if strings.Contains(src, "opshttp.Handler(") || strings.Contains(src, "opshttp.Open(") {
 		w := httptest.NewRecorder()
 		opshttp.Handler(prometheus.NewRegistry(), nil).ServeHTTP(w, httptest.NewRequest("GET", path, nil))
 		if w.Code == http.StatusOK {

@@ -13,7 +13,7 @@ import (
 	"github.com/chillin-chat/chillin/projector/cache"
 	"github.com/chillin-chat/chillin/projector/internal/pg"
 	"github.com/chillin-chat/chillin/projector/internal/projtest"
-	"github.com/chillin-chat/chillin/projector/pgview"
+	"github.com/chillin-chat/chillin/projector/pgrebuild"
 	"github.com/chillin-chat/chillin/schema/schematest"
 )
 
@@ -65,7 +65,7 @@ func TestRunRefusesPostgresOfAnotherLog(t *testing.T) {
 	}
 
 	// What the refusal says to do makes the projection this log's.
-	if _, err := pgview.Rebuild(ctxT(t), pgview.Options{Live: pool, JS: e.js, Logger: e.log}); err != nil {
+	if _, err := pgrebuild.Rebuild(ctxT(t), pgrebuild.Options{Live: pool, JS: e.js, Logger: e.log}); err != nil {
 		t.Fatalf("rebuild: %v", err)
 	}
 	e.start(t, cfg)

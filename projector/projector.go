@@ -10,10 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
@@ -131,18 +129,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("projector config: %w", err)
 	}
 	log := cfg.Logger.With("service", "projector")
-	opsLn, err := opshttp.Listen(cfg.HTTPListener, cfg.HTTPAddr)
+	ops, err := opshttp.Open(opshttp.EndpointsConfig{Listener: cfg.HTTPListener, Addr: cfg.HTTPAddr, PprofAddr: cfg.PprofAddr, Registry: cfg.Metrics, Logger: log})
 	if err != nil {
 		return fmt.Errorf("projector: %w", err)
 	}
-	stopProfiles, err := opshttp.ServeProfiles(cfg.PprofAddr, log)
-	if err != nil {
-		return fmt.Errorf("projector: %w", err)
-	}
-	defer stopProfiles()
-	if opsLn != nil {
-		defer opsLn.Close()
-	}
+	defer ops.Close()
 
 	var (
 		pool *pgxpool.Pool
@@ -169,10 +160,14 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	// ctx now also ends when the connection is closed for good.
-	ctx, nc, err := natsconn.Connect(ctx, cfg.NATSURL, "chillin-projector", log, nats.RetryOnFailedConnect(true))
+	natsCtx, nc, err := natsconn.Connect(ctx, cfg.NATSURL, "chillin-projector", log)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before NATS answered
+		}
 		return fmt.Errorf("projector: %w", err)
 	}
+	ctx = natsCtx
 	defer func() {
 		// Acks and naks are fire-and-forget publishes: send them before closing.
 		if nc.IsConnected() {
@@ -184,12 +179,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("projector: jetstream: %w", err)
 	}
-	reg := cfg.Metrics
-	if reg == nil {
-		reg = prometheus.NewRegistry()
-		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	}
-	unregister := &opshttp.Registrations{Registry: reg}
+	unregister := &opshttp.Registrations{Registry: ops.Registry}
 	defer unregister.UnregisterAll()
 	m, err := newMetrics(unregister.Register, js, cfg.Views)
 	if err != nil {
@@ -199,20 +189,17 @@ func Run(ctx context.Context, cfg Config) error {
 	for _, view := range cfg.Views {
 		observers[view] = m.observer(view)
 	}
-	if opsLn != nil {
-		probes := []opshttp.Probe{opshttp.NATS(nc)}
-		if o := observers[ViewPG]; o != nil {
-			probes = append(probes, o.probe(ViewPG))
-		}
-		if pool != nil {
-			probes = append(probes, opshttp.Probe{Name: "postgres", Check: pool.Ping})
-		}
-		if rdb != nil {
-			probes = append(probes, opshttp.Probe{Name: "redis", Check: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }})
-		}
-		stopOps := opshttp.Serve(opsLn, opshttp.Handler(reg, probes), log)
-		defer stopOps()
+	probes := []opshttp.Probe{opshttp.NATS(nc)}
+	if o := observers[ViewPG]; o != nil {
+		probes = append(probes, o.probe(ViewPG))
 	}
+	if pool != nil {
+		probes = append(probes, opshttp.Probe{Name: "postgres", Check: pool.Ping})
+	}
+	if rdb != nil {
+		probes = append(probes, opshttp.Probe{Name: "redis", Check: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }})
+	}
+	ops.Serve(probes)
 
 	var pol backoff.Policy
 	if err := backoff.Retry(ctx, log, pol, "ensure streams", func(ctx context.Context) error {

@@ -22,7 +22,7 @@
 // the order they were appended; trust a cached "no" about a room without
 // checking that the cache is current; log message text, passwords or tokens.
 //
-// Concurrency: one pull loop per command partition hands each command to one
+// Concurrency: one pull loop per command partition (events/pinned) hands each command to one
 // of Workers goroutines chosen by its subject (so by room, or by user); each worker owns
 // the room states of its rooms and decides its queue in order. Rooms on
 // different workers are decided in parallel; their facts are appended

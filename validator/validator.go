@@ -9,20 +9,19 @@ import (
 	"net"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/events/natsconn"
 	"github.com/chillin-chat/chillin/events/objstore"
 	"github.com/chillin-chat/chillin/events/opshttp"
+	"github.com/chillin-chat/chillin/events/pinned"
 	"github.com/chillin-chat/chillin/events/ratelimit"
 	"github.com/chillin-chat/chillin/validator/internal/decide"
 	"github.com/chillin-chat/chillin/validator/internal/sessions"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // Defaults of Config.
@@ -66,8 +65,6 @@ const (
 	// the pinned TTL, so that no other instance takes a partition over while
 	// its commands are being settled.
 	shutdownGrace = 2 * time.Second
-	// pinHeader carries the pin id of a pinned consumer's deliveries.
-	pinHeader = "Nats-Pin-Id"
 )
 
 // Config configures Run.
@@ -239,7 +236,7 @@ type validator struct {
 	pullsDone chan struct{}
 
 	// pins holds, per partition, the pin id this instance was given.
-	pins [events.CommandPartitions]atomic.Pointer[string]
+	pins [events.CommandPartitions]pinned.Pin
 	// queued holds, per partition, the highest stream sequence this
 	// instance has handed to its workers. Only the partition's pull loop
 	// uses it.
@@ -288,24 +285,18 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	log := cfg.Logger.With("service", "validator")
-	opsLn, err := opshttp.Listen(cfg.HTTPListener, cfg.HTTPAddr)
+	ops, err := opshttp.Open(opshttp.EndpointsConfig{Listener: cfg.HTTPListener, Addr: cfg.HTTPAddr, PprofAddr: cfg.PprofAddr, Registry: cfg.Metrics, Logger: log})
 	if err != nil {
 		return fmt.Errorf("validator: %w", err)
 	}
-	stopProfiles, err := opshttp.ServeProfiles(cfg.PprofAddr, log)
-	if err != nil {
-		return fmt.Errorf("validator: %w", err)
-	}
-	defer stopProfiles()
-	if opsLn != nil {
-		defer opsLn.Close()
-	}
+	defer ops.Close()
 
 	// ctx now also ends when the connection is closed for good.
-	ctx, nc, err := natsconn.Connect(ctx, cfg.NATSURL, "chillin-validator", log)
+	natsCtx, nc, err := natsconn.Connect(ctx, cfg.NATSURL, "chillin-validator", log)
 	if err != nil {
-		return fmt.Errorf("validator: %w", err)
+		return startErr(ctx, fmt.Errorf("validator: %w", err))
 	}
+	ctx = natsCtx
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -344,12 +335,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 
-	reg := cfg.Metrics
-	if reg == nil {
-		reg = prometheus.NewRegistry()
-		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	}
-	unregister := &opshttp.Registrations{Registry: reg}
+	unregister := &opshttp.Registrations{Registry: ops.Registry}
 	defer unregister.UnregisterAll()
 	m, err := newMetrics(unregister.Register, limiter.RedisErrors, consumers.all)
 	if err != nil {
@@ -365,17 +351,14 @@ func Run(ctx context.Context, cfg Config) error {
 		med = sm
 		go sm.sweepDeleted(ctx, js, evt, log)
 	}
-	if opsLn != nil {
-		probes := []opshttp.Probe{opshttp.NATS(nc)}
-		if cfg.RedisURL != "" {
-			probes = append(probes, opshttp.Probe{Name: "redis", Check: limiter.Ping})
-		}
-		if med != nil {
-			probes = append(probes, opshttp.Probe{Name: "storage", Check: med.Ping})
-		}
-		stopOps := opshttp.Serve(opsLn, opshttp.Handler(reg, probes), log)
-		defer stopOps()
+	probes := []opshttp.Probe{opshttp.NATS(nc)}
+	if cfg.RedisURL != "" {
+		probes = append(probes, opshttp.Probe{Name: "redis", Check: limiter.Ping})
 	}
+	if med != nil {
+		probes = append(probes, opshttp.Probe{Name: "storage", Check: med.Ping})
+	}
+	ops.Serve(probes)
 
 	states := &roomStates{nc: nc, js: js, maxBytes: int64(cfg.RoomSnapshotBytes), log: evt.CachedInfo().Created.UTC().Format(time.RFC3339Nano),
 		window: cfg.RoomMessages, logger: log, saved: m.snapshots}
@@ -430,59 +413,32 @@ func Run(ctx context.Context, cfg Config) error {
 	return natsconn.Lost(ctx)
 }
 
-// pull asks partition p for commands and dispatches them until ctx ends.
-//
-// It pulls with explicit requests (Fetch) rather than a continuous Consume:
-// a request always ends at the server (batch full or expired) before its
-// inbox goes away, so stopping never strands a command in a dead inbox. A
-// stranded command would keep the partition pinned to this instance (which
-// never saw its pin id) until the pinned TTL, and come back in the server's
-// redelivery order rather than the stream's.
+// pull asks partition p for commands and dispatches them until ctx ends
+// (pinned.Loop). It pulls with explicit requests (Fetch) rather than a
+// continuous Consume: a request always ends at the server (batch full or
+// expired) before its inbox goes away, so stopping never strands a command
+// in a dead inbox. A stranded command would keep the partition pinned to
+// this instance (which never saw its pin id) until the pinned TTL, and come
+// back in the server's redelivery order rather than the stream's.
 func (v *validator) pull(ctx context.Context, p int, cons jetstream.Consumer) {
-	backoff := backoffMin
-	for ctx.Err() == nil {
-		batch, err := cons.Fetch(pullBatch, jetstream.FetchMaxWait(pullWait), jetstream.FetchPriorityGroup(events.ValidatorGroup))
-		if err == nil {
-			n := 0
-			for m := range batch.Messages() {
-				v.dispatch(p, m)
-				n++
-			}
-			if n > 0 {
-				v.metrics.batch.Observe(float64(n))
-			}
-			err = batch.Error()
-		}
-		if err == nil || errors.Is(err, jetstream.ErrPinIDMismatch) {
-			// A full or expired request, or another instance holds the pin.
-			backoff = backoffMin
-			continue
-		}
-		if errors.Is(err, nats.ErrTimeout) || lost(err) {
-			// No one answered the request, or the consumer is gone: NATS
-			// may have restarted without the consumer and the stream, which
-			// live in memory.
-			if c, ok := v.recover(ctx, p, cons); ok {
-				cons, backoff = c, backoffMin
-				continue
-			}
-		} else {
-			v.log.Warn("pull commands", "partition", p, "err", err)
-		}
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-		}
-		backoff = min(2*backoff, backoffMax)
-	}
+	pinned.Loop{
+		Group: events.ValidatorGroup, Batch: pullBatch, Wait: pullWait,
+		Deliver:   func(m jetstream.Msg) { v.dispatch(p, m) },
+		Delivered: func(n int) { v.metrics.batch.Observe(float64(n)) },
+		// No one answered the request, or the consumer is gone: NATS may
+		// have restarted without the consumer and the stream, which live
+		// in memory.
+		Recover: func(ctx context.Context, cons jetstream.Consumer) (jetstream.Consumer, bool) {
+			return v.recover(ctx, p, cons)
+		},
+		MinBackoff: backoffMin, MaxBackoff: backoffMax,
+		Logger: v.log.With("partition", p),
+	}.Run(ctx, cons)
 }
 
-// lost reports whether a pull failed because the consumer, or the command
-// stream itself, is gone.
-func lost(err error) bool {
-	return errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) ||
-		errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, nats.ErrNoResponders)
-}
+// lost reports whether a request failed because the consumer, or the
+// command stream itself, is gone.
+func lost(err error) bool { return pinned.Ended(err) == pinned.Gone }
 
 // recover checks that partition p's consumer still exists, and restores it
 // if it does not. It reports the consumer to pull from and whether to pull
@@ -523,7 +479,7 @@ func (v *validator) restore(ctx context.Context, p int) (jetstream.Consumer, err
 	}
 	v.consumers.set(p, c)
 	v.queued[p] = 0
-	v.pins[p].Store(nil)
+	v.pins[p].Lost()
 	v.readMu.Lock()
 	v.read[p] = nil
 	v.readMu.Unlock()
@@ -573,13 +529,8 @@ func (v *validator) dispatch(p int, m jetstream.Msg) {
 	if mdErr == nil {
 		it.seq = md.Sequence.Stream
 	}
-	if pin := m.Headers().Get(pinHeader); pin != "" {
-		if cur := v.pins[p].Load(); cur == nil || *cur != pin {
-			v.pins[p].Store(&pin)
-			if mdErr == nil {
-				v.takeOver(p, it.seq)
-			}
-		}
+	if changed, _ := v.pins[p].Seen(m); changed && mdErr == nil {
+		v.takeOver(p, it.seq)
 	}
 	if mdErr == nil && md.NumDelivered > 1 {
 		v.metrics.redeliveries.WithLabelValues(events.ValidatorConsumerName(p)).Inc()
@@ -720,22 +671,8 @@ func (v *validator) shutdown(cmds jetstream.Stream, consumers []jetstream.Consum
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	for p, cons := range consumers {
-		pin := v.pins[p].Load()
-		if pin == nil || cons == nil {
-			continue
-		}
-		info, err := cons.Info(ctx)
-		if err != nil {
-			v.log.Warn("unpin: consumer info", "partition", p, "err", err)
-			continue
-		}
-		for _, g := range info.PriorityGroups {
-			if g.Group != events.ValidatorGroup || g.PinnedClientID != *pin {
-				continue
-			}
-			if err := cmds.UnpinConsumer(ctx, events.ValidatorConsumerName(p), events.ValidatorGroup); err != nil {
-				v.log.Warn("unpin", "partition", p, "err", err)
-			}
+		if err := pinned.Unpin(ctx, cmds, cons, events.ValidatorGroup, v.pins[p].ID()); err != nil {
+			v.log.Warn("unpin", "partition", p, "err", err)
 		}
 	}
 	if err := v.nc.FlushTimeout(time.Second); err != nil {

@@ -488,9 +488,18 @@ func TestRunRejectsBadConfig(t *testing.T) {
 			t.Errorf("Run(%+v) started", cfg)
 		}
 	}
-	// No NATS server: a start-up error, not a hang.
-	if err := Run(context.Background(), Config{NATSURL: "nats://127.0.0.1:1"}); err == nil {
-		t.Error("Run without a NATS server returned nil")
+}
+
+// Without a NATS server Run waits for one (natsconn retries the first
+// connect) rather than failing, and a stop while it waits is a clean one.
+func TestRunWaitsForNATS(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if err := Run(ctx, Config{NATSURL: "nats://127.0.0.1:1"}); err != nil {
+		t.Errorf("Run without a NATS server, stopped while waiting: %v", err)
+	}
+	if ctx.Err() == nil {
+		t.Error("Run returned before it was stopped")
 	}
 }
 

@@ -1,15 +1,18 @@
 // Package natsconn dials the NATS connection a Chillin service holds, the
 // same way in every service.
 //
-// The connection reconnects forever after a network failure. nats.go closes
-// a connection for good, however, when the server ends it with a protocol
+// A first connect that fails (NATS not up yet, a cluster still electing) is
+// retried every reconnectWait until it succeeds or the service's context
+// ends: services may start in any order. Once connected, the connection
+// reconnects forever after a network failure.
+//
+// nats.go closes a connection for good, however, when the server ends it with a protocol
 // error (a subject longer than the server's control line limit, for one:
 // "maximum control line exceeded"); such a connection cannot be reopened,
 // and a service that ran on with it would fail every request until someone
 // restarted it. Connect's context ends when that happens, with ErrClosed as
-// its cause: the service stops and returns the error, and its supervisor
-// (compose's restart policy, systemd; Serve for services hosted in one
-// process) starts it again, which dials anew.
+// its cause: the service stops and returns the error, and Serve, which every
+// command runs its service under, starts it again, which dials anew.
 // Meanwhile its /ready answers 503, as it does while NATS is away.
 package natsconn
 
@@ -27,8 +30,13 @@ import (
 // connection was closed for good.
 var ErrClosed = errors.New("nats connection closed for good")
 
-// reconnectWait is the pause between two reconnect attempts.
+// reconnectWait is the pause between two reconnect attempts, first
+// connect included.
 const reconnectWait = time.Second
+
+// connectPoll is how often Connect looks whether the first connect has
+// succeeded.
+const connectPoll = 20 * time.Millisecond
 
 // A connection pings its server every pingInterval and gives it up when
 // maxPingsOut pings go unanswered.
@@ -37,15 +45,16 @@ const (
 	maxPingsOut  = 3
 )
 
-// Connect dials url as the named client. It returns the connection and a
-// context derived from ctx that ends when the connection is closed for good
-// (not by the service's own Close after ctx ended). opts come after the
-// package's own and may add to them.
+// Connect dials url as the named client, retrying until NATS answers or ctx
+// ends. It returns the connection and a context derived from ctx that ends
+// when the connection is closed for good (not by the service's own Close
+// after ctx ended). opts come after the package's own and may add to them.
 func Connect(ctx context.Context, url, name string, log *slog.Logger, opts ...nats.Option) (context.Context, *nats.Conn, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	base := []nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
+		nats.RetryOnFailedConnect(true),
 		nats.ReconnectWait(reconnectWait),
 		// No reconnect buffer: a publish made while the connection is away
 		// fails at once instead of being sent, perhaps much later, once it
@@ -77,7 +86,37 @@ func Connect(ctx context.Context, url, name string, log *slog.Logger, opts ...na
 		cancel(nil)
 		return nil, nil, fmt.Errorf("%s: connect to nats: %w", name, err)
 	}
+	if err := waitConnected(ctx, nc, log); err != nil {
+		nc.Close()
+		cancel(nil)
+		return nil, nil, fmt.Errorf("%s: connect to nats: %w", name, err)
+	}
 	return ctx, nc, nil
+}
+
+// waitConnected waits until nc's first connect, retried by nats.go
+// (RetryOnFailedConnect), succeeds, or until ctx ends.
+func waitConnected(ctx context.Context, nc *nats.Conn, log *slog.Logger) error {
+	if nc.IsConnected() {
+		return nil
+	}
+	log.Warn("nats not reachable yet; retrying until it is", "err", nc.LastError())
+	t := time.NewTicker(connectPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-t.C:
+		}
+		switch {
+		case nc.IsConnected():
+			log.Info("nats connected")
+			return nil
+		case nc.IsClosed():
+			return fmt.Errorf("%w: %v", ErrClosed, nc.LastError())
+		}
+	}
 }
 
 // Lost returns the error that closed the connection of a Connect context
@@ -95,12 +134,15 @@ var redialWait = time.Second
 
 // Serve runs a service until ctx ends, and runs it again, after a short
 // pause, each time it stops because its connection was closed for good:
-// each run dials anew. It is for processes that host services in-process
-// (the all-in-one); a service in a process of its own relies on its
-// supervisor instead. Any other error ends Serve.
+// each run dials anew. Every command runs its service (the all-in-one, each
+// of its three) under Serve. Any other error ends Serve, but for one that is
+// ctx's own end (a stop while Connect waited for NATS): that is a clean stop.
 func Serve(ctx context.Context, log *slog.Logger, name string, run func(context.Context) error) error {
 	for {
 		err := run(ctx)
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return nil
+		}
 		if !errors.Is(err, ErrClosed) || ctx.Err() != nil {
 			return err
 		}

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/chillin-chat/chillin/events/natsconn"
 	"github.com/chillin-chat/chillin/events/natstest"
@@ -82,5 +85,61 @@ func TestReconnectsAfterServerRestart(t *testing.T) {
 	}
 	if ctx.Err() != nil {
 		t.Fatalf("context ended: %v", context.Cause(ctx))
+	}
+}
+
+// A first connect to a server that is not up yet is retried until it is:
+// services start in any order.
+func TestFirstConnectWaitsForTheServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	type result struct {
+		ctx context.Context
+		nc  *nats.Conn
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ctx, nc, err := natsconn.Connect(context.Background(), "nats://127.0.0.1:"+strconv.Itoa(port), "test", slog.New(slog.DiscardHandler))
+		done <- result{ctx, nc, err}
+	}()
+	select {
+	case r := <-done:
+		t.Fatalf("Connect returned before the server was up: %v", r.err)
+	case <-time.After(1500 * time.Millisecond): // a failed attempt and a retry
+	}
+	natstest.StartAt(t, t.TempDir(), port)
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Connect did not return once the server was up")
+	}
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	defer r.nc.Close()
+	if !r.nc.IsConnected() || r.ctx.Err() != nil {
+		t.Fatalf("connected %v, context %v", r.nc.IsConnected(), context.Cause(r.ctx))
+	}
+}
+
+// A service stopped while its first connect is retried stops at once.
+func TestFirstConnectEndsWithItsContext(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "nats://" + ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	_, nc, err := natsconn.Connect(ctx, url, "test", slog.New(slog.DiscardHandler))
+	if !errors.Is(err, context.Canceled) || nc != nil {
+		t.Fatalf("Connect = %v, %v; want context.Canceled", nc, err)
 	}
 }

@@ -52,3 +52,27 @@ func TestServeStopsWithItsContext(t *testing.T) {
 		t.Fatalf("Serve = %v after %d runs, want the error after 1", err, runs)
 	}
 }
+
+// A run that ended with its context's own end (stopped while Connect waited
+// for NATS) is a clean stop; another error after the end is still returned.
+func TestServeStoppedWhileConnecting(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  func(ctx context.Context) error
+		want error
+	}{
+		{"the context's end", func(ctx context.Context) error { return fmt.Errorf("gateway: connect to nats: %w", context.Cause(ctx)) }, nil},
+		{"another error", func(context.Context) error { return errors.New("disk full") }, errors.New("disk full")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			err := Serve(ctx, slog.New(slog.DiscardHandler), "test", func(ctx context.Context) error {
+				cancel()
+				return tc.err(ctx)
+			})
+			if (err == nil) != (tc.want == nil) || (err != nil && err.Error() != tc.want.Error()) {
+				t.Fatalf("Serve = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}

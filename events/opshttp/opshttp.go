@@ -1,6 +1,9 @@
 // Package opshttp serves what operators and load balancers ask every Chillin
 // service: /health (the process answers), /ready (each dependency answers,
-// else 503 naming what is down) and /metrics (Prometheus text).
+// else 503 naming what is down) and /metrics (Prometheus text), and the Go
+// runtime's profiles on an address of their own. Open is how a service
+// starts them all; the gateway, which serves the first three on its own
+// port, uses ServeProfiles and Handler directly.
 package opshttp
 
 import (

@@ -16,4 +16,8 @@
 // admitted again without counting) and never block a caller for long on an
 // unreachable Redis. A kind without a rule is never limited. A Limiter is
 // safe for concurrent use.
+//
+// Files: rules.go holds the kinds and their rules (parsing, defaults),
+// ratelimit.go the shared Redis limiter, local.go the in-process window it
+// falls back to.
 package ratelimit

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chillin-chat/chillin/projector/pgview"
+	"github.com/chillin-chat/chillin/projector/pgrebuild"
 )
 
 // The pg view is rebuilt from the log (chillin-replay rebuild -view pg)
@@ -53,7 +53,7 @@ func TestRebuildPGWhileLive(t *testing.T) {
 
 	time.Sleep(time.Second) // traffic before the rebuild starts
 	readsBefore := rd.reads.Load()
-	res, err := pgview.Rebuild(ctx, pgview.Options{Live: s.pool, JS: s.js, Logger: s.log, BatchSize: 25})
+	res, err := pgrebuild.Rebuild(ctx, pgrebuild.Options{Live: s.pool, JS: s.js, Logger: s.log, BatchSize: 25})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestRebuildPGWhileLive(t *testing.T) {
 	})
 
 	// And the new tables equal a fresh replay of the log.
-	vres, err := pgview.Verify(context.Background(), pgview.Options{Live: s.pool, JS: s.js, Logger: s.log})
+	vres, err := pgrebuild.Verify(context.Background(), pgrebuild.Options{Live: s.pool, JS: s.js, Logger: s.log})
 	if err != nil {
 		t.Fatal(err)
 	}

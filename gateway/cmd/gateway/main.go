@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/chillin-chat/chillin/events/envflag"
+	"github.com/chillin-chat/chillin/events/natsconn"
 	"github.com/chillin-chat/chillin/gateway"
 	"github.com/chillin-chat/chillin/ui"
 )
@@ -24,27 +27,30 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	config := gateway.Flags(fs, getenv)
-	logFormat := fs.String("log-format", envOr(getenv, "CHILLIN_LOG_FORMAT", "json"), "log format: json or text (CHILLIN_LOG_FORMAT)")
-	if err := fs.Parse(args); err != nil {
-		return err
+	cfg, err := parseConfig(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
 	}
-	cfg, err := config()
 	if err != nil {
 		return err
 	}
-	if cfg.Logger, err = gateway.NewLogger(*logFormat, stderr); err != nil {
-		return err
-	}
-	cfg.UI = ui.FS()
-	return gateway.Run(ctx, cfg)
+	return natsconn.Serve(ctx, cfg.Logger, "gateway", func(ctx context.Context) error { return gateway.Run(ctx, cfg) })
 }
 
-func envOr(getenv func(string) string, key, def string) string {
-	if v := getenv(key); v != "" {
-		return v
+// parseConfig reads the settings (envflag: CHILLIN_* variables, flags
+// overriding them) and checks them.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (gateway.Config, error) {
+	fs := envflag.NewFlagSet("gateway", stderr)
+	config := gateway.Flags(fs, getenv)
+	s := envflag.New(fs, getenv)
+	logger := s.Logger("json", stderr)
+	if err := s.Parse(args); err != nil {
+		return gateway.Config{}, err
 	}
-	return def
+	cfg, err := config()
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Logger, cfg.UI = logger(), ui.FS()
+	return cfg, nil
 }

@@ -8,7 +8,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/chillin-chat/chillin/gateway"
+	"github.com/chillin-chat/chillin/events/envflag"
 	"github.com/chillin-chat/chillin/ops/internal/legacy"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -40,7 +40,7 @@ func importLegacy(ctx context.Context, args []string, getenv func(string) string
 		return fmt.Errorf("rate %v: want 0 or more facts per second", *rate)
 	}
 	dir := fs.Arg(0)
-	log, err := gateway.NewLogger(*logFormat, stderr)
+	log, err := envflag.NewLogger(*logFormat, "info", stderr)
 	if err != nil {
 		return err
 	}

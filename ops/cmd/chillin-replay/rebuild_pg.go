@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/chillin-chat/chillin/ops/internal/progress"
-	"github.com/chillin-chat/chillin/projector/pgview"
+	"github.com/chillin-chat/chillin/projector/pgrebuild"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 )
@@ -34,44 +34,44 @@ func newPGFlags(name string, getenv func(string) string, stderr io.Writer) pgFla
 	f.fs.String("view", "pg", "the view: pg")
 	f.pgURL = f.fs.String("postgres", env("CHILLIN_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/chillin?sslmode=disable"),
 		"Postgres URL of the system, as its services use it: the view is in the connection's current schema (CHILLIN_POSTGRES_URL)")
-	f.batch = f.fs.Int("batch", pgview.DefaultBatchSize, "facts applied per transaction")
-	f.lockTimeout = f.fs.Duration("lock-timeout", pgview.DefaultLockTimeout, "give up a wait for a lock after this long (a switch then tries again)")
+	f.batch = f.fs.Int("batch", pgrebuild.DefaultBatchSize, "facts applied per transaction")
+	f.lockTimeout = f.fs.Duration("lock-timeout", pgrebuild.DefaultLockTimeout, "give up a wait for a lock after this long (a switch then tries again)")
 	f.logFormat = f.fs.String("log-format", env("CHILLIN_LOG_FORMAT", "text"), "log format: json or text (CHILLIN_LOG_FORMAT)")
 	return f
 }
 
 // open connects to NATS and Postgres; close both after.
-func (f pgFlags) open(ctx context.Context, stderr io.Writer) (*nats.Conn, pgview.Options, error) {
+func (f pgFlags) open(ctx context.Context, stderr io.Writer) (*nats.Conn, pgrebuild.Options, error) {
 	if *f.batch < 1 {
-		return nil, pgview.Options{}, fmt.Errorf("-batch %d: want 1 or more facts", *f.batch)
+		return nil, pgrebuild.Options{}, fmt.Errorf("-batch %d: want 1 or more facts", *f.batch)
 	}
 	if *f.lockTimeout <= 0 {
-		return nil, pgview.Options{}, fmt.Errorf("-lock-timeout %s: want a positive duration", *f.lockTimeout)
+		return nil, pgrebuild.Options{}, fmt.Errorf("-lock-timeout %s: want a positive duration", *f.lockTimeout)
 	}
 	log, err := newLogger(*f.logFormat, stderr)
 	if err != nil {
-		return nil, pgview.Options{}, err
+		return nil, pgrebuild.Options{}, err
 	}
 	cfg, err := pgxpool.ParseConfig(*f.pgURL)
 	if err != nil {
-		return nil, pgview.Options{}, fmt.Errorf("-postgres: %w", err)
+		return nil, pgrebuild.Options{}, fmt.Errorf("-postgres: %w", err)
 	}
 	cfg.ConnConfig.ConnectTimeout = 10 * time.Second
 	cfg.MaxConns = max(cfg.MaxConns, 4) // the maintenance lock, the switch or snapshot, the comparison
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, pgview.Options{}, fmt.Errorf("postgres: %w", err)
+		return nil, pgrebuild.Options{}, fmt.Errorf("postgres: %w", err)
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, pgview.Options{}, fmt.Errorf("postgres: %w", err)
+		return nil, pgrebuild.Options{}, fmt.Errorf("postgres: %w", err)
 	}
 	nc, js, err := f.connect()
 	if err != nil {
 		pool.Close()
-		return nil, pgview.Options{}, err
+		return nil, pgrebuild.Options{}, err
 	}
-	return nc, pgview.Options{Live: pool, JS: js, Logger: log, BatchSize: *f.batch, LockTimeout: *f.lockTimeout}, nil
+	return nc, pgrebuild.Options{Live: pool, JS: js, Logger: log, BatchSize: *f.batch, LockTimeout: *f.lockTimeout}, nil
 }
 
 // newLogger logs warnings and errors only: progress and the summary say
@@ -98,7 +98,7 @@ func meter(stderr io.Writer, label string) (*progress.Meter, func(done, total ui
 }
 
 // rebuildPG replays the whole log into a new schema while the system runs
-// and then makes it the live schema (pgview.Rebuild).
+// and then makes it the live schema (pgrebuild.Rebuild).
 func rebuildPG(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	f := newPGFlags("rebuild", getenv, stderr)
 	if err := parseCommand(f.fs, args, "rebuild -view pg [flags]",
@@ -115,7 +115,7 @@ func rebuildPG(ctx context.Context, args []string, getenv func(string) string, s
 
 	m, report := meter(stderr, "rebuild")
 	o.Progress = report
-	res, err := pgview.Rebuild(ctx, o)
+	res, err := pgrebuild.Rebuild(ctx, o)
 	m.Finish()
 	if err != nil {
 		if errors.Is(err, context.Canceled) {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chillin-chat/chillin/projector/pgview"
+	"github.com/chillin-chat/chillin/projector/pgrebuild"
 )
 
 // statusError is an error with the exit status it calls for.
@@ -22,7 +22,7 @@ func (e statusError) Unwrap() error   { return e.err }
 func (e statusError) ExitStatus() int { return e.status }
 
 // verifyPG replays the log into a scratch schema and compares it with the
-// live tables (pgview.Verify). Exit status 0: equal; 1: they differ; 2: the
+// live tables (pgrebuild.Verify). Exit status 0: equal; 1: they differ; 2: the
 // comparison could not be made.
 func verifyPG(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	f := newPGFlags("verify", getenv, stderr)
@@ -42,7 +42,7 @@ func verifyPG(ctx context.Context, args []string, getenv func(string) string, st
 
 	m, report := meter(stderr, "verify")
 	o.Progress = report
-	res, err := pgview.Verify(ctx, o)
+	res, err := pgrebuild.Verify(ctx, o)
 	m.Finish()
 	if err != nil {
 		return trouble(fmt.Errorf("verify: %w", err))
@@ -70,7 +70,7 @@ func verifyPG(ctx context.Context, args []string, getenv func(string) string, st
 
 // writeVerify prints one line per table and, under each table that
 // differs, its first differing row from either side.
-func writeVerify(w io.Writer, res pgview.VerifyResult) {
+func writeVerify(w io.Writer, res pgrebuild.VerifyResult) {
 	fmt.Fprintf(w, "verify: schema %s against a replay of the log through seq %d\n", res.Schema, res.Seq)
 	for _, t := range res.Tables {
 		switch {
@@ -113,7 +113,7 @@ func orNone(row string) string {
 }
 
 // verifyJSON is the comparison as -json prints it.
-func verifyJSON(res pgview.VerifyResult) any {
+func verifyJSON(res pgrebuild.VerifyResult) any {
 	type side struct {
 		Rows int64  `json:"rows"`
 		Sum  string `json:"sum"`

@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/chillin-chat/chillin/events"
-	"github.com/chillin-chat/chillin/projector/pgview"
+	"github.com/chillin-chat/chillin/projector/pgrebuild"
 )
 
 // rebuildOtherLog replaces a Postgres projection of another log with one of
@@ -38,13 +38,13 @@ func rebuildOtherLog(ctx context.Context, natsURL, pgURL string, streams events.
 		return fmt.Errorf("check the projection's log: postgres: %w", err)
 	}
 	defer pool.Close()
-	err = pgview.CheckLog(ctx, pool, js, log)
-	if !errors.Is(err, pgview.ErrOtherLog) {
+	err = pgrebuild.CheckLog(ctx, pool, js, log)
+	if !errors.Is(err, pgrebuild.ErrOtherLog) {
 		return err
 	}
 	log.Warn("the database holds the projection of another log (the JetStream store is new, e.g. after `make clean`): rebuilding it from this log",
 		"reason", err.Error())
-	res, err := pgview.Rebuild(ctx, pgview.Options{Live: pool, JS: js, Logger: log})
+	res, err := pgrebuild.Rebuild(ctx, pgrebuild.Options{Live: pool, JS: js, Logger: log})
 	if err != nil {
 		return fmt.Errorf("rebuild the projection of another log: %w", err)
 	}

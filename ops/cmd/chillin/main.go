@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,9 +16,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
+	"github.com/chillin-chat/chillin/events/envflag"
+	"github.com/chillin-chat/chillin/events/opshttp"
 	"github.com/chillin-chat/chillin/gateway"
 	"github.com/chillin-chat/chillin/ops/internal/stack"
 	"github.com/chillin-chat/chillin/projector"
@@ -36,50 +36,20 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	env := func(key, def string) string {
-		if v := getenv(key); v != "" {
-			return v
-		}
-		return def
+	c, err := parseConfig(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
 	}
-	fs := flag.NewFlagSet("chillin", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	gatewayConfig := gateway.Flags(fs, getenv)
-	dataDir := fs.String("data", env("CHILLIN_DATA_DIR", "var/data"), "folder of the embedded JetStream store (CHILLIN_DATA_DIR)")
-	natsListen := fs.String("nats-listen", env("CHILLIN_NATS_LISTEN", "127.0.0.1:0"), "listen address of the embedded NATS server; port 0 picks a free one (CHILLIN_NATS_LISTEN)")
-	deferredSync := fs.Bool("unsafe-deferred-sync", false, "acknowledge JetStream writes before they are synced to disk: a power cut can lose confirmed messages (CHILLIN_UNSAFE_DEFERRED_SYNC)")
-	rateLimit := fs.Int("rate-limit", 10, "accepted messages per user per window (CHILLIN_RATE_LIMIT)")
-	rateWindow := fs.Duration("rate-window", 10*time.Second, "rate limit window (CHILLIN_RATE_WINDOW)")
-	maxRunes := fs.Int("max-message-runes", 2000, "longest message in code points (CHILLIN_MAX_MESSAGE_RUNES)")
-	cacheWindow := fs.Int("cache-window", cache.DefaultWindow, "newest messages per room the Redis cache keeps (CHILLIN_CACHE_WINDOW)")
-	logFormat := fs.String("log-format", env("CHILLIN_LOG_FORMAT", "text"), "log format: json or text (CHILLIN_LOG_FORMAT)")
-	for name, key := range map[string]string{
-		"unsafe-deferred-sync": "CHILLIN_UNSAFE_DEFERRED_SYNC", "rate-limit": "CHILLIN_RATE_LIMIT", "rate-window": "CHILLIN_RATE_WINDOW", "max-message-runes": "CHILLIN_MAX_MESSAGE_RUNES",
-		"cache-window": "CHILLIN_CACHE_WINDOW",
-	} {
-		if v := getenv(key); v != "" {
-			if err := fs.Set(name, v); err != nil {
-				return fmt.Errorf("%s: %w", key, err)
-			}
-		}
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	gw, err := gatewayConfig()
 	if err != nil {
 		return err
 	}
-	log, err := gateway.NewLogger(*logFormat, stderr)
-	if err != nil {
-		return err
-	}
+	log := c.stack.Gateway.Logger
 
-	dir, err := filepath.Abs(*dataDir)
+	dir, err := filepath.Abs(c.dataDir)
 	if err != nil {
 		return err
 	}
-	ns, err := stack.StartNATS(filepath.Join(dir, "jetstream"), *natsListen, *deferredSync)
+	ns, err := stack.StartNATS(filepath.Join(dir, "jetstream"), c.natsListen, c.stack.Validator.DeferredSync)
 	if err != nil {
 		return err
 	}
@@ -88,8 +58,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ns.WaitForShutdown()
 	}()
 	natsURL := ns.ClientURL()
-	log.Info("embedded NATS JetStream", "url", natsURL, "store", dir, "unsafe_deferred_sync", *deferredSync)
+	log.Info("embedded NATS JetStream", "url", natsURL, "store", dir, "unsafe_deferred_sync", c.stack.Validator.DeferredSync)
 
+	gw := &c.stack.Gateway
 	if err := stack.EnsureDatabase(ctx, gw.PostgresURL); err != nil {
 		return err
 	}
@@ -97,27 +68,56 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	// One registry for the three services: the gateway's /metrics shows them all.
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	gw.NATSURL, gw.UI, gw.Logger, gw.Metrics = natsURL, ui.FS(), log, reg
-	// The stream settings (CHILLIN_STREAM_REPLICAS, -stream-replicas) come
-	// with the gateway's flags and hold for all three services.
+	reg := opshttp.NewRegistry()
+	gw.NATSURL, gw.UI, gw.Metrics = natsURL, ui.FS(), reg
+	c.stack.Validator.NATSURL, c.stack.Validator.Metrics = natsURL, reg
+	c.stack.Projector.NATSURL, c.stack.Projector.Metrics = natsURL, reg
 	fmt.Fprintf(stdout, "Chillin is running at http://%s (Ctrl-C stops it)\n", gw.HTTPAddr)
-	return stack.Run(ctx, stack.Config{
-		Gateway: gw,
-		Validator: validator.Config{
-			NATSURL: natsURL, RedisURL: gw.RedisURL, RedisPrefix: gw.RedisPrefix,
-			RateLimit: *rateLimit, RateWindow: *rateWindow, RateLimits: gw.RateLimits, MaxTextRunes: *maxRunes, Streams: gw.Streams, Logger: log,
-			DeferredSync: *deferredSync,
-			// The media storage settings (CHILLIN_S3_*, -s3-*) come with the
-			// gateway's flags too: the validator checks attachments there.
-			Storage: gw.Storage,
-			Metrics: reg,
-		},
-		Projector: projector.Config{
-			NATSURL: natsURL, PostgresURL: gw.PostgresURL, RedisURL: gw.RedisURL, RedisPrefix: gw.RedisPrefix,
-			Views: []string{projector.ViewPG, projector.ViewLive, projector.ViewCache}, CacheWindow: *cacheWindow,
-			Logger: log, Streams: gw.Streams, Metrics: reg,
-		},
-	}, log)
+	return stack.Run(ctx, c.stack, log)
+}
+
+// config is the all-in-one's settings: its services' (but where NATS is,
+// which it starts) and its own.
+type config struct {
+	stack               stack.Config
+	dataDir, natsListen string
+}
+
+// parseConfig reads the settings (envflag: CHILLIN_* variables, flags
+// overriding them): the gateway's, which its validator and projector share
+// where they have the same (Redis, Postgres, streams, rate limits, media
+// storage), and the all-in-one's own.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	fs := envflag.NewFlagSet("chillin", stderr)
+	gatewayConfig := gateway.Flags(fs, getenv)
+	s := envflag.New(fs, getenv)
+	var (
+		c  config
+		v  = &c.stack.Validator
+		pr = &c.stack.Projector
+	)
+	s.String(&c.dataDir, "data", "CHILLIN_DATA_DIR", "var/data", "folder of the embedded JetStream store")
+	s.String(&c.natsListen, "nats-listen", "CHILLIN_NATS_LISTEN", "127.0.0.1:0", "listen address of the embedded NATS server; port 0 picks a free one")
+	s.Bool(&v.DeferredSync, "unsafe-deferred-sync", "CHILLIN_UNSAFE_DEFERRED_SYNC", false, "acknowledge JetStream writes before they are synced to disk: a power cut can lose confirmed messages")
+	s.Int(&v.RateLimit, "rate-limit", "CHILLIN_RATE_LIMIT", validator.DefaultRateLimit, 1, "accepted messages per user per window")
+	s.Duration(&v.RateWindow, "rate-window", "CHILLIN_RATE_WINDOW", validator.DefaultRateWindow, time.Millisecond, "rate limit window")
+	s.Int(&v.MaxTextRunes, "max-message-runes", "CHILLIN_MAX_MESSAGE_RUNES", validator.DefaultMaxTextRunes, 1, "longest message in code points")
+	s.Int(&pr.CacheWindow, "cache-window", "CHILLIN_CACHE_WINDOW", cache.DefaultWindow, 1, "newest messages per room the Redis cache keeps")
+	logger := s.Logger("text", stderr)
+	if err := s.Parse(args); err != nil {
+		return c, err
+	}
+	gw, err := gatewayConfig()
+	if err != nil {
+		return c, err
+	}
+	log := logger()
+	gw.Logger = log
+	c.stack.Gateway = gw
+	v.RedisURL, v.RedisPrefix, v.RateLimits, v.Streams, v.Logger = gw.RedisURL, gw.RedisPrefix, gw.RateLimits, gw.Streams, log
+	// The validator checks attachments in the gateway's media storage.
+	v.Storage = gw.Storage
+	pr.PostgresURL, pr.RedisURL, pr.RedisPrefix, pr.Streams, pr.Logger = gw.PostgresURL, gw.RedisURL, gw.RedisPrefix, gw.Streams, log
+	pr.Views = []string{projector.ViewPG, projector.ViewLive, projector.ViewCache}
+	return c, nil
 }

@@ -14,6 +14,11 @@
 // It must never ack a fact the view has not applied, and never skip ahead of a
 // failed batch: order is the view's business, and a batch is retried whole.
 //
+// What every pinned consumer does alike (telling how a pull request ended,
+// the pin id, unpinning) is events/pinned's, shared with the validator; the
+// loop is the feed's own, since it opens the next request while a batch is
+// applied and flushes on a timer.
+//
 // Concurrency: Run is one goroutine; the Apply it is given is called from that
 // goroutine only, one batch at a time.
 package feed

@@ -7,10 +7,10 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/pinned"
 	"github.com/chillin-chat/chillin/projector/internal/backoff"
 )
 
@@ -89,8 +89,8 @@ type feed struct {
 	apply Apply
 	log   *slog.Logger
 	cons  jetstream.Consumer
-	pin   string // the pin id this instance was last given, "" if none
-	next  uint64 // the stream seq after the last fact this instance applied
+	pin   pinned.Pin // the pin id this instance was last given
+	next  uint64     // the stream seq after the last fact this instance applied
 }
 
 // Run feeds the view until ctx ends, then gives back what it holds, unpins
@@ -297,11 +297,8 @@ func drain(msgs <-chan jetstream.Msg, cancel context.CancelFunc) {
 }
 
 func (f *feed) decode(m jetstream.Msg) Item {
-	if pin := m.Headers().Get("Nats-Pin-Id"); pin != "" && pin != f.pin {
-		if f.pin == "" {
-			f.log.Info("pinned: this instance applies the view")
-		}
-		f.pin = pin
+	if changed, prev := f.pin.Seen(m); changed && prev == "" {
+		f.log.Info("pinned: this instance applies the view")
 	}
 	it := Item{msg: m}
 	md, err := m.Metadata()
@@ -357,15 +354,13 @@ func (f *feed) flush(ctx context.Context, items []Item) bool {
 	return true
 }
 
-// fetchEnded handles how a pull request ended.
+// fetchEnded handles how a pull request ended (pinned.Ended).
 func (f *feed) fetchEnded(ctx context.Context, err error) {
-	switch {
-	case err == nil, errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
-		errors.Is(err, jetstream.ErrNoMessages), errors.Is(err, nats.ErrTimeout):
-	case errors.Is(err, jetstream.ErrPinIDMismatch):
-		if f.pin != "" {
+	switch pinned.Ended(err) {
+	case pinned.Done, pinned.NoAnswer:
+	case pinned.Unpinned:
+		if f.pin.Lost() {
 			f.log.Info("unpinned: another instance applies the view")
-			f.pin = ""
 		}
 	default:
 		f.fetchFailed(ctx, err)
@@ -375,7 +370,7 @@ func (f *feed) fetchEnded(ctx context.Context, err error) {
 // fetchFailed waits out a failed pull; if the consumer is gone it is made
 // again (someone deleted it, for example to replay the view from the start).
 func (f *feed) fetchFailed(ctx context.Context, err error) {
-	if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, nats.ErrNoResponders) {
+	if pinned.Ended(err) == pinned.Gone {
 		f.log.Warn("consumer gone, creating it again", "err", err)
 		_ = f.ensure(ctx)
 		return
@@ -392,26 +387,17 @@ func (f *feed) fetchFailed(ctx context.Context, err error) {
 // unpin hands the view to a standby at once instead of after the pinned TTL,
 // if this instance still holds the pin.
 func (f *feed) unpin(ctx context.Context) {
-	if f.pin == "" {
+	pin := f.pin.ID()
+	if pin == "" {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unpinTimeout)
 	defer cancel()
-	info, err := f.cons.Info(ctx)
-	if err != nil {
-		f.log.Warn("unpin: consumer info", "err", err)
-		return
+	s, err := f.js.Stream(ctx, f.stream())
+	if err == nil {
+		err = pinned.Unpin(ctx, s, f.cons, events.ProjectorGroup, pin)
 	}
-	for _, g := range info.PriorityGroups {
-		if g.Group != events.ProjectorGroup || g.PinnedClientID != f.pin {
-			continue
-		}
-		s, err := f.js.Stream(ctx, f.stream())
-		if err == nil {
-			err = s.UnpinConsumer(ctx, f.cfg.Consumer.Durable, events.ProjectorGroup)
-		}
-		if err != nil {
-			f.log.Warn("unpin", "err", err)
-		}
+	if err != nil {
+		f.log.Warn("unpin", "err", err)
 	}
 }

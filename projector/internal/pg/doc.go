@@ -16,7 +16,7 @@
 // elsewhere after a crash or a hand-over) straight from the log. So two
 // instances that both believe they are pinned serialize and stay correct.
 // The lock is LockKey for the live view; a View applying into another schema
-// (pgview's rebuild) takes a key of its own (NewViewLocked).
+// (pgrebuild's rebuild) takes a key of its own (NewViewLocked).
 //
 // A fact the view cannot apply (it does not decode, or Postgres refuses its
 // data) is never skipped: the view applies what comes before it and stops

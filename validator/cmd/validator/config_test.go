@@ -37,7 +37,7 @@ func TestParseConfig(t *testing.T) {
 			}
 		}},
 		{name: "flags override the environment", env: map[string]string{"CHILLIN_RATE_LIMIT": "5", "CHILLIN_NATS_URL": "nats://env:1"},
-			args: []string{"-rate-limit", "7", "-nats-url", "nats://flag:2", "-rate-window", "1m"},
+			args: []string{"-rate-limit", "7", "-nats", "nats://flag:2", "-rate-window", "1m"},
 			check: func(t *testing.T, limit int, window time.Duration, runes int, nats, redis, prefix string) {
 				if limit != 7 || nats != "nats://flag:2" || window != time.Minute {
 					t.Fatalf("override: %d %s %v", limit, nats, window)

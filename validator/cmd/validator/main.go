@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/chillin-chat/chillin/events/natsconn"
 	"github.com/chillin-chat/chillin/validator"
 )
 
@@ -30,5 +31,5 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	return validator.Run(ctx, cfg)
+	return natsconn.Serve(ctx, cfg.Logger, "validator", func(ctx context.Context) error { return validator.Run(ctx, cfg) })
 }

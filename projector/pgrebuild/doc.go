@@ -1,8 +1,9 @@
-// Package pgview works on the pg view's Postgres schema from outside the
-// projector, for operators: rebuild it from the first fact of the log while
-// the system keeps running, and verify it against a replay. It applies facts
-// with the projector's own code (internal/pg), so a rebuilt schema is what
-// the live view would have written.
+// Package pgrebuild rebuilds the pg view's Postgres schema from the log and
+// verifies it against the log, from outside the projector, for operators:
+// rebuild it from the first fact of the log while the system keeps running,
+// verify it against a replay, and tell a schema written from another log
+// (CheckLog). It applies facts with the projector's own code (internal/pg),
+// so a rebuilt schema is what the live view would have written.
 //
 // Everything in the view's schema is a projection of CHAT_EVT (only the
 // projector writes there), which is what makes a rebuild possible:
@@ -28,4 +29,4 @@
 // Only one rebuild or verify of a database runs at a time (a session
 // advisory lock); a schema rebuild_* or verify_* left by a run that was
 // killed is dropped by the next one.
-package pgview
+package pgrebuild

@@ -1,4 +1,4 @@
-package pgview
+package pgrebuild
 
 import (
 	"context"
