@@ -28,6 +28,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (v
 	s.Int(&cfg.Workers, "workers", "CHILLIN_VALIDATOR_WORKERS", validator.DefaultWorkers, 1, "rooms decided at once")
 	var roomCacheMB int
 	s.Int(&roomCacheMB, "room-cache-mb", "CHILLIN_VALIDATOR_ROOM_CACHE_MB", validator.DefaultRoomCacheBytes>>20, 1, "room states held, all workers together, in estimated MiB; the least recently used are read from the log again when needed")
+	var roomSnapshotMB int
+	s.Int(&roomSnapshotMB, "room-snapshot-mb", "CHILLIN_VALIDATOR_ROOM_SNAPSHOT_MB", validator.DefaultRoomSnapshotBytes>>20, 0, "bound of CHAT_ROOMSTATE, the snapshots of evicted room states kept in the NATS servers' memory so that a reload reads only the facts after them; 0 keeps none")
 	s.Int(&cfg.RoomMessages, "room-messages", "CHILLIN_VALIDATOR_ROOM_MESSAGES", validator.DefaultRoomMessages, 1, "most recent messages a room state keeps; older ones are read from the log when a command names them")
 	s.Int(&cfg.Sessions, "sessions", "CHILLIN_VALIDATOR_SESSIONS", validator.DefaultSessions, 1, "sessions held in memory; the least recently used are read from the log again when needed")
 	s.HTTPAddr(&cfg.HTTPAddr, "127.0.0.1:9101", "address serving /health, /ready and /metrics; empty serves nothing")
@@ -40,5 +42,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (v
 	}
 	cfg.Logger = logger()
 	cfg.RoomCacheBytes = roomCacheMB << 20
+	cfg.RoomSnapshotBytes = roomSnapshotMB << 20
+	if roomSnapshotMB == 0 {
+		cfg.RoomSnapshotBytes = -1
+	}
 	return cfg, nil
 }

@@ -66,6 +66,17 @@ func TestParseConfig(t *testing.T) {
 					t.Fatalf("room cache %d, room messages %d, sessions %d", c.RoomCacheBytes, c.RoomMessages, c.Sessions)
 				}
 			}},
+		{name: "room snapshots by default", checkCfg: func(t *testing.T, c validator.Config) {
+			if c.RoomSnapshotBytes != validator.DefaultRoomSnapshotBytes {
+				t.Fatalf("room snapshots %d", c.RoomSnapshotBytes)
+			}
+		}},
+		{name: "no room snapshots", args: []string{"-room-snapshot-mb", "0"}, checkCfg: func(t *testing.T, c validator.Config) {
+			if c.RoomSnapshotBytes >= 0 {
+				t.Fatalf("room snapshots %d, want none", c.RoomSnapshotBytes)
+			}
+		}},
+		{name: "room snapshots bound", env: map[string]string{"CHILLIN_VALIDATOR_ROOM_SNAPSHOT_MB": "-1"}, wantErr: true},
 		{name: "room cache too small", env: map[string]string{"CHILLIN_VALIDATOR_ROOM_CACHE_MB": "0"}, wantErr: true},
 		{name: "no messages per room", args: []string{"-room-messages", "0"}, wantErr: true},
 		{name: "no sessions", args: []string{"-sessions", "-1"}, wantErr: true},
