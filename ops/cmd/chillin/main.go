@@ -18,10 +18,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/chillin-chat/chillin/events/cachelayout"
 	"github.com/chillin-chat/chillin/gateway"
 	"github.com/chillin-chat/chillin/ops/internal/stack"
 	"github.com/chillin-chat/chillin/projector"
-	"github.com/chillin-chat/chillin/projector/cache"
 	"github.com/chillin-chat/chillin/ui"
 	"github.com/chillin-chat/chillin/validator"
 )
@@ -51,7 +51,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	rateLimit := fs.Int("rate-limit", 10, "accepted messages per user per window (CHILLIN_RATE_LIMIT)")
 	rateWindow := fs.Duration("rate-window", 10*time.Second, "rate limit window (CHILLIN_RATE_WINDOW)")
 	maxRunes := fs.Int("max-message-runes", 2000, "longest message in code points (CHILLIN_MAX_MESSAGE_RUNES)")
-	cacheWindow := fs.Int("cache-window", cache.DefaultWindow, "newest messages per room the Redis cache keeps (CHILLIN_CACHE_WINDOW)")
+	cacheWindow := fs.Int("cache-window", cachelayout.DefaultWindow, "newest messages per room the Redis cache keeps (CHILLIN_CACHE_WINDOW)")
 	logFormat := fs.String("log-format", env("CHILLIN_LOG_FORMAT", "text"), "log format: json or text (CHILLIN_LOG_FORMAT)")
 	for name, key := range map[string]string{
 		"unsafe-deferred-sync": "CHILLIN_UNSAFE_DEFERRED_SYNC", "rate-limit": "CHILLIN_RATE_LIMIT", "rate-window": "CHILLIN_RATE_WINDOW", "max-message-runes": "CHILLIN_MAX_MESSAGE_RUNES",

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chillin-chat/chillin/events/cachelayout"
 	"github.com/chillin-chat/chillin/projector"
-	"github.com/chillin-chat/chillin/projector/cache"
 )
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -47,7 +47,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (p
 	fs.StringVar(&cfg.RedisURL, "redis", env("CHILLIN_REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis URL, for the live and cache views (CHILLIN_REDIS_URL)")
 	fs.StringVar(&cfg.RedisPrefix, "redis-prefix", env("CHILLIN_REDIS_PREFIX", "chillin:"), "prefix of Redis keys and channels (CHILLIN_REDIS_PREFIX)")
 	fs.StringVar(&views, "views", env("CHILLIN_PROJECTOR_VIEWS", "pg,live,cache"), "comma-separated views to run: pg, live, cache (CHILLIN_PROJECTOR_VIEWS)")
-	fs.StringVar(&window, "cache-window", env("CHILLIN_CACHE_WINDOW", fmt.Sprint(cache.DefaultWindow)), "newest messages per room the cache view keeps (CHILLIN_CACHE_WINDOW)")
+	fs.StringVar(&window, "cache-window", env("CHILLIN_CACHE_WINDOW", fmt.Sprint(cachelayout.DefaultWindow)), "newest messages per room the cache view keeps (CHILLIN_CACHE_WINDOW)")
 	fs.StringVar(&batch, "batch-size", env("CHILLIN_PROJECTOR_BATCH_SIZE", fmt.Sprint(projector.DefaultBatchSize)), "most facts applied at once (CHILLIN_PROJECTOR_BATCH_SIZE)")
 	fs.StringVar(&flush, "flush-interval", env("CHILLIN_PROJECTOR_FLUSH_INTERVAL", projector.DefaultFlushInterval.String()), "longest wait for a batch to fill (CHILLIN_PROJECTOR_FLUSH_INTERVAL)")
 	fs.StringVar(&cfg.HTTPAddr, "http", env("CHILLIN_HTTP_ADDR", "127.0.0.1:9102"), "address serving /health, /ready and /metrics; empty serves nothing (CHILLIN_HTTP_ADDR)")

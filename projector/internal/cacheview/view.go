@@ -1,4 +1,4 @@
-package cache
+package cacheview
 
 import (
 	"cmp"
@@ -15,7 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/chillin-chat/chillin/events"
-	"github.com/chillin-chat/chillin/projector/cache"
+	"github.com/chillin-chat/chillin/projector/cachewriter"
 	"github.com/chillin-chat/chillin/projector/internal/backoff"
 	"github.com/chillin-chat/chillin/projector/internal/feed"
 )
@@ -45,7 +45,7 @@ type Config struct {
 	Redis  *redis.Client
 	Prefix string // deployment key prefix
 	// Window is how many of a room's newest messages are cached
-	// (cache.DefaultWindow if 0).
+	// (cachelayout.DefaultWindow if 0).
 	Window        int
 	JS            jetstream.JetStream
 	BatchSize     int
@@ -63,8 +63,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.CheckEvery <= 0 {
 		cfg.CheckEvery = DefaultCheckEvery
 	}
-	st := cache.NewStore(cfg.Redis, cfg.Prefix, cfg.Window)
-	v := NewView(st, cache.Source{JS: cfg.JS, Log: cfg.Logger}, cfg.Logger, cfg.BatchSize)
+	st := cachewriter.NewStore(cfg.Redis, cfg.Prefix, cfg.Window)
+	v := NewView(st, cachewriter.Source{JS: cfg.JS, Log: cfg.Logger}, cfg.Logger, cfg.BatchSize)
 	// The cache of another log is replaced before any fact is applied to it.
 	if err := v.Check(ctx); err != nil && ctx.Err() == nil {
 		cfg.Logger.Warn("cache check failed, retrying", "err", err)
@@ -97,8 +97,8 @@ func Run(ctx context.Context, cfg Config) error {
 // View applies batches of facts to the current cache generation.
 type View struct {
 	mu     sync.Mutex
-	store  *cache.Store
-	src    cache.Source
+	store  *cachewriter.Store
+	src    cachewriter.Source
 	log    *slog.Logger
 	holder string // this view's name in the lease
 	// maxFill bounds how many missing facts one script applies.
@@ -106,7 +106,7 @@ type View struct {
 }
 
 // NewView returns a View writing to st and reading missing facts from src.
-func NewView(st *cache.Store, src cache.Source, log *slog.Logger, maxFill int) *View {
+func NewView(st *cachewriter.Store, src cachewriter.Source, log *slog.Logger, maxFill int) *View {
 	return &View{store: st, src: src, log: log, holder: nuid.Next(), maxFill: max(maxFill, 1)}
 }
 
@@ -152,13 +152,13 @@ func (v *View) applyRun(ctx context.Context, from, to uint64, facts []events.Sto
 		}
 		v.skipped(skips, items)
 		switch res.Status {
-		case cache.Applied:
+		case cachewriter.Applied:
 			return nil
-		case cache.Gap:
+		case cachewriter.Gap:
 			if err := v.fill(ctx, res.Checkpoint+1, from-1); err != nil {
 				return err
 			}
-		case cache.Absent:
+		case cachewriter.Absent:
 			if err := v.recover(ctx); err != nil {
 				return err
 			}
@@ -182,7 +182,7 @@ func (v *View) fill(ctx context.Context, from, to uint64) error {
 			return err
 		}
 		v.skipped(skips, nil)
-		if res.Status != cache.Applied {
+		if res.Status != cachewriter.Applied {
 			return nil
 		}
 		from = max(upto, res.Checkpoint) + 1
@@ -192,7 +192,7 @@ func (v *View) fill(ctx context.Context, from, to uint64) error {
 
 // skipped marks skipped facts that came in the batch as poison, for the
 // feed to log and terminate; skipped facts read from the log are logged here.
-func (v *View) skipped(skips []cache.Skip, items []feed.Item) {
+func (v *View) skipped(skips []cachewriter.Skip, items []feed.Item) {
 outer:
 	for _, s := range skips {
 		err := fmt.Errorf("%s: %w", s.Type, s.Err)
@@ -301,7 +301,7 @@ func (v *View) recover(ctx context.Context) error {
 		return err
 	}
 	v.log.Info("no current cache generation: rebuilding it from the log")
-	rep, err := cache.Rebuild{
+	rep, err := cachewriter.Rebuild{
 		Store: v.store, Source: v.src, Log: v.log,
 		Keep: func(ctx context.Context) error {
 			held, err := v.store.RenewLease(ctx, v.holder, leaseTTL)

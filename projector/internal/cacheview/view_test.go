@@ -1,4 +1,4 @@
-package cache
+package cacheview
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/events/natstest"
 	"github.com/chillin-chat/chillin/events/redistest"
-	"github.com/chillin-chat/chillin/projector/cache"
+	"github.com/chillin-chat/chillin/projector/cachewriter"
 	"github.com/chillin-chat/chillin/projector/internal/feed"
 	"github.com/chillin-chat/chillin/projector/internal/projtest"
 )
@@ -33,7 +33,7 @@ type env struct {
 	js     jetstream.JetStream
 	rdb    *redis.Client
 	prefix string
-	store  *cache.Store
+	store  *cachewriter.Store
 	view   *View
 	log    *projtest.Logs
 }
@@ -44,8 +44,8 @@ func newEnv(t *testing.T, window int) *env {
 	e := &env{js: js, rdb: redistest.Client(t), prefix: redistest.Prefix(t)}
 	log, logs := projtest.Logger(t)
 	e.log = logs
-	e.store = cache.NewStore(e.rdb, e.prefix, window)
-	e.view = NewView(e.store, cache.Source{JS: js, Log: log}, log, 50)
+	e.store = cachewriter.NewStore(e.rdb, e.prefix, window)
+	e.view = NewView(e.store, cachewriter.Source{JS: js, Log: log}, log, 50)
 	return e
 }
 
@@ -82,7 +82,7 @@ func (e *env) reference(t *testing.T, facts []events.Stored) string {
 		t.Fatal(err)
 	}
 	res, _, err := e.store.Apply(ctxT(t), g, 1, facts[len(facts)-1].ID, facts)
-	if err != nil || res.Status != cache.Applied {
+	if err != nil || res.Status != cachewriter.Applied {
 		t.Fatalf("reference: %+v %v", res, err)
 	}
 	d := e.dump(t, g)
@@ -305,7 +305,7 @@ func TestGenerationSwitchMidStream(t *testing.T) {
 	}()
 	var gens []uint64
 	for range 3 {
-		rep, err := cache.Rebuild{Store: e.store, Source: cache.Source{JS: e.js, Log: log}, Chunk: 300, Log: log}.Run(ctxT(t))
+		rep, err := cachewriter.Rebuild{Store: e.store, Source: cachewriter.Source{JS: e.js, Log: log}, Chunk: 300, Log: log}.Run(ctxT(t))
 		if err != nil {
 			t.Fatal(err)
 		}

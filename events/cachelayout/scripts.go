@@ -1,4 +1,4 @@
-package cache
+package cachelayout
 
 import "github.com/redis/go-redis/v9"
 
@@ -6,19 +6,19 @@ import "github.com/redis/go-redis/v9"
 // numbers are doubles printed with 14 digits, so stream seqs and times are
 // passed through as the strings they came as and only compared as numbers.
 
-// applyScript applies a run of ops to a generation.
+// ApplyScript applies a run of ops to a generation.
 //
 //	KEYS[1]  P cache:gen
 //	ARGV[1]  P cache:
 //	ARGV[2]  the generation ("": the current one)
 //	ARGV[3]  from, ARGV[4] to: the stream seqs the run covers (every room
 //	         fact between them is among the ops)
-//	ARGV[5…] the ops, opFields each (see Plan)
+//	ARGV[5…] the ops, OpFields each (see ops.go)
 //
 // It answers {"ok", gen, cp}, {"gap", gen, cp} when from is beyond cp+1
 // (facts in between are missing: nothing applied), or {"absent", gen} when
 // there is no such generation or it has no checkpoint.
-var applyScript = redis.NewScript(`
+var ApplyScript = redis.NewScript(`
 local gen = ARGV[2]
 if gen == '' then
   gen = redis.call('GET', KEYS[1])
@@ -104,14 +104,14 @@ redis.call('HSET', meta, 'cp', ARGV[4])
 return {'ok', gen, ARGV[4]}
 `)
 
-// newGenScript hands out a generation number never used before and creates
+// NewGenScript hands out a generation number never used before and creates
 // its meta with checkpoint 0. The counter only grows; should it have been
 // lost while generations remain, the new number is above the current one and
 // above any with a meta.
 //
 //	KEYS[1] P cache:gens, KEYS[2] P cache:gen; ARGV[1] P cache:, ARGV[2] window,
 //	ARGV[3] the log it is built from ("": not recorded)
-var newGenScript = redis.NewScript(`
+var NewGenScript = redis.NewScript(`
 local g = redis.call('INCR', KEYS[1])
 local cur = tonumber(redis.call('GET', KEYS[2]) or '0')
 if g <= cur then g = cur + 1 end
@@ -122,7 +122,7 @@ if ARGV[3] ~= '' then redis.call('HSET', ARGV[1] .. g .. ':meta', 'log', ARGV[3]
 return g
 `)
 
-// switchScript makes a generation current if its checkpoint is not behind
+// SwitchScript makes a generation current if its checkpoint is not behind
 // the current generation's, or if the current one records another log than
 // the new one (its checkpoint counts another log's facts).
 //
@@ -131,7 +131,7 @@ return g
 // It answers {"ok", old} (old: the generation replaced, "" if none),
 // {"behind", current, its cp}, or {"absent"} if the new generation has no
 // checkpoint (Redis lost it).
-var switchScript = redis.NewScript(`
+var SwitchScript = redis.NewScript(`
 local m = redis.call('HMGET', ARGV[1] .. ARGV[2] .. ':meta', 'cp', 'log')
 local cp = m[1]
 if not cp then return {'absent'} end
@@ -146,11 +146,11 @@ redis.call('SET', KEYS[1], ARGV[2])
 return {'ok', cur or ''}
 `)
 
-// currentScript answers the current generation and its checkpoint, {} if
+// CurrentScript answers the current generation and its checkpoint, {} if
 // there is none or it has no checkpoint.
 //
 //	KEYS[1] P cache:gen; ARGV[1] P cache:
-var currentScript = redis.NewScript(`
+var CurrentScript = redis.NewScript(`
 local gen = redis.call('GET', KEYS[1])
 if not gen then return {} end
 local cp = redis.call('HGET', ARGV[1] .. gen .. ':meta', 'cp')
@@ -158,10 +158,10 @@ if not cp then return {} end
 return {gen, cp}
 `)
 
-// retireScript makes a generation no longer current, if it is.
+// RetireScript makes a generation no longer current, if it is.
 //
 //	KEYS[1] P cache:gen; ARGV[1] the generation
-var retireScript = redis.NewScript(`
+var RetireScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
@@ -172,13 +172,13 @@ return 0
 //
 //	KEYS[1] P cache:lease; ARGV[1] holder, ARGV[2] TTL in ms
 var (
-	renewScript = redis.NewScript(`
+	RenewLeaseScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0
 `)
-	releaseScript = redis.NewScript(`
+	ReleaseLeaseScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end

@@ -1,4 +1,4 @@
-package cache
+package cachewriter
 
 import (
 	"context"

@@ -1,8 +1,7 @@
-package cache
+package cachelayout
 
 import (
 	"cmp"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,56 +22,28 @@ type RoomEntry struct {
 	CreatedBy   string
 	CreatedAt   time.Time
 	HeadSeq     uint64
-	Members     []string // sorted
+	Members     []string // sorted by ReadRoom; in Redis order in read answers
 	Posted      uint64   // messages ever posted
 }
 
-// ReadRoom returns a room of a generation and the messages its window
-// holds, oldest first; ok is false if the generation does not hold the room.
-// It reads with several commands: for tests and tools, on a generation
-// nobody writes meanwhile (readers of the live cache read in one script).
-func (s *Store) ReadRoom(ctx context.Context, gen uint64, room string) (RoomEntry, []events.Message, bool, error) {
-	h, err := s.rdb.HGetAll(ctx, s.keys.Room(gen, room)).Result()
-	if err != nil {
-		return RoomEntry{}, nil, false, fmt.Errorf("read room %s: %w", room, err)
-	}
+// DecodeRoom builds a room entry, without its members, from a room hash;
+// ok is false when the hash is empty (the generation does not hold the
+// room). A hash without `posted` counts no posted messages.
+func DecodeRoom(id string, h map[string]string) (e RoomEntry, ok bool, err error) {
 	if h["name"] == "" && h["at"] == "" {
-		return RoomEntry{}, nil, false, nil
+		return RoomEntry{}, false, nil
 	}
-	e := RoomEntry{ID: room, Name: h["name"], Description: h["description"], IsPrivate: h["private"] == "1", CreatedBy: h["by"]}
+	e = RoomEntry{ID: id, Name: h["name"], Description: h["description"], IsPrivate: h["private"] == "1", CreatedBy: h["by"]}
 	var at int64
-	errs := []error{
-		parseInt(h["at"], &at), parseUint(h["head"], &e.HeadSeq), parseUint(h["posted"], &e.Posted),
+	errs := []error{parseInt(h["at"], &at), parseUint(h["head"], &e.HeadSeq)}
+	if v := h["posted"]; v != "" {
+		errs = append(errs, parseUint(v, &e.Posted))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return RoomEntry{}, nil, false, fmt.Errorf("room %s: %w", room, err)
+		return RoomEntry{}, false, fmt.Errorf("room %s: %w", id, err)
 	}
 	e.CreatedAt = time.UnixMicro(at)
-	if e.Members, err = s.rdb.SMembers(ctx, s.keys.Members(gen, room)).Result(); err != nil {
-		return RoomEntry{}, nil, false, fmt.Errorf("read room %s members: %w", room, err)
-	}
-	slices.Sort(e.Members)
-	ids, err := s.rdb.ZRange(ctx, s.keys.Window(gen, room), 0, -1).Result()
-	if err != nil {
-		return RoomEntry{}, nil, false, fmt.Errorf("read room %s window: %w", room, err)
-	}
-	msgs := make([]events.Message, 0, len(ids))
-	for _, id := range ids {
-		n, err := strconv.ParseUint(id, 10, 64)
-		if err != nil {
-			return RoomEntry{}, nil, false, fmt.Errorf("room %s window: id %q", room, id)
-		}
-		f, err := s.rdb.HGetAll(ctx, s.keys.Message(gen, n)).Result()
-		if err != nil {
-			return RoomEntry{}, nil, false, fmt.Errorf("read message %d: %w", n, err)
-		}
-		m, err := DecodeMessage(n, f)
-		if err != nil {
-			return RoomEntry{}, nil, false, err
-		}
-		msgs = append(msgs, m)
-	}
-	return e, msgs, true, nil
+	return e, true, nil
 }
 
 // DecodeMessage builds the client's `message` object from a message hash.

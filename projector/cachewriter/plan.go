@@ -1,4 +1,4 @@
-package cache
+package cachewriter
 
 import (
 	"encoding/json"
@@ -6,25 +6,8 @@ import (
 	"strconv"
 
 	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/cachelayout"
 )
-
-// Op kinds: the first of an op's fields, telling the apply script what the
-// fact does.
-const (
-	opCreated  = "c"  // room.created: name, description, private
-	opJoined   = "j"  // member.joined
-	opLeft     = "l"  // member.left
-	opPosted   = "p"  // message.posted: text, clientId, attachments JSON, replyTo
-	opEdited   = "e"  // message.edited: message id, text
-	opDeleted  = "d"  // message.deleted: message id
-	opReactAdd = "ra" // reaction.added: message id, emoji
-	opReactDel = "rr" // reaction.removed: message id, emoji
-	opHead     = "h"  // any other room fact: only the room's head moves
-)
-
-// opFields is how many script arguments one op takes: kind, fact id, room,
-// room seq, actor, time (µs), and four that depend on the kind.
-const opFields = 10
 
 // Skip is a fact left out because its payload cannot be read.
 type Skip struct {
@@ -34,7 +17,7 @@ type Skip struct {
 }
 
 // Plan is what a run of facts does to the cache: the apply script's fact
-// arguments, opFields per room fact, in log order, and the facts skipped as
+// arguments, cachelayout.OpFields per room fact, in log order, and the facts skipped as
 // unreadable. Facts that are not room facts change nothing and have no op.
 type Plan struct {
 	Args    []any
@@ -66,8 +49,8 @@ func MakePlan(facts []events.Stored) Plan {
 func micros(f events.Stored) string { return strconv.FormatInt(f.At.UnixMicro(), 10) }
 
 // fold is the op of one room fact.
-func fold(f events.Stored) ([opFields]any, error) {
-	op := [opFields]any{opHead, strconv.FormatUint(f.ID, 10), f.Room, strconv.FormatUint(f.Seq, 10), f.User, micros(f), "", "", "", ""}
+func fold(f events.Stored) ([cachelayout.OpFields]any, error) {
+	op := [cachelayout.OpFields]any{cachelayout.OpHead, strconv.FormatUint(f.ID, 10), f.Room, strconv.FormatUint(f.Seq, 10), f.User, micros(f), "", "", "", ""}
 	if f.Room == "" || f.Seq == 0 {
 		return op, fmt.Errorf("room fact without room or seq")
 	}
@@ -81,13 +64,13 @@ func fold(f events.Stored) ([opFields]any, error) {
 		if d.IsPrivate {
 			private = "1"
 		}
-		op[0], op[6], op[7], op[8] = opCreated, d.Name, d.Description, private
+		op[0], op[6], op[7], op[8] = cachelayout.OpCreated, d.Name, d.Description, private
 
 	case events.MemberJoined:
-		op[0] = opJoined
+		op[0] = cachelayout.OpJoined
 
 	case events.MemberLeft:
-		op[0] = opLeft
+		op[0] = cachelayout.OpLeft
 
 	case events.MessagePosted:
 		d, err := events.DecodeData[events.MessagePostedData](f.Fact)
@@ -106,30 +89,30 @@ func fold(f events.Stored) ([opFields]any, error) {
 		if d.ReplyTo != 0 {
 			reply = strconv.FormatUint(d.ReplyTo, 10)
 		}
-		op[0], op[6], op[7], op[8], op[9] = opPosted, d.Text, d.ClientID, string(b), reply
+		op[0], op[6], op[7], op[8], op[9] = cachelayout.OpPosted, d.Text, d.ClientID, string(b), reply
 
 	case events.MessageEdited:
 		d, err := events.DecodeData[events.MessageEditedData](f.Fact)
 		if err != nil {
 			return op, err
 		}
-		op[0], op[6], op[7] = opEdited, strconv.FormatUint(d.ID, 10), d.Text
+		op[0], op[6], op[7] = cachelayout.OpEdited, strconv.FormatUint(d.ID, 10), d.Text
 
 	case events.MessageDeleted:
 		d, err := events.DecodeData[events.MessageDeletedData](f.Fact)
 		if err != nil {
 			return op, err
 		}
-		op[0], op[6] = opDeleted, strconv.FormatUint(d.ID, 10)
+		op[0], op[6] = cachelayout.OpDeleted, strconv.FormatUint(d.ID, 10)
 
 	case events.ReactionAdded, events.ReactionRemoved:
 		d, err := events.DecodeData[events.ReactionData](f.Fact)
 		if err != nil {
 			return op, err
 		}
-		op[0] = opReactAdd
+		op[0] = cachelayout.OpReactAdd
 		if f.Type == events.ReactionRemoved {
-			op[0] = opReactDel
+			op[0] = cachelayout.OpReactDel
 		}
 		op[6], op[7] = strconv.FormatUint(d.ID, 10), d.Emoji
 	}

@@ -1,4 +1,4 @@
-package cache
+package cachewriter
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/cachelayout"
 )
 
 // maxOps bounds the ops one apply script carries, so that a script stays
@@ -54,21 +55,21 @@ type Result struct {
 // Store reads and writes the cache generations of one deployment.
 type Store struct {
 	rdb    *redis.Client
-	keys   Keys
+	keys   cachelayout.Keys
 	window int
 }
 
 // NewStore returns a Store under prefix. window is the N of new
-// generations (DefaultWindow if 0 or less).
+// generations (cachelayout.DefaultWindow if 0 or less).
 func NewStore(rdb *redis.Client, prefix string, window int) *Store {
 	if window <= 0 {
-		window = DefaultWindow
+		window = cachelayout.DefaultWindow
 	}
-	return &Store{rdb: rdb, keys: Keys{Prefix: prefix}, window: window}
+	return &Store{rdb: rdb, keys: cachelayout.Keys{Prefix: prefix}, window: window}
 }
 
 // Keys names this Store's keys.
-func (s *Store) Keys() Keys { return s.keys }
+func (s *Store) Keys() cachelayout.Keys { return s.keys }
 
 // Window is the N of the generations this Store creates.
 func (s *Store) Window() int { return s.window }
@@ -97,11 +98,11 @@ func (s *Store) Apply(ctx context.Context, gen, from, to uint64, facts []events.
 		end := to
 		if op+n < p.Ops {
 			// The next script starts at the next op's fact.
-			next, _ := strconv.ParseUint(p.Args[(op+n)*opFields+1].(string), 10, 64)
+			next, _ := strconv.ParseUint(p.Args[(op+n)*cachelayout.OpFields+1].(string), 10, 64)
 			end = next - 1
 		}
 		var err error
-		res, err = s.applyRun(ctx, gen, start, end, p.Args[op*opFields:(op+n)*opFields])
+		res, err = s.applyRun(ctx, gen, start, end, p.Args[op*cachelayout.OpFields:(op+n)*cachelayout.OpFields])
 		if err != nil || res.Status != Applied || end == to {
 			return res, p.Skipped, err
 		}
@@ -117,9 +118,9 @@ func (s *Store) applyRun(ctx context.Context, gen, from, to uint64, ops []any) (
 	args := make([]any, 0, 4+len(ops))
 	args = append(args, s.keys.Root(), g, strconv.FormatUint(from, 10), strconv.FormatUint(to, 10))
 	args = append(args, ops...)
-	v, err := applyScript.Run(ctx, s.rdb, []string{s.keys.Current()}, args...).StringSlice()
+	v, err := cachelayout.ApplyScript.Run(ctx, s.rdb, []string{s.keys.Current()}, args...).StringSlice()
 	if err != nil {
-		return Result{}, fmt.Errorf("apply %d facts (%d..%d) to the cache: %w", len(ops)/opFields, from, to, err)
+		return Result{}, fmt.Errorf("apply %d facts (%d..%d) to the cache: %w", len(ops)/cachelayout.OpFields, from, to, err)
 	}
 	return parseResult(v)
 }
@@ -167,7 +168,7 @@ func (s *Store) NewGen(ctx context.Context) (uint64, error) {
 // NewGenOf is NewGen for a generation built from the log named log (see
 // Source.LogID).
 func (s *Store) NewGenOf(ctx context.Context, log string) (uint64, error) {
-	g, err := newGenScript.Run(ctx, s.rdb, []string{s.keys.Counter(), s.keys.Current()}, s.keys.Root(), s.window, log).Uint64()
+	g, err := cachelayout.NewGenScript.Run(ctx, s.rdb, []string{s.keys.Counter(), s.keys.Current()}, s.keys.Root(), s.window, log).Uint64()
 	if err != nil {
 		return 0, fmt.Errorf("new cache generation: %w", err)
 	}
@@ -199,7 +200,7 @@ func (s *Store) SetLog(ctx context.Context, gen uint64, log string) error {
 // absent until another generation is switched to. It does not delete it:
 // see Drop.
 func (s *Store) Retire(ctx context.Context, gen uint64) error {
-	if err := retireScript.Run(ctx, s.rdb, []string{s.keys.Current()}, strconv.FormatUint(gen, 10)).Err(); err != nil {
+	if err := cachelayout.RetireScript.Run(ctx, s.rdb, []string{s.keys.Current()}, strconv.FormatUint(gen, 10)).Err(); err != nil {
 		return fmt.Errorf("retire cache generation %d: %w", gen, err)
 	}
 	return nil
@@ -209,7 +210,7 @@ func (s *Store) Retire(ctx context.Context, gen uint64) error {
 // there is none, or it has no checkpoint (readers then treat the cache as
 // absent).
 func (s *Store) Current(ctx context.Context) (gen, cp uint64, ok bool, err error) {
-	v, err := currentScript.Run(ctx, s.rdb, []string{s.keys.Current()}, s.keys.Root()).StringSlice()
+	v, err := cachelayout.CurrentScript.Run(ctx, s.rdb, []string{s.keys.Current()}, s.keys.Root()).StringSlice()
 	if err != nil {
 		return 0, 0, false, fmt.Errorf("read the current cache generation: %w", err)
 	}
@@ -249,7 +250,7 @@ var ErrLost = errors.New("the generation lost its checkpoint")
 // returns the generation it replaced (0 if none). It does not delete the
 // old one: see Drop.
 func (s *Store) Switch(ctx context.Context, gen uint64) (old uint64, err error) {
-	v, err := switchScript.Run(ctx, s.rdb, []string{s.keys.Current()}, s.keys.Root(), strconv.FormatUint(gen, 10)).StringSlice()
+	v, err := cachelayout.SwitchScript.Run(ctx, s.rdb, []string{s.keys.Current()}, s.keys.Root(), strconv.FormatUint(gen, 10)).StringSlice()
 	if err != nil {
 		return 0, fmt.Errorf("switch to cache generation %d: %w", gen, err)
 	}
@@ -341,7 +342,7 @@ func (s *Store) Lease(ctx context.Context, holder string, ttl time.Duration) (bo
 
 // RenewLease extends holder's lease; it reports false if holder lost it.
 func (s *Store) RenewLease(ctx context.Context, holder string, ttl time.Duration) (bool, error) {
-	n, err := renewScript.Run(ctx, s.rdb, []string{s.keys.Lease()}, holder, ttl.Milliseconds()).Int()
+	n, err := cachelayout.RenewLeaseScript.Run(ctx, s.rdb, []string{s.keys.Lease()}, holder, ttl.Milliseconds()).Int()
 	if err != nil {
 		return false, fmt.Errorf("renew the cache lease: %w", err)
 	}
@@ -350,7 +351,7 @@ func (s *Store) RenewLease(ctx context.Context, holder string, ttl time.Duration
 
 // ReleaseLease gives up holder's lease, if it still has it.
 func (s *Store) ReleaseLease(ctx context.Context, holder string) error {
-	if err := releaseScript.Run(ctx, s.rdb, []string{s.keys.Lease()}, holder).Err(); err != nil {
+	if err := cachelayout.ReleaseLeaseScript.Run(ctx, s.rdb, []string{s.keys.Lease()}, holder).Err(); err != nil {
 		return fmt.Errorf("release the cache lease: %w", err)
 	}
 	return nil

@@ -1,4 +1,4 @@
-package cache
+package cachewriter
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/cachelayout"
 	"github.com/chillin-chat/chillin/events/redistest"
 	"github.com/chillin-chat/chillin/projector/internal/projtest"
 )
@@ -63,7 +64,7 @@ func dump(tb testing.TB, s *Store, gen uint64) string {
 	return d
 }
 
-func readRoom(tb testing.TB, s *Store, gen uint64, room string) (RoomEntry, string) {
+func readRoom(tb testing.TB, s *Store, gen uint64, room string) (cachelayout.RoomEntry, string) {
 	tb.Helper()
 	e, msgs, ok, err := s.ReadRoom(ctxT(tb), gen, room)
 	if err != nil || !ok {
@@ -123,12 +124,12 @@ func TestApplyScenario(t *testing.T) {
 				}
 			}
 			general, _ := readRoom(t, s, g, "general")
-			if got := fmt.Sprintf("%+v", general); got != fmt.Sprintf("%+v", RoomEntry{ID: "general", Name: "General", Description: "Anything goes",
+			if got := fmt.Sprintf("%+v", general); got != fmt.Sprintf("%+v", cachelayout.RoomEntry{ID: "general", Name: "General", Description: "Anything goes",
 				CreatedBy: "alice", CreatedAt: us(5), HeadSeq: 11, Members: []string{"alice"}, Posted: 2}) {
 				t.Errorf("general: %s", got)
 			}
 			secret, _ := readRoom(t, s, g, "secret")
-			if got := fmt.Sprintf("%+v", secret); got != fmt.Sprintf("%+v", RoomEntry{ID: "secret", Name: "Secret", IsPrivate: true,
+			if got := fmt.Sprintf("%+v", secret); got != fmt.Sprintf("%+v", cachelayout.RoomEntry{ID: "secret", Name: "Secret", IsPrivate: true,
 				CreatedBy: "bob", CreatedAt: us(6), HeadSeq: 2, Members: []string{"bob"}, Posted: 1}) {
 				t.Errorf("secret: %s", got)
 			}
@@ -351,12 +352,12 @@ func TestFactKinds(t *testing.T) {
 	tests := []struct {
 		name    string
 		facts   []events.Fact
-		room    string // RoomEntry as %+v, "" to skip
+		room    string // cachelayout.RoomEntry as %+v, "" to skip
 		members string
 		want    func() []events.Message
 	}{
 		{name: "created", facts: []events.Fact{created},
-			room: fmt.Sprintf("%+v", RoomEntry{ID: "r", Name: "R", Description: "d", CreatedBy: "ann", CreatedAt: us(1), HeadSeq: 1, Members: []string{"ann"}}),
+			room: fmt.Sprintf("%+v", cachelayout.RoomEntry{ID: "r", Name: "R", Description: "d", CreatedBy: "ann", CreatedAt: us(1), HeadSeq: 1, Members: []string{"ann"}}),
 			want: func() []events.Message { return nil }},
 		{name: "joins and leaves", facts: []events.Fact{created,
 			f(2, events.MemberJoined, "r", 2, "bob", events.MemberJoinedData{}),
@@ -365,7 +366,7 @@ func TestFactKinds(t *testing.T) {
 			f(5, events.MemberLeft, "r", 5, "ann", events.MemberLeftData{}),
 			f(6, events.MemberLeft, "r", 6, "ann", events.MemberLeftData{}),
 			f(7, events.RoomPasswordUpgraded, "r", 7, "cy", events.RoomPasswordUpgradedData{PasswordHash: projtest.Hash}),
-		}, members: "2 [bob cy]", room: fmt.Sprintf("%+v", RoomEntry{ID: "r", Name: "R", Description: "d", CreatedBy: "ann", CreatedAt: us(1), HeadSeq: 7, Members: []string{"bob", "cy"}}),
+		}, members: "2 [bob cy]", room: fmt.Sprintf("%+v", cachelayout.RoomEntry{ID: "r", Name: "R", Description: "d", CreatedBy: "ann", CreatedAt: us(1), HeadSeq: 7, Members: []string{"bob", "cy"}}),
 			want: func() []events.Message { return nil }},
 		{name: "posted with attachments and a reply", facts: []events.Fact{created, post(2, 2, "ann", "first"),
 			f(3, events.MessagePosted, "r", 3, "ann", events.MessagePostedData{Text: "second", ClientID: "c3", ReplyTo: 2,

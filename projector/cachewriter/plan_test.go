@@ -1,4 +1,4 @@
-package cache
+package cachewriter
 
 import (
 	"encoding/json"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/cachelayout"
 	"github.com/chillin-chat/chillin/projector/internal/projtest"
 )
 
@@ -26,9 +27,9 @@ func TestPlanFoldsEveryRoomFact(t *testing.T) {
 		t.Fatalf("skipped %+v", p.Skipped)
 	}
 	var got []string
-	for i := 0; i < len(p.Args); i += opFields {
-		parts := make([]string, opFields)
-		for j := range opFields {
+	for i := 0; i < len(p.Args); i += cachelayout.OpFields {
+		parts := make([]string, cachelayout.OpFields)
+		for j := range cachelayout.OpFields {
 			parts[j] = fmt.Sprint(p.Args[i+j])
 		}
 		// The time is checked once below; leave it out of the table.

@@ -1,5 +1,6 @@
-// Package cache is the cache view: it keeps the Redis cache projection
-// (package projector/cache: room list entries, member sets and each room's
+// Package cacheview is the cache view: it keeps the Redis cache projection
+// (written by package projector/cachewriter in the layout of
+// events/cachelayout: room list entries, member sets and each room's
 // newest messages) current from the log, and brings it back when Redis has
 // lost it.
 //
@@ -15,7 +16,7 @@
 // When there is no current generation, or it lost its checkpoint (Redis
 // restarted empty, FLUSHALL, eviction), readers fall back to Postgres and the
 // view builds a new generation from the first fact, to the log's head, then
-// switches readers to it (cache.Rebuild). It notices at the next batch or at
+// switches readers to it (cachewriter.Rebuild). It notices at the next batch or at
 // the next check (every few seconds), whichever comes first. A lease in Redis
 // makes one projector process do it while the others wait.
 //
@@ -24,4 +25,4 @@
 //
 // Concurrency: Apply and the check take the same lock; a View is otherwise
 // used by one feed goroutine.
-package cache
+package cacheview

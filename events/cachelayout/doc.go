@@ -1,12 +1,20 @@
-// Package cache is the Redis cache projection of the log: per room the room
-// list entry, its member set and its newest messages (a window of N, 100 by
-// default) as complete client `message` objects, kept in generations so that
-// a whole new copy can be built from the log while readers use the old one.
+// Package cachelayout is the layout of the Redis cache projection of the
+// log: the names of its keys, what each holds, how a message and a room
+// entry are encoded in them, and every Lua script that reads or writes
+// them. The projector writes the cache (projector/cachewriter) and the
+// gateway reads it (gateway/internal/readmodel); both use this package, so
+// the layout is written down once.
 //
-// It holds the one implementation of how facts change the cache (Plan and
-// the apply script), used both by the projector's cache view, which applies
-// facts as they are appended, and by `chillin-replay rebuild --view redis`,
-// which builds a new generation from the first fact (Rebuild).
+// It lives in the events module because it is part of the contract between
+// services, like subjects and stream configs, and because events already
+// holds what it encodes (events.Message) and the Redis client it needs: the
+// gateway, the projector and the tools all depend on events already, and
+// neither service has to import the other.
+//
+// The cache holds per room the room list entry, its member set and its
+// newest messages (a window of N, DefaultWindow by default) as complete
+// client `message` objects, kept in generations so that a whole new copy can
+// be built from the log while readers use the old one.
 //
 // # Keys
 //
@@ -36,25 +44,17 @@
 // skipped, as is every fact at or below the generation's checkpoint, so
 // applying a fact twice, or the whole log twice, changes nothing.
 //
-// A checkpoint counts the facts of one log: when CHAT_EVT is created again
-// (a new store, `make clean`), the current generation's log is not the
-// stream's, and the cache view retires it and builds a new one from the new
-// log rather than skip the new log's facts up to the old checkpoint.
-//
-// A generation whose meta hash (its checkpoint) is missing is absent: readers
-// fall back to Postgres, and the cache view builds a new generation from the
-// log. A room's window is complete when it holds min(posted, N) messages;
-// readers check that, and that each id has its message hash, before using it.
+// A generation whose meta hash (its checkpoint) is missing is absent:
+// readers fall back to Postgres. A room's window is complete when it holds
+// min(posted, N) messages; readers check that, and that each id has its
+// message hash, before using it (ParseHistory, ParseRooms, ParseRoom answer
+// ErrMiss otherwise).
 //
 // Scripts read the current generation and its keys in one EVALSHA, so a
 // switch between generations can never mix two of them in one answer. They
 // compute key names from the generation, so the cache needs a single Redis
 // (not Redis Cluster).
 //
-// The package must never write outside <prefix>cache:, never move a
-// checkpoint past a fact it did not apply (or skip as unreadable), and never
-// make a generation current whose checkpoint is behind the current one's.
-//
-// Concurrency: a Store is safe for concurrent use; what keeps two writers of
-// one generation correct is the checkpoint check inside each script.
-package cache
+// The package does no I/O of its own: it names keys, holds scripts and
+// decodes what they answer. It is safe for concurrent use.
+package cachelayout
