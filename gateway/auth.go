@@ -17,7 +17,6 @@ import (
 
 	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/events/password"
-	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nuid"
 	"github.com/redis/go-redis/v9"
 )
@@ -240,21 +239,14 @@ func (s *Server) refreshSession(ctx context.Context, sess session) {
 // sessionFromPostgres returns found=false for an unknown session and
 // UNAUTHENTICATED for a revoked one.
 func (s *Server) sessionFromPostgres(ctx context.Context, id string) (session, bool, error) {
-	var sess session
-	var revoked *time.Time
-	err := s.pg.QueryRow(ctx, `SELECT user_id, created_at, expires_at, revoked_at FROM sessions WHERE id = $1`, id).
-		Scan(&sess.User, &sess.StartedAt, &sess.ExpiresAt, &revoked)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return session{}, false, nil
-	}
-	if err != nil {
-		return session{}, false, fmt.Errorf("session from postgres: %w", err)
-	}
-	if revoked != nil {
+	row, found, err := s.reads.Session(ctx, id)
+	switch {
+	case err != nil || !found:
+		return session{}, false, err
+	case row.Revoked:
 		return session{}, false, errUnauthenticated
 	}
-	sess.ID = id
-	return sess, true, nil
+	return session{ID: id, User: row.User, StartedAt: row.StartedAt, ExpiresAt: row.ExpiresAt}, true, nil
 }
 
 // userSessions folds the session facts of user, by session id.

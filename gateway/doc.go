@@ -11,8 +11,9 @@
 // handler reads it (frame fields in checkFrame, REST paths and queries in
 // checkRequest), so none forms a bad subject or key.
 // It never decides a command: the validator does. It reads projections
-// (the Redis cache view, then Postgres) for lists and history, and the log itself (CHAT_EVT) for
-// anything that must be exact: recovery after a reconnect, credentials right
+// (the Redis cache view, then Postgres) for lists and history through one
+// read model (internal/readmodel, behind the interfaces of reads.go), and
+// the log itself (CHAT_EVT) for anything that must be exact: recovery after a reconnect, credentials right
 // after registration.
 //
 // Live delivery: the live projector publishes each room fact, encoded once as

@@ -17,6 +17,7 @@ import (
 	"github.com/chillin-chat/chillin/events/opshttp"
 	"github.com/chillin-chat/chillin/events/ratelimit"
 	"github.com/chillin-chat/chillin/gateway/internal/hub"
+	"github.com/chillin-chat/chillin/gateway/internal/readmodel"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -76,7 +77,8 @@ type Server struct {
 
 	media *mediaStore // media storage; nil when not configured (uploads.go)
 
-	cache *cacheReader // the Redis cache projection, read before Postgres (cache.go)
+	// reads answers every read of the projections (reads.go).
+	reads reads
 
 	idle *idlePoller // parked idle sockets; nil where unavailable (socket.go)
 }
@@ -191,7 +193,10 @@ func (s *Server) connect(ctx context.Context) (err error) {
 	s.rdb = redis.NewClient(ropts)
 	s.rdb.AddHook(redisHook{s.metrics.rdErrors})
 	s.hub = hub.New(ctx, s.rdb, hub.JetStreamLog{JS: s.js, Evt: s.evt}, s.log, hub.Options{Prefix: s.cfg.RedisPrefix})
-	s.cache = s.newCacheReader()
+	model := readmodel.New(readmodel.Config{PG: s.pg, Redis: s.rdb, RedisPrefix: s.cfg.RedisPrefix, JS: s.js, Evt: s.evt, Log: s.log})
+	s.metrics.registry.MustRegister(model.Metrics())
+	s.metrics.series = append(s.metrics.series, model.Metrics())
+	s.reads = model
 	if err := s.openLimits(); err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/chillin-chat/chillin/events/opshttp"
 	"github.com/chillin-chat/chillin/events/password"
 	"github.com/chillin-chat/chillin/events/ratelimit"
-	"github.com/jackc/pgx/v5"
+	"github.com/chillin-chat/chillin/gateway/internal/readmodel"
 	"github.com/nats-io/nuid"
 )
 
@@ -125,11 +125,6 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 	}
 	s.log.Error("request failed", "err", err)
 	writeError(w, http.StatusInternalServerError, events.Errorf(events.CodeInternal, "something went wrong on our side"))
-}
-
-// unavailable wraps a failed projection read into a clear 503.
-func unavailable(what string) *events.Error {
-	return events.Errorf(events.CodeUnavailable, "%s is temporarily unavailable; sending still works", what)
 }
 
 func decodeBody(r *http.Request, v any) error {
@@ -313,19 +308,12 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 // user returns a user's profile from Postgres, or from the log when the
 // projection does not have it (yet) or is down.
 func (s *Server) user(ctx context.Context, id string) (userRecord, error) {
-	u := userRecord{ID: id}
-	var avatar *string
-	err := s.pg.QueryRow(ctx, `SELECT display_name, avatar_key, created_at FROM users WHERE id = $1`, id).
-		Scan(&u.DisplayName, &avatar, &u.CreatedAt)
-	if err == nil {
-		if avatar != nil {
-			u.AvatarKey = *avatar
-		}
-		return u, nil
+	if p, err := s.reads.Profile(ctx, id); err == nil {
+		return userRecord{ID: id, DisplayName: p.DisplayName, AvatarKey: p.AvatarKey, CreatedAt: p.CreatedAt}, nil
 	}
-	u, found, lerr := s.userFromLog(ctx, id)
-	if lerr != nil {
-		return userRecord{}, lerr
+	u, found, err := s.userFromLog(ctx, id)
+	if err != nil {
+		return userRecord{}, err
 	}
 	if !found {
 		return userRecord{}, events.Errorf(events.CodeNotFound, "no such user")
@@ -345,46 +333,15 @@ type roomJSON struct {
 	CreatedAt   time.Time `json:"createdAt"`
 }
 
-const roomSelect = `SELECT r.id, r.name, r.description, r.is_private, r.head_seq, r.created_by, r.created_at,
-	(SELECT count(*) FROM room_members m WHERE m.room_id = r.id),
-	COALESCE((SELECT array_agg(m.user_id) FROM room_members m WHERE m.room_id = r.id), '{}')
-	FROM rooms r`
-
-func (s *Server) scanRooms(ctx context.Context, rows pgx.Rows) ([]roomJSON, error) {
-	defer rows.Close()
-	var out []roomJSON
-	var members [][]string
-	for rows.Next() {
-		var rj roomJSON
-		var m []string
-		if err := rows.Scan(&rj.ID, &rj.Name, &rj.Description, &rj.IsPrivate, &rj.HeadSeq, &rj.CreatedBy, &rj.CreatedAt, &rj.MemberCount, &m); err != nil {
-			return nil, err
-		}
-		out = append(out, rj)
-		members = append(members, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
+// roomsJSON are rooms as clients see them, with the number of their
+// members who have a live socket.
+func (s *Server) roomsJSON(ctx context.Context, rooms []readmodel.Room) []roomJSON {
 	online := s.onlineSet(ctx)
-	for i := range out {
-		for _, m := range members[i] {
-			if online[m] {
-				out[i].OnlineCount++
-			}
-		}
-	}
-	return out, nil
-}
-
-// withOnline fills in the online counts of cached rooms: their members
-// who have a live socket.
-func (s *Server) withOnline(ctx context.Context, cached []cachedRoom) []roomJSON {
-	online := s.onlineSet(ctx)
-	out := make([]roomJSON, len(cached))
-	for i, c := range cached {
-		out[i] = c.room
-		for _, m := range c.members {
+	out := make([]roomJSON, len(rooms))
+	for i, r := range rooms {
+		out[i] = roomJSON{ID: r.ID, Name: r.Name, Description: r.Description, IsPrivate: r.IsPrivate,
+			MemberCount: r.MemberCount, HeadSeq: r.HeadSeq, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt}
+		for _, m := range r.Members {
 			if online[m] {
 				out[i].OnlineCount++
 			}
@@ -410,88 +367,39 @@ func pageOf(r *http.Request, def, max int) (limit int, cursor string) {
 	return min(limit, max), r.URL.Query().Get("cursor")
 }
 
-// likePattern is a LIKE pattern matching q anywhere, q's own wildcards escaped.
-func likePattern(q string) string {
-	return "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(q) + "%"
-}
-
 // handleRooms lists the rooms in the order they were created, a page at a
 // time, those whose name or id contains q when given. A page that has more
 // after it carries `next`, the cursor of the following page.
 func (s *Server) handleRooms(w http.ResponseWriter, r *http.Request) {
 	limit, cursor := pageOf(r, roomPageDefault, maxPageLimit)
-	q := strings.TrimSpace(r.URL.Query().Get("q"))
-	if q == "" && cursor == "" {
-		// The cache holds the whole list, up to maxRoomList: it answers
-		// when that fits in one page.
-		if cached, err := s.cache.rooms(r.Context()); err == nil && len(cached) < maxRoomList && len(cached) <= limit {
-			writeJSON(w, http.StatusOK, map[string]any{"rooms": s.withOnline(r.Context(), cached)})
-			return
-		}
-	}
-	pattern := ""
-	if q != "" {
-		pattern = likePattern(q)
-	}
-	rows, err := s.pg.Query(r.Context(), roomSelect+`
-		WHERE ($1 = '' OR r.name ILIKE $1 OR r.id LIKE lower($1))
-		AND ($2 = '' OR (r.created_at, r.id) > (SELECT c.created_at, c.id FROM rooms c WHERE c.id = $2))
-		ORDER BY r.created_at, r.id LIMIT $3`, pattern, cursor, limit+1)
+	rooms, next, err := s.reads.Rooms(r.Context(), strings.TrimSpace(r.URL.Query().Get("q")), cursor, limit)
 	if err != nil {
-		s.log.Warn("list rooms", "err", err)
-		s.fail(w, unavailable("the room list"))
+		s.fail(w, err)
 		return
 	}
-	rooms, err := s.scanRooms(r.Context(), rows)
-	if err != nil {
-		s.log.Warn("list rooms", "err", err)
-		s.fail(w, unavailable("the room list"))
-		return
-	}
-	if rooms == nil {
-		rooms = []roomJSON{}
-	}
-	out := map[string]any{"rooms": rooms}
-	if len(rooms) > limit {
-		out["rooms"] = rooms[:limit]
-		out["next"] = rooms[limit-1].ID
+	out := map[string]any{"rooms": s.roomsJSON(r.Context(), rooms)}
+	if next != "" {
+		out["next"] = next
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
-// room returns one room from the cache, else Postgres, or from the log when
-// neither has seen it yet.
+// room returns one room as clients see it.
 func (s *Server) room(ctx context.Context, id string) (roomJSON, error) {
-	if !events.ValidRoomID(id) {
-		return roomJSON{}, events.Errorf(events.CodeNoSuchRoom, "no such room")
-	}
-	if cached, err := s.cache.room(ctx, id); err == nil {
-		return s.withOnline(ctx, []cachedRoom{cached})[0], nil
-	}
-	rows, err := s.pg.Query(ctx, roomSelect+` WHERE r.id = $1`, id)
-	if err == nil {
-		rooms, err := s.scanRooms(ctx, rows)
-		if err == nil && len(rooms) == 1 {
-			return rooms[0], nil
-		}
-	}
-	facts, head, err := events.ReadRoom(ctx, s.js, s.evt, id, 0, 1)
+	rm, err := s.reads.Room(ctx, id)
 	if err != nil {
 		return roomJSON{}, err
 	}
-	if len(facts) == 0 || facts[0].Type != events.RoomCreated {
-		return roomJSON{}, events.Errorf(events.CodeNoSuchRoom, "no such room")
-	}
-	d, err := events.DecodeData[events.RoomCreatedData](facts[0].Fact)
+	return s.roomsJSON(ctx, []readmodel.Room{rm})[0], nil
+}
+
+// readableRoom returns a room whose history and members user may read.
+func (s *Server) readableRoom(ctx context.Context, id, user string) (readmodel.Room, error) {
+	rm, err := s.reads.Room(ctx, id)
 	if err != nil {
-		return roomJSON{}, err
+		return readmodel.Room{}, err
 	}
-	rj := roomJSON{ID: id, Name: d.Name, Description: d.Description, IsPrivate: d.IsPrivate, HeadSeq: head,
-		CreatedBy: facts[0].User, CreatedAt: facts[0].At, MemberCount: 1}
-	if s.onlineSet(ctx)[rj.CreatedBy] {
-		rj.OnlineCount = 1
-	}
-	return rj, nil
+	return rm, s.reads.CanRead(ctx, rm, user)
 }
 
 func (s *Server) handleRoom(w http.ResponseWriter, r *http.Request) {
@@ -577,30 +485,6 @@ func (s *Server) handleCreateRoom(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]any{"room": rj})
 }
 
-// canRead reports whether user may read a room's history and members:
-// anyone for a public room, members for a private one.
-func (s *Server) canRead(ctx context.Context, rj roomJSON, user string) error {
-	if !rj.IsPrivate {
-		return nil
-	}
-	var one int
-	err := s.pg.QueryRow(ctx, `SELECT 1 FROM room_members WHERE room_id = $1 AND user_id = $2`, rj.ID, user).Scan(&one)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return events.Errorf(events.CodeNotMember, "join this room first")
-	}
-	if err != nil {
-		return unavailable("history")
-	}
-	return nil
-}
-
-// isMember reports whether the projection holds user as a member of room;
-// false when it cannot tell.
-func (s *Server) isMember(ctx context.Context, room, user string) bool {
-	var one int
-	return s.pg.QueryRow(ctx, `SELECT 1 FROM room_members WHERE room_id = $1 AND user_id = $2`, room, user).Scan(&one) == nil
-}
-
 // historyPage reads a history request's limit and before (MaxInt64 when
 // absent).
 func historyPage(r *http.Request) (limit int, before int64, err error) {
@@ -623,86 +507,23 @@ func historyPage(r *http.Request) (limit int, before int64, err error) {
 }
 
 func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	limit, before, pageErr := historyPage(r)
-	if pageErr == nil && events.ValidRoomID(r.PathValue("room")) {
-		// The cache answers only what it holds completely, for a reader
-		// allowed to read; Postgres answers the rest, and every refusal.
-		msgs, more, err := s.cache.history(ctx, r.PathValue("room"), sessionOf(r).User, before, limit)
-		if err == nil {
-			msgs, more = fitHistory(msgs, more)
-			writeJSON(w, http.StatusOK, map[string]any{"messages": msgs, "hasMore": more})
-			return
+	ctx, room, user := r.Context(), r.PathValue("room"), sessionOf(r).User
+	limit, before, err := historyPage(r)
+	if err != nil {
+		// A room the reader may not read is refused as such first.
+		if _, rerr := s.readableRoom(ctx, room, user); rerr != nil {
+			err = rerr
 		}
-	}
-	rj, err := s.room(ctx, r.PathValue("room"))
-	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	if err := s.canRead(ctx, rj, sessionOf(r).User); err != nil {
-		s.fail(w, err)
-		return
-	}
-	if pageErr != nil {
-		s.fail(w, pageErr)
-		return
-	}
-	msgs, more, err := s.history(ctx, rj.ID, before, limit)
+	msgs, more, err := s.reads.History(ctx, room, user, before, limit)
 	if err != nil {
-		s.log.Warn("history", "room", rj.ID, "err", err)
-		s.fail(w, unavailable("history"))
+		s.fail(w, err)
 		return
 	}
 	msgs, more = fitHistory(msgs, more)
 	writeJSON(w, http.StatusOK, map[string]any{"messages": msgs, "hasMore": more})
-}
-
-// history returns the newest limit messages of a room with id < before,
-// oldest first.
-func (s *Server) history(ctx context.Context, room string, before int64, limit int) ([]events.Message, bool, error) {
-	rows, err := s.pg.Query(ctx, `
-		SELECT m.id, m.seq, m.user_id, m.text, m.client_id, m.reply_to, m.created_at, m.edited_at, m.deleted_at IS NOT NULL,
-			COALESCE((SELECT json_agg(json_build_object('key', a.key, 'name', a.name, 'contentType', a.content_type, 'size', a.size) ORDER BY a.position)
-				FROM attachments a WHERE a.message_id = m.id), '[]'),
-			COALESCE((SELECT json_object_agg(e.emoji, e.users) FROM
-				(SELECT emoji, json_agg(user_id ORDER BY created_at, user_id) AS users FROM reactions WHERE message_id = m.id GROUP BY emoji) e), '{}')
-		FROM messages m WHERE m.room_id = $1 AND m.id < $2 ORDER BY m.id DESC LIMIT $3`, room, before, limit+1)
-	if err != nil {
-		return nil, false, err
-	}
-	defer rows.Close()
-	msgs := []events.Message{}
-	for rows.Next() {
-		m := events.Message{Room: room}
-		var replyTo *int64
-		var atts, reactions []byte
-		if err := rows.Scan(&m.ID, &m.Seq, &m.User, &m.Text, &m.ClientID, &replyTo, &m.CreatedAt, &m.EditedAt, &m.Deleted, &atts, &reactions); err != nil {
-			return nil, false, err
-		}
-		if replyTo != nil {
-			id := uint64(*replyTo)
-			m.ReplyTo = &id
-		}
-		if err := json.Unmarshal(atts, &m.Attachments); err != nil {
-			return nil, false, err
-		}
-		if err := json.Unmarshal(reactions, &m.Reactions); err != nil {
-			return nil, false, err
-		}
-		msgs = append(msgs, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, err
-	}
-	more := len(msgs) > limit
-	if more {
-		msgs = msgs[:limit]
-	}
-	for i, j := 0, len(msgs)-1; i < j; i, j = i+1, j-1 {
-		msgs[i], msgs[j] = msgs[j], msgs[i]
-	}
-	return msgs, more, nil
 }
 
 type memberJSON struct {
@@ -736,33 +557,19 @@ func (s *Server) members(ctx context.Context, room, cursor string, limit, budget
 // memberRows reads at most limit members of room after the user id cursor,
 // with their status.
 func (s *Server) memberRows(ctx context.Context, room, cursor string, limit int) ([]memberJSON, error) {
-	rows, err := s.pg.Query(ctx, `SELECT m.user_id, COALESCE(u.display_name, m.user_id), u.avatar_key
-		FROM room_members m LEFT JOIN users u ON u.id = m.user_id WHERE m.room_id = $1 AND m.user_id > $2
-		ORDER BY m.user_id LIMIT $3`, room, cursor, limit)
+	rows, err := s.reads.Members(ctx, room, cursor, limit)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	online := s.onlineSet(ctx)
-	out := []memberJSON{}
-	for rows.Next() {
-		var m memberJSON
-		var avatar *string
-		if err := rows.Scan(&m.User, &m.DisplayName, &avatar); err != nil {
-			return nil, err
-		}
-		if avatar != nil {
-			a := "/api/files/" + *avatar
-			m.AvatarURL = &a
-		}
-		m.Status = "offline"
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
+	out := make([]memberJSON, len(rows))
 	var here []string
-	for _, m := range out {
+	for i, m := range rows {
+		out[i] = memberJSON{User: m.User, DisplayName: m.DisplayName, Status: "offline"}
+		if m.AvatarKey != "" {
+			a := "/api/files/" + m.AvatarKey
+			out[i].AvatarURL = &a
+		}
 		if online[m.User] {
 			here = append(here, m.User)
 		}
@@ -778,12 +585,8 @@ func (s *Server) memberRows(ctx context.Context, room, cursor string, limit int)
 
 func (s *Server) handleMembers(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	rj, err := s.room(ctx, r.PathValue("room"))
+	rj, err := s.readableRoom(ctx, r.PathValue("room"), sessionOf(r).User)
 	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	if err := s.canRead(ctx, rj, sessionOf(r).User); err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -791,7 +594,7 @@ func (s *Server) handleMembers(w http.ResponseWriter, r *http.Request) {
 	members, next, err := s.members(ctx, rj.ID, cursor, limit, replyBudget-replyFrame)
 	if err != nil {
 		s.log.Warn("members", "room", rj.ID, "err", err)
-		s.fail(w, unavailable("the member list"))
+		s.fail(w, readmodel.Unavailable("the member list"))
 		return
 	}
 	out := map[string]any{"members": members}

@@ -260,7 +260,7 @@ func (c *conn) onJoin(f clientFrame) error {
 	// The projection may not have applied this join yet: the joiner is a
 	// member whatever it says.
 	if err == nil && !slices.ContainsFunc(members, func(m memberJSON) bool { return m.User == c.sess.User }) &&
-		(next == "" || !c.s.isMember(c.ctx, d.Room, c.sess.User)) {
+		(next == "" || !c.s.reads.IsMember(c.ctx, d.Room, c.sess.User)) {
 		me, err := c.s.user(c.ctx, c.sess.User)
 		if err != nil {
 			me = userRecord{ID: c.sess.User, DisplayName: c.sess.User}

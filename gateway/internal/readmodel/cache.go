@@ -1,4 +1,4 @@
-package gateway
+package readmodel
 
 import (
 	"context"
@@ -15,10 +15,9 @@ import (
 )
 
 // The cache is the projector's Redis projection of room list entries,
-// member sets and each room's newest messages (projector/cache documents the
-// keys). The gateway reads it before Postgres for GET /api/rooms, a room's
-// entry (GET /api/rooms/{room}, room:join) and the history pages it fully
-// holds. Each read is one script that reads the current generation and then
+// member sets and each room's newest messages (events/cachelayout documents the
+// keys). The read model reads it before Postgres for the room list, a
+// room's entry and the history pages it fully holds. Each read is one script that reads the current generation and then
 // its keys, so a rebuild switching generations never mixes two in one
 // answer. Whatever the cache cannot answer completely (no generation, a
 // room it does not hold, a page reaching past its window, a key missing),
@@ -44,26 +43,21 @@ type cacheReader struct {
 	log       *slog.Logger
 }
 
-// newCacheReader returns the gateway's cache reader, its series registered
-// with the gateway's.
-func (s *Server) newCacheReader() *cacheReader {
-	c := &cacheReader{
-		rdb: s.rdb, keys: cachelayout.Keys{Prefix: s.cfg.RedisPrefix}, log: s.log,
+func newCacheReader(rdb *redis.Client, prefix string, log *slog.Logger) *cacheReader {
+	return &cacheReader{
+		rdb: rdb, keys: cachelayout.Keys{Prefix: prefix}, log: log,
 		reads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chillin_gateway_cache_reads_total",
 			Help: "Reads tried on the Redis cache before Postgres, by read (rooms, room, history) and result: hit; miss (not held completely: Postgres answered); error (Redis failed or was slow: Postgres answered); skipped (Redis failed moments ago: straight to Postgres).",
 		}, []string{"read", "result"}),
 	}
-	s.metrics.registry.MustRegister(c.reads)
-	s.metrics.series = append(s.metrics.series, c.reads)
-	return c
 }
 
 // run runs one cache script and counts the outcome; a nil error means a
 // complete answer, parsed by parse.
 func (c *cacheReader) run(ctx context.Context, read string, script *redis.Script, args []any, parse func([]any) error) error {
-	if c == nil {
-		return cachelayout.ErrMiss // a Server that never connected
+	if c == nil || c.rdb == nil {
+		return cachelayout.ErrMiss // a Model without Redis
 	}
 	if time.Now().UnixNano() < c.downUntil.Load() {
 		c.reads.WithLabelValues(read, "skipped").Inc()
@@ -97,25 +91,20 @@ func (c *cacheReader) run(ctx context.Context, read string, script *redis.Script
 	return err
 }
 
-// cachedRoom is a room entry and its members as the cache holds them.
-type cachedRoom struct {
-	room    roomJSON
-	members []string
-}
-
-func toCached(e cachelayout.RoomEntry) cachedRoom {
-	return cachedRoom{room: roomJSON{ID: e.ID, Name: e.Name, Description: e.Description, IsPrivate: e.IsPrivate,
-		CreatedBy: e.CreatedBy, MemberCount: len(e.Members), HeadSeq: e.HeadSeq, CreatedAt: e.CreatedAt}, members: e.Members}
+// fromCache is a room entry as the cache holds it.
+func fromCache(e cachelayout.RoomEntry) Room {
+	return Room{ID: e.ID, Name: e.Name, Description: e.Description, IsPrivate: e.IsPrivate, CreatedBy: e.CreatedBy,
+		MemberCount: len(e.Members), Members: e.Members, HeadSeq: e.HeadSeq, CreatedAt: e.CreatedAt}
 }
 
 // rooms returns the room list, in creation order, if the cache holds it
 // completely.
-func (c *cacheReader) rooms(ctx context.Context) ([]cachedRoom, error) {
-	var out []cachedRoom
+func (c *cacheReader) rooms(ctx context.Context) ([]Room, error) {
+	var out []Room
 	err := c.run(ctx, "rooms", cachelayout.RoomsScript, []any{maxRoomList}, func(v []any) error {
 		entries, err := cachelayout.ParseRooms(v, maxRoomList)
 		for _, e := range entries {
-			out = append(out, toCached(e))
+			out = append(out, fromCache(e))
 		}
 		return err
 	})
@@ -123,11 +112,11 @@ func (c *cacheReader) rooms(ctx context.Context) ([]cachedRoom, error) {
 }
 
 // room returns one room, if the cache holds it.
-func (c *cacheReader) room(ctx context.Context, id string) (cachedRoom, error) {
-	var r cachedRoom
+func (c *cacheReader) room(ctx context.Context, id string) (Room, error) {
+	var r Room
 	err := c.run(ctx, "room", cachelayout.RoomScript, []any{id}, func(v []any) error {
 		e, err := cachelayout.ParseRoom(id, v)
-		r = toCached(e)
+		r = fromCache(e)
 		return err
 	})
 	return r, err
