@@ -115,7 +115,7 @@ func (s *Server) ask(ctx context.Context, typ, user, sess, room string, data any
 	}
 	// Not a connection's subject: the outcome goes to the waiting request.
 	cmd.Reply = events.ReplySubject(s.id + ".rest")
-	o, err := s.decide(ctx, cmd)
+	o, err := s.appendAndWait(ctx, cmd)
 	if err != nil {
 		return err
 	}

@@ -250,9 +250,10 @@ func (s *Server) onOutcome(m *nats.Msg) {
 	}
 }
 
-// decide appends a command and waits for its outcome: a room:join or
-// room:leave, or a command of the REST API (ask).
-func (s *Server) decide(ctx context.Context, cmd events.Command) (events.Outcome, error) {
+// appendAndWait appends a command and waits for the validator's outcome
+// (the gateway relays it, never decides): a room:join or room:leave, or a
+// command of the REST API (ask).
+func (s *Server) appendAndWait(ctx context.Context, cmd events.Command) (events.Outcome, error) {
 	ch := make(chan events.Outcome, 1)
 	s.mu.Lock()
 	s.pending[cmd.ID] = ch

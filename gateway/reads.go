@@ -33,7 +33,7 @@ type userReads interface {
 	RoomsOf(ctx context.Context, user string) ([]string, error)
 }
 
-// fileReads are the reads that decide who may fetch an attachment.
+// fileReads are the reads that tell who may fetch an attachment.
 type fileReads interface {
 	Attachment(ctx context.Context, key, reader string) (readmodel.Attachment, bool, error)
 	Claimed(ctx context.Context, room, by, clientID, reader string) (deleted, inRoom bool, err error)

@@ -222,7 +222,7 @@ type fileAccess struct {
 	key, contentType, name string
 }
 
-// attachmentAccess decides whether user may read the attachment key, and
+// attachmentAccess tells whether user may read the attachment key, and
 // what of it: once a message holds it, the sealed copy made at the claim
 // (media.SealedKey; the object under key can still be replaced by posting
 // its form again); before, the uploader alone sees the object itself. A

@@ -209,13 +209,13 @@ func (c *conn) command(typ, room, ref string, data any) (events.Command, error) 
 	return cmd, err
 }
 
-// decideMembership appends a room.join or room.leave and waits for the
+// askMembership appends a room.join or room.leave and waits for the
 // validator's decision; on failure it answers the frame and reports false.
-func (c *conn) decideMembership(typ, room, ref string, data any) (events.Outcome, bool) {
+func (c *conn) askMembership(typ, room, ref string, data any) (events.Outcome, bool) {
 	cmd, err := c.command(typ, room, ref, data)
 	var o events.Outcome
 	if err == nil {
-		o, err = c.s.decide(c.ctx, cmd)
+		o, err = c.s.appendAndWait(c.ctx, cmd)
 	}
 	if err == nil && o.Error != nil {
 		err = o.Error
@@ -239,7 +239,7 @@ func (c *conn) onJoin(f clientFrame) error {
 	if d.Password != "" && !c.admitRoomPassword(f.Ref, d.Room) {
 		return nil
 	}
-	o, ok := c.decideMembership(events.CmdRoomJoin, d.Room, f.Ref, events.RoomJoin{Password: d.Password})
+	o, ok := c.askMembership(events.CmdRoomJoin, d.Room, f.Ref, events.RoomJoin{Password: d.Password})
 	if !ok {
 		return nil
 	}
@@ -310,7 +310,7 @@ func (c *conn) onLeave(f clientFrame) error {
 	if err := decodeData(f, &d); err != nil {
 		return err
 	}
-	if _, ok := c.decideMembership(events.CmdRoomLeave, d.Room, f.Ref, events.RoomLeave{}); !ok {
+	if _, ok := c.askMembership(events.CmdRoomLeave, d.Room, f.Ref, events.RoomLeave{}); !ok {
 		return nil
 	}
 	if c.rooms[d.Room] {
