@@ -357,7 +357,7 @@ func (s *Server) closeSessions(user string, ended func(id string) bool) {
 	}
 	s.mu.Unlock()
 	for _, c := range targets {
-		c.closeWith(closeRevoked, "session ended")
+		c.Close(closeRevoked, "session ended")
 	}
 }
 
@@ -395,7 +395,7 @@ func (s *Server) checkSocketSession(ctx context.Context, c *conn) (time.Time, er
 	sess, err := s.liveSession(ctx, c.sess.User, c.sess.ID)
 	switch {
 	case errors.Is(err, errUnauthenticated):
-		c.closeWith(closeRevoked, "session ended")
+		c.Close(closeRevoked, "session ended")
 		return time.Time{}, err
 	case err != nil:
 		if c.ctx.Err() == nil {

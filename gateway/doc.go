@@ -22,7 +22,9 @@
 // and in bytes, drained by a writer goroutine while it holds frames; a socket
 // that cannot keep up is closed, never waited for. Replies that carry lists
 // (sync, history, members) stop at a byte budget and say that more remain. An idle socket holds no goroutine: it waits in the
-// gateway's epoll poller until its peer sends something.
+// gateway's epoll poller until its peer sends something. The socket
+// transport (queue, writer, pings, parking) is internal/wsconn; this package
+// handles what the frames say (ws.go).
 //
 // The gateway keeps no state but its connections: any number of instances can
 // run behind a load balancer.

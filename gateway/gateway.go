@@ -18,6 +18,7 @@ import (
 	"github.com/chillin-chat/chillin/events/ratelimit"
 	"github.com/chillin-chat/chillin/gateway/internal/hub"
 	"github.com/chillin-chat/chillin/gateway/internal/readmodel"
+	"github.com/chillin-chat/chillin/gateway/internal/wsconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -80,7 +81,7 @@ type Server struct {
 	// reads answers every read of the projections (reads.go).
 	reads reads
 
-	idle *idlePoller // parked idle sockets; nil where unavailable (socket.go)
+	poller *wsconn.Poller // parked idle sockets; nil where unavailable
 }
 
 // Run serves until ctx ends, then closes every socket with 1001 (going
@@ -115,10 +116,10 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("gateway: %w", err)
 	}
 	defer stopProfiles()
-	if s.idle, err = newIdlePoller(); err != nil {
+	if s.poller, err = wsconn.NewPoller(); err != nil {
 		s.log.Warn("idle sockets each keep a goroutine", "err", err)
 	} else {
-		defer s.idle.close()
+		defer s.poller.Close()
 	}
 
 	ln := cfg.Listener

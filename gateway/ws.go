@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/gateway/internal/wsconn"
 	"github.com/coder/websocket"
 	"github.com/nats-io/nuid"
 )
@@ -64,14 +65,12 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, events.Errorf(events.CodeTooManySockets, "at most %d sockets per user; close one first", s.cfg.MaxSocketsPerUser))
 		return
 	}
-	hj := &batchHijacker{ResponseWriter: w, timeout: writeTimeout}
-	ws, err := websocket.Accept(hj, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowedOrigins})
+	wc, err := wsconn.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowedOrigins}, s.socketConfig())
 	if err != nil {
 		s.releaseSocket(sess.User)
 		return // Accept has answered: 403 for a foreign origin, 400 for a bad handshake
 	}
-	ws.SetReadLimit(maxFrame)
-	c := newConn(s, sess, ws, hj)
+	c := newConn(s, sess, wc)
 	s.addConn(c)
 	s.watchSession(c)
 	s.metrics.conns.Inc()
@@ -86,7 +85,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	// The socket lives on in its own goroutine. This handler returns, and
 	// with it the HTTP server's goroutine and request: an idle socket holds
 	// one goroutine and little memory.
-	go c.serve()
+	go c.Serve(c)
 }
 
 type clientFrame struct {
@@ -95,39 +94,10 @@ type clientFrame struct {
 	Data json.RawMessage `json:"data"`
 }
 
-// readLoop reads and handles the peer's frames until the socket is parked
-// (it ends; the idle poller starts the next reader) or ends (it finishes the
-// socket). woken: the idle poller started it.
-func (c *conn) readLoop(woken bool) {
-	for {
-		// A reader the idle poller woke reads at once: the input is in the
-		// socket, not yet in the library's buffer.
-		if !woken && c.awaitInput() {
-			return // parked: the poller starts the next reader
-		}
-		woken = false
-		// Not c.ctx: cancelling a read drops the connection without a close
-		// frame. The writer's Close ends this read with the right status.
-		typ, b, err := c.ws.Read(context.Background())
-		if err != nil {
-			var ce websocket.CloseError
-			if !errors.As(err, &ce) && websocket.CloseStatus(err) == -1 && c.ctx.Err() == nil {
-				c.s.log.Debug("socket read", "user", c.sess.User, "err", err)
-			}
-			break
-		}
-		if !c.onFrame(typ, b) {
-			break
-		}
-	}
-	c.finish()
-}
-
-// onFrame handles one frame the peer sent; false if it closed the socket.
-func (c *conn) onFrame(typ websocket.MessageType, b []byte) bool {
-	c.heard.Store(time.Now().UnixNano())
+// Frame handles one frame the peer sent; false if it closed the socket.
+func (c *conn) Frame(typ websocket.MessageType, b []byte) bool {
 	if !c.limiter.Allow() {
-		c.closeWith(closeFlood, "too many frames")
+		c.Close(closeFlood, "too many frames")
 		return false
 	}
 	if typ != websocket.MessageText {
@@ -296,7 +266,7 @@ func (c *conn) onJoin(f clientFrame) error {
 	if _, err := c.s.hub.Join(c.ctx, d.Room, c, d.After, joinTail); err != nil {
 		c.s.log.Warn("join backfill", "room", d.Room, "user", c.sess.User, "err", err)
 		delete(c.rooms, d.Room)
-		c.closeWith(websocket.StatusTryAgainLater, "could not read the room; reconnect")
+		c.Close(websocket.StatusTryAgainLater, "could not read the room; reconnect")
 		return nil
 	}
 	c.rooms[d.Room] = true
@@ -549,7 +519,7 @@ func (s *Server) onUserLive(user string, payload []byte) {
 	s.mu.Unlock()
 	for _, c := range targets {
 		if m.Revoke != "" {
-			c.closeWith(closeRevoked, "session ended")
+			c.Close(closeRevoked, "session ended")
 		} else {
 			c.Send(m.Frame)
 		}
@@ -566,7 +536,7 @@ func (s *Server) closeAll() {
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
-		c.closeWith(websocket.StatusGoingAway, "server going away")
+		c.Close(websocket.StatusGoingAway, "server going away")
 	}
 	// Wait for the close frames to go out (each socket's handler returns
 	// after its close handshake), so an exiting process does not cut them.

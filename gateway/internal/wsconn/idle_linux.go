@@ -1,4 +1,4 @@
-package gateway
+package wsconn
 
 import (
 	"errors"
@@ -8,22 +8,22 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// idlePoller watches idle sockets with an epoll instance of its own, so that
+// Poller watches idle sockets with an epoll instance of its own, so that
 // an idle socket holds no goroutine at all: its reader ends when nothing is
 // left to read (the socket is parked here) and the poller starts a new one
 // when the peer sends something. Each watch is one-shot: a woken socket is
 // watched again only when its reader parks it again.
-type idlePoller struct {
+type Poller struct {
 	epfd, wakefd int
 
 	mu     sync.Mutex
 	closed bool
 	next   uint64           // the last id given; 0 is the wake-up eventfd's
-	socks  map[uint64]*conn // by id
+	socks  map[uint64]*Conn // by id
 	done   chan struct{}    // closed when run has returned
 }
 
-func newIdlePoller() (*idlePoller, error) {
+func NewPoller() (*Poller, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("idle poller: epoll: %w", err)
@@ -39,7 +39,7 @@ func newIdlePoller() (*idlePoller, error) {
 		unix.Close(wakefd)
 		return nil, fmt.Errorf("idle poller: watch eventfd: %w", err)
 	}
-	p := &idlePoller{epfd: epfd, wakefd: wakefd, socks: map[uint64]*conn{}, done: make(chan struct{})}
+	p := &Poller{epfd: epfd, wakefd: wakefd, socks: map[uint64]*Conn{}, done: make(chan struct{})}
 	go p.run()
 	return p, nil
 }
@@ -49,7 +49,7 @@ var errPollerClosed = errors.New("idle poller closed")
 // watch arms c's socket: the poller calls c.wake once it is readable, has
 // ended or failed. c.mu is held, so that wake cannot run before the caller
 // has marked c parked.
-func (p *idlePoller) watch(c *conn) error {
+func (p *Poller) watch(c *Conn) error {
 	if c.net.raw == nil {
 		return errors.New("idle poller: socket has no file descriptor")
 	}
@@ -83,7 +83,7 @@ func (p *idlePoller) watch(c *conn) error {
 
 // forget drops c for good; its registration in the epoll set ends when
 // its socket is closed.
-func (p *idlePoller) forget(c *conn) {
+func (p *Poller) forget(c *Conn) {
 	if c.idleID == 0 {
 		return
 	}
@@ -93,7 +93,7 @@ func (p *idlePoller) forget(c *conn) {
 }
 
 // run hands each socket that became readable back to its conn until close.
-func (p *idlePoller) run() {
+func (p *Poller) run() {
 	defer close(p.done)
 	events := make([]unix.EpollEvent, 256)
 	for {
@@ -119,9 +119,9 @@ func (p *idlePoller) run() {
 	}
 }
 
-// close stops the poller. Sockets still parked stay as they are: close runs
+// Close stops the poller. Sockets still parked stay as they are: close runs
 // once every socket has been closed.
-func (p *idlePoller) close() {
+func (p *Poller) Close() {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()

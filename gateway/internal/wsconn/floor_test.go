@@ -1,4 +1,4 @@
-package gateway
+package wsconn
 
 import (
 	"bytes"
@@ -31,7 +31,7 @@ import (
 // cores as its load generator can deliver at most cores/(10 × cpu-µs/frame)
 // messages per second even if everything before the write were free.
 //
-//	cd gateway && go test -run XXX -bench DeliveryFloor -count 5 .
+//	cd gateway && go test -run XXX -bench DeliveryFloor -count 5 ./internal/wsconn/
 func BenchmarkDeliveryFloor(b *testing.B) {
 	b.Run("inline", func(b *testing.B) { deliveryFloor(b, false) })
 	b.Run("goroutine", func(b *testing.B) { deliveryFloor(b, true) })
@@ -46,14 +46,14 @@ func deliveryFloor(b *testing.B, goWrite bool) {
 		`"user":"u-0123456789","at":"2026-11-23T04:00:00.123456789Z","data":{"text":"t=1795406400123456789 ` +
 		strings.Repeat("x", 80) + `","clientId":"c-0123456789abcdef"}}}`)
 
-	conns := make(chan *conn, sockets)
+	conns := make(chan *Conn, sockets)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hj := &batchHijacker{ResponseWriter: w, timeout: writeTimeout}
+		hj := &batchHijacker{ResponseWriter: w, timeout: 10 * time.Second}
 		ws, err := websocket.Accept(hj, r, nil)
 		if err != nil {
 			return
 		}
-		conns <- &conn{ws: ws, net: hj.conn} // all that conn.write uses
+		conns <- &Conn{ws: ws, net: hj.conn} // all that Conn.write uses
 	}))
 	defer srv.Close()
 
@@ -81,7 +81,7 @@ func deliveryFloor(b *testing.B, goWrite bool) {
 			}
 		}()
 	}
-	writers := make([]*conn, sockets)
+	writers := make([]*Conn, sockets)
 	for i := range writers {
 		writers[i] = <-conns
 	}

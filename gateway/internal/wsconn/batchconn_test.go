@@ -1,4 +1,4 @@
-package gateway
+package wsconn
 
 import (
 	"bytes"
@@ -114,7 +114,7 @@ func TestBatchConnWriteDeadline(t *testing.T) {
 	}
 }
 
-// TestQueuedFramesArriveWhole runs the gateway's socket writer against a
+// TestQueuedFramesArriveWhole runs the socket writer against a
 // real WebSocket client: frames written together go out in few writes and
 // arrive as separate, complete frames in order.
 func TestQueuedFramesArriveWhole(t *testing.T) {
@@ -128,7 +128,7 @@ func TestQueuedFramesArriveWhole(t *testing.T) {
 		}
 		counting := &countingConn{Conn: hj.conn.Conn}
 		hj.conn.Conn = counting
-		c := &conn{ws: ws, net: hj.conn}
+		c := &Conn{ws: ws, net: hj.conn}
 		var frames [][]byte
 		for i := range frameCount {
 			frames = append(frames, []byte(fmt.Sprintf(`{"n":%d,"pad":%q}`, i, strings.Repeat("p", i%300))))
@@ -281,14 +281,14 @@ func TestPingsOnlySilentPeers(t *testing.T) {
 	const interval = 150 * time.Millisecond
 	for _, talking := range []bool{true, false} {
 		t.Run(fmt.Sprintf("talking=%v", talking), func(t *testing.T) {
-			conns := make(chan *conn, 1)
+			conns := make(chan *Conn, 1)
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				hj := &batchHijacker{ResponseWriter: w, timeout: 5 * time.Second}
 				ws, err := websocket.Accept(hj, r, nil)
 				if err != nil {
 					return
 				}
-				c := newConn(&Server{cfg: Config{PingInterval: interval}}, session{}, ws, hj)
+				c := newConn(Config{PingInterval: interval}, ws, hj)
 				c.mu.Lock()
 				c.ping = time.AfterFunc(interval, c.keepAlive)
 				c.mu.Unlock()
@@ -306,7 +306,7 @@ func TestPingsOnlySilentPeers(t *testing.T) {
 			defer srv.Close()
 			ctx, ws := dialTest(t, srv)
 			c := <-conns
-			defer c.closeWith(websocket.StatusNormalClosure, "")
+			defer c.Close(websocket.StatusNormalClosure, "")
 
 			end := time.After(8 * interval)
 			tick := time.NewTicker(interval / 3)
