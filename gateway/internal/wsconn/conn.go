@@ -203,7 +203,7 @@ func (c *Conn) keepAlive() {
 }
 
 // awaitInput waits for the peer to send something, unless the library holds
-// bytes of it already. With the server's idle poller it parks the socket
+// bytes of it already. With the idle poller (Config.Poller) it parks the socket
 // there and reports true: the calling reader is to end, and the poller starts
 // another when input comes. Without one, it waits in batchConn.awaitInput.
 func (c *Conn) awaitInput() (parked bool) {
