@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -16,8 +15,6 @@ import (
 	"time"
 
 	"github.com/chillin-chat/chillin/events"
-	"github.com/chillin-chat/chillin/events/password"
-	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nuid"
 	"github.com/redis/go-redis/v9"
 )
@@ -116,7 +113,7 @@ func (s *Server) ask(ctx context.Context, typ, user, sess, room string, data any
 	}
 	// Not a connection's subject: the outcome goes to the waiting request.
 	cmd.Reply = events.ReplySubject(s.id + ".rest")
-	o, err := s.decide(ctx, cmd)
+	o, err := s.appendAndWait(ctx, cmd)
 	if err != nil {
 		return err
 	}
@@ -240,21 +237,14 @@ func (s *Server) refreshSession(ctx context.Context, sess session) {
 // sessionFromPostgres returns found=false for an unknown session and
 // UNAUTHENTICATED for a revoked one.
 func (s *Server) sessionFromPostgres(ctx context.Context, id string) (session, bool, error) {
-	var sess session
-	var revoked *time.Time
-	err := s.pg.QueryRow(ctx, `SELECT user_id, created_at, expires_at, revoked_at FROM sessions WHERE id = $1`, id).
-		Scan(&sess.User, &sess.StartedAt, &sess.ExpiresAt, &revoked)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return session{}, false, nil
-	}
-	if err != nil {
-		return session{}, false, fmt.Errorf("session from postgres: %w", err)
-	}
-	if revoked != nil {
+	row, found, err := s.reads.Session(ctx, id)
+	switch {
+	case err != nil || !found:
+		return session{}, false, err
+	case row.Revoked:
 		return session{}, false, errUnauthenticated
 	}
-	sess.ID = id
-	return sess, true, nil
+	return session{ID: id, User: row.User, StartedAt: row.StartedAt, ExpiresAt: row.ExpiresAt}, true, nil
 }
 
 // userSessions folds the session facts of user, by session id.
@@ -365,7 +355,7 @@ func (s *Server) closeSessions(user string, ended func(id string) bool) {
 	}
 	s.mu.Unlock()
 	for _, c := range targets {
-		c.closeWith(closeRevoked, "session ended")
+		c.Close(closeRevoked, "session ended")
 	}
 }
 
@@ -403,7 +393,7 @@ func (s *Server) checkSocketSession(ctx context.Context, c *conn) (time.Time, er
 	sess, err := s.liveSession(ctx, c.sess.User, c.sess.ID)
 	switch {
 	case errors.Is(err, errUnauthenticated):
-		c.closeWith(closeRevoked, "session ended")
+		c.Close(closeRevoked, "session ended")
 		return time.Time{}, err
 	case err != nil:
 		if c.ctx.Err() == nil {
@@ -445,122 +435,4 @@ func (s *Server) recheckSessions(ctx context.Context) {
 			cancel()
 		}
 	}
-}
-
-// userRecord is a user as the log knows them.
-type userRecord struct {
-	ID           string
-	DisplayName  string
-	PasswordHash string // argon2id; empty for an imported user not upgraded yet
-	// LegacySHA256 is an imported user's credential from the original app
-	// (unsalted SHA-256, hex) until their first login replaces it.
-	LegacySHA256 string
-	AvatarKey    string
-	CreatedAt    time.Time
-}
-
-// userFromLog folds a user's profile facts.
-func (s *Server) userFromLog(ctx context.Context, id string) (userRecord, bool, error) {
-	last, ok, err := events.LastOnSubject(ctx, s.evt, events.UserSubject(id))
-	if err != nil || !ok {
-		return userRecord{}, false, err
-	}
-	facts, err := events.ReadSubject(ctx, s.js, events.UserSubject(id), 0, last.ID, 0)
-	if err != nil {
-		return userRecord{}, false, err
-	}
-	var u userRecord
-	for _, f := range facts {
-		switch f.Type {
-		case events.UserRegistered:
-			d, err := events.DecodeData[events.UserRegisteredData](f.Fact)
-			if err != nil {
-				return userRecord{}, false, err
-			}
-			u = userRecord{ID: id, DisplayName: d.DisplayName, PasswordHash: d.PasswordHash, CreatedAt: f.At}
-		case events.UserImported:
-			d, err := events.DecodeData[events.UserImportedData](f.Fact)
-			if err != nil {
-				return userRecord{}, false, err
-			}
-			u = userRecord{ID: id, DisplayName: d.DisplayName, LegacySHA256: d.LegacySHA256, CreatedAt: f.At}
-		case events.UserPasswordUpgraded:
-			d, err := events.DecodeData[events.UserPasswordUpgradedData](f.Fact)
-			if err != nil {
-				return userRecord{}, false, err
-			}
-			u.PasswordHash, u.LegacySHA256 = d.PasswordHash, ""
-		case events.UserAvatarChanged:
-			d, err := events.DecodeData[events.UserAvatarChangedData](f.Fact)
-			if err != nil {
-				return userRecord{}, false, err
-			}
-			u.AvatarKey = d.Key
-		}
-	}
-	return u, u.ID != "", nil
-}
-
-// checkPassword verifies a login's password against the user's credential.
-// An argon2id hash is verified as it is. A legacy SHA-256 credential (an
-// imported user's, until their first login) is compared once, as hex digests
-// in constant time, and on a match replaced at once by an argon2id hash of
-// the password (user.password_upgraded); nothing else ever accepts it. A
-// user with neither (an imported name that only wrote messages) never logs
-// in. Failures spend the time of an argon2id check, like unknown usernames.
-func (s *Server) checkPassword(ctx context.Context, u userRecord, pw string) (bool, error) {
-	for range 3 {
-		switch {
-		case u.PasswordHash != "":
-			return password.Verify(pw, u.PasswordHash)
-		case u.LegacySHA256 == "" || !legacyMatch(u.LegacySHA256, pw):
-			_, _ = password.Verify(pw, s.dummyHash())
-			return false, nil
-		}
-		err := s.upgradePassword(ctx, u, pw)
-		if e := (*events.Error)(nil); !errors.As(err, &e) || e.Code != events.CodeInvalidCredentials {
-			return err == nil, err
-		}
-		// The validator found no legacy credential left to upgrade (a
-		// concurrent login upgraded it): decide again on what the log
-		// holds now.
-		var found bool
-		if u, found, err = s.userFromLog(ctx, u.ID); err != nil || !found {
-			return false, err
-		}
-	}
-	return false, fmt.Errorf("credential of %s kept changing", u.ID)
-}
-
-// legacyMatch compares the SHA-256 of pw with a legacy hex digest in
-// constant time. A malformed digest never matches.
-func legacyMatch(legacyHex, pw string) bool {
-	if len(legacyHex) != sha256.Size*2 {
-		return false
-	}
-	sum := sha256.Sum256([]byte(pw))
-	return subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(strings.ToLower(legacyHex))) == 1
-}
-
-// upgradePassword replaces u's legacy credential with an argon2id hash of
-// pw. The validator refuses it with INVALID_CREDENTIALS when the credential
-// is no longer the legacy one.
-func (s *Server) upgradePassword(ctx context.Context, u userRecord, pw string) error {
-	hash, err := password.Hash(pw, s.cfg.Password)
-	if err != nil {
-		return err
-	}
-	if err := s.ask(ctx, events.CmdUserUpgradePassword, u.ID, "", "", events.UserUpgradePassword{PasswordHash: hash}); err != nil {
-		return err
-	}
-	s.log.Info("legacy password upgraded to argon2id", "user", u.ID)
-	return nil
-}
-
-// register takes u's username only if it was never taken: the validator
-// appends user.registered with the user subject's expected last sequence
-// 0, and refuses with USERNAME_TAKEN otherwise.
-func (s *Server) register(ctx context.Context, u userRecord) error {
-	return s.ask(ctx, events.CmdUserRegister, u.ID, "", "",
-		events.UserRegister{DisplayName: u.DisplayName, PasswordHash: u.PasswordHash})
 }

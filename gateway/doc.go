@@ -11,8 +11,9 @@
 // handler reads it (frame fields in checkFrame, REST paths and queries in
 // checkRequest), so none forms a bad subject or key.
 // It never decides a command: the validator does. It reads projections
-// (the Redis cache view, then Postgres) for lists and history, and the log itself (CHAT_EVT) for
-// anything that must be exact: recovery after a reconnect, credentials right
+// (the Redis cache view, then Postgres) for lists and history through one
+// read model (internal/readmodel, behind the interfaces of reads.go), and
+// the log itself (CHAT_EVT) for anything that must be exact: recovery after a reconnect, credentials right
 // after registration.
 //
 // Live delivery: the live projector publishes each room fact, encoded once as
@@ -21,7 +22,9 @@
 // and in bytes, drained by a writer goroutine while it holds frames; a socket
 // that cannot keep up is closed, never waited for. Replies that carry lists
 // (sync, history, members) stop at a byte budget and say that more remain. An idle socket holds no goroutine: it waits in the
-// gateway's epoll poller until its peer sends something.
+// gateway's epoll poller until its peer sends something. The socket
+// transport (queue, writer, pings, parking) is internal/wsconn; this package
+// handles what the frames say (ws.go).
 //
 // The gateway keeps no state but its connections: any number of instances can
 // run behind a load balancer.

@@ -17,6 +17,8 @@ import (
 	"github.com/chillin-chat/chillin/events/opshttp"
 	"github.com/chillin-chat/chillin/events/ratelimit"
 	"github.com/chillin-chat/chillin/gateway/internal/hub"
+	"github.com/chillin-chat/chillin/gateway/internal/readmodel"
+	"github.com/chillin-chat/chillin/gateway/internal/wsconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -76,9 +78,10 @@ type Server struct {
 
 	media *mediaStore // media storage; nil when not configured (uploads.go)
 
-	cache *cacheReader // the Redis cache projection, read before Postgres (cache.go)
+	// reads answers every read of the projections (reads.go).
+	reads reads
 
-	idle *idlePoller // parked idle sockets; nil where unavailable (socket.go)
+	poller *wsconn.Poller // parked idle sockets; nil where unavailable
 }
 
 // Run serves until ctx ends, then closes every socket with 1001 (going
@@ -113,10 +116,10 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("gateway: %w", err)
 	}
 	defer stopProfiles()
-	if s.idle, err = newIdlePoller(); err != nil {
+	if s.poller, err = wsconn.NewPoller(); err != nil {
 		s.log.Warn("idle sockets each keep a goroutine", "err", err)
 	} else {
-		defer s.idle.close()
+		defer s.poller.Close()
 	}
 
 	ln := cfg.Listener
@@ -191,7 +194,10 @@ func (s *Server) connect(ctx context.Context) (err error) {
 	s.rdb = redis.NewClient(ropts)
 	s.rdb.AddHook(redisHook{s.metrics.rdErrors})
 	s.hub = hub.New(ctx, s.rdb, hub.JetStreamLog{JS: s.js, Evt: s.evt}, s.log, hub.Options{Prefix: s.cfg.RedisPrefix})
-	s.cache = s.newCacheReader()
+	model := readmodel.New(readmodel.Config{PG: s.pg, Redis: s.rdb, RedisPrefix: s.cfg.RedisPrefix, JS: s.js, Evt: s.evt, Log: s.log})
+	s.metrics.registry.MustRegister(model.Metrics())
+	s.metrics.series = append(s.metrics.series, model.Metrics())
+	s.reads = model
 	if err := s.openLimits(); err != nil {
 		return err
 	}
@@ -245,9 +251,10 @@ func (s *Server) onOutcome(m *nats.Msg) {
 	}
 }
 
-// decide appends a command and waits for its outcome: a room:join or
-// room:leave, or a command of the REST API (ask).
-func (s *Server) decide(ctx context.Context, cmd events.Command) (events.Outcome, error) {
+// appendAndWait appends a command and waits for the validator's outcome
+// (the gateway relays it, never decides): a room:join or room:leave, or a
+// command of the REST API (ask).
+func (s *Server) appendAndWait(ctx context.Context, cmd events.Command) (events.Outcome, error) {
 	ch := make(chan events.Outcome, 1)
 	s.mu.Lock()
 	s.pending[cmd.ID] = ch

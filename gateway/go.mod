@@ -10,6 +10,7 @@ replace (
 
 require (
 	github.com/chillin-chat/chillin/events v0.0.0
+	github.com/chillin-chat/chillin/schema v0.0.0
 	github.com/chillin-chat/chillin/ui v0.0.0-00010101000000-000000000000
 	github.com/coder/websocket v1.8.15
 	github.com/jackc/pgx/v5 v5.12.0
@@ -26,7 +27,6 @@ require (
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
-	github.com/chillin-chat/chillin/projector v0.0.0-00010101000000-000000000000
 	github.com/dustin/go-humanize v1.0.1 // indirect
 	github.com/google/go-tpm v0.9.8 // indirect
 	github.com/google/uuid v1.6.0 // indirect
@@ -60,5 +60,3 @@ require (
 	google.golang.org/protobuf v1.36.12 // indirect
 	gopkg.in/ini.v1 v1.67.3 // indirect
 )
-
-replace github.com/chillin-chat/chillin/projector => ../projector

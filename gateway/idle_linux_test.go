@@ -7,19 +7,21 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/chillin-chat/chillin/events/redistest"
+	"github.com/chillin-chat/chillin/gateway/internal/wsconn"
 )
 
 // idleServer is a gateway with the idle poller and no NATS or Postgres: its
 // sockets answer heartbeats, which is all these tests need.
 func idleServer(t *testing.T) (*Server, *httptest.Server) {
 	t.Helper()
-	p, err := newIdlePoller()
+	p, err := wsconn.NewPoller()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,23 +29,24 @@ func idleServer(t *testing.T) (*Server, *httptest.Server) {
 		cfg: Config{PingInterval: time.Minute, FrameRate: 100, FrameBurst: 100, SendQueue: 64, SendQueueBytes: 1 << 20, RedisPrefix: redistest.Prefix(t)},
 		log: slog.New(slog.DiscardHandler), id: "idle-test", rdb: redistest.Client(t),
 		conns: map[string]*conn{}, byUser: map[string]map[*conn]struct{}{}, userSubs: map[string]func(){},
-		metrics: newMetrics(nil), idle: p,
+		metrics: newMetrics(nil), poller: p,
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hj := &batchHijacker{ResponseWriter: w, timeout: 5 * time.Second}
-		ws, err := websocket.Accept(hj, r, nil)
+		cfg := s.socketConfig()
+		cfg.WriteTimeout = 5 * time.Second
+		wc, err := wsconn.Accept(w, r, nil, cfg)
 		if err != nil {
 			return
 		}
-		c := newConn(s, session{User: "u1"}, ws, hj)
+		c := newConn(s, session{User: "u1"}, wc)
 		s.mu.Lock()
 		s.conns[c.id] = c
 		s.mu.Unlock()
-		go c.serve()
+		go c.Serve(c)
 	}))
 	t.Cleanup(func() {
 		srv.Close()
-		p.close()
+		p.Close()
 	})
 	return s, srv
 }
@@ -120,11 +123,9 @@ func TestParkedSocketsEnd(t *testing.T) {
 		defer s.mu.Unlock()
 		parked := 0
 		for _, c := range s.conns {
-			c.mu.Lock()
-			if c.parked {
+			if c.Parked() {
 				parked++
 			}
-			c.mu.Unlock()
 		}
 		return parked == 2
 	})
@@ -143,14 +144,28 @@ func TestParkedSocketsEnd(t *testing.T) {
 		_, _, err := byServer.Read(ctx) // answers the close frame, as a client does
 		read <- err
 	}()
-	c.closeWith(websocket.StatusGoingAway, "server going away")
+	c.Close(websocket.StatusGoingAway, "server going away")
 	if err := <-read; websocket.CloseStatus(err) != websocket.StatusGoingAway {
 		t.Fatalf("the client read %v; want the server's 1001", err)
 	}
 	eventually(t, "a parked socket the server closed was kept", func() bool { return s.connCount() == 0 })
 	select {
-	case <-c.closed:
+	case <-c.Closed():
 	default:
 		t.Fatal("the close handshake is not over")
 	}
+}
+
+// dialTest opens a WebSocket to srv; it and the returned context (30 s) end
+// with the test.
+func dialTest(t *testing.T, srv *httptest.Server) (context.Context, *websocket.Conn) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.CloseNow() })
+	return ctx, ws
 }

@@ -97,19 +97,11 @@ func (s *Server) presenceGone(c *conn) {
 
 // announcePresence tells every room the user is a member of.
 func (s *Server) announcePresence(ctx context.Context, user, status string) {
-	rows, err := s.pg.Query(ctx, `SELECT room_id FROM room_members WHERE user_id = $1`, user)
+	rooms, err := s.reads.RoomsOf(ctx, user)
 	if err != nil {
+		// Those read before the failure are still told.
 		s.log.Debug("presence rooms", "user", user, "err", err)
-		return
 	}
-	var rooms []string
-	for rows.Next() {
-		var room string
-		if rows.Scan(&room) == nil {
-			rooms = append(rooms, room)
-		}
-	}
-	rows.Close()
 	now := time.Now().UTC()
 	for _, room := range rooms {
 		s.publishEphemeral(ctx, ephemeral{Type: "presence:update", From: user, Room: room, Status: status, LastSeen: now})

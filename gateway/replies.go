@@ -53,7 +53,7 @@ func (s *Server) syncEvents(ctx context.Context, room string, after uint64, limi
 	// deletes from the projection.
 	var later events.Fates
 	if last < head {
-		if later, err = s.laterFates(ctx, room, events.PostedIn(facts)); err != nil {
+		if later, err = s.reads.Fates(ctx, room, events.PostedIn(facts)); err != nil {
 			return nil, 0, 0, err
 		}
 	}

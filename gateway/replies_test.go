@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/events/natstest"
+	"github.com/chillin-chat/chillin/gateway/internal/readmodel"
 	"github.com/chillin-chat/chillin/schema/schematest"
 )
 
@@ -69,7 +71,7 @@ func TestSyncEventsWithinBudget(t *testing.T) {
 	// A page short of the head asks the projection of later edits and
 	// deletes: none here, the room's messages are all as posted.
 	pool, _ := schematest.NewDB(t)
-	s := &Server{js: js, evt: evt, pg: pool}
+	s := &Server{js: js, evt: evt, pg: pool, reads: readmodel.New(readmodel.Config{PG: pool, JS: js, Evt: evt, Log: slog.New(slog.DiscardHandler)})}
 	const room, n = "budget", 12
 	for seq := uint64(1); seq <= n; seq++ {
 		typ, data := events.MessagePosted, any(events.MessagePostedData{Text: strings.Repeat("x", 1000), ClientID: fmt.Sprint(seq)})

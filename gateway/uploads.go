@@ -11,7 +11,7 @@ import (
 	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/events/media"
 	"github.com/chillin-chat/chillin/events/objstore"
-	"github.com/jackc/pgx/v5"
+	"github.com/chillin-chat/chillin/gateway/internal/readmodel"
 )
 
 // Files: attachments and avatars live in S3-compatible storage (MinIO).
@@ -222,7 +222,7 @@ type fileAccess struct {
 	key, contentType, name string
 }
 
-// attachmentAccess decides whether user may read the attachment key, and
+// attachmentAccess tells whether user may read the attachment key, and
 // what of it: once a message holds it, the sealed copy made at the claim
 // (media.SealedKey; the object under key can still be replaced by posting
 // its form again); before, the uploader alone sees the object itself. A
@@ -233,23 +233,13 @@ func (s *Server) attachmentAccess(ctx context.Context, key string, k media.Key, 
 	notFound := events.Errorf(events.CodeNotFound, "no such file")
 	gone := events.Errorf(events.CodeFileDeleted, "the message holding this file was deleted")
 	forbidden := events.Errorf(events.CodeForbidden, "this file belongs to a room you are not a member of")
-	var (
-		a             fileAccess
-		member, found bool
-	)
-	err := s.pg.QueryRow(ctx, `SELECT a.content_type, a.name,
-		EXISTS (SELECT 1 FROM room_members rm WHERE rm.room_id = m.room_id AND rm.user_id = $2)
-		FROM attachments a JOIN messages m ON m.id = a.message_id
-		WHERE a.key = $1 AND m.deleted_at IS NULL
-		ORDER BY 3 DESC LIMIT 1`, key, user).Scan(&a.contentType, &a.name, &member)
-	switch {
-	case err == nil:
-		found = true
-	case !errors.Is(err, pgx.ErrNoRows):
+	att, found, err := s.reads.Attachment(ctx, key, user)
+	if err != nil {
 		s.log.Warn("file: postgres", "err", err)
-		return fileAccess{}, unavailable("file access")
+		return fileAccess{}, readmodel.Unavailable("file access")
 	}
-	if found && member {
+	a := fileAccess{contentType: att.ContentType, name: att.Name}
+	if found && att.Member {
 		return s.sealedAccess(ctx, key, a)
 	}
 	rec, recorded, err := s.media.records.Get(ctx, key)
@@ -270,15 +260,11 @@ func (s *Server) attachmentAccess(ctx context.Context, key string, k media.Key, 
 		// Attached to a message Postgres does not show: not yet, or no
 		// longer (deleted). The claim names it.
 		room, by, clientID := media.ClaimParts(rec.Claim)
-		var deleted, inRoom bool
-		err := s.pg.QueryRow(ctx, `SELECT
-			EXISTS (SELECT 1 FROM messages WHERE room_id = $1 AND user_id = $2 AND client_id = $3 AND deleted_at IS NOT NULL),
-			EXISTS (SELECT 1 FROM room_members WHERE room_id = $1 AND user_id = $4)`,
-			room, by, clientID, user).Scan(&deleted, &inRoom)
+		deleted, inRoom, err := s.reads.Claimed(ctx, room, by, clientID, user)
 		switch {
 		case err != nil:
 			s.log.Warn("file: postgres", "err", err)
-			return fileAccess{}, unavailable("file access")
+			return fileAccess{}, readmodel.Unavailable("file access")
 		case deleted:
 			return fileAccess{}, gone
 		case !inRoom && !mine:
@@ -396,12 +382,7 @@ func (s *Server) handleAvatar(w http.ResponseWriter, r *http.Request) {
 func (s *Server) announceProfile(ctx context.Context, u userRecord) {
 	ctx, cancel := context.WithTimeout(ctx, storageTimeout)
 	defer cancel()
-	rows, err := s.pg.Query(ctx, `SELECT room_id FROM room_members WHERE user_id = $1`, u.ID)
-	if err != nil {
-		s.log.Debug("profile rooms", "user", u.ID, "err", err)
-		return
-	}
-	rooms, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	rooms, err := s.reads.RoomsOf(ctx, u.ID)
 	if err != nil {
 		s.log.Debug("profile rooms", "user", u.ID, "err", err)
 		return

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/gateway/internal/wsconn"
 	"github.com/coder/websocket"
 	"github.com/nats-io/nuid"
 )
@@ -64,14 +64,12 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, events.Errorf(events.CodeTooManySockets, "at most %d sockets per user; close one first", s.cfg.MaxSocketsPerUser))
 		return
 	}
-	hj := &batchHijacker{ResponseWriter: w, timeout: writeTimeout}
-	ws, err := websocket.Accept(hj, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowedOrigins})
+	wc, err := wsconn.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowedOrigins}, s.socketConfig())
 	if err != nil {
 		s.releaseSocket(sess.User)
 		return // Accept has answered: 403 for a foreign origin, 400 for a bad handshake
 	}
-	ws.SetReadLimit(maxFrame)
-	c := newConn(s, sess, ws, hj)
+	c := newConn(s, sess, wc)
 	s.addConn(c)
 	s.watchSession(c)
 	s.metrics.conns.Inc()
@@ -86,7 +84,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	// The socket lives on in its own goroutine. This handler returns, and
 	// with it the HTTP server's goroutine and request: an idle socket holds
 	// one goroutine and little memory.
-	go c.serve()
+	go c.Serve(c)
 }
 
 type clientFrame struct {
@@ -95,39 +93,10 @@ type clientFrame struct {
 	Data json.RawMessage `json:"data"`
 }
 
-// readLoop reads and handles the peer's frames until the socket is parked
-// (it ends; the idle poller starts the next reader) or ends (it finishes the
-// socket). woken: the idle poller started it.
-func (c *conn) readLoop(woken bool) {
-	for {
-		// A reader the idle poller woke reads at once: the input is in the
-		// socket, not yet in the library's buffer.
-		if !woken && c.awaitInput() {
-			return // parked: the poller starts the next reader
-		}
-		woken = false
-		// Not c.ctx: cancelling a read drops the connection without a close
-		// frame. The writer's Close ends this read with the right status.
-		typ, b, err := c.ws.Read(context.Background())
-		if err != nil {
-			var ce websocket.CloseError
-			if !errors.As(err, &ce) && websocket.CloseStatus(err) == -1 && c.ctx.Err() == nil {
-				c.s.log.Debug("socket read", "user", c.sess.User, "err", err)
-			}
-			break
-		}
-		if !c.onFrame(typ, b) {
-			break
-		}
-	}
-	c.finish()
-}
-
-// onFrame handles one frame the peer sent; false if it closed the socket.
-func (c *conn) onFrame(typ websocket.MessageType, b []byte) bool {
-	c.heard.Store(time.Now().UnixNano())
+// Frame handles one frame the peer sent; false if it closed the socket.
+func (c *conn) Frame(typ websocket.MessageType, b []byte) bool {
 	if !c.limiter.Allow() {
-		c.closeWith(closeFlood, "too many frames")
+		c.Close(closeFlood, "too many frames")
 		return false
 	}
 	if typ != websocket.MessageText {
@@ -209,13 +178,13 @@ func (c *conn) command(typ, room, ref string, data any) (events.Command, error) 
 	return cmd, err
 }
 
-// decideMembership appends a room.join or room.leave and waits for the
+// askMembership appends a room.join or room.leave and waits for the
 // validator's decision; on failure it answers the frame and reports false.
-func (c *conn) decideMembership(typ, room, ref string, data any) (events.Outcome, bool) {
+func (c *conn) askMembership(typ, room, ref string, data any) (events.Outcome, bool) {
 	cmd, err := c.command(typ, room, ref, data)
 	var o events.Outcome
 	if err == nil {
-		o, err = c.s.decide(c.ctx, cmd)
+		o, err = c.s.appendAndWait(c.ctx, cmd)
 	}
 	if err == nil && o.Error != nil {
 		err = o.Error
@@ -239,7 +208,7 @@ func (c *conn) onJoin(f clientFrame) error {
 	if d.Password != "" && !c.admitRoomPassword(f.Ref, d.Room) {
 		return nil
 	}
-	o, ok := c.decideMembership(events.CmdRoomJoin, d.Room, f.Ref, events.RoomJoin{Password: d.Password})
+	o, ok := c.askMembership(events.CmdRoomJoin, d.Room, f.Ref, events.RoomJoin{Password: d.Password})
 	if !ok {
 		return nil
 	}
@@ -260,7 +229,7 @@ func (c *conn) onJoin(f clientFrame) error {
 	// The projection may not have applied this join yet: the joiner is a
 	// member whatever it says.
 	if err == nil && !slices.ContainsFunc(members, func(m memberJSON) bool { return m.User == c.sess.User }) &&
-		(next == "" || !c.s.isMember(c.ctx, d.Room, c.sess.User)) {
+		(next == "" || !c.s.reads.IsMember(c.ctx, d.Room, c.sess.User)) {
 		me, err := c.s.user(c.ctx, c.sess.User)
 		if err != nil {
 			me = userRecord{ID: c.sess.User, DisplayName: c.sess.User}
@@ -296,7 +265,7 @@ func (c *conn) onJoin(f clientFrame) error {
 	if _, err := c.s.hub.Join(c.ctx, d.Room, c, d.After, joinTail); err != nil {
 		c.s.log.Warn("join backfill", "room", d.Room, "user", c.sess.User, "err", err)
 		delete(c.rooms, d.Room)
-		c.closeWith(websocket.StatusTryAgainLater, "could not read the room; reconnect")
+		c.Close(websocket.StatusTryAgainLater, "could not read the room; reconnect")
 		return nil
 	}
 	c.rooms[d.Room] = true
@@ -310,7 +279,7 @@ func (c *conn) onLeave(f clientFrame) error {
 	if err := decodeData(f, &d); err != nil {
 		return err
 	}
-	if _, ok := c.decideMembership(events.CmdRoomLeave, d.Room, f.Ref, events.RoomLeave{}); !ok {
+	if _, ok := c.askMembership(events.CmdRoomLeave, d.Room, f.Ref, events.RoomLeave{}); !ok {
 		return nil
 	}
 	if c.rooms[d.Room] {
@@ -452,137 +421,4 @@ func (s *Server) userError(err error) *events.Error {
 	}
 	s.log.Error("socket request failed", "err", err)
 	return events.Errorf(events.CodeInternal, "something went wrong on our side")
-}
-
-// addConn registers a socket and, for a user's first socket here, subscribes
-// to the user's channel and marks them online.
-func (s *Server) addConn(c *conn) {
-	s.mu.Lock()
-	s.conns[c.id] = c
-	set := s.byUser[c.sess.User]
-	first := set == nil
-	if first {
-		set = map[*conn]struct{}{}
-		s.byUser[c.sess.User] = set
-	}
-	set[c] = struct{}{}
-	s.mu.Unlock()
-	if first {
-		unsub := s.hub.SubscribeUser(c.ctx, c.sess.User, func(p []byte) { s.onUserLive(c.sess.User, p) })
-		s.mu.Lock()
-		s.userSubs[c.sess.User] = unsub
-		s.mu.Unlock()
-	}
-	if came := s.presenceUp(c.ctx, c); len(came) > 0 {
-		// Announced before the socket can close, so "online" never
-		// follows the same user's "offline".
-		ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
-		s.announcePresence(ctx, c.sess.User, s.statusOf(ctx, came)[c.sess.User])
-		cancel()
-	}
-}
-
-// reserveSocket counts one more socket of user, unless the user holds as
-// many as one may; the socket's removeConn releases it.
-func (s *Server) reserveSocket(user string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.sockets[user] >= s.cfg.MaxSocketsPerUser {
-		return false
-	}
-	s.sockets[user]++
-	return true
-}
-
-func (s *Server) releaseSocket(user string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if n := s.sockets[user] - 1; n > 0 {
-		s.sockets[user] = n
-	} else {
-		delete(s.sockets, user)
-	}
-}
-
-func (s *Server) removeConn(c *conn) {
-	defer s.releaseSocket(c.sess.User)
-	c.stopAllTyping()
-	for room := range c.rooms {
-		s.hub.Leave(room, c)
-	}
-	s.mu.Lock()
-	delete(s.conns, c.id)
-	set := s.byUser[c.sess.User]
-	delete(set, c)
-	var unsub func()
-	if len(set) == 0 {
-		delete(s.byUser, c.sess.User)
-		unsub = s.userSubs[c.sess.User]
-		delete(s.userSubs, c.sess.User)
-	}
-	s.mu.Unlock()
-	if unsub != nil {
-		unsub()
-	}
-	s.presenceGone(c)
-}
-
-// onUserLive handles a message on a user's channel: a frame for one of the
-// user's sockets, or a revoked session whose sockets must close.
-func (s *Server) onUserLive(user string, payload []byte) {
-	var m events.UserLive
-	if err := json.Unmarshal(payload, &m); err != nil {
-		s.log.Warn("bad user payload", "user", user, "err", err)
-		return
-	}
-	s.mu.Lock()
-	var targets []*conn
-	if m.Revoke != "" {
-		for c := range s.byUser[user] {
-			if c.sess.ID == m.Revoke {
-				targets = append(targets, c)
-			}
-		}
-	} else if c := s.conns[m.Conn]; c != nil && c.sess.User == user {
-		targets = append(targets, c)
-	}
-	s.mu.Unlock()
-	for _, c := range targets {
-		if m.Revoke != "" {
-			c.closeWith(closeRevoked, "session ended")
-		} else {
-			c.Send(m.Frame)
-		}
-	}
-}
-
-// closeAll closes every socket with 1001: the server is going away and
-// clients should reconnect (to another instance).
-func (s *Server) closeAll() {
-	s.mu.Lock()
-	conns := make([]*conn, 0, len(s.conns))
-	for _, c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		c.closeWith(websocket.StatusGoingAway, "server going away")
-	}
-	// Wait for the close frames to go out (each socket's handler returns
-	// after its close handshake), so an exiting process does not cut them.
-	deadline := time.Now().Add(closeAllWait)
-	for time.Now().Before(deadline) {
-		if s.connCount() == 0 {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	s.log.Warn("sockets still closing at shutdown")
-}
-
-// connCount is how many sockets the server holds, closing ones included.
-func (s *Server) connCount() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
 }

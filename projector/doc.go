@@ -7,7 +7,8 @@
 //     same transaction.
 //   - live (internal/live): Redis PUBLISH of room frames and per-user
 //     messages for the gateways' live fan-out.
-//   - cache (internal/cache, applying package cache): the Redis cache of
+//   - cache (internal/cacheview, writing with package cachewriter in the
+//     layout of events/cachelayout): the Redis cache of
 //     room list entries and each room's newest messages that gateways read
 //     before Postgres, kept in generations that chillin-replay rebuilds.
 //

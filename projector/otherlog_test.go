@@ -10,7 +10,7 @@ import (
 	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/events/redistest"
 	"github.com/chillin-chat/chillin/projector"
-	"github.com/chillin-chat/chillin/projector/cache"
+	"github.com/chillin-chat/chillin/projector/cachewriter"
 	"github.com/chillin-chat/chillin/projector/internal/pg"
 	"github.com/chillin-chat/chillin/projector/internal/projtest"
 	"github.com/chillin-chat/chillin/projector/pgrebuild"
@@ -127,7 +127,7 @@ func TestRunRebuildsCacheOfAnotherLog(t *testing.T) {
 	e := newEnv(t)
 	prefix := redistest.Prefix(t)
 	rdb := redistest.Client(t)
-	st := cache.NewStore(rdb, prefix, 0)
+	st := cachewriter.NewStore(rdb, prefix, 0)
 	facts := projtest.Scenario(t)
 	projtest.Publish(t, e.js, facts...)
 	cfg := projector.Config{RedisURL: redistest.URL(), RedisPrefix: prefix, Views: []string{projector.ViewCache}}

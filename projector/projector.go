@@ -19,7 +19,7 @@ import (
 	"github.com/chillin-chat/chillin/events/natsconn"
 	"github.com/chillin-chat/chillin/events/opshttp"
 	"github.com/chillin-chat/chillin/projector/internal/backoff"
-	"github.com/chillin-chat/chillin/projector/internal/cache"
+	"github.com/chillin-chat/chillin/projector/internal/cacheview"
 	"github.com/chillin-chat/chillin/projector/internal/live"
 	"github.com/chillin-chat/chillin/projector/internal/pg"
 )
@@ -28,7 +28,7 @@ import (
 const (
 	ViewPG    = pg.Name
 	ViewLive  = live.Name
-	ViewCache = cache.Name
+	ViewCache = cacheview.Name
 )
 
 // Defaults.
@@ -222,7 +222,7 @@ func Run(ctx context.Context, cfg Config) error {
 			})
 		case ViewCache:
 			g.Go(func() error {
-				return cache.Run(gctx, cache.Config{Redis: rdb, Prefix: cfg.RedisPrefix, Window: cfg.CacheWindow, JS: js, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval, Logger: vlog, Backoff: pol, Observer: observers[view]})
+				return cacheview.Run(gctx, cacheview.Config{Redis: rdb, Prefix: cfg.RedisPrefix, Window: cfg.CacheWindow, JS: js, BatchSize: cfg.BatchSize, FlushInterval: cfg.FlushInterval, Logger: vlog, Backoff: pol, Observer: observers[view]})
 			})
 		}
 		vlog.Info("view started")

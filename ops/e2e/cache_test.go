@@ -13,16 +13,17 @@ import (
 	"time"
 
 	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/events/cachelayout"
 	"github.com/chillin-chat/chillin/events/opshttp/opshttptest"
 	"github.com/chillin-chat/chillin/events/redistest"
 	"github.com/chillin-chat/chillin/gateway"
-	"github.com/chillin-chat/chillin/projector/cache"
+	"github.com/chillin-chat/chillin/projector/cachewriter"
 	"github.com/chillin-chat/chillin/ui"
 	"github.com/redis/go-redis/v9"
 )
 
 // cacheStore opens the system's Redis cache directly (not through a proxy).
-func (s *system) cacheStore() *cache.Store {
+func (s *system) cacheStore() *cachewriter.Store {
 	s.t.Helper()
 	opts, err := redis.ParseURL(redistest.URL())
 	if err != nil {
@@ -30,13 +31,13 @@ func (s *system) cacheStore() *cache.Store {
 	}
 	rdb := redis.NewClient(opts)
 	s.t.Cleanup(func() { _ = rdb.Close() })
-	return cache.NewStore(rdb, s.prefix, 0)
+	return cachewriter.NewStore(rdb, s.prefix, 0)
 }
 
 // logHead is the stream seq of the log's last fact.
 func (s *system) logHead() uint64 {
 	s.t.Helper()
-	head, err := cache.Source{JS: s.js}.Head(context.Background())
+	head, err := cachewriter.Source{JS: s.js}.Head(context.Background())
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -339,7 +340,7 @@ func TestCacheWindowPages(t *testing.T) {
 	room := s.createRoom(alice, "long room")
 	ca := s.dial(alice)
 	ca.join(room, nil)
-	const n = cache.DefaultWindow + 20
+	const n = cachelayout.DefaultWindow + 20
 	for i := range n {
 		ca.send(room, fmt.Sprint("w", i), fmt.Sprint("message ", i))
 	}
@@ -481,7 +482,7 @@ func TestCacheFlushFallsBack(t *testing.T) {
 	s.sameAnswer(pg, "/api/rooms/"+room+"/messages", alice, "history")
 }
 
-// The cache is rebuilt from the log (cache.Rebuild, what chillin-replay
+// The cache is rebuilt from the log (cachewriter.Rebuild, what chillin-replay
 // rebuild -view redis runs) while 20 clients keep sending and readers keep
 // reading: the readers never see an error or an empty room, every message
 // sent is in the new generation's window or older than it, and the new
@@ -523,7 +524,7 @@ func TestCacheRebuildWhileLive(t *testing.T) {
 	time.Sleep(time.Second) // traffic before the rebuild
 	readsBefore := rd.reads.Load()
 	var last, head uint64
-	rep, err := cache.Rebuild{Store: st, Source: cache.Source{JS: s.js, Log: s.log}, Chunk: 50, Log: s.log,
+	rep, err := cachewriter.Rebuild{Store: st, Source: cachewriter.Source{JS: s.js, Log: s.log}, Chunk: 50, Log: s.log,
 		Progress: func(done, h uint64) { last, head = done, h }}.Run(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -557,11 +558,11 @@ func TestCacheRebuildWhileLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	pgMsgs := s.pgMessages(room)
-	if int(entry.Posted) != total || len(window) != cache.DefaultWindow || len(pgMsgs) != total {
+	if int(entry.Posted) != total || len(window) != cachelayout.DefaultWindow || len(pgMsgs) != total {
 		t.Fatalf("cache: %d posted, window of %d; postgres %d; sent %d", entry.Posted, len(window), len(pgMsgs), total)
 	}
 	for i, m := range window {
-		if want := pgMsgs[total-cache.DefaultWindow+i]; m.ID != want.ID || m.ClientID != want.ClientID || m.Text != want.Text {
+		if want := pgMsgs[total-cachelayout.DefaultWindow+i]; m.ID != want.ID || m.ClientID != want.ClientID || m.Text != want.Text {
 			t.Fatalf("window message %d: %+v, postgres has %+v", i, m, want)
 		}
 	}
@@ -577,12 +578,12 @@ func TestCacheRebuildWhileLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	facts, _, err := cache.Source{JS: s.js}.Read(context.Background(), 1, cp, int(cp))
+	facts, _, err := cachewriter.Source{JS: s.js}.Read(context.Background(), 1, cp, int(cp))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if res, _, err := st.Apply(context.Background(), ref, 1, cp, facts); err != nil || res.Status != cache.Applied {
+		if res, _, err := st.Apply(context.Background(), ref, 1, cp, facts); err != nil || res.Status != cachewriter.Applied {
 			t.Fatalf("full replay: %+v %v", res, err)
 		}
 		want, err := st.Dump(context.Background(), ref)

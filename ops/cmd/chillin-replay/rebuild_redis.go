@@ -9,12 +9,13 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/chillin-chat/chillin/projector/cache"
+	"github.com/chillin-chat/chillin/events/cachelayout"
+	"github.com/chillin-chat/chillin/projector/cachewriter"
 )
 
 // rebuildRedis builds a new generation of the Redis cache from the first
 // fact while the system runs, switches readers to it and drops the old one
-// (cache.Rebuild).
+// (cachewriter.Rebuild).
 func rebuildRedis(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	env := func(key, def string) string {
 		if v := getenv(key); v != "" {
@@ -26,8 +27,8 @@ func rebuildRedis(ctx context.Context, args []string, getenv func(string) string
 	f.fs.String("view", "redis", "the view: redis")
 	redisURL := f.fs.String("redis", env("CHILLIN_REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis URL of the system (CHILLIN_REDIS_URL)")
 	prefix := f.fs.String("redis-prefix", env("CHILLIN_REDIS_PREFIX", "chillin:"), "prefix of the system's Redis keys (CHILLIN_REDIS_PREFIX)")
-	window := f.fs.Int("window", cache.DefaultWindow, "newest messages kept per room in the new generation (CHILLIN_CACHE_WINDOW)")
-	chunk := f.fs.Int("chunk", cache.DefaultChunk, "room facts read and applied at a time")
+	window := f.fs.Int("window", cachelayout.DefaultWindow, "newest messages kept per room in the new generation (CHILLIN_CACHE_WINDOW)")
+	chunk := f.fs.Int("chunk", cachewriter.DefaultChunk, "room facts read and applied at a time")
 	logFormat := f.fs.String("log-format", env("CHILLIN_LOG_FORMAT", "text"), "log format: json or text (CHILLIN_LOG_FORMAT)")
 	if v := getenv("CHILLIN_CACHE_WINDOW"); v != "" {
 		if err := f.fs.Set("window", v); err != nil {
@@ -65,8 +66,8 @@ func rebuildRedis(ctx context.Context, args []string, getenv func(string) string
 	defer nc.Close()
 
 	m, report := meter(stderr, "rebuild")
-	rep, err := cache.Rebuild{
-		Store: cache.NewStore(rdb, *prefix, *window), Source: cache.Source{JS: js, Log: log},
+	rep, err := cachewriter.Rebuild{
+		Store: cachewriter.NewStore(rdb, *prefix, *window), Source: cachewriter.Source{JS: js, Log: log},
 		Chunk: *chunk, Progress: report, Log: log,
 	}.Run(ctx)
 	m.Finish()

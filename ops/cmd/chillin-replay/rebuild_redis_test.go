@@ -11,7 +11,7 @@ import (
 	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/events/redistest"
 	"github.com/chillin-chat/chillin/projector"
-	"github.com/chillin-chat/chillin/projector/cache"
+	"github.com/chillin-chat/chillin/projector/cachewriter"
 )
 
 func TestRebuildRedisFlags(t *testing.T) {
@@ -40,7 +40,7 @@ func TestRebuildRedisFlags(t *testing.T) {
 func TestRebuildRedis(t *testing.T) {
 	url, _ := knownLog(t)
 	prefix := redistest.Prefix(t)
-	store := cache.NewStore(redistest.Client(t), prefix, 0)
+	store := cachewriter.NewStore(redistest.Client(t), prefix, 0)
 	flags := []string{"rebuild", "-view", "redis", "-nats", url, "-redis", redistest.URL(), "-redis-prefix", prefix}
 
 	out, progress, err := runCmd(t, flags...)
@@ -91,7 +91,7 @@ func TestRebuildRedisWhileLive(t *testing.T) {
 	url, js := newLog(t)
 	prefix := redistest.Prefix(t)
 	rdb := redistest.Client(t)
-	store := cache.NewStore(rdb, prefix, 20)
+	store := cachewriter.NewStore(rdb, prefix, 20)
 
 	ctx, cancel := context.WithCancel(ctxT(t))
 	stopped := make(chan error, 1)
@@ -212,11 +212,11 @@ func TestRebuildRedisWhileLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	facts, upto, err := cache.Source{JS: js}.Read(ctxT(t), 1, head, int(head))
+	facts, upto, err := cachewriter.Source{JS: js}.Read(ctxT(t), 1, head, int(head))
 	if err != nil || upto != head {
 		t.Fatalf("read the log: %v (up to %d)", err, upto)
 	}
-	if res, _, err := store.Apply(ctxT(t), ref, 1, head, facts); err != nil || res.Status != cache.Applied {
+	if res, _, err := store.Apply(ctxT(t), ref, 1, head, facts); err != nil || res.Status != cachewriter.Applied {
 		t.Fatalf("reference: %+v %v", res, err)
 	}
 	want, err := store.Dump(ctxT(t), ref)

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chillin-chat/chillin/projector/cache"
+	"github.com/chillin-chat/chillin/events/cachelayout"
 	"github.com/chillin-chat/chillin/validator"
 )
 
@@ -23,7 +23,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "defaults", check: func(t *testing.T, c config) {
 			v, p := c.stack.Validator, c.stack.Projector
 			if c.dataDir != "var/data" || c.natsListen != "127.0.0.1:0" || v.DeferredSync || v.RateLimit != validator.DefaultRateLimit ||
-				v.RateWindow != validator.DefaultRateWindow || v.MaxTextRunes != validator.DefaultMaxTextRunes || p.CacheWindow != cache.DefaultWindow ||
+				v.RateWindow != validator.DefaultRateWindow || v.MaxTextRunes != validator.DefaultMaxTextRunes || p.CacheWindow != cachelayout.DefaultWindow ||
 				len(p.Views) != 3 {
 				t.Errorf("defaults: %+v", c)
 			}

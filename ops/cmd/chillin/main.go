@@ -16,12 +16,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/chillin-chat/chillin/events/cachelayout"
 	"github.com/chillin-chat/chillin/events/envflag"
 	"github.com/chillin-chat/chillin/events/opshttp"
 	"github.com/chillin-chat/chillin/gateway"
 	"github.com/chillin-chat/chillin/ops/internal/stack"
 	"github.com/chillin-chat/chillin/projector"
-	"github.com/chillin-chat/chillin/projector/cache"
 	"github.com/chillin-chat/chillin/ui"
 	"github.com/chillin-chat/chillin/validator"
 )
@@ -102,7 +102,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	s.Int(&v.RateLimit, "rate-limit", "CHILLIN_RATE_LIMIT", validator.DefaultRateLimit, 1, "accepted messages per user per window")
 	s.Duration(&v.RateWindow, "rate-window", "CHILLIN_RATE_WINDOW", validator.DefaultRateWindow, time.Millisecond, "rate limit window")
 	s.Int(&v.MaxTextRunes, "max-message-runes", "CHILLIN_MAX_MESSAGE_RUNES", validator.DefaultMaxTextRunes, 1, "longest message in code points")
-	s.Int(&pr.CacheWindow, "cache-window", "CHILLIN_CACHE_WINDOW", cache.DefaultWindow, 1, "newest messages per room the Redis cache keeps")
+	s.Int(&pr.CacheWindow, "cache-window", "CHILLIN_CACHE_WINDOW", cachelayout.DefaultWindow, 1, "newest messages per room the Redis cache keeps")
 	logger := s.Logger("text", stderr)
 	if err := s.Parse(args); err != nil {
 		return c, err

@@ -7,10 +7,10 @@ import (
 	"io"
 	"strings"
 
+	"github.com/chillin-chat/chillin/events/cachelayout"
 	"github.com/chillin-chat/chillin/events/envflag"
 	"github.com/chillin-chat/chillin/events/natsconn"
 	"github.com/chillin-chat/chillin/projector"
-	"github.com/chillin-chat/chillin/projector/cache"
 )
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -35,7 +35,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (p
 	s.RedisURL(&cfg.RedisURL, "Redis URL, for the live and cache views")
 	s.RedisPrefix(&cfg.RedisPrefix)
 	s.List(&cfg.Views, "views", "CHILLIN_PROJECTOR_VIEWS", "pg,live,cache", "comma-separated views to run: pg, live, cache")
-	s.Int(&cfg.CacheWindow, "cache-window", "CHILLIN_CACHE_WINDOW", cache.DefaultWindow, 1, "newest messages per room the cache view keeps")
+	s.Int(&cfg.CacheWindow, "cache-window", "CHILLIN_CACHE_WINDOW", cachelayout.DefaultWindow, 1, "newest messages per room the cache view keeps")
 	s.Int(&cfg.BatchSize, "batch-size", "CHILLIN_PROJECTOR_BATCH_SIZE", projector.DefaultBatchSize, 1, "most facts applied at once")
 	s.Duration(&cfg.FlushInterval, "flush-interval", "CHILLIN_PROJECTOR_FLUSH_INTERVAL", projector.DefaultFlushInterval, 1, "longest wait for a batch to fill")
 	s.HTTPAddr(&cfg.HTTPAddr, "127.0.0.1:9102", "address serving /health, /ready and /metrics; empty serves nothing")

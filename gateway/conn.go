@@ -1,0 +1,192 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/gateway/internal/wsconn"
+	"github.com/coder/websocket"
+)
+
+// conn is one client's socket as the gateway sees it: the transport
+// (internal/wsconn: its queue, writer, pings and idle parking) and what the
+// gateway keeps of it. Its frames are handled in ws.go.
+type conn struct {
+	*wsconn.Conn
+	s    *Server
+	id   string
+	sess session
+	ctx  context.Context // ends when the socket closes
+
+	limiter *rate.Limiter   // of the peer's frames; reader only
+	rooms   map[string]bool // joined on this socket; reader only
+	typist  typist
+}
+
+func newConn(s *Server, sess session, wc *wsconn.Conn) *conn {
+	return &conn{
+		Conn: wc, s: s, sess: sess, ctx: wc.Context(),
+		id:      s.id + "." + strconv.FormatUint(atomic.AddUint64(&s.connSeq, 1), 10),
+		limiter: rate.NewLimiter(rate.Limit(s.cfg.FrameRate), s.cfg.FrameBurst),
+		rooms:   map[string]bool{},
+	}
+}
+
+// socketConfig bounds the gateway's sockets.
+func (s *Server) socketConfig() wsconn.Config {
+	return wsconn.Config{
+		PingInterval: s.cfg.PingInterval, SendQueue: s.cfg.SendQueue, SendQueueBytes: s.cfg.SendQueueBytes,
+		WriteTimeout: writeTimeout, ReadLimit: maxFrame, Poller: s.poller,
+		Sent: s.metrics.framesOut.Inc, Dropped: s.metrics.dropped.Inc,
+	}
+}
+
+// ReadFailed is wsconn's: a read failed other than by a close.
+func (c *conn) ReadFailed(err error) {
+	c.s.log.Debug("socket read", "user", c.sess.User, "err", err)
+}
+
+// Ended is wsconn's: the socket is over.
+func (c *conn) Ended() {
+	c.s.removeConn(c)
+	c.s.metrics.conns.Dec()
+}
+
+// addConn registers a socket and, for a user's first socket here, subscribes
+// to the user's channel and marks them online.
+func (s *Server) addConn(c *conn) {
+	s.mu.Lock()
+	s.conns[c.id] = c
+	set := s.byUser[c.sess.User]
+	first := set == nil
+	if first {
+		set = map[*conn]struct{}{}
+		s.byUser[c.sess.User] = set
+	}
+	set[c] = struct{}{}
+	s.mu.Unlock()
+	if first {
+		unsub := s.hub.SubscribeUser(c.ctx, c.sess.User, func(p []byte) { s.onUserLive(c.sess.User, p) })
+		s.mu.Lock()
+		s.userSubs[c.sess.User] = unsub
+		s.mu.Unlock()
+	}
+	if came := s.presenceUp(c.ctx, c); len(came) > 0 {
+		// Announced before the socket can close, so "online" never
+		// follows the same user's "offline".
+		ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
+		s.announcePresence(ctx, c.sess.User, s.statusOf(ctx, came)[c.sess.User])
+		cancel()
+	}
+}
+
+// reserveSocket counts one more socket of user, unless the user holds as
+// many as one may; the socket's removeConn releases it.
+func (s *Server) reserveSocket(user string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sockets[user] >= s.cfg.MaxSocketsPerUser {
+		return false
+	}
+	s.sockets[user]++
+	return true
+}
+
+func (s *Server) releaseSocket(user string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := s.sockets[user] - 1; n > 0 {
+		s.sockets[user] = n
+	} else {
+		delete(s.sockets, user)
+	}
+}
+
+func (s *Server) removeConn(c *conn) {
+	defer s.releaseSocket(c.sess.User)
+	c.stopAllTyping()
+	for room := range c.rooms {
+		s.hub.Leave(room, c)
+	}
+	s.mu.Lock()
+	delete(s.conns, c.id)
+	set := s.byUser[c.sess.User]
+	delete(set, c)
+	var unsub func()
+	if len(set) == 0 {
+		delete(s.byUser, c.sess.User)
+		unsub = s.userSubs[c.sess.User]
+		delete(s.userSubs, c.sess.User)
+	}
+	s.mu.Unlock()
+	if unsub != nil {
+		unsub()
+	}
+	s.presenceGone(c)
+}
+
+// onUserLive handles a message on a user's channel: a frame for one of the
+// user's sockets, or a revoked session whose sockets must close.
+func (s *Server) onUserLive(user string, payload []byte) {
+	var m events.UserLive
+	if err := json.Unmarshal(payload, &m); err != nil {
+		s.log.Warn("bad user payload", "user", user, "err", err)
+		return
+	}
+	s.mu.Lock()
+	var targets []*conn
+	if m.Revoke != "" {
+		for c := range s.byUser[user] {
+			if c.sess.ID == m.Revoke {
+				targets = append(targets, c)
+			}
+		}
+	} else if c := s.conns[m.Conn]; c != nil && c.sess.User == user {
+		targets = append(targets, c)
+	}
+	s.mu.Unlock()
+	for _, c := range targets {
+		if m.Revoke != "" {
+			c.Close(closeRevoked, "session ended")
+		} else {
+			c.Send(m.Frame)
+		}
+	}
+}
+
+// closeAll closes every socket with 1001: the server is going away and
+// clients should reconnect (to another instance).
+func (s *Server) closeAll() {
+	s.mu.Lock()
+	conns := make([]*conn, 0, len(s.conns))
+	for _, c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.Close(websocket.StatusGoingAway, "server going away")
+	}
+	// Wait for the close frames to go out (each socket's handler returns
+	// after its close handshake), so an exiting process does not cut them.
+	deadline := time.Now().Add(closeAllWait)
+	for time.Now().Before(deadline) {
+		if s.connCount() == 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.log.Warn("sockets still closing at shutdown")
+}
+
+// connCount is how many sockets the server holds, closing ones included.
+func (s *Server) connCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}

@@ -1,0 +1,213 @@
+package hub
+
+import (
+	"context"
+	"slices"
+
+	"github.com/chillin-chat/chillin/events"
+)
+
+// Joining a room: the backfill of what the joiner missed, from the room's
+// recent frames or the log.
+
+// Join subscribes s to a room and first sends it what it missed: with after
+// set, every fact with after < seq; without, the latest tail facts. It
+// returns the room's head seq as of the backfill. From then on s receives
+// every fact of the room exactly once, in order, until Leave.
+func (h *Hub) Join(ctx context.Context, id string, s Subscriber, after *uint64, tail int) (uint64, error) {
+	r, err := h.acquire(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	// What the joiner missed comes from the room's recent frames when they
+	// reach back far enough, else from the log (and then seeds them).
+	r.mu.Lock()
+	frames, head, ok := r.covering(after, tail)
+	r.mu.Unlock()
+	switch {
+	case !ok && after != nil:
+		if head, err = h.backfill(ctx, r, s, *after); err != nil {
+			h.release(r)
+			return 0, err
+		}
+	case !ok:
+		var facts []events.Stored
+		facts, head, err = h.log.ReadRoomTail(ctx, id, tail)
+		if err == nil {
+			frames, err = encodeFacts(facts)
+		}
+		if err != nil {
+			h.release(r)
+			return 0, err
+		}
+		r.mu.Lock()
+		r.seed(frames)
+		r.mu.Unlock()
+	}
+	// What the joiner was not there for, it sees as it stands now.
+	if frames, err = redacted(frames); err != nil {
+		h.release(r)
+		return 0, err
+	}
+	for _, f := range frames {
+		if !s.SendWait(f.b) {
+			h.release(r)
+			return 0, errClosed
+		}
+	}
+	pos := head
+	if after != nil && *after > pos {
+		pos = *after
+	}
+	// Catch up from the room's recent frames to where live delivery stands.
+	for {
+		r.mu.Lock()
+		if pos >= r.last {
+			r.subs[s] = &pos
+			r.mu.Unlock()
+			return head, nil
+		}
+		if missing, ok := r.since(pos); ok {
+			for _, f := range missing {
+				s.Send(f.b)
+			}
+			pos = r.last
+			r.subs[s] = &pos
+			r.mu.Unlock()
+			return head, nil
+		}
+		target := r.last
+		r.mu.Unlock()
+		more, _, err := h.log.ReadRoom(ctx, id, pos, min(int(target-pos), backfillPage))
+		if err != nil {
+			h.release(r)
+			return 0, err
+		}
+		if err := sendFacts(s, more); err != nil {
+			h.release(r)
+			return 0, err
+		}
+		if len(more) > 0 {
+			pos = more[len(more)-1].Seq
+		}
+	}
+}
+
+// backfillPage bounds the facts a join reads from the log at once: a page
+// is sent (SendWait waiting for the socket to take it) before the next is
+// read, so a join far behind holds a page, not everything it missed.
+const backfillPage = 64
+
+// backfill sends s the room's facts after after, up to the head as of the
+// first read, from the log, a page at a time; the last page seeds the room's
+// recent frames. Each message is shown as it stands at that head: a first
+// pass over the pages folds the edits and deletes (all it keeps), the second
+// sends the pages. It returns that head.
+func (h *Hub) backfill(ctx context.Context, r *room, s Subscriber, after uint64) (uint64, error) {
+	fates, head, facts, err := h.fates(ctx, r.id, after)
+	if err != nil {
+		return 0, err
+	}
+	for ; err == nil && len(facts) > 0; facts, _, err = h.log.ReadRoom(ctx, r.id, after, backfillPage) {
+		if i := slices.IndexFunc(facts, func(f events.Stored) bool { return f.Seq > head }); i >= 0 {
+			facts = facts[:i] // the room moved on meanwhile: the catch-up sends the rest
+		}
+		frames, err := encodeFacts(facts)
+		if err != nil {
+			return 0, err
+		}
+		if len(frames) == 0 {
+			break
+		}
+		if after = frames[len(frames)-1].seq; after >= head {
+			r.mu.Lock()
+			r.seed(frames)
+			r.mu.Unlock()
+		}
+		if frames, err = redactedBy(frames, fates); err != nil {
+			return 0, err
+		}
+		for _, f := range frames {
+			if !s.SendWait(f.b) {
+				return 0, errClosed
+			}
+		}
+		if after >= head {
+			break
+		}
+	}
+	return head, err
+}
+
+// fates folds the edits and deletes of the room's facts after after, up to
+// the head as of the first read, and returns them with that head and the
+// first page it read (the backfill's first page).
+func (h *Hub) fates(ctx context.Context, room string, after uint64) (fates events.Fates, head uint64, first []events.Stored, err error) {
+	fates = events.Fates{}
+	facts, head, err := h.log.ReadRoom(ctx, room, after, backfillPage)
+	first = facts
+	for ; err == nil && len(facts) > 0; facts, _, err = h.log.ReadRoom(ctx, room, after, backfillPage) {
+		for _, f := range facts {
+			if f.Seq > head {
+				return fates, head, first, nil
+			}
+			if f.Type == events.MessageEdited || f.Type == events.MessageDeleted {
+				if err := fates.Fold(f); err != nil {
+					return nil, 0, nil, err
+				}
+			}
+			after = f.Seq
+		}
+		if after >= head {
+			break
+		}
+	}
+	return fates, head, first, err
+}
+
+// covering returns the frames a join needs, with after set those above
+// after, else the newest tail, and the room's head, if the recent frames
+// reach back that far. r.mu is held.
+func (r *room) covering(after *uint64, tail int) ([]frame, uint64, bool) {
+	from := uint64(1) // the first seq the joiner needs
+	switch {
+	case after != nil:
+		from = *after + 1
+	case r.last > uint64(tail):
+		from = r.last - uint64(tail) + 1
+	}
+	if from > r.last {
+		return nil, r.last, true
+	}
+	missing, ok := r.since(from - 1)
+	if !ok {
+		return nil, 0, false
+	}
+	return slices.Clone(missing), r.last, true
+}
+
+// seed makes frames read from the log the room's recent frames, if the
+// room has none yet and they end where the room stands. r.mu is held.
+func (r *room) seed(frames []frame) {
+	if len(r.ring) > 0 || len(frames) == 0 || frames[len(frames)-1].seq != r.last {
+		return
+	}
+	for i := 1; i < len(frames); i++ {
+		if frames[i].seq != frames[i-1].seq+1 {
+			return
+		}
+	}
+	r.ring = append(r.ring, frames...)
+	for _, f := range frames {
+		r.size += len(f.b)
+	}
+}
+
+// since returns the ring's frames after pos, if the ring reaches back that far.
+func (r *room) since(pos uint64) ([]frame, bool) {
+	if len(r.ring) == 0 || r.ring[0].seq > pos+1 {
+		return nil, false
+	}
+	i := int(pos + 1 - r.ring[0].seq)
+	return r.ring[i:], true
+}
