@@ -10,6 +10,7 @@ import (
 	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/validator/internal/decide"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
@@ -242,5 +243,40 @@ func TestRoomSnapshotsAreCheckedAgainstTheLog(t *testing.T) {
 	}
 	if n := len(h.roomFacts("b")) + len(h.roomFacts("c")); n != 3 {
 		t.Fatalf("rooms b and c hold %d facts, want 3", n)
+	}
+}
+
+// A command whose fact an earlier attempt wrote, without learning so (its
+// acknowledgement lost with the connection), is answered as decided when it
+// comes back after its deadline: never as expired, which would have its
+// sender post it again.
+func TestAnExpiredCommandInTheLogIsNotExpired(t *testing.T) {
+	h := newHarness(t)
+	h.createRoom("a", "alice", false, "")
+	h.start(h.config())
+	h.send(h.message("alice", "a", "k0", "hello"))
+	h.waitHead("a", 2) // the room is cached at seq 2
+
+	reply, next := h.outcomes()
+	landed := h.message("alice", "a", "k1", "landed")
+	landed.Reply, landed.Deadline = reply, time.Now().Add(-time.Second)
+	f, err := events.NewFact(events.MessagePosted, "a", 3, "alice", landed.ID, time.Now(), events.MessagePostedData{Text: "landed", ClientID: "k1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.appendFact(events.RoomSubject("a"), f, jetstream.WithMsgID(landed.ID))
+	h.send(landed)
+	if o := next(); o.Cmd != landed.ID || o.Expired || o.Error != nil || o.HeadSeq != 3 {
+		t.Fatalf("outcome %+v, want the command answered as decided at seq 3", o)
+	}
+
+	lost := h.message("alice", "a", "k2", "never written")
+	lost.Reply, lost.Deadline = reply, time.Now().Add(-time.Second)
+	h.send(lost)
+	if o := next(); o.Cmd != lost.ID || !o.Expired {
+		t.Fatalf("outcome %+v, want the command expired", o)
+	}
+	if got := factKinds(h.roomFacts("a")[1:]); got != "message.posted:alice message.posted:alice" {
+		t.Fatalf("room a: %s", got)
 	}
 }

@@ -25,12 +25,12 @@ func (w *worker) process(ctx context.Context, cmd events.Command) error {
 		return w.processUser(ctx, cmd)
 	}
 	now := w.v.now()
-	if cmd.Expired(now) {
-		return w.expire(cmd)
-	}
 	r, fresh, err := w.room(ctx, cmd.Room)
 	if err != nil {
 		return err
+	}
+	if cmd.Expired(now) {
+		return w.expireRoomCommand(ctx, cmd, r)
 	}
 	if r.HasCommand(cmd.ID) {
 		// A previous attempt (perhaps by an instance that stopped before
@@ -180,7 +180,7 @@ func (a *attempt) record(ctx context.Context, d *decide.Decision) (next, error) 
 			return settled, w.answer(cmd, a.r.Head, nil)
 		}
 		if errors.Is(appendErr, errExpired) {
-			return settled, w.expire(cmd)
+			return settled, w.expireRoomCommand(ctx, cmd, a.r)
 		}
 		if !events.IsWrongLastSequence(appendErr) && !errors.Is(appendErr, errDuplicateID) {
 			return settled, appendErr
@@ -220,4 +220,31 @@ func (a *attempt) catchUp(ctx context.Context) (next, error) {
 		return settled, a.w.answer(a.cmd, a.r.Head, nil)
 	}
 	return decideAgain, nil
+}
+
+// expireRoomCommand drops cmd, whose deadline has passed, unless the room's
+// log holds its fact: an earlier attempt, of this instance or another, may
+// have written it and lost the acknowledgement with its connection. Only a
+// command whose fact is not in the log may be answered as expired, since
+// its sender is then told to send it again.
+func (w *worker) expireRoomCommand(ctx context.Context, cmd events.Command, r *decide.Room) error {
+	if r.HasCommand(cmd.ID) {
+		return w.answer(cmd, r.Head, nil)
+	}
+	if !events.ValidRoomID(r.ID) {
+		return w.expire(cmd) // no room, no log to hold it
+	}
+	changed, err := w.confirm(ctx, r)
+	if err != nil {
+		return err
+	}
+	if changed {
+		if r, err = w.reload(ctx, r); err != nil {
+			return err
+		}
+		if r.HasCommand(cmd.ID) {
+			return w.answer(cmd, r.Head, nil)
+		}
+	}
+	return w.expire(cmd)
 }
