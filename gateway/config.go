@@ -71,9 +71,9 @@ type Config struct {
 	// FrameBurst, is closed with 4008 (defaults 50 and 100).
 	FrameRate  float64
 	FrameBurst int
-	// MaxSocketsPerUser bounds the sockets one user holds on this gateway
-	// (default 20); one more handshake is refused with 429
-	// TOO_MANY_SOCKETS.
+	// MaxSocketsPerUser bounds the sockets one user holds, on all the
+	// gateways sharing RedisURL together (default 20); one more handshake
+	// is refused with 429 TOO_MANY_SOCKETS (sockets.go).
 	MaxSocketsPerUser int
 	// PresenceBeat is how often a gateway refreshes its sockets' presence
 	// (default 10s); a gateway that dies leaves its users online for at most

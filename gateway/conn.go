@@ -23,6 +23,9 @@ type conn struct {
 	id   string
 	sess session
 	ctx  context.Context // ends when the socket closes
+	// lease is the socket's hold on its user's share of sockets across the
+	// gateways (sockets.go); "" if Redis did not answer when it opened.
+	lease string
 
 	limiter *rate.Limiter   // of the peer's frames; reader only
 	rooms   map[string]bool // joined on this socket; reader only
@@ -86,30 +89,8 @@ func (s *Server) addConn(c *conn) {
 	}
 }
 
-// reserveSocket counts one more socket of user, unless the user holds as
-// many as one may; the socket's removeConn releases it.
-func (s *Server) reserveSocket(user string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.sockets[user] >= s.cfg.MaxSocketsPerUser {
-		return false
-	}
-	s.sockets[user]++
-	return true
-}
-
-func (s *Server) releaseSocket(user string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if n := s.sockets[user] - 1; n > 0 {
-		s.sockets[user] = n
-	} else {
-		delete(s.sockets, user)
-	}
-}
-
 func (s *Server) removeConn(c *conn) {
-	defer s.releaseSocket(c.sess.User)
+	defer s.releaseSocket(c.sess.User, c.lease)
 	c.stopAllTyping()
 	for room := range c.rooms {
 		s.hub.Leave(room, c)

@@ -34,7 +34,7 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 	s.Int(&cfg.Throttle.RegisterPerAddress.Max, "register-limit", "CHILLIN_REGISTER_LIMIT", 10, 1, "registrations from one client address per hour")
 	s.Float(&cfg.FrameRate, "ws-frame-rate", "CHILLIN_WS_FRAME_RATE", 50, "frames per second one socket may send, sustained")
 	s.Int(&cfg.FrameBurst, "ws-frame-burst", "CHILLIN_WS_FRAME_BURST", 100, 1, "frames one socket may send in a burst above the rate")
-	s.Int(&cfg.MaxSocketsPerUser, "ws-max-sockets-per-user", "CHILLIN_WS_MAX_SOCKETS_PER_USER", 20, 1, "sockets one user may hold on this gateway; more are refused with 429")
+	s.Int(&cfg.MaxSocketsPerUser, "ws-max-sockets-per-user", "CHILLIN_WS_MAX_SOCKETS_PER_USER", 20, 1, "sockets one user may hold across the gateways; more are refused with 429")
 	s.Int(&cfg.SendQueueBytes, "ws-send-queue-bytes", "CHILLIN_WS_SEND_QUEUE_BYTES", 1<<20, 1, "bytes waiting for one socket beyond which it is closed as too slow")
 	s.Storage(&cfg.Storage, true, "disables uploads")
 	s.Func("rate-limits", "CHILLIN_RATE_LIMITS", "", "per-user limits over the defaults ("+ratelimit.DefaultRules().String()+"), as kind=limit/window,...; the gateway applies typing, presence and room", func(v string) (err error) {

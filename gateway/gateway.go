@@ -58,9 +58,10 @@ type Server struct {
 
 	mu       sync.Mutex
 	connSeq  uint64
+	leaseSeq uint64
 	conns    map[string]*conn // by connection id
 	byUser   map[string]map[*conn]struct{}
-	sockets  map[string]int    // sockets each user holds or is opening here (ws.go)
+	sockets  map[string]int    // sockets each user holds or is opening here (sockets.go)
 	userSubs map[string]func() // unsubscribe of each hosted user's channel
 	pending  map[string]chan events.Outcome
 	// unanswered holds message and reaction commands until their decision
@@ -139,6 +140,10 @@ func Run(ctx context.Context, cfg Config) error {
 	})
 	g.Go(func() error {
 		s.recheckSessions(gctx)
+		return nil
+	})
+	g.Go(func() error {
+		s.renewLeases(gctx)
 		return nil
 	})
 	g.Go(func() error {

@@ -60,16 +60,18 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	if !s.reserveSocket(sess.User) {
+	lease, ok := s.reserveSocket(r.Context(), sess.User)
+	if !ok {
 		s.fail(w, events.Errorf(events.CodeTooManySockets, "at most %d sockets per user; close one first", s.cfg.MaxSocketsPerUser))
 		return
 	}
 	wc, err := wsconn.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowedOrigins}, s.socketConfig())
 	if err != nil {
-		s.releaseSocket(sess.User)
+		s.releaseSocket(sess.User, lease)
 		return // Accept has answered: 403 for a foreign origin, 400 for a bad handshake
 	}
 	c := newConn(s, sess, wc)
+	c.lease = lease
 	s.addConn(c)
 	s.watchSession(c)
 	s.metrics.conns.Inc()

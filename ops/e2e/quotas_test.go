@@ -13,30 +13,38 @@ import (
 	"github.com/chillin-chat/chillin/events"
 )
 
-// One user holds at most 20 sockets on a gateway: the 21st handshake is
-// refused with 429 TOO_MANY_SOCKETS, and a closed socket frees its slot.
+// One user holds at most 20 sockets across the gateways: with ten open on
+// each of two, the 21st handshake is refused with 429 TOO_MANY_SOCKETS on
+// either, and a socket closed on one frees a slot on the other.
 func TestSocketsPerUserAreBounded(t *testing.T) {
 	s := newSystem(t)
+	second, _ := s.startGateway()
 	tok := s.register("many")
 	var socks []*client
-	for range 20 {
-		socks = append(socks, s.dial(tok))
+	for i := range 20 {
+		at := s.wsURL
+		if i%2 == 1 {
+			at = second
+		}
+		socks = append(socks, s.dialAt(at, tok))
 	}
-	dial := func() (*websocket.Conn, *http.Response, error) {
+	dial := func(at string) (*websocket.Conn, *http.Response, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		return websocket.Dial(ctx, s.wsURL, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + tok}}})
+		return websocket.Dial(ctx, at, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + tok}}})
 	}
-	_, resp, err := dial()
-	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
-		t.Fatalf("21st socket: %v %v, want 429", resp, err)
+	for _, at := range []string{s.wsURL, second} {
+		_, resp, err := dial(at)
+		if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("21st socket at %s: %v %v, want 429", at, resp, err)
+		}
 	}
 	// Another user is not affected.
 	s.dial(s.register("other"))
 
-	socks[0].ws.Close(websocket.StatusNormalClosure, "")
+	socks[0].ws.Close(websocket.StatusNormalClosure, "") // on the first gateway
 	eventually(t, 10*time.Second, "a slot freed by a closed socket", func() bool {
-		ws, _, err := dial()
+		ws, _, err := dial(second)
 		if err != nil {
 			return false
 		}
