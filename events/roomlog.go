@@ -94,7 +94,7 @@ type BatchMsg struct {
 // filter: wildcards allowed) at or after stream sequence start, with one
 // batched direct get: the stream answers with one message each, then an
 // end-of-batch status. more is false when the stream said it holds no
-// further message on subject.
+// further message on subject. It waits for the answers until ctx ends.
 //
 // The answers arrive on a channel of exactly n+1 places, since a batch is
 // at most n messages and a status: a subscription of the connection's
@@ -119,14 +119,10 @@ func DirectBatch(ctx context.Context, nc *nats.Conn, stream, subject string, sta
 	if err := nc.PublishRequest("$JS.API.DIRECT.GET."+stream, inbox, req); err != nil {
 		return nil, false, err
 	}
-	timeout := time.NewTimer(5 * time.Second)
-	defer timeout.Stop()
 	for {
 		var m *nats.Msg
 		select {
 		case m = <-answers:
-		case <-timeout.C:
-			return msgs, false, nats.ErrTimeout
 		case <-ctx.Done():
 			return msgs, false, ctx.Err()
 		}
@@ -155,6 +151,8 @@ func DirectBatch(ctx context.Context, nc *nats.Conn, stream, subject string, sta
 // directBatch reads up to n facts on subject at or after stream sequence
 // start from the subject's stream (StreamOf).
 func directBatch(ctx context.Context, nc *nats.Conn, subject string, start uint64, n int) ([]Stored, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
 	msgs, _, err := DirectBatch(ctx, nc, StreamOf(subject), subject, start, n)
 	out := make([]Stored, 0, len(msgs))
 	for _, m := range msgs {

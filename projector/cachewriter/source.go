@@ -2,10 +2,8 @@ package cachewriter
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -87,56 +85,22 @@ func (s Source) Read(ctx context.Context, from, to uint64, max int) ([]events.St
 // false when the log holds no further room fact. An unreadable fact comes
 // back with its ID and an empty Type.
 func (s Source) batch(ctx context.Context, start uint64, n int) (facts []events.Stored, more bool, err error) {
-	req, err := json.Marshal(struct {
-		Seq   uint64 `json:"seq"`
-		Next  string `json:"next_by_subj"`
-		Batch int    `json:"batch"`
-	}{start, events.AllRoomFacts, n})
-	if err != nil {
-		return nil, false, err
-	}
-	nc := s.JS.Conn()
-	inbox := nc.NewRespInbox()
-	sub, err := nc.SubscribeSync(inbox)
-	if err != nil {
-		return nil, false, fmt.Errorf("read the log: %w", err)
-	}
-	defer sub.Unsubscribe()
-	if err := nc.PublishRequest("$JS.API.DIRECT.GET."+events.EvtStream, inbox, req); err != nil {
-		return nil, false, fmt.Errorf("read the log from %d: %w", start, err)
-	}
 	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
-	for {
-		m, err := sub.NextMsgWithContext(ctx)
-		if err != nil {
-			return nil, false, fmt.Errorf("read the log from %d: %w", start, err)
-		}
-		switch status := m.Header.Get("Status"); status {
-		case "":
-		case "204": // end of batch
-			return facts, len(facts) == n, nil
-		case "404": // nothing (more) on the subject
-			return facts, false, nil
-		default:
-			return nil, false, fmt.Errorf("read the log from %d: status %s %s", start, status, m.Header.Get("Description"))
-		}
-		seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
-		if err != nil {
-			return nil, false, fmt.Errorf("read the log from %d: bad sequence header: %w", start, err)
-		}
+	msgs, more, err := events.DirectBatch(ctx, s.JS.Conn(), events.EvtStream, events.AllRoomFacts, start, n)
+	if err != nil {
+		return nil, false, fmt.Errorf("read the log from %d: %w", start, err)
+	}
+	facts = make([]events.Stored, 0, len(msgs))
+	for _, m := range msgs {
 		f, err := events.DecodeFact(m.Data)
 		if err != nil {
 			if s.Log != nil {
-				s.Log.Error("poison fact skipped", "seq", seq, "subject", m.Header.Get(jetstream.SubjectHeader), "err", err)
+				s.Log.Error("poison fact skipped", "seq", m.Seq, "subject", m.Subject, "err", err)
 			}
 			f = events.Fact{}
 		}
-		facts = append(facts, events.Stored{ID: seq, Fact: f})
-		if len(facts) == n {
-			// The stream still sends its end-of-batch status; the
-			// subscription is dropped without waiting for it.
-			return facts, true, nil
-		}
+		facts = append(facts, events.Stored{ID: m.Seq, Fact: f})
 	}
+	return facts, more, nil
 }
