@@ -146,14 +146,39 @@ func (s *Set) Bool(p *bool, name, env string, def bool, usage string) {
 
 // Int registers an integer setting of at least min.
 func (s *Set) Int(p *int, name, env string, def, min int, usage string) {
-	*p = def
 	want := fmt.Sprintf("an integer of at least %d", min)
 	if min == 1 {
 		want = "a positive integer"
 	}
-	v := &value{name: name, env: env, get: func() string { return strconv.Itoa(*p) }}
+	ranged(s, p, name, env, def, usage, want, strconv.Atoi, strconv.Itoa, func(n int) bool { return n >= min })
+}
+
+// Float registers a number setting greater than 0.
+func (s *Set) Float(p *float64, name, env string, def float64, usage string) {
+	parse := func(x string) (float64, error) { return strconv.ParseFloat(x, 64) }
+	format := func(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+	ranged(s, p, name, env, def, usage, "a positive number", parse, format, func(f float64) bool { return f > 0 })
+}
+
+// Duration registers a duration setting of at least min.
+func (s *Set) Duration(p *time.Duration, name, env string, def, min time.Duration, usage string) {
+	want := "a duration of at least " + min.String()
+	switch {
+	case min <= 0:
+		want = "a duration such as 5s"
+	case min == time.Nanosecond:
+		want = "a positive duration such as 5s"
+	}
+	ranged(s, p, name, env, def, usage, want, time.ParseDuration, time.Duration.String, func(d time.Duration) bool { return d >= min })
+}
+
+// ranged registers a setting parsed by parse whose value must satisfy ok;
+// want says what it must be, in the error of a value that is not.
+func ranged[T any](s *Set, p *T, name, env string, def T, usage, want string, parse func(string) (T, error), format func(T) string, ok func(T) bool) {
+	*p = def
+	v := &value{name: name, env: env, get: func() string { return format(*p) }}
 	v.set = func(x string) error {
-		n, err := strconv.Atoi(x)
+		n, err := parse(x)
 		if err != nil {
 			return v.wrong(x, want)
 		}
@@ -162,57 +187,8 @@ func (s *Set) Int(p *int, name, env string, def, min int, usage string) {
 	}
 	s.register(v, usage)
 	s.check(func() error {
-		if *p < min {
-			return v.wrong(strconv.Itoa(*p), want)
-		}
-		return nil
-	})
-}
-
-// Float registers a number setting greater than 0.
-func (s *Set) Float(p *float64, name, env string, def float64, usage string) {
-	*p = def
-	v := &value{name: name, env: env, get: func() string { return strconv.FormatFloat(*p, 'g', -1, 64) }}
-	v.set = func(x string) error {
-		f, err := strconv.ParseFloat(x, 64)
-		if err != nil {
-			return v.wrong(x, "a positive number")
-		}
-		*p = f
-		return nil
-	}
-	s.register(v, usage)
-	s.check(func() error {
-		if !(*p > 0) {
-			return v.wrong(v.get(), "a positive number")
-		}
-		return nil
-	})
-}
-
-// Duration registers a duration setting of at least min.
-func (s *Set) Duration(p *time.Duration, name, env string, def, min time.Duration, usage string) {
-	*p = def
-	want := "a duration of at least " + min.String()
-	switch {
-	case min <= 0:
-		want = "a duration such as 5s"
-	case min == time.Nanosecond:
-		want = "a positive duration such as 5s"
-	}
-	v := &value{name: name, env: env, get: func() string { return p.String() }}
-	v.set = func(x string) error {
-		d, err := time.ParseDuration(x)
-		if err != nil {
-			return v.wrong(x, want)
-		}
-		*p = d
-		return nil
-	}
-	s.register(v, usage)
-	s.check(func() error {
-		if *p < min {
-			return v.wrong(p.String(), want)
+		if !ok(*p) {
+			return v.wrong(format(*p), want)
 		}
 		return nil
 	})
