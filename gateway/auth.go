@@ -410,20 +410,11 @@ func (s *Server) checkSocketSession(ctx context.Context, c *conn) (time.Time, er
 // live message reached this gateway. An open socket counts as a use: it
 // keeps its session sliding, up to the absolute lifetime.
 func (s *Server) recheckSessions(ctx context.Context) {
-	t := time.NewTicker(s.cfg.SessionRecheck)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		s.mu.Lock()
+	s.everySockets(ctx, s.cfg.SessionRecheck, func(ctx context.Context, conns []*conn) {
 		bySession := map[string]*conn{}
-		for _, c := range s.conns {
+		for _, c := range conns {
 			bySession[c.sess.ID] = c
 		}
-		s.mu.Unlock()
 		for _, c := range bySession {
 			if ctx.Err() != nil {
 				return
@@ -434,5 +425,5 @@ func (s *Server) recheckSessions(ctx context.Context) {
 			}
 			cancel()
 		}
-	}
+	})
 }

@@ -171,3 +171,24 @@ func (s *Server) connCount() int {
 	defer s.mu.Unlock()
 	return len(s.conns)
 }
+
+// everySockets calls f, every period until ctx ends, with the sockets
+// this gateway holds at that moment.
+func (s *Server) everySockets(ctx context.Context, period time.Duration, f func(ctx context.Context, conns []*conn)) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		conns := make([]*conn, 0, len(s.conns))
+		for _, c := range s.conns {
+			conns = append(conns, c)
+		}
+		s.mu.Unlock()
+		f(ctx, conns)
+	}
+}

@@ -126,26 +126,13 @@ func (s *Server) onlineSet(ctx context.Context) map[string]bool {
 // beatPresence refreshes this gateway's sockets every beat and sweeps out
 // users whose sockets all expired (their gateway died).
 func (s *Server) beatPresence(ctx context.Context) {
-	t := time.NewTicker(s.cfg.PresenceBeat)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		s.mu.Lock()
-		conns := make([]*conn, 0, len(s.conns))
-		for _, c := range s.conns {
-			conns = append(conns, c)
-		}
-		s.mu.Unlock()
+	s.everySockets(ctx, s.cfg.PresenceBeat, func(ctx context.Context, conns []*conn) {
 		for _, user := range s.presenceUp(ctx, conns...) {
 			// Back after Redis lost its data or expired them: say so.
 			s.announcePresence(ctx, user, s.statusOf(ctx, []string{user})[user])
 		}
 		s.sweepPresence(ctx)
-	}
+	})
 }
 
 func (s *Server) sweepPresence(ctx context.Context) {

@@ -99,30 +99,22 @@ func (s *Server) releaseSocket(user, lease string) {
 // renewLeases keeps the leases of this gateway's sockets from lapsing,
 // until ctx ends.
 func (s *Server) renewLeases(ctx context.Context) {
-	t := time.NewTicker(socketLeaseRenew)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		s.mu.Lock()
-		held := make([]*conn, 0, len(s.conns))
-		for _, c := range s.conns {
+	s.everySockets(ctx, socketLeaseRenew, func(ctx context.Context, conns []*conn) {
+		ctx, cancel := context.WithTimeout(ctx, socketLeaseRenew/2)
+		defer cancel()
+		pipe := s.rdb.Pipeline()
+		held := 0
+		for _, c := range conns {
 			if c.lease != "" {
-				held = append(held, c)
+				renewLease.Eval(ctx, pipe, []string{s.leasesKey(c.sess.User)}, c.lease, socketLeaseTTL.Milliseconds())
+				held++
 			}
 		}
-		s.mu.Unlock()
-		pctx, cancel := context.WithTimeout(ctx, socketLeaseRenew/2)
-		pipe := s.rdb.Pipeline()
-		for _, c := range held {
-			renewLease.Run(pctx, pipe, []string{s.leasesKey(c.sess.User)}, c.lease, socketLeaseTTL.Milliseconds())
+		if held == 0 {
+			return
 		}
-		if _, err := pipe.Exec(pctx); err != nil && len(held) > 0 {
-			s.log.Warn("socket leases not renewed", "sockets", len(held), "err", err)
+		if _, err := pipe.Exec(ctx); err != nil {
+			s.log.Warn("socket leases not renewed", "sockets", held, "err", err)
 		}
-		cancel()
-	}
+	})
 }
