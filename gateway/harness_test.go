@@ -63,6 +63,8 @@ func TestGateway(t *testing.T) {
 		{"RoomReads", testRoomReads},
 		{"LoginThrottled", testLoginThrottled},
 		{"RegisterThrottledPerClientAddress", testRegisterThrottledPerClientAddress},
+		{"SocketHandshake", testSocketHandshake},
+		{"SocketFrames", testSocketFrames},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, e) })
 	}
