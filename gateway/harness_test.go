@@ -65,6 +65,8 @@ func TestGateway(t *testing.T) {
 		{"RegisterThrottledPerClientAddress", testRegisterThrottledPerClientAddress},
 		{"SocketHandshake", testSocketHandshake},
 		{"SocketFrames", testSocketFrames},
+		{"FilesWithoutStorage", testFilesWithoutStorage},
+		{"Files", testFiles},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, e) })
 	}
