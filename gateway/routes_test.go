@@ -351,6 +351,12 @@ func testRoomListPages(t *testing.T, e *env) {
 	if p := list("?q=nothing-like-it"); ids(p) != "" || p.Rooms == nil {
 		t.Errorf("no match: %s; want an empty list, not null", ids(p))
 	}
+	// q is text: SQL wildcards in it match themselves only.
+	for _, q := range []string{"%", "_", "a%a", `\`} {
+		if p := list("?q=" + url.QueryEscape(q)); ids(p) != "" {
+			t.Errorf("q=%s: %s; want no room", q, ids(p))
+		}
+	}
 
 	// The members of alpha, two at a time.
 	got = nil
