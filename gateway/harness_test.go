@@ -65,6 +65,7 @@ func TestGateway(t *testing.T) {
 		{"RegisterThrottledPerClientAddress", testRegisterThrottledPerClientAddress},
 		{"SocketHandshake", testSocketHandshake},
 		{"SocketFrames", testSocketFrames},
+		{"RoomPasswordThrottled", testRoomPasswordThrottled},
 		{"FilesWithoutStorage", testFilesWithoutStorage},
 		{"Files", testFiles},
 	} {

@@ -216,3 +216,43 @@ func testSocketFrames(t *testing.T, e *env) {
 		t.Errorf("join: ref %q %s; want porch, its creator a member", f.Ref, f.Data)
 	}
 }
+
+// Wrong room passwords are counted per user and room before the join
+// reaches the validator: beyond the limit even the right one is refused
+// with TOO_MANY_ATTEMPTS, saying when to come back.
+func testRoomPasswordThrottled(t *testing.T, e *env) {
+	g := e.gateway(t, func(c *gateway.Config) { c.Throttle.RoomPassword = gateway.Rule{Max: 2, Window: time.Minute} })
+	if r := g.do("POST", "/api/rooms", g.register("wes"), map[string]any{"name": "Safe", "password": "secret-pw"}, nil); r.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	ws, status, _ := g.dial(t, g.register("vic"), "")
+	if ws == nil {
+		t.Fatalf("dial: %d", status)
+	}
+	join := func(ref, pw string) (code string, retryAfterMs int64) {
+		t.Helper()
+		send(t, ws, `{"type":"room:join","ref":"`+ref+`","data":{"room":"safe","password":"`+pw+`"}}`)
+		f := readType(t, ws, "reply")
+		var d struct {
+			OK    bool
+			Error struct {
+				Code         string
+				RetryAfterMs int64
+			}
+		}
+		if err := json.Unmarshal(f.Data, &d); err != nil || f.Ref != ref || d.OK {
+			t.Fatalf("join %s: ref %q %s; want a refusal", ref, f.Ref, f.Data)
+		}
+		return d.Error.Code, d.Error.RetryAfterMs
+	}
+	for _, ref := range []string{"w1", "w2"} {
+		if code, _ := join(ref, "guess-one"); code != "WRONG_PASSWORD" {
+			t.Errorf("guess %s: %s; want WRONG_PASSWORD", ref, code)
+		}
+	}
+	for _, pw := range []string{"guess-two", "secret-pw"} {
+		if code, ms := join("w-"+pw, pw); code != "TOO_MANY_ATTEMPTS" || ms <= 0 || ms > 60_000 {
+			t.Errorf("a join with %s after 2 wrong: %s retry in %d ms; want TOO_MANY_ATTEMPTS within the minute", pw, code, ms)
+		}
+	}
+}
