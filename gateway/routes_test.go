@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/chillin-chat/chillin/events/ratelimit"
 	"github.com/chillin-chat/chillin/gateway"
 )
@@ -184,6 +186,14 @@ func testLogout(t *testing.T, e *env) {
 		return a.Token
 	}
 	a, b := login(), login()
+	// A socket of a session logout-all ends is closed here at once, 4001.
+	ws, status, _ := g.dial(t, b, "")
+	if ws == nil {
+		t.Fatalf("dial: %d", status)
+	}
+	if f := read(t, ws); f.Type != "hello" {
+		t.Fatalf("first frame %s", f.Type)
+	}
 	r = g.do("POST", "/api/auth/logout-all", a, nil, nil)
 	var all struct{ Revoked int }
 	r.decode(t, &all)
@@ -192,6 +202,16 @@ func testLogout(t *testing.T, e *env) {
 	}
 	for _, tok := range []string{a, b} {
 		wantError(t, "a session after logout-all", g.do("GET", "/api/auth/me", tok, nil, nil), http.StatusUnauthorized, "UNAUTHENTICATED")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		if _, _, err := ws.Read(ctx); err != nil {
+			if websocket.CloseStatus(err) != 4001 {
+				t.Errorf("socket after logout-all: %v; want closed with 4001", err)
+			}
+			break
+		}
 	}
 }
 
