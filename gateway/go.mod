@@ -13,7 +13,7 @@ require (
 	github.com/chillin-chat/chillin/events v0.0.0
 	github.com/chillin-chat/chillin/schema v0.0.0
 	github.com/chillin-chat/chillin/ui v0.0.0-00010101000000-000000000000
-	github.com/chillin-chat/chillin/validator v0.0.0
+	github.com/chillin-chat/chillin/validator v0.0.0-00010101000000-000000000000
 	github.com/coder/websocket v1.8.15
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/nats-io/nats.go v1.55.0
