@@ -6,12 +6,14 @@ replace (
 	github.com/chillin-chat/chillin/events => ../events
 	github.com/chillin-chat/chillin/schema => ../schema
 	github.com/chillin-chat/chillin/ui => ../ui
+	github.com/chillin-chat/chillin/validator => ../validator
 )
 
 require (
 	github.com/chillin-chat/chillin/events v0.0.0
 	github.com/chillin-chat/chillin/schema v0.0.0
 	github.com/chillin-chat/chillin/ui v0.0.0-00010101000000-000000000000
+	github.com/chillin-chat/chillin/validator v0.0.0-00010101000000-000000000000
 	github.com/coder/websocket v1.8.15
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/nats-io/nats.go v1.55.0
@@ -49,6 +51,7 @@ require (
 	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
+	github.com/rivo/uniseg v0.4.7 // indirect
 	github.com/rs/xid v1.6.0 // indirect
 	github.com/tinylib/msgp v1.6.4 // indirect
 	github.com/zeebo/xxh3 v1.1.0 // indirect
