@@ -74,7 +74,7 @@ const (
 	// CodeInvalidName: a display name, room description or file name that
 	// is too long or holds a control, NUL or bidi override character.
 	CodeInvalidName = "INVALID_NAME"
-	// CodeTooManySockets: the user already holds as many sockets on this
-	// gateway as one user may.
+	// CodeTooManySockets: the user already holds as many sockets, across
+	// the gateways, as one user may.
 	CodeTooManySockets = "TOO_MANY_SOCKETS"
 )

@@ -116,7 +116,7 @@ func TestDecodeBody(t *testing.T) {
 func TestStatusOfEveryCode(t *testing.T) {
 	for code, want := range map[string]int{
 		events.CodeForbidden: 403, events.CodeWrongPassword: 403, events.CodeNotFound: 404,
-		events.CodeTooManySockets: 429, events.CodeTimeout: 503, events.CodeBadRequest: 400,
+		events.CodeTooManySockets: 429, events.CodeRateLimited: 429, events.CodeTimeout: 503, events.CodeBadRequest: 400,
 		events.CodeInvalidUsername: 400, events.CodeInvalidPassword: 400, events.CodeInvalidName: 400,
 		events.CodeInvalidRoom: 400, "SOMETHING_NEW": 400,
 	} {

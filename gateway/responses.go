@@ -36,7 +36,7 @@ func statusOf(code string) int {
 		return http.StatusNotFound
 	case events.CodeUsernameTaken, events.CodeRoomExists:
 		return http.StatusConflict
-	case events.CodeTooManySockets:
+	case events.CodeTooManySockets, events.CodeRateLimited:
 		return http.StatusTooManyRequests
 	case events.CodeUnavailable, events.CodeTimeout:
 		return http.StatusServiceUnavailable
