@@ -17,10 +17,13 @@ import (
 // is cached. A fact is appended with its subject's expected last sequence,
 // the sequence the decision was made on: if the log moved meanwhile, the
 // user is read again and the command decided again.
+//
+// A command past its deadline is still read against the user's facts: an
+// earlier attempt may have written its fact and lost the acknowledgement,
+// and a command found done is answered as done, not as expired (which has
+// its client send it again: a registration would then find its own name
+// taken). Anything else it would do, it does not.
 func (w *worker) processUser(ctx context.Context, cmd events.Command) error {
-	if cmd.Expired(w.v.now()) {
-		return w.expire(cmd)
-	}
 	for range maxRedecide {
 		now := w.v.now()
 		u, err := w.user(ctx, cmd.User)
@@ -39,6 +42,9 @@ func (w *worker) processUser(ctx context.Context, cmd events.Command) error {
 			}
 		}
 		d := decide.DecideUser(u, in)
+		if cmd.Expired(now) && (d.Fact != nil || d.Reject != nil) {
+			return w.expire(cmd)
+		}
 		switch {
 		case d.Fact != nil:
 			subject := decide.FactSubject(*d.Fact)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chillin-chat/chillin/events"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // subjectFacts reads every fact on subject.
@@ -175,6 +176,44 @@ func TestRegistrationRaceInOneBatch(t *testing.T) {
 		t.Fatalf("outcomes of two registrations of one name: %v", codes)
 	}
 	if facts := h.subjectFacts(events.UserSubject("amy")); len(facts) != 1 {
+		t.Fatalf("amy's facts: %s", factKinds(facts))
+	}
+}
+
+// A registration that comes back after its deadline, its fact written by an
+// earlier attempt that lost the acknowledgement, is answered as done; one
+// whose fact is not there is dropped as expired, not decided.
+func TestAnExpiredRegistrationInTheLogIsDone(t *testing.T) {
+	h := newHarness(t)
+	h.start(h.config())
+	reply, next := h.outcomes()
+	reg := events.UserRegister{DisplayName: "Zed", PasswordHash: hashPassword(t, "correct horse")}
+
+	landed, err := events.NewCommand(events.CmdUserRegister, randomID(t), "zed", "", "", time.Now(), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	landed.Reply, landed.Deadline = reply, time.Now().Add(-time.Second)
+	f, err := events.NewFact(events.UserRegistered, "", 0, "zed", landed.ID, time.Now(), events.UserRegisteredData{DisplayName: "Zed", PasswordHash: reg.PasswordHash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.appendFact(events.UserSubject("zed"), f, jetstream.WithMsgID(landed.ID))
+	h.send(landed)
+	if o := next(); o.Cmd != landed.ID || o.Expired || o.Error != nil {
+		t.Fatalf("outcome %+v, want the registration answered as done", o)
+	}
+
+	lost, err := events.NewCommand(events.CmdUserRegister, randomID(t), "amy", "", "", time.Now(), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost.Reply, lost.Deadline = reply, time.Now().Add(-time.Second)
+	h.send(lost)
+	if o := next(); o.Cmd != lost.ID || !o.Expired {
+		t.Fatalf("outcome %+v, want the registration expired", o)
+	}
+	if facts := h.subjectFacts(events.UserSubject("amy")); len(facts) != 0 {
 		t.Fatalf("amy's facts: %s", factKinds(facts))
 	}
 }
