@@ -129,6 +129,9 @@ func (w *worker) process(ctx context.Context, cmd events.Command) error {
 	if events.IsUserCommand(cmd.Type) {
 		return w.processUser(ctx, cmd)
 	}
+	if cmd.Type == events.CmdRoomRead {
+		return w.processRead(ctx, cmd)
+	}
 	now := w.v.now()
 	if cmd.Expired(now) {
 		return w.expire(cmd)
