@@ -79,6 +79,8 @@ type Server struct {
 	cache *cacheReader // the Redis cache projection, read before Postgres (cache.go)
 
 	idle *idlePoller // parked idle sockets; nil where unavailable (socket.go)
+
+	reads readReports // room:read reports, coalesced (readstate.go)
 }
 
 // Run serves until ctx ends, then closes every socket with 1001 (going
