@@ -205,6 +205,10 @@ export class ChatView {
 
   #onRooms() {
     if (this.#active !== null && !this.#client.room(this.#active)) this.select(this.#client.rooms()[0]?.id ?? null);
+    // The first room list put a room on screen.
+    else if (this.#active === null && this.#client.activeRoom !== null && this.#client.room(this.#client.activeRoom)) this.select(this.#client.activeRoom);
+    // The "New messages" divider follows the room's read position.
+    if (this.#active !== null) this.#timeline.update();
     this.#sidebar.render();
     this.#renderHeader();
     if (this.#active !== null) this.#composer.setLabel(this.#roomName(this.#active));
