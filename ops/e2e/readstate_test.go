@@ -7,12 +7,17 @@ import (
 	"time"
 )
 
-// selfFrame waits for the next frame of type typ, skipping others, and
-// returns its room and seq.
+// selfFrame waits for the next frame about the user's own rooms of type
+// typ, skipping the others, and returns its room and seq.
 func (c *client) selfFrame(typ string) (room string, seq uint64) {
 	c.t.Helper()
 	for {
-		f := c.next(15 * time.Second)
+		var f frame
+		select {
+		case f = <-c.self:
+		case <-time.After(15 * time.Second):
+			c.t.Fatalf("%s: no %s frame", c.user, typ)
+		}
 		if f.Type != typ {
 			continue
 		}
