@@ -105,7 +105,8 @@ func TestReadPositionsAcrossGateways(t *testing.T) {
 		rs := s.myRooms(alice)
 		return len(rs) == 1 && rs[0].LastReadSeq == 5 && rs[0].UnreadCount == 0 && rs[0].MentionCount == 0
 	})
-	// Beyond the head, and in a room not joined on the socket: refused.
+	// A room not joined on the socket: refused at the gateway (the validator's
+	// refusals, beyond the head or not a member, are TestReadPositions').
 	if reply, _ := b1.request("room:read", map[string]any{"room": "nowhere", "seq": 1}); reply["ok"] != false {
 		t.Fatalf("room:read of a room not joined: %v", reply)
 	}

@@ -76,7 +76,7 @@ export class Sidebar {
   }
 
   /**
-   * The Discover list: the rooms not open here, or, during a search, every
+   * The Discover list: the rooms that are not the user's, or, during a search, every
    * room that matches (an open one is selected rather than joined).
    */
   #renderDiscover(openIds) {
