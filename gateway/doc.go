@@ -23,6 +23,7 @@
 // (sync, history, members) stop at a byte budget and say that more remain. An idle socket holds no goroutine: it waits in the
 // gateway's epoll poller until its peer sends something.
 //
-// The gateway keeps no state but its connections: any number of instances can
-// run behind a load balancer.
+// The gateway keeps no state but its connections and the room:read reports it
+// coalesces for a few seconds before they become commands (readstate.go): any
+// number of instances can run behind a load balancer.
 package gateway
