@@ -19,6 +19,9 @@ const (
 	CmdReactionRemove = "reaction.remove"
 	CmdRoomJoin       = "room.join"
 	CmdRoomLeave      = "room.leave"
+	// CmdRoomRead moves the user's read position in a room forward
+	// (read.marked). Gateways send it coalesced, never one per frame.
+	CmdRoomRead = "room.read"
 )
 
 // Command types of the REST API, answered by the validator like the others:
@@ -124,6 +127,10 @@ type (
 		Password string `json:"password,omitempty"`
 	}
 	RoomLeave struct{}
+	// RoomRead is the room seq the user has read up to.
+	RoomRead struct {
+		Seq uint64 `json:"seq"`
+	}
 
 	// RoomCreate is a room as its creator asks for it. PasswordHash is the
 	// argon2id hash of a private room's password, computed by the gateway.

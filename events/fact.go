@@ -38,6 +38,11 @@ const (
 	SessionRefreshed = "session.refreshed"
 	SessionRevoked   = "session.revoked"
 
+	// ReadMarked is how far a member has read a room (ReadMarkedData), on
+	// ReadPosSubject of the reader and the room. It is not a room fact: it
+	// takes no room seq, and the room's history does not show it.
+	ReadMarked = "read.marked"
+
 	// Rejections, on RejSubject of CHAT_REJ (RejectedSubject of CHAT_EVT in
 	// logs from before CHAT_REJ).
 	CommandRejected = "command.rejected"
@@ -121,6 +126,12 @@ type (
 	UserAvatarChangedData struct {
 		Key string `json:"key"` // object key in media storage (events/media)
 	}
+	// ReadMarkedData is the room seq its reader has read up to (the fact's
+	// Room and User name the room and the reader). Facts of one reader and
+	// room only ever move forward.
+	ReadMarkedData struct {
+		Seq uint64 `json:"seq"`
+	}
 	SessionData struct {
 		Session   string    `json:"session"` // hex SHA-256 of the token; the token itself is never stored
 		ExpiresAt time.Time `json:"expiresAt,omitzero"`
@@ -157,6 +168,7 @@ var latest = map[string]int{
 	UserImported:         1,
 	UserPasswordUpgraded: 1,
 	UserAvatarChanged:    1,
+	ReadMarked:           1,
 }
 
 type typeVersion struct {

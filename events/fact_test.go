@@ -40,6 +40,8 @@ func payloadOf(typ string) any {
 		return &UserPasswordUpgradedData{}
 	case UserAvatarChanged:
 		return &UserAvatarChangedData{}
+	case ReadMarked:
+		return &ReadMarkedData{}
 	}
 	return nil
 }

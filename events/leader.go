@@ -30,6 +30,12 @@ func LeaderLastSeq(ctx context.Context, nc *nats.Conn, subject string) (uint64, 
 	return s.ID, nil
 }
 
+// LeaderLast returns the last fact on subject, as its stream's leader knows
+// it; ok is false if there is none.
+func LeaderLast(ctx context.Context, nc *nats.Conn, subject string) (s Stored, ok bool, err error) {
+	return leaderGet(ctx, nc, subject, map[string]any{"last_by_subj": subject})
+}
+
 // LeaderReadSubject reads the facts on subject with stream sequence from
 // start to last (inclusive) from its stream's leader, one request per fact:
 // for subjects of few facts (a user's).

@@ -31,10 +31,13 @@ func DecodeLiveRoom(b []byte) (seq uint64, frame []byte, err error) {
 }
 
 // UserLive is the payload published on a UserChannel (JSON). Exactly one of
-// Frame (with the Conn it is for) and Revoke is set.
+// Frame (with the Conn it is for, or All) and Revoke is set.
 type UserLive struct {
 	// Conn is the gateway connection id the frame is addressed to.
 	Conn string `json:"conn,omitempty"`
+	// All: the frame is for every socket of the user, on every gateway
+	// (the user's rooms and read positions, which each tab shows).
+	All bool `json:"all,omitempty"`
 	// Frame is a complete client frame, written to that connection only.
 	Frame json.RawMessage `json:"frame,omitempty"`
 	// Revoke is a session id whose sockets must close with 4001.

@@ -51,6 +51,10 @@ func UserSubject(user string) string { return "chat.evt.user." + user }
 // SessionSubject holds the session facts of one user.
 func SessionSubject(user string) string { return "chat.evt.session." + user }
 
+// ReadPosSubject holds the read positions (read.marked) of one user in one
+// room, so its last fact is the user's current position there.
+func ReadPosSubject(user, room string) string { return "chat.evt.read." + user + "." + room }
+
 // RejectedSubject holds the commands of one user the pipeline refused.
 func RejectedSubject(user string) string { return "chat.evt.rejected." + user }
 
@@ -60,6 +64,7 @@ const (
 	AllUserFacts    = "chat.evt.user.>"
 	AllSessionFacts = "chat.evt.session.>"
 	AllRejections   = "chat.evt.rejected.>"
+	AllReadFacts    = "chat.evt.read.>"
 )
 
 // ReplySubject is the core NATS subject on which a gateway instance receives

@@ -113,7 +113,8 @@ func (s *Server) removeConn(c *conn) {
 }
 
 // onUserLive handles a message on a user's channel: a frame for one of the
-// user's sockets, or a revoked session whose sockets must close.
+// user's sockets or for all of them, or a revoked session whose sockets
+// must close.
 func (s *Server) onUserLive(user string, payload []byte) {
 	var m events.UserLive
 	if err := json.Unmarshal(payload, &m); err != nil {
@@ -127,6 +128,10 @@ func (s *Server) onUserLive(user string, payload []byte) {
 			if c.sess.ID == m.Revoke {
 				targets = append(targets, c)
 			}
+		}
+	} else if m.All {
+		for c := range s.byUser[user] {
+			targets = append(targets, c)
 		}
 	} else if c := s.conns[m.Conn]; c != nil && c.sess.User == user {
 		targets = append(targets, c)

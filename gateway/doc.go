@@ -26,6 +26,7 @@
 // transport (queue, writer, pings, parking) is internal/wsconn; this package
 // handles what the frames say (ws.go).
 //
-// The gateway keeps no state but its connections: any number of instances can
-// run behind a load balancer.
+// The gateway keeps no state but its connections and the room:read reports it
+// coalesces for a few seconds before they become commands (readstate.go): any
+// number of instances can run behind a load balancer.
 package gateway

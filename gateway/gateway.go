@@ -83,6 +83,8 @@ type Server struct {
 	reads reads
 
 	poller *wsconn.Poller // parked idle sockets; nil where unavailable
+
+	readReports readReports // room:read reports, coalesced (readstate.go)
 }
 
 // Run serves until ctx ends, then closes every socket with 1001 (going

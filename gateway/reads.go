@@ -31,6 +31,8 @@ type userReads interface {
 	Profile(ctx context.Context, id string) (readmodel.Profile, error)
 	Session(ctx context.Context, id string) (readmodel.Session, bool, error)
 	RoomsOf(ctx context.Context, user string) ([]string, error)
+	// MyRooms is the user's own list, with read positions and unread counts.
+	MyRooms(ctx context.Context, user string) ([]readmodel.MyRoom, error)
 }
 
 // fileReads are the reads that tell who may fetch an attachment.

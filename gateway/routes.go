@@ -18,6 +18,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/auth/logout", s.authed(s.handleLogout))
 	mux.HandleFunc("POST /api/auth/logout-all", s.authed(s.handleLogoutAll))
 	mux.HandleFunc("GET /api/auth/me", s.authed(s.handleMe))
+	mux.HandleFunc("GET /api/me/rooms", s.authed(s.handleMyRooms))
 	mux.HandleFunc("GET /api/rooms", s.authed(s.handleRooms))
 	mux.HandleFunc("POST /api/rooms", s.authed(s.handleCreateRoom))
 	mux.HandleFunc("GET /api/rooms/{room}", s.authed(s.handleRoom))

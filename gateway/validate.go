@@ -40,6 +40,7 @@ type frameFields struct {
 	ID          *uint64             `json:"id"`
 	Emoji       *string             `json:"emoji"`
 	Status      *string             `json:"status"`
+	Seq         *uint64             `json:"seq"`
 	T           json.RawMessage     `json:"t"`
 }
 
@@ -59,6 +60,7 @@ var frameRequired = map[string][]string{
 	"typing:start":    {"room"},
 	"typing:stop":     {"room"},
 	"presence:set":    {"status"},
+	"room:read":       {"room", "seq"},
 }
 
 // badField is the error of one field of a frame.
@@ -128,6 +130,8 @@ func (f *frameFields) has(name string) bool {
 		return f.Emoji != nil
 	case "status":
 		return f.Status != nil
+	case "seq":
+		return f.Seq != nil
 	}
 	panic("gateway: frameRequired names an unknown field " + strconv.Quote(name))
 }
@@ -145,6 +149,8 @@ func (f *frameFields) check() *events.Error {
 		return badField("clientId", "1 to %d of A-Z, a-z, 0-9, '.', '_', ':' and '-'", events.MaxClientIDLen)
 	case f.ID != nil && (*f.ID == 0 || *f.ID > maxMessageID):
 		return badField("id", "a message id")
+	case f.Seq != nil && (*f.Seq == 0 || *f.Seq > maxMessageID):
+		return badField("seq", "a room seq")
 	case f.ReplyTo != nil && *f.ReplyTo > maxMessageID:
 		return badField("replyTo", "a message id")
 	case f.Emoji != nil && (*f.Emoji == "" || len(*f.Emoji) > events.MaxEmojiBytes):

@@ -159,6 +159,7 @@ var frameHandlers = map[string]func(*conn, clientFrame) error{
 	"typing:start":    onTyping(true),
 	"typing:stop":     onTyping(false),
 	"presence:set":    (*conn).onPresence,
+	"room:read":       (*conn).onRead,
 }
 
 // decodeData decodes a frame's data; a field error names what is wrong.

@@ -206,6 +206,9 @@ func TestComposeNATSUsers(t *testing.T) {
 		// The validator appends every fact, accounts and sessions included.
 		{"validator", events.SessionSubject("alice"), true},
 		{"validator", events.UserSubject("alice"), true},
+		{"validator", events.ReadPosSubject("alice", "x"), true},
+		{"gateway", events.ReadPosSubject("alice", "x"), false},
+		{"projector", events.ReadPosSubject("alice", "x"), false},
 		{"validator", events.RoomCmdSubject("x"), false},
 		{"validator", "$JS.API.STREAM.CREATE.CHAT_EVT", true},
 		{"projector", "chat.evt.>", false},

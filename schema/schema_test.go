@@ -125,6 +125,7 @@ func TestColumns(t *testing.T) {
 		"sessions":               "id user_id created_at expires_at revoked_at",
 		"projection_checkpoints": "view seq updated_at",
 		"schema_migrations":      "version name applied_at",
+		"read_positions":         "user_id room_id seq",
 	}
 	for table, cols := range wantCols {
 		t.Run(table, func(t *testing.T) {

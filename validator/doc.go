@@ -2,7 +2,8 @@
 // facts: gateways append none. Run consumes the commands gateways append to
 // CHAT_CMD, decides each against the room's state folded from the log
 // (session, membership, content, rate limit), or a user command (users.go)
-// against the user's facts and the session directory, appends the
+// against the user's facts and the session directory, or a read position
+// (reads.go) against the room and the reader's last read.marked, appends the
 // resulting fact to CHAT_EVT with an expected last subject sequence, records
 // refusals on the sender's rejection subject, and only then acks the command.
 //

@@ -24,6 +24,9 @@ func (w *worker) process(ctx context.Context, cmd events.Command) error {
 	if events.IsUserCommand(cmd.Type) {
 		return w.processUser(ctx, cmd)
 	}
+	if cmd.Type == events.CmdRoomRead {
+		return w.processRead(ctx, cmd)
+	}
 	now := w.v.now()
 	r, fresh, err := w.room(ctx, cmd.Room)
 	if err != nil {

@@ -22,10 +22,11 @@ const (
 	Presence   Kind = "presence" // presence:set
 	Typing     Kind = "typing"   // typing:start and typing:stop
 	RoomCreate Kind = "room"     // POST /api/rooms
+	Read       Kind = "read"     // room.read (room:read frames, coalesced by the gateway)
 )
 
 // Kinds lists every kind, in the order the documentation gives them.
-var Kinds = []Kind{Message, Edit, Delete, Reaction, Membership, Presence, Typing, RoomCreate}
+var Kinds = []Kind{Message, Edit, Delete, Reaction, Membership, Presence, Typing, RoomCreate, Read}
 
 // Rule is the limit of one kind: Limit actions in any sliding Window.
 type Rule struct {
@@ -50,6 +51,7 @@ func DefaultRules() Rules {
 		Presence:   {5, 10 * time.Second},
 		Typing:     {20, 10 * time.Second},
 		RoomCreate: {10, time.Hour},
+		Read:       {30, 10 * time.Second},
 	}
 }
 
@@ -67,6 +69,8 @@ func KindOf(cmdType string) (Kind, bool) {
 		return Reaction, true
 	case events.CmdRoomJoin, events.CmdRoomLeave:
 		return Membership, true
+	case events.CmdRoomRead:
+		return Read, true
 	}
 	return "", false
 }

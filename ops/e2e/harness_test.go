@@ -339,6 +339,7 @@ type client struct {
 	ws     *websocket.Conn
 	frames chan frame // everything but ephemeral updates
 	eph    chan frame // typing:update and presence:update
+	self   chan frame // room:joined, room:left and room:read: about the user's own rooms
 	closed chan error
 	refs   int
 }
@@ -364,7 +365,7 @@ func (s *system) dialAt(wsURL, token string) *client {
 		s.t.Fatalf("dial: %d %v", code, err)
 	}
 	ws.SetReadLimit(1 << 20)
-	c := &client{t: s.t, ws: ws, frames: make(chan frame, 100000), eph: make(chan frame, 10000), closed: make(chan error, 1)}
+	c := &client{t: s.t, ws: ws, frames: make(chan frame, 100000), eph: make(chan frame, 10000), self: make(chan frame, 10000), closed: make(chan error, 1)}
 	go func() {
 		for {
 			_, b, err := ws.Read(context.Background())
@@ -381,6 +382,10 @@ func (s *system) dialAt(wsURL, token string) *client {
 			}
 			if f.Type == "typing:update" || f.Type == "presence:update" {
 				c.eph <- f
+				continue
+			}
+			if f.Type == "room:joined" || f.Type == "room:left" || f.Type == "room:read" {
+				c.self <- f
 				continue
 			}
 			c.frames <- f

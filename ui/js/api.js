@@ -55,6 +55,17 @@ export class Api {
   }
 
   /**
+   * The rooms the user is a member of, in the order joined: each a room of
+   * the room list with the user's read position (lastReadSeq) and the
+   * unreadCount and mentionCount after it. The account's list, the same
+   * on every device.
+   * @returns {Promise<any[]>}
+   */
+  async myRooms() {
+    return (await this.#call('GET', '/me/rooms')).rooms ?? [];
+  }
+
+  /**
    * Creates a room; the creator becomes a member.
    * @param {{name: string, description?: string, isPrivate?: boolean, password?: string}} room
    */

@@ -3,9 +3,16 @@
 // outbox and one RoomStore per open room together, and tells views what
 // changed through events. It holds no DOM.
 //
+// The user's rooms are the account's (GET /api/me/rooms): the same list, in
+// the order joined, with the same read positions and unread counts on every
+// tab and device. A join, leave or read anywhere reaches every socket of the
+// user (`room:joined`, `room:left`, `room:read`). Reading the room on screen
+// is reported with `room:read`; the gateway coalesces the reports.
+//
 // Recovery: each room keeps its last applied seq. Whenever the connection
-// opens, every open room is joined again with `after: lastSeq`, so the server
-// replays exactly what was missed; a seq gap seen live triggers room:sync.
+// opens, the room list is fetched again, then every room in it is joined
+// again with `after: lastSeq`, so the server replays exactly what was missed;
+// a seq gap seen live triggers room:sync.
 // Unconfirmed messages live in the outbox and are sent again, with the same
 // clientId, once their room is joined.
 
@@ -22,11 +29,14 @@ const HISTORY_PAGE = 50;
 const TYPING_EXPIRY_MS = 10000;
 const MEMBERS_RELOAD_MS = 200;
 const MEMBERS_RELOAD_TRIES = 5;
+// A room opened here this recently may be missing from a room list that
+// lags behind the log: it is not taken for a room left elsewhere.
+const LIST_LAG_MS = 10000;
 export { STATUSES };
 
 /**
  * Events:
- *   rooms         the open rooms, their join state or unread counts changed
+ *   rooms         the user's rooms, their join state, unread counts or read positions changed
  *   messages      {room}: a room's timeline changed
  *   incoming      {room, message}: a new message from someone else arrived live
  *   typing        {room}: who is typing in a room changed
@@ -57,11 +67,13 @@ export class ChatClient {
   #membersTimers = new Map(); // room id -> timer of a pending member list reload
   #active = null;
   #attentive = true;
+  #opening = new Set(); // rooms with an openRoom on its way
+  #listed = false; // whether the server's room list arrived once
 
   /**
    * connection: a Connection; api: an Api; outbox: an Outbox for this user;
    * me: the user's username; profile: the user's {displayName, avatarUrl};
-   * storage: Web Storage for the list of open rooms.
+   * storage: Web Storage for the room on screen.
    * @param {object} options
    * @param {import('./connection.js').Connection} options.connection
    * @param {import('./api.js').Api} options.api
@@ -106,15 +118,19 @@ export class ChatClient {
     return this.#emitter.on(name, fn);
   }
 
-  /** Restores open rooms, the room on screen and unsent messages, then connects. */
+  /**
+   * Restores the room on screen and unsent messages, then connects; the
+   * rest of the user's rooms come from the server once connected.
+   */
   start() {
-    for (const id of this.#loadOpenRooms()) this.#ensureRoom(id);
     const active = this.#storage?.getItem(this.#activeKey());
-    if (active && this.#rooms.has(active)) this.#active = active;
+    if (active) {
+      this.#ensureRoom(active);
+      this.#active = active;
+    }
     for (const entry of this.#outbox.entries()) {
       this.#ensureRoom(entry.room).store.addPending({ ...entry, user: this.#me });
     }
-    this.#saveOpenRooms();
     this.#unsubscribe = [
       this.#conn.on('state', (s) => this.#onState(s)),
       this.#conn.on('frame', (f) => this.#onFrame(f)),
@@ -142,7 +158,7 @@ export class ChatClient {
     }
   }
 
-  /** The open rooms, in the order opened. */
+  /** The user's rooms, in the order joined. */
   rooms() {
     return [...this.#rooms.values()];
   }
@@ -271,9 +287,17 @@ export class ChatClient {
   async openRoom(id, { password } = {}) {
     const open = this.#rooms.get(id);
     if (open) return open;
-    const reply = await this.#conn.request('room:join', { room: id, ...(password ? { password } : {}) });
+    this.#opening.add(id);
+    let reply;
+    try {
+      reply = await this.#conn.request('room:join', { room: id, ...(password ? { password } : {}) });
+    } finally {
+      this.#opening.delete(id);
+    }
+    const held = this.#rooms.get(id);
+    if (held?.joined) return held; // joined meanwhile, through room:joined
     const room = this.#ensureRoom(id);
-    this.#saveOpenRooms();
+    room.addedAt = this.#now();
     this.#joined(room, reply, { resume: false });
     return room;
   }
@@ -281,6 +305,15 @@ export class ChatClient {
   /** Leaves a room: it closes here, its unsent messages are dropped, membership ends. */
   leaveRoom(id) {
     if (!this.#rooms.has(id)) return;
+    this.#dropRoom(id);
+    this.#conn.request('room:leave', { room: id }).catch(() => {
+      // Offline or refused: the room is closed here either way.
+    });
+    this.#emitter.emit('rooms');
+  }
+
+  /** Closes a room here: its unsent messages are dropped. */
+  #dropRoom(id) {
     for (const entry of this.#outbox.entries(id)) {
       this.#clearSendTimer(entry.clientId);
       this.#outbox.discard(entry.clientId);
@@ -290,11 +323,6 @@ export class ChatClient {
     this.#timers.clearTimeout(this.#typingTimers.get(id));
     this.#typingTimers.delete(id);
     if (this.#active === id) this.setActiveRoom(null);
-    this.#saveOpenRooms();
-    this.#conn.request('room:leave', { room: id }).catch(() => {
-      // Offline or refused: the room is closed here either way.
-    });
-    this.#emitter.emit('rooms');
   }
 
   /**
@@ -390,8 +418,18 @@ export class ChatClient {
     }
   }
 
-  /** The room on screen; its unread count stays at zero while the user is attentive. */
+  /**
+   * The room on screen; while the user is attentive its unread count stays
+   * at zero and its read position follows what arrives.
+   */
   setActiveRoom(id) {
+    if (id !== this.#active) {
+      // The "New messages" divider marks what was unread when the room came on screen.
+      const before = this.#rooms.get(this.#active);
+      if (before) before.divider = null;
+      const next = this.#rooms.get(id);
+      if (next) next.divider = null;
+    }
     this.#active = id;
     try {
       if (id === null) this.#storage?.removeItem(this.#activeKey());
@@ -408,12 +446,52 @@ export class ChatClient {
     this.#markRead();
   }
 
+  /**
+   * Reads the room on screen, if the user is looking: its counts go to zero
+   * and its read position to the last fact applied, reported to the server
+   * (which tells the user's other tabs and devices).
+   */
   #markRead() {
     const room = this.#attentive && this.#rooms.get(this.#active);
-    if (room && room.unread > 0) {
+    if (!room) return;
+    let changed = false;
+    if (room.unread > 0 || room.mentions > 0) {
+      if (room.divider === null) room.divider = room.lastRead;
       room.unread = 0;
-      this.#emitter.emit('rooms');
+      room.mentions = 0;
+      changed = true;
     }
+    const seq = room.store.lastSeq;
+    if (room.joined && seq > room.lastRead) {
+      room.lastRead = seq;
+      this.#conn.send({ type: 'room:read', data: { room: room.id, seq } });
+      changed = true;
+    }
+    if (changed) this.#emitter.emit('rooms');
+  }
+
+  /**
+   * The seq of the first message the "New messages" divider goes above in
+   * a room, or null: the first message by someone else after what was read
+   * when the room came on screen.
+   * @param {string} roomId
+   */
+  firstUnread(roomId) {
+    const room = this.#rooms.get(roomId);
+    if (!room || room.divider === null) return null;
+    const first = room.store.list().find((i) => i.kind === 'message' && i.seq !== null && i.seq > room.divider && i.user !== this.#me);
+    return first ? first.seq : null;
+  }
+
+  /**
+   * Whether the first unread message may be older than those held: the
+   * divider is set but its message is not loaded yet.
+   * @param {string} roomId
+   */
+  unreadAbove(roomId) {
+    const room = this.#rooms.get(roomId);
+    if (!room || room.divider === null || this.firstUnread(roomId) !== null) return false;
+    return room.store.hasMore && room.divider < (room.store.list().find((i) => i.seq !== null)?.seq ?? 0);
   }
 
   #ensureRoom(id) {
@@ -426,6 +504,11 @@ export class ChatClient {
         joined: false,
         error: null,
         unread: 0,
+        mentions: 0, // unread messages that name the user (@username)
+        lastRead: 0, // the room seq read up to, the account's (room:read)
+        divider: null, // the read position the "New messages" divider follows, while on screen
+        addedAt: -Infinity, // when opened here (a room list may lag behind it)
+        joining: false, // a room:join of #rejoin on its way
         typing: [],
         syncing: false,
         history: 'idle', // idle | loading | loaded | error
@@ -450,7 +533,7 @@ export class ChatClient {
 
   #onState({ state, previous }) {
     if (state === State.CONNECTED) {
-      for (const room of this.#rooms.values()) this.#rejoin(room);
+      this.#connected();
     } else if (previous === State.CONNECTED) {
       this.#onLost();
     }
@@ -471,14 +554,113 @@ export class ChatClient {
     this.#emitter.emit('rooms');
   }
 
+  /**
+   * Fetches the user's rooms, then joins each on this connection: a room
+   * left elsewhere meanwhile is not joined again.
+   */
+  async #connected() {
+    await this.#refreshRooms();
+    if (this.#conn.state !== State.CONNECTED) return;
+    for (const room of this.#rooms.values()) if (!room.joined && !room.joining) this.#rejoin(room);
+  }
+
+  /**
+   * Takes the user's rooms, their order, read positions and counts from the
+   * server. A room held here that the list lacks was left elsewhere (unless
+   * it was opened here too recently for the list to show it).
+   */
+  async #refreshRooms() {
+    const asked = this.#now();
+    let list;
+    try {
+      list = await this.#api.myRooms();
+    } catch (err) {
+      // Without the list the rooms held are joined again as they are.
+      this.#notice(`Could not load your rooms: ${err.message}`);
+      return;
+    }
+    const ids = new Set(list.map((r) => r.id));
+    for (const room of [...this.#rooms.values()]) {
+      if (!ids.has(room.id) && room.addedAt < asked - LIST_LAG_MS && !this.#opening.has(room.id)) this.#dropRoom(room.id);
+    }
+    for (const r of list) {
+      const room = this.#ensureRoom(r.id);
+      room.info ??= r;
+      if (!room.memberCount) room.memberCount = r.memberCount ?? 0;
+      if (!room.onlineCount) room.onlineCount = r.onlineCount ?? 0;
+      room.lastRead = Math.max(room.lastRead, r.lastReadSeq ?? 0);
+      room.unread = r.unreadCount ?? 0;
+      room.mentions = r.mentionCount ?? 0;
+    }
+    const held = [...this.#rooms.values()];
+    this.#rooms = new Map([...list.map((r) => this.#rooms.get(r.id)), ...held.filter((r) => !ids.has(r.id))].map((r) => [r.id, r]));
+    if (!this.#listed && this.#active === null && list.length > 0) this.#active = list[0].id;
+    this.#listed = true;
+    this.#markRead();
+    this.#emitter.emit('rooms');
+  }
+
+  /** Another tab or device of the user joined a room (or created one). */
+  #onRoomJoined({ room: id }) {
+    if (typeof id !== 'string' || this.#rooms.has(id) || this.#opening.has(id)) return;
+    const room = this.#ensureRoom(id);
+    room.addedAt = this.#now();
+    if (this.#conn.state === State.CONNECTED) this.#rejoin(room);
+    this.#emitter.emit('rooms');
+  }
+
+  /** The user left a room, here or elsewhere. */
+  #onRoomLeft({ room: id }) {
+    if (!this.#rooms.has(id)) return;
+    this.#dropRoom(id);
+    this.#emitter.emit('rooms');
+  }
+
+  /**
+   * The user's read position in a room moved (here or elsewhere): the
+   * counts follow, recounted from the messages held when they cover it.
+   */
+  #onRoomRead({ room: id, seq }) {
+    const room = this.#rooms.get(id);
+    if (!room || !Number.isSafeInteger(seq) || seq <= room.lastRead) return;
+    room.lastRead = seq;
+    if (seq >= room.store.lastSeq) {
+      room.unread = 0;
+      room.mentions = 0;
+    } else {
+      const items = room.store.list().filter((i) => i.kind === 'message' && i.seq !== null);
+      if (!room.store.hasMore || (items.length > 0 && items[0].seq <= seq + 1)) {
+        const after = items.filter((i) => i.seq > seq && i.user !== this.#me && !i.deleted);
+        room.unread = after.length;
+        room.mentions = after.filter((i) => this.#mentionsMe(i.text)).length;
+      }
+    }
+    this.#emitter.emit('rooms');
+  }
+
+  /** Whether a text names the user: @username, not inside a longer name. */
+  #mentionsMe(text) {
+    const at = `@${this.#me}`;
+    const lower = String(text ?? '').toLowerCase();
+    for (let i = lower.indexOf(at); i !== -1; i = lower.indexOf(at, i + 1)) {
+      const before = i === 0 ? '' : lower[i - 1];
+      const after = lower[i + at.length] ?? '';
+      if (!/[a-z0-9_-]/.test(before) && !/[a-z0-9_-]/.test(after)) return true;
+    }
+    return false;
+  }
+
   #rejoin(room) {
     const resume = room.store.anchored;
     const data = { room: room.id, ...(resume ? { after: room.store.lastSeq } : {}) };
+    room.joining = true;
     this.#conn.request('room:join', data).then(
       (reply) => {
+        room.joining = false;
         if (this.#rooms.get(room.id) === room) this.#joined(room, reply, { resume });
       },
       (err) => {
+        room.joining = false;
         if (err.code === LocalCode.DISCONNECTED || this.#rooms.get(room.id) !== room) return;
         room.error = err;
         this.#emitter.emit('rooms');
@@ -498,6 +680,7 @@ export class ChatClient {
     this.#flushRoom(room);
     if (room.history === 'idle' || room.history === 'error') this.#loadLatest(room);
     this.#loadMembers(room);
+    this.#markRead();
     this.#emitter.emit('rooms');
   }
 
@@ -581,6 +764,15 @@ export class ChatClient {
       case 'user:update':
         this.#onUserUpdate(data);
         break;
+      case 'room:joined':
+        this.#onRoomJoined(data);
+        break;
+      case 'room:left':
+        this.#onRoomLeft(data);
+        break;
+      case 'room:read':
+        this.#onRoomRead(data);
+        break;
       case 'hello':
         if (data.user) this.#onUserUpdate({ user: data.user });
         break;
@@ -604,14 +796,18 @@ export class ChatClient {
     for (const { event, live } of applied) {
       if (event.kind === Kind.MEMBER_JOINED) this.#memberJoined(room, event.user);
       else if (event.kind === Kind.MEMBER_LEFT) this.#memberLeft(room.id, event.user);
-      else if (event.kind === Kind.MESSAGE_POSTED && live && event.user !== this.#me) {
-        if (!(this.#attentive && this.#active === room.id)) room.unread += 1;
+      else if (event.kind === Kind.MESSAGE_POSTED && live && event.user !== this.#me && event.seq > room.lastRead) {
+        if (!(this.#attentive && this.#active === room.id)) {
+          room.unread += 1;
+          if (this.#mentionsMe(event.data?.text)) room.mentions += 1;
+        }
         this.#emitter.emit('incoming', { room: room.id, message: room.store.messageById(event.id) });
       }
     }
     if (gap) this.#sync(room);
     if (room.store.version !== versionBefore) this.#emitter.emit('messages', { room: room.id });
     if (room.unread !== unreadBefore) this.#emitter.emit('rooms');
+    if (this.#active === room.id) this.#markRead();
   }
 
   /** Fetches the facts after lastSeq, again while the server says there are more. */
@@ -754,6 +950,7 @@ export class ChatClient {
     this.#emitter.emit('notice', { text });
   }
 
+  /** Where earlier versions kept the list of open rooms: removed on log out. */
   #openRoomsKey() {
     return `chillin.rooms.${this.#me}`;
   }
@@ -762,22 +959,6 @@ export class ChatClient {
     return `chillin.active.${this.#me}`;
   }
 
-  #loadOpenRooms() {
-    try {
-      const ids = JSON.parse(this.#storage?.getItem(this.#openRoomsKey()) ?? '[]');
-      return Array.isArray(ids) ? ids.filter((id) => typeof id === 'string') : [];
-    } catch {
-      return [];
-    }
-  }
-
-  #saveOpenRooms() {
-    try {
-      this.#storage?.setItem(this.#openRoomsKey(), JSON.stringify([...this.#rooms.keys()]));
-    } catch {
-      // Storage unavailable: open rooms are simply not restored after a reload.
-    }
-  }
 }
 
 /** The join reply's members/online: a count, or a list to count. */

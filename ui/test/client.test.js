@@ -9,9 +9,17 @@ import { FakeClock, fakeWebSocketClass, MemoryStorage } from './fakes.js';
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
+// The rooms the fake server holds the user as a member of (joined through
+// replyJoin), in the order joined, as GET /api/me/rooms lists them.
+let serverRooms = [];
+
 function fakeApi() {
   return {
     calls: [],
+    async myRooms() {
+      this.calls.push(['myRooms']);
+      return serverRooms.map((r) => ({ lastReadSeq: 0, unreadCount: 0, mentionCount: 0, ...r }));
+    },
     async messages(room, options) {
       this.calls.push(['messages', room, options]);
       return { messages: [], hasMore: false };
@@ -69,7 +77,9 @@ describe('ChatClient', () => {
 
   /** Answers the last room:join on the current socket. */
   async function replyJoin(headSeq, extra = {}) {
+    await settle(); // a reconnect joins once the room list came
     const join = WS.last.sentOf('room:join').at(-1);
+    if (!serverRooms.some((r) => r.id === join.data.room)) serverRooms.push({ id: join.data.room });
     WS.last.receive({ type: 'reply', ref: join.ref, data: { ok: true, room: { id: join.data.room }, headSeq, members: 2, online: 1, ...extra } });
     await settle();
     return join;
@@ -87,6 +97,7 @@ describe('ChatClient', () => {
     clock = new FakeClock();
     WS = fakeWebSocketClass();
     storage = new MemoryStorage();
+    serverRooms = [];
     ids = 0;
     start();
     WS.last.open();
@@ -167,6 +178,7 @@ describe('ChatClient', () => {
 
     conn.connect(); // retry now, between scheduled attempts
     WS.last.open();
+    await settle();
     const join = WS.last.sentOf('room:join')[0];
     assert.deepEqual(join.data, { room: 'general', after: 4 });
     assert.equal(WS.last.sentOf('message:send').length, 0, 'nothing is sent before the room is joined');
@@ -184,6 +196,7 @@ describe('ChatClient', () => {
     start(); // a new page, same storage
     assert.deepEqual(states(), [['survives', MessageState.SENDING]]);
     WS.last.open();
+    await settle();
     const join = WS.last.sentOf('room:join')[0];
     assert.deepEqual(join.data, { room: 'general' }, 'a reloaded page joins fresh');
     await replyJoin(3);
@@ -212,6 +225,7 @@ describe('ChatClient', () => {
     WS.last.serverClose(1006);
     clock.advance(1000);
     WS.last.open();
+    await settle();
     assert.deepEqual(WS.last.sentOf('room:join')[0].data, { room: 'general', after: 2 });
     await replyJoin(5);
     WS.last.receive({ type: 'event', data: { room: 'general', seq: 3, id: 103, kind: Kind.MESSAGE_EDITED, user: 'bob', at: 'x', data: { id: 101, text: 'first!', editedAt: 'x' } } });
@@ -273,6 +287,96 @@ describe('ChatClient', () => {
     assert.equal(client.room('general').store.list().length, 2);
   });
 
+  it('takes unread and mention counts from the server, counts them live, and reports reading the room on screen', async () => {
+    serverRooms = [
+      { id: 'general', lastReadSeq: 4, unreadCount: 3, mentionCount: 1 },
+      { id: 'random', lastReadSeq: 2, unreadCount: 0, mentionCount: 0 },
+    ];
+    client.stop();
+    WS = fakeWebSocketClass();
+    storage.setItem('chillin.active.ann', 'random');
+    start();
+    WS.last.open();
+    await settle();
+    assert.deepEqual(client.rooms().map((r) => [r.id, r.unread, r.mentions, r.lastRead]), [
+      ['general', 3, 1, 4],
+      ['random', 0, 0, 2],
+    ]);
+    assert.equal(WS.last.sentOf('room:read').length, 0, 'nothing read before the room is joined');
+    // Joined: the room on screen is read up to its head.
+    const [general, random] = WS.last.sentOf('room:join');
+    WS.last.receive({ type: 'reply', ref: general.ref, data: { ok: true, room: { id: 'general' }, headSeq: 7 } });
+    WS.last.receive({ type: 'reply', ref: random.ref, data: { ok: true, room: { id: 'random' }, headSeq: 5 } });
+    await settle();
+    assert.deepEqual(WS.last.sentOf('room:read').map((f) => f.data), [{ room: 'random', seq: 5 }]);
+    assert.equal(client.room('general').unread, 3, 'a room not on screen stays unread');
+    client.setActiveRoom('general');
+    assert.deepEqual(WS.last.sentOf('room:read').map((f) => f.data), [{ room: 'random', seq: 5 }, { room: 'general', seq: 7 }]);
+    assert.deepEqual([client.room('general').unread, client.room('general').mentions], [0, 0]);
+    assert.equal(client.room('general').divider, 4, 'the divider follows what was read before');
+    // Live: a mention of @ann counts as one, @annie does not.
+    WS.last.receive(posted('random', 6, 31, 'bob', 'hey @Ann!'));
+    WS.last.receive(posted('random', 7, 32, 'bob', 'not @annie'));
+    assert.deepEqual([client.room('random').unread, client.room('random').mentions], [2, 1]);
+    WS.last.receive(posted('general', 8, 33, 'bob', 'seen at once'));
+    assert.deepEqual(WS.last.sentOf('room:read').map((f) => f.data.seq), [5, 7, 8]);
+  });
+
+  it('follows room:read from the user’s other tabs: counts recounted from the messages held', async () => {
+    await openGeneral(0);
+    client.setActiveRoom(null);
+    for (const [seq, text] of [[1, 'a'], [2, '@ann b'], [3, 'c']]) WS.last.receive(posted('general', seq, seq, 'bob', text));
+    assert.deepEqual([client.room('general').unread, client.room('general').mentions], [3, 1]);
+    WS.last.receive({ type: 'room:read', data: { room: 'general', seq: 2 } });
+    assert.deepEqual([client.room('general').unread, client.room('general').mentions, client.room('general').lastRead], [1, 0, 2]);
+    WS.last.receive({ type: 'room:read', data: { room: 'general', seq: 1 } });
+    assert.equal(client.room('general').lastRead, 2, 'never backwards');
+    WS.last.receive({ type: 'room:read', data: { room: 'general', seq: 3 } });
+    assert.deepEqual([client.room('general').unread, client.room('general').mentions], [0, 0]);
+  });
+
+  it('adds a room joined in another tab and drops one left there, live', async () => {
+    await openGeneral(0);
+    WS.last.receive({ type: 'room:joined', data: { room: 'random', seq: 5 } });
+    assert.deepEqual(client.rooms().map((r) => r.id), ['general', 'random']);
+    const join = WS.last.sentOf('room:join').at(-1);
+    assert.deepEqual(join.data, { room: 'random' }, 'joined on this connection too');
+    WS.last.receive({ type: 'reply', ref: join.ref, data: { ok: true, room: { id: 'random' }, headSeq: 5 } });
+    await settle();
+    assert.equal(client.room('random').unread, 0, 'no unread badge for a room just joined');
+    WS.last.receive({ type: 'room:joined', data: { room: 'random', seq: 5 } });
+    assert.equal(WS.last.sentOf('room:join').length, 2, 'a room held is not joined again');
+    WS.last.receive({ type: 'room:left', data: { room: 'general', seq: 6 } });
+    assert.deepEqual(client.rooms().map((r) => r.id), ['random']);
+    assert.equal(WS.last.sentOf('room:leave').length, 0, 'left already');
+  });
+
+  it('does not join again a room left elsewhere while disconnected', async () => {
+    await openGeneral(3);
+    clock.advance(60000); // long enough for any room list to show it
+    WS.last.serverClose(1006);
+    serverRooms = [];
+    clock.advance(1000);
+    WS.last.open();
+    await settle();
+    assert.equal(client.room('general'), null);
+    assert.equal(WS.last.sentOf('room:join').length, 0);
+  });
+
+  it('puts the divider above the first message by someone else after what was read', async () => {
+    serverRooms = [{ id: 'general', lastReadSeq: 2, unreadCount: 2, mentionCount: 0 }];
+    client.stop();
+    WS = fakeWebSocketClass();
+    start();
+    WS.last.open();
+    await replyJoin(5);
+    for (const [seq, user] of [[1, 'bob'], [2, 'bob'], [3, 'ann'], [4, 'bob'], [5, 'bob']]) WS.last.receive(posted('general', seq, 10 + seq, user, `m${seq}`));
+    assert.equal(client.firstUnread('general'), 4);
+    client.setActiveRoom(null);
+    client.setActiveRoom('general');
+    assert.equal(client.firstUnread('general'), null, 'nothing unread the next time it comes on screen');
+  });
+
   it('rejects openRoom with the server error and does not open the room', async () => {
     const opening = client.openRoom('secret', { password: 'nope' });
     const join = WS.last.sentOf('room:join')[0];
@@ -282,7 +386,7 @@ describe('ChatClient', () => {
     assert.equal(client.room('secret'), null);
   });
 
-  it('remembers open rooms and the room on screen across a reload, and forgets them on log out', async () => {
+  it('takes the rooms from the server, remembers the room on screen across a reload, and forgets it on log out', async () => {
     await openGeneral();
     const opening = client.openRoom('random');
     await replyJoin(0);
@@ -290,12 +394,21 @@ describe('ChatClient', () => {
     client.setActiveRoom('random');
     client.stop();
     WS = fakeWebSocketClass();
+    storage.setItem('chillin.rooms.ann', JSON.stringify(['stale'])); // what earlier versions kept: not read
     start();
-    assert.deepEqual(client.rooms().map((r) => r.id), ['general', 'random']);
+    assert.deepEqual(client.rooms().map((r) => r.id), ['random'], 'the room on screen at once');
     assert.equal(client.activeRoom, 'random');
+    WS.last.open();
+    await settle();
+    assert.deepEqual(client.rooms().map((r) => r.id), ['general', 'random'], 'in the order joined, from the server');
+    assert.deepEqual(WS.last.sentOf('room:join').map((f) => f.data.room), ['general', 'random']);
     client.stop({ forget: true });
+    assert.equal(storage.getItem('chillin.rooms.ann'), null);
     WS = fakeWebSocketClass();
+    serverRooms = [];
     start();
+    WS.last.open();
+    await settle();
     assert.deepEqual(client.rooms(), []);
     assert.equal(client.activeRoom, null);
   });

@@ -2,6 +2,8 @@
 // encoded as the client `event` frame, to the room's Redis channel, and the
 // per-user facts a socket must see (rejections of commands answered by a
 // `rejected` frame, session revocations) to the user's channel, in log order.
+// The user's own joins, leaves and read positions go to the user's channel
+// too, for every socket of the user (self.go).
 // Refusals are read from CHAT_REJ by a second feed (ADR 0009), and still from
 // CHAT_EVT, where logs from before CHAT_REJ hold them: a refusal is ordered
 // with nothing but the refused command's own reply, so the two feeds need no

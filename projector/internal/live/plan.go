@@ -22,7 +22,9 @@ type Skip struct {
 
 // plan turns facts, in log order, into the PUBLISHes that carry them live.
 // Facts no socket needs live (registrations, session starts and refreshes,
-// rejections of commands answered by a reply) publish nothing.
+// rejections of commands answered by a reply) publish nothing. A fact about
+// the actor's own rooms (membership, read position) also goes to every
+// socket of the actor (self).
 func plan(prefix string, facts []events.Stored) ([]Pub, []Skip) {
 	var (
 		pubs  []Pub
@@ -30,6 +32,14 @@ func plan(prefix string, facts []events.Stored) ([]Pub, []Skip) {
 	)
 	for _, f := range facts {
 		pub, ok, err := one(prefix, f)
+		switch {
+		case err != nil:
+			skips = append(skips, Skip{Seq: f.ID, Type: f.Type, Err: err})
+			continue
+		case ok:
+			pubs = append(pubs, pub)
+		}
+		pub, ok, err = self(prefix, f)
 		switch {
 		case err != nil:
 			skips = append(skips, Skip{Seq: f.ID, Type: f.Type, Err: err})
@@ -54,7 +64,9 @@ func one(prefix string, f events.Stored) (Pub, bool, error) {
 		if err != nil {
 			return Pub{}, false, err
 		}
-		if events.AnsweredByReply(d.Command) {
+		if events.AnsweredByReply(d.Command) || d.Command == events.CmdRoomRead {
+			// A refused read needs no answer: the gateway sends the next
+			// progress again.
 			return Pub{}, false, nil
 		}
 		if f.User == "" {

@@ -3,6 +3,7 @@ package live
 import (
 	"encoding/json"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -39,6 +40,10 @@ func TestPlan(t *testing.T) {
 		}
 		return Pub{Channel: "chillin:user:" + user, Payload: b}
 	}
+	selfPub := func(user, typ, room string, seq uint64) Pub {
+		return userPub(user, events.UserLive{All: true, Frame: json.RawMessage(
+			`{"type":"` + typ + `","data":{"room":"` + room + `","seq":` + strconv.FormatUint(seq, 10) + `}}`)})
+	}
 	frame, err := events.RejectedFrame(sendRejected)
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +55,23 @@ func TestPlan(t *testing.T) {
 		want  []Pub
 		skip  []uint64
 	}{
-		{name: "room facts go to the room channel", facts: []events.Stored{created, posted}, want: []Pub{roomPub(created), roomPub(posted)}},
+		{name: "room facts go to the room channel", facts: []events.Stored{created, posted},
+			want: []Pub{roomPub(created), selfPub("bob", "room:joined", "secret", 1), roomPub(posted)}},
+		{name: "joins and leaves also go to every socket of the member", facts: []events.Stored{
+			stored(t, 17, events.MemberJoined, "general", 4, "carol", events.MemberJoinedData{}),
+			stored(t, 18, events.MemberLeft, "general", 5, "carol", events.MemberLeftData{}),
+		}, want: []Pub{
+			roomPub(stored(t, 17, events.MemberJoined, "general", 4, "carol", events.MemberJoinedData{})), selfPub("carol", "room:joined", "general", 4),
+			roomPub(stored(t, 18, events.MemberLeft, "general", 5, "carol", events.MemberLeftData{})), selfPub("carol", "room:left", "general", 5),
+		}},
+		{name: "a read position goes to every socket of the reader only", facts: []events.Stored{
+			stored(t, 19, events.ReadMarked, "general", 0, "carol", events.ReadMarkedData{Seq: 4}),
+		}, want: []Pub{selfPub("carol", "room:read", "general", 4)}},
+		{name: "a read position without seq is unreadable", facts: []events.Stored{
+			stored(t, 20, events.ReadMarked, "general", 0, "carol", events.ReadMarkedData{}),
+		}, skip: []uint64{20}},
+		{name: "a refused read is not answered", facts: []events.Stored{stored(t, 21, events.CommandRejected, "", 0, "bob",
+			events.CommandRejectedData{Command: events.CmdRoomRead, Room: "general", Code: events.CodeRateLimited, Message: "slow down"})}},
 		{name: "a refused send goes to its connection", facts: []events.Stored{stored(t, 10, events.CommandRejected, "", 0, "bob", sendRejected)},
 			want: []Pub{userPub("bob", events.UserLive{Conn: "gw1.9", Frame: frame})}},
 		{name: "refused joins and leaves are answered by reply", facts: []events.Stored{
@@ -65,7 +86,7 @@ func TestPlan(t *testing.T) {
 			stored(t, 16, events.UserRegistered, "", 0, "alice", events.UserRegisteredData{Username: "alice", PasswordHash: projtest.Hash}),
 		}},
 		{name: "unreadable facts are skipped, order kept", facts: []events.Stored{posted, badPayload, created},
-			want: []Pub{roomPub(posted), roomPub(created)}, skip: []uint64{30}},
+			want: []Pub{roomPub(posted), roomPub(created), selfPub("bob", "room:joined", "secret", 1)}, skip: []uint64{30}},
 		{name: "revocation without a session is unreadable", facts: []events.Stored{stored(t, 31, events.SessionRevoked, "", 0, "alice", events.SessionData{})}, skip: []uint64{31}},
 	}
 	for _, tt := range tests {
@@ -88,7 +109,12 @@ func TestPlan(t *testing.T) {
 func TestPlanKeepsSecretsOut(t *testing.T) {
 	created := stored(t, 5, events.RoomCreated, "secret", 1, "bob", events.RoomCreatedData{Name: "Secret", IsPrivate: true, PasswordHash: projtest.Hash})
 	pubs, _ := plan("p:", []events.Stored{created})
-	if len(pubs) != 1 || strings.Contains(string(pubs[0].Payload), "argon2id") {
-		t.Fatalf("room.created live payload leaks the password hash: %s", pubs)
+	if len(pubs) != 2 {
+		t.Fatalf("room.created live payloads: %s", pubs)
+	}
+	for _, p := range pubs {
+		if strings.Contains(string(p.Payload), "argon2id") {
+			t.Fatalf("room.created live payload leaks the password hash: %s", pubs)
+		}
 	}
 }

@@ -35,8 +35,8 @@ type Config struct {
 // is projector-live-rejections.
 const RejectionsName = Name + "-rejections"
 
-// Run publishes live facts until ctx ends, from two feeds: the log (room
-// and session facts, and the refusals that validators from before CHAT_REJ
+// Run publishes live facts until ctx ends, from two feeds: the log (room,
+// session and read facts, and the refusals that validators from before CHAT_REJ
 // still record there) and CHAT_REJ (refusals). Their consumers start at new
 // facts the first time they are made: facts from before the view existed
 // are history, which clients read from the log.
@@ -44,7 +44,7 @@ func Run(ctx context.Context, cfg Config) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		return feed.Run(gctx, cfg.JS, cfg.feed(Name, events.EvtStream,
-			events.AllRoomFacts, events.AllRejections, events.AllSessionFacts), NewView(cfg.Redis, cfg.Prefix, cfg.Logger).Apply)
+			events.AllRoomFacts, events.AllRejections, events.AllSessionFacts, events.AllReadFacts), NewView(cfg.Redis, cfg.Prefix, cfg.Logger).Apply)
 	})
 	g.Go(func() error {
 		return feed.Run(gctx, cfg.JS, cfg.feed(RejectionsName, events.RejStream, events.AllRejSubjects),

@@ -1,6 +1,6 @@
 // Package pg is the Postgres view of the log: users, rooms, room_members,
-// messages, reactions, attachments and sessions, kept by folding CHAT_EVT in
-// order.
+// messages, reactions, attachments, sessions and read positions, kept by
+// folding CHAT_EVT in order.
 //
 // plan is the fold: a pure function from a batch of facts to the SQL that
 // applies them (consecutive message.posted facts become one multi-row insert;

@@ -74,8 +74,10 @@ func TestPlan(t *testing.T) {
 			want: []Stmt{
 				{sqlInsertRoom, []any{"general", "General", "Anything", false, (*string)(nil), "alice", at(3), int64(1), int64(3)}},
 				{sqlInsertMember, []any{"general", "alice", at(3)}},
+				{sqlReadUpTo, []any{"alice", "general", int64(1)}},
 				{sqlInsertRoom, []any{"secret", "Secret", "", true, &hash, "bob", at(4), int64(1), int64(4)}},
 				{sqlInsertMember, []any{"secret", "bob", at(4)}},
+				{sqlReadUpTo, []any{"bob", "secret", int64(1)}},
 				heads([]string{"general", "secret"}, []int64{1, 1}, []int64{3, 4}),
 			},
 		},
@@ -102,8 +104,10 @@ func TestPlan(t *testing.T) {
 			want: []Stmt{
 				{sqlInsertRoom, []any{"book-club", "book club", "", true, ptr(LegacyCredential + legacyHex), "alice", at(80), int64(1), int64(80)}},
 				{sqlInsertMember, []any{"book-club", "alice", at(80)}},
+				{sqlReadUpTo, []any{"alice", "book-club", int64(1)}},
 				{sqlSetRoomPassword, []any{"book-club", hash}},
 				{sqlInsertMember, []any{"book-club", "bob", at(82)}},
+				{sqlReadUpTo, []any{"bob", "book-club", int64(3)}},
 				heads([]string{"book-club"}, []int64{3}, []int64{82}),
 			},
 		},
@@ -137,9 +141,23 @@ func TestPlan(t *testing.T) {
 			},
 			want: []Stmt{
 				{sqlInsertMember, []any{"general", "bob", at(5)}},
+				{sqlReadUpTo, []any{"bob", "general", int64(2)}},
 				{sqlDeleteMember, []any{"general", "bob"}},
 				heads([]string{"general"}, []int64{3}, []int64{6}),
 			},
+		},
+		{
+			name: "read positions: not room facts, no head moves; a bad one is skipped",
+			facts: []events.Stored{
+				fact(t, 7, events.ReadMarked, "general", 0, "bob", events.ReadMarkedData{Seq: 12}),
+				fact(t, 8, events.ReadMarked, "general", 0, "bob", events.ReadMarkedData{}),
+				fact(t, 9, events.ReadMarked, "random", 0, "alice", events.ReadMarkedData{Seq: 3}),
+			},
+			want: []Stmt{
+				{sqlReadUpTo, []any{"bob", "general", int64(12)}},
+				{sqlReadUpTo, []any{"alice", "random", int64(3)}},
+			},
+			skip: []uint64{8},
 		},
 		{
 			name: "a run of posts is one insert",

@@ -31,6 +31,7 @@ export class ChatView {
   #typing = byId('typing');
   #welcome = byId('welcome');
   #leave = byId('leave-room');
+  #divider = null; // the divider of the room on screen, as last rendered
   #membersToggle = byId('members-toggle');
   #menuToggle = byId('menu-toggle');
   #scrim = byId('scrim');
@@ -205,6 +206,14 @@ export class ChatView {
 
   #onRooms() {
     if (this.#active !== null && !this.#client.room(this.#active)) this.select(this.#client.rooms()[0]?.id ?? null);
+    // The first room list put a room on screen.
+    else if (this.#active === null && this.#client.activeRoom !== null && this.#client.room(this.#client.activeRoom)) this.select(this.#client.activeRoom);
+    // The "New messages" divider follows the room's read position.
+    const divider = this.#active === null ? null : (this.#client.room(this.#active)?.divider ?? null);
+    if (divider !== this.#divider) {
+      this.#divider = divider;
+      this.#timeline.update();
+    }
     this.#sidebar.render();
     this.#renderHeader();
     if (this.#active !== null) this.#composer.setLabel(this.#roomName(this.#active));

@@ -1,4 +1,4 @@
-// The sidebar: the rooms the user has open (with unread counts) and the
+// The sidebar: the user's rooms (with unread and mention counts) and the
 // other rooms to discover (with member and online counts), a page at a time
 // or searched by name (the RoomDirectory's list). The user's own card below
 // them is the ProfileMenu's.
@@ -76,7 +76,7 @@ export class Sidebar {
   }
 
   /**
-   * The Discover list: the rooms not open here, or, during a search, every
+   * The Discover list: the rooms that are not the user's, or, during a search, every
    * room that matches (an open one is selected rather than joined).
    */
   #renderDiscover(openIds) {
@@ -123,6 +123,14 @@ export class Sidebar {
       icon(info?.isPrivate ? 'lock' : 'hash', 'room-icon'),
       h('span', { class: 'room-name', text: name }),
       room.error ? icon('alert', 'room-alert') : null,
+      room.mentions > 0
+        ? h('span', {
+            class: 'badge mention-badge',
+            dataset: { testid: 'mention-badge' },
+            'aria-label': `${room.mentions} ${room.mentions === 1 ? 'mention' : 'mentions'}`,
+            text: `@${room.mentions > 99 ? '99+' : room.mentions}`,
+          })
+        : null,
       room.unread > 0
         ? h('span', {
             class: 'badge',

@@ -26,6 +26,7 @@ export class Timeline {
   #list = byId('messages');
   #edge = byId('history-edge');
   #jump = byId('jump');
+  #jumpUnread = byId('jump-unread');
   #room = null;
   #nodes = new Map(); // row key -> {row, name, avatar, node}
   #editing = null; // key of the message being edited
@@ -59,6 +60,7 @@ export class Timeline {
     });
     this.#root.addEventListener('scroll', () => this.#onScroll(), { passive: true });
     this.#jump.addEventListener('click', () => this.scrollToBottom());
+    this.#jumpUnread.addEventListener('click', () => this.scrollToUnread());
     // The toolbar sits above its row; at the top edge of the list it would be
     // cut off there, so it goes inside the row instead.
     const placeActions = (e) => {
@@ -80,6 +82,7 @@ export class Timeline {
     this.#atBottom = true;
     this.#root.hidden = roomId === null;
     this.#jump.hidden = true;
+    this.#jumpUnread.hidden = true;
     if (roomId !== null) this.#render();
   }
 
@@ -101,6 +104,26 @@ export class Timeline {
     this.#jump.hidden = true;
   }
 
+  /**
+   * Brings the "New messages" divider into view, paging history back first
+   * while the first unread message is older than the messages held.
+   */
+  async scrollToUnread() {
+    const roomId = this.#room;
+    while (roomId !== null && this.#room === roomId && this.#client.unreadAbove(roomId)) {
+      const before = this.#client.room(roomId)?.store.version;
+      await this.#client.loadOlder(roomId);
+      if (this.#client.room(roomId)?.store.version === before) break; // nothing came: give up
+    }
+    if (this.#room !== roomId) return;
+    this.#render();
+    const divider = this.#list.querySelector('[data-testid="unread-divider"]');
+    if (!(divider instanceof HTMLElement)) return;
+    this.#root.scrollTop = Math.max(0, divider.offsetTop - 8);
+    this.#onScroll();
+    this.#jumpUnread.hidden = true;
+  }
+
   destroy() {
     cancelAnimationFrame(this.#frame);
     clearInterval(this.#ticker);
@@ -110,7 +133,7 @@ export class Timeline {
     const room = this.#client.room(this.#room);
     if (!room) return;
     const anchor = this.#atBottom ? null : this.#captureAnchor();
-    const rows = buildTimeline(room.store.list());
+    const rows = withDivider(buildTimeline(room.store.list()), this.#client.firstUnread(room.id));
     const nodes = rows.map((row) => this.#nodeFor(row));
     nodes.forEach((node, i) => {
       if (this.#list.children[i] !== node) this.#list.insertBefore(node, this.#list.children[i] ?? null);
@@ -131,6 +154,14 @@ export class Timeline {
     }
     this.#tickRetries();
     this.#fillViewport(room);
+    this.#renderJumpUnread();
+  }
+
+  /** Offers the jump to the divider while it (or its message, not loaded yet) is above the view. */
+  #renderJumpUnread() {
+    const divider = this.#list.querySelector('[data-testid="unread-divider"]');
+    const above = divider instanceof HTMLElement ? divider.offsetTop < this.#root.scrollTop : this.#room !== null && this.#client.unreadAbove(this.#room);
+    this.#jumpUnread.hidden = !above;
   }
 
   #nodeFor(row) {
@@ -143,7 +174,9 @@ export class Timeline {
     const node =
       row.type === 'day'
         ? this.#dayNode(row)
-        : row.item.kind === 'system'
+        : row.type === 'unread'
+          ? h('li', { class: 'unread-divider', dataset: { testid: 'unread-divider' } }, h('span', { text: 'New messages' }))
+          : row.item.kind === 'system'
           ? this.#systemNode(row.item)
           : this.#messageNode(row, cached);
     node.dataset.row = row.key;
@@ -518,6 +551,7 @@ export class Timeline {
     const root = this.#root;
     this.#atBottom = root.scrollHeight - root.scrollTop - root.clientHeight < BOTTOM_SLACK_PX;
     if (this.#atBottom) this.#jump.hidden = true;
+    this.#renderJumpUnread();
     if (root.scrollTop < LOAD_OLDER_PX && this.#room !== null) this.#client.loadOlder(this.#room);
   }
 
@@ -561,6 +595,18 @@ export class Timeline {
 }
 
 /** A block of a message's markdown as DOM nodes (text only ever as text nodes). */
+/**
+ * Puts the "New messages" divider above the message of seq first (null: no
+ * divider); that message starts a group of its own.
+ */
+function withDivider(rows, first) {
+  if (first === null) return rows;
+  const at = rows.findIndex((r) => r.type === 'item' && r.item.kind === 'message' && r.item.seq === first);
+  if (at === -1) return rows;
+  const row = rows[at];
+  return [...rows.slice(0, at), { type: 'unread', key: 'unread' }, row.continued ? { ...row, continued: false } : row, ...rows.slice(at + 1)];
+}
+
 function blockNode(block) {
   if (block.type === 'pre') return h('pre', { class: 'md-pre' }, h('code', { text: block.text }));
   if (block.type === 'quote') return h('blockquote', { class: 'md-quote' }, inlineNodes(block.children));

@@ -38,6 +38,9 @@ type Input struct {
 	// by id: the author of the message.posted fact of that id in this room,
 	// or "" when that id is no message of the room.
 	Logged map[uint64]string
+	// ReadSeq is the reader's current read position in the room (the seq of
+	// their last read.marked there, 0 for none); only room.read looks at it.
+	ReadSeq uint64
 }
 
 // Decision is what to do with a command. At most one of Fact, Reject,
@@ -117,6 +120,8 @@ func decide(r *Room, in Input) Decision {
 		return decideLeave(r, in)
 	case events.CmdRoomCreate:
 		return decideCreate(r, in)
+	case events.CmdRoomRead:
+		return decideRead(r, in)
 	}
 	return reject(events.Errorf(events.CodeBadRequest, "unknown command %q", cmd.Type))
 }
