@@ -6,15 +6,13 @@
 // saved as screenshots, light and dark, desktop and phone.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
-  ChillinServer,
   PHONE,
   WAIT_MS,
   assertAccessible,
   closeUsers,
   joinRoom,
-  launchBrowser,
   messageEl,
   openPair,
   openUser,
@@ -24,6 +22,7 @@ import {
   waitForTexts,
   waitState,
   withScreenshots,
+  suiteSystem,
 } from './harness.js';
 
 const TEST_TIMEOUT = 120000;
@@ -38,24 +37,13 @@ const focused = (page) =>
   });
 
 describe('access', () => {
-  const server = new ChillinServer();
-  let browser;
-
-  before(async () => {
-    await server.start();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server.close();
-  });
+  const sys = suiteSystem();
 
   test('the keyboard reaches every action on a message', { timeout: TEST_TIMEOUT }, async () => {
     let alice;
     let bob;
     await withScreenshots('keyboard', async (keep) => {
-      ({ alice, bob } = await openPair(browser, server, 'Keys'));
+      ({ alice, bob } = await openPair(sys.browser, sys.server, 'Keys'));
       keep(alice.page);
       keep(bob.page, 'bob');
       const page = alice.page;
@@ -162,8 +150,8 @@ describe('access', () => {
     let bob;
     let tess;
     await withScreenshots('touch-actions', async (keep) => {
-      ({ alice, bob } = await openPair(browser, server, 'Touch'));
-      tess = await openUser(browser, server, { name: 'tess', contextOptions: PHONE });
+      ({ alice, bob } = await openPair(sys.browser, sys.server, 'Touch'));
+      tess = await openUser(sys.browser, sys.server, { name: 'tess', contextOptions: PHONE });
       keep(tess.page);
       const room = await alice.page.locator('[data-testid=room-item][aria-current=page]').getAttribute('data-room');
       await joinRoom(tess.page, room);
@@ -191,7 +179,7 @@ describe('access', () => {
         ['desktop', { viewport: { width: 1280, height: 800 } }],
         ['phone', PHONE],
       ]) {
-        const context = await browser.newContext({ baseURL: server.baseURL, ...options });
+        const context = await sys.browser.newContext({ baseURL: sys.server.baseURL, ...options });
         contexts.push(context);
         const page = await context.newPage();
         await page.goto('/');
@@ -199,7 +187,7 @@ describe('access', () => {
         await assertAccessible(page, `log in (${device})`);
         await screensInBothSchemes(page, 'login', device);
       }
-      ({ alice, bob } = await openPair(browser, server, 'Screens'));
+      ({ alice, bob } = await openPair(sys.browser, sys.server, 'Screens'));
       await send(alice.page, 'Hello **there**, see `the docs` at https://example.com 🎉');
       await send(bob.page, '> a quote\nand an answer');
       await until(async () => (await alice.page.locator('[data-testid=message] blockquote').count()) === 1, { message: 'the quote at alice' });
@@ -210,7 +198,7 @@ describe('access', () => {
       await assertAccessible(alice.page, 'discover (desktop)');
       await screensInBothSchemes(alice.page, 'discover', 'desktop');
 
-      const phone = await openUser(browser, server, { name: 'phil', contextOptions: PHONE });
+      const phone = await openUser(sys.browser, sys.server, { name: 'phil', contextOptions: PHONE });
       contexts.push(phone.context);
       const room = await alice.page.locator('[data-testid=room-item][aria-current=page]').getAttribute('data-room');
       await joinRoom(phone.page, room);

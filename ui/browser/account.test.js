@@ -3,8 +3,8 @@
 // every tab and on every device, and kept in step live.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { ChillinServer, WAIT_MS, createRoom, joinRoom, launchBrowser, messages, openUser, randomId, until, waitState, withScreenshots, closeUsers } from './harness.js';
+import { describe, test } from 'node:test';
+import { WAIT_MS, createRoom, joinRoom, messages, openUser, randomId, until, waitState, withScreenshots, closeUsers, suiteSystem } from './harness.js';
 
 const TEST_TIMEOUT = 120000;
 const PASSWORD = 'correct horse battery'; // openUser's
@@ -89,26 +89,15 @@ function seed(page, room, texts) {
 
 describe('account', () => {
   // Seeding posts more than the default 10 messages per 10 s.
-  const server = new ChillinServer({ env: { CHILLIN_RATE_LIMIT: '1000' } });
-  let browser;
-
-  before(async () => {
-    await server.start();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server.close();
-  });
+  const sys = suiteSystem({ env: { CHILLIN_RATE_LIMIT: '1000' } });
 
   test('your rooms are the account’s: the same list in every tab and on every device, live', { timeout: TEST_TIMEOUT }, async () => {
     let alice;
     let bob;
     let device;
     await withScreenshots('account-rooms', async (keep) => {
-      alice = await openUser(browser, server, { name: 'alice' });
-      bob = await openUser(browser, server, { name: 'bob' });
+      alice = await openUser(sys.browser, sys.server, { name: 'alice' });
+      bob = await openUser(sys.browser, sys.server, { name: 'bob' });
       keep(alice.page);
 
       // A room created through the API is the creator's at once, without a reload.
@@ -119,7 +108,7 @@ describe('account', () => {
       // A second tab and a new device list the same rooms, none under Discover.
       const tab = await newTab(alice);
       keep(tab, 'tab');
-      device = await newDevice(browser, server, alice.username);
+      device = await newDevice(sys.browser, sys.server, alice.username);
       keep(device.page, 'device');
       for (const page of [tab, device.page]) {
         await untilRooms(page, [desk.id], 'another tab or device');
@@ -158,8 +147,8 @@ describe('account', () => {
     let bob;
     let device;
     await withScreenshots('account-read', async (keep) => {
-      alice = await openUser(browser, server, { name: 'alice' });
-      bob = await openUser(browser, server, { name: 'bob' });
+      alice = await openUser(sys.browser, sys.server, { name: 'alice' });
+      bob = await openUser(sys.browser, sys.server, { name: 'bob' });
       keep(alice.page);
       const desk = await createRoom(alice, `Desk ${randomId()}`);
       const porch = await createRoom(bob, `Porch ${randomId()}`);
@@ -175,7 +164,7 @@ describe('account', () => {
       assert.equal(await badge(alice.page, porch.id, 'mention-badge'), '@1');
 
       // A new device has the same counts, from the server.
-      device = await newDevice(browser, server, alice.username);
+      device = await newDevice(sys.browser, sys.server, alice.username);
       keep(device.page, 'device');
       await untilRooms(device.page, [desk.id, porch.id], 'the device');
       await until(async () => (await badge(device.page, porch.id)) === '60', { message: 'unread 60 on the new device' });

@@ -4,8 +4,8 @@
 // and the member list of a room past its first 100 members.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { ChillinServer, WAIT_MS, closeUsers, createRoom, joinRoom, launchBrowser, openUser, randomId, until, waitState, withScreenshots } from './harness.js';
+import { describe, test } from 'node:test';
+import { WAIT_MS, closeUsers, createRoom, joinRoom, openUser, randomId, until, waitState, withScreenshots, suiteSystem } from './harness.js';
 
 const ROOMS = 60; // more than the app's page of 50
 const MEMBERS = 112; // more than the first page of 100
@@ -75,25 +75,14 @@ async function seedMembers(browser, server, room, n) {
 
 describe('long lists', () => {
   // One user creates every room: well over the 10 an hour a person may.
-  const server = new ChillinServer({ env: { CHILLIN_RATE_LIMITS: 'room=1000/1h' }, storage: false });
-  let browser;
-
-  before(async () => {
-    await server.start();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server.close();
-  });
+  const sys = suiteSystem({ env: { CHILLIN_RATE_LIMITS: 'room=1000/1h' }, storage: false });
 
   test('the Discover list pages on scroll and with Show more, and finds a room by name', { timeout: 180000 }, async () => {
     let owner;
     let bob;
     let cat;
     await withScreenshots('directory-paging', async (keep) => {
-      owner = await openUser(browser, server, { name: 'owner' });
+      owner = await openUser(sys.browser, sys.server, { name: 'owner' });
       const tag = randomId();
       const created = [];
       for (let i = 1; i <= ROOMS; i++) {
@@ -104,7 +93,7 @@ describe('long lists', () => {
       await untilListed(owner, '/api/rooms', (body) => body.rooms.some((r) => r.id === last.id), `room ${last.id} listed`);
 
       // Scrolling: the first page, then the rest once the end of the list comes into view.
-      bob = await openUser(browser, server, { name: 'bob' });
+      bob = await openUser(sys.browser, sys.server, { name: 'bob' });
       keep(bob.page, 'bob');
       const roomRequests = [];
       bob.page.on('request', (req) => {
@@ -154,7 +143,7 @@ describe('long lists', () => {
 
       // The keyboard, without scrolling: in a browser without
       // IntersectionObserver only "Show more rooms" loads the next page.
-      cat = await openUser(browser, server, { name: 'cat', initScripts: [() => delete window.IntersectionObserver] });
+      cat = await openUser(sys.browser, sys.server, { name: 'cat', initScripts: [() => delete window.IntersectionObserver] });
       keep(cat.page, 'cat');
       await until(async () => (await discoverIds(cat.page)).length === 50, { message: "cat's first page" });
       await cat.page.locator('[data-testid=discover-room]').last().focus();
@@ -173,9 +162,9 @@ describe('long lists', () => {
     let owner;
     let bob;
     await withScreenshots('members-paging', async (keep) => {
-      owner = await openUser(browser, server, { name: 'owner' });
+      owner = await openUser(sys.browser, sys.server, { name: 'owner' });
       const room = await createRoom(owner, `Crowd ${randomId()}`);
-      const seeded = await seedMembers(browser, server, room.id, MEMBERS - 1);
+      const seeded = await seedMembers(sys.browser, sys.server, room.id, MEMBERS - 1);
       assert.equal(seeded.length, MEMBERS - 1);
       await untilListed(
         owner,
@@ -184,7 +173,7 @@ describe('long lists', () => {
         `${MEMBERS} members listed`,
       );
 
-      bob = await openUser(browser, server, { name: 'bob' });
+      bob = await openUser(sys.browser, sys.server, { name: 'bob' });
       keep(bob.page);
       await joinRoom(bob.page, room.id);
       const total = MEMBERS + 1;

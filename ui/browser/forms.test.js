@@ -5,27 +5,16 @@
 // is right.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { ChillinServer, WAIT_MS, closeUsers, launchBrowser, openUser, randomId, until, withScreenshots } from './harness.js';
+import { describe, test } from 'node:test';
+import { WAIT_MS, closeUsers, openUser, randomId, until, withScreenshots, suiteSystem } from './harness.js';
 
 const TEST_TIMEOUT = 120000;
 
 describe('forms', () => {
-  const server = new ChillinServer();
-  let browser;
-
-  before(async () => {
-    await server.start();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server.close();
-  });
+  const sys = suiteSystem();
 
   test('the account form shows its rules, checks them before sending, and says what the server’s refusals mean', { timeout: TEST_TIMEOUT }, async () => {
-    const context = await browser.newContext({ baseURL: server.baseURL, viewport: { width: 1280, height: 800 } });
+    const context = await sys.browser.newContext({ baseURL: sys.server.baseURL, viewport: { width: 1280, height: 800 } });
     try {
       await withScreenshots('account-form', async (keep) => {
         const page = await context.newPage();
@@ -58,7 +47,7 @@ describe('forms', () => {
         assert.deepEqual(sent, [], 'nothing sent while a rule is broken');
 
         // A real refusal: too many failed logins for one account.
-        const victim = await openUser(browser, server, { name: 'victim' });
+        const victim = await openUser(sys.browser, sys.server, { name: 'victim' });
         await victim.context.close();
         await page.getByTestId('auth-tab-login').click();
         await username.fill(victim.username);
@@ -73,7 +62,7 @@ describe('forms', () => {
         // The refusals the server gives when busy, in plain words.
         await page.getByTestId('auth-tab-register').click();
         for (const [code, status, plain] of [
-          ['SERVER_BUSY', 503, /The server is busy\. Try again in a moment\./],
+          ['SERVER_BUSY', 503, /The sys.server is busy\. Try again in a moment\./],
           ['TIMEOUT', 503, /took too long to answer.*may exist already/],
           ['INVALID_NAME', 400, /That name cannot be used/],
         ]) {
@@ -96,7 +85,7 @@ describe('forms', () => {
   test('the create-room dialog explains its rules and its error goes once the input is right', { timeout: TEST_TIMEOUT }, async () => {
     let alice;
     await withScreenshots('create-room-form', async (keep) => {
-      alice = await openUser(browser, server, { name: 'alice' });
+      alice = await openUser(sys.browser, sys.server, { name: 'alice' });
       const page = alice.page;
       keep(page);
       await page.getByTestId('new-room').click();

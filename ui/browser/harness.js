@@ -16,6 +16,7 @@
 //   CHILLIN_CHROMIUM           the browser (default /usr/bin/chromium)
 
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { execFile, spawn } from 'node:child_process';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -315,6 +316,27 @@ async function dropRedisKeys(prefix) {
 
 export function delay(ms) {
   return new Promise((ok) => setTimeout(ok, ms));
+}
+
+/**
+ * One suite's system: a server and a browser, started before the suite's
+ * tests and closed after them; tests read `sys.server` and `sys.browser`.
+ * check, if given, runs first and may throw to fail the suite with a reason.
+ * @param {ConstructorParameters<typeof ChillinServer>[0]} [options]
+ * @param {{ check?: () => void }} [hooks]
+ */
+export function suiteSystem(options, { check } = {}) {
+  const sys = { server: new ChillinServer(options), browser: /** @type {import('playwright-core').Browser | undefined} */ (undefined) };
+  before(async () => {
+    check?.();
+    await sys.server.start();
+    sys.browser = await launchBrowser();
+  });
+  after(async () => {
+    await sys.browser?.close();
+    await sys.server.close();
+  });
+  return sys;
 }
 
 /** Polls fn until it returns a truthy value; throws with message after timeout. */

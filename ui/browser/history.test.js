@@ -2,8 +2,8 @@
 // messages, read by someone who joins afterwards and scrolls up.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { ChillinServer, WAIT_MS, createRoom, joinRoom, launchBrowser, messages, openUser, randomId, until, withScreenshots } from './harness.js';
+import { describe, test } from 'node:test';
+import { WAIT_MS, createRoom, joinRoom, messages, openUser, randomId, until, withScreenshots, suiteSystem } from './harness.js';
 
 const SEEDED = 180; // 50 per page: the join's page and three more
 
@@ -65,29 +65,18 @@ function seedChunk(page, room, texts) {
 
 describe('history', () => {
   // Seeding posts more than the default 10 messages per 10 s.
-  const server = new ChillinServer({ env: { CHILLIN_RATE_LIMIT: '1000' } });
-  let browser;
-
-  before(async () => {
-    await server.start();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server.close();
-  });
+  const sys = suiteSystem({ env: { CHILLIN_RATE_LIMIT: '1000' } });
 
   test('8. scrolling up pages history back, in order, without duplicates', { timeout: 120000 }, async () => {
     let alice;
     let bob;
     await withScreenshots('history-paging', async (keep) => {
-      alice = await openUser(browser, server, { name: 'alice' });
+      alice = await openUser(sys.browser, sys.server, { name: 'alice' });
       const room = await createRoom(alice, `Archive ${randomId()}`);
       const texts = Array.from({ length: SEEDED }, (_, i) => `history ${String(i + 1).padStart(3, '0')}`);
       await seed(alice.page, room.id, texts);
 
-      bob = await openUser(browser, server, { name: 'bob' });
+      bob = await openUser(sys.browser, sys.server, { name: 'bob' });
       keep(bob.page);
       await joinRoom(bob.page, room.id);
       const timeline = bob.page.getByTestId('timeline');

@@ -3,11 +3,9 @@
 // real all-in-one server, Debian's Chromium, two (or three) users per test.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
-  ChillinServer,
   WAIT_MS,
-  launchBrowser,
   messageEl,
   screenshot,
   send,
@@ -16,26 +14,16 @@ import {
   withScreenshots,
   openPair,
   closeUsers,
+  suiteSystem,
 } from './harness.js';
 
 const TEST_TIMEOUT = 120000;
 
 describe('interactions', () => {
-  const server = new ChillinServer();
-  let browser;
-
-  before(async () => {
-    await server.start();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server.close();
-  });
+  const sys = suiteSystem();
 
   /** Two users in a fresh room, both looking at it. */
-  const pair = (prefix, options) => openPair(browser, server, prefix, options);
+  const pair = (prefix, options) => openPair(sys.browser, sys.server, prefix, options);
 
   /** The reactions under a message: {emoji: {count, pressed}}. */
   const reactionsOf = (page, text) =>

@@ -4,8 +4,8 @@
 // widens never leaving a panel over the conversation.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { ChillinServer, PHONE, closeUsers, createRoom, joinRoom, launchBrowser, openUser, randomId, screenshot, until, withScreenshots } from './harness.js';
+import { describe, test } from 'node:test';
+import { PHONE, closeUsers, createRoom, joinRoom, openUser, randomId, screenshot, until, withScreenshots, suiteSystem } from './harness.js';
 
 const TEST_TIMEOUT = 120000;
 
@@ -20,23 +20,12 @@ const conversationUncovered = (page) =>
   });
 
 describe('layout', () => {
-  const server = new ChillinServer();
-  let browser;
-
-  before(async () => {
-    await server.start();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server.close();
-  });
+  const sys = suiteSystem();
 
   test('on a phone the title wins over the status pill, and the member list is a sheet that closes', { timeout: TEST_TIMEOUT }, async () => {
     let phil;
     await withScreenshots('phone-layout', async (keep) => {
-      phil = await openUser(browser, server, { name: 'phil', contextOptions: PHONE });
+      phil = await openUser(sys.browser, sys.server, { name: 'phil', contextOptions: PHONE });
       const page = phil.page;
       keep(page);
       const room = await createRoom(phil, `A rather long room name for a small screen ${randomId()}`);
@@ -88,7 +77,7 @@ describe('layout', () => {
   test('a window that narrows or widens leaves nothing over the conversation', { timeout: TEST_TIMEOUT }, async () => {
     let wendy;
     await withScreenshots('narrowing', async (keep) => {
-      wendy = await openUser(browser, server, { name: 'wendy' });
+      wendy = await openUser(sys.browser, sys.server, { name: 'wendy' });
       const page = wendy.page;
       keep(page);
       const room = await createRoom(wendy, `Narrowing ${randomId()}`);

@@ -5,14 +5,12 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
-  ChillinServer,
   RECORD_CSP_VIOLATIONS,
   WAIT_MS,
   createRoom,
   joinRoom,
-  launchBrowser,
   listObjects,
   messageEl,
   openUser,
@@ -26,6 +24,7 @@ import {
   withScreenshots,
   openPair,
   closeUsers,
+  suiteSystem,
 } from './harness.js';
 
 const TEST_TIMEOUT = 120000;
@@ -91,21 +90,9 @@ async function throttleUploads(page, bytesPerSecond) {
 }
 
 describe('media', () => {
-  const server = new ChillinServer();
-  let browser;
+  const sys = suiteSystem(undefined, { check: () => { if (!s3Config()) throw new Error('no media storage: CHILLIN_S3_ENDPOINT is not set (run ops/scripts/deps.sh and source var/deps.env)'); } });
 
-  before(async () => {
-    if (!s3Config()) throw new Error('no media storage: CHILLIN_S3_ENDPOINT is not set (run ops/scripts/deps.sh and source var/deps.env)');
-    await server.start();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server.close();
-  });
-
-  const pair = (prefix) => openPair(browser, server, prefix, { alice: { initScripts: [RECORD_CSP_VIOLATIONS, RECORD_PROGRESS] }, bob: { initScripts: [RECORD_CSP_VIOLATIONS, RECORD_PROGRESS] } });
+  const pair = (prefix) => openPair(sys.browser, sys.server, prefix, { alice: { initScripts: [RECORD_CSP_VIOLATIONS, RECORD_PROGRESS] }, bob: { initScripts: [RECORD_CSP_VIOLATIONS, RECORD_PROGRESS] } });
 
   test('an image attachment: uploaded with a progress bar, shown inline for both users, also after a reload', { timeout: TEST_TIMEOUT }, async () => {
     let alice;
@@ -176,7 +163,7 @@ describe('media', () => {
       const download = await bob.context.request.get(href);
       assert.equal(download.status(), 200);
       assert.equal(await download.text(), notes);
-      const stored = await listObjects(server.bucket);
+      const stored = await listObjects(sys.server.bucket);
       // Each upload, and the sealed copy the message serves (ADR 0006).
       const uploaded = (prefix) => stored.filter((k) => k.startsWith(prefix) && (k.endsWith('/cat.png') || k.endsWith('/notes.txt'))).length;
       assert.equal(uploaded('a/'), 2);
@@ -302,23 +289,12 @@ describe('media', () => {
 });
 
 describe('media without storage', () => {
-  const server = new ChillinServer({ storage: false });
-  let browser;
-
-  before(async () => {
-    await server.start();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server.close();
-  });
+  const sys = suiteSystem({ storage: false });
 
   test('the attach button explains that uploads are unavailable', { timeout: TEST_TIMEOUT }, async () => {
     let alice;
     await withScreenshots('attachment-no-storage', async (keep) => {
-      alice = await openUser(browser, server, { name: 'alice' });
+      alice = await openUser(sys.browser, sys.server, { name: 'alice' });
       keep(alice.page);
       const room = await createRoom(alice, `Offline files ${randomId()}`);
       await joinRoom(alice.page, room.id);
@@ -327,7 +303,7 @@ describe('media without storage', () => {
       assert.equal((await chips(alice.page))[0].status, 'file uploads are not enabled on this server');
       const button = alice.page.getByTestId('attach-button');
       assert.equal(await button.getAttribute('data-unavailable'), 'true');
-      assert.match(await button.getAttribute('title'), /^Attach files: unavailable right now\. file uploads are not enabled on this server$/);
+      assert.match(await button.getAttribute('title'), /^Attach files: unavailable right now\. file uploads are not enabled on this sys.server$/);
       assert.equal(
         await alice.page.getByTestId('composer-note').textContent(),
         'File uploads are unavailable right now: file uploads are not enabled on this server',

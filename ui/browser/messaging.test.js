@@ -2,14 +2,12 @@
 // Chromium. One server for the file, fresh users and rooms per test.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
-  ChillinServer,
   WAIT_MS,
   countTexts,
   createRoom,
   joinRoom,
-  launchBrowser,
   messageEl,
   messages,
   openPair,
@@ -22,6 +20,7 @@ import {
   waitState,
   withScreenshots,
   closeUsers,
+  suiteSystem,
 } from './harness.js';
 
 // Records every data-state a message element (by clientId) goes through, so a
@@ -49,34 +48,23 @@ const RECORD_MESSAGE_STATES = () => {
 const TEST_TIMEOUT = 90000;
 
 describe('messaging', () => {
-  const server = new ChillinServer();
-  let browser;
+  const sys = suiteSystem();
   const contexts = [];
 
-  before(async () => {
-    await server.start();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server.close();
-  });
-
   async function user(options) {
-    const u = await openUser(browser, server, options);
+    const u = await openUser(sys.browser, sys.server, options);
     contexts.push(u.context);
     return u;
   }
 
   async function pair(roomName) {
-    const p = await openPair(browser, server, roomName);
+    const p = await openPair(sys.browser, sys.server, roomName);
     contexts.push(p.alice.context, p.bob.context);
     return p;
   }
 
   test('1. a sent message shows SENDING, then SENT once confirmed', { timeout: TEST_TIMEOUT }, async () => {
-    const context = await browser.newContext({ baseURL: server.baseURL, viewport: { width: 1280, height: 800 } });
+    const context = await sys.browser.newContext({ baseURL: sys.server.baseURL, viewport: { width: 1280, height: 800 } });
     await context.addInitScript(RECORD_MESSAGE_STATES);
     const page = await context.newPage();
     const errors = [];

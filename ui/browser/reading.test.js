@@ -4,8 +4,8 @@
 // avatars' initials and colour, and members sorted the way people read.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { ChillinServer, WAIT_MS, closeUsers, joinRoom, launchBrowser, messageEl, openPair, openUser, send, until, waitForTexts, withScreenshots } from './harness.js';
+import { describe, test } from 'node:test';
+import { WAIT_MS, closeUsers, joinRoom, messageEl, openPair, openUser, send, until, waitForTexts, withScreenshots, suiteSystem } from './harness.js';
 
 const TEST_TIMEOUT = 120000;
 
@@ -17,24 +17,13 @@ const box = (locator) =>
   });
 
 describe('reading', () => {
-  const server = new ChillinServer();
-  let browser;
-
-  before(async () => {
-    await server.start();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server.close();
-  });
+  const sys = suiteSystem();
 
   test('markdown shows as formatting, never as markup; unsafe links stay text', { timeout: TEST_TIMEOUT }, async () => {
     let alice;
     let bob;
     await withScreenshots('markdown', async (keep) => {
-      ({ alice, bob } = await openPair(browser, server, 'Markdown'));
+      ({ alice, bob } = await openPair(sys.browser, sys.server, 'Markdown'));
       keep(bob.page);
       const rich = '**bold** *italic* `a<b>` [the site](https://example.com/x) and https://example.org/y.\n> quoted *line*\n```\nline 1\n  <b>line 2</b>\n```';
       const unsafe = '[click](javascript:window.__xss=1) _quiet_ snake_case_name 2*3*4';
@@ -77,7 +66,7 @@ describe('reading', () => {
     let alice;
     let bob;
     await withScreenshots('grouped-run', async (keep) => {
-      ({ alice, bob } = await openPair(browser, server, 'Grouped'));
+      ({ alice, bob } = await openPair(sys.browser, sys.server, 'Grouped'));
       keep(alice.page);
       const texts = ['one', 'two', 'three', 'four'];
       for (const t of texts) await send(alice.page, t);
@@ -127,7 +116,7 @@ describe('reading', () => {
     let zed2;
     let zed10;
     await withScreenshots('avatars-members', async (keep) => {
-      ({ alice, bob } = await openPair(browser, server, 'Avatars'));
+      ({ alice, bob } = await openPair(sys.browser, sys.server, 'Avatars'));
       keep(bob.page);
       await send(alice.page, 'soon gone');
       const gone = messageEl(alice.page, 'soon gone');
@@ -149,8 +138,8 @@ describe('reading', () => {
       assert.equal(new Set(hues).size, 1, 'one colour for one user everywhere');
 
       const room = (await bob.page.locator('[data-testid=room-item][aria-current=page]').getAttribute('data-room')) ?? '';
-      zed10 = await openUser(browser, server, { name: 'zed', displayName: 'Zed 10' });
-      zed2 = await openUser(browser, server, { name: 'zed', displayName: 'Zed 2' });
+      zed10 = await openUser(sys.browser, sys.server, { name: 'zed', displayName: 'Zed 10' });
+      zed2 = await openUser(sys.browser, sys.server, { name: 'zed', displayName: 'Zed 2' });
       await joinRoom(zed10.page, room);
       await joinRoom(zed2.page, room);
       const names = () => bob.page.locator('[data-testid=member] .member-name').allTextContents();

@@ -4,15 +4,13 @@
 // folder, so its log of facts survives.
 
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { beforeEach, describe, test } from 'node:test';
 import {
-  ChillinServer,
   WAIT_MS,
   connState,
   countTexts,
   createRoom,
   joinRoom,
-  launchBrowser,
   messageEl,
   messages,
   openUser,
@@ -25,6 +23,7 @@ import {
   withScreenshots,
   openPair,
   closeUsers,
+  suiteSystem,
 } from './harness.js';
 
 // Reconnecting waits min(1000·2^attempt + jitter, 30000) ms: give it room.
@@ -60,26 +59,15 @@ function iconDrawn(locator) {
 }
 
 describe('recovery', () => {
-  const server = new ChillinServer();
-  let browser;
-
-  before(async () => {
-    await server.start();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server.close();
-  });
+  const sys = suiteSystem();
 
   // A test that failed half-way may have left the server down.
   beforeEach(async () => {
-    if (!server.running) await server.start();
+    if (!sys.server.running) await sys.server.start();
   });
 
   /** Two users with the app open in one room. */
-  const pair = (roomName, { bobClock = false } = {}) => openPair(browser, server, roomName, { bob: { clock: bobClock } });
+  const pair = (roomName, { bobClock = false } = {}) => openPair(sys.browser, sys.server, roomName, { bob: { clock: bobClock } });
 
   async function assertEachOnce(pages, texts) {
     for (const page of pages) {
@@ -104,12 +92,12 @@ describe('recovery', () => {
       await send(bob.page, 'before the restart (bob)');
       await waitForTexts(alice.page, ['before the restart (bob)']);
 
-      await server.stop(); // SIGTERM
+      await sys.server.stop(); // SIGTERM
       await waitState(alice.page, 'RECONNECTING');
       await waitState(bob.page, 'RECONNECTING');
       // Hold Bob's clock: his next attempt waits until it runs again.
       await bob.page.clock.pauseAt((await bob.page.evaluate(() => Date.now())) + 10);
-      await server.start(); // same port, same data
+      await sys.server.start(); // same port, same data
 
       await waitState(alice.page, 'CONNECTED', RECONNECT_MS);
       const during = ['while bob reconnects 1', 'while bob reconnects 2', 'while bob reconnects 3'];
@@ -148,7 +136,7 @@ describe('recovery', () => {
       await send(alice.page, 'all good so far');
       await waitForTexts(bob.page, ['all good so far']);
 
-      await server.kill(); // SIGKILL: a crash
+      await sys.server.kill(); // SIGKILL: a crash
       await waitState(alice.page, 'RECONNECTING');
       await send(alice.page, 'written during the outage');
       const queued = messageEl(alice.page, 'written during the outage');
@@ -164,7 +152,7 @@ describe('recovery', () => {
       await screenshot(alice.page, 'queued-while-down-sending');
       assert.equal(await queued.getAttribute('data-state'), 'SENDING', 'still SENDING while the server is down');
 
-      await server.start();
+      await sys.server.start();
       await waitState(alice.page, 'CONNECTED', RECONNECT_MS);
       await waitState(bob.page, 'CONNECTED', RECONNECT_MS);
       await queued.and(alice.page.locator('[data-state=SENT]')).waitFor({ timeout: WAIT_MS });
@@ -189,7 +177,7 @@ describe('recovery', () => {
       // Dave's clock is held: only the time the test lets pass moves his
       // timers, so a reconnection before the pending attempt's delay can only
       // come from the health probe.
-      dave = await openUser(browser, server, { name: 'dave', clock: true, initScripts: [RECORD_CONN_STATES] });
+      dave = await openUser(sys.browser, sys.server, { name: 'dave', clock: true, initScripts: [RECORD_CONN_STATES] });
       keep(dave.page);
       const page = dave.page;
       const text = page.locator('#conn-text');
@@ -202,7 +190,7 @@ describe('recovery', () => {
       const onlineColour = await dotColour();
       assert.ok(await banner.isHidden(), 'no banner while connected');
 
-      await server.stop();
+      await sys.server.stop();
       await waitState(page, 'RECONNECTING');
       await page.clock.pauseAt((await page.evaluate(() => Date.now())) + 10);
       // Let attempts fail until the next one waits at least 8 s.
@@ -225,7 +213,7 @@ describe('recovery', () => {
       assert.match(await banner.textContent(), /2 messages will send when the connection is back/);
       await screenshot(page, 'reconnect-at-once-offline');
 
-      await server.start();
+      await sys.server.start();
       // Far less than the pending delay: the probe (every second) finds the server.
       await page.clock.runFor(1500);
       await waitState(page, 'CONNECTED');
@@ -244,7 +232,7 @@ describe('recovery', () => {
     await withScreenshots('status-indicator', async (keep) => {
       // Carol's clock is controllable, so ten failed attempts (minutes of
       // backoff) can be fast-forwarded to reach FAILED.
-      carol = await openUser(browser, server, { name: 'carol', clock: true, initScripts: [RECORD_CONN_STATES] });
+      carol = await openUser(sys.browser, sys.server, { name: 'carol', clock: true, initScripts: [RECORD_CONN_STATES] });
       keep(carol.page);
       const status = carol.page.getByTestId('conn-status');
       const text = carol.page.locator('#conn-text');
@@ -256,7 +244,7 @@ describe('recovery', () => {
       assert.equal(await text.textContent(), 'Connected');
       assert.ok(await retry.isHidden());
 
-      await server.stop();
+      await sys.server.stop();
       await waitState(carol.page, 'RECONNECTING');
       await until(async () => /^Reconnecting/.test(await text.textContent()), { message: 'Reconnecting text' });
       assert.equal(await retry.textContent(), 'Retry now');
@@ -280,7 +268,7 @@ describe('recovery', () => {
       await screenshot(carol.page, 'status-indicator-failed');
 
       // FAILED stays until the user asks: Retry connects again.
-      await server.start();
+      await sys.server.start();
       await carol.page.clock.fastForward(60000);
       assert.equal(await connState(carol.page), 'FAILED', 'no attempt on its own after FAILED');
       await retry.click();
