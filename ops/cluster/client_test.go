@@ -153,6 +153,9 @@ func (c *client) connect() error {
 				close(frames)
 				return
 			}
+			if f.Type == "room:joined" || f.Type == "room:left" || f.Type == "room:read" {
+				continue // about the user's own list of rooms, which these tests do not follow
+			}
 			frames <- f
 		}
 	}()
