@@ -7,9 +7,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/chillin-chat/chillin/gateway/internal/wsconn/wsconntest"
 
 	"github.com/coder/websocket"
 
@@ -87,7 +88,7 @@ func TestIdleSocketsHoldNoGoroutine(t *testing.T) {
 	socks := make([]*websocket.Conn, n)
 	var ctx context.Context
 	for i := range socks {
-		ctx, socks[i] = dialTest(t, srv)
+		ctx, socks[i] = wsconntest.Dial(t, srv)
 		heartbeat(ctx, t, socks[i]) // the reader ran, then parked again
 	}
 	eventually(t, "the server's conns did not all arrive", func() bool { return s.connCount() == n })
@@ -114,9 +115,9 @@ func TestIdleSocketsHoldNoGoroutine(t *testing.T) {
 // forgotten; one whose peer goes away without a word is forgotten too.
 func TestParkedSocketsEnd(t *testing.T) {
 	s, srv := idleServer(t)
-	ctx, byServer := dialTest(t, srv)
+	ctx, byServer := wsconntest.Dial(t, srv)
 	heartbeat(ctx, t, byServer)
-	_, byPeer := dialTest(t, srv)
+	_, byPeer := wsconntest.Dial(t, srv)
 	heartbeat(ctx, t, byPeer)
 	eventually(t, "the sockets were not parked", func() bool {
 		s.mu.Lock()
@@ -154,18 +155,4 @@ func TestParkedSocketsEnd(t *testing.T) {
 	default:
 		t.Fatal("the close handshake is not over")
 	}
-}
-
-// dialTest opens a WebSocket to srv; it and the returned context (30 s) end
-// with the test.
-func dialTest(t *testing.T, srv *httptest.Server) (context.Context, *websocket.Conn) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ws.CloseNow() })
-	return ctx, ws
 }

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chillin-chat/chillin/gateway/internal/wsconn/wsconntest"
+
 	"github.com/coder/websocket"
 )
 
@@ -141,7 +143,7 @@ func TestQueuedFramesArriveWhole(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	ctx, ws := dialTest(t, srv)
+	ctx, ws := wsconntest.Dial(t, srv)
 	for i := range frameCount {
 		_, b, err := ws.Read(ctx)
 		if err != nil {
@@ -304,7 +306,7 @@ func TestPingsOnlySilentPeers(t *testing.T) {
 				}()
 			}))
 			defer srv.Close()
-			ctx, ws := dialTest(t, srv)
+			ctx, ws := wsconntest.Dial(t, srv)
 			c := <-conns
 			defer c.Close(websocket.StatusNormalClosure, "")
 
@@ -333,18 +335,4 @@ func TestPingsOnlySilentPeers(t *testing.T) {
 			}
 		})
 	}
-}
-
-// dialTest opens a WebSocket to srv; it and the returned context (30 s) end
-// with the test.
-func dialTest(t *testing.T, srv *httptest.Server) (context.Context, *websocket.Conn) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ws.CloseNow() })
-	return ctx, ws
 }

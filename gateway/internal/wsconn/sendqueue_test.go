@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chillin-chat/chillin/gateway/internal/wsconn/wsconntest"
+
 	"github.com/coder/websocket"
 )
 
@@ -75,7 +77,7 @@ func fillUntilClosed(t *testing.T, c *Conn, size, budget int) int {
 func TestSendQueueClosesPastItsByteBudget(t *testing.T) {
 	const budget, size = 64 << 10, 16 << 10
 	srv, conns, dropped := slowServer(t, budget)
-	ctx, ws := dialTest(t, srv)
+	ctx, ws := wsconntest.Dial(t, srv)
 	c := <-conns
 	n := fillUntilClosed(t, c, size, budget)
 	t.Logf("closed after %d frames of %d bytes", n, size)
@@ -101,7 +103,7 @@ func TestSendQueueClosesPastItsByteBudget(t *testing.T) {
 func TestSlowSocketIsCutOffWithinTheGrace(t *testing.T) {
 	const budget, size = 64 << 10, 16 << 10
 	srv, conns, _ := slowServer(t, budget)
-	_, _ = dialTest(t, srv) // never reads
+	_, _ = wsconntest.Dial(t, srv) // never reads
 	c := <-conns
 	fillUntilClosed(t, c, size, budget)
 	start := time.Now()
@@ -126,7 +128,7 @@ func TestSlowSocketIsCutOffWithinTheGrace(t *testing.T) {
 func TestSendWaitWaitsForTheByteBudget(t *testing.T) {
 	const budget, size = 64 << 10, 16 << 10
 	srv, conns, _ := slowServer(t, budget)
-	ctx, ws := dialTest(t, srv)
+	ctx, ws := wsconntest.Dial(t, srv)
 	c := <-conns
 	defer c.Close(websocket.StatusNormalClosure, "")
 	frame := bytes.Repeat([]byte("y"), size)
