@@ -62,7 +62,7 @@ describe('forms', () => {
         // The refusals the server gives when busy, in plain words.
         await page.getByTestId('auth-tab-register').click();
         for (const [code, status, plain] of [
-          ['SERVER_BUSY', 503, /The sys.server is busy\. Try again in a moment\./],
+          ['SERVER_BUSY', 503, /The server is busy\. Try again in a moment\./],
           ['TIMEOUT', 503, /took too long to answer.*may exist already/],
           ['INVALID_NAME', 400, /That name cannot be used/],
         ]) {

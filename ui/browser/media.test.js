@@ -303,7 +303,7 @@ describe('media without storage', () => {
       assert.equal((await chips(alice.page))[0].status, 'file uploads are not enabled on this server');
       const button = alice.page.getByTestId('attach-button');
       assert.equal(await button.getAttribute('data-unavailable'), 'true');
-      assert.match(await button.getAttribute('title'), /^Attach files: unavailable right now\. file uploads are not enabled on this sys.server$/);
+      assert.match(await button.getAttribute('title'), /^Attach files: unavailable right now\. file uploads are not enabled on this server$/);
       assert.equal(
         await alice.page.getByTestId('composer-note').textContent(),
         'File uploads are unavailable right now: file uploads are not enabled on this server',
