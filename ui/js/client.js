@@ -24,23 +24,20 @@
 
 import { State } from './connection.js';
 import { Emitter } from './emitter.js';
-import { ChatError, LocalCode } from './errors.js';
+import { ChatError } from './errors.js';
 import { History } from './history.js';
 import { RoomMembers } from './members.js';
 import { Presence, STATUSES } from './presence.js';
 import { Profiles } from './profiles.js';
 import { ReadState } from './readstate.js';
-import { newRoom } from './room.js';
+import { RoomList } from './roomlist.js';
 import { Kind } from './roomstore.js';
 import { Sends } from './sends.js';
 import { systemTimers } from './timers.js';
+import { Typists } from './typists.js';
 
 /** @typedef {import('./room.js').Room} Room */
 
-const TYPING_EXPIRY_MS = 10000;
-// A room opened here this recently may be missing from a room list that
-// lags behind the log: it is not taken for a room left elsewhere.
-const LIST_LAG_MS = 10000;
 export { STATUSES };
 
 /**
@@ -60,23 +57,17 @@ export class ChatClient {
   #outbox;
   #me;
   #storage;
-  #timers;
-  #now;
   #emitter = new Emitter();
   #unsubscribe = [];
 
-  /** @type {Map<string, Room>} id -> room, in the order joined */
-  #rooms = new Map();
   #presence = new Presence();
   #profiles = new Profiles();
+  #rooms;
   #read;
   #members;
   #sends;
   #history;
-  /** @type {Map<string, any>} room id -> timer that clears who is typing */
-  #typingTimers = new Map();
-  #opening = new Set(); // rooms with an openRoom on its way
-  #listed = false; // whether the server's room list arrived once
+  #typists;
 
   /**
    * connection: a Connection; api: an Api; outbox: an Outbox for this user;
@@ -111,13 +102,23 @@ export class ChatClient {
     this.#outbox = outbox;
     this.#me = me;
     this.#storage = storage;
-    this.#timers = timers;
-    this.#now = now;
     if (profile) this.#profiles.set(me, profile);
     const room = (id) => this.#rooms.get(id);
-    const isOpen = (r) => this.#rooms.get(r.id) === r;
+    const isOpen = (r) => this.#rooms.isOpen(r);
     const notice = (text) => this.#notice(text);
     const emitMessages = (id) => this.#emitter.emit('messages', { room: id });
+    this.#rooms = new RoomList({
+      connection,
+      api,
+      now,
+      hooks: {
+        joined: (r, reply, options) => this.#joined(r, reply, options),
+        dropped: (id) => this.#dropped(id),
+        listed: (list, first) => this.#listed(list, first),
+      },
+      emit: () => this.#emitter.emit('rooms'),
+      notice,
+    });
     this.#read = new ReadState({ me, room, send: (frame) => connection.send(frame), emit: () => this.#emitter.emit('rooms') });
     this.#members = new RoomMembers({
       api,
@@ -138,6 +139,7 @@ export class ChatClient {
       emit: emitMessages,
       notice,
     });
+    this.#typists = new Typists({ me, timers, emit: (id) => this.#emitter.emit('typing', { room: id }) });
   }
 
   get me() {
@@ -155,11 +157,11 @@ export class ChatClient {
   start() {
     const active = this.#storage?.getItem(this.#activeKey());
     if (active) {
-      this.#ensureRoom(active);
+      this.#rooms.ensure(active);
       this.#read.setActive(active);
     }
     for (const entry of this.#outbox.entries()) {
-      this.#ensureRoom(entry.room).store.addPending({ ...entry, user: this.#me });
+      this.#rooms.ensure(entry.room).store.addPending({ ...entry, user: this.#me });
     }
     this.#unsubscribe = [
       this.#conn.on('state', (s) => this.#onState(s)),
@@ -176,8 +178,7 @@ export class ChatClient {
     this.#unsubscribe = [];
     this.#conn.disconnect();
     this.#sends.stop();
-    for (const timer of this.#typingTimers.values()) this.#timers.clearTimeout(timer);
-    this.#typingTimers.clear();
+    this.#typists.stop();
     this.#members.stop();
     if (forget) {
       this.#outbox.clear();
@@ -188,7 +189,7 @@ export class ChatClient {
 
   /** The user's rooms, in the order joined. */
   rooms() {
-    return [...this.#rooms.values()];
+    return this.#rooms.all();
   }
 
   room(id) {
@@ -268,31 +269,12 @@ export class ChatClient {
    * @param {{password?: string}} [options]
    */
   async openRoom(id, { password } = {}) {
-    const open = this.#rooms.get(id);
-    if (open) return open;
-    this.#opening.add(id);
-    let reply;
-    try {
-      reply = await this.#conn.request('room:join', { room: id, ...(password ? { password } : {}) });
-    } finally {
-      this.#opening.delete(id);
-    }
-    const held = this.#rooms.get(id);
-    if (held?.joined) return held; // joined meanwhile, through room:joined
-    const room = this.#ensureRoom(id);
-    room.addedAt = this.#now();
-    this.#joined(room, reply, { resume: false });
-    return room;
+    return this.#rooms.open(id, { password });
   }
 
   /** Leaves a room: it closes here, its unsent messages are dropped, membership ends. */
   leaveRoom(id) {
-    if (!this.#rooms.has(id)) return;
-    this.#dropRoom(id);
-    this.#conn.request('room:leave', { room: id }).catch(() => {
-      // Offline or refused: the room is closed here either way.
-    });
-    this.#emitter.emit('rooms');
+    this.#rooms.leave(id);
   }
 
   /**
@@ -306,7 +288,7 @@ export class ChatClient {
    * @param {{replyTo?: number | null}} [options]
    */
   send(roomId, text, attachments = [], { replyTo = null } = {}) {
-    return this.#sends.send(this.#requireRoom(roomId), text, attachments, replyTo);
+    return this.#sends.send(this.#rooms.require(roomId), text, attachments, replyTo);
   }
 
   /** How many messages wait to be sent once connected (those that failed wait for Retry instead). */
@@ -334,7 +316,7 @@ export class ChatClient {
 
   /** Adds the user's reaction, or removes it if present. */
   toggleReaction(roomId, id, emoji) {
-    const message = this.#requireRoom(roomId).store.messageById(id);
+    const message = this.#rooms.require(roomId).store.messageById(id);
     if (!message) return;
     const mine = (message.reactions[emoji] ?? []).includes(this.#me);
     this.#command(mine ? 'reaction:remove' : 'reaction:add', { room: roomId, id, emoji });
@@ -347,7 +329,7 @@ export class ChatClient {
 
   /** Pages history back from the oldest message held. Resolves when done. */
   async loadOlder(roomId) {
-    return this.#history.loadOlder(this.#requireRoom(roomId));
+    return this.#history.loadOlder(this.#rooms.require(roomId));
   }
 
   /**
@@ -388,155 +370,54 @@ export class ChatClient {
     return this.#read.unreadAbove(roomId);
   }
 
-  /** @param {string} id */
-  #ensureRoom(id) {
-    let room = this.#rooms.get(id);
-    if (!room) {
-      room = newRoom(id);
-      this.#rooms.set(id, room);
-    }
-    return room;
-  }
-
-  /** @param {string} id */
-  #requireRoom(id) {
-    const room = this.#rooms.get(id);
-    if (!room) throw new ChatError('NOT_OPEN', `Room ${id} is not open`);
-    return room;
+  /**
+   * A room was closed here: its unsent messages are dropped.
+   * @param {string} id
+   */
+  #dropped(id) {
+    this.#sends.drop(id);
+    this.#members.drop(id);
+    this.#typists.drop(id);
+    if (this.#read.active === id) this.setActiveRoom(null);
   }
 
   /**
-   * Closes a room here: its unsent messages are dropped.
-   * @param {string} id
+   * The server's list of the user's rooms was taken: their read positions
+   * and counts too, and the first room goes on screen when none is.
+   * @param {import('./roomlist.js').ListedRoom[]} list
+   * @param {boolean} first
    */
-  #dropRoom(id) {
-    this.#sends.drop(id);
-    this.#rooms.delete(id);
-    this.#members.drop(id);
-    this.#timers.clearTimeout(this.#typingTimers.get(id));
-    this.#typingTimers.delete(id);
-    if (this.#read.active === id) this.setActiveRoom(null);
+  #listed(list, first) {
+    for (const r of list) this.#read.fromList(this.#rooms.get(r.id), r);
+    if (first && this.#read.active === null && list.length > 0) this.#read.setActive(list[0].id);
+    this.#read.markRead();
   }
 
   #onState({ state, previous }) {
     if (state === State.CONNECTED) {
-      this.#connected();
+      this.#rooms.connected();
     } else if (previous === State.CONNECTED) {
-      this.#onLost();
+      this.#sends.lost();
+      this.#rooms.lost();
+      this.#typists.lost(this.#rooms.all());
+      this.#emitter.emit('rooms');
     }
-  }
-
-  #onLost() {
-    this.#sends.lost();
-    for (const room of this.#rooms.values()) {
-      room.joined = false;
-      room.syncing = false;
-      if (room.typing.length) {
-        room.typing = [];
-        this.#emitter.emit('typing', { room: room.id });
-      }
-    }
-    this.#emitter.emit('rooms');
   }
 
   /**
-   * Fetches the user's rooms, then joins each on this connection: a room
-   * left elsewhere meanwhile is not joined again.
-   */
-  async #connected() {
-    await this.#refreshRooms();
-    if (this.#conn.state !== State.CONNECTED) return;
-    for (const room of this.#rooms.values()) if (!room.joined && !room.joining) this.#rejoin(room);
-  }
-
-  /**
-   * Takes the user's rooms, their order, read positions and counts from the
-   * server. A room held here that the list lacks was left elsewhere (unless
-   * it was opened here too recently for the list to show it).
-   */
-  async #refreshRooms() {
-    const asked = this.#now();
-    let list;
-    try {
-      list = await this.#api.myRooms();
-    } catch (err) {
-      // Without the list the rooms held are joined again as they are.
-      this.#notice(`Could not load your rooms: ${err.message}`);
-      return;
-    }
-    const ids = new Set(list.map((r) => r.id));
-    for (const room of [...this.#rooms.values()]) {
-      if (!ids.has(room.id) && room.addedAt < asked - LIST_LAG_MS && !this.#opening.has(room.id)) this.#dropRoom(room.id);
-    }
-    for (const r of list) {
-      const room = this.#ensureRoom(r.id);
-      room.info ??= r;
-      if (!room.memberCount) room.memberCount = r.memberCount ?? 0;
-      if (!room.onlineCount) room.onlineCount = r.onlineCount ?? 0;
-      this.#read.fromList(room, r);
-    }
-    const held = [...this.#rooms.values()];
-    this.#rooms = new Map([...list.map((r) => this.#rooms.get(r.id)), ...held.filter((r) => !ids.has(r.id))].map((r) => [r.id, r]));
-    if (!this.#listed && this.#read.active === null && list.length > 0) this.#read.setActive(list[0].id);
-    this.#listed = true;
-    this.#read.markRead();
-    this.#emitter.emit('rooms');
-  }
-
-  /** Another tab or device of the user joined a room (or created one). */
-  #onRoomJoined({ room: id }) {
-    if (typeof id !== 'string' || this.#rooms.has(id) || this.#opening.has(id)) return;
-    const room = this.#ensureRoom(id);
-    room.addedAt = this.#now();
-    if (this.#conn.state === State.CONNECTED) this.#rejoin(room);
-    this.#emitter.emit('rooms');
-  }
-
-  /** The user left a room, here or elsewhere. */
-  #onRoomLeft({ room: id }) {
-    if (!this.#rooms.has(id)) return;
-    this.#dropRoom(id);
-    this.#emitter.emit('rooms');
-  }
-
-  /** @param {Room} room */
-  #rejoin(room) {
-    const resume = room.store.anchored;
-    const data = { room: room.id, ...(resume ? { after: room.store.lastSeq } : {}) };
-    room.joining = true;
-    this.#conn.request('room:join', data).then(
-      (reply) => {
-        room.joining = false;
-        if (this.#rooms.get(room.id) === room) this.#joined(room, reply, { resume });
-      },
-      (err) => {
-        room.joining = false;
-        if (err.code === LocalCode.DISCONNECTED || this.#rooms.get(room.id) !== room) return;
-        room.error = err;
-        this.#emitter.emit('rooms');
-        this.#notice(`Could not join #${room.id}: ${err.message}`);
-      },
-    );
-  }
-
-  /**
+   * A room was joined on this connection: its timeline goes live, its
+   * unsent messages go out, its history and members are loaded.
    * @param {Room} room
    * @param {any} reply the room:join reply
    * @param {{resume: boolean}} options
    */
   #joined(room, reply, { resume }) {
-    room.joined = true;
-    room.error = null;
-    room.info = reply.room ?? room.info;
-    room.memberCount = Number.isFinite(reply.room?.memberCount) ? reply.room.memberCount : countOf(reply.members);
-    room.onlineCount = countOf(reply.online);
     const before = room.store.version;
     this.#afterApply(room, room.store.startLive(reply.headSeq ?? 0, { resume }), before);
     this.#sends.flush(room);
     if (room.history === 'idle' || room.history === 'error') this.#history.loadLatest(room);
     this.#members.load(room);
     this.#read.markRead();
-    this.#emitter.emit('rooms');
   }
 
   #onFrame(frame) {
@@ -558,10 +439,10 @@ export class ChatClient {
         this.#onUserUpdate(data);
         break;
       case 'room:joined':
-        this.#onRoomJoined(data);
+        this.#rooms.onRoomJoined(data);
         break;
       case 'room:left':
-        this.#onRoomLeft(data);
+        this.#rooms.onRoomLeft(data);
         break;
       case 'room:read':
         this.#read.onRoomRead(data);
@@ -609,19 +490,7 @@ export class ChatClient {
 
   #onTyping({ room: roomId, users = [] }) {
     const room = this.#rooms.get(roomId);
-    if (!room) return;
-    room.typing = users.filter((u) => u !== this.#me);
-    this.#timers.clearTimeout(this.#typingTimers.get(roomId));
-    // A typing:update that never gets its follow-up (a peer gone mid-sentence) fades out on its own.
-    this.#typingTimers.set(
-      roomId,
-      this.#timers.setTimeout(() => {
-        this.#typingTimers.delete(roomId);
-        room.typing = [];
-        this.#emitter.emit('typing', { room: roomId });
-      }, TYPING_EXPIRY_MS),
-    );
-    this.#emitter.emit('typing', { room: roomId });
+    if (room) this.#typists.update(room, users);
   }
 
   /** Someone's profile changed ({user: {id, username, displayName, avatarUrl}}). */
@@ -655,10 +524,4 @@ export class ChatClient {
   #activeKey() {
     return `chillin.active.${this.#me}`;
   }
-}
-
-/** The join reply's members/online: a count, or a list to count. */
-function countOf(value) {
-  if (Array.isArray(value)) return value.length;
-  return Number.isFinite(value) ? value : 0;
 }
