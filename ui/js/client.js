@@ -3,11 +3,13 @@
 // outbox and one RoomStore per open room together, and tells views what
 // changed through events. It holds no DOM.
 //
-// It keeps the user's rooms and routes the server's frames; its parts do
-// the rest: ReadState (the room on screen, unread and mention counts, read
-// positions, the "New messages" divider), RoomMembers (member lists and
-// their pages), Sends (the outbox, from send to confirmation), History
-// (pages of history, room:sync), Presence and Profiles.
+// It is the coordinator: it routes the server's frames, and the facts each
+// room's store applies, to its parts, and keeps their public face. The parts:
+// RoomList (the user's rooms, joined on every connection), ReadState (the
+// room on screen, unread and mention counts, read positions, the "New
+// messages" divider), RoomMembers (member lists and their pages), Sends
+// (from the outbox to the server's confirmation), History (pages of history,
+// room:sync), Typists (who else is typing), Presence and Profiles.
 //
 // The user's rooms are the account's (GET /api/me/rooms): the same list, in
 // the order joined, with the same read positions and unread counts on every
@@ -18,9 +20,8 @@
 // Recovery: each room keeps its last applied seq. Whenever the connection
 // opens, the room list is fetched again, then every room in it is joined
 // again with `after: lastSeq`, so the server replays exactly what was missed;
-// a seq gap seen live triggers room:sync.
-// Unconfirmed messages live in the outbox and are sent again, with the same
-// clientId, once their room is joined.
+// a seq gap seen live triggers room:sync. Unconfirmed messages live in the
+// outbox and are sent again, with the same clientId, once their room is joined.
 
 import { State } from './connection.js';
 import { Emitter } from './emitter.js';
@@ -105,41 +106,21 @@ export class ChatClient {
     if (profile) this.#profiles.set(me, profile);
     const room = (id) => this.#rooms.get(id);
     const isOpen = (r) => this.#rooms.isOpen(r);
+    const emit = (name, payload) => this.#emitter.emit(name, payload);
     const notice = (text) => this.#notice(text);
-    const emitMessages = (id) => this.#emitter.emit('messages', { room: id });
-    this.#rooms = new RoomList({
-      connection,
-      api,
-      now,
-      hooks: {
-        joined: (r, reply, options) => this.#joined(r, reply, options),
-        dropped: (id) => this.#dropped(id),
-        listed: (list, first) => this.#listed(list, first),
-      },
-      emit: () => this.#emitter.emit('rooms'),
-      notice,
-    });
-    this.#read = new ReadState({ me, room, send: (frame) => connection.send(frame), emit: () => this.#emitter.emit('rooms') });
-    this.#members = new RoomMembers({
-      api,
-      profiles: this.#profiles,
-      presence: this.#presence,
-      timers,
-      isOpen,
-      emit: (id) => this.#emitter.emit('members', { room: id }),
-      notice,
-    });
-    this.#sends = new Sends({ connection, outbox, timers, now, newId, timeoutMs: sendTimeoutMs, me, room, emit: emitMessages });
-    this.#history = new History({
-      api,
-      connection,
-      isOpen,
-      applyEvent: (ev) => this.#onEvent(ev),
-      confirm: (messages) => this.#sends.confirmListed(messages),
-      emit: emitMessages,
-      notice,
-    });
-    this.#typists = new Typists({ me, timers, emit: (id) => this.#emitter.emit('typing', { room: id }) });
+    const hooks = {
+      joined: (r, reply, options) => this.#joined(r, reply, options),
+      dropped: (id) => this.#dropped(id),
+      listed: (list, first) => this.#listed(list, first),
+    };
+    this.#rooms = new RoomList({ connection, api, now, hooks, emit, notice });
+    this.#read = new ReadState({ me, storage, room, send: (frame) => connection.send(frame), emit });
+    this.#members = new RoomMembers({ api, profiles: this.#profiles, presence: this.#presence, timers, isOpen, emit, notice });
+    this.#sends = new Sends({ connection, outbox, timers, now, newId, timeoutMs: sendTimeoutMs, me, room, emit });
+    const applyEvent = (ev) => this.#onEvent(ev);
+    const confirm = (messages) => this.#sends.confirmListed(messages);
+    this.#history = new History({ api, connection, isOpen, applyEvent, confirm, emit, notice });
+    this.#typists = new Typists({ me, timers, emit });
   }
 
   get me() {
@@ -155,7 +136,7 @@ export class ChatClient {
    * rest of the user's rooms come from the server once connected.
    */
   start() {
-    const active = this.#storage?.getItem(this.#activeKey());
+    const active = this.#read.remembered();
     if (active) {
       this.#rooms.ensure(active);
       this.#read.setActive(active);
@@ -183,7 +164,7 @@ export class ChatClient {
     if (forget) {
       this.#outbox.clear();
       this.#storage?.removeItem(this.#openRoomsKey());
-      this.#storage?.removeItem(this.#activeKey());
+      this.#read.forget();
     }
   }
 
@@ -337,13 +318,7 @@ export class ChatClient {
    * at zero and its read position follows what arrives.
    */
   setActiveRoom(id) {
-    this.#read.setActive(id);
-    try {
-      if (id === null) this.#storage?.removeItem(this.#activeKey());
-      else this.#storage?.setItem(this.#activeKey(), id);
-    } catch {
-      // Storage unavailable: the first open room is shown after a reload instead.
-    }
+    this.#read.setActive(id, { remember: true });
   }
 
   /** Whether the user is looking (window focused and visible). */
@@ -519,9 +494,5 @@ export class ChatClient {
   /** Where earlier versions kept the list of open rooms: removed on log out. */
   #openRoomsKey() {
     return `chillin.rooms.${this.#me}`;
-  }
-
-  #activeKey() {
-    return `chillin.active.${this.#me}`;
   }
 }

@@ -21,7 +21,7 @@ export class History {
   /**
    * isOpen(room): whether the room is still the user's; applyEvent(event):
    * applies a fact that room:sync returned; confirm(messages): the user's
-   * own messages found in a page; emit(roomId): a room's timeline changed;
+   * own messages found in a page; emit: ChatClient's events ('messages');
    * notice(text): something to tell the user.
    * @param {object} options
    * @param {import('./api.js').Api} options.api
@@ -29,7 +29,7 @@ export class History {
    * @param {(room: Room) => boolean} options.isOpen
    * @param {(event: any) => void} options.applyEvent
    * @param {(messages: any[]) => void} options.confirm
-   * @param {(roomId: string) => void} options.emit
+   * @param {(name: string, payload?: object) => void} options.emit
    * @param {(text: string) => void} options.notice
    */
   constructor({ api, connection, isOpen, applyEvent, confirm, emit, notice }) {
@@ -56,7 +56,7 @@ export class History {
       room.history = 'error';
       this.#notice(`Could not load the history of #${room.id}: ${err.message}`);
     }
-    this.#emit(room.id);
+    this.#emit('messages', { room: room.id });
   }
 
   /**
@@ -66,7 +66,7 @@ export class History {
   async loadOlder(room) {
     if (room.loadingOlder || room.history !== 'loaded' || !room.store.hasMore) return;
     room.loadingOlder = true;
-    this.#emit(room.id);
+    this.#emit('messages', { room: room.id });
     try {
       const page = await this.#api.messages(room.id, { before: room.store.oldestId, limit: HISTORY_PAGE });
       this.#apply(room, page);
@@ -74,7 +74,7 @@ export class History {
       this.#notice(`Could not load older messages: ${err.message}`);
     } finally {
       room.loadingOlder = false;
-      this.#emit(room.id);
+      this.#emit('messages', { room: room.id });
     }
   }
 

@@ -39,7 +39,7 @@ export class RoomMembers {
 
   /**
    * isOpen(room): whether the room is still the user's (not left or opened
-   * again meanwhile); emit(roomId): a room's member list changed;
+   * again meanwhile); emit: ChatClient's events ('members');
    * notice(text): something to tell the user.
    * @param {object} options
    * @param {import('./api.js').Api} options.api
@@ -47,7 +47,7 @@ export class RoomMembers {
    * @param {import('./presence.js').Presence} options.presence
    * @param {import('./timers.js').Timers} options.timers
    * @param {(room: Room) => boolean} options.isOpen
-   * @param {(roomId: string) => void} options.emit
+   * @param {(name: string, payload?: object) => void} options.emit
    * @param {(text: string) => void} options.notice
    */
   constructor({ api, profiles, presence, timers, isOpen, emit, notice }) {
@@ -112,7 +112,7 @@ export class RoomMembers {
     if (!room || room.membersLoading || room.membersNext === null) return;
     const roomId = room.id;
     room.membersLoading = true;
-    this.#emit(roomId);
+    this.#emit('members', { room: roomId });
     try {
       const page = await this.#api.members(roomId, { cursor: room.membersNext });
       if (!this.#isOpen(room)) return;
@@ -134,7 +134,7 @@ export class RoomMembers {
       this.#notice(`Could not load more members: ${err.message}`);
     } finally {
       room.membersLoading = false;
-      this.#emit(roomId);
+      this.#emit('members', { room: roomId });
     }
   }
 
@@ -178,7 +178,7 @@ export class RoomMembers {
       behind ||= m.unconfirmed < RELOAD_TRIES;
     }
     this.#lists.set(room.id, members);
-    this.#emit(room.id);
+    this.#emit('members', { room: room.id });
     if (behind) this.#reload(room);
   }
 
@@ -196,7 +196,7 @@ export class RoomMembers {
     }
     if (members.has(user)) return;
     members.set(user, { user, displayName: this.displayName(user), unconfirmed: 1 });
-    this.#emit(room.id);
+    this.#emit('members', { room: room.id });
     // The fact names only the user: the member list has the newcomer's display
     // name and presence.
     this.#reload(room);
@@ -208,7 +208,7 @@ export class RoomMembers {
    * @param {string} user
    */
   left(roomId, user) {
-    if (this.#lists.get(roomId)?.delete(user)) this.#emit(roomId);
+    if (this.#lists.get(roomId)?.delete(user)) this.#emit('members', { room: roomId });
   }
 
   /**
@@ -217,7 +217,7 @@ export class RoomMembers {
    */
   changed(user) {
     for (const [roomId, members] of this.#lists) {
-      if (members.has(user)) this.#emit(roomId);
+      if (members.has(user)) this.#emit('members', { room: roomId });
     }
   }
 

@@ -6,7 +6,8 @@
 //
 // The room on screen is read while the user is looking: its counts stay at
 // zero and its read position follows what arrives, reported to the server.
-// The divider marks what was unread when the room came on screen.
+// The divider marks what was unread when the room came on screen. Which
+// room is on screen is remembered across reloads (Web Storage, per user).
 
 /** @typedef {import('./room.js').Room} Room */
 
@@ -72,22 +73,25 @@ export class ReadState {
   #room;
   #send;
   #emit;
+  #storage;
   /** @type {string | null} */
   #active = null;
   #attentive = true;
 
   /**
    * me: the user's username; room(id): the user's room with that id;
-   * send(frame): sends a frame, false when offline; emit(): tells views the
-   * rooms changed.
+   * send(frame): sends a frame, false when offline; emit: ChatClient's
+   * events ('rooms'); storage: where the room on screen is remembered.
    * @param {object} options
    * @param {string} options.me
+   * @param {Storage | null} options.storage
    * @param {(id: string | null) => Room | undefined} options.room
    * @param {(frame: {type: string, data: object}) => boolean} options.send
-   * @param {() => void} options.emit
+   * @param {(name: string, payload?: object) => void} options.emit
    */
-  constructor({ me, room, send, emit }) {
+  constructor({ me, storage, room, send, emit }) {
     this.#me = me;
+    this.#storage = storage;
     this.#room = room;
     this.#send = send;
     this.#emit = emit;
@@ -98,12 +102,24 @@ export class ReadState {
     return this.#active;
   }
 
+  /** The room on screen when the app was last left, or null. */
+  remembered() {
+    return this.#storage?.getItem(this.#key()) ?? null;
+  }
+
+  /** Forgets the room on screen (log out). */
+  forget() {
+    this.#storage?.removeItem(this.#key());
+  }
+
   /**
    * Puts a room on screen (null: none). The divider of the room leaving
-   * and of the one coming is reset.
+   * and of the one coming is reset. With remember, the room is the one
+   * shown after a reload.
    * @param {string | null} id
+   * @param {{remember?: boolean}} [options]
    */
-  setActive(id) {
+  setActive(id, { remember = false } = {}) {
     if (id !== this.#active) {
       const before = this.#room(this.#active);
       if (before) before.divider = null;
@@ -111,6 +127,14 @@ export class ReadState {
       if (next) next.divider = null;
     }
     this.#active = id;
+    if (remember) {
+      try {
+        if (id === null) this.#storage?.removeItem(this.#key());
+        else this.#storage?.setItem(this.#key(), id);
+      } catch {
+        // Storage unavailable: the first open room is shown after a reload instead.
+      }
+    }
     this.markRead();
   }
 
@@ -144,7 +168,7 @@ export class ReadState {
       this.#send({ type: 'room:read', data: { room: room.id, seq } });
       changed = true;
     }
-    if (changed) this.#emit();
+    if (changed) this.#emit('rooms');
   }
 
   /**
@@ -189,7 +213,7 @@ export class ReadState {
       room.unread = counts.unread;
       room.mentions = counts.mentions;
     }
-    this.#emit();
+    this.#emit('rooms');
   }
 
   /**
@@ -208,5 +232,9 @@ export class ReadState {
   unreadAbove(roomId) {
     const room = this.#room(roomId);
     return room ? unreadAbove(room, this.#me) : false;
+  }
+
+  #key() {
+    return `chillin.active.${this.#me}`;
   }
 }

@@ -46,13 +46,13 @@ export class RoomList {
   #notice;
 
   /**
-   * emit(): the rooms or their join state changed; notice(text): something to tell the user.
+   * emit: ChatClient's events ('rooms'); notice(text): something to tell the user.
    * @param {object} options
    * @param {import('./connection.js').Connection} options.connection
    * @param {import('./api.js').Api} options.api
    * @param {() => number} options.now
    * @param {Hooks} options.hooks
-   * @param {() => void} options.emit
+   * @param {(name: string, payload?: object) => void} options.emit
    * @param {(text: string) => void} options.notice
    */
   constructor({ connection, api, now, hooks, emit, notice }) {
@@ -141,7 +141,7 @@ export class RoomList {
     this.#conn.request('room:leave', { room: id }).catch(() => {
       // Offline or refused: the room is closed here either way.
     });
-    this.#emit();
+    this.#emit('rooms');
   }
 
   /**
@@ -171,7 +171,7 @@ export class RoomList {
     const room = this.ensure(id);
     room.addedAt = this.#now();
     if (this.#conn.state === State.CONNECTED) this.#rejoin(room);
-    this.#emit();
+    this.#emit('rooms');
   }
 
   /**
@@ -181,7 +181,7 @@ export class RoomList {
   onRoomLeft({ room: id }) {
     if (!this.#rooms.has(id)) return;
     this.#drop(id);
-    this.#emit();
+    this.#emit('rooms');
   }
 
   /**
@@ -215,7 +215,7 @@ export class RoomList {
     const first = !this.#listed;
     this.#listed = true;
     this.#hooks.listed(list, first);
-    this.#emit();
+    this.#emit('rooms');
   }
 
   /**
@@ -241,7 +241,7 @@ export class RoomList {
         room.joining = false;
         if (err.code === LocalCode.DISCONNECTED || !this.isOpen(room)) return;
         room.error = err;
-        this.#emit();
+        this.#emit('rooms');
         this.#notice(`Could not join #${room.id}: ${err.message}`);
       },
     );
@@ -259,7 +259,7 @@ export class RoomList {
     room.memberCount = Number.isFinite(reply.room?.memberCount) ? reply.room.memberCount : countOf(reply.members);
     room.onlineCount = countOf(reply.online);
     this.#hooks.joined(room, reply, { resume });
-    this.#emit();
+    this.#emit('rooms');
   }
 }
 

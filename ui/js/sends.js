@@ -27,7 +27,7 @@ export class Sends {
   #emit;
 
   /**
-   * room(id): the user's room with that id; emit(roomId): a room's timeline changed.
+   * room(id): the user's room with that id; emit: ChatClient's events ('messages').
    * @param {object} options
    * @param {{send: (frame: {type: string, data: object}) => boolean}} options.connection
    * @param {import('./outbox.js').Outbox} options.outbox
@@ -37,7 +37,7 @@ export class Sends {
    * @param {number} options.timeoutMs how long a sent message waits for its confirmation
    * @param {string} options.me
    * @param {(id: string) => Room | undefined} options.room
-   * @param {(roomId: string) => void} options.emit
+   * @param {(name: string, payload?: object) => void} options.emit
    */
   constructor({ connection, outbox, timers, now, newId, timeoutMs, me, room, emit }) {
     this.#conn = connection;
@@ -70,7 +70,7 @@ export class Sends {
       replyTo,
     });
     room.store.addPending({ ...entry, user: this.#me });
-    this.#emit(room.id);
+    this.#emit('messages', { room: room.id });
     this.flush(room);
     return entry.clientId;
   }
@@ -89,7 +89,7 @@ export class Sends {
     const room = entry && this.#room(entry.room);
     if (!room) return;
     room.store.markSending(clientId);
-    this.#emit(room.id);
+    this.#emit('messages', { room: room.id });
     this.flush(room);
   }
 
@@ -105,7 +105,7 @@ export class Sends {
     const room = this.#room(entry.room);
     if (!room) return;
     room.store.removePending(clientId);
-    this.#emit(room.id);
+    this.#emit('messages', { room: room.id });
   }
 
   /**
@@ -194,7 +194,7 @@ export class Sends {
     const room = entry && this.#room(entry.room);
     if (!room) return;
     room.store.markFailed(clientId, error);
-    this.#emit(room.id);
+    this.#emit('messages', { room: room.id });
   }
 
   /** @param {string} clientId */

@@ -16,11 +16,11 @@ export class Typists {
   #emit;
 
   /**
-   * emit(roomId): who is typing in a room changed.
+   * emit: ChatClient's events ('typing').
    * @param {object} options
    * @param {string} options.me
    * @param {import('./timers.js').Timers} options.timers
-   * @param {(roomId: string) => void} options.emit
+   * @param {(name: string, payload?: object) => void} options.emit
    */
   constructor({ me, timers, emit }) {
     this.#me = me;
@@ -42,10 +42,10 @@ export class Typists {
       this.#timers.setTimeout(() => {
         this.#expiries.delete(roomId);
         room.typing = [];
-        this.#emit(roomId);
+        this.#emit('typing', { room: roomId });
       }, TYPING_EXPIRY_MS),
     );
-    this.#emit(roomId);
+    this.#emit('typing', { room: roomId });
   }
 
   /**
@@ -56,7 +56,7 @@ export class Typists {
     for (const room of rooms) {
       if (room.typing.length) {
         room.typing = [];
-        this.#emit(room.id);
+        this.#emit('typing', { room: room.id });
       }
     }
   }
