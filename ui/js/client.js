@@ -229,7 +229,7 @@ export class ChatClient {
       this.#notice('You are offline: your status can be changed once reconnected');
       return false;
     }
-    this.#onPresence({ user: this.#me, status });
+    this.#members.presenceChanged({ user: this.#me, status });
     return true;
   }
 
@@ -239,7 +239,7 @@ export class ChatClient {
    */
   async setAvatar(key) {
     const user = await this.#api.setAvatar(key);
-    this.#onUserUpdate({ user });
+    this.#members.profileChanged(user);
     return user;
   }
 
@@ -408,10 +408,10 @@ export class ChatClient {
         this.#onTyping(data);
         break;
       case 'presence:update':
-        this.#onPresence(data);
+        this.#members.presenceChanged(data);
         break;
       case 'user:update':
-        this.#onUserUpdate(data);
+        this.#members.profileChanged(data.user);
         break;
       case 'room:joined':
         this.#rooms.onRoomJoined(data);
@@ -423,7 +423,7 @@ export class ChatClient {
         this.#read.onRoomRead(data);
         break;
       case 'hello':
-        if (data.user) this.#onUserUpdate({ user: data.user });
+        if (data.user) this.#members.profileChanged(data.user);
         break;
       case 'error':
         // A frame the gateway could not read: a protocol mismatch, not something the user can act on.
@@ -466,21 +466,6 @@ export class ChatClient {
   #onTyping({ room: roomId, users = [] }) {
     const room = this.#rooms.get(roomId);
     if (room) this.#typists.update(room, users);
-  }
-
-  /** Someone's profile changed ({user: {id, username, displayName, avatarUrl}}). */
-  #onUserUpdate({ user }) {
-    const id = user?.id ?? user?.username;
-    if (typeof id !== 'string' || id === '') return;
-    if (!this.#profiles.set(id, user)) return;
-    this.#members.changed(id);
-    this.#emitter.emit('profile', { user: id });
-  }
-
-  #onPresence({ user, status }) {
-    if (!user || !status) return;
-    this.#presence.set(user, status);
-    this.#members.changed(user);
   }
 
   #command(type, data) {

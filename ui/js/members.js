@@ -7,7 +7,8 @@
 // while the list is fetched again a few times.
 //
 // Display names and avatars come from Profiles, statuses from Presence:
-// the member pages feed both.
+// the member pages feed both, and so do the user:update, hello and
+// presence:update frames, which change the lists of the rooms naming the user.
 
 import { naturalCompare } from './format.js';
 import { presenceRank } from './presence.js';
@@ -39,7 +40,7 @@ export class RoomMembers {
 
   /**
    * isOpen(room): whether the room is still the user's (not left or opened
-   * again meanwhile); emit: ChatClient's events ('members');
+   * again meanwhile); emit: ChatClient's events ('members', 'profile');
    * notice(text): something to tell the user.
    * @param {object} options
    * @param {import('./api.js').Api} options.api
@@ -212,13 +213,27 @@ export class RoomMembers {
   }
 
   /**
-   * A user's presence or profile changed: every room listing them changed.
-   * @param {string} user
+   * Someone's profile changed ({id, username, displayName, avatarUrl}: a
+   * user:update, the hello frame, the user's own avatar): the rooms listing
+   * them and the 'profile' event follow.
+   * @param {{id?: string, username?: string, displayName?: string, avatarUrl?: string} | null | undefined} user
    */
-  changed(user) {
-    for (const [roomId, members] of this.#lists) {
-      if (members.has(user)) this.#emit('members', { room: roomId });
-    }
+  profileChanged(user) {
+    const id = user?.id ?? user?.username;
+    if (typeof id !== 'string' || id === '') return;
+    if (!this.#profiles.set(id, user)) return;
+    this.#changed(id);
+    this.#emit('profile', { user: id });
+  }
+
+  /**
+   * Someone's status changed (a presence:update, the user's own presence:set).
+   * @param {{user?: string, status?: string}} data
+   */
+  presenceChanged({ user, status }) {
+    if (!user || !status) return;
+    this.#presence.set(user, status);
+    this.#changed(user);
   }
 
   /**
@@ -248,6 +263,16 @@ export class RoomMembers {
         this.load(room);
       }, RELOAD_MS),
     );
+  }
+
+  /**
+   * A user's presence or profile changed: every room listing them changed.
+   * @param {string} user
+   */
+  #changed(user) {
+    for (const [roomId, members] of this.#lists) {
+      if (members.has(user)) this.#emit('members', { room: roomId });
+    }
   }
 
   /** @param {ListedMember} m */

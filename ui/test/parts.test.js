@@ -184,3 +184,27 @@ describe('Typists', () => {
     assert.equal(clock.pending, 0);
   });
 });
+
+describe('RoomMembers profiles and presence', () => {
+  it('tells the rooms listing a user, and the profile event, only when something changed', async () => {
+    const events = [];
+    const profiles = new Profiles();
+    const presence = new Presence();
+    const api = { members: async () => ({ members: [{ user: 'bob', displayName: 'Bob' }], next: null }) };
+    const members = new RoomMembers({ api, profiles, presence, timers: new FakeClock().timers, isOpen: () => true, emit: (name, p) => events.push([name, p.room ?? p.user]), notice: () => {} });
+    await members.load(newRoom('r'));
+    events.length = 0;
+    members.profileChanged({ id: 'bob', displayName: 'Robert' });
+    members.profileChanged({ id: 'bob', displayName: 'Robert' });
+    members.profileChanged({ username: 'cat', displayName: 'Cat' });
+    members.profileChanged(undefined);
+    assert.deepEqual(events, [['members', 'r'], ['profile', 'bob'], ['profile', 'cat']]);
+    assert.equal(members.displayName('bob'), 'Robert');
+    events.length = 0;
+    members.presenceChanged({ user: 'bob', status: 'away' });
+    members.presenceChanged({ user: 'cat', status: 'busy' });
+    members.presenceChanged({ user: 'bob' });
+    assert.deepEqual(events, [['members', 'r']]);
+    assert.deepEqual(members.list('r').map((m) => [m.user, m.status]), [['bob', 'away']]);
+  });
+});
