@@ -3,6 +3,14 @@
 // outbox and one RoomStore per open room together, and tells views what
 // changed through events. It holds no DOM.
 //
+// It is the coordinator: it routes the server's frames, and the facts each
+// room's store applies, to its parts, and keeps their public face. The parts:
+// RoomList (the user's rooms, joined on every connection), ReadState (the
+// room on screen, unread and mention counts, read positions, the "New
+// messages" divider), RoomMembers (member lists and their pages), Sends
+// (from the outbox to the server's confirmation), History (pages of history,
+// room:sync), Typists (who else is typing), Presence and Profiles.
+//
 // The user's rooms are the account's (GET /api/me/rooms): the same list, in
 // the order joined, with the same read positions and unread counts on every
 // tab and device. A join, leave or read anywhere reaches every socket of the
@@ -12,26 +20,25 @@
 // Recovery: each room keeps its last applied seq. Whenever the connection
 // opens, the room list is fetched again, then every room in it is joined
 // again with `after: lastSeq`, so the server replays exactly what was missed;
-// a seq gap seen live triggers room:sync.
-// Unconfirmed messages live in the outbox and are sent again, with the same
-// clientId, once their room is joined.
+// a seq gap seen live triggers room:sync. Unconfirmed messages live in the
+// outbox and are sent again, with the same clientId, once their room is joined.
 
 import { State } from './connection.js';
 import { Emitter } from './emitter.js';
-import { ChatError, LocalCode } from './errors.js';
-import { naturalCompare, normalizeAttachments, validateMessage } from './format.js';
-import { Presence, presenceRank, STATUSES } from './presence.js';
+import { ChatError } from './errors.js';
+import { History } from './history.js';
+import { RoomMembers } from './members.js';
+import { Presence, STATUSES } from './presence.js';
 import { Profiles } from './profiles.js';
-import { Kind, RoomStore } from './roomstore.js';
+import { ReadState } from './readstate.js';
+import { RoomList } from './roomlist.js';
+import { Kind } from './roomstore.js';
+import { Sends } from './sends.js';
 import { systemTimers } from './timers.js';
+import { Typists } from './typists.js';
 
-const HISTORY_PAGE = 50;
-const TYPING_EXPIRY_MS = 10000;
-const MEMBERS_RELOAD_MS = 200;
-const MEMBERS_RELOAD_TRIES = 5;
-// A room opened here this recently may be missing from a room list that
-// lags behind the log: it is not taken for a room left elsewhere.
-const LIST_LAG_MS = 10000;
+/** @typedef {import('./room.js').Room} Room */
+
 export { STATUSES };
 
 /**
@@ -51,24 +58,17 @@ export class ChatClient {
   #outbox;
   #me;
   #storage;
-  #timers;
-  #now;
-  #newId;
-  #sendTimeoutMs;
   #emitter = new Emitter();
   #unsubscribe = [];
 
-  #rooms = new Map(); // id -> room state, in the order opened
-  #members = new Map(); // room id -> Map(user -> {user, displayName, avatarUrl})
   #presence = new Presence();
   #profiles = new Profiles();
-  #sendTimers = new Map(); // clientId -> timer
-  #typingTimers = new Map(); // room id -> timer
-  #membersTimers = new Map(); // room id -> timer of a pending member list reload
-  #active = null;
-  #attentive = true;
-  #opening = new Set(); // rooms with an openRoom on its way
-  #listed = false; // whether the server's room list arrived once
+  #rooms;
+  #read;
+  #members;
+  #sends;
+  #history;
+  #typists;
 
   /**
    * connection: a Connection; api: an Api; outbox: an Outbox for this user;
@@ -103,11 +103,24 @@ export class ChatClient {
     this.#outbox = outbox;
     this.#me = me;
     this.#storage = storage;
-    this.#timers = timers;
-    this.#now = now;
-    this.#newId = newId;
-    this.#sendTimeoutMs = sendTimeoutMs;
     if (profile) this.#profiles.set(me, profile);
+    const room = (id) => this.#rooms.get(id);
+    const isOpen = (r) => this.#rooms.isOpen(r);
+    const emit = (name, payload) => this.#emitter.emit(name, payload);
+    const notice = (text) => this.#notice(text);
+    const hooks = {
+      joined: (r, reply, options) => this.#joined(r, reply, options),
+      dropped: (id) => this.#dropped(id),
+      listed: (list, first) => this.#listed(list, first),
+    };
+    this.#rooms = new RoomList({ connection, api, now, hooks, emit, notice });
+    this.#read = new ReadState({ me, storage, room, send: (frame) => connection.send(frame), emit });
+    this.#members = new RoomMembers({ api, profiles: this.#profiles, presence: this.#presence, timers, isOpen, emit, notice });
+    this.#sends = new Sends({ connection, outbox, timers, now, newId, timeoutMs: sendTimeoutMs, me, room, emit });
+    const applyEvent = (ev) => this.#onEvent(ev);
+    const confirm = (messages) => this.#sends.confirmListed(messages);
+    this.#history = new History({ api, connection, isOpen, applyEvent, confirm, emit, notice });
+    this.#typists = new Typists({ me, timers, emit });
   }
 
   get me() {
@@ -123,13 +136,13 @@ export class ChatClient {
    * rest of the user's rooms come from the server once connected.
    */
   start() {
-    const active = this.#storage?.getItem(this.#activeKey());
+    const active = this.#read.remembered();
     if (active) {
-      this.#ensureRoom(active);
-      this.#active = active;
+      this.#rooms.ensure(active);
+      this.#read.setActive(active);
     }
     for (const entry of this.#outbox.entries()) {
-      this.#ensureRoom(entry.room).store.addPending({ ...entry, user: this.#me });
+      this.#rooms.ensure(entry.room).store.addPending({ ...entry, user: this.#me });
     }
     this.#unsubscribe = [
       this.#conn.on('state', (s) => this.#onState(s)),
@@ -145,22 +158,19 @@ export class ChatClient {
     for (const off of this.#unsubscribe) off();
     this.#unsubscribe = [];
     this.#conn.disconnect();
-    for (const timer of [...this.#sendTimers.values(), ...this.#typingTimers.values(), ...this.#membersTimers.values()]) {
-      this.#timers.clearTimeout(timer);
-    }
-    this.#sendTimers.clear();
-    this.#typingTimers.clear();
-    this.#membersTimers.clear();
+    this.#sends.stop();
+    this.#typists.stop();
+    this.#members.stop();
     if (forget) {
       this.#outbox.clear();
       this.#storage?.removeItem(this.#openRoomsKey());
-      this.#storage?.removeItem(this.#activeKey());
+      this.#read.forget();
     }
   }
 
   /** The user's rooms, in the order joined. */
   rooms() {
-    return [...this.#rooms.values()];
+    return this.#rooms.all();
   }
 
   room(id) {
@@ -169,19 +179,12 @@ export class ChatClient {
 
   /** The room on screen, as last set (and remembered across reloads). */
   get activeRoom() {
-    return this.#active;
+    return this.#read.active;
   }
 
   /** A room's members, online ones first, each with its current status, display name and avatar. */
   members(roomId) {
-    const members = [...(this.#members.get(roomId)?.values() ?? [])].map((m) => ({
-      ...m,
-      displayName: this.displayName(m.user),
-      avatarUrl: this.avatarUrl(m.user),
-      status: this.status(m.user),
-    }));
-    const rank = (m) => presenceRank(m.status);
-    return members.sort((a, b) => rank(a) - rank(b) || naturalCompare(a.displayName, b.displayName));
+    return this.#members.list(roomId);
   }
 
   /**
@@ -190,44 +193,12 @@ export class ChatClient {
    * is on its way, failed when the last page asked for could not be loaded.
    */
   memberPages(roomId) {
-    const room = this.#rooms.get(roomId);
-    return {
-      hasMore: Boolean(room && room.membersNext !== null),
-      loading: Boolean(room?.membersLoading),
-      failed: Boolean(room?.membersFailed),
-    };
+    return this.#members.pages(this.#rooms.get(roomId));
   }
 
   /** Loads the next page of a room's members, if there is one and none is on its way. */
   async loadMoreMembers(roomId) {
-    const room = this.#rooms.get(roomId);
-    if (!room || room.membersLoading || room.membersNext === null) return;
-    room.membersLoading = true;
-    this.#emitter.emit('members', { room: roomId });
-    try {
-      const page = await this.#api.members(roomId, { cursor: room.membersNext });
-      if (this.#rooms.get(roomId) !== room) return;
-      let members = this.#members.get(roomId);
-      if (!members) {
-        members = new Map();
-        this.#members.set(roomId, members);
-      }
-      for (const m of page.members) {
-        const held = members.get(m.user);
-        if (!held || held.unconfirmed) members.set(m.user, { user: m.user, displayName: m.displayName || m.user, later: true });
-        this.#profiles.set(m.user, m);
-        if (m.status) this.#presence.set(m.user, m.status);
-      }
-      room.membersNext = page.next;
-      room.membersPaged = true;
-      room.membersFailed = false;
-    } catch (err) {
-      room.membersFailed = true;
-      this.#notice(`Could not load more members: ${err.message}`);
-    } finally {
-      room.membersLoading = false;
-      this.#emitter.emit('members', { room: roomId });
-    }
+    return this.#members.loadMore(this.#rooms.get(roomId));
   }
 
   status(user) {
@@ -235,13 +206,7 @@ export class ChatClient {
   }
 
   displayName(user) {
-    const name = this.#profiles.displayName(user);
-    if (name) return name;
-    for (const members of this.#members.values()) {
-      const fromList = members.get(user)?.displayName;
-      if (fromList) return fromList;
-    }
-    return user;
+    return this.#members.displayName(user);
   }
 
   /** The path of a user's avatar image, or '' when they have none (initials are shown). */
@@ -264,7 +229,7 @@ export class ChatClient {
       this.#notice('You are offline: your status can be changed once reconnected');
       return false;
     }
-    this.#onPresence({ user: this.#me, status });
+    this.#members.presenceChanged({ user: this.#me, status });
     return true;
   }
 
@@ -274,7 +239,7 @@ export class ChatClient {
    */
   async setAvatar(key) {
     const user = await this.#api.setAvatar(key);
-    this.#onUserUpdate({ user });
+    this.#members.profileChanged(user);
     return user;
   }
 
@@ -285,44 +250,12 @@ export class ChatClient {
    * @param {{password?: string}} [options]
    */
   async openRoom(id, { password } = {}) {
-    const open = this.#rooms.get(id);
-    if (open) return open;
-    this.#opening.add(id);
-    let reply;
-    try {
-      reply = await this.#conn.request('room:join', { room: id, ...(password ? { password } : {}) });
-    } finally {
-      this.#opening.delete(id);
-    }
-    const held = this.#rooms.get(id);
-    if (held?.joined) return held; // joined meanwhile, through room:joined
-    const room = this.#ensureRoom(id);
-    room.addedAt = this.#now();
-    this.#joined(room, reply, { resume: false });
-    return room;
+    return this.#rooms.open(id, { password });
   }
 
   /** Leaves a room: it closes here, its unsent messages are dropped, membership ends. */
   leaveRoom(id) {
-    if (!this.#rooms.has(id)) return;
-    this.#dropRoom(id);
-    this.#conn.request('room:leave', { room: id }).catch(() => {
-      // Offline or refused: the room is closed here either way.
-    });
-    this.#emitter.emit('rooms');
-  }
-
-  /** Closes a room here: its unsent messages are dropped. */
-  #dropRoom(id) {
-    for (const entry of this.#outbox.entries(id)) {
-      this.#clearSendTimer(entry.clientId);
-      this.#outbox.discard(entry.clientId);
-    }
-    this.#rooms.delete(id);
-    this.#members.delete(id);
-    this.#timers.clearTimeout(this.#typingTimers.get(id));
-    this.#typingTimers.delete(id);
-    if (this.#active === id) this.setActiveRoom(null);
+    this.#rooms.leave(id);
   }
 
   /**
@@ -336,48 +269,22 @@ export class ChatClient {
    * @param {{replyTo?: number | null}} [options]
    */
   send(roomId, text, attachments = [], { replyTo = null } = {}) {
-    const room = this.#requireRoom(roomId);
-    const invalid = validateMessage(text, attachments.length);
-    if (invalid) throw new ChatError(invalid, invalid === 'EMPTY_MESSAGE' ? 'The message is empty' : 'The message is too long');
-    const entry = this.#outbox.enqueue({
-      clientId: this.#newId(),
-      room: roomId,
-      text: text.trim() === '' ? '' : text,
-      attachments: normalizeAttachments(attachments).map(({ key, name, contentType, size }) => ({ key, name, contentType, size })),
-      createdAt: new Date(this.#now()).toISOString(),
-      replyTo,
-    });
-    room.store.addPending({ ...entry, user: this.#me });
-    this.#emitter.emit('messages', { room: roomId });
-    this.#flushRoom(room);
-    return entry.clientId;
+    return this.#sends.send(this.#rooms.require(roomId), text, attachments, replyTo);
   }
 
   /** How many messages wait to be sent once connected (those that failed wait for Retry instead). */
   get waitingCount() {
-    return this.#outbox.entries().filter((e) => !e.error).length;
+    return this.#sends.waiting;
   }
 
   /** Sends a failed message again with the same clientId. */
   retry(clientId) {
-    const entry = this.#outbox.retry(clientId);
-    const room = entry && this.#rooms.get(entry.room);
-    if (!room) return;
-    room.store.markSending(clientId);
-    this.#emitter.emit('messages', { room: room.id });
-    this.#flushRoom(room);
+    this.#sends.retry(clientId);
   }
 
   /** Drops a failed message. */
   discard(clientId) {
-    const entry = this.#outbox.get(clientId);
-    if (!entry) return;
-    this.#clearSendTimer(clientId);
-    this.#outbox.discard(clientId);
-    const room = this.#rooms.get(entry.room);
-    if (!room) return;
-    room.store.removePending(clientId);
-    this.#emitter.emit('messages', { room: room.id });
+    this.#sends.discard(clientId);
   }
 
   editMessage(roomId, id, text) {
@@ -390,7 +297,7 @@ export class ChatClient {
 
   /** Adds the user's reaction, or removes it if present. */
   toggleReaction(roomId, id, emoji) {
-    const message = this.#requireRoom(roomId).store.messageById(id);
+    const message = this.#rooms.require(roomId).store.messageById(id);
     if (!message) return;
     const mine = (message.reactions[emoji] ?? []).includes(this.#me);
     this.#command(mine ? 'reaction:remove' : 'reaction:add', { room: roomId, id, emoji });
@@ -403,19 +310,7 @@ export class ChatClient {
 
   /** Pages history back from the oldest message held. Resolves when done. */
   async loadOlder(roomId) {
-    const room = this.#requireRoom(roomId);
-    if (room.loadingOlder || room.history !== 'loaded' || !room.store.hasMore) return;
-    room.loadingOlder = true;
-    this.#emitter.emit('messages', { room: roomId });
-    try {
-      const page = await this.#api.messages(roomId, { before: room.store.oldestId, limit: HISTORY_PAGE });
-      this.#applyHistory(room, page);
-    } catch (err) {
-      this.#notice(`Could not load older messages: ${err.message}`);
-    } finally {
-      room.loadingOlder = false;
-      this.#emitter.emit('messages', { room: roomId });
-    }
+    return this.#history.loadOlder(this.#rooms.require(roomId));
   }
 
   /**
@@ -423,51 +318,12 @@ export class ChatClient {
    * at zero and its read position follows what arrives.
    */
   setActiveRoom(id) {
-    if (id !== this.#active) {
-      // The "New messages" divider marks what was unread when the room came on screen.
-      const before = this.#rooms.get(this.#active);
-      if (before) before.divider = null;
-      const next = this.#rooms.get(id);
-      if (next) next.divider = null;
-    }
-    this.#active = id;
-    try {
-      if (id === null) this.#storage?.removeItem(this.#activeKey());
-      else this.#storage?.setItem(this.#activeKey(), id);
-    } catch {
-      // Storage unavailable: the first open room is shown after a reload instead.
-    }
-    this.#markRead();
+    this.#read.setActive(id, { remember: true });
   }
 
   /** Whether the user is looking (window focused and visible). */
   setAttentive(attentive) {
-    this.#attentive = attentive;
-    this.#markRead();
-  }
-
-  /**
-   * Reads the room on screen, if the user is looking: its counts go to zero
-   * and its read position to the last fact applied, reported to the server
-   * (which tells the user's other tabs and devices).
-   */
-  #markRead() {
-    const room = this.#attentive && this.#rooms.get(this.#active);
-    if (!room) return;
-    let changed = false;
-    if (room.unread > 0 || room.mentions > 0) {
-      if (room.divider === null) room.divider = room.lastRead;
-      room.unread = 0;
-      room.mentions = 0;
-      changed = true;
-    }
-    const seq = room.store.lastSeq;
-    if (room.joined && seq > room.lastRead) {
-      room.lastRead = seq;
-      this.#conn.send({ type: 'room:read', data: { room: room.id, seq } });
-      changed = true;
-    }
-    if (changed) this.#emitter.emit('rooms');
+    this.#read.setAttentive(attentive);
   }
 
   /**
@@ -477,10 +333,7 @@ export class ChatClient {
    * @param {string} roomId
    */
   firstUnread(roomId) {
-    const room = this.#rooms.get(roomId);
-    if (!room || room.divider === null) return null;
-    const first = room.store.list().find((i) => i.kind === 'message' && i.seq !== null && i.seq > room.divider && i.user !== this.#me);
-    return first ? first.seq : null;
+    return this.#read.firstUnread(roomId);
   }
 
   /**
@@ -489,261 +342,57 @@ export class ChatClient {
    * @param {string} roomId
    */
   unreadAbove(roomId) {
-    const room = this.#rooms.get(roomId);
-    if (!room || room.divider === null || this.firstUnread(roomId) !== null) return false;
-    return room.store.hasMore && room.divider < (room.store.list().find((i) => i.seq !== null)?.seq ?? 0);
+    return this.#read.unreadAbove(roomId);
   }
 
-  #ensureRoom(id) {
-    let room = this.#rooms.get(id);
-    if (!room) {
-      room = {
-        id,
-        info: null,
-        store: new RoomStore(),
-        joined: false,
-        error: null,
-        unread: 0,
-        mentions: 0, // unread messages that name the user (@username)
-        lastRead: 0, // the room seq read up to, the account's (room:read)
-        divider: null, // the read position the "New messages" divider follows, while on screen
-        addedAt: -Infinity, // when opened here (a room list may lag behind it)
-        joining: false, // a room:join of #rejoin on its way
-        typing: [],
-        syncing: false,
-        history: 'idle', // idle | loading | loaded | error
-        loadingOlder: false,
-        memberCount: 0,
-        onlineCount: 0,
-        membersNext: null, // the cursor of the member page after those held, null when none follows
-        membersPaged: false, // whether pages after the first were loaded
-        membersLoading: false,
-        membersFailed: false,
-      };
-      this.#rooms.set(id, room);
-    }
-    return room;
+  /**
+   * A room was closed here: its unsent messages are dropped.
+   * @param {string} id
+   */
+  #dropped(id) {
+    this.#sends.drop(id);
+    this.#members.drop(id);
+    this.#typists.drop(id);
+    if (this.#read.active === id) this.setActiveRoom(null);
   }
 
-  #requireRoom(id) {
-    const room = this.#rooms.get(id);
-    if (!room) throw new ChatError('NOT_OPEN', `Room ${id} is not open`);
-    return room;
+  /**
+   * The server's list of the user's rooms was taken: their read positions
+   * and counts too, and the first room goes on screen when none is.
+   * @param {import('./roomlist.js').ListedRoom[]} list
+   * @param {boolean} first
+   */
+  #listed(list, first) {
+    for (const r of list) this.#read.fromList(this.#rooms.get(r.id), r);
+    if (first && this.#read.active === null && list.length > 0) this.#read.setActive(list[0].id);
+    this.#read.markRead();
   }
 
   #onState({ state, previous }) {
     if (state === State.CONNECTED) {
-      this.#connected();
+      this.#rooms.connected();
     } else if (previous === State.CONNECTED) {
-      this.#onLost();
+      this.#sends.lost();
+      this.#rooms.lost();
+      this.#typists.lost(this.#rooms.all());
+      this.#emitter.emit('rooms');
     }
-  }
-
-  #onLost() {
-    this.#outbox.resetInFlight();
-    for (const timer of this.#sendTimers.values()) this.#timers.clearTimeout(timer);
-    this.#sendTimers.clear();
-    for (const room of this.#rooms.values()) {
-      room.joined = false;
-      room.syncing = false;
-      if (room.typing.length) {
-        room.typing = [];
-        this.#emitter.emit('typing', { room: room.id });
-      }
-    }
-    this.#emitter.emit('rooms');
   }
 
   /**
-   * Fetches the user's rooms, then joins each on this connection: a room
-   * left elsewhere meanwhile is not joined again.
+   * A room was joined on this connection: its timeline goes live, its
+   * unsent messages go out, its history and members are loaded.
+   * @param {Room} room
+   * @param {any} reply the room:join reply
+   * @param {{resume: boolean}} options
    */
-  async #connected() {
-    await this.#refreshRooms();
-    if (this.#conn.state !== State.CONNECTED) return;
-    for (const room of this.#rooms.values()) if (!room.joined && !room.joining) this.#rejoin(room);
-  }
-
-  /**
-   * Takes the user's rooms, their order, read positions and counts from the
-   * server. A room held here that the list lacks was left elsewhere (unless
-   * it was opened here too recently for the list to show it).
-   */
-  async #refreshRooms() {
-    const asked = this.#now();
-    let list;
-    try {
-      list = await this.#api.myRooms();
-    } catch (err) {
-      // Without the list the rooms held are joined again as they are.
-      this.#notice(`Could not load your rooms: ${err.message}`);
-      return;
-    }
-    const ids = new Set(list.map((r) => r.id));
-    for (const room of [...this.#rooms.values()]) {
-      if (!ids.has(room.id) && room.addedAt < asked - LIST_LAG_MS && !this.#opening.has(room.id)) this.#dropRoom(room.id);
-    }
-    for (const r of list) {
-      const room = this.#ensureRoom(r.id);
-      room.info ??= r;
-      if (!room.memberCount) room.memberCount = r.memberCount ?? 0;
-      if (!room.onlineCount) room.onlineCount = r.onlineCount ?? 0;
-      room.lastRead = Math.max(room.lastRead, r.lastReadSeq ?? 0);
-      room.unread = r.unreadCount ?? 0;
-      room.mentions = r.mentionCount ?? 0;
-    }
-    const held = [...this.#rooms.values()];
-    this.#rooms = new Map([...list.map((r) => this.#rooms.get(r.id)), ...held.filter((r) => !ids.has(r.id))].map((r) => [r.id, r]));
-    if (!this.#listed && this.#active === null && list.length > 0) this.#active = list[0].id;
-    this.#listed = true;
-    this.#markRead();
-    this.#emitter.emit('rooms');
-  }
-
-  /** Another tab or device of the user joined a room (or created one). */
-  #onRoomJoined({ room: id }) {
-    if (typeof id !== 'string' || this.#rooms.has(id) || this.#opening.has(id)) return;
-    const room = this.#ensureRoom(id);
-    room.addedAt = this.#now();
-    if (this.#conn.state === State.CONNECTED) this.#rejoin(room);
-    this.#emitter.emit('rooms');
-  }
-
-  /** The user left a room, here or elsewhere. */
-  #onRoomLeft({ room: id }) {
-    if (!this.#rooms.has(id)) return;
-    this.#dropRoom(id);
-    this.#emitter.emit('rooms');
-  }
-
-  /**
-   * The user's read position in a room moved (here or elsewhere): the
-   * counts follow, recounted from the messages held when they cover it.
-   */
-  #onRoomRead({ room: id, seq }) {
-    const room = this.#rooms.get(id);
-    if (!room || !Number.isSafeInteger(seq) || seq <= room.lastRead) return;
-    room.lastRead = seq;
-    if (seq >= room.store.lastSeq) {
-      room.unread = 0;
-      room.mentions = 0;
-    } else {
-      const items = room.store.list().filter((i) => i.kind === 'message' && i.seq !== null);
-      if (!room.store.hasMore || (items.length > 0 && items[0].seq <= seq + 1)) {
-        const after = items.filter((i) => i.seq > seq && i.user !== this.#me && !i.deleted);
-        room.unread = after.length;
-        room.mentions = after.filter((i) => this.#mentionsMe(i.text)).length;
-      }
-    }
-    this.#emitter.emit('rooms');
-  }
-
-  /** Whether a text names the user: @username, not inside a longer name. */
-  #mentionsMe(text) {
-    const at = `@${this.#me}`;
-    const lower = String(text ?? '').toLowerCase();
-    for (let i = lower.indexOf(at); i !== -1; i = lower.indexOf(at, i + 1)) {
-      const before = i === 0 ? '' : lower[i - 1];
-      const after = lower[i + at.length] ?? '';
-      if (!/[a-z0-9_-]/.test(before) && !/[a-z0-9_-]/.test(after)) return true;
-    }
-    return false;
-  }
-
-  #rejoin(room) {
-    const resume = room.store.anchored;
-    const data = { room: room.id, ...(resume ? { after: room.store.lastSeq } : {}) };
-    room.joining = true;
-    this.#conn.request('room:join', data).then(
-      (reply) => {
-        room.joining = false;
-        if (this.#rooms.get(room.id) === room) this.#joined(room, reply, { resume });
-      },
-      (err) => {
-        room.joining = false;
-        if (err.code === LocalCode.DISCONNECTED || this.#rooms.get(room.id) !== room) return;
-        room.error = err;
-        this.#emitter.emit('rooms');
-        this.#notice(`Could not join #${room.id}: ${err.message}`);
-      },
-    );
-  }
-
   #joined(room, reply, { resume }) {
-    room.joined = true;
-    room.error = null;
-    room.info = reply.room ?? room.info;
-    room.memberCount = Number.isFinite(reply.room?.memberCount) ? reply.room.memberCount : countOf(reply.members);
-    room.onlineCount = countOf(reply.online);
     const before = room.store.version;
     this.#afterApply(room, room.store.startLive(reply.headSeq ?? 0, { resume }), before);
-    this.#flushRoom(room);
-    if (room.history === 'idle' || room.history === 'error') this.#loadLatest(room);
-    this.#loadMembers(room);
-    this.#markRead();
-    this.#emitter.emit('rooms');
-  }
-
-  async #loadLatest(room) {
-    room.history = 'loading';
-    try {
-      const page = await this.#api.messages(room.id, { limit: HISTORY_PAGE });
-      room.history = 'loaded';
-      this.#applyHistory(room, page);
-    } catch (err) {
-      room.history = 'error';
-      this.#notice(`Could not load the history of #${room.id}: ${err.message}`);
-    }
-    this.#emitter.emit('messages', { room: room.id });
-  }
-
-  #applyHistory(room, { messages, hasMore }) {
-    room.store.applyHistory(messages, { hasMore });
-    for (const m of messages) {
-      if (m.user === this.#me && m.clientId && this.#outbox.get(m.clientId)) this.#confirmSend(m.clientId);
-    }
-  }
-
-  /**
-   * Loads the first page of a room's members. The pages after it that the
-   * user asked for stay (their members are not on this page), unless the
-   * first page is now the whole list.
-   */
-  async #loadMembers(room) {
-    let page;
-    try {
-      page = await this.#api.members(room.id);
-    } catch {
-      // The member list is an extra: the room works without it, and it is fetched again on the next join.
-      return;
-    }
-    if (this.#rooms.get(room.id) !== room) return;
-    const members = new Map();
-    for (const m of page.members) {
-      members.set(m.user, { user: m.user, displayName: m.displayName || m.user });
-      this.#profiles.set(m.user, m);
-      if (m.status) this.#presence.set(m.user, m.status);
-    }
-    if (page.next === null) {
-      room.membersNext = null;
-      room.membersPaged = false;
-    } else if (room.membersPaged) {
-      for (const [user, m] of this.#members.get(room.id) ?? []) if (m.later && !members.has(user)) members.set(user, m);
-    } else {
-      room.membersNext = page.next;
-    }
-    // The list is a projection of the log and may lag behind the joins the
-    // log has already shown here (the user's own, right after joining): those
-    // stay, and the list is asked for again a few times.
-    let behind = false;
-    for (const [user, m] of this.#members.get(room.id) ?? []) {
-      if (!m.unconfirmed || members.has(user)) continue;
-      members.set(user, { ...m, unconfirmed: m.unconfirmed + 1 });
-      behind ||= m.unconfirmed < MEMBERS_RELOAD_TRIES;
-    }
-    this.#members.set(room.id, members);
-    this.#emitter.emit('members', { room: room.id });
-    if (behind) this.#reloadMembers(room);
+    this.#sends.flush(room);
+    if (room.history === 'idle' || room.history === 'error') this.#history.loadLatest(room);
+    this.#members.load(room);
+    this.#read.markRead();
   }
 
   #onFrame(frame) {
@@ -753,28 +402,28 @@ export class ChatClient {
         this.#onEvent(data);
         break;
       case 'rejected':
-        this.#onRejected(data);
+        if (!this.#sends.rejected(data)) this.#notice(data.message || data.code || 'The server refused a request');
         break;
       case 'typing:update':
         this.#onTyping(data);
         break;
       case 'presence:update':
-        this.#onPresence(data);
+        this.#members.presenceChanged(data);
         break;
       case 'user:update':
-        this.#onUserUpdate(data);
+        this.#members.profileChanged(data.user);
         break;
       case 'room:joined':
-        this.#onRoomJoined(data);
+        this.#rooms.onRoomJoined(data);
         break;
       case 'room:left':
-        this.#onRoomLeft(data);
+        this.#rooms.onRoomLeft(data);
         break;
       case 'room:read':
-        this.#onRoomRead(data);
+        this.#read.onRoomRead(data);
         break;
       case 'hello':
-        if (data.user) this.#onUserUpdate({ user: data.user });
+        if (data.user) this.#members.profileChanged(data.user);
         break;
       case 'error':
         // A frame the gateway could not read: a protocol mismatch, not something the user can act on.
@@ -786,160 +435,37 @@ export class ChatClient {
   #onEvent(ev) {
     const room = this.#rooms.get(ev.room);
     if (!room) return;
-    if (ev.kind === Kind.MESSAGE_POSTED && ev.user === this.#me && ev.data?.clientId) this.#confirmSend(ev.data.clientId);
+    if (ev.kind === Kind.MESSAGE_POSTED && ev.user === this.#me && ev.data?.clientId) this.#sends.confirm(ev.data.clientId);
     const before = room.store.version;
     this.#afterApply(room, room.store.applyEvent(ev), before);
   }
 
+  /**
+   * After facts were applied to a room's store: members follow the
+   * membership facts, new messages are counted and announced, a gap is
+   * synced, and the room on screen is read.
+   * @param {Room} room
+   * @param {{applied: {event: any, live: boolean}[], gap: boolean}} result
+   * @param {number} versionBefore
+   */
   #afterApply(room, { applied, gap }, versionBefore) {
     const unreadBefore = room.unread;
     for (const { event, live } of applied) {
-      if (event.kind === Kind.MEMBER_JOINED) this.#memberJoined(room, event.user);
-      else if (event.kind === Kind.MEMBER_LEFT) this.#memberLeft(room.id, event.user);
-      else if (event.kind === Kind.MESSAGE_POSTED && live && event.user !== this.#me && event.seq > room.lastRead) {
-        if (!(this.#attentive && this.#active === room.id)) {
-          room.unread += 1;
-          if (this.#mentionsMe(event.data?.text)) room.mentions += 1;
-        }
+      if (event.kind === Kind.MEMBER_JOINED) this.#members.joined(room, event.user);
+      else if (event.kind === Kind.MEMBER_LEFT) this.#members.left(room.id, event.user);
+      else if (event.kind === Kind.MESSAGE_POSTED && live && this.#read.arrived(room, event)) {
         this.#emitter.emit('incoming', { room: room.id, message: room.store.messageById(event.id) });
       }
     }
-    if (gap) this.#sync(room);
+    if (gap) this.#history.sync(room);
     if (room.store.version !== versionBefore) this.#emitter.emit('messages', { room: room.id });
     if (room.unread !== unreadBefore) this.#emitter.emit('rooms');
-    if (this.#active === room.id) this.#markRead();
-  }
-
-  /** Fetches the facts after lastSeq, again while the server says there are more. */
-  #sync(room) {
-    if (room.syncing || !room.joined) return;
-    room.syncing = true;
-    const from = room.store.lastSeq;
-    this.#conn.request('room:sync', { room: room.id, after: from }).then(
-      (reply) => {
-        if (this.#rooms.get(room.id) !== room) return;
-        for (const ev of reply.events ?? []) this.#onEvent(ev);
-        room.syncing = false;
-        const progressed = room.store.lastSeq > from;
-        if (progressed && (reply.complete === false || room.store.hasGap)) this.#sync(room);
-      },
-      () => {
-        // Disconnected or refused: the next join with `after` recovers what is missing.
-        room.syncing = false;
-      },
-    );
-  }
-
-  #memberJoined(room, user) {
-    let members = this.#members.get(room.id);
-    if (!members) {
-      // Joined before the list came: kept through its arrival (see #loadMembers).
-      members = new Map();
-      this.#members.set(room.id, members);
-    }
-    if (members.has(user)) return;
-    members.set(user, { user, displayName: this.displayName(user), unconfirmed: 1 });
-    this.#emitter.emit('members', { room: room.id });
-    // The fact names only the user: the member list has the newcomer's display
-    // name and presence.
-    this.#reloadMembers(room);
-  }
-
-  /** Fetches a room's member list again shortly; calls close together share one fetch. */
-  #reloadMembers(room) {
-    if (this.#membersTimers.has(room.id)) return;
-    this.#membersTimers.set(
-      room.id,
-      this.#timers.setTimeout(() => {
-        this.#membersTimers.delete(room.id);
-        this.#loadMembers(room);
-      }, MEMBERS_RELOAD_MS),
-    );
-  }
-
-  #memberLeft(roomId, user) {
-    if (this.#members.get(roomId)?.delete(user)) this.#emitter.emit('members', { room: roomId });
-  }
-
-  #onRejected(data) {
-    if (data.clientId && this.#outbox.get(data.clientId)) {
-      const retryAt = data.retryAfterMs ? this.#now() + data.retryAfterMs : null;
-      this.#failSend(data.clientId, { code: data.code, message: data.message || data.code, retryAt });
-    } else {
-      this.#notice(data.message || data.code || 'The server refused a request');
-    }
+    if (this.#read.active === room.id) this.#read.markRead();
   }
 
   #onTyping({ room: roomId, users = [] }) {
     const room = this.#rooms.get(roomId);
-    if (!room) return;
-    room.typing = users.filter((u) => u !== this.#me);
-    this.#timers.clearTimeout(this.#typingTimers.get(roomId));
-    // A typing:update that never gets its follow-up (a peer gone mid-sentence) fades out on its own.
-    this.#typingTimers.set(
-      roomId,
-      this.#timers.setTimeout(() => {
-        this.#typingTimers.delete(roomId);
-        room.typing = [];
-        this.#emitter.emit('typing', { room: roomId });
-      }, TYPING_EXPIRY_MS),
-    );
-    this.#emitter.emit('typing', { room: roomId });
-  }
-
-  /** Someone's profile changed ({user: {id, username, displayName, avatarUrl}}). */
-  #onUserUpdate({ user }) {
-    const id = user?.id ?? user?.username;
-    if (typeof id !== 'string' || id === '') return;
-    if (!this.#profiles.set(id, user)) return;
-    for (const [roomId, members] of this.#members) {
-      if (members.has(id)) this.#emitter.emit('members', { room: roomId });
-    }
-    this.#emitter.emit('profile', { user: id });
-  }
-
-  #onPresence({ user, status }) {
-    if (!user || !status) return;
-    this.#presence.set(user, status);
-    for (const [roomId, members] of this.#members) {
-      if (members.has(user)) this.#emitter.emit('members', { room: roomId });
-    }
-  }
-
-  #flushRoom(room) {
-    if (room.joined) this.#outbox.flush((entry) => this.#transmit(entry), room.id);
-  }
-
-  #transmit({ room, clientId, text, attachments = [], replyTo = null }) {
-    const data = { room, clientId, text, ...(attachments.length ? { attachments } : {}), ...(replyTo ? { replyTo } : {}) };
-    if (!this.#conn.send({ type: 'message:send', data })) return;
-    this.#clearSendTimer(clientId);
-    this.#sendTimers.set(
-      clientId,
-      this.#timers.setTimeout(() => {
-        this.#sendTimers.delete(clientId);
-        this.#failSend(clientId, { code: LocalCode.TIMEOUT, message: 'The server did not confirm in time', retryAt: null });
-      }, this.#sendTimeoutMs),
-    );
-  }
-
-  #confirmSend(clientId) {
-    this.#clearSendTimer(clientId);
-    this.#outbox.confirm(clientId);
-  }
-
-  #failSend(clientId, error) {
-    this.#clearSendTimer(clientId);
-    const entry = this.#outbox.fail(clientId, error);
-    const room = entry && this.#rooms.get(entry.room);
-    if (!room) return;
-    room.store.markFailed(clientId, error);
-    this.#emitter.emit('messages', { room: room.id });
-  }
-
-  #clearSendTimer(clientId) {
-    this.#timers.clearTimeout(this.#sendTimers.get(clientId));
-    this.#sendTimers.delete(clientId);
+    if (room) this.#typists.update(room, users);
   }
 
   #command(type, data) {
@@ -954,15 +480,4 @@ export class ChatClient {
   #openRoomsKey() {
     return `chillin.rooms.${this.#me}`;
   }
-
-  #activeKey() {
-    return `chillin.active.${this.#me}`;
-  }
-
-}
-
-/** The join reply's members/online: a count, or a list to count. */
-function countOf(value) {
-  if (Array.isArray(value)) return value.length;
-  return Number.isFinite(value) ? value : 0;
 }
