@@ -112,16 +112,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("validator: jetstream: %w", err)
 	}
-	if err := events.EnsureStreams(ctx, js, cfg.Streams); err != nil {
-		return startErr(ctx, fmt.Errorf("validator: %w", err))
-	}
-	evt, err := js.Stream(ctx, events.EvtStream)
+	evt, cmds, consumers, err := openStreams(ctx, js, cfg.Streams)
 	if err != nil {
-		return startErr(ctx, fmt.Errorf("validator: stream %s: %w", events.EvtStream, err))
-	}
-	cmds, err := js.Stream(ctx, events.CmdStream)
-	if err != nil {
-		return startErr(ctx, fmt.Errorf("validator: stream %s: %w", events.CmdStream, err))
+		return startErr(ctx, err)
 	}
 	if cfg.RedisURL == "" {
 		log.Warn("no redis configured: each validator instance counts the rate limit on its own")
@@ -138,12 +131,6 @@ func Run(ctx context.Context, cfg Config) error {
 		return startErr(ctx, fmt.Errorf("validator: %w", err))
 	}
 	defer dir.Stop()
-	consumers := &consumerSet{c: make([]jetstream.Consumer, events.CommandPartitions)}
-	for p := range consumers.c {
-		if consumers.c[p], err = cmds.CreateOrUpdateConsumer(ctx, events.ValidatorConsumerConfig(p)); err != nil {
-			return startErr(ctx, fmt.Errorf("validator: consumer of partition %d: %w", p, err))
-		}
-	}
 
 	unregister := &opshttp.Registrations{Registry: ops.Registry}
 	defer unregister.UnregisterAll()
@@ -161,14 +148,7 @@ func Run(ctx context.Context, cfg Config) error {
 		med = sm
 		go sm.sweepDeleted(ctx, js, evt, log)
 	}
-	probes := []opshttp.Probe{opshttp.NATS(nc)}
-	if cfg.RedisURL != "" {
-		probes = append(probes, opshttp.Probe{Name: "redis", Check: limiter.Ping})
-	}
-	if med != nil {
-		probes = append(probes, opshttp.Probe{Name: "storage", Check: med.Ping})
-	}
-	ops.Serve(probes)
+	ops.Serve(probes(nc, cfg.RedisURL != "", limiter, med))
 
 	states := &roomStates{nc: nc, js: js, maxBytes: int64(cfg.RoomSnapshotBytes), log: evt.CachedInfo().Created.UTC().Format(time.RFC3339Nano),
 		window: cfg.RoomMessages, logger: log, saved: m.snapshots}
@@ -183,34 +163,9 @@ func Run(ctx context.Context, cfg Config) error {
 	for p := range v.inFlight {
 		v.inFlight[p] = make(chan struct{}, maxInFlight)
 	}
-	// work outlives ctx, so that the commands this instance holds can be
-	// settled before it lets go of its partitions.
-	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelWork()
-	stopDeadline := context.AfterFunc(ctx, func() { time.AfterFunc(pullWait+shutdownGrace, cancelWork) })
-	defer stopDeadline()
-	v.work = work
-	// The committer outlives the workers, which wait on it.
-	commitCtx, stopCommit := context.WithCancel(context.WithoutCancel(ctx))
-	var committing sync.WaitGroup
-	committing.Go(func() { v.commit.run(commitCtx) })
-	defer committing.Wait()
-	defer stopCommit()
-	var wg sync.WaitGroup
-	v.workers = make([]*worker, cfg.Workers)
-	for i := range v.workers {
-		w := &worker{v: v, q: make(chan item, queueLen), rooms: newRoomCache(max(cfg.RoomCacheBytes/cfg.Workers, 1), states.save)}
-		v.workers[i] = w
-		wg.Go(func() { w.run(work) })
-	}
-
-	// One pull loop per partition. A loop stops asking for commands when ctx
-	// ends and returns once its last request is over, so nothing can be in
-	// flight to this instance when it lets go of the partition.
-	var pulls sync.WaitGroup
-	for p, cons := range consumers.all() {
-		pulls.Go(func() { v.pull(ctx, p, cons) })
-	}
+	workers, stopWork := v.startWorkers(ctx)
+	defer stopWork()
+	pulls := v.startPulls(ctx)
 	log.Info("validator started", "partitions", events.CommandPartitions, "workers", cfg.Workers,
 		"rate_limits", limiter.Rules().String(), "max_message_runes", cfg.MaxTextRunes,
 		"room_cache_bytes", cfg.RoomCacheBytes, "room_messages", cfg.RoomMessages, "sessions", cfg.Sessions,
@@ -218,9 +173,81 @@ func Run(ctx context.Context, cfg Config) error {
 
 	<-ctx.Done()
 	pulls.Wait()
-	v.shutdown(cmds, consumers.all(), &wg)
+	v.shutdown(cmds, consumers.all(), workers)
 	log.Info("validator stopped")
 	return natsconn.Lost(ctx)
+}
+
+// openStreams makes sure of the streams and returns the log, the command
+// stream and the command partitions' consumers.
+func openStreams(ctx context.Context, js jetstream.JetStream, o events.StreamOptions) (evt, cmds jetstream.Stream, consumers *consumerSet, err error) {
+	if err := events.EnsureStreams(ctx, js, o); err != nil {
+		return nil, nil, nil, fmt.Errorf("validator: %w", err)
+	}
+	if evt, err = js.Stream(ctx, events.EvtStream); err != nil {
+		return nil, nil, nil, fmt.Errorf("validator: stream %s: %w", events.EvtStream, err)
+	}
+	if cmds, err = js.Stream(ctx, events.CmdStream); err != nil {
+		return nil, nil, nil, fmt.Errorf("validator: stream %s: %w", events.CmdStream, err)
+	}
+	consumers = &consumerSet{c: make([]jetstream.Consumer, events.CommandPartitions)}
+	for p := range consumers.c {
+		if consumers.c[p], err = cmds.CreateOrUpdateConsumer(ctx, events.ValidatorConsumerConfig(p)); err != nil {
+			return nil, nil, nil, fmt.Errorf("validator: consumer of partition %d: %w", p, err)
+		}
+	}
+	return evt, cmds, consumers, nil
+}
+
+// probes are what /ready checks: NATS, and Redis and the media storage
+// where configured.
+func probes(nc *nats.Conn, redis bool, limiter *ratelimit.Limiter, med Media) []opshttp.Probe {
+	ps := []opshttp.Probe{opshttp.NATS(nc)}
+	if redis {
+		ps = append(ps, opshttp.Probe{Name: "redis", Check: limiter.Ping})
+	}
+	if med != nil {
+		ps = append(ps, opshttp.Probe{Name: "storage", Check: med.Ping})
+	}
+	return ps
+}
+
+// startWorkers starts the committer and the workers. The workers outlive
+// ctx, so that the commands this instance holds can be settled before it
+// lets go of its partitions, but by pullWait+shutdownGrace at most; the
+// committer outlives the workers, which wait on it. stop ends both.
+func (v *validator) startWorkers(ctx context.Context) (workers *sync.WaitGroup, stop func()) {
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	stopDeadline := context.AfterFunc(ctx, func() { time.AfterFunc(pullWait+shutdownGrace, cancelWork) })
+	v.work = work
+	commitCtx, stopCommit := context.WithCancel(context.WithoutCancel(ctx))
+	var committing sync.WaitGroup
+	committing.Go(func() { v.commit.run(commitCtx) })
+	workers = &sync.WaitGroup{}
+	v.workers = make([]*worker, v.cfg.Workers)
+	for i := range v.workers {
+		w := &worker{v: v, q: make(chan item, queueLen), rooms: newRoomCache(max(v.cfg.RoomCacheBytes/v.cfg.Workers, 1), v.states.save)}
+		v.workers[i] = w
+		workers.Go(func() { w.run(work) })
+	}
+	return workers, func() {
+		stopCommit()
+		committing.Wait()
+		stopDeadline()
+		cancelWork()
+	}
+}
+
+// startPulls starts one pull loop per partition. A loop stops asking for
+// commands when ctx ends and returns once its last request is over, so
+// nothing can be in flight to this instance when it lets go of the
+// partition.
+func (v *validator) startPulls(ctx context.Context) *sync.WaitGroup {
+	var pulls sync.WaitGroup
+	for p, cons := range v.consumers.all() {
+		pulls.Go(func() { v.pull(ctx, p, cons) })
+	}
+	return &pulls
 }
 
 // startErr reports a start-up failure, unless it was caused by ctx ending,
