@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 
+	"github.com/chillin-chat/chillin/events/opshttp"
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -33,9 +33,8 @@ func (m *metrics) unregister() {
 // newMetrics registers the gateway's series with reg or, if reg is nil, with
 // a registry of its own that also has the Go runtime and process series.
 func newMetrics(reg *prometheus.Registry) *metrics {
-	own := reg == nil
-	if own {
-		reg = prometheus.NewRegistry()
+	if reg == nil {
+		reg = opshttp.NewRegistry()
 	}
 	m := &metrics{
 		registry: reg,
@@ -66,9 +65,6 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	}
 	m.series = []prometheus.Collector{m.conns, m.framesIn, m.framesOut, m.commands, m.undecided, m.dropped, m.pgErrors, m.rdErrors}
 	m.registry.MustRegister(m.series...)
-	if own {
-		m.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	}
 	return m
 }
 
