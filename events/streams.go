@@ -128,7 +128,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions)
 		try, cancel := context.WithTimeout(ctx, ensureTryTimeout)
 		err := ensureStreams(try, js, o)
 		cancel()
-		if err == nil || !notAnswering(err) || ctx.Err() != nil {
+		if err == nil || !NotAnswering(err) || ctx.Err() != nil {
 			return err
 		}
 		select {
@@ -162,9 +162,10 @@ func ensureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions)
 	return nil
 }
 
-// notAnswering reports whether err says JetStream did not answer (yet),
-// rather than refused.
-func notAnswering(err error) bool {
+// NotAnswering reports whether err says JetStream did not answer (yet),
+// rather than refused: one still starting, or a stream just made on a
+// cluster that has no leader yet.
+func NotAnswering(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
 		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrJetStreamNotEnabled)
 }

@@ -43,7 +43,7 @@ func Start(ctx context.Context, js jetstream.JetStream, evt jetstream.Stream, si
 	}
 	d := &Directory{js: js, evt: evt, log: log, size: size, now: time.Now, ss: decide.Sessions{}, at: map[string]*list.Element{}}
 	var target uint64
-	switch last, err := evt.GetLastMsgForSubject(ctx, events.AllSessionFacts); {
+	switch last, err := lastSessionFact(ctx, evt); {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
 	case err != nil:
 		return nil, fmt.Errorf("sessions: last session fact: %w", err)
@@ -182,4 +182,25 @@ func (d *Directory) Len() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return len(d.ss)
+}
+
+// lastSessionFact reads the log's last session fact, waiting while
+// JetStream does not answer (a stream just made on a cluster has no leader
+// yet) until ctx ends.
+func lastSessionFact(ctx context.Context, evt jetstream.Stream) (*jetstream.RawStreamMsg, error) {
+	wait := 100 * time.Millisecond
+	for {
+		try, cancel := context.WithTimeout(ctx, 5*time.Second)
+		m, err := evt.GetLastMsgForSubject(try, events.AllSessionFacts)
+		cancel()
+		if err == nil || !events.NotAnswering(err) || ctx.Err() != nil {
+			return m, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }

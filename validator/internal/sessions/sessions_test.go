@@ -209,3 +209,33 @@ func TestDirectoryRecordsOwnFacts(t *testing.T) {
 		t.Fatalf("after recording a start and a revocation: %+v (held %v)", s, ok)
 	}
 }
+
+// A directory started while the log does not answer yet (a stream just
+// made on a cluster has no leader) waits for it instead of failing.
+func TestDirectoryWaitsForTheLog(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	cfg := e.evt.CachedInfo().Config
+	if err := e.js.DeleteStream(ctx, events.EvtStream); err != nil {
+		t.Fatal(err)
+	}
+	// The handle still asks for direct gets, which nothing answers now.
+	go func() {
+		time.Sleep(500 * time.Millisecond)
+		if _, err := e.js.CreateStream(ctx, cfg); err != nil {
+			t.Error(err)
+		}
+	}()
+	d := start(t, e)
+	e.append(t, events.SessionStarted, "alice", "s1", time.Now().Add(time.Hour))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if ok, _ := lookup(t, d, "alice", "s1"); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the directory does not follow the log made again")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
