@@ -37,8 +37,8 @@ export function mentions(text, me) {
  */
 export function countAfter(room, seq, me) {
   if (seq >= room.store.lastSeq) return { unread: 0, mentions: 0 };
-  const items = room.store.list().filter((i) => i.kind === 'message' && i.seq !== null);
-  if (room.store.hasMore && !(items.length > 0 && items[0].seq <= seq + 1)) return null;
+  const items = heldMessages(room);
+  if (!holdsAfter(room, items, seq)) return null;
   const after = items.filter((i) => i.seq > seq && i.user !== me && !i.deleted);
   return { unread: after.length, mentions: after.filter((i) => mentions(i.text, me)).length };
 }
@@ -53,8 +53,30 @@ export function countAfter(room, seq, me) {
  */
 export function firstUnread(room, me) {
   if (room.divider === null) return null;
-  const first = room.store.list().find((i) => i.kind === 'message' && i.seq !== null && i.seq > room.divider && i.user !== me);
+  const items = heldMessages(room);
+  if (!holdsAfter(room, items, room.divider)) return null;
+  const first = items.find((i) => i.seq > room.divider && i.user !== me);
   return first ? first.seq : null;
+}
+
+/**
+ * The room's messages held, oldest first, those with a seq only.
+ * @param {Room} room
+ */
+function heldMessages(room) {
+  return room.store.list().filter((i) => i.kind === 'message' && i.seq !== null);
+}
+
+/**
+ * Whether every message after seq is held: nothing older is left to load,
+ * or the oldest message held is the one right after seq or older (pages of
+ * history hold every message between their oldest and the newest).
+ * @param {Room} room
+ * @param {ReturnType<typeof heldMessages>} items
+ * @param {number} seq
+ */
+function holdsAfter(room, items, seq) {
+  return !room.store.hasMore || (items.length > 0 && items[0].seq <= seq + 1);
 }
 
 /**
@@ -64,8 +86,7 @@ export function firstUnread(room, me) {
  * @param {string} me
  */
 export function unreadAbove(room, me) {
-  if (room.divider === null || firstUnread(room, me) !== null) return false;
-  return room.store.hasMore && room.divider < (room.store.list().find((i) => i.seq !== null)?.seq ?? 0);
+  return room.divider !== null && !holdsAfter(room, heldMessages(room), room.divider);
 }
 
 export class ReadState {

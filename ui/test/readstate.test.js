@@ -73,6 +73,18 @@ describe('firstUnread and unreadAbove', () => {
     room.store.applyHistory([], { hasMore: false });
     assert.equal(unreadAbove(room, 'ann'), false, 'nothing older to load');
   });
+
+  it('put no divider above a held unread message while older unread ones are not held', () => {
+    const room = newRoom('r');
+    room.store.startLive(10, { resume: false });
+    for (const seq of [11, 12, 13]) room.store.applyEvent(posted(seq, 'bob'));
+    room.divider = 4;
+    assert.equal(firstUnread(room, 'ann'), null, 'seq 5 to 10 may be unread messages');
+    assert.equal(unreadAbove(room, 'ann'), true);
+    room.divider = 10;
+    assert.equal(firstUnread(room, 'ann'), 11, 'everything after the read position is held');
+    assert.equal(unreadAbove(room, 'ann'), false);
+  });
 });
 
 describe('ReadState', () => {
