@@ -451,7 +451,7 @@ export class ChatClient {
   #afterApply(room, { applied, gap }, versionBefore) {
     const unreadBefore = room.unread;
     for (const { event, live } of applied) {
-      if (event.kind === Kind.MEMBER_JOINED) this.#members.joined(room, event.user);
+      if (event.kind === Kind.MEMBER_JOINED || event.kind === Kind.ROOM_CREATED) this.#members.joined(room, event.user);
       else if (event.kind === Kind.MEMBER_LEFT) this.#members.left(room.id, event.user);
       else if (event.kind === Kind.MESSAGE_POSTED && live && this.#read.arrived(room, event)) {
         this.#emitter.emit('incoming', { room: room.id, message: room.store.messageById(event.id) });

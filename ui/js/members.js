@@ -184,7 +184,8 @@ export class RoomMembers {
   }
 
   /**
-   * The log showed a user joining a room (member.joined).
+   * The log showed a user joining a room (member.joined, or room.created
+   * by its creator).
    * @param {Room} room
    * @param {string} user
    */

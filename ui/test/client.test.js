@@ -561,6 +561,29 @@ describe('ChatClient', () => {
     assert.equal(client.displayName('ann'), 'Ann');
   });
 
+  it('lists the creator of a new room while the member list lags behind', async () => {
+    client.stop();
+    WS = fakeWebSocketClass();
+    const api = fakeApi();
+    let answer;
+    api.members = () => new Promise((resolve) => {
+      answer = () => resolve(page([])); // the projection without the room yet
+    });
+    start(api);
+    WS.last.open();
+    const opening = client.openRoom('general');
+    await replyJoin(1);
+    await opening;
+    // The join's replay shows ann (this user) creating the room.
+    WS.last.receive({
+      type: 'event',
+      data: { room: 'general', seq: 1, id: 101, kind: Kind.ROOM_CREATED, user: 'ann', at: '2030-01-01T00:00:00Z', data: { name: 'General' } },
+    });
+    answer();
+    await settle();
+    assert.deepEqual(client.members('general').map((m) => m.user), ['ann'], 'the creator is a member');
+  });
+
   it('pages a member list past its first page on demand, and keeps those pages when the first is reloaded', async () => {
     client.stop();
     WS = fakeWebSocketClass();
