@@ -75,6 +75,12 @@ describe('ChatClient', () => {
     return client;
   }
 
+  /** Stops the client and gives the next one a server of its own. */
+  function restart() {
+    client.stop();
+    WS = fakeWebSocketClass();
+  }
+
   /** Answers the last room:join on the current socket. */
   async function replyJoin(headSeq, extra = {}) {
     await settle(); // a reconnect joins once the room list came
@@ -190,9 +196,7 @@ describe('ChatClient', () => {
     await openGeneral();
     WS.last.serverClose(1006);
     const clientId = client.send('general', 'survives');
-    client.stop();
-
-    WS = fakeWebSocketClass();
+    restart();
     start(); // a new page, same storage
     assert.deepEqual(states(), [['survives', MessageState.SENDING]]);
     WS.last.open();
@@ -292,8 +296,7 @@ describe('ChatClient', () => {
       { id: 'general', lastReadSeq: 4, unreadCount: 3, mentionCount: 1 },
       { id: 'random', lastReadSeq: 2, unreadCount: 0, mentionCount: 0 },
     ];
-    client.stop();
-    WS = fakeWebSocketClass();
+    restart();
     storage.setItem('chillin.active.ann', 'random');
     start();
     WS.last.open();
@@ -365,8 +368,7 @@ describe('ChatClient', () => {
 
   it('puts the divider above the first message by someone else after what was read', async () => {
     serverRooms = [{ id: 'general', lastReadSeq: 2, unreadCount: 2, mentionCount: 0 }];
-    client.stop();
-    WS = fakeWebSocketClass();
+    restart();
     start();
     WS.last.open();
     await replyJoin(5);
@@ -392,8 +394,7 @@ describe('ChatClient', () => {
     await replyJoin(0);
     await opening;
     client.setActiveRoom('random');
-    client.stop();
-    WS = fakeWebSocketClass();
+    restart();
     storage.setItem('chillin.rooms.ann', JSON.stringify(['stale'])); // what earlier versions kept: not read
     start();
     assert.deepEqual(client.rooms().map((r) => r.id), ['random'], 'the room on screen at once');
@@ -443,8 +444,7 @@ describe('ChatClient', () => {
   });
 
   it('tracks presence of members', async () => {
-    client.stop();
-    WS = fakeWebSocketClass();
+    restart();
     const api = fakeApi();
     api.members = async () =>
       page([
@@ -471,8 +471,7 @@ describe('ChatClient', () => {
   });
 
   it('sorts members by name naturally within a presence: 2 before 10, case aside', async () => {
-    client.stop();
-    WS = fakeWebSocketClass();
+    restart();
     const api = fakeApi();
     api.members = async () =>
       page([
@@ -488,8 +487,7 @@ describe('ChatClient', () => {
   });
 
   it('reloads the member list once when people join, for their names and presence', async () => {
-    client.stop();
-    WS = fakeWebSocketClass();
+    restart();
     const api = fakeApi();
     let list = [{ user: 'ann', displayName: 'Ann', status: 'online' }];
     let loads = 0;
@@ -524,8 +522,7 @@ describe('ChatClient', () => {
   });
 
   it('keeps a member the log showed joining while the member list lags behind', async () => {
-    client.stop();
-    WS = fakeWebSocketClass();
+    restart();
     const api = fakeApi();
     let list = [{ user: 'bob', displayName: 'Bob', status: 'online' }]; // the projection without ann's join yet
     let loads = 0;
@@ -562,8 +559,7 @@ describe('ChatClient', () => {
   });
 
   it('lists the creator of a new room while the member list lags behind', async () => {
-    client.stop();
-    WS = fakeWebSocketClass();
+    restart();
     const api = fakeApi();
     let answer;
     api.members = () => new Promise((resolve) => {
@@ -585,8 +581,7 @@ describe('ChatClient', () => {
   });
 
   it('pages a member list past its first page on demand, and keeps those pages when the first is reloaded', async () => {
-    client.stop();
-    WS = fakeWebSocketClass();
+    restart();
     const api = fakeApi();
     const first = [
       { user: 'ann', displayName: 'Ann', status: 'online' },
@@ -671,8 +666,7 @@ describe('ChatClient', () => {
     assert.deepEqual(pending.attachments, [{ ...cat, url: '/api/files/a/abc/cat.png' }], 'shown from the key while SENDING');
 
     // A reload before the confirmation: the attachments go out again with the same clientId.
-    client.stop();
-    WS = fakeWebSocketClass();
+    restart();
     start();
     WS.last.open();
     await replyJoin(0);
@@ -699,8 +693,7 @@ describe('ChatClient', () => {
   });
 
   it('follows profile changes: hello, member lists and user:update frames, live', async () => {
-    client.stop();
-    WS = fakeWebSocketClass();
+    restart();
     const api = fakeApi();
     api.members = async () =>
       page([
@@ -743,8 +736,7 @@ describe('ChatClient', () => {
   });
 
   it('sets the avatar through the API and shows it at once', async () => {
-    client.stop();
-    WS = fakeWebSocketClass();
+    restart();
     const api = fakeApi();
     api.setAvatar = async (key) => {
       api.calls.push(['setAvatar', key]);
