@@ -62,6 +62,9 @@ type committer struct {
 	js      jetstream.JetStream
 	q       chan *pendingFact
 	batches prometheus.Histogram // facts per atomic batch; nil: not recorded
+	// took records each group's write time by how it was written; nil:
+	// not recorded.
+	took *prometheus.HistogramVec
 	// minAtomic is the smallest batch written as an atomic batch; 0: none.
 	minAtomic int
 
@@ -94,8 +97,15 @@ type commitResult struct {
 	err error
 }
 
-func newCommitter(nc *nats.Conn, js jetstream.JetStream, batches prometheus.Histogram, minAtomic int) *committer {
-	return &committer{nc: nc, js: js, q: make(chan *pendingFact, maxCommitBatch), batches: batches, minAtomic: minAtomic, now: time.Now}
+func newCommitter(nc *nats.Conn, js jetstream.JetStream, batches prometheus.Histogram, took *prometheus.HistogramVec, minAtomic int) *committer {
+	return &committer{nc: nc, js: js, q: make(chan *pendingFact, maxCommitBatch), batches: batches, took: took, minAtomic: minAtomic, now: time.Now}
+}
+
+// observe records that a group written how began at start.
+func (c *committer) observe(how string, start time.Time) {
+	if c.took != nil {
+		c.took.WithLabelValues(how).Observe(time.Since(start).Seconds())
+	}
 }
 
 // append hands a fact to the batch being gathered and waits until it is
@@ -174,10 +184,13 @@ func (c *committer) write(ctx context.Context, batch []*pendingFact) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
+	start := time.Now()
 	if c.minAtomic == 0 || len(batch) < c.minAtomic {
 		c.publishEach(ctx, batch)
+		c.observe("each", start)
 		return
 	}
+	defer c.observe("atomic", start)
 	if c.batches != nil {
 		c.batches.Observe(float64(len(batch)))
 	}

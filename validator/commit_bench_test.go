@@ -50,7 +50,7 @@ func benchAppend(b *testing.B, deferred bool, rooms int, mode string) {
 	if mode == "committer-each" {
 		ma = 0
 	}
-	c := newCommitter(js.Conn(), js, h, ma)
+	c := newCommitter(js.Conn(), js, h, nil, ma)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go c.run(ctx)

@@ -36,7 +36,7 @@ func commitAllWith(t *testing.T, js jetstream.JetStream, facts []commitCase, min
 	t.Helper()
 	nc := js.Conn()
 	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "b", Buckets: []float64{1, 2, 4, 8}})
-	c := newCommitter(nc, js, h, minAtomic)
+	c := newCommitter(nc, js, h, nil, minAtomic)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	out := make([]commitResult, len(facts))
@@ -196,7 +196,7 @@ func TestCommitterSplitsARefusedBatch(t *testing.T) {
 // expected sequence against a fact of the same batch. A second fact of a
 // room waits for the next batch.
 func TestCommitterGathersOneFactPerRoom(t *testing.T) {
-	c := newCommitter(nil, nil, nil, minAtomicBatch)
+	c := newCommitter(nil, nil, nil, nil, minAtomicBatch)
 	for _, room := range []string{"a", "b", "a", "c", "b"} {
 		c.q <- &pendingFact{subject: events.RoomSubject(room)}
 	}

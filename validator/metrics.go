@@ -18,6 +18,7 @@ type metrics struct {
 	latency      prometheus.Histogram
 	batch        prometheus.Histogram
 	commitBatch  prometheus.Histogram
+	commitTime   *prometheus.HistogramVec
 	redeliveries *prometheus.CounterVec
 	roomLoads    *prometheus.CounterVec
 	snapshots    *prometheus.CounterVec
@@ -59,6 +60,11 @@ func newMetrics(register func(prometheus.Collector) error, redisErrors func() ui
 			Help:    "Facts appended to CHAT_EVT in one atomic batch (one sync of the store).",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 9), // 1 .. 256
 		}),
+		commitTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "chillin_validator_commit_seconds",
+			Help:    "From a group of facts gathered to JetStream acknowledging it, by how it was written: as one atomic batch, or each fact on its own.",
+			Buckets: latencyBuckets,
+		}, []string{"how"}),
 		redeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chillin_validator_redeliveries_total",
 			Help: "Commands delivered to this instance that had been delivered before, by consumer.",
@@ -76,7 +82,7 @@ func newMetrics(register func(prometheus.Collector) error, redisErrors func() ui
 		Name: "chillin_validator_redis_errors_total",
 		Help: "Failed Redis calls of the shared rate limit (each starts a second of in-process counting).",
 	}, func() float64 { return float64(redisErrors()) })
-	for _, c := range []prometheus.Collector{m.accepted, m.rejected, m.expired, m.latency, m.batch, m.commitBatch, m.redeliveries, m.roomLoads, m.snapshots, redis,
+	for _, c := range []prometheus.Collector{m.accepted, m.rejected, m.expired, m.latency, m.batch, m.commitBatch, m.commitTime, m.redeliveries, m.roomLoads, m.snapshots, redis,
 		opshttp.ConsumerCollector("chillin_validator", func(ctx context.Context) []*jetstream.ConsumerInfo {
 			var infos []*jetstream.ConsumerInfo
 			for _, cons := range consumers() {

@@ -132,7 +132,7 @@ func TestRegistrationRaceInOneBatch(t *testing.T) {
 		}
 	}
 	// Atomic batches from the first fact on: the two share one batch.
-	c := newCommitter(h.nc, h.js, nil, 1)
+	c := newCommitter(h.nc, h.js, nil, nil, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
 	var errs [2]error

@@ -158,7 +158,7 @@ func Run(ctx context.Context, cfg Config) error {
 	v := &validator{
 		cfg: cfg, log: log, nc: nc, js: js, evt: evt, cmds: cmds, consumers: consumers, sessions: dir, limiter: limiter, media: med, now: time.Now, metrics: m,
 		pullsDone: make(chan struct{}), lastNak: map[int]jetstream.Msg{},
-		states: states, acks: &acks{log: log, quiet: ackQuiet}, commit: newCommitter(nc, js, m.commitBatch, minAtomic(cfg.DeferredSync)),
+		states: states, acks: &acks{log: log, quiet: ackQuiet}, commit: newCommitter(nc, js, m.commitBatch, m.commitTime, minAtomic(cfg.DeferredSync)),
 	}
 	for p := range v.inFlight {
 		v.inFlight[p] = make(chan struct{}, maxInFlight)
