@@ -75,6 +75,11 @@ type Config struct {
 	// gateways sharing RedisURL together (default 20); one more handshake
 	// is refused with 429 TOO_MANY_SOCKETS (sockets.go).
 	MaxSocketsPerUser int
+	// SocketLease is how long the hold a socket takes on one of its user's
+	// MaxSocketsPerUser slots lasts in Redis unless renewed (default 90s);
+	// the gateway renews it every third of that while the socket lives, so
+	// a gateway that dies frees its sockets' slots within SocketLease.
+	SocketLease time.Duration
 	// PresenceBeat is how often a gateway refreshes its sockets' presence
 	// (default 10s); a gateway that dies leaves its users online for at most
 	// two beats.
@@ -145,6 +150,9 @@ func (c *Config) setDefaults() error {
 	if c.MaxSocketsPerUser == 0 {
 		c.MaxSocketsPerUser = 20
 	}
+	if c.SocketLease == 0 {
+		c.SocketLease = 90 * time.Second
+	}
 	if c.PresenceBeat == 0 {
 		c.PresenceBeat = 10 * time.Second
 	}
@@ -184,6 +192,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.SessionMaxAge < time.Second || c.SessionRecheck < 10*time.Millisecond {
 		errs = append(errs, errors.New("gateway: session max age must be at least 1s, recheck at least 10ms"))
+	}
+	if c.SocketLease < time.Second {
+		errs = append(errs, fmt.Errorf("gateway: socket lease %v must be at least 1s", c.SocketLease))
 	}
 	if err := c.Throttle.setDefaults(); err != nil {
 		errs = append(errs, err)

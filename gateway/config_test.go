@@ -35,6 +35,8 @@ func TestConfigSetDefaults(t *testing.T) {
 		{"an upload expiry under a second", func(c *Config) { c.UploadExpiry = 500 * time.Millisecond }, "upload expiry"},
 		{"an upload expiry past the record", func(c *Config) { c.UploadExpiry = 2 * time.Hour }, "upload expiry"},
 		{"an upload expiry of an hour", func(c *Config) { c.UploadExpiry = time.Hour }, ""},
+		{"a socket lease under a second", func(c *Config) { c.SocketLease = 999 * time.Millisecond }, "socket lease"},
+		{"a socket lease of a second", func(c *Config) { c.SocketLease = time.Second }, ""},
 		{"a rate rule admitting nothing", func(c *Config) {
 			c.RateLimits = ratelimit.Rules{ratelimit.Typing: {Limit: 0, Window: time.Second}}
 		}, "gateway: "},
@@ -69,7 +71,7 @@ func TestConfigSetDefaults(t *testing.T) {
 	}
 	if c.HTTPAddr != "127.0.0.1:8080" || c.SessionTTL != 24*time.Hour || c.SessionMaxAge != 30*24*time.Hour ||
 		c.SessionRecheck != time.Minute || c.SendQueue != 512 || c.PingInterval != 30*time.Second || c.FrameRate != 50 ||
-		c.FrameBurst != 100 || c.MaxSocketsPerUser != 20 || c.PresenceBeat != 10*time.Second || c.JoinTimeout != 10*time.Second ||
+		c.FrameBurst != 100 || c.MaxSocketsPerUser != 20 || c.SocketLease != 90*time.Second || c.PresenceBeat != 10*time.Second || c.JoinTimeout != 10*time.Second ||
 		c.UploadExpiry != 5*time.Minute || c.Logger == nil || c.RateLimits[ratelimit.RoomCreate] != (ratelimit.Rule{Limit: 10, Window: time.Hour}) {
 		t.Errorf("defaults %+v", c)
 	}

@@ -64,6 +64,7 @@ func TestGateway(t *testing.T) {
 		{"LoginThrottled", testLoginThrottled},
 		{"RegisterThrottledPerClientAddress", testRegisterThrottledPerClientAddress},
 		{"SocketHandshake", testSocketHandshake},
+		{"SocketLeases", testSocketLeases},
 		{"SocketFrames", testSocketFrames},
 		{"RoomPasswordThrottled", testRoomPasswordThrottled},
 		{"FilesWithoutStorage", testFilesWithoutStorage},

@@ -12,15 +12,18 @@ import (
 // A user may hold Config.MaxSocketsPerUser sockets across all gateways. Each
 // gateway counts its own (a bound that holds whatever happens to Redis) and
 // each socket also holds a lease in Redis: a member of the user's sorted
-// set, scored by when it lapses, renewed while the socket lives and removed
-// when it closes. A gateway that dies leaves leases that lapse within
-// socketLeaseTTL. While Redis does not answer, only the gateway's own count
-// applies.
-const (
-	socketLeaseTTL   = 90 * time.Second
-	socketLeaseRenew = 30 * time.Second
-	socketLeaseWait  = time.Second // for Redis, before a socket is accepted without a lease
-)
+// set, scored by when it lapses, renewed every third of Config.SocketLease
+// while the socket lives and removed when it closes. A gateway that dies
+// leaves leases that lapse within Config.SocketLease. While Redis does not
+// answer, only the gateway's own count applies.
+
+// socketLeaseWait bounds the wait for Redis before a socket is accepted
+// without a lease.
+const socketLeaseWait = time.Second
+
+// socketLeaseRenew is how often the leases of a gateway's sockets are
+// renewed: three times in a lease's life.
+func (s *Server) socketLeaseRenew() time.Duration { return s.cfg.SocketLease / 3 }
 
 // takeLease drops the user's lapsed leases and adds one, unless the user
 // holds as many as one may. The lease runs on Redis's clock, the same for
@@ -63,7 +66,7 @@ func (s *Server) reserveSocket(ctx context.Context, user string) (lease string, 
 	lease = s.id + "." + strconv.FormatUint(atomic.AddUint64(&s.leaseSeq, 1), 10)
 	ctx, cancel := context.WithTimeout(ctx, socketLeaseWait)
 	defer cancel()
-	took, err := takeLease.Run(ctx, s.rdb, []string{s.leasesKey(user)}, lease, s.cfg.MaxSocketsPerUser, socketLeaseTTL.Milliseconds()).Int()
+	took, err := takeLease.Run(ctx, s.rdb, []string{s.leasesKey(user)}, lease, s.cfg.MaxSocketsPerUser, s.cfg.SocketLease.Milliseconds()).Int()
 	switch {
 	case err != nil:
 		s.log.Warn("socket lease not taken: only this gateway's count applies", "user", user, "err", err)
@@ -99,14 +102,14 @@ func (s *Server) releaseSocket(user, lease string) {
 // renewLeases keeps the leases of this gateway's sockets from lapsing,
 // until ctx ends.
 func (s *Server) renewLeases(ctx context.Context) {
-	s.everySockets(ctx, socketLeaseRenew, func(ctx context.Context, conns []*conn) {
-		ctx, cancel := context.WithTimeout(ctx, socketLeaseRenew/2)
+	s.everySockets(ctx, s.socketLeaseRenew(), func(ctx context.Context, conns []*conn) {
+		ctx, cancel := context.WithTimeout(ctx, s.socketLeaseRenew()/2)
 		defer cancel()
 		pipe := s.rdb.Pipeline()
 		held := 0
 		for _, c := range conns {
 			if c.lease != "" {
-				renewLease.Eval(ctx, pipe, []string{s.leasesKey(c.sess.User)}, c.lease, socketLeaseTTL.Milliseconds())
+				renewLease.Eval(ctx, pipe, []string{s.leasesKey(c.sess.User)}, c.lease, s.cfg.SocketLease.Milliseconds())
 				held++
 			}
 		}

@@ -5,12 +5,16 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/chillin-chat/chillin/events/redistest"
 	"github.com/chillin-chat/chillin/gateway"
 )
 
@@ -254,5 +258,66 @@ func testRoomPasswordThrottled(t *testing.T, e *env) {
 		if code, ms := join("w-"+pw, pw); code != "TOO_MANY_ATTEMPTS" || ms <= 0 || ms > 60_000 {
 			t.Errorf("a join with %s after 2 wrong: %s retry in %d ms; want TOO_MANY_ATTEMPTS within the minute", pw, code, ms)
 		}
+	}
+}
+
+// A socket's hold on one of its user's slots is a lease in Redis that the
+// gateway renews while the socket lives: a long-lived socket keeps its slot
+// past the lease's first expiry, while the lease a gateway left when it
+// died (here written as takeLease writes it) lapses and frees its slot.
+func testSocketLeases(t *testing.T, e *env) {
+	const lease = 1500 * time.Millisecond
+	g := e.gateway(t, func(c *gateway.Config) {
+		c.MaxSocketsPerUser = 2
+		c.SocketLease = lease
+	})
+	kai := g.register("kai")
+	rdb := redistest.Client(t)
+	key := g.prefix + "sockets:kai"
+	ctx := context.Background()
+	// now is the time on Redis's clock, which leases run on.
+	now := func() time.Time {
+		t.Helper()
+		now, err := rdb.Time(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return now
+	}
+	// held are the leases of the set that have not lapsed.
+	held := func() []string {
+		t.Helper()
+		from := strconv.FormatInt(now().UnixMilli()+1, 10)
+		m, err := rdb.ZRangeByScore(ctx, key, &redis.ZRangeBy{Min: from, Max: "+inf"}).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	dead := "gone.1"
+	if err := rdb.ZAdd(ctx, key, redis.Z{Score: float64(now().Add(lease).UnixMilli()), Member: dead}).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	if ws, status, _ := g.dial(t, kai, ""); ws == nil {
+		t.Fatalf("a socket beside the dead gateway's: %d", status)
+	}
+	live := held()
+	if len(live) != 2 {
+		t.Fatalf("leases %v, want the dead gateway's and the socket's", live)
+	}
+	if _, status, code := g.dial(t, kai, ""); status != http.StatusTooManyRequests || code != "TOO_MANY_SOCKETS" {
+		t.Fatalf("a socket while the dead gateway's lease holds: %d %s; want 429 TOO_MANY_SOCKETS", status, code)
+	}
+
+	time.Sleep(2 * lease) // past both leases' first expiry
+	if got := held(); len(got) != 1 || got[0] == dead || !slices.Contains(live, got[0]) {
+		t.Fatalf("leases held %v after %v; want the live socket's alone, renewed (had %v)", got, 2*lease, live)
+	}
+	if ws, status, _ := g.dial(t, kai, ""); ws == nil {
+		t.Fatalf("a socket once the dead gateway's lease lapsed: %d", status)
+	}
+	if _, status, code := g.dial(t, kai, ""); status != http.StatusTooManyRequests || code != "TOO_MANY_SOCKETS" {
+		t.Errorf("a third socket: %d %s; want 429 TOO_MANY_SOCKETS, the long-lived socket's slot still held", status, code)
 	}
 }

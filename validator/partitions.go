@@ -33,7 +33,7 @@ func (v *validator) pull(ctx context.Context, p int, cons jetstream.Consumer) {
 		// No one answered the request, or the consumer is gone: NATS may
 		// have restarted without the consumer and the stream, which live
 		// in memory.
-		Recover: func(ctx context.Context, cons jetstream.Consumer) (jetstream.Consumer, bool) {
+		Recover: func(ctx context.Context, cons jetstream.Consumer, _ error) (jetstream.Consumer, bool) {
 			return v.recover(ctx, p, cons)
 		},
 		MinBackoff: backoffMin, MaxBackoff: backoffMax,

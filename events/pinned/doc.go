@@ -6,7 +6,9 @@
 //
 // It owns what every pinned puller does alike: the pull requests (Loop, with
 // explicit Fetch requests, so that stopping never strands a message in a
-// dead inbox), telling how a request ended (Ended: full or expired, pinned
+// dead inbox; one at a time for the validator, which hands each message
+// over as it comes, or ahead and in batches for the projector's feeds),
+// telling how a request ended (Ended: full or expired, pinned
 // elsewhere, the consumer or its stream gone, NATS not answering, or another
 // failure), remembering the pin id this instance was given (Pin), and
 // handing the group over at shutdown (Unpin), so a standby takes over at
@@ -14,6 +16,7 @@
 //
 // It never acks: what is done with a message is the caller's business.
 //
-// Concurrency: a Loop runs in one goroutine and calls Deliver from it; a
-// Pin is safe for concurrent use.
+// Concurrency: a Loop runs in the goroutine that called Run and calls its
+// hooks (Deliver, Flush, …) from it, one at a time; a Pin is safe for
+// concurrent use.
 package pinned

@@ -3,9 +3,7 @@ package pinned
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"sync/atomic"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -99,66 +97,4 @@ func Unpin(ctx context.Context, stream jetstream.Stream, cons jetstream.Consumer
 		}
 	}
 	return nil
-}
-
-// Loop asks a pinned consumer for messages, one Fetch request after
-// another, and hands them over until its context ends.
-type Loop struct {
-	Group string        // the priority group
-	Batch int           // messages one request asks for
-	Wait  time.Duration // how long one request waits for them
-	// Deliver is given every message, in the order the consumer sends
-	// them, and Delivered (if set) the count of each request that
-	// delivered some.
-	Deliver   func(jetstream.Msg)
-	Delivered func(n int)
-	// Recover is called when a request ended Gone or NoAnswer. It returns
-	// the consumer to pull from (the same, or one made again) and whether
-	// to ask again at once rather than after a pause.
-	Recover func(ctx context.Context, cons jetstream.Consumer) (jetstream.Consumer, bool)
-	// Pauses after a failed request grow from MinBackoff to MaxBackoff.
-	MinBackoff, MaxBackoff time.Duration
-	Logger                 *slog.Logger
-}
-
-// Run pulls cons until ctx ends. A request is never cut short: Run returns
-// once the last one is over, so nothing can be in flight to this instance
-// after it returns.
-func (l Loop) Run(ctx context.Context, cons jetstream.Consumer) {
-	backoff := l.MinBackoff
-	for ctx.Err() == nil {
-		batch, err := cons.Fetch(l.Batch, jetstream.FetchMaxWait(l.Wait), jetstream.FetchPriorityGroup(l.Group))
-		if err == nil {
-			n := 0
-			for m := range batch.Messages() {
-				l.Deliver(m)
-				n++
-			}
-			if n > 0 && l.Delivered != nil {
-				l.Delivered(n)
-			}
-			err = batch.Error()
-		}
-		switch Ended(err) {
-		case Done, Unpinned:
-			backoff = l.MinBackoff
-			continue
-		case Gone, NoAnswer:
-			if l.Recover != nil {
-				c, again := l.Recover(ctx, cons)
-				cons = c
-				if again {
-					backoff = l.MinBackoff
-					continue
-				}
-			}
-		default:
-			l.Logger.Warn("pull", "err", err)
-		}
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-		}
-		backoff = min(2*backoff, l.MaxBackoff)
-	}
 }

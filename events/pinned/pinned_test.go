@@ -66,33 +66,42 @@ func setup(t *testing.T) (jetstream.JetStream, jetstream.Stream, jetstream.Consu
 // instance is one puller of the consumer: it records what it was given,
 // acks it and notes its pin.
 type instance struct {
-	pin     pinned.Pin
-	mu      sync.Mutex
-	got     []string
-	recover func(ctx context.Context, cons jetstream.Consumer) (jetstream.Consumer, bool)
-	stop    context.CancelFunc
-	done    chan struct{}
+	pin  pinned.Pin
+	mu   sync.Mutex
+	got  []string
+	stop context.CancelFunc
+	done chan struct{}
 }
 
-func start(cons jetstream.Consumer, recover func(context.Context, jetstream.Consumer) (jetstream.Consumer, bool)) *instance {
-	in := &instance{done: make(chan struct{}), recover: recover}
+// start runs a Loop of cons with recover as its Recover.
+func start(cons jetstream.Consumer, recover func(context.Context, jetstream.Consumer, error) (jetstream.Consumer, bool)) *instance {
+	return startLoop(cons, pinned.Loop{Batch: 10, Wait: 200 * time.Millisecond, Recover: recover}, nil)
+}
+
+// startLoop runs l on cons, filling in the group, Deliver, the pauses and
+// the logger. Every message is acked; with took (if not nil) it is handed
+// to took, which acks it if need be.
+func startLoop(cons jetstream.Consumer, l pinned.Loop, took func(jetstream.Msg)) *instance {
+	in := &instance{done: make(chan struct{})}
 	ctx, stop := context.WithCancel(context.Background())
 	in.stop = stop
+	l.Group = group
+	l.Deliver = func(m jetstream.Msg) {
+		in.pin.Seen(m)
+		in.mu.Lock()
+		in.got = append(in.got, string(m.Data()))
+		in.mu.Unlock()
+		if took != nil {
+			took(m)
+			return
+		}
+		_ = m.Ack()
+	}
+	l.MinBackoff, l.MaxBackoff = 10*time.Millisecond, 100*time.Millisecond
+	l.Logger = slog.New(slog.DiscardHandler)
 	go func() {
 		defer close(in.done)
-		pinned.Loop{
-			Group: group, Batch: 10, Wait: 200 * time.Millisecond,
-			Deliver: func(m jetstream.Msg) {
-				in.pin.Seen(m)
-				in.mu.Lock()
-				in.got = append(in.got, string(m.Data()))
-				in.mu.Unlock()
-				_ = m.Ack()
-			},
-			Recover:    in.recover,
-			MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
-			Logger: slog.New(slog.DiscardHandler),
-		}.Run(ctx, cons)
+		l.Run(ctx, cons)
 	}()
 	return in
 }
@@ -183,7 +192,10 @@ func TestLoopRecoversAConsumerGone(t *testing.T) {
 	js, stream, cons := setup(t)
 	var recovered int
 	var mu sync.Mutex
-	in := start(cons, func(ctx context.Context, _ jetstream.Consumer) (jetstream.Consumer, bool) {
+	in := start(cons, func(ctx context.Context, _ jetstream.Consumer, why error) (jetstream.Consumer, bool) {
+		if pinned.Ended(why) != pinned.Gone {
+			return cons, false
+		}
 		c, err := stream.CreateOrUpdateConsumer(ctx, consumerConfig)
 		if err != nil {
 			return cons, false
@@ -206,6 +218,6 @@ func TestLoopRecoversAConsumerGone(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	if recovered == 0 {
-		t.Fatal("Recover was never called")
+		t.Fatal("Recover was never called for the consumer gone")
 	}
 }

@@ -3,110 +3,88 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chillin-chat/chillin/events/envflag/envflagtest"
 	"github.com/chillin-chat/chillin/events/natstest"
+	"github.com/chillin-chat/chillin/projector"
 	"github.com/chillin-chat/chillin/projector/internal/projtest"
 	"github.com/chillin-chat/chillin/schema/schematest"
 )
 
+// summary is what a case of TestParseConfig checks of c.
+func summary(c projector.Config) string {
+	return strings.Join([]string{c.NATSURL, c.PostgresURL, c.RedisURL, c.RedisPrefix,
+		strings.Join([]string{"[", strings.Join(c.Views, " "), "]"}, ""),
+		strconv.Itoa(c.BatchSize), c.FlushInterval.String(), strconv.Itoa(c.CacheWindow)}, "|")
+}
+
+// parse parses a configuration, refusing one without a logger.
+func parse(getenv func(string) string, args []string) (projector.Config, error) {
+	c, err := parseConfig(args, getenv, io.Discard)
+	if err == nil && c.Logger == nil {
+		err = errors.New("no logger")
+	}
+	return c, err
+}
+
 func TestParseConfig(t *testing.T) {
-	tests := []struct {
-		name    string
-		env     map[string]string
-		args    []string
-		check   func(t *testing.T, got string)
-		wantErr string
-	}{
-		{name: "defaults", check: func(t *testing.T, got string) {
+	envflagtest.Run(t, parse, []envflagtest.Case[projector.Config]{
+		{Name: "defaults", Check: func(t *testing.T, c projector.Config) {
 			want := "nats://127.0.0.1:4222|postgres://postgres@127.0.0.1:5432/chillin?sslmode=disable|redis://127.0.0.1:6379/0|chillin:|[pg live cache]|500|5ms|100"
-			if got != want {
+			if got := summary(c); got != want {
 				t.Errorf("got %s\nwant %s", got, want)
 			}
 		}},
-		{name: "environment", env: map[string]string{
+		{Name: "environment", Env: map[string]string{
 			"CHILLIN_NATS_URL": "nats://n:4222", "CHILLIN_POSTGRES_URL": "postgres://p/db", "CHILLIN_REDIS_URL": "redis://r:6379/1",
 			"CHILLIN_REDIS_PREFIX": "x:", "CHILLIN_PROJECTOR_VIEWS": " live ", "CHILLIN_PROJECTOR_BATCH_SIZE": "100",
 			"CHILLIN_PROJECTOR_FLUSH_INTERVAL": "20ms", "CHILLIN_LOG_FORMAT": "text", "CHILLIN_CACHE_WINDOW": "30",
-		}, check: func(t *testing.T, got string) {
-			if want := "nats://n:4222|postgres://p/db|redis://r:6379/1|x:|[live]|100|20ms|30"; got != want {
+		}, Check: func(t *testing.T, c projector.Config) {
+			if got, want := summary(c), "nats://n:4222|postgres://p/db|redis://r:6379/1|x:|[live]|100|20ms|30"; got != want {
 				t.Errorf("got %s\nwant %s", got, want)
 			}
 		}},
-		{name: "flags override the environment", env: map[string]string{"CHILLIN_PROJECTOR_VIEWS": "live", "CHILLIN_NATS_URL": "nats://env:1"},
-			args: []string{"-views", "pg", "-nats", "nats://flag:2"}, check: func(t *testing.T, got string) {
-				if !strings.HasPrefix(got, "nats://flag:2|") || !strings.Contains(got, "|[pg]|") {
+		{Name: "flags override the environment", Env: map[string]string{"CHILLIN_PROJECTOR_VIEWS": "live", "CHILLIN_NATS_URL": "nats://env:1"},
+			Args: []string{"-views", "pg", "-nats", "nats://flag:2"}, Check: func(t *testing.T, c projector.Config) {
+				if got := summary(c); !strings.HasPrefix(got, "nats://flag:2|") || !strings.Contains(got, "|[pg]|") {
 					t.Errorf("got %s", got)
 				}
 			}},
-		{name: "unknown view", env: map[string]string{"CHILLIN_PROJECTOR_VIEWS": "pg,redis"}, wantErr: `unknown view "redis"`},
-		{name: "no views", args: []string{"-views", ","}, wantErr: "no views"},
-		{name: "bad batch size", env: map[string]string{"CHILLIN_PROJECTOR_BATCH_SIZE": "0"}, wantErr: "batch size"},
-		{name: "bad cache window", env: map[string]string{"CHILLIN_CACHE_WINDOW": "0"}, wantErr: "cache window"},
-		{name: "bad flush interval", env: map[string]string{"CHILLIN_PROJECTOR_FLUSH_INTERVAL": "5"}, wantErr: "flush interval"},
-		{name: "unknown log format", env: map[string]string{"CHILLIN_LOG_FORMAT": "xml"}, wantErr: "log format"},
-		{name: "stray argument", args: []string{"pg"}, wantErr: "unexpected arguments"},
-		{name: "unknown flag", args: []string{"-verbose"}, wantErr: "flag provided but not defined"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			getenv := func(k string) string { return tt.env[k] }
-			cfg, err := parseConfig(tt.args, getenv, io.Discard)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if cfg.Logger == nil {
-				t.Fatal("no logger")
-			}
-			tt.check(t, strings.Join([]string{cfg.NATSURL, cfg.PostgresURL, cfg.RedisURL, cfg.RedisPrefix,
-				strings.Join([]string{"[", strings.Join(cfg.Views, " "), "]"}, ""),
-				strconv.Itoa(cfg.BatchSize), cfg.FlushInterval.String(), strconv.Itoa(cfg.CacheWindow)}, "|"))
-		})
+		{Name: "unknown view", Env: map[string]string{"CHILLIN_PROJECTOR_VIEWS": "pg,redis"}, WantErr: `unknown view "redis"`},
+		{Name: "no views", Args: []string{"-views", ","}, WantErr: "no views"},
+		{Name: "bad batch size", Env: map[string]string{"CHILLIN_PROJECTOR_BATCH_SIZE": "0"}, WantErr: "batch size"},
+		{Name: "bad cache window", Env: map[string]string{"CHILLIN_CACHE_WINDOW": "0"}, WantErr: "cache window"},
+		{Name: "bad flush interval", Env: map[string]string{"CHILLIN_PROJECTOR_FLUSH_INTERVAL": "5"}, WantErr: "flush interval"},
+		{Name: "unknown log format", Env: map[string]string{"CHILLIN_LOG_FORMAT": "xml"}, WantErr: "log format"},
+		{Name: "stray argument", Args: []string{"pg"}, WantErr: "unexpected arguments"},
+		{Name: "unknown flag", Args: []string{"-verbose"}, WantErr: "flag provided but not defined"},
+	})
+}
+
+// ops checks the ops address and the stream replicas.
+func ops(addr string, replicas int) func(*testing.T, projector.Config) {
+	return func(t *testing.T, c projector.Config) {
+		if c.HTTPAddr != addr || c.Streams.Replicas != replicas {
+			t.Fatalf("http %q replicas %d, want %q %d", c.HTTPAddr, c.Streams.Replicas, addr, replicas)
+		}
 	}
 }
 
 func TestParseOpsConfig(t *testing.T) {
-	for _, tc := range []struct {
-		name     string
-		env      map[string]string
-		args     []string
-		addr     string
-		replicas int
-		wantErr  string
-	}{
-		{name: "defaults", addr: "127.0.0.1:9102", replicas: 1},
-		{name: "environment", env: map[string]string{"CHILLIN_HTTP_ADDR": "0.0.0.0:9300", "CHILLIN_STREAM_REPLICAS": "3"}, addr: "0.0.0.0:9300", replicas: 3},
-		{name: "flags override", env: map[string]string{"CHILLIN_HTTP_ADDR": "0.0.0.0:9300", "CHILLIN_STREAM_REPLICAS": "3"},
-			args: []string{"-http", "", "-stream-replicas", "1"}, addr: "", replicas: 1},
-		{name: "zero replicas", env: map[string]string{"CHILLIN_STREAM_REPLICAS": "0"}, wantErr: "stream replicas"},
-		{name: "replicas not a number", args: []string{"-stream-replicas", "three"}, wantErr: "stream replicas"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := parseConfig(tc.args, func(k string) string { return tc.env[k] }, io.Discard)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if cfg.HTTPAddr != tc.addr || cfg.Streams.Replicas != tc.replicas {
-				t.Fatalf("http %q replicas %d, want %q %d", cfg.HTTPAddr, cfg.Streams.Replicas, tc.addr, tc.replicas)
-			}
-		})
-	}
+	envflagtest.Run(t, parse, []envflagtest.Case[projector.Config]{
+		{Name: "defaults", Check: ops("127.0.0.1:9102", 1)},
+		{Name: "environment", Env: map[string]string{"CHILLIN_HTTP_ADDR": "0.0.0.0:9300", "CHILLIN_STREAM_REPLICAS": "3"}, Check: ops("0.0.0.0:9300", 3)},
+		{Name: "flags override", Env: map[string]string{"CHILLIN_HTTP_ADDR": "0.0.0.0:9300", "CHILLIN_STREAM_REPLICAS": "3"},
+			Args: []string{"-http", "", "-stream-replicas", "1"}, Check: ops("", 1)},
+		{Name: "zero replicas", Env: map[string]string{"CHILLIN_STREAM_REPLICAS": "0"}, WantErr: "stream replicas"},
+		{Name: "replicas not a number", Args: []string{"-stream-replicas", "three"}, WantErr: "stream replicas"},
+	})
 }
 
 // TestRun starts the command against real NATS and Postgres, waits until the

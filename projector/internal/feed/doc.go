@@ -8,16 +8,17 @@
 // flushing a batch when it is full or FlushInterval after its first fact,
 // retrying a failed batch with backoff (keeping it unacked and its ack timer
 // alive), terminating poison facts, and on shutdown giving back what it did
-// not apply (Nak, for immediate redelivery) and unpinning so a standby takes
-// over at once.
+// not apply (Nak, for immediate redelivery, once its last pull request is
+// over) and unpinning so a standby takes over at once.
 //
 // It must never ack a fact the view has not applied, and never skip ahead of a
 // failed batch: order is the view's business, and a batch is retried whole.
 //
-// What every pinned consumer does alike (telling how a pull request ended,
-// the pin id, unpinning) is events/pinned's, shared with the validator; the
-// loop is the feed's own, since it opens the next request while a batch is
-// applied and flushes on a timer.
+// The pull requests themselves, telling how one ended, the pin id and
+// unpinning are events/pinned's, shared with the validator: the feed runs
+// its Loop ahead (the next request opens while a batch is applied) and
+// flushing (a batch is applied when full or FlushInterval after its first
+// fact).
 //
 // Concurrency: Run is one goroutine; the Apply it is given is called from that
 // goroutine only, one batch at a time.

@@ -70,15 +70,13 @@ type Observer interface {
 const (
 	// fetchWait bounds one pull request. It stays well under the consumer's
 	// pinned TTL so the pinned instance renews its pin while idle, and it
-	// bounds how long a shutdown can spend draining the open request.
+	// bounds how long a shutdown waits for the open request to end.
 	fetchWait = time.Second
+	// fetchPause is how long a failed pull request is followed by no other.
+	fetchPause = time.Second
 	// progressEvery is how often a batch held across retries has its ack
 	// timer reset, well under the consumer's AckWait.
 	progressEvery = 10 * time.Second
-	// drainQuiet is how long a shutdown waits for more facts on the open
-	// pull request before cancelling it: long enough for facts already sent
-	// to arrive, short enough to stop promptly.
-	drainQuiet = 100 * time.Millisecond
 	// unpinTimeout bounds the hand-over at shutdown.
 	unpinTimeout = 2 * time.Second
 )
@@ -105,7 +103,7 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, apply Apply) e
 		return nil // ctx ended before NATS answered
 	}
 	defer f.unpin(ctx)
-	f.loop(ctx)
+	f.pull(ctx)
 	return nil
 }
 
@@ -167,132 +165,38 @@ func (f *feed) consumerConfig(ctx context.Context) (jetstream.ConsumerConfig, er
 	return cfg, nil
 }
 
-func (f *feed) loop(ctx context.Context) {
-	var (
-		held      []Item
-		batch     jetstream.MessageBatch
-		msgs      <-chan jetstream.Msg
-		fetched   int                // facts the open pull request has delivered
-		stopFetch context.CancelFunc = func() {}
-		timer     *time.Timer
-		timerC    <-chan time.Time
-	)
-	stopTimer := func() {
-		if timer != nil {
-			timer.Stop()
-		}
-		timerC = nil
-	}
-	// startFetch opens the next pull request. A request is bounded by
-	// fetchWait but not by ctx: on shutdown it is drained, see giveBack.
-	startFetch := func() {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchWait)
-		b, err := f.cons.Fetch(f.cfg.BatchSize, jetstream.FetchContext(fctx), jetstream.FetchPriorityGroup(events.ProjectorGroup))
-		if err != nil {
-			cancel()
-			f.fetchFailed(ctx, err)
-			return
-		}
-		batch, msgs, fetched, stopFetch = b, b.Messages(), 0, cancel
-	}
-	// giveBack returns every fact this instance holds to the consumer for
-	// immediate redelivery, in the order they came. The open pull request is
-	// drained until it ends or falls quiet rather than cancelled at once, so
-	// that a fact the server is sending right now is not left pending until
-	// AckWait.
-	giveBack := func() {
-		stopTimer()
-		for _, it := range held {
-			_ = it.msg.Nak()
-		}
-		if msgs != nil {
-			drain(msgs, stopFetch)
-		}
-		stopFetch()
-	}
-	flush := func() bool {
-		stopTimer()
-		if !f.flush(ctx, held) {
-			giveBack()
-			return false
-		}
-		held = held[:0]
-		return true
-	}
-
-	for {
-		if msgs == nil {
-			if ctx.Err() != nil {
-				giveBack()
-				return
+// pull feeds the view until ctx ends (pinned.Loop), then gives back what it
+// holds. The next pull request is opened as soon as the open one has
+// brought a whole batch, so that its facts arrive while that batch is
+// applied. The last request is not cut short at shutdown but waited out
+// (fetchWait at most): what the view did not apply is given back only once
+// no request of this instance is open at the server, which would otherwise
+// be handed it again, and a fact the server is sending right now is not
+// left pending until AckWait.
+func (f *feed) pull(ctx context.Context) {
+	var held []Item
+	pinned.Loop{
+		Group: events.ProjectorGroup, Batch: f.cfg.BatchSize, Wait: fetchWait,
+		Deliver: func(m jetstream.Msg) { held = append(held, f.decode(m)) },
+		Ahead:   true,
+		Flush: func() {
+			if f.flush(ctx, held) {
+				held = held[:0]
 			}
-			startFetch()
-			continue
-		}
-		select {
-		case m, ok := <-msgs:
-			if !ok {
-				stopFetch()
-				err := batch.Error()
-				batch, msgs = nil, nil
-				if len(held) > 0 && !flush() {
-					return
-				}
-				f.fetchEnded(ctx, err)
-				continue
+		},
+		FlushAfter: f.cfg.FlushInterval, FlushIdle: f.cfg.Eager,
+		Unpinned: func() {
+			if f.pin.Lost() {
+				f.log.Info("unpinned: another instance applies the view")
 			}
-			held = append(held, f.decode(m))
-			fetched++
-			if len(held) == 1 {
-				timer = time.NewTimer(f.cfg.FlushInterval)
-				timerC = timer.C
-			}
-			if fetched == f.cfg.BatchSize {
-				// The request is complete: open the next one now, so its
-				// facts arrive while this batch is applied.
-				stopFetch()
-				batch, msgs = nil, nil
-				if ctx.Err() == nil {
-					startFetch()
-				}
-			}
-			full := len(held) >= f.cfg.BatchSize
-			idle := f.cfg.Eager && (msgs == nil || len(msgs) == 0)
-			if (full || idle) && !flush() {
-				return
-			}
-		case <-timerC:
-			if !flush() {
-				return
-			}
-		case <-ctx.Done():
-			giveBack()
-			return
-		}
-	}
-}
-
-// drain naks what an open pull request delivers until it ends, or until it
-// has been quiet for drainQuiet; then it is cancelled and what it had already
-// received is naked too.
-func drain(msgs <-chan jetstream.Msg, cancel context.CancelFunc) {
-	quiet := time.NewTimer(drainQuiet)
-	defer quiet.Stop()
-	for {
-		select {
-		case m, ok := <-msgs:
-			if !ok {
-				return
-			}
-			_ = m.Nak()
-			quiet.Reset(drainQuiet)
-		case <-quiet.C:
-			cancel()
-			for m := range msgs {
-				_ = m.Nak()
-			}
-			return
-		}
+		},
+		Recover:    f.recover,
+		MinBackoff: fetchPause, MaxBackoff: fetchPause,
+		Logger: f.log,
+	}.Run(ctx, f.cons)
+	// Given back for immediate redelivery, in the order it came.
+	for _, it := range held {
+		_ = it.msg.Nak()
 	}
 }
 
@@ -354,34 +258,15 @@ func (f *feed) flush(ctx context.Context, items []Item) bool {
 	return true
 }
 
-// fetchEnded handles how a pull request ended (pinned.Ended).
-func (f *feed) fetchEnded(ctx context.Context, err error) {
-	switch pinned.Ended(err) {
-	case pinned.Done, pinned.NoAnswer:
-	case pinned.Unpinned:
-		if f.pin.Lost() {
-			f.log.Info("unpinned: another instance applies the view")
-		}
-	default:
-		f.fetchFailed(ctx, err)
-	}
-}
-
-// fetchFailed waits out a failed pull; if the consumer is gone it is made
-// again (someone deleted it, for example to replay the view from the start).
-func (f *feed) fetchFailed(ctx context.Context, err error) {
+// recover makes the consumer again if it is gone (someone deleted it, for
+// example to replay the view from the start, or NATS restarted without it),
+// and asks again at once.
+func (f *feed) recover(ctx context.Context, _ jetstream.Consumer, err error) (jetstream.Consumer, bool) {
 	if pinned.Ended(err) == pinned.Gone {
 		f.log.Warn("consumer gone, creating it again", "err", err)
 		_ = f.ensure(ctx)
-		return
 	}
-	f.log.Warn("fetch failed", "err", err)
-	t := time.NewTimer(time.Second)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
+	return f.cons, true
 }
 
 // unpin hands the view to a standby at once instead of after the pinned TTL,
