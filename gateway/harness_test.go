@@ -61,6 +61,7 @@ func TestGateway(t *testing.T) {
 		{"CreateRoomRateLimited", testCreateRoomRateLimited},
 		{"RoomListPages", testRoomListPages},
 		{"RoomReads", testRoomReads},
+		{"HistoryEvents", testHistoryEvents},
 		{"LoginThrottled", testLoginThrottled},
 		{"RegisterThrottledPerClientAddress", testRegisterThrottledPerClientAddress},
 		{"SocketHandshake", testSocketHandshake},

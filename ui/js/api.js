@@ -77,16 +77,18 @@ export class Api {
   }
 
   /**
-   * A page of messages, oldest first: the newest `limit` with id < before (or the newest).
+   * A page of messages, oldest first: the newest `limit` with id < before (or the newest),
+   * with the room's membership facts (event frame data) of the page's stretch.
    * @param {string} room
    * @param {{before?: string | number | null, limit?: number}} [options]
-   * @returns {Promise<{messages: any[], hasMore: boolean}>}
+   * @returns {Promise<{messages: any[], hasMore: boolean, events: any[]}>}
    */
   async messages(room, { before, limit = 50 } = {}) {
     const query = new URLSearchParams({ limit: String(limit) });
     if (before != null) query.set('before', String(before));
     const page = await this.#call('GET', `/rooms/${encodeURIComponent(room)}/messages?${query}`);
-    return { messages: page.messages ?? [], hasMore: Boolean(page.hasMore) };
+    const events = Array.isArray(page.events) ? page.events : [];
+    return { messages: page.messages ?? [], hasMore: Boolean(page.hasMore), events };
   }
 
   /**
