@@ -62,6 +62,7 @@ func TestGateway(t *testing.T) {
 		{"RoomListPages", testRoomListPages},
 		{"RoomReads", testRoomReads},
 		{"HistoryEvents", testHistoryEvents},
+		{"MyRoomsPages", testMyRoomsPages},
 		{"LoginThrottled", testLoginThrottled},
 		{"RegisterThrottledPerClientAddress", testRegisterThrottledPerClientAddress},
 		{"SocketHandshake", testSocketHandshake},

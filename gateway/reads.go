@@ -34,7 +34,7 @@ type userReads interface {
 	Session(ctx context.Context, id string) (readmodel.Session, bool, error)
 	RoomsOf(ctx context.Context, user string) ([]string, error)
 	// MyRooms is the user's own list, with read positions and unread counts.
-	MyRooms(ctx context.Context, user string) ([]readmodel.MyRoom, error)
+	MyRooms(ctx context.Context, user, cursor string, limit int) ([]readmodel.MyRoom, string, error)
 }
 
 // fileReads are the reads that tell who may fetch an attachment.
