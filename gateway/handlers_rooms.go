@@ -191,7 +191,9 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
 	}
 	msgs, more = fitHistory(msgs, more)
 	out := map[string]any{"messages": msgs, "hasMore": more}
-	evs, err := s.reads.RoomEvents(ctx, room, historyFrom(msgs, more, before), before, historyEventsMax)
+	ectx, cancel := context.WithTimeout(ctx, historyEventsWait)
+	evs, err := s.reads.RoomEvents(ectx, room, historyFrom(msgs, more, before), before, historyEventsMax)
+	cancel()
 	if err != nil {
 		// The cache answered the messages while Postgres is away: the
 		// page goes without its membership lines rather than not at all.
@@ -203,8 +205,13 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
 }
 
 // historyEventsMax bounds the membership events (room.created,
-// member.joined, member.left) of one history page.
-const historyEventsMax = 100
+// member.joined, member.left) of one history page; historyEventsWait the
+// wait for them, so that a Postgres that hangs does not hold up a page the
+// cache answered.
+const (
+	historyEventsMax  = 100
+	historyEventsWait = time.Second
+)
 
 // historyFrom is the lowest fact id whose membership events belong to a
 // page of messages (oldest first) read below before: those older than its
