@@ -10,6 +10,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/gateway/internal/hub"
 	"github.com/chillin-chat/chillin/gateway/internal/wsconn"
 	"github.com/coder/websocket"
 )
@@ -137,12 +138,40 @@ func (s *Server) onUserLive(user string, payload []byte) {
 		targets = append(targets, c)
 	}
 	s.mu.Unlock()
+	if m.All {
+		s.leftElsewhere(user, m.Frame, targets)
+	}
 	for _, c := range targets {
 		if m.Revoke != "" {
 			c.Close(closeRevoked, "session ended")
 		} else {
 			c.Send(m.Frame)
 		}
+	}
+}
+
+// leftElsewhere stops the room's live frames to the user's sockets here
+// when frame tells them the user left a room (room:left, in any tab or on
+// any device), before they are told: a socket that joined the room before
+// the leave gets nothing of it after the leave. One that joined it again
+// since keeps it.
+func (s *Server) leftElsewhere(user string, frame []byte, conns []*conn) {
+	var f struct {
+		Type string `json:"type"`
+		Data struct {
+			Room string `json:"room"`
+			Seq  uint64 `json:"seq"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(frame, &f) != nil || f.Type != "room:left" || f.Data.Seq == 0 {
+		return
+	}
+	subs := make([]hub.Subscriber, len(conns))
+	for i, c := range conns {
+		subs[i] = c
+	}
+	if n := s.hub.Left(f.Data.Room, f.Data.Seq, subs); n > 0 {
+		s.log.Debug("left elsewhere: sockets dropped from the room", "user", user, "room", f.Data.Room, "sockets", n)
 	}
 }
 

@@ -157,6 +157,11 @@ func Run(ctx context.Context, cfg Config) error {
 	g.Go(func() error {
 		<-gctx.Done()
 		s.closeAll()
+		// The sockets are gone: the read reports waiting for their window
+		// go now, while NATS is still there.
+		flush, cancelFlush := context.WithTimeout(context.Background(), readPublishTimeout)
+		s.readReports.flush(flush)
+		cancelFlush()
 		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		return srv.Shutdown(shutdown)

@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -188,7 +190,61 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	msgs, more = fitHistory(msgs, more)
-	writeJSON(w, http.StatusOK, map[string]any{"messages": msgs, "hasMore": more})
+	out := map[string]any{"messages": msgs, "hasMore": more}
+	ectx, cancel := context.WithTimeout(ctx, historyEventsWait)
+	evs, err := s.reads.RoomEvents(ectx, room, historyFrom(msgs, more, before), before, historyEventsMax)
+	cancel()
+	if err != nil {
+		// The cache answered the messages while Postgres is away: the
+		// page goes without its membership lines rather than not at all.
+		s.log.Warn("history events", "room", room, "err", err)
+	} else {
+		out["messages"], out["hasMore"], out["events"] = fitHistoryEvents(msgs, more, evs)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// historyEventsMax bounds the membership events (room.created,
+// member.joined, member.left) of one history page; historyEventsWait the
+// wait for them, so that a Postgres that hangs does not hold up a page the
+// cache answered.
+const (
+	historyEventsMax  = 100
+	historyEventsWait = time.Second
+)
+
+// historyFrom is the lowest fact id whose membership events belong to a
+// page of messages (oldest first) read below before: those older than its
+// oldest message come with the next page, unless none is older. The pages
+// of a room thus share out its events, each exactly once.
+func historyFrom(msgs []events.Message, more bool, before int64) int64 {
+	switch {
+	case !more:
+		return 0
+	case len(msgs) == 0:
+		return before
+	}
+	return int64(msgs[0].ID)
+}
+
+// fitHistoryEvents keeps a page's messages and membership events (both
+// oldest first) within the reply budget: the events take their bytes
+// first, the newest messages that fit the rest stay (see fitHistory), and
+// the events older than the oldest message left go with the next page.
+func fitHistoryEvents(msgs []events.Message, more bool, evs []events.EventData) ([]events.Message, bool, []events.EventData) {
+	b, err := json.Marshal(evs)
+	if err != nil || len(evs) == 0 {
+		return msgs, more, evs
+	}
+	if n := fitJSONFromEnd(msgs, replyBudget-replyFrame-len(b)); n < len(msgs) {
+		msgs, more = msgs[len(msgs)-n:], true
+		from := uint64(1<<63 - 1)
+		if len(msgs) > 0 {
+			from = msgs[0].ID
+		}
+		evs = slices.DeleteFunc(evs, func(e events.EventData) bool { return e.ID < from })
+	}
+	return msgs, more, evs
 }
 
 // members returns a page of a room's members: at most limit of them, in

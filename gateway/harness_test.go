@@ -61,6 +61,8 @@ func TestGateway(t *testing.T) {
 		{"CreateRoomRateLimited", testCreateRoomRateLimited},
 		{"RoomListPages", testRoomListPages},
 		{"RoomReads", testRoomReads},
+		{"HistoryEvents", testHistoryEvents},
+		{"MyRoomsPages", testMyRoomsPages},
 		{"LoginThrottled", testLoginThrottled},
 		{"RegisterThrottledPerClientAddress", testRegisterThrottledPerClientAddress},
 		{"SocketHandshake", testSocketHandshake},

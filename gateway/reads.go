@@ -18,6 +18,8 @@ type roomReads interface {
 	Rooms(ctx context.Context, q, cursor string, limit int) ([]readmodel.Room, string, error)
 	Room(ctx context.Context, id string) (readmodel.Room, error)
 	History(ctx context.Context, room, user string, before int64, limit int) ([]events.Message, bool, error)
+	// RoomEvents are a room's membership facts, shown among its history.
+	RoomEvents(ctx context.Context, room string, from, before int64, max int) ([]events.EventData, error)
 	Members(ctx context.Context, room, cursor string, limit int) ([]readmodel.Member, error)
 	CanRead(ctx context.Context, room readmodel.Room, user string) error
 	IsMember(ctx context.Context, room, user string) bool
@@ -32,7 +34,7 @@ type userReads interface {
 	Session(ctx context.Context, id string) (readmodel.Session, bool, error)
 	RoomsOf(ctx context.Context, user string) ([]string, error)
 	// MyRooms is the user's own list, with read positions and unread counts.
-	MyRooms(ctx context.Context, user string) ([]readmodel.MyRoom, error)
+	MyRooms(ctx context.Context, user, cursor string, limit int) ([]readmodel.MyRoom, string, error)
 }
 
 // fileReads are the reads that tell who may fetch an attachment.

@@ -118,6 +118,55 @@ func (rr *readReports) close(user, room string) {
 	send(session, seq)
 }
 
+// flush sends, for every window open, the highest seq reported during it
+// if past what was sent, and forgets every window: the gateway is stopping,
+// and a report waiting for its window's end would stop with it. It returns
+// once they were sent, or when ctx ends. The windows' timers then find
+// nothing to do.
+func (rr *readReports) flush(ctx context.Context) {
+	type due struct {
+		session string
+		seq     uint64
+		send    func(session string, seq uint64)
+	}
+	rr.mu.Lock()
+	var out []due
+	for _, rooms := range rr.users {
+		for _, w := range rooms {
+			if w.pending > w.sent {
+				out = append(out, due{w.session, w.pending, w.send})
+			}
+		}
+	}
+	rr.users = nil
+	rr.mu.Unlock()
+	if len(out) == 0 {
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		slots := make(chan struct{}, flushParallel)
+		for _, d := range out {
+			slots <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-slots; wg.Done() }()
+				d.send(d.session, d.seq)
+			}()
+		}
+		wg.Wait()
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// flushParallel bounds the room.read commands flush appends at once.
+const flushParallel = 16
+
 // onRead handles `room:read`: how far the client has read a room it joined
 // on this connection. It is answered at once (when it has a ref); the
 // command follows, coalesced.

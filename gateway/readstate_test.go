@@ -1,9 +1,12 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -111,5 +114,41 @@ func TestReadReportsBounded(t *testing.T) {
 	}
 	if len(rr.users) != 0 {
 		t.Fatalf("windows left: %v", rr.users)
+	}
+}
+
+// At shutdown, what waits for its window's end goes at once, and the
+// windows' timers then send nothing more.
+func TestReadReportsFlush(t *testing.T) {
+	timers := &manualTimers{}
+	rr := &readReports{after: timers.after}
+	var sent []string
+	var mu sync.Mutex
+	report := func(user, room string, seq uint64) {
+		rr.report(user, "s-"+user, room, seq, func(session string, seq uint64) {
+			mu.Lock()
+			sent = append(sent, fmt.Sprintf("%s:%s:%d", session, room, seq))
+			mu.Unlock()
+		})
+	}
+	report("alice", "general", 5)
+	report("alice", "general", 9)
+	report("alice", "random", 3)
+	report("bob", "general", 7)
+	report("bob", "general", 8)
+	rr.flush(context.Background())
+	slices.Sort(sent)
+	if want := "s-alice:general:5 s-alice:general:9 s-alice:random:3 s-bob:general:7 s-bob:general:8"; strings.Join(sent, " ") != want {
+		t.Fatalf("sent %v, want %s", sent, want)
+	}
+	for len(timers.due) > 0 {
+		timers.fire(t)
+	}
+	if len(sent) != 5 || len(rr.users) != 0 {
+		t.Fatalf("after the flush the windows sent %v, held %v", sent[5:], rr.users)
+	}
+	rr.flush(context.Background()) // nothing left: nothing sent
+	if len(sent) != 5 {
+		t.Fatalf("a second flush sent %v", sent[5:])
 	}
 }

@@ -265,7 +265,7 @@ func (c *conn) onJoin(f clientFrame) error {
 		answer["membersNext"] = next
 	}
 	c.reply(f.Ref, answer)
-	if _, err := c.s.hub.Join(c.ctx, d.Room, c, d.After, joinTail); err != nil {
+	if _, err := c.s.hub.JoinMember(c.ctx, d.Room, c, d.After, joinTail, o.HeadSeq); err != nil {
 		c.s.log.Warn("join backfill", "room", d.Room, "user", c.sess.User, "err", err)
 		delete(c.rooms, d.Room)
 		c.Close(websocket.StatusTryAgainLater, "could not read the room; reconnect")
@@ -330,7 +330,9 @@ func (c *conn) onSync(f clientFrame) error {
 // sendCommand appends a message or reaction command. Its answer is its fact,
 // which reaches this socket through the room, or a `rejected` frame.
 func (c *conn) sendCommand(f clientFrame, typ, room, clientID string, data any) error {
-	if !c.rooms[room] {
+	// Not joined here, or no longer: the user left the room elsewhere (the
+	// hub dropped this socket from it).
+	if !c.rooms[room] || !c.s.hub.Joined(room, c) {
 		c.reject(f.Ref, room, clientID, events.Errorf(events.CodeNotMember, "join the room on this connection first"))
 		return nil
 	}

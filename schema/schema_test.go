@@ -126,6 +126,7 @@ func TestColumns(t *testing.T) {
 		"projection_checkpoints": "view seq updated_at",
 		"schema_migrations":      "version name applied_at",
 		"read_positions":         "user_id room_id seq",
+		"room_events":            "id room_id seq kind user_id at",
 	}
 	for table, cols := range wantCols {
 		t.Run(table, func(t *testing.T) {

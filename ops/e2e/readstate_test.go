@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -118,4 +119,39 @@ func TestReadPositionsAcrossGateways(t *testing.T) {
 		t.Fatalf("room:left %s %d", r, seq)
 	}
 	eventually(t, 15*time.Second, "alice's room list empty", func() bool { return len(s.myRooms(alice)) == 0 })
+}
+
+// A read report waiting for its coalescing window when its gateway stops
+// gracefully is sent before the gateway goes.
+func TestReadReportFlushedAtShutdown(t *testing.T) {
+	s := newSystem(t)
+	wsB, stopB := s.startGateway()
+	alice, bob := s.register("alice"), s.register("bob")
+	room := s.createRoom(bob, "Porch")
+	b := s.dial(bob)
+	b.join(room, nil)
+	a := s.dialAt(wsB, alice)
+	a.join(room, nil) // seq 2
+	for i := range 3 {
+		b.send(room, fmt.Sprint("m", i), "hello")
+		b.posted()
+	}
+	for range 3 {
+		a.posted()
+	}
+	if reply, _ := a.request("room:read", map[string]any{"room": room, "seq": 3}); reply["ok"] != true {
+		t.Fatalf("room:read: %v", reply)
+	}
+	if r, seq := a.selfFrame("room:read"); r != room || seq != 3 {
+		t.Fatalf("room:read %s %d", r, seq)
+	}
+	// Within the window: it waits, and the gateway stops meanwhile.
+	if reply, _ := a.request("room:read", map[string]any{"room": room, "seq": 5}); reply["ok"] != true {
+		t.Fatalf("room:read: %v", reply)
+	}
+	stopB()
+	eventually(t, 10*time.Second, "alice's position at 5", func() bool {
+		rs := s.myRooms(alice)
+		return len(rs) == 1 && rs[0].LastReadSeq == 5
+	})
 }

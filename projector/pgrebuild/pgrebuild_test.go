@@ -157,7 +157,7 @@ func TestVerify(t *testing.T) {
 			t.Fatalf("messages: %+v", tr)
 		}
 	}
-	if got := strings.Join(names, ","); got != "attachments,messages,projection_checkpoints,reactions,read_positions,room_members,rooms,schema_migrations,sessions,users" {
+	if got := strings.Join(names, ","); got != "attachments,messages,projection_checkpoints,reactions,read_positions,room_events,room_members,rooms,schema_migrations,sessions,users" {
 		t.Fatalf("tables %s", got)
 	}
 

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { WAIT_MS, createRoom, joinRoom, messages, openUser, randomId, until, waitState, withScreenshots, closeUsers, suiteSystem } from './harness.js';
+import { WAIT_MS, createRoom, joinRoom, messages, openUser, randomId, until, waitForTexts, waitState, withScreenshots, closeUsers, suiteSystem } from './harness.js';
 
 const TEST_TIMEOUT = 120000;
 const PASSWORD = 'correct horse battery'; // openUser's
@@ -140,6 +140,52 @@ describe('account', () => {
       await untilRooms(tab, [desk.id], 'after a reload');
     });
     await closeUsers(alice, bob, device);
+  });
+
+  test('a room loaded from history shows the same created, joined and left lines as live, once each', { timeout: TEST_TIMEOUT }, async () => {
+    let alice;
+    let bob;
+    let carol;
+    await withScreenshots('account-history-lines', async (keep) => {
+      alice = await openUser(sys.browser, sys.server, { name: 'alice' });
+      bob = await openUser(sys.browser, sys.server, { name: 'bob' });
+      carol = await openUser(sys.browser, sys.server, { name: 'carol' });
+      keep(alice.page);
+      const annals = await createRoom(alice, `Annals ${randomId()}`);
+      await joinRoom(alice.page, annals.id);
+      await joinRoom(bob.page, annals.id);
+      await joinRoom(carol.page, annals.id);
+      carol.page.once('dialog', (d) => d.accept());
+      await carol.page.getByTestId('leave-room').click();
+      // Carol, no longer a member, may show by her username.
+      const lines = async () =>
+        (await alice.page.getByTestId('system-message').evaluateAll((els) => els.map((el) => el.querySelector('.system-text').textContent.trim()))).map((l) =>
+          l.replace(carol.username, 'Carol'),
+        );
+      const want = ['Alice created the room', 'Bob joined the room', 'Carol joined the room', 'Carol left the room'];
+      const same = async () => JSON.stringify(await lines()) === JSON.stringify(want);
+      await until(same, { message: 'the live lines' });
+
+      // 50 messages: a join replays the newest 50 facts, which are all
+      // messages now; the lines come from the history page alone.
+      const texts = Array.from({ length: 50 }, (_, i) => `h${i + 1}`);
+      await seed(bob.page, annals.id, texts);
+      await waitForTexts(alice.page, texts);
+      await alice.page.reload();
+      await waitState(alice.page, 'CONNECTED');
+      await alice.page.locator(`[data-testid=room-item][data-room="${annals.id}"]`).click();
+      await waitForTexts(alice.page, texts);
+      await until(same, { message: 'the same lines after a reload' }).catch(async (err) => {
+        throw new Error(`${err.message}: ${JSON.stringify(await lines())}`);
+      });
+      // In seq order: the lines above the first message.
+      const order = await alice.page
+        .locator('[data-testid=system-message], [data-testid=message]')
+        .evaluateAll((els) => els.map((el) => (el.dataset.testid === 'message' ? 'message' : 'line')));
+      assert.deepEqual(order, [...want.map(() => 'line'), ...texts.map(() => 'message')]);
+      assert.equal((await messages(alice.page)).length, 50, 'each message once');
+    });
+    await closeUsers(alice, bob, carol);
   });
 
   test('read state is the account’s: counts from the server, cleared everywhere on reading, a divider at the first unread', { timeout: TEST_TIMEOUT }, async () => {

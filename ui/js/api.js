@@ -8,6 +8,10 @@ import { ChatError, LocalCode } from './errors.js';
 
 /** @typedef {(input: string, init?: RequestInit) => Promise<Response>} Fetch */
 
+/** Rooms per page of the user's own list (the server's default), and at most this many pages. */
+const MY_ROOMS_PAGE = 100;
+const MY_ROOMS_MAX_PAGES = 100;
+
 export class Api {
   /** @type {Fetch} */
   #fetch;
@@ -57,12 +61,29 @@ export class Api {
   /**
    * The rooms the user is a member of, in the order joined: each a room of
    * the room list with the user's read position (lastReadSeq) and the
-   * unreadCount and mentionCount after it. The account's list, the same
-   * on every device.
+   * unreadCount and mentionCount after it (unreadMore: at least those).
+   * The account's list, the same on every device, read a page at a time;
+   * a page whose cursor room was left meanwhile (400) starts the list again.
    * @returns {Promise<any[]>}
    */
   async myRooms() {
-    return (await this.#call('GET', '/me/rooms')).rooms ?? [];
+    for (let attempt = 1; ; attempt++) {
+      const rooms = [];
+      let cursor = null;
+      try {
+        for (let page = 0; page < MY_ROOMS_MAX_PAGES; page++) {
+          const query = new URLSearchParams({ limit: String(MY_ROOMS_PAGE) });
+          if (cursor) query.set('cursor', cursor);
+          const body = await this.#call('GET', `/me/rooms?${query}`);
+          rooms.push(...(body.rooms ?? []));
+          cursor = typeof body.next === 'string' && body.next ? body.next : null;
+          if (!cursor) break;
+        }
+        return rooms;
+      } catch (err) {
+        if (!(cursor && err instanceof ChatError && err.status === 400 && attempt < 3)) throw err;
+      }
+    }
   }
 
   /**
@@ -77,16 +98,18 @@ export class Api {
   }
 
   /**
-   * A page of messages, oldest first: the newest `limit` with id < before (or the newest).
+   * A page of messages, oldest first: the newest `limit` with id < before (or the newest),
+   * with the room's membership facts (event frame data) of the page's stretch.
    * @param {string} room
    * @param {{before?: string | number | null, limit?: number}} [options]
-   * @returns {Promise<{messages: any[], hasMore: boolean}>}
+   * @returns {Promise<{messages: any[], hasMore: boolean, events: any[]}>}
    */
   async messages(room, { before, limit = 50 } = {}) {
     const query = new URLSearchParams({ limit: String(limit) });
     if (before != null) query.set('before', String(before));
     const page = await this.#call('GET', `/rooms/${encodeURIComponent(room)}/messages?${query}`);
-    return { messages: page.messages ?? [], hasMore: Boolean(page.hasMore) };
+    const events = Array.isArray(page.events) ? page.events : [];
+    return { messages: page.messages ?? [], hasMore: Boolean(page.hasMore), events };
   }
 
   /**

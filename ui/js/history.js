@@ -103,10 +103,10 @@ export class History {
 
   /**
    * @param {Room} room
-   * @param {{messages: any[], hasMore: boolean}} page
+   * @param {{messages: any[], hasMore: boolean, events?: any[]}} page
    */
-  #apply(room, { messages, hasMore }) {
-    room.store.applyHistory(messages, { hasMore });
+  #apply(room, { messages, hasMore, events }) {
+    room.store.applyHistory(messages, { hasMore, events });
     this.#confirm(messages);
   }
 }

@@ -181,6 +181,7 @@ export class ReadState {
       if (room.divider === null) room.divider = room.lastRead;
       room.unread = 0;
       room.mentions = 0;
+      room.unreadMore = false;
       changed = true;
     }
     const seq = room.store.lastSeq;
@@ -195,12 +196,13 @@ export class ReadState {
   /**
    * Takes a room's read position and counts from the server's room list.
    * @param {Room} room
-   * @param {{lastReadSeq?: number, unreadCount?: number, mentionCount?: number}} listed
+   * @param {{lastReadSeq?: number, unreadCount?: number, mentionCount?: number, unreadMore?: boolean}} listed
    */
   fromList(room, listed) {
     room.lastRead = Math.max(room.lastRead, listed.lastReadSeq ?? 0);
     room.unread = listed.unreadCount ?? 0;
     room.mentions = listed.mentionCount ?? 0;
+    room.unreadMore = listed.unreadMore === true;
   }
 
   /**
@@ -233,6 +235,7 @@ export class ReadState {
     if (counts) {
       room.unread = counts.unread;
       room.mentions = counts.mentions;
+      room.unreadMore = false;
     }
     this.#emit('rooms');
   }

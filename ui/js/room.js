@@ -14,6 +14,7 @@ import { RoomStore } from './roomstore.js';
  * @property {Error | null} error why the last join failed
  * @property {number} unread unread messages from others
  * @property {number} mentions unread messages that name the user (@username)
+ * @property {boolean} unreadMore more may be unread than counted (the server counts a window of messages)
  * @property {number} lastRead the room seq read up to, the account's (room:read)
  * @property {number | null} divider the read position the "New messages" divider follows, while on screen
  * @property {number} addedAt when opened here (a room list may lag behind it)
@@ -44,6 +45,7 @@ export function newRoom(id) {
     error: null,
     unread: 0,
     mentions: 0,
+    unreadMore: false,
     lastRead: 0,
     divider: null,
     addedAt: -Infinity,

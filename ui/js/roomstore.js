@@ -156,16 +156,22 @@ export class RoomStore {
 
   /**
    * Adds history messages (message objects, from the REST API) that are not
-   * held yet; a held message is newer than or as new as a page. hasMore, when
-   * given, records whether older messages remain.
+   * held yet; a held message is newer than or as new as a page. events are
+   * the page's membership facts (room.created, member.joined, member.left,
+   * as event frames carry them): each shows as the line its live fact shows,
+   * once, whichever came first. hasMore, when given, records whether older
+   * messages remain. Neither moves lastSeq: history is not the live stream.
    * @param {any[]} messages
-   * @param {{hasMore?: boolean}} [options]
+   * @param {{hasMore?: boolean, events?: any[]}} [options]
    */
-  applyHistory(messages, { hasMore } = {}) {
+  applyHistory(messages, { hasMore, events = [] } = {}) {
     for (const m of messages) {
       const key = messageKey(m.user, m.clientId, m.id);
       if (this.#items.get(key)?.state === MessageState.SENT) continue;
       this.#put(messageItem(m));
+    }
+    for (const ev of events) {
+      if (SYSTEM_KINDS.has(ev?.kind) && Number.isSafeInteger(ev.id) && !this.#items.has(systemKey(ev.id))) this.#put(systemItem(ev));
     }
     if (hasMore !== undefined && hasMore !== this.#hasMore) {
       this.#hasMore = hasMore;
@@ -247,9 +253,7 @@ export class RoomStore {
       case Kind.REACTION_REMOVED:
         return this.#update(data.id, (m) => withReaction(m, data.emoji, ev.user, false));
       default:
-        if (SYSTEM_KINDS.has(ev.kind)) {
-          this.#put({ kind: 'system', key: `e:${ev.id}`, id: ev.id, seq: ev.seq, event: ev.kind, user: ev.user, createdAt: ev.at });
-        }
+        if (SYSTEM_KINDS.has(ev.kind)) this.#put(systemItem(ev));
     }
   }
 
@@ -304,6 +308,15 @@ function messageItem(m) {
     state: MessageState.SENT,
     error: null,
   };
+}
+
+/** The key of the line of a membership fact, live or from history. */
+function systemKey(id) {
+  return `e:${id}`;
+}
+
+function systemItem(ev) {
+  return { kind: 'system', key: systemKey(ev.id), id: ev.id, seq: ev.seq, event: ev.kind, user: ev.user, createdAt: ev.at };
 }
 
 function withReaction(message, emoji, user, add) {

@@ -64,6 +64,23 @@ describe('RoomStore', () => {
     assert.equal(store.oldestId, 101);
   });
 
+  it('shows the membership lines of history pages among the messages, once each with the live ones', () => {
+    const store = live(4);
+    const created = fact(1, 100, Kind.ROOM_CREATED, { name: 'General', description: '', isPrivate: false }, 'alice');
+    const joined = fact(3, 102, Kind.MEMBER_JOINED, {});
+    store.applyEvent(fact(5, 104, Kind.MEMBER_LEFT, {}));
+    store.applyHistory([posted(2, 101).data, posted(4, 103).data], {
+      hasMore: false,
+      events: [created, joined, fact(5, 104, Kind.MEMBER_LEFT, {}), fact(6, 105, Kind.MESSAGE_EDITED, { id: 101, text: 'x' }), { kind: Kind.MEMBER_JOINED }],
+    });
+    store.applyHistory([], { events: [joined] });
+    store.applyEvent(joined); // a join's replay of the same fact: the same line
+    const lines = store.list().map((i) => (i.kind === 'system' ? `${i.event}:${i.user}` : i.text));
+    assert.deepEqual(lines, ['room.created:alice', 'm2', 'member.joined:bob', 'm4', 'member.left:bob']);
+    assert.equal(store.lastSeq, 5);
+    assert.equal(store.oldestId, 101);
+  });
+
   it('keeps what it holds over a history page of the same message', () => {
     const store = live(0);
     store.applyEvent(posted(1, 101));

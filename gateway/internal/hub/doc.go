@@ -11,6 +11,10 @@
 // messages stand: each post a later frame of the backfill deleted or edited
 // is re-rendered (events.RedactFrame); the recent frames stay as published.
 //
+// A subscriber leaves a room by Leave, or is dropped by Left when its user
+// left the room elsewhere (another tab, another gateway) after the subscriber
+// joined it as a member (JoinMember).
+//
 // Concurrency: all methods are safe for concurrent use. Subscriber.Send must
 // not block (sockets queue and drop themselves when too slow).
 package hub

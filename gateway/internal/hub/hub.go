@@ -84,6 +84,9 @@ type room struct {
 	ring []frame                // recent frames (the newest Ring, within RingBytes, at least), oldest first
 	size int                    // bytes of ring's frames
 	subs map[Subscriber]*uint64 // each subscriber's last delivered seq
+	// member is, for each subscriber, the room seq as of which its user is
+	// a member (see JoinMember): a leave after it drops the subscriber.
+	member map[Subscriber]uint64
 }
 
 // New starts a Hub. It stops when ctx ends.
@@ -179,7 +182,7 @@ func (h *Hub) acquire(ctx context.Context, id string) (*room, error) {
 		return r, nil
 	}
 	r = &room{id: id, channel: channel, ephemeral: events.RoomEphemeralChannel(h.opts.Prefix, id),
-		in: make(chan []byte, 256), stop: make(chan struct{}), subs: map[Subscriber]*uint64{}, refs: 1}
+		in: make(chan []byte, 256), stop: make(chan struct{}), subs: map[Subscriber]*uint64{}, member: map[Subscriber]uint64{}, refs: 1}
 	h.rooms[channel] = r
 	h.ephemeral[r.ephemeral] = r
 	r.mu.Lock() // held until the room knows its head, so no one reads a zero position
@@ -242,8 +245,51 @@ func (h *Hub) Leave(id string, s Subscriber) {
 	r.mu.Lock()
 	_, ok := r.subs[s]
 	delete(r.subs, s)
+	delete(r.member, s)
 	r.mu.Unlock()
 	if ok {
 		h.release(r)
 	}
+}
+
+// Left drops from room id, of subs, those whose user was a member from
+// before seq, the room seq at which the user left (a member.left): a user
+// who leaves a room in one tab stops receiving it in the others. A
+// subscriber that joined as a member from seq on (the user joined again)
+// stays. It returns how many it dropped.
+func (h *Hub) Left(id string, seq uint64, subs []Subscriber) int {
+	h.mu.Lock()
+	r := h.rooms[events.RoomChannel(h.opts.Prefix, id)]
+	h.mu.Unlock()
+	if r == nil {
+		return 0
+	}
+	dropped := 0
+	r.mu.Lock()
+	for _, s := range subs {
+		if _, ok := r.subs[s]; ok && r.member[s] < seq {
+			delete(r.subs, s)
+			delete(r.member, s)
+			dropped++
+		}
+	}
+	r.mu.Unlock()
+	for range dropped {
+		h.release(r)
+	}
+	return dropped
+}
+
+// Joined reports whether s is subscribed to room id.
+func (h *Hub) Joined(id string, s Subscriber) bool {
+	h.mu.Lock()
+	r := h.rooms[events.RoomChannel(h.opts.Prefix, id)]
+	h.mu.Unlock()
+	if r == nil {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.subs[s]
+	return ok
 }

@@ -551,3 +551,50 @@ func TestRecentFramesBoundedInBytes(t *testing.T) {
 		t.Fatal("a join reaching back 30 frames was served from recent frames held in 2,500 bytes")
 	}
 }
+
+// A leave drops the subscribers whose user was a member from before it, not
+// one that joined again since; a dropped one gets nothing more, and the
+// room's last subscriber gone releases it.
+func TestLeftDropsSubscribersJoinedBefore(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	for range 3 {
+		e.appendFact(t, "lv")
+	}
+	before, again, other := newSub(), newSub(), newSub()
+	for s, member := range map[*sub]uint64{before: 2, again: 5, other: 1} {
+		if _, err := e.hub.JoinMember(ctx, "lv", s, nil, 50, member); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // the subscription is in place
+	e.publish(t, "lv", e.appendFact(t, "lv"))
+	for _, s := range []*sub{before, again, other} {
+		s.waitSeqs(t, 0, 4)
+	}
+	if n := e.hub.Left("lv", 4, []hub.Subscriber{before, again}); n != 1 {
+		t.Fatalf("Left dropped %d subscribers, want 1 (the one joined before)", n)
+	}
+	if e.hub.Joined("lv", before) || !e.hub.Joined("lv", again) || !e.hub.Joined("lv", other) {
+		t.Fatal("Joined after Left: want only the one joined before dropped")
+	}
+	if n := e.hub.Left("nowhere", 4, []hub.Subscriber{again}); n != 0 {
+		t.Fatalf("Left of a room not hosted dropped %d", n)
+	}
+	e.publish(t, "lv", e.appendFact(t, "lv"))
+	again.waitSeqs(t, 0, 5)
+	other.waitSeqs(t, 0, 5)
+	before.waitSeqs(t, 0, 4)
+	// Dropping the rest releases the room: a new joiner starts it afresh.
+	if n := e.hub.Left("lv", 6, []hub.Subscriber{again, other}); n != 2 {
+		t.Fatalf("Left dropped %d subscribers, want 2", n)
+	}
+	if e.hub.Joined("lv", again) {
+		t.Fatal("still joined")
+	}
+	late := newSub()
+	if _, err := e.hub.Join(ctx, "lv", late, nil, 2); err != nil {
+		t.Fatal(err)
+	}
+	late.waitSeqs(t, 3, 2)
+}

@@ -13,8 +13,15 @@ import (
 // Join subscribes s to a room and first sends it what it missed: with after
 // set, every fact with after < seq; without, the latest tail facts. It
 // returns the room's head seq as of the backfill. From then on s receives
-// every fact of the room exactly once, in order, until Leave.
+// every fact of the room exactly once, in order, until Leave (or Left).
 func (h *Hub) Join(ctx context.Context, id string, s Subscriber, after *uint64, tail int) (uint64, error) {
+	return h.JoinMember(ctx, id, s, after, tail, 0)
+}
+
+// JoinMember is Join for a subscriber whose user is a member of the room as
+// of room seq member (the head its join's decision reported): Left drops it
+// for a leave after member only.
+func (h *Hub) JoinMember(ctx context.Context, id string, s Subscriber, after *uint64, tail int, member uint64) (uint64, error) {
 	r, err := h.acquire(ctx, id)
 	if err != nil {
 		return 0, err
@@ -63,7 +70,7 @@ func (h *Hub) Join(ctx context.Context, id string, s Subscriber, after *uint64, 
 	for {
 		r.mu.Lock()
 		if pos >= r.last {
-			r.subs[s] = &pos
+			r.subs[s], r.member[s] = &pos, member
 			r.mu.Unlock()
 			return head, nil
 		}
@@ -72,7 +79,7 @@ func (h *Hub) Join(ctx context.Context, id string, s Subscriber, after *uint64, 
 				s.Send(f.b)
 			}
 			pos = r.last
-			r.subs[s] = &pos
+			r.subs[s], r.member[s] = &pos, member
 			r.mu.Unlock()
 			return head, nil
 		}

@@ -1,5 +1,6 @@
 // Package pg is the Postgres view of the log: users, rooms, room_members,
-// messages, reactions, attachments, sessions and read positions, kept by
+// messages, reactions, attachments, sessions, read positions and each room's
+// membership facts (room_events, shown among history pages), kept by
 // folding CHAT_EVT in order.
 //
 // plan is the fold: a pure function from a batch of facts to the SQL that

@@ -300,6 +300,7 @@ func fold(f events.Stored, emit func(string, ...any), posts func() *postRun) err
 		emit(sqlInsertRoom, f.Room, d.Name, d.Description, d.IsPrivate, hash, f.User, f.At, int64(f.Seq), id)
 		emit(sqlInsertMember, f.Room, f.User, f.At)
 		emit(sqlReadUpTo, f.User, f.Room, int64(f.Seq))
+		emitRoomEvent(f, emit)
 
 	case events.RoomPasswordUpgraded:
 		d, err := events.DecodeData[events.RoomPasswordUpgradedData](f.Fact)
@@ -314,12 +315,14 @@ func fold(f events.Stored, emit func(string, ...any), posts func() *postRun) err
 	case events.MemberJoined:
 		emit(sqlInsertMember, f.Room, f.User, f.At)
 		emit(sqlReadUpTo, f.User, f.Room, int64(f.Seq))
+		emitRoomEvent(f, emit)
 
 	case events.ReadMarked:
 		return foldRead(f, emit)
 
 	case events.MemberLeft:
 		emit(sqlDeleteMember, f.Room, f.User)
+		emitRoomEvent(f, emit)
 
 	case events.MessagePosted:
 		d, err := events.DecodeData[events.MessagePostedData](f.Fact)

@@ -135,8 +135,8 @@ export class Sidebar {
         ? h('span', {
             class: 'badge',
             dataset: { testid: 'unread-badge' },
-            'aria-label': `${room.unread} unread`,
-            text: room.unread > 99 ? '99+' : String(room.unread),
+            'aria-label': `${room.unread}${room.unreadMore ? ' or more' : ''} unread`,
+            text: room.unread > 99 ? '99+' : `${room.unread}${room.unreadMore ? '+' : ''}`,
           })
         : null,
     );
