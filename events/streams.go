@@ -112,28 +112,40 @@ func RejStreamConfig(o StreamOptions) jetstream.StreamConfig {
 	}
 }
 
-// ensureTryTimeout bounds one try of EnsureStreams.
-const ensureTryTimeout = 5 * time.Second
-
 // EnsureStreams creates the streams, or updates them where their settings
 // differ from the current config. It is safe to call from every instance of
 // every service at start-up; a stream already as configured is left alone.
+// A JetStream that is still starting, or too busy to answer, is waited for
+// (UntilAnswered).
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {
-	// A JetStream that is still starting, or too busy to answer within the
-	// API timeout, is waited for (until ctx ends); other errors are not.
-	// Each try has its own deadline: a request lost with a server that went
-	// away is never answered, and must not hold the caller until ctx ends.
+	_, err := UntilAnswered(ctx, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, ensureStreams(ctx, js, o)
+	})
+	return err
+}
+
+// answerTimeout bounds one try of UntilAnswered.
+const answerTimeout = 5 * time.Second
+
+// UntilAnswered calls try until JetStream answers it, refusal or not: it
+// tries again, backing off up to 2 s, while try's error says JetStream did
+// not answer (NotAnswering: still starting, a stream or consumer just made
+// on a cluster with no leader yet, a server too busy to answer within the
+// API timeout), until ctx ends. Each try has its own deadline: a request
+// lost with a server that went away is never answered, and must not hold
+// the caller until ctx ends.
+func UntilAnswered[T any](ctx context.Context, try func(context.Context) (T, error)) (T, error) {
 	wait := 100 * time.Millisecond
 	for {
-		try, cancel := context.WithTimeout(ctx, ensureTryTimeout)
-		err := ensureStreams(try, js, o)
+		tctx, cancel := context.WithTimeout(ctx, answerTimeout)
+		v, err := try(tctx)
 		cancel()
 		if err == nil || !NotAnswering(err) || ctx.Err() != nil {
-			return err
+			return v, err
 		}
 		select {
 		case <-ctx.Done():
-			return err
+			return v, err
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 2*time.Second)

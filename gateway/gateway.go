@@ -183,7 +183,10 @@ func (s *Server) connect(ctx context.Context) (err error) {
 	if err = events.EnsureStreams(ctx, s.js, s.cfg.Streams); err != nil {
 		return err
 	}
-	if s.evt, err = s.js.Stream(ctx, events.EvtStream); err != nil {
+	s.evt, err = events.UntilAnswered(ctx, func(ctx context.Context) (jetstream.Stream, error) {
+		return s.js.Stream(ctx, events.EvtStream)
+	})
+	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
 	if _, err = s.nc.Subscribe(events.ReplySubject(s.id)+".>", s.onOutcome); err != nil {

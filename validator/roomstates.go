@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/validator/internal/decide"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -78,7 +79,9 @@ func (s *roomStates) ensure(ctx context.Context) error {
 	if s.maxBytes <= 0 {
 		return nil
 	}
-	st, err := s.js.CreateOrUpdateStream(ctx, stateStreamConfig(s.maxBytes))
+	st, err := events.UntilAnswered(ctx, func(ctx context.Context) (jetstream.Stream, error) {
+		return s.js.CreateOrUpdateStream(ctx, stateStreamConfig(s.maxBytes))
+	})
 	if err != nil {
 		return fmt.Errorf("stream %s: %w", StateStream, err)
 	}

@@ -184,15 +184,23 @@ func openStreams(ctx context.Context, js jetstream.JetStream, o events.StreamOpt
 	if err := events.EnsureStreams(ctx, js, o); err != nil {
 		return nil, nil, nil, fmt.Errorf("validator: %w", err)
 	}
-	if evt, err = js.Stream(ctx, events.EvtStream); err != nil {
+	// On a cluster, streams and consumers just made may have no leader
+	// yet: each step waits while JetStream does not answer.
+	stream := func(name string) func(context.Context) (jetstream.Stream, error) {
+		return func(ctx context.Context) (jetstream.Stream, error) { return js.Stream(ctx, name) }
+	}
+	if evt, err = events.UntilAnswered(ctx, stream(events.EvtStream)); err != nil {
 		return nil, nil, nil, fmt.Errorf("validator: stream %s: %w", events.EvtStream, err)
 	}
-	if cmds, err = js.Stream(ctx, events.CmdStream); err != nil {
+	if cmds, err = events.UntilAnswered(ctx, stream(events.CmdStream)); err != nil {
 		return nil, nil, nil, fmt.Errorf("validator: stream %s: %w", events.CmdStream, err)
 	}
 	consumers = &consumerSet{c: make([]jetstream.Consumer, events.CommandPartitions)}
 	for p := range consumers.c {
-		if consumers.c[p], err = cmds.CreateOrUpdateConsumer(ctx, events.ValidatorConsumerConfig(p)); err != nil {
+		consumers.c[p], err = events.UntilAnswered(ctx, func(ctx context.Context) (jetstream.Consumer, error) {
+			return cmds.CreateOrUpdateConsumer(ctx, events.ValidatorConsumerConfig(p))
+		})
+		if err != nil {
 			return nil, nil, nil, fmt.Errorf("validator: consumer of partition %d: %w", p, err)
 		}
 	}

@@ -188,19 +188,7 @@ func (d *Directory) Len() int {
 // JetStream does not answer (a stream just made on a cluster has no leader
 // yet) until ctx ends.
 func lastSessionFact(ctx context.Context, evt jetstream.Stream) (*jetstream.RawStreamMsg, error) {
-	wait := 100 * time.Millisecond
-	for {
-		try, cancel := context.WithTimeout(ctx, 5*time.Second)
-		m, err := evt.GetLastMsgForSubject(try, events.AllSessionFacts)
-		cancel()
-		if err == nil || !events.NotAnswering(err) || ctx.Err() != nil {
-			return m, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, err
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 2*time.Second)
-	}
+	return events.UntilAnswered(ctx, func(ctx context.Context) (*jetstream.RawStreamMsg, error) {
+		return evt.GetLastMsgForSubject(ctx, events.AllSessionFacts)
+	})
 }
