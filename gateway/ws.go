@@ -126,8 +126,13 @@ func (c *conn) handle(f clientFrame) {
 		c.frameError("", e.Code, e.Message)
 		return
 	}
-	if e := checkFrame(f.Type, f.Data); e != nil {
+	fields, e := decodeFrame(f.Type, f.Data)
+	if e != nil {
 		c.frameError(f.Ref, e.Code, e.Message)
+		return
+	}
+	if roomScoped(f.Type) && !c.inRoom(*fields.Room) {
+		c.refuseNotMember(f.Type, f.Ref, fields)
 		return
 	}
 	if err := handler(c, f); err != nil {
@@ -303,10 +308,6 @@ func (c *conn) onSync(f clientFrame) error {
 	if err := decodeData(f, &d); err != nil {
 		return err
 	}
-	if !c.rooms[d.Room] {
-		c.replyError(f.Ref, events.Errorf(events.CodeNotMember, "join the room on this connection first"))
-		return nil
-	}
 	limit := d.Limit
 	if limit <= 0 {
 		limit = syncDefault
@@ -330,12 +331,6 @@ func (c *conn) onSync(f clientFrame) error {
 // sendCommand appends a message or reaction command. Its answer is its fact,
 // which reaches this socket through the room, or a `rejected` frame.
 func (c *conn) sendCommand(f clientFrame, typ, room, clientID string, data any) error {
-	// Not joined here, or no longer: the user left the room elsewhere (the
-	// hub dropped this socket from it).
-	if !c.rooms[room] || !c.s.hub.Joined(room, c) {
-		c.reject(f.Ref, room, clientID, events.Errorf(events.CodeNotMember, "join the room on this connection first"))
-		return nil
-	}
 	cmd, err := c.command(typ, room, f.Ref, data)
 	if err != nil {
 		return err

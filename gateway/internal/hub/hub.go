@@ -256,21 +256,21 @@ func (h *Hub) Leave(id string, s Subscriber) {
 // before seq, the room seq at which the user left (a member.left): a user
 // who leaves a room in one tab stops receiving it in the others. A
 // subscriber that joined as a member from seq on (the user joined again)
-// stays. It returns how many it dropped.
-func (h *Hub) Left(id string, seq uint64, subs []Subscriber) int {
+// stays. It returns those it dropped.
+func (h *Hub) Left(id string, seq uint64, subs []Subscriber) []Subscriber {
 	h.mu.Lock()
 	r := h.rooms[events.RoomChannel(h.opts.Prefix, id)]
 	h.mu.Unlock()
 	if r == nil {
-		return 0
+		return nil
 	}
-	dropped := 0
+	var dropped []Subscriber
 	r.mu.Lock()
 	for _, s := range subs {
 		if _, ok := r.subs[s]; ok && r.member[s] < seq {
 			delete(r.subs, s)
 			delete(r.member, s)
-			dropped++
+			dropped = append(dropped, s)
 		}
 	}
 	r.mu.Unlock()

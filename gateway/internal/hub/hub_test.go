@@ -572,22 +572,22 @@ func TestLeftDropsSubscribersJoinedBefore(t *testing.T) {
 	for _, s := range []*sub{before, again, other} {
 		s.waitSeqs(t, 0, 4)
 	}
-	if n := e.hub.Left("lv", 4, []hub.Subscriber{before, again}); n != 1 {
-		t.Fatalf("Left dropped %d subscribers, want 1 (the one joined before)", n)
+	if got := e.hub.Left("lv", 4, []hub.Subscriber{before, again}); len(got) != 1 || got[0] != before {
+		t.Fatalf("Left dropped %v, want the one joined before", got)
 	}
 	if e.hub.Joined("lv", before) || !e.hub.Joined("lv", again) || !e.hub.Joined("lv", other) {
 		t.Fatal("Joined after Left: want only the one joined before dropped")
 	}
-	if n := e.hub.Left("nowhere", 4, []hub.Subscriber{again}); n != 0 {
-		t.Fatalf("Left of a room not hosted dropped %d", n)
+	if got := e.hub.Left("nowhere", 4, []hub.Subscriber{again}); len(got) != 0 {
+		t.Fatalf("Left of a room not hosted dropped %v", got)
 	}
 	e.publish(t, "lv", e.appendFact(t, "lv"))
 	again.waitSeqs(t, 0, 5)
 	other.waitSeqs(t, 0, 5)
 	before.waitSeqs(t, 0, 4)
 	// Dropping the rest releases the room: a new joiner starts it afresh.
-	if n := e.hub.Left("lv", 6, []hub.Subscriber{again, other}); n != 2 {
-		t.Fatalf("Left dropped %d subscribers, want 2", n)
+	if got := e.hub.Left("lv", 6, []hub.Subscriber{again, other}); len(got) != 2 {
+		t.Fatalf("Left dropped %v, want 2", got)
 	}
 	if e.hub.Joined("lv", again) {
 		t.Fatal("still joined")
