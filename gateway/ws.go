@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/gateway/internal/hub"
 	"github.com/chillin-chat/chillin/gateway/internal/wsconn"
 	"github.com/coder/websocket"
 	"github.com/nats-io/nuid"
@@ -213,6 +214,10 @@ func (c *conn) onJoin(f clientFrame) error {
 	if err := decodeData(f, &d); err != nil {
 		return err
 	}
+	// From before the join is decided, the hub keeps a leave of the user
+	// told meanwhile (in another tab): a join it overtakes does not
+	// subscribe.
+	defer c.s.hub.Expect(d.Room, c)()
 	if d.Password != "" && !c.admitRoomPassword(f.Ref, d.Room) {
 		return nil
 	}
@@ -270,7 +275,14 @@ func (c *conn) onJoin(f clientFrame) error {
 		answer["membersNext"] = next
 	}
 	c.reply(f.Ref, answer)
-	if _, err := c.s.hub.JoinMember(c.ctx, d.Room, c, d.After, joinTail, o.HeadSeq); err != nil {
+	_, err = c.s.hub.JoinMember(c.ctx, d.Room, c, d.After, joinTail, o.HeadSeq)
+	if errors.Is(err, hub.ErrLeft) {
+		// The user left the room elsewhere after this join was decided:
+		// the socket is as one the leave dropped (its room:left follows).
+		delete(c.rooms, d.Room)
+		return nil
+	}
+	if err != nil {
 		c.s.log.Warn("join backfill", "room", d.Room, "user", c.sess.User, "err", err)
 		delete(c.rooms, d.Room)
 		c.Close(websocket.StatusTryAgainLater, "could not read the room; reconnect")
