@@ -168,8 +168,8 @@ func (rr *readReports) flush(ctx context.Context) {
 const flushParallel = 16
 
 // onRead handles `room:read`: how far the client has read a room it is in
-// on this connection (handle checked it). It is answered at once (when it has a ref); the
-// command follows, coalesced.
+// on this connection (handle checked it). It is answered at once (when it
+// has a ref); the command follows, coalesced.
 func (c *conn) onRead(f clientFrame) error {
 	var d struct {
 		Room string `json:"room"`

@@ -278,8 +278,10 @@ func (c *conn) onJoin(f clientFrame) error {
 	_, err = c.s.hub.JoinMember(c.ctx, d.Room, c, d.After, joinTail, o.HeadSeq)
 	if errors.Is(err, hub.ErrLeft) {
 		// The user left the room elsewhere after this join was decided:
-		// the socket is as one the leave dropped (its room:left follows).
+		// the socket is as one the leave dropped (it gets, or got, the
+		// room:left).
 		delete(c.rooms, d.Room)
+		c.stopTyping(d.Room)
 		return nil
 	}
 	if err != nil {
@@ -340,8 +342,9 @@ func (c *conn) onSync(f clientFrame) error {
 	return nil
 }
 
-// sendCommand appends a message or reaction command. Its answer is its fact,
-// which reaches this socket through the room, or a `rejected` frame.
+// sendCommand appends a message or reaction command of a room the socket is
+// in (handle checked it). Its answer is its fact, which reaches this socket
+// through the room, or a `rejected` frame.
 func (c *conn) sendCommand(f clientFrame, typ, room, clientID string, data any) error {
 	cmd, err := c.command(typ, room, f.Ref, data)
 	if err != nil {
