@@ -204,7 +204,7 @@ describe('interactions', () => {
     await closeUsers(alice, bob);
   });
 
-  test('reply: the quoted line follows a later edit and delete of the message it answers', { timeout: TEST_TIMEOUT }, async () => {
+  test('reply: the quote follows a later edit and delete of the message it answers, sent or being written', { timeout: TEST_TIMEOUT }, async () => {
     let alice;
     let bob;
     await withScreenshots('reply-follows', async (keep) => {
@@ -242,6 +242,28 @@ describe('interactions', () => {
         assert.ok(!(await quoted(page).textContent()).includes('Lunch'), 'the deleted text is not quoted');
       }
       await screenshot(bob.page, 'reply-after-delete');
+
+      // A reply being written follows the message it answers the same way.
+      await send(alice.page, 'Dinner too?');
+      await waitForTexts(bob.page, ['Dinner too?']);
+      const dinner = messageEl(bob.page, 'Dinner too?');
+      await dinner.hover();
+      await dinner.getByTestId('reply-button').click();
+      const bar = bob.page.getByTestId('reply-bar');
+      const barIs = (pattern, what) => until(async () => pattern.test((await bar.textContent()) ?? ''), { message: what });
+      await barIs(/Replying to Alice: Dinner too\?/, 'the reply bar quotes the question');
+      const asking = messageEl(alice.page, 'Dinner too?');
+      await asking.hover();
+      await asking.getByTestId('edit-button').click();
+      await alice.page.getByTestId('edit-input').fill('Dinner at 8?');
+      await alice.page.getByTestId('edit-input').press('Enter');
+      await barIs(/Replying to Alice: Dinner at 8\?/, 'the reply bar quotes the edited question');
+      const dinnerAt8 = messageEl(alice.page, 'Dinner at 8?');
+      await dinnerAt8.hover();
+      await dinnerAt8.getByTestId('delete-button').click();
+      await alice.page.getByTestId('confirm-ok').click();
+      await barIs(/Replying to Alice: a deleted message/, 'the reply bar quotes a deleted message');
+      assert.ok(!(await bar.textContent()).includes('Dinner'), 'the deleted text is not quoted in the reply bar');
     });
     await closeUsers(alice, bob);
   });
