@@ -153,8 +153,8 @@ func (s *Server) onUserLive(user string, payload []byte) {
 // leftElsewhere stops the room's live frames to the user's sockets here
 // when frame tells them the user left a room (room:left, in any tab or on
 // any device), before they are told: a socket that joined the room before
-// the leave gets nothing of it after the leave. One that joined it again
-// since keeps it.
+// the leave gets nothing of it after the leave, and its typing there ends.
+// One that joined it again since keeps it.
 func (s *Server) leftElsewhere(user string, frame []byte, conns []*conn) {
 	var f struct {
 		Type string `json:"type"`
@@ -170,8 +170,12 @@ func (s *Server) leftElsewhere(user string, frame []byte, conns []*conn) {
 	for i, c := range conns {
 		subs[i] = c
 	}
-	if n := s.hub.Left(f.Data.Room, f.Data.Seq, subs); n > 0 {
-		s.log.Debug("left elsewhere: sockets dropped from the room", "user", user, "room", f.Data.Room, "sockets", n)
+	dropped := s.hub.Left(f.Data.Room, f.Data.Seq, subs)
+	for _, sub := range dropped {
+		sub.(*conn).stopTyping(f.Data.Room)
+	}
+	if len(dropped) > 0 {
+		s.log.Debug("left elsewhere: sockets dropped from the room", "user", user, "room", f.Data.Room, "sockets", len(dropped))
 	}
 }
 

@@ -188,13 +188,6 @@ func onTyping(start bool) func(*conn, clientFrame) error {
 		if err := decodeData(f, &d); err != nil {
 			return err
 		}
-		if d.Room == "" {
-			return errors.New("room is required")
-		}
-		if !c.rooms[d.Room] {
-			c.frameError(f.Ref, "NOT_MEMBER", "join the room on this connection first")
-			return nil
-		}
 		if e := c.s.allow(c.ctx, c.sess.User, ratelimit.Typing, c.frameID()); e != nil {
 			c.sendFrame("error", f.Ref, e)
 			return nil
@@ -228,6 +221,9 @@ func (c *conn) onPresence(f clientFrame) error {
 		c.s.log.Warn("presence status", "user", c.sess.User, "err", err)
 	}
 	for room := range c.rooms {
+		if !c.inRoom(room) {
+			continue // dropped by a leave elsewhere
+		}
 		c.s.publishEphemeral(ctx, ephemeral{Type: "presence:update", From: c.sess.User, Room: room, Status: d.Status, LastSeen: time.Now().UTC()})
 	}
 	return nil

@@ -68,6 +68,7 @@ func TestGateway(t *testing.T) {
 		{"SocketHandshake", testSocketHandshake},
 		{"SocketLeases", testSocketLeases},
 		{"SocketFrames", testSocketFrames},
+		{"DroppedSocket", testDroppedSocket},
 		{"RoomPasswordThrottled", testRoomPasswordThrottled},
 		{"FilesWithoutStorage", testFilesWithoutStorage},
 		{"Files", testFiles},

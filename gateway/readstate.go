@@ -167,9 +167,9 @@ func (rr *readReports) flush(ctx context.Context) {
 // flushParallel bounds the room.read commands flush appends at once.
 const flushParallel = 16
 
-// onRead handles `room:read`: how far the client has read a room it joined
-// on this connection. It is answered at once (when it has a ref); the
-// command follows, coalesced.
+// onRead handles `room:read`: how far the client has read a room it is in
+// on this connection (handle checked it). It is answered at once (when it
+// has a ref); the command follows, coalesced.
 func (c *conn) onRead(f clientFrame) error {
 	var d struct {
 		Room string `json:"room"`
@@ -177,12 +177,6 @@ func (c *conn) onRead(f clientFrame) error {
 	}
 	if err := decodeData(f, &d); err != nil {
 		return err
-	}
-	if !c.rooms[d.Room] {
-		if f.Ref != "" {
-			c.replyError(f.Ref, events.Errorf(events.CodeNotMember, "join the room on this connection first"))
-		}
-		return nil
 	}
 	s, user, room := c.s, c.sess.User, d.Room
 	s.readReports.report(user, c.sess.ID, room, d.Seq, func(session string, seq uint64) {

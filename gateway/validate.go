@@ -81,27 +81,33 @@ func checkRef(ref string) *events.Error {
 // is there. Room ids outside the slug grammar are INVALID_ROOM, anything
 // else BAD_FRAME naming the field.
 func checkFrame(typ string, data json.RawMessage) *events.Error {
+	_, e := decodeFrame(typ, data)
+	return e
+}
+
+// decodeFrame is checkFrame returning the fields it decoded.
+func decodeFrame(typ string, data json.RawMessage) (frameFields, *events.Error) {
+	var f frameFields
 	required := frameRequired[typ]
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 || bytes.Equal(data, []byte("null")) {
 		if len(required) > 0 {
-			return badField("data", "required")
+			return f, badField("data", "required")
 		}
-		return nil
+		return f, nil
 	}
-	var f frameFields
 	if err := json.Unmarshal(data, &f); err != nil {
-		return decodeProblem(err)
+		return f, decodeProblem(err)
 	}
 	if e := f.check(); e != nil {
-		return e
+		return f, e
 	}
 	for _, name := range required {
 		if !f.has(name) {
-			return badField(name, "required")
+			return f, badField(name, "required")
 		}
 	}
-	return nil
+	return f, nil
 }
 
 // decodeProblem names what is wrong with data that does not decode, without

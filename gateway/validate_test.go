@@ -112,6 +112,21 @@ func TestFrameSpecsCoverHandlers(t *testing.T) {
 	}
 }
 
+// Every frame that acts in a room goes through the socket's membership
+// check; the frames that change membership, and those that name no room,
+// do not.
+func TestRoomScopedFrames(t *testing.T) {
+	scoped := map[string]bool{
+		"room:sync": true, "message:send": true, "message:edit": true, "message:delete": true,
+		"reaction:add": true, "reaction:remove": true, "typing:start": true, "typing:stop": true, "room:read": true,
+	}
+	for typ := range frameHandlers {
+		if roomScoped(typ) != scoped[typ] {
+			t.Errorf("roomScoped(%q) = %v, want %v", typ, roomScoped(typ), scoped[typ])
+		}
+	}
+}
+
 func TestCheckRequest(t *testing.T) {
 	mux := http.NewServeMux()
 	var got *events.Error

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/gateway/internal/hub"
 	"github.com/chillin-chat/chillin/gateway/internal/wsconn"
 	"github.com/coder/websocket"
 	"github.com/nats-io/nuid"
@@ -126,8 +127,13 @@ func (c *conn) handle(f clientFrame) {
 		c.frameError("", e.Code, e.Message)
 		return
 	}
-	if e := checkFrame(f.Type, f.Data); e != nil {
+	fields, e := decodeFrame(f.Type, f.Data)
+	if e != nil {
 		c.frameError(f.Ref, e.Code, e.Message)
+		return
+	}
+	if roomScoped(f.Type) && !c.inRoom(*fields.Room) {
+		c.refuseNotMember(f.Type, f.Ref, fields)
 		return
 	}
 	if err := handler(c, f); err != nil {
@@ -208,6 +214,10 @@ func (c *conn) onJoin(f clientFrame) error {
 	if err := decodeData(f, &d); err != nil {
 		return err
 	}
+	// From before the join is decided, the hub keeps a leave of the user
+	// told meanwhile (in another tab): a join it overtakes does not
+	// subscribe.
+	defer c.s.hub.Expect(d.Room, c)()
 	if d.Password != "" && !c.admitRoomPassword(f.Ref, d.Room) {
 		return nil
 	}
@@ -265,7 +275,16 @@ func (c *conn) onJoin(f clientFrame) error {
 		answer["membersNext"] = next
 	}
 	c.reply(f.Ref, answer)
-	if _, err := c.s.hub.JoinMember(c.ctx, d.Room, c, d.After, joinTail, o.HeadSeq); err != nil {
+	_, err = c.s.hub.JoinMember(c.ctx, d.Room, c, d.After, joinTail, o.HeadSeq)
+	if errors.Is(err, hub.ErrLeft) {
+		// The user left the room elsewhere after this join was decided:
+		// the socket is as one the leave dropped (it gets, or got, the
+		// room:left).
+		delete(c.rooms, d.Room)
+		c.stopTyping(d.Room)
+		return nil
+	}
+	if err != nil {
 		c.s.log.Warn("join backfill", "room", d.Room, "user", c.sess.User, "err", err)
 		delete(c.rooms, d.Room)
 		c.Close(websocket.StatusTryAgainLater, "could not read the room; reconnect")
@@ -303,10 +322,6 @@ func (c *conn) onSync(f clientFrame) error {
 	if err := decodeData(f, &d); err != nil {
 		return err
 	}
-	if !c.rooms[d.Room] {
-		c.replyError(f.Ref, events.Errorf(events.CodeNotMember, "join the room on this connection first"))
-		return nil
-	}
 	limit := d.Limit
 	if limit <= 0 {
 		limit = syncDefault
@@ -327,15 +342,10 @@ func (c *conn) onSync(f clientFrame) error {
 	return nil
 }
 
-// sendCommand appends a message or reaction command. Its answer is its fact,
-// which reaches this socket through the room, or a `rejected` frame.
+// sendCommand appends a message or reaction command of a room the socket is
+// in (handle checked it). Its answer is its fact, which reaches this socket
+// through the room, or a `rejected` frame.
 func (c *conn) sendCommand(f clientFrame, typ, room, clientID string, data any) error {
-	// Not joined here, or no longer: the user left the room elsewhere (the
-	// hub dropped this socket from it).
-	if !c.rooms[room] || !c.s.hub.Joined(room, c) {
-		c.reject(f.Ref, room, clientID, events.Errorf(events.CodeNotMember, "join the room on this connection first"))
-		return nil
-	}
 	cmd, err := c.command(typ, room, f.Ref, data)
 	if err != nil {
 		return err

@@ -201,4 +201,50 @@ describe('long lists', () => {
     });
     await closeUsers(owner, bob);
   });
+
+  test('the room lists keep their items in place as they change: a refresh never swaps the node being clicked', { timeout: 90000 }, async () => {
+    let owner;
+    let dana;
+    await withScreenshots('lists-in-place', async (keep) => {
+      owner = await openUser(sys.browser, sys.server, { name: 'owner' });
+      const tag = randomId();
+      const shed = await createRoom(owner, `Shed ${tag}`);
+      const barn = await createRoom(owner, `Barn ${tag}`);
+      await untilListed(owner, `/api/rooms?q=${tag}`, (body) => body.rooms.length === 2, 'both rooms listed');
+
+      dana = await openUser(sys.browser, sys.server, { name: 'dana' });
+      keep(dana.page, 'dana');
+      // Searched for (the list of every room may be past a page): found once the search's answer is in.
+      const searched = dana.page.waitForResponse((res) => new URL(res.url()).searchParams.get('q') === tag);
+      await dana.page.getByTestId('room-search').fill(tag);
+      await searched;
+      const discover = (id) => dana.page.locator(`[data-testid=discover-room][data-room="${id}"]`);
+      const open = (id) => dana.page.locator(`[data-testid=room-item][data-room="${id}"]`);
+      await until(async () => JSON.stringify(await discoverIds(dana.page)) === JSON.stringify([shed.id, barn.id]), { message: 'both rooms found' });
+      // Each node is marked: a node put in its place instead comes without the mark.
+      const mark = (locator) => locator.evaluate((el) => (el.__kept = true));
+      const kept = (locator) => locator.evaluate((el) => el.__kept === true);
+      await mark(discover(shed.id));
+      await mark(discover(barn.id));
+
+      // Joining one of them re-renders both lists (the room list, its
+      // counts, the Discover list refreshed): the items stay the same nodes.
+      await discover(shed.id).click();
+      await dana.page.locator(`[data-testid=room-item][data-room="${shed.id}"][data-state=joined][aria-current=page]`).waitFor({ timeout: WAIT_MS });
+      await discover(shed.id).and(dana.page.locator('[data-open=true]')).waitFor({ timeout: WAIT_MS });
+      assert.ok(await kept(discover(barn.id)), 'the other Discover item is the same node');
+      assert.ok(await kept(discover(shed.id)), 'the joined room’s Discover item is the same node, now a room to open');
+      await mark(open(shed.id));
+      await discover(barn.id).click();
+      await dana.page.locator(`[data-testid=room-item][data-room="${barn.id}"][data-state=joined][aria-current=page]`).waitFor({ timeout: WAIT_MS });
+      await open(shed.id).and(dana.page.locator(':not([aria-current])')).waitFor({ timeout: WAIT_MS });
+      assert.ok(await kept(open(shed.id)), 'the first room’s item in the room list is the same node');
+      assert.deepEqual(
+        await dana.page.$$eval('[data-testid=room-item]', (nodes) => nodes.map((n) => n.dataset.room)),
+        [shed.id, barn.id],
+        'the rooms in the order joined',
+      );
+    });
+    await closeUsers(owner, dana);
+  });
 });

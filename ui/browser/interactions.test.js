@@ -204,6 +204,70 @@ describe('interactions', () => {
     await closeUsers(alice, bob);
   });
 
+  test('reply: the quote follows a later edit and delete of the message it answers, sent or being written', { timeout: TEST_TIMEOUT }, async () => {
+    let alice;
+    let bob;
+    await withScreenshots('reply-follows', async (keep) => {
+      ({ alice, bob } = await pair('Replies'));
+      keep(alice.page);
+      keep(bob.page, 'bob');
+      await send(alice.page, 'Lunch at noon?');
+      await waitForTexts(bob.page, ['Lunch at noon?']);
+      const asked = messageEl(bob.page, 'Lunch at noon?');
+      await asked.hover();
+      await asked.getByTestId('reply-button').click();
+      await bob.page.getByTestId('reply-bar').waitFor();
+      await send(bob.page, 'Sure');
+      await waitForTexts(alice.page, ['Sure']);
+      const quoted = (page) => messageEl(page, 'Sure').getByTestId('reply-ref');
+      const quoteIs = (page, pattern, what) =>
+        until(async () => pattern.test((await quoted(page).textContent().catch(() => '')) ?? ''), { message: what });
+      for (const page of [alice.page, bob.page]) await quoteIs(page, /Alice: Lunch at noon\?/, 'the reply quotes the question');
+
+      // The author edits the question: both replies quote it as it stands.
+      const mine = messageEl(alice.page, 'Lunch at noon?');
+      await mine.hover();
+      await mine.getByTestId('edit-button').click();
+      await alice.page.getByTestId('edit-input').fill('Lunch at one?');
+      await alice.page.getByTestId('edit-input').press('Enter');
+      for (const page of [alice.page, bob.page]) await quoteIs(page, /Alice: Lunch at one\?/, 'the reply quotes the edited question');
+
+      // Deleted: the quote no longer shows its text, for either of them.
+      const edited = messageEl(alice.page, 'Lunch at one?');
+      await edited.hover();
+      await edited.getByTestId('delete-button').click();
+      await alice.page.getByTestId('confirm-ok').click();
+      for (const page of [alice.page, bob.page]) {
+        await quoteIs(page, /a deleted message/, 'the reply quotes a deleted message');
+        assert.ok(!(await quoted(page).textContent()).includes('Lunch'), 'the deleted text is not quoted');
+      }
+      await screenshot(bob.page, 'reply-after-delete');
+
+      // A reply being written follows the message it answers the same way.
+      await send(alice.page, 'Dinner too?');
+      await waitForTexts(bob.page, ['Dinner too?']);
+      const dinner = messageEl(bob.page, 'Dinner too?');
+      await dinner.hover();
+      await dinner.getByTestId('reply-button').click();
+      const bar = bob.page.getByTestId('reply-bar');
+      const barIs = (pattern, what) => until(async () => pattern.test((await bar.textContent()) ?? ''), { message: what });
+      await barIs(/Replying to Alice: Dinner too\?/, 'the reply bar quotes the question');
+      const asking = messageEl(alice.page, 'Dinner too?');
+      await asking.hover();
+      await asking.getByTestId('edit-button').click();
+      await alice.page.getByTestId('edit-input').fill('Dinner at 8?');
+      await alice.page.getByTestId('edit-input').press('Enter');
+      await barIs(/Replying to Alice: Dinner at 8\?/, 'the reply bar quotes the edited question');
+      const dinnerAt8 = messageEl(alice.page, 'Dinner at 8?');
+      await dinnerAt8.hover();
+      await dinnerAt8.getByTestId('delete-button').click();
+      await alice.page.getByTestId('confirm-ok').click();
+      await barIs(/Replying to Alice: a deleted message/, 'the reply bar quotes a deleted message');
+      assert.ok(!(await bar.textContent()).includes('Dinner'), 'the deleted text is not quoted in the reply bar');
+    });
+    await closeUsers(alice, bob);
+  });
+
   test('typing indicator: shown to the other user, gone after sending, fades out when the stop never comes', { timeout: TEST_TIMEOUT }, async () => {
     let alice;
     let bob;

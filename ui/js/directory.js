@@ -4,7 +4,8 @@
 // holds a search. It holds no DOM; the sidebar renders what it says.
 //
 // Two lists: the paged list, kept while a search is on so that clearing the
-// search brings it back at once, and the list of the search on screen. Every
+// search brings it back at once, and the list of the search on screen
+// (until its first answer, the rooms already on screen that it matches). Every
 // answer belongs to the list that asked: an answer for a search the user has
 // since changed or cleared is dropped. A list asks one page at a time.
 
@@ -92,10 +93,11 @@ export class RoomDirectory {
     const list = this.#list;
     if (list.busy) return;
     const limit = Math.min(MAX_PAGE, Math.max(this.#pageSize, list.rooms.length));
+    const answered = list.loaded; // else its rooms are a search's stand-ins
     const page = await this.#fetch(list, { limit });
     if (!page) return;
     const last = page.rooms.at(-1)?.id;
-    const at = page.next !== null && last !== undefined ? list.rooms.findIndex((r) => r.id === last) : -1;
+    const at = answered && page.next !== null && last !== undefined ? list.rooms.findIndex((r) => r.id === last) : -1;
     if (at >= 0 && at + 1 < list.rooms.length) {
       // More was loaded than one page brings back: the rooms after it stay,
       // and so does the cursor after them.
@@ -137,7 +139,12 @@ export class RoomDirectory {
     if (query === this.#search?.query) return;
     this.#searchTimer = this.#timers.setTimeout(() => {
       this.#searchTimer = null;
+      const shown = this.#list.rooms;
       this.#search = newList(query);
+      // Until its answer, the search shows those of the rooms on screen it
+      // will find: the list narrows rather than emptying and filling again
+      // under the pointer (a room being clicked stays where it is).
+      this.#search.rooms = shown.filter((r) => holds(r, query));
       this.refresh();
     }, this.#searchDelayMs);
   }
@@ -184,6 +191,16 @@ export class RoomDirectory {
   #emit() {
     this.#emitter.emit('change');
   }
+}
+
+/**
+ * Whether a search for query finds room, as the server matches (its name
+ * holds the query, whatever the case, or its id does): what shows until the
+ * server's answer, which decides.
+ */
+function holds(room, query) {
+  const q = query.toLowerCase();
+  return String(room.name ?? '').toLowerCase().includes(q) || String(room.id).includes(q);
 }
 
 function newList(query) {

@@ -37,6 +37,8 @@ export class RoomList {
   #rooms = new Map();
   /** @type {Set<string>} rooms with an open() on its way */
   #opening = new Set();
+  /** @type {Map<string, number>} the seq of a leave told while its room was opening */
+  #leftWhileOpening = new Map();
   #listed = false; // whether the server's room list arrived once
   #conn;
   #api;
@@ -118,11 +120,17 @@ export class RoomList {
     if (open) return open;
     this.#opening.add(id);
     let reply;
+    let left = 0;
     try {
       reply = await this.#conn.request('room:join', { room: id, ...(password ? { password } : {}) });
     } finally {
       this.#opening.delete(id);
+      left = this.#leftWhileOpening.get(id) ?? 0;
+      this.#leftWhileOpening.delete(id);
     }
+    // Left in another tab after this join was decided, told before its
+    // reply: the server ended this join too (docs/protocol.md).
+    if (left > (reply.headSeq ?? 0)) throw new ChatError('NOT_MEMBER', 'You left this room in another window.');
     const held = this.#rooms.get(id);
     if (held?.joined) return held; // joined meanwhile, through room:joined
     const room = this.ensure(id);
@@ -175,10 +183,12 @@ export class RoomList {
   }
 
   /**
-   * The user left a room, here or elsewhere.
-   * @param {{room?: string}} data
+   * The user left a room, here or elsewhere. A leave told while the room is
+   * opening here ends that open if it came after the join (open()).
+   * @param {{room?: string, seq?: number}} data
    */
-  onRoomLeft({ room: id }) {
+  onRoomLeft({ room: id, seq }) {
+    if (this.#opening.has(id) && Number.isSafeInteger(seq)) this.#leftWhileOpening.set(id, Math.max(seq, this.#leftWhileOpening.get(id) ?? 0));
     if (!this.#rooms.has(id)) return;
     this.#drop(id);
     this.#emit('rooms');

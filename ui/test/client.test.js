@@ -354,6 +354,23 @@ describe('ChatClient', () => {
     assert.equal(WS.last.sentOf('room:leave').length, 0, 'left already');
   });
 
+  it('does not open a room left in another tab after its join, told before the join reply', async () => {
+    const opening = client.openRoom('porch');
+    const join = WS.last.sentOf('room:join').at(-1);
+    WS.last.receive({ type: 'room:left', data: { room: 'porch', seq: 8 } });
+    WS.last.receive({ type: 'reply', ref: join.ref, data: { ok: true, room: { id: 'porch' }, headSeq: 7 } });
+    await assert.rejects(opening, { code: 'NOT_MEMBER' });
+    assert.equal(client.room('porch'), null);
+
+    // A leave from before the join (it was joined again since) does not.
+    const again = client.openRoom('porch');
+    const rejoin = WS.last.sentOf('room:join').at(-1);
+    WS.last.receive({ type: 'room:left', data: { room: 'porch', seq: 8 } });
+    WS.last.receive({ type: 'reply', ref: rejoin.ref, data: { ok: true, room: { id: 'porch' }, headSeq: 9 } });
+    await again;
+    assert.deepEqual(client.rooms().map((r) => r.id), ['porch']);
+  });
+
   it('does not join again a room left elsewhere while disconnected', async () => {
     await openGeneral(3);
     clock.advance(60000); // long enough for any room list to show it

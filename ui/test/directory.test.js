@@ -148,6 +148,29 @@ describe('RoomDirectory', () => {
     assert.ok(changes.length > 0);
   });
 
+  it('narrows the list shown while a search waits for its answer, which then decides', async () => {
+    const all = [...rooms(7), { id: 'cafe', name: 'Café Crème', memberCount: 2, onlineCount: 1 }];
+    const api = fakeApi(all, { hold: true });
+    const dir = directory(api);
+    const first = dir.refresh();
+    api.release(0);
+    await first;
+    assert.deepEqual(ids(dir), ['room-1', 'room-2', 'room-3', 'room-4', 'room-5']);
+    dir.search('ROOM-3');
+    clock.advance(250);
+    assert.equal(dir.query, 'ROOM-3');
+    assert.deepEqual(ids(dir), ['room-3'], 'the room shown whose id holds the query, before any answer');
+    assert.equal(dir.loaded, false, 'not an answer: no "nothing found" yet');
+    dir.search('room');
+    clock.advance(250);
+    assert.deepEqual(ids(dir), ['room-3'], 'narrowed from what is on screen');
+    api.release(2);
+    await settle();
+    assert.deepEqual(ids(dir), ['room-1', 'room-2', 'room-3', 'room-4', 'room-5'], 'the answer replaces the stand-ins');
+    assert.equal(dir.hasMore, true);
+    assert.equal(dir.loaded, true);
+  });
+
   it('pages a search with its query', async () => {
     const api = fakeApi(rooms(25));
     const dir = directory(api);

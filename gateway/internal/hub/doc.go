@@ -13,7 +13,10 @@
 //
 // A subscriber leaves a room by Leave, or is dropped by Left when its user
 // left the room elsewhere (another tab, another gateway) after the subscriber
-// joined it as a member (JoinMember).
+// joined it as a member (JoinMember). A join still in progress when Left is
+// told of such a leave (from Expect, or JoinMember's start, on) ends with
+// ErrLeft and never subscribes: the outcome is that of the join completing
+// before the leave.
 //
 // Concurrency: all methods are safe for concurrent use. Subscriber.Send must
 // not block (sockets queue and drop themselves when too slow).

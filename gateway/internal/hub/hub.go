@@ -69,6 +69,7 @@ type Hub struct {
 	rooms     map[string]*room // by channel name
 	ephemeral map[string]*room // by ephemeral channel name
 	users     map[string]func(payload []byte)
+	joining   map[joinKey]*joining // joins in progress (join.go)
 }
 
 type room struct {
@@ -100,7 +101,7 @@ func New(ctx context.Context, rdb *redis.Client, log Log, lg *slog.Logger, opts 
 	if opts.RingBytes == 0 {
 		opts.RingBytes = 1 << 20
 	}
-	h := &Hub{rdb: rdb, log: log, opts: opts, lg: lg, rooms: map[string]*room{}, ephemeral: map[string]*room{}, users: map[string]func([]byte){}}
+	h := &Hub{rdb: rdb, log: log, opts: opts, lg: lg, rooms: map[string]*room{}, ephemeral: map[string]*room{}, users: map[string]func([]byte){}, joining: map[joinKey]*joining{}}
 	h.ps = rdb.Subscribe(ctx)
 	go h.receive(ctx)
 	return h
@@ -256,21 +257,28 @@ func (h *Hub) Leave(id string, s Subscriber) {
 // before seq, the room seq at which the user left (a member.left): a user
 // who leaves a room in one tab stops receiving it in the others. A
 // subscriber that joined as a member from seq on (the user joined again)
-// stays. It returns how many it dropped.
-func (h *Hub) Left(id string, seq uint64, subs []Subscriber) int {
+// stays. It returns those it dropped. A join of one of subs to the room
+// still in progress (see Expect) is told of the leave: it ends without
+// subscribing if the leave came after the membership it joined with.
+func (h *Hub) Left(id string, seq uint64, subs []Subscriber) []Subscriber {
 	h.mu.Lock()
+	for _, s := range subs {
+		if j := h.joining[joinKey{id, s}]; j != nil {
+			j.leftAt(seq)
+		}
+	}
 	r := h.rooms[events.RoomChannel(h.opts.Prefix, id)]
 	h.mu.Unlock()
 	if r == nil {
-		return 0
+		return nil
 	}
-	dropped := 0
+	var dropped []Subscriber
 	r.mu.Lock()
 	for _, s := range subs {
 		if _, ok := r.subs[s]; ok && r.member[s] < seq {
 			delete(r.subs, s)
 			delete(r.member, s)
-			dropped++
+			dropped = append(dropped, s)
 		}
 	}
 	r.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -572,22 +573,22 @@ func TestLeftDropsSubscribersJoinedBefore(t *testing.T) {
 	for _, s := range []*sub{before, again, other} {
 		s.waitSeqs(t, 0, 4)
 	}
-	if n := e.hub.Left("lv", 4, []hub.Subscriber{before, again}); n != 1 {
-		t.Fatalf("Left dropped %d subscribers, want 1 (the one joined before)", n)
+	if got := e.hub.Left("lv", 4, []hub.Subscriber{before, again}); len(got) != 1 || got[0] != before {
+		t.Fatalf("Left dropped %v, want the one joined before", got)
 	}
 	if e.hub.Joined("lv", before) || !e.hub.Joined("lv", again) || !e.hub.Joined("lv", other) {
 		t.Fatal("Joined after Left: want only the one joined before dropped")
 	}
-	if n := e.hub.Left("nowhere", 4, []hub.Subscriber{again}); n != 0 {
-		t.Fatalf("Left of a room not hosted dropped %d", n)
+	if got := e.hub.Left("nowhere", 4, []hub.Subscriber{again}); len(got) != 0 {
+		t.Fatalf("Left of a room not hosted dropped %v", got)
 	}
 	e.publish(t, "lv", e.appendFact(t, "lv"))
 	again.waitSeqs(t, 0, 5)
 	other.waitSeqs(t, 0, 5)
 	before.waitSeqs(t, 0, 4)
 	// Dropping the rest releases the room: a new joiner starts it afresh.
-	if n := e.hub.Left("lv", 6, []hub.Subscriber{again, other}); n != 2 {
-		t.Fatalf("Left dropped %d subscribers, want 2", n)
+	if got := e.hub.Left("lv", 6, []hub.Subscriber{again, other}); len(got) != 2 {
+		t.Fatalf("Left dropped %v, want 2", got)
 	}
 	if e.hub.Joined("lv", again) {
 		t.Fatal("still joined")
@@ -597,4 +598,91 @@ func TestLeftDropsSubscribersJoinedBefore(t *testing.T) {
 		t.Fatal(err)
 	}
 	late.waitSeqs(t, 3, 2)
+}
+
+// gatedSub holds the first frame of its join's backfill until open is
+// closed, so a test can act while the join is in progress.
+type gatedSub struct {
+	*sub
+	entered, open chan struct{}
+	once          sync.Once
+}
+
+func newGatedSub() *gatedSub {
+	return &gatedSub{sub: newSub(), entered: make(chan struct{}), open: make(chan struct{})}
+}
+
+func (g *gatedSub) SendWait(b []byte) bool {
+	g.once.Do(func() {
+		close(g.entered)
+		<-g.open
+	})
+	g.Send(b)
+	return true
+}
+
+// A leave told while a join of the user's socket is still backfilling ends
+// that join unsubscribed if the leave came after the membership it joined
+// with, as if the join had completed before the leave; a join made as a
+// member since the leave completes.
+func TestLeftDuringJoin(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	for range 3 {
+		e.appendFact(t, "lj")
+	}
+	stale, since := newGatedSub(), newGatedSub()
+	errs := map[*gatedSub]chan error{}
+	for s, member := range map[*gatedSub]uint64{stale: 3, since: 4} {
+		errs[s] = make(chan error, 1)
+		go func() {
+			_, err := e.hub.JoinMember(ctx, "lj", s, nil, 50, member)
+			errs[s] <- err
+		}()
+		<-s.entered
+	}
+	if got := e.hub.Left("lj", 4, []hub.Subscriber{stale, since}); len(got) != 0 {
+		t.Fatalf("Left dropped %v while both were joining", got)
+	}
+	close(stale.open)
+	close(since.open)
+	if err := <-errs[stale]; !errors.Is(err, hub.ErrLeft) {
+		t.Fatalf("join as a member before the leave: %v, want ErrLeft", err)
+	}
+	if err := <-errs[since]; err != nil {
+		t.Fatalf("join as a member since the leave: %v", err)
+	}
+	if e.hub.Joined("lj", stale) || !e.hub.Joined("lj", since) {
+		t.Fatalf("joined: before the leave %v, since %v; want false, true", e.hub.Joined("lj", stale), e.hub.Joined("lj", since))
+	}
+	time.Sleep(100 * time.Millisecond) // the subscription is in place
+	e.publish(t, "lj", e.appendFact(t, "lj"))
+	since.waitSeqs(t, 0, 4)
+	stale.waitSeqs(t, 0, 1) // the frame it was sending when told; no more
+}
+
+// A join the caller expects before its membership is decided keeps a leave
+// told meanwhile, before the hub has the join: JoinMember with a membership
+// from before that leave refuses. Once done, the leave is forgotten.
+func TestExpectKeepsLeaveForJoin(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	e.appendFact(t, "lx")
+	s := newSub()
+	done := e.hub.Expect("lx", s)
+	e.hub.Left("lx", 5, []hub.Subscriber{s})
+	if _, err := e.hub.JoinMember(ctx, "lx", s, nil, 50, 4); !errors.Is(err, hub.ErrLeft) {
+		t.Fatalf("join as a member before the leave: %v, want ErrLeft", err)
+	}
+	if e.hub.Joined("lx", s) {
+		t.Fatal("subscribed after the leave")
+	}
+	if _, err := e.hub.JoinMember(ctx, "lx", s, nil, 50, 5); err != nil || !e.hub.Joined("lx", s) {
+		t.Fatalf("join as a member since the leave: %v, joined %v", err, e.hub.Joined("lx", s))
+	}
+	e.hub.Leave("lx", s)
+	done()
+	if _, err := e.hub.JoinMember(ctx, "lx", s, nil, 50, 1); err != nil || !e.hub.Joined("lx", s) {
+		t.Fatalf("a join after done: %v, joined %v; want the leave forgotten", err, e.hub.Joined("lx", s))
+	}
 }

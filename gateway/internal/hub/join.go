@@ -2,13 +2,101 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/chillin-chat/chillin/events"
 )
 
 // Joining a room: the backfill of what the joiner missed, from the room's
 // recent frames or the log.
+//
+// A join races with its user leaving the room elsewhere: the leave's Left
+// may come while the join is still deciding or backfilling, before the
+// subscriber is in the room for Left to drop. A join in progress is
+// therefore known to the hub (Expect, and JoinMember itself), Left tells it
+// the seq of the leave, and a join whose membership the leave came after
+// stops sending and never subscribes (ErrLeft). Left either finds the
+// subscriber subscribed, or has told its join before the join's last
+// check, taken under the room's lock as it subscribes: the outcome is the
+// same as had the join completed before the leave.
+
+// ErrLeft is JoinMember's error when the subscriber's user left the room
+// after the membership the join was made with, while the join was in
+// progress: the subscriber is not subscribed, as if it had been dropped.
+var ErrLeft = errors.New("hub: the user left the room during the join")
+
+// joinKey names a join in progress: the room and the subscriber.
+type joinKey struct {
+	room string
+	s    Subscriber
+}
+
+// joining is a join in progress and what it has learnt: the highest room
+// seq of a leave of its user that Left was told of meanwhile.
+type joining struct {
+	refs int // Expects not done; Hub.mu
+	left atomic.Uint64
+}
+
+// leftAt records a leave at room seq seq.
+func (j *joining) leftAt(seq uint64) {
+	for {
+		cur := j.left.Load()
+		if seq <= cur || j.left.CompareAndSwap(cur, seq) {
+			return
+		}
+	}
+}
+
+// Expect marks a join of s to room id as in progress until done is called:
+// a leave Left is told of meanwhile for s is kept for JoinMember, which
+// then refuses to subscribe s if the leave came after the membership it
+// is given. JoinMember does this for its own duration; a caller that
+// decides the membership before it joins (the gateway asks the validator)
+// calls Expect before asking, so a leave decided after its join and told
+// before JoinMember starts is not missed.
+func (h *Hub) Expect(id string, s Subscriber) (done func()) {
+	_, done = h.expect(id, s)
+	return done
+}
+
+func (h *Hub) expect(id string, s Subscriber) (*joining, func()) {
+	k := joinKey{id, s}
+	h.mu.Lock()
+	j := h.joining[k]
+	if j == nil {
+		j = &joining{}
+		h.joining[k] = j
+	}
+	j.refs++
+	h.mu.Unlock()
+	var once sync.Once
+	return j, func() {
+		once.Do(func() {
+			h.mu.Lock()
+			if j.refs--; j.refs == 0 {
+				delete(h.joining, k)
+			}
+			h.mu.Unlock()
+		})
+	}
+}
+
+// joiner is a subscriber during its join: its backfill stops once its user
+// left the room after the membership it joins with.
+type joiner struct {
+	Subscriber
+	j      *joining
+	member uint64
+}
+
+func (s joiner) SendWait(b []byte) bool { return !s.overtaken() && s.Subscriber.SendWait(b) }
+
+// overtaken reports whether a leave after the join's membership was told.
+func (s joiner) overtaken() bool { return s.j.left.Load() > s.member }
 
 // Join subscribes s to a room and first sends it what it missed: with after
 // set, every fact with after < seq; without, the latest tail facts. It
@@ -20,10 +108,24 @@ func (h *Hub) Join(ctx context.Context, id string, s Subscriber, after *uint64, 
 
 // JoinMember is Join for a subscriber whose user is a member of the room as
 // of room seq member (the head its join's decision reported): Left drops it
-// for a leave after member only.
+// for a leave after member only, and a join in progress that Left is told
+// of such a leave ends with ErrLeft, s not subscribed.
 func (h *Hub) JoinMember(ctx context.Context, id string, s Subscriber, after *uint64, tail int, member uint64) (uint64, error) {
+	j, done := h.expect(id, s)
+	defer done()
+	w := joiner{Subscriber: s, j: j, member: member}
+	if w.overtaken() {
+		return 0, ErrLeft
+	}
 	r, err := h.acquire(ctx, id)
 	if err != nil {
+		return 0, err
+	}
+	fail := func(err error) (uint64, error) {
+		h.release(r)
+		if w.overtaken() {
+			return 0, ErrLeft
+		}
 		return 0, err
 	}
 	// What the joiner missed comes from the room's recent frames when they
@@ -33,9 +135,8 @@ func (h *Hub) JoinMember(ctx context.Context, id string, s Subscriber, after *ui
 	r.mu.Unlock()
 	switch {
 	case !ok && after != nil:
-		if head, err = h.backfill(ctx, r, s, *after); err != nil {
-			h.release(r)
-			return 0, err
+		if head, err = h.backfill(ctx, r, w, *after); err != nil {
+			return fail(err)
 		}
 	case !ok:
 		var facts []events.Stored
@@ -44,8 +145,7 @@ func (h *Hub) JoinMember(ctx context.Context, id string, s Subscriber, after *ui
 			frames, err = encodeFacts(facts)
 		}
 		if err != nil {
-			h.release(r)
-			return 0, err
+			return fail(err)
 		}
 		r.mu.Lock()
 		r.seed(frames)
@@ -53,22 +153,25 @@ func (h *Hub) JoinMember(ctx context.Context, id string, s Subscriber, after *ui
 	}
 	// What the joiner was not there for, it sees as it stands now.
 	if frames, err = redacted(frames); err != nil {
-		h.release(r)
-		return 0, err
+		return fail(err)
 	}
 	for _, f := range frames {
-		if !s.SendWait(f.b) {
-			h.release(r)
-			return 0, errClosed
+		if !w.SendWait(f.b) {
+			return fail(errClosed)
 		}
 	}
 	pos := head
 	if after != nil && *after > pos {
 		pos = *after
 	}
-	// Catch up from the room's recent frames to where live delivery stands.
+	// Catch up from the room's recent frames to where live delivery stands,
+	// and subscribe, unless the user left meanwhile.
 	for {
 		r.mu.Lock()
+		if w.overtaken() {
+			r.mu.Unlock()
+			return fail(ErrLeft)
+		}
 		if pos >= r.last {
 			r.subs[s], r.member[s] = &pos, member
 			r.mu.Unlock()
@@ -87,12 +190,10 @@ func (h *Hub) JoinMember(ctx context.Context, id string, s Subscriber, after *ui
 		r.mu.Unlock()
 		more, _, err := h.log.ReadRoom(ctx, id, pos, min(int(target-pos), backfillPage))
 		if err != nil {
-			h.release(r)
-			return 0, err
+			return fail(err)
 		}
-		if err := sendFacts(s, more); err != nil {
-			h.release(r)
-			return 0, err
+		if err := sendFacts(w, more); err != nil {
+			return fail(err)
 		}
 		if len(more) > 0 {
 			pos = more[len(more)-1].Seq

@@ -71,6 +71,8 @@ export class Composer {
         this.#setReply(null);
       }
     });
+    // The message being answered is shown as it stands (edited, deleted).
+    this.#cleanup.push(client.on('messages', ({ room }) => room === this.#room && this.#renderReply()));
     byId('reply-cancel').addEventListener('click', () => {
       this.#setReply(null);
       this.#input.focus();
@@ -158,7 +160,9 @@ export class Composer {
     const reply = this.#room === null ? null : this.#replies.get(this.#room);
     this.#replyBar.hidden = !reply;
     if (!reply) return;
-    const snippet = reply.text.length > 80 ? `${reply.text.slice(0, 80)}…` : reply.text;
+    const now = this.#client.room(this.#room)?.store.messageById(reply.id);
+    const text = now ? now.text : reply.text;
+    const snippet = now?.deleted ? 'a deleted message' : text.length > 80 ? `${text.slice(0, 80)}…` : text;
     this.#replyText.replaceChildren('Replying to ', h('strong', { text: this.#client.displayName(reply.user) }), snippet ? `: ${snippet}` : '');
   }
 

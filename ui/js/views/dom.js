@@ -90,3 +90,61 @@ export function reuseAvatar(previous, user, displayName, className, url) {
   if (d && d.user === user && d.name === displayName && d.url === url && previous.className === `avatar ${className}`.trim()) return previous;
   return avatar(user, displayName, className, url);
 }
+
+/**
+ * Makes `old` look like `fresh` (a node just built for the same place),
+ * changing only what differs and keeping every node it can: attributes
+ * are set and removed, text updated, children matched by position, and a
+ * node of another kind replaced. Listeners are those of the old nodes:
+ * what is patched listens by delegation. Returns the node now in place.
+ * @param {Node} old
+ * @param {Node} fresh
+ * @returns {Node}
+ */
+export function patch(old, fresh) {
+  if (old.nodeType !== fresh.nodeType || old.nodeName !== fresh.nodeName || !(old instanceof Element || old instanceof Text)) {
+    old.parentNode?.replaceChild(fresh, old);
+    return fresh;
+  }
+  if (old instanceof Text) {
+    if (old.data !== /** @type {Text} */ (fresh).data) old.data = /** @type {Text} */ (fresh).data;
+    return old;
+  }
+  const from = /** @type {Element} */ (fresh);
+  for (const { name } of [...old.attributes]) if (!from.hasAttribute(name)) old.removeAttribute(name);
+  for (const { name, value } of [...from.attributes]) if (old.getAttribute(name) !== value) old.setAttribute(name, value);
+  const had = [...old.childNodes];
+  const want = [...from.childNodes];
+  want.forEach((child, i) => (i < had.length ? patch(had[i], child) : old.append(child)));
+  for (const extra of had.slice(want.length)) extra.remove();
+  return old;
+}
+
+/**
+ * Makes list's children the items (elements just built, each with a
+ * distinct `data-key`), in their order, keeping the child of each key and
+ * patching it to look like its item: a list that refreshes while someone
+ * points at, clicks or focuses one of its items leaves that item the same
+ * node. Only nodes out of order move.
+ * @param {Element} list
+ * @param {HTMLElement[]} items
+ */
+export function patchList(list, items) {
+  /** @type {Map<string, Element>} */
+  const byKey = new Map();
+  for (const child of [...list.children]) {
+    const key = child instanceof HTMLElement ? child.dataset.key : undefined;
+    if (key !== undefined && !byKey.has(key)) byKey.set(key, child);
+    else child.remove();
+  }
+  const nodes = items.map((item) => {
+    const old = byKey.get(item.dataset.key ?? '');
+    if (!old) return item;
+    byKey.delete(item.dataset.key ?? '');
+    return /** @type {Element} */ (patch(old, item));
+  });
+  for (const gone of byKey.values()) gone.remove();
+  nodes.forEach((node, i) => {
+    if (list.children[i] !== node) list.insertBefore(node, list.children[i] ?? null);
+  });
+}

@@ -3,7 +3,7 @@
 // or searched by name (the RoomDirectory's list). The user's own card below
 // them is the ProfileMenu's.
 
-import { byId, h, icon } from './dom.js';
+import { byId, h, icon, patchList } from './dom.js';
 
 export class Sidebar {
   #client;
@@ -32,11 +32,28 @@ export class Sidebar {
     this.#onJoin = onJoin;
     const onInput = () => directory.search(this.#search.value);
     const onMore = () => directory.loadMore();
+    // The items are kept across renders (patchList), so the lists listen for
+    // their clicks, not each item.
+    const onOpenClick = (e) => {
+      const item = e.target.closest?.('[data-testid=room-item]');
+      if (item && this.#open.contains(item)) this.#onSelect(item.dataset.room);
+    };
+    const onDiscoverClick = (e) => {
+      const item = e.target.closest?.('[data-testid=discover-room]');
+      if (!item || !this.#discover.contains(item)) return;
+      const id = item.dataset.room;
+      if (item.dataset.open === 'true') this.#onSelect(id);
+      else this.#onJoin(directory.entry(id) ?? { id });
+    };
     this.#search.addEventListener('input', onInput);
     this.#more.addEventListener('click', onMore);
+    this.#open.addEventListener('click', onOpenClick);
+    this.#discover.addEventListener('click', onDiscoverClick);
     this.#cleanup.push(
       () => this.#search.removeEventListener('input', onInput),
       () => this.#more.removeEventListener('click', onMore),
+      () => this.#open.removeEventListener('click', onOpenClick),
+      () => this.#discover.removeEventListener('click', onDiscoverClick),
       directory.on('change', () => this.render()),
     );
     // Scrolling the list down to its end loads the next page, as the button does.
@@ -71,7 +88,7 @@ export class Sidebar {
   render() {
     const open = this.#client.rooms();
     this.#openEmpty.hidden = open.length > 0;
-    this.#replaceKeepingFocus(this.#open, open.map((room) => this.#openItem(room)));
+    this.#update(this.#open, open.map((room) => this.#openItem(room)));
     this.#renderDiscover(new Set(open.map((r) => r.id)));
   }
 
@@ -83,7 +100,7 @@ export class Sidebar {
     const dir = this.#directory;
     const searching = dir.query !== '';
     const shown = searching ? dir.rooms : dir.rooms.filter((r) => !openIds.has(r.id));
-    this.#replaceKeepingFocus(this.#discover, shown.map((room) => this.#discoverItem(room, openIds.has(room.id))));
+    this.#update(this.#discover, shown.map((room) => this.#discoverItem(room, openIds.has(room.id))));
     this.#discover.setAttribute('aria-busy', String(dir.loading));
     let hint = '';
     if (dir.error && !dir.loading) hint = `The room list could not be loaded: ${dir.error.message}`;
@@ -118,7 +135,6 @@ export class Sidebar {
         dataset: { testid: 'room-item', room: room.id, state },
         'aria-current': room.id === this.#active ? 'page' : null,
         title: room.error ? room.error.message : null,
-        onclick: () => this.#onSelect(room.id),
       },
       icon(info?.isPrivate ? 'lock' : 'hash', 'room-icon'),
       h('span', { class: 'room-name', text: name }),
@@ -140,7 +156,7 @@ export class Sidebar {
           })
         : null,
     );
-    return h('li', {}, button);
+    return h('li', { dataset: { key: room.id } }, button);
   }
 
   #discoverItem(room, open) {
@@ -151,7 +167,6 @@ export class Sidebar {
         type: 'button',
         class: 'room-item discover-item',
         dataset: open ? { testid: 'discover-room', room: room.id, open: 'true' } : { testid: 'discover-room', room: room.id },
-        onclick: () => (open ? this.#onSelect(room.id) : this.#onJoin(room)),
       },
       // Named by what it shows, after what it does (the visible text stays part of the name).
       h('span', { class: 'visually-hidden', text: open ? 'Open ' : 'Join ' }),
@@ -165,12 +180,16 @@ export class Sidebar {
         h('span', { class: 'room-counts', dataset: { testid: 'room-counts' } }, h('span', { class: 'online-dot', 'aria-hidden': 'true' }), counts),
       ),
     );
-    return h('li', {}, button);
+    return h('li', { dataset: { key: room.id } }, button);
   }
 
-  #replaceKeepingFocus(list, items) {
-    const focused = list.contains(document.activeElement) ? document.activeElement.dataset.room : null;
-    list.replaceChildren(...items);
-    if (focused) list.querySelector(`[data-room="${CSS.escape(focused)}"]`)?.focus();
+  /**
+   * Updates list to items in place (patchList); an item that moved, which
+   * loses focus as it does, gets it back.
+   */
+  #update(list, items) {
+    const focused = list.contains(document.activeElement) ? document.activeElement : null;
+    patchList(list, items);
+    if (focused?.isConnected && document.activeElement !== focused) focused.focus();
   }
 }

@@ -168,7 +168,16 @@ export class Timeline {
     const cached = this.#nodes.get(row.key);
     const name = row.item ? this.#client.displayName(row.item.user) : null;
     const avatarUrl = row.item ? this.#client.avatarUrl(row.item.user) : null;
-    if (cached && cached.row.item === row.item && cached.row.continued === row.continued && cached.name === name && cached.avatar === avatarUrl) {
+    // A reply shows the message it answers as that message stands now.
+    const quote = this.#quote(row.item);
+    if (
+      cached &&
+      cached.row.item === row.item &&
+      cached.row.continued === row.continued &&
+      cached.name === name &&
+      cached.avatar === avatarUrl &&
+      cached.quote?.key === quote?.key
+    ) {
       return cached.node;
     }
     const node =
@@ -178,12 +187,12 @@ export class Timeline {
           ? h('li', { class: 'unread-divider', dataset: { testid: 'unread-divider' } }, h('span', { text: 'New messages' }))
           : row.item.kind === 'system'
           ? this.#systemNode(row.item)
-          : this.#messageNode(row, cached);
+          : this.#messageNode(row, cached, quote);
     node.dataset.row = row.key;
     const hadFocus = cached?.node.contains(document.activeElement) && document.activeElement !== document.body;
     cached?.node.replaceWith(node);
     if (hadFocus && this.#editing !== row.key) node.focus({ preventScroll: true });
-    this.#nodes.set(row.key, { row, name, avatar: avatarUrl, node });
+    this.#nodes.set(row.key, { row, name, avatar: avatarUrl, quote, node });
     if (row.item?.state === MessageState.FAILED && cached && cached.row.item.state !== MessageState.FAILED) {
       this.#announce(`Message not sent: ${failureText(row.item.error)}`);
     }
@@ -216,7 +225,7 @@ export class Timeline {
    * previous: the cache entry of the row this one replaces, whose avatar and
    * attachments are kept when they still fit (their images stay loaded).
    */
-  #messageNode({ item, continued }, previous) {
+  #messageNode({ item, continued }, previous, quote) {
     const previousAvatar = previous?.node.querySelector(':scope > .avatar');
     const previousFiles = previous?.row.item?.attachments === item.attachments ? previous.node.querySelector('.attachments') : null;
     const own = item.user === this.#client.me;
@@ -235,7 +244,7 @@ export class Timeline {
       this.#time(item.createdAt),
     );
     const body = h('div', { class: 'body' }, meta);
-    if (item.replyTo && !item.deleted) body.append(this.#replyRef(item.replyTo));
+    if (quote) body.append(this.#replyRef(item.replyTo, quote));
     if (this.#editing === item.key) body.append(this.#editor(item));
     else if (item.deleted || item.text !== '' || item.attachments.length === 0) body.append(this.#text(item));
     if (!item.deleted && item.attachments.length) body.append(previousFiles ?? this.#attachments(item));
@@ -452,11 +461,21 @@ export class Timeline {
     else this.#nodes.get(key)?.node.focus({ preventScroll: true });
   }
 
-  /** A line naming the message this one answers, and the start of its text. */
-  #replyRef(id) {
-    const target = this.#client.room(this.#room)?.store.messageById(id);
+  /**
+   * What the reply line of item shows of the message it answers, as that
+   * message stands now (edited, deleted, its author renamed): {who, what,
+   * key}, key telling two apart; null when item is no reply (or deleted).
+   */
+  #quote(item) {
+    if (!item?.replyTo || item.deleted) return null;
+    const target = this.#client.room(this.#room)?.store.messageById(item.replyTo);
     const who = target ? this.#client.displayName(target.user) : '';
     const what = !target ? 'an earlier message' : target.deleted ? 'a deleted message' : target.text.slice(0, 80) || 'a file';
+    return { who, what, key: `${who}\n${what}` };
+  }
+
+  /** A line naming the message this one answers, and the start of its text. */
+  #replyRef(id, { who, what }) {
     return h(
       'div',
       { class: 'reply-ref', dataset: { testid: 'reply-ref', replyTo: String(id) } },
