@@ -53,6 +53,13 @@ func TestParseConfig(t *testing.T) {
 		{Name: "a bad variable of its own", Env: map[string]string{"CHILLIN_RATE_WINDOW": "10"}, WantErr: "CHILLIN_RATE_WINDOW"},
 		{Name: "a bad variable of the gateway's", Env: map[string]string{"CHILLIN_WS_FRAME_BURST": "0"}, WantErr: "ws-frame-burst"},
 		{Name: "not a boolean", Env: map[string]string{"CHILLIN_UNSAFE_DEFERRED_SYNC": "yes"}, WantErr: "unsafe deferred sync"},
+		{Name: "-strict=false of older scripts keeps every write synced", Args: []string{"-strict=false"},
+			Check: func(t *testing.T, c config) {
+				if c.stack.Validator.DeferredSync {
+					t.Error("-strict=false deferred the syncs")
+				}
+			}},
+		{Name: "-strict with deferred syncs", Args: []string{"-strict", "-unsafe-deferred-sync"}, WantErr: "contradict"},
 		{Name: "bad log level", Env: map[string]string{"CHILLIN_LOG_LEVEL": "loud"}, WantErr: "log level"},
 		{Name: "stray argument", Args: []string{"x"}, WantErr: "unexpected arguments"},
 	})

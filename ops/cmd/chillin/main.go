@@ -99,6 +99,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	s.String(&c.dataDir, "data", "CHILLIN_DATA_DIR", "var/data", "folder of the embedded JetStream store")
 	s.String(&c.natsListen, "nats-listen", "CHILLIN_NATS_LISTEN", "127.0.0.1:0", "listen address of the embedded NATS server; port 0 picks a free one")
 	s.Bool(&v.DeferredSync, "unsafe-deferred-sync", "CHILLIN_UNSAFE_DEFERRED_SYNC", false, "acknowledge JetStream writes before they are synced to disk: a power cut can lose confirmed messages")
+	// -strict named the mode that synced every write when that was not
+	// the default; it is now, so the flag is kept for the scripts that pass
+	// it and changes nothing: deferring syncs is -unsafe-deferred-sync.
+	strict := fs.Bool("strict", true, "kept for older scripts: every JetStream write is synced unless -unsafe-deferred-sync is set, whatever this says")
 	s.Int(&v.RateLimit, "rate-limit", "CHILLIN_RATE_LIMIT", validator.DefaultRateLimit, 1, "accepted messages per user per window")
 	s.Duration(&v.RateWindow, "rate-window", "CHILLIN_RATE_WINDOW", validator.DefaultRateWindow, time.Millisecond, "rate limit window")
 	s.Int(&v.MaxTextRunes, "max-message-runes", "CHILLIN_MAX_MESSAGE_RUNES", validator.DefaultMaxTextRunes, 1, "longest message in code points")
@@ -106,6 +110,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	logger := s.Logger("text", stderr)
 	if err := s.Parse(args); err != nil {
 		return c, err
+	}
+	if *strict && v.DeferredSync && isSet(fs, "strict") {
+		return c, errors.New("chillin: -strict and -unsafe-deferred-sync contradict each other")
 	}
 	gw, err := gatewayConfig()
 	if err != nil {
@@ -120,4 +127,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	pr.PostgresURL, pr.RedisURL, pr.RedisPrefix, pr.Streams, pr.Logger = gw.PostgresURL, gw.RedisURL, gw.RedisPrefix, gw.Streams, log
 	pr.Views = []string{projector.ViewPG, projector.ViewLive, projector.ViewCache}
 	return c, nil
+}
+
+// isSet reports whether flag name was given on the command line.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
