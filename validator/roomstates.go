@@ -66,6 +66,7 @@ type roomStates struct {
 	maxBytes int64
 	log      string // the log the rooms are folded from
 	window   int
+	digests  int
 	logger   *slog.Logger
 	// saved counts snapshots by outcome (saved, too_large).
 	saved  *prometheus.CounterVec
@@ -131,5 +132,6 @@ func (s *roomStates) load(ctx context.Context, id string) (*decide.Room, bool) {
 		s.logger.Warn("room snapshot refused", "room", id, "err", err)
 		return nil, false
 	}
+	r.SetDigestWindow(s.digests)
 	return r, true
 }

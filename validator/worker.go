@@ -178,11 +178,12 @@ func (w *worker) lookup(ctx context.Context, room string, id uint64) (string, er
 	return s.User, nil
 }
 
-// newRoom is the empty state of room id, with this validator's window of
-// messages.
+// newRoom is the empty state of room id, with this validator's windows of
+// messages and digests.
 func (w *worker) newRoom(id string) *decide.Room {
 	r := decide.NewRoom(id)
 	r.SetMessageWindow(w.v.cfg.RoomMessages)
+	r.SetDigestWindow(w.v.cfg.RoomDigests)
 	return r
 }
 

@@ -38,13 +38,18 @@ type Input struct {
 	// by id: the author of the message.posted fact of that id in this room,
 	// or "" when that id is no message of the room.
 	Logged map[uint64]string
+	// Archived holds what the caller looked up in the archive for the
+	// queries Decide asked (Decision.Archive): the id of the message the
+	// query's user posted in the room with its clientId, among the
+	// messages up to its Through, 0 if none; nil before that.
+	Archived map[ArchiveQuery]uint64
 	// ReadSeq is the reader's current read position in the room (the seq of
 	// their last read.marked there, 0 for none); only room.read looks at it.
 	ReadSeq uint64
 }
 
 // Decision is what to do with a command. At most one of Fact, Reject,
-// Resend, Upgrade, Inspect and Lookup is set; none set means the command changes
+// Resend, Upgrade, Inspect, Lookup and Archive is set; none set means the command changes
 // nothing (it is acked, and a waiting gateway is told it succeeded).
 type Decision struct {
 	// Fact is the room fact to append, carrying seq room.Head+1.
@@ -78,6 +83,11 @@ type Decision struct {
 	// of this room) before deciding again with Input.Logged set. Nothing
 	// else is set with it.
 	Lookup uint64
+	// Archive asks the caller to look up whether a message.send's
+	// clientId is one of a message the room no longer holds the digest of,
+	// before deciding again with Input.Archived set. Nothing else is set
+	// with it.
+	Archive *ArchiveQuery
 	// Claim lists the attachment keys of Fact (a message.posted) that the
 	// caller must claim for Claimant (media.Claimant), after the rate
 	// limiter admitted the message and before appending it: a key already
@@ -139,6 +149,15 @@ func decideSend(r *Room, in Input) Decision {
 	}
 	if id, ok := r.PostedBy(in.Cmd.User, p.ClientID); ok {
 		return Decision{Resend: id}
+	}
+	if q, ok := r.archiveQuery(in.Cmd.User, p.ClientID); ok {
+		id, answered := in.Archived[q]
+		if !answered {
+			return Decision{Archive: &q}
+		}
+		if id != 0 && id <= q.Through {
+			return Decision{Resend: id}
+		}
 	}
 	// A message with attachments may have no text at all.
 	if p.Text != "" || len(p.Attachments) == 0 {

@@ -27,6 +27,13 @@ const CommandHorizon = 5 * time.Minute
 // when a command names it (Decision.Lookup).
 const DefaultMessageWindow = 10_000
 
+// DefaultDigestWindow is how many idempotency digests (one per message
+// posted with a clientId) a room keeps by default (SetDigestWindow): some
+// 21 bytes each in a snapshot, so that a room past it still fits one. A
+// message.send whose clientId is not among them, in a room that dropped
+// some, is looked up in the archive (Decision.Archive).
+const DefaultDigestWindow = 20_000
+
 // Reaction is one user's reaction with one emoji.
 type Reaction struct {
 	User  string
@@ -103,10 +110,16 @@ type Room struct {
 	// emojis counts, per message that has reactions, the users of each
 	// distinct emoji on it.
 	emojis map[uint64]map[string]int
-	// posted is the message each (user, clientId) posted, forever: a client
-	// may resend a message's clientId at any later time (its outbox
-	// survives a reload) and must get the original back.
-	posted map[digest]uint64
+	// posted is the message each (user, clientId) posted, for the newest
+	// digests messages posted with a clientId (postedOrder, oldest first).
+	// A client may resend a message's clientId at any later time (its
+	// outbox survives a reload) and must get the original back: a clientId
+	// not held is looked up among the messages up to archivedThrough, the
+	// newest message whose digest was dropped (0: none was).
+	digests         int
+	posted          map[digest]uint64
+	postedOrder     fifo[digest]
+	archivedThrough uint64
 
 	// recent and ring hold the ids of the recent commands, oldest first in
 	// ring (see RecentCommands).
@@ -151,6 +164,7 @@ func NewRoom(id string) *Room {
 		ID:        id,
 		Members:   map[string]struct{}{},
 		window:    DefaultMessageWindow,
+		digests:   DefaultDigestWindow,
 		messages:  map[uint64]message{},
 		gone:      map[uint64]struct{}{},
 		authorOf:  map[string]uint32{},
@@ -166,6 +180,28 @@ func NewRoom(id string) *Room {
 func (r *Room) SetMessageWindow(n int) {
 	r.window = max(n, 1)
 }
+
+// SetDigestWindow sets how many idempotency digests the room keeps (at
+// least 1). Set on a room that holds more, it drops the oldest: a room
+// restored from a snapshot taken with another setting gets this one.
+func (r *Room) SetDigestWindow(n int) {
+	r.digests = max(n, 1)
+	r.trimDigests()
+}
+
+// trimDigests drops the oldest digests beyond the room's digest window.
+func (r *Room) trimDigests() {
+	for r.postedOrder.len() > r.digests {
+		d := r.postedOrder.pop()
+		r.archivedThrough = max(r.archivedThrough, r.posted[d])
+		delete(r.posted, d)
+	}
+}
+
+// ArchivedThrough is the id of the newest message whose idempotency
+// digest the room dropped, 0 if it dropped none: a clientId not held may
+// be one of a message up to it.
+func (r *Room) ArchivedThrough() uint64 { return r.archivedThrough }
 
 // Old reports whether message id, not in the room's window, may be one of
 // its older messages: only the log can tell (Decision.Lookup).
@@ -188,7 +224,7 @@ func (r *Room) Size() int {
 		perMember  = 64
 		perAuthor  = 64
 		perMessage = 64 // messages and order
-		perPosted  = 48
+		perPosted  = 64 // posted and postedOrder
 		perGone    = 24
 		perReact   = 96
 		perCommand = 56 // recent and ring
@@ -324,7 +360,7 @@ func (r *Room) Apply(s events.Stored) error {
 		}
 		r.messages[s.ID] = message{author: r.author(s.User)}
 		if d.ClientID != "" {
-			r.posted[digestOf(s.User, d.ClientID)] = s.ID
+			r.post(digestOf(s.User, d.ClientID), s.ID)
 		}
 		r.order.push(windowed{id: s.ID})
 		for r.order.len() > r.window {
@@ -364,6 +400,16 @@ func (r *Room) Apply(s events.Stored) error {
 		r.remember(s.Cmd, s.At)
 	}
 	return nil
+}
+
+// post records that message id was posted with digest dg, dropping the
+// oldest digest beyond the room's digest window.
+func (r *Room) post(dg digest, id uint64) {
+	if _, ok := r.posted[dg]; !ok {
+		r.postedOrder.push(dg)
+	}
+	r.posted[dg] = id
+	r.trimDigests()
 }
 
 // forget drops a message that left the window: what is still needed of it

@@ -10,8 +10,10 @@ import (
 )
 
 // snapshotVersion is the first byte of a snapshot. A snapshot of another
-// version is refused, and the room folded from the log instead.
-const snapshotVersion = 1
+// version is refused, and the room folded from the log instead. Version 2
+// keeps the newest digests only, and archivedThrough: a version 1 snapshot
+// holds every digest, which a room now drops.
+const snapshotVersion = 2
 
 // Snapshot encodes the room state, all of it, so that RestoreRoom gives back
 // a state that decides and folds exactly as this one does. The encoding is
@@ -29,6 +31,8 @@ func (r *Room) Snapshot() []byte {
 	b = binary.AppendUvarint(b, r.LastID)
 	b = binary.AppendUvarint(b, uint64(r.window))
 	b = binary.AppendUvarint(b, r.floor)
+	b = binary.AppendUvarint(b, uint64(r.digests))
+	b = binary.AppendUvarint(b, r.archivedThrough)
 
 	members := slices.Sorted(maps.Keys(r.Members))
 	b = binary.AppendUvarint(b, uint64(len(members)))
@@ -65,9 +69,9 @@ func (r *Room) Snapshot() []byte {
 			b = appendString(b, rc.Emoji)
 		}
 	}
-	posted := slices.SortedFunc(maps.Keys(r.posted), func(x, y digest) int { return slices.Compare(x[:], y[:]) })
-	b = binary.AppendUvarint(b, uint64(len(posted)))
-	for _, d := range posted {
+	// The digests, oldest first: posted holds exactly these.
+	b = binary.AppendUvarint(b, uint64(r.postedOrder.len()))
+	for _, d := range r.postedOrder.items[r.postedOrder.head:] {
 		b = append(b, d[:]...)
 		b = binary.AppendUvarint(b, r.posted[d])
 	}
@@ -81,7 +85,8 @@ func (r *Room) Snapshot() []byte {
 }
 
 // RestoreRoom decodes a snapshot of room id taken with a message window of
-// window. A snapshot of another room or window, of another version, or
+// window. The digest window is the snapshot's: the caller may set another
+// (SetDigestWindow). A snapshot of another room or window, of another version, or
 // damaged, is an error: the caller folds the room from the log instead.
 func RestoreRoom(id string, window int, snap []byte) (*Room, error) {
 	d := decoder{b: snap}
@@ -97,6 +102,8 @@ func RestoreRoom(id string, window int, snap []byte) (*Room, error) {
 	r.Head, r.LastID = d.uvarint(), d.uvarint()
 	r.window = int(d.uvarint())
 	r.floor = d.uvarint()
+	r.digests = int(min(d.uvarint(), 1<<31))
+	r.archivedThrough = d.uvarint()
 	if d.err == nil && (r.ID != id || r.window != max(window, 1)) {
 		return nil, fmt.Errorf("snapshot of room %q with window %d, want room %q with window %d", r.ID, r.window, id, window)
 	}
@@ -125,8 +132,16 @@ func RestoreRoom(id string, window int, snap []byte) (*Room, error) {
 		}
 	}
 	for range d.count() {
-		dg := d.digest()
-		r.posted[dg] = d.uvarint()
+		dg, id := d.digest(), d.uvarint()
+		if _, dup := r.posted[dg]; dup {
+			d.fail(errors.New("digest held twice"))
+			break
+		}
+		r.posted[dg] = id
+		r.postedOrder.push(dg)
+	}
+	if d.err == nil && (r.digests < 1 || r.postedOrder.len() > r.digests) {
+		d.fail(fmt.Errorf("%d digests held in a window of %d", r.postedOrder.len(), r.digests))
 	}
 	for range d.count() {
 		c := command{id: d.digest(), at: d.varint()}

@@ -1,0 +1,161 @@
+package validator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/validator/internal/decide"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// A room keeps the idempotency digests of its newest messages only
+// (Config.RoomDigests). A message.send whose clientId it does not hold, in a
+// room that dropped some, may repeat one of the older messages: the archive
+// says which, from the Postgres view when it can answer for this log, else
+// from the log itself (docs/adr/0016-archived-idempotency-digests.md).
+const (
+	// archivePGTimeout bounds one question to Postgres: past it, the log
+	// answers instead.
+	archivePGTimeout = 2 * time.Second
+	// archivePGConns bounds the connections the validator opens to Postgres.
+	archivePGConns = 4
+	// sqlArchived reads, in one statement and so one snapshot of the view,
+	// how far the pg view applied this log (NULL when its checkpoint counts
+	// another log, or none) and the message the user posted with the
+	// clientId among the room's messages up to the archive's end.
+	sqlArchived = `SELECT
+  (SELECT seq FROM projection_checkpoints WHERE view = 'pg' AND log_id = $5),
+  (SELECT id FROM messages WHERE room_id = $1 AND user_id = $2 AND client_id = $3 AND id <= $4)`
+)
+
+// archive finds the messages whose digests the rooms dropped.
+type archive struct {
+	pool    *pgxpool.Pool // nil: no Postgres, the log answers
+	logID   string        // the log (CHAT_EVT's creation time) the view must be of
+	logger  *slog.Logger
+	lookups *prometheus.CounterVec // by source: postgres, log
+}
+
+// openArchive opens the pool of the Postgres view, if a URL is given. It
+// does not connect: a database that does not answer is a question the log
+// answers, never a reason not to start.
+func openArchive(url, logID string, logger *slog.Logger, register func(prometheus.Collector) error) (*archive, error) {
+	a := &archive{logID: logID, logger: logger, lookups: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "chillin_validator_archive_lookups_total",
+		Help: "Resend checks of a clientId older than a room's digests, by what answered: postgres, or log (Postgres absent, behind, of another log or failing).",
+	}, []string{"source"})}
+	if err := register(a.lookups); err != nil {
+		return nil, fmt.Errorf("validator: metrics: %w", err)
+	}
+	if url == "" {
+		return a, nil
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("validator: postgres URL: %w", err)
+	}
+	cfg.MaxConns = archivePGConns
+	if a.pool, err = pgxpool.NewWithConfig(context.Background(), cfg); err != nil {
+		return nil, fmt.Errorf("validator: postgres: %w", err)
+	}
+	return a, nil
+}
+
+func (a *archive) close() {
+	if a.pool != nil {
+		a.pool.Close()
+	}
+}
+
+// errPGCannotAnswer: the view is absent, behind the archive, or of another log.
+var errPGCannotAnswer = errors.New("the postgres view cannot answer")
+
+// fromPostgres asks the pg view; errPGCannotAnswer (wrapped) or any error
+// means the log must answer.
+func (a *archive) fromPostgres(ctx context.Context, q decide.ArchiveQuery) (uint64, error) {
+	if a.pool == nil {
+		return 0, errPGCannotAnswer
+	}
+	ctx, cancel := context.WithTimeout(ctx, archivePGTimeout)
+	defer cancel()
+	var applied, id *int64
+	if err := a.pool.QueryRow(ctx, sqlArchived, q.Room, q.User, q.ClientID, int64(q.Through), a.logID).Scan(&applied, &id); err != nil {
+		return 0, err
+	}
+	if applied == nil || uint64(*applied) < q.Through {
+		return 0, fmt.Errorf("%w: checkpoint %v of log %s, archive through %d", errPGCannotAnswer, applied, a.logID, q.Through)
+	}
+	if id == nil {
+		return 0, nil
+	}
+	return uint64(*id), nil
+}
+
+// archived answers q: the id of the message q's user posted in q's room
+// with q's clientId, among the messages up to q.Through, 0 if none.
+func (w *worker) archived(ctx context.Context, q decide.ArchiveQuery) (uint64, error) {
+	a := w.v.archive
+	id, err := a.fromPostgres(ctx, q)
+	if err == nil {
+		a.lookups.WithLabelValues("postgres").Inc()
+		return id, nil
+	}
+	if ctx.Err() != nil {
+		return 0, ctx.Err()
+	}
+	switch {
+	case errors.Is(err, errPGCannotAnswer):
+		a.logger.Debug("postgres cannot tell a resend from a new message: reading the log", "room", q.Room, "user", q.User, "err", err)
+	default:
+		a.logger.Warn("postgres cannot tell a resend from a new message: reading the log", "room", q.Room, "user", q.User, "err", err)
+	}
+	a.lookups.WithLabelValues("log").Inc()
+	return w.scanArchive(ctx, q)
+}
+
+// scanArchive reads the room's facts from the log up to q.Through, a page
+// at a time, for the message q's user posted with q's clientId. Slow (the
+// room's whole history) but exact, and it holds one page at most.
+func (w *worker) scanArchive(ctx context.Context, q decide.ArchiveQuery) (uint64, error) {
+	var after uint64
+	for {
+		page, err := w.readArchivePage(ctx, q.Room, after)
+		if err != nil {
+			return 0, err
+		}
+		if len(page) == 0 {
+			return 0, nil
+		}
+		for _, f := range page {
+			if f.ID > q.Through {
+				return 0, nil
+			}
+			if f.Type != events.MessagePosted || f.User != q.User {
+				continue
+			}
+			d, err := events.DecodeData[events.MessagePostedData](f.Fact)
+			if err != nil {
+				return 0, fmt.Errorf("room %s seq %d: %w", q.Room, f.Seq, err)
+			}
+			if d.ClientID == q.ClientID {
+				return f.ID, nil
+			}
+		}
+		after = page[len(page)-1].Seq
+	}
+}
+
+func (w *worker) readArchivePage(ctx context.Context, room string, after uint64) ([]events.Stored, error) {
+	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	facts, _, err := events.ReadRoom(ctx, w.v.js, w.v.evt, room, after, reloadPage)
+	if err != nil {
+		return nil, fmt.Errorf("read room %s after seq %d: %w", room, after, err)
+	}
+	return facts, nil
+}

@@ -1,0 +1,132 @@
+package validator
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/chillin-chat/chillin/events"
+	"github.com/chillin-chat/chillin/schema/schematest"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// project writes the room's messages into the pg view the way the
+// projector does, and its checkpoint: fact through of log logID.
+func project(t *testing.T, pool *pgxpool.Pool, facts []events.Stored, through uint64, logID string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, f := range posted(t, facts) {
+		d := postedData(t, f)
+		if _, err := pool.Exec(ctx, `INSERT INTO messages (id, room_id, seq, user_id, client_id, text, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			int64(f.ID), f.Room, int64(f.Seq), f.User, d.ClientID, d.Text, f.At); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO projection_checkpoints (view, seq, log_id, updated_at) VALUES ('pg', $1, $2, now())`, int64(through), logID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A room keeps two digests here: a resend of an older clientId is answered
+// with the original, and a new clientId is accepted, whether the pg view
+// answers or, when it cannot, the log.
+func TestResendOlderThanTheDigests(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		pg     string // "", "current", "behind", "other log", "down"
+		source string // what answers the archive lookups
+	}{
+		{"postgres", "current", "postgres"},
+		{"no postgres", "", "log"},
+		{"postgres behind", "behind", "log"},
+		{"postgres of another log", "other log", "log"},
+		{"postgres down", "down", "log"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.createRoom("lobby", "alice", false, "")
+			cfg := h.config()
+			cfg.RoomDigests = 2
+			cfg.Workers = 1
+			cfg.Metrics = prometheus.NewRegistry()
+			first := h.start(cfg)
+			for i := range 4 {
+				h.send(h.message("alice", "lobby", fmt.Sprint("c", i), fmt.Sprint("message ", i)))
+			}
+			facts := h.waitHead("lobby", 5)
+			h.waitSettled()
+			first.stop(t)
+			ms := posted(t, facts)
+			archived := ms[1].ID // c0 and c1 are past the room's two digests
+
+			info, err := h.evt.Info(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			logID := info.Created.UTC().Format(time.RFC3339Nano)
+			switch tc.pg {
+			case "current", "behind", "other log":
+				pool, dsn := schematest.NewDB(t)
+				through, of := info.State.LastSeq, logID
+				if tc.pg == "behind" {
+					through = archived - 1
+				}
+				if tc.pg == "other log" {
+					of = "2001-01-01T00:00:00Z"
+				}
+				project(t, pool, facts, through, of)
+				cfg.PostgresURL = dsn
+			case "down":
+				cfg.PostgresURL = "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=1"
+			}
+			// A fresh instance, with the Postgres of this case, folds the
+			// room again from the log.
+			cfg.Metrics = prometheus.NewRegistry()
+			h.start(cfg)
+
+			reply, next := h.outcomes()
+			for _, i := range []int{0, 1} {
+				again := h.message("alice", "lobby", fmt.Sprint("c", i), "a different text")
+				again.Reply = reply
+				h.send(again)
+				o := next()
+				want, err := events.EventFrame(ms[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if o.Cmd != again.ID || o.Error != nil || !bytes.Equal(o.Frame, want) {
+					t.Fatalf("resend of c%d: outcome %+v\nframe %s\nwant  %s", i, o, o.Frame, want)
+				}
+			}
+			h.send(h.message("alice", "lobby", "c1", "a resend without a reply subject"))
+			h.send(h.message("alice", "lobby", "new", "a new message"))
+			h.send(h.message("alice", "lobby", "c3", "a resend of a held one"))
+			h.waitSettled()
+			if got := factKinds(h.roomFacts("lobby")[5:]); got != "message.posted:alice" {
+				t.Fatalf("facts after the resends: %s", got)
+			}
+			if got := rejectionCodes(h, "alice"); got != "" {
+				t.Fatalf("alice's rejections: %s", got)
+			}
+
+			fams := map[string]*dto.MetricFamily{}
+			got, err := cfg.Metrics.Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range got {
+				fams[f.GetName()] = f
+			}
+			// c0, c1 twice and "new" are looked up; c3 is held.
+			fromPG, _ := sample(fams, "chillin_validator_archive_lookups_total", "source", "postgres")
+			fromLog, _ := sample(fams, "chillin_validator_archive_lookups_total", "source", "log")
+			if want := map[string]float64{"postgres": fromPG, "log": fromLog}; want[tc.source] != 4 || fromPG+fromLog != 4 {
+				t.Fatalf("archive lookups: %v from postgres, %v from the log; want 4 from %s", fromPG, fromLog, tc.source)
+			}
+		})
+	}
+}
