@@ -130,3 +130,14 @@ func TestResendOlderThanTheDigests(t *testing.T) {
 		})
 	}
 }
+
+func TestConfigChecksThePostgresURL(t *testing.T) {
+	cfg := Config{NATSURL: "nats://127.0.0.1:4222", PostgresURL: "postgres://ro@db:5432/chillin"}.withDefaults()
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.PostgresURL = "postgres://ro@db:port/chillin"
+	if err := cfg.validate(); err == nil {
+		t.Fatal("a malformed Postgres URL was accepted")
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/chillin-chat/chillin/events/ratelimit"
 	"github.com/chillin-chat/chillin/validator/internal/decide"
 	"github.com/chillin-chat/chillin/validator/internal/sessions"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -207,6 +208,11 @@ func (c Config) validate() error {
 		return fmt.Errorf("validator: %d sessions held must be at least 1", c.Sessions)
 	case c.Storage.Enabled() && c.RedisURL == "":
 		return errors.New("validator: media storage needs Redis, where the gateway keeps the upload records")
+	}
+	if c.PostgresURL != "" {
+		if _, err := pgxpool.ParseConfig(c.PostgresURL); err != nil {
+			return fmt.Errorf("validator: postgres URL: %w", err)
+		}
 	}
 	if c.Storage.Enabled() {
 		if err := c.Storage.Validate(); err != nil {

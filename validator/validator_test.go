@@ -482,6 +482,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		{NATSURL: "nats://127.0.0.1:1", Workers: -2},
 		{NATSURL: "nats://127.0.0.1:1", RoomCacheBytes: -1},
 		{NATSURL: "nats://127.0.0.1:1", RoomMessages: -1},
+		{NATSURL: "nats://127.0.0.1:1", RoomDigests: -1},
 		{NATSURL: "nats://127.0.0.1:1", Sessions: -1},
 	} {
 		if err := Run(context.Background(), cfg); err == nil {
