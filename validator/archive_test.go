@@ -9,6 +9,7 @@ import (
 
 	"github.com/chillin-chat/chillin/events"
 	"github.com/chillin-chat/chillin/schema/schematest"
+	"github.com/chillin-chat/chillin/validator/internal/decide"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -113,19 +114,12 @@ func TestResendOlderThanTheDigests(t *testing.T) {
 				t.Fatalf("alice's rejections: %s", got)
 			}
 
-			fams := map[string]*dto.MetricFamily{}
-			got, err := cfg.Metrics.Gather()
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, f := range got {
-				fams[f.GetName()] = f
-			}
-			// c0, c1 twice and "new" are looked up; c3 is held.
-			fromPG, _ := sample(fams, "chillin_validator_archive_lookups_total", "source", "postgres")
-			fromLog, _ := sample(fams, "chillin_validator_archive_lookups_total", "source", "log")
-			if want := map[string]float64{"postgres": fromPG, "log": fromLog}; want[tc.source] != 4 || fromPG+fromLog != 4 {
-				t.Fatalf("archive lookups: %v from postgres, %v from the log; want 4 from %s", fromPG, fromLog, tc.source)
+			// c0 and c1 twice are looked up; c3 is held, and "new" ruled
+			// out by the room's filter of the dropped digests.
+			fromPG, _ := gathered(t, cfg.Metrics, "chillin_validator_archive_lookups_total", "source", "postgres")
+			fromLog, _ := gathered(t, cfg.Metrics, "chillin_validator_archive_lookups_total", "source", "log")
+			if want := map[string]float64{"postgres": fromPG, "log": fromLog}; want[tc.source] != 3 || fromPG+fromLog != 3 {
+				t.Fatalf("archive lookups: %v from postgres, %v from the log; want 3 from %s", fromPG, fromLog, tc.source)
 			}
 		})
 	}
@@ -140,4 +134,77 @@ func TestConfigChecksThePostgresURL(t *testing.T) {
 	if err := cfg.validate(); err == nil {
 		t.Fatal("a malformed Postgres URL was accepted")
 	}
+}
+
+// The archive answers with the message a clientId was posted with, or 0,
+// among the room's messages up to the query's end only: from the pg view
+// when it has applied this log that far, else from the log.
+func TestArchiveAnswers(t *testing.T) {
+	h := newHarness(t)
+	h.createRoom("lobby", "alice", false, "")
+	h.joinDirect("lobby", "bob")
+	in := h.start(h.config())
+	for i, user := range []string{"alice", "bob", "alice", "alice"} {
+		h.send(h.message(user, "lobby", fmt.Sprint("c", i), "hello"))
+	}
+	facts := h.waitHead("lobby", 6)
+	h.waitSettled()
+	in.stop(t)
+	ms := posted(t, facts)
+	info, err := h.evt.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	logID := info.Created.UTC().Format(time.RFC3339Nano)
+	pool, dsn := schematest.NewDB(t)
+	project(t, pool, facts, info.State.LastSeq, logID)
+
+	through := ms[2].ID // c3 is past the archive's end
+	for _, tc := range []struct {
+		user, clientID string
+		want           uint64
+	}{
+		{"alice", "c0", ms[0].ID},
+		{"bob", "c1", ms[1].ID},
+		{"alice", "c2", ms[2].ID},
+		{"alice", "c1", 0}, // bob's
+		{"alice", "c3", 0}, // after the archive's end
+		{"alice", "never", 0},
+	} {
+		for _, source := range []string{"postgres", "log"} {
+			url := dsn
+			if source == "log" {
+				url = ""
+			}
+			reg := prometheus.NewRegistry()
+			arch, err := openArchive(url, logID, testLogger(t), reg.Register)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := &worker{v: &validator{js: h.js, evt: h.evt, archive: arch}}
+			q := decide.ArchiveQuery{Room: "lobby", User: tc.user, ClientID: tc.clientID, Through: through}
+			got, err := w.archived(context.Background(), q)
+			arch.close()
+			if err != nil || got != tc.want {
+				t.Fatalf("%s: %+v: %d, %v; want %d", source, q, got, err, tc.want)
+			}
+			if n, _ := gathered(t, reg, "chillin_validator_archive_lookups_total", "source", source); n != 1 {
+				t.Fatalf("%s: %+v answered by the other source", source, q)
+			}
+		}
+	}
+}
+
+// gathered is the value of a series of reg.
+func gathered(t *testing.T, reg *prometheus.Registry, name string, labels ...string) (float64, bool) {
+	t.Helper()
+	got, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fams := map[string]*dto.MetricFamily{}
+	for _, f := range got {
+		fams[f.GetName()] = f
+	}
+	return sample(fams, name, labels...)
 }

@@ -44,6 +44,16 @@ func TestRoomKeepsItsNewestDigests(t *testing.T) {
 			t.Fatalf("clientId c%d: held %v (message %d), want held %v (message %d)", i, ok, got, held, id)
 		}
 	}
+	for i := range 3 {
+		if !r.archived.mayHold(digestOf("alice", fmt.Sprint("c", i))) {
+			t.Fatalf("the archive filter rules out the dropped clientId c%d", i)
+		}
+	}
+	for i := 3; i < 6; i++ {
+		if r.archived.mayHold(digestOf("alice", fmt.Sprint("c", i))) {
+			t.Fatalf("the archive filter may hold c%d, which was not dropped", i)
+		}
+	}
 	if NewRoom("x").ArchivedThrough() != 0 {
 		t.Fatal("a room that dropped no digest has archived through a message")
 	}
@@ -72,9 +82,9 @@ func TestDecideSendPastTheDigests(t *testing.T) {
 		{"held clientId: resend, no lookup", "alice", "c4", nil, nil, want{resend: fx.ids[4]}},
 		{"clientId not held asks the archive", "alice", "c1", nil, query("alice", "c1"), want{}},
 		{"archived resend gets the original", "alice", "c1", map[ArchiveQuery]uint64{*query("alice", "c1"): fx.ids[1]}, nil, want{resend: fx.ids[1]}},
-		{"new clientId asks the archive", "alice", "new", nil, query("alice", "new"), want{}},
-		{"new clientId accepted", "alice", "new", map[ArchiveQuery]uint64{*query("alice", "new"): 0}, nil, want{fact: events.MessagePosted}},
-		{"another user's clientId is another key", "bob", "c1", map[ArchiveQuery]uint64{*query("bob", "c1"): 0}, nil, want{fact: events.MessagePosted}},
+		{"new clientId, ruled out by the filter", "alice", "new", nil, nil, want{fact: events.MessagePosted}},
+		{"another user's clientId, ruled out by the filter", "bob", "c1", nil, nil, want{fact: events.MessagePosted}},
+		{"clientId the archive does not hold is accepted", "alice", "c1", map[ArchiveQuery]uint64{*query("alice", "c1"): 0}, nil, want{fact: events.MessagePosted}},
 		{"an answer for another query is no answer", "alice", "c1", map[ArchiveQuery]uint64{*query("alice", "c2"): fx.ids[2]}, query("alice", "c1"), want{}},
 		{"an answer past the archive is ignored", "alice", "c1", map[ArchiveQuery]uint64{*query("alice", "c1"): through + 1}, nil, want{fact: events.MessagePosted}},
 	} {
@@ -138,4 +148,32 @@ func TestSnapshotOfAnotherVersionIsRefused(t *testing.T) {
 	if _, err := RestoreRoom("lobby", DefaultMessageWindow, snap); err == nil {
 		t.Fatal("a version 1 snapshot was restored")
 	}
+}
+
+// The filter never rules out a dropped digest, and rules out most others.
+func TestArchiveFilter(t *testing.T) {
+	var f filter
+	if f.mayHold(digestOf("a", "b")) {
+		t.Fatal("an empty filter may hold a digest")
+	}
+	const n = 50_000
+	for i := range n {
+		f.add(digestOf("alice", fmt.Sprint("dropped", i)))
+	}
+	for i := range n {
+		if !f.mayHold(digestOf("alice", fmt.Sprint("dropped", i))) {
+			t.Fatalf("dropped%d ruled out", i)
+		}
+	}
+	falsePositives := 0
+	for i := range n {
+		if f.mayHold(digestOf("alice", fmt.Sprint("new", i))) {
+			falsePositives++
+		}
+	}
+	// 2^20 bits, four per digest, 50,000 digests: about 0.1 %.
+	if falsePositives > n/100 {
+		t.Fatalf("%d of %d new digests may be held", falsePositives, n)
+	}
+	t.Logf("%d of %d new digests not ruled out after %d dropped", falsePositives, n, n)
 }

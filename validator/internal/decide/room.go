@@ -115,11 +115,13 @@ type Room struct {
 	// A client may resend a message's clientId at any later time (its
 	// outbox survives a reload) and must get the original back: a clientId
 	// not held is looked up among the messages up to archivedThrough, the
-	// newest message whose digest was dropped (0: none was).
+	// newest message whose digest was dropped (0: none was), if archived,
+	// the filter of the dropped digests, may hold it.
 	digests         int
 	posted          map[digest]uint64
 	postedOrder     fifo[digest]
 	archivedThrough uint64
+	archived        filter
 
 	// recent and ring hold the ids of the recent commands, oldest first in
 	// ring (see RecentCommands).
@@ -194,6 +196,7 @@ func (r *Room) trimDigests() {
 	for r.postedOrder.len() > r.digests {
 		d := r.postedOrder.pop()
 		r.archivedThrough = max(r.archivedThrough, r.posted[d])
+		r.archived.add(d)
 		delete(r.posted, d)
 	}
 }
@@ -234,7 +237,7 @@ func (r *Room) Size() int {
 		n += perMember + len(m)
 	}
 	return n + perAuthor*len(r.authors) + perMessage*len(r.messages) + perPosted*len(r.posted) + perGone*len(r.gone) +
-		perReact*r.nReactions + perCommand*r.ring.len()
+		perReact*r.nReactions + perCommand*r.ring.len() + 8*len(r.archived)
 }
 
 // IsMember reports whether user is a member of the room.

@@ -11,7 +11,8 @@ import (
 
 // snapshotVersion is the first byte of a snapshot. A snapshot of another
 // version is refused, and the room folded from the log instead. Version 2
-// keeps the newest digests only, and archivedThrough: a version 1 snapshot
+// keeps the newest digests only, archivedThrough and the filter of the
+// dropped digests: a version 1 snapshot
 // holds every digest, which a room now drops.
 const snapshotVersion = 2
 
@@ -33,6 +34,9 @@ func (r *Room) Snapshot() []byte {
 	b = binary.AppendUvarint(b, r.floor)
 	b = binary.AppendUvarint(b, uint64(r.digests))
 	b = binary.AppendUvarint(b, r.archivedThrough)
+	if r.archivedThrough > 0 {
+		b = appendFilter(b, r.archived)
+	}
 
 	members := slices.Sorted(maps.Keys(r.Members))
 	b = binary.AppendUvarint(b, uint64(len(members)))
@@ -104,6 +108,9 @@ func RestoreRoom(id string, window int, snap []byte) (*Room, error) {
 	r.floor = d.uvarint()
 	r.digests = int(min(d.uvarint(), 1<<31))
 	r.archivedThrough = d.uvarint()
+	if r.archivedThrough > 0 {
+		r.archived = d.filter()
+	}
 	if d.err == nil && (r.ID != id || r.window != max(window, 1)) {
 		return nil, fmt.Errorf("snapshot of room %q with window %d, want room %q with window %d", r.ID, r.window, id, window)
 	}
@@ -233,6 +240,45 @@ func (d *decoder) string() string {
 	s := string(d.b[:n])
 	d.b = d.b[n:]
 	return s
+}
+
+// appendFilter writes the words of f that have a bit set, each after the
+// count of zero words before it: a filter of few digests takes few bytes.
+func appendFilter(b []byte, f filter) []byte {
+	n := 0
+	for _, w := range f {
+		if w != 0 {
+			n++
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(n))
+	gap := uint64(0)
+	for _, w := range f {
+		if w == 0 {
+			gap++
+			continue
+		}
+		b = binary.AppendUvarint(b, gap)
+		b = binary.LittleEndian.AppendUint64(b, w)
+		gap = 0
+	}
+	return b
+}
+
+func (d *decoder) filter() filter {
+	f := make(filter, filterWords)
+	next := uint64(0)
+	for range d.count() {
+		i := next + d.uvarint()
+		if len(d.b) < 8 || i >= filterWords {
+			d.fail(errors.New("archive filter damaged"))
+			return nil
+		}
+		f[i] = binary.LittleEndian.Uint64(d.b)
+		d.b = d.b[8:]
+		next = i + 1
+	}
+	return f
 }
 
 func (d *decoder) digest() digest {
