@@ -122,9 +122,8 @@ func (w *worker) archived(ctx context.Context, q decide.ArchiveQuery) (uint64, e
 // at a time, for the message q's user posted with q's clientId. Slow (the
 // room's whole history) but exact, and it holds one page at most.
 func (w *worker) scanArchive(ctx context.Context, q decide.ArchiveQuery) (uint64, error) {
-	var after uint64
-	for {
-		page, err := w.readArchivePage(ctx, q.Room, after)
+	for next := uint64(1); next <= q.Through; {
+		page, err := w.readArchivePage(ctx, q.Room, next, q.Through)
 		if err != nil {
 			return 0, err
 		}
@@ -132,8 +131,8 @@ func (w *worker) scanArchive(ctx context.Context, q decide.ArchiveQuery) (uint64
 			return 0, nil
 		}
 		for _, f := range page {
-			if f.ID > q.Through {
-				return 0, nil
+			if f.Room != q.Room {
+				return 0, fmt.Errorf("read room %s: fact %d is of room %q", q.Room, f.ID, f.Room)
 			}
 			if f.Type != events.MessagePosted || f.User != q.User {
 				continue
@@ -146,16 +145,19 @@ func (w *worker) scanArchive(ctx context.Context, q decide.ArchiveQuery) (uint64
 				return f.ID, nil
 			}
 		}
-		after = page[len(page)-1].Seq
+		next = page[len(page)-1].ID + 1
 	}
+	return 0, nil
 }
 
-func (w *worker) readArchivePage(ctx context.Context, room string, after uint64) ([]events.Stored, error) {
+// readArchivePage reads the next page of the room's facts, from stream
+// sequence next up to through.
+func (w *worker) readArchivePage(ctx context.Context, room string, next, through uint64) ([]events.Stored, error) {
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
-	facts, _, err := events.ReadRoom(ctx, w.v.js, w.v.evt, room, after, reloadPage)
+	facts, err := events.ReadSubject(ctx, w.v.js, events.RoomSubject(room), next, through, reloadPage)
 	if err != nil {
-		return nil, fmt.Errorf("read room %s after seq %d: %w", room, after, err)
+		return nil, fmt.Errorf("read room %s from %d: %w", room, next, err)
 	}
 	return facts, nil
 }
