@@ -113,10 +113,11 @@ type Room struct {
 	// posted is the message each (user, clientId) posted, for the newest
 	// digests messages posted with a clientId (postedOrder, oldest first).
 	// A client may resend a message's clientId at any later time (its
-	// outbox survives a reload) and must get the original back: a clientId
-	// not held is looked up among the messages up to archivedThrough, the
-	// newest message whose digest was dropped (0: none was), if archived,
-	// the filter of the dropped digests, may hold it.
+	// outbox survives a reload) and must get the original back. The older
+	// digests are dropped: archivedThrough is the newest message whose
+	// digest was (0: none was), and archived a filter of them. A clientId
+	// not held that archived may hold is looked up among the messages up to
+	// archivedThrough (ArchiveQuery).
 	digests         int
 	posted          map[digest]uint64
 	postedOrder     fifo[digest]
@@ -416,7 +417,8 @@ func (r *Room) post(dg digest, id uint64) {
 }
 
 // forget drops a message that left the window: what is still needed of it
-// (deleted or not) is kept in gone; its reactions and clientId stay.
+// (deleted or not) is kept in gone; its reactions stay, and its clientId's
+// digest until the digest window drops it.
 func (r *Room) forget(w windowed) {
 	if r.messages[w.id].deleted {
 		r.gone[w.id] = struct{}{}
