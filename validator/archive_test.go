@@ -208,3 +208,68 @@ func gathered(t *testing.T, reg *prometheus.Registry, name string, labels ...str
 	}
 	return sample(fams, name, labels...)
 }
+
+// A room restored from its snapshot under a smaller digest window drops its
+// oldest digests as a fold would, and still recognises their resends.
+func TestDigestWindowShrunkAcrossSnapshots(t *testing.T) {
+	h := newHarness(t)
+	h.createRoom("a", "alice", false, "")
+	h.createRoom("b", "alice", false, "")
+	cfg := h.config()
+	cfg.RoomCacheBytes = 1 // each command of one room evicts the other
+	cfg.Workers = 1
+	cfg.RoomDigests = 3
+	first := h.start(cfg)
+	for i := range 3 {
+		h.send(h.message("alice", "a", fmt.Sprint("c", i), "hello"))
+	}
+	h.waitHead("a", 4)
+	h.send(h.message("alice", "b", "k0", "evicts a"))
+	h.waitHead("b", 2)
+	h.waitSettled()
+	first.stop(t)
+	// The snapshot of a is published without waiting for it to be stored.
+	deadline := time.Now().Add(waitFor)
+	for {
+		st, err := h.js.Stream(context.Background(), StateStream)
+		if err == nil {
+			if _, err = st.GetLastMsgForSubject(context.Background(), stateSubject("a")); err == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no snapshot of room a: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	cfg.RoomDigests = 1
+	cfg.Metrics = prometheus.NewRegistry()
+	h.start(cfg)
+	reply, next := h.outcomes()
+	again := h.message("alice", "a", "c0", "again")
+	again.Reply = reply
+	h.send(again)
+	o := next()
+	ms := posted(t, h.roomFacts("a"))
+	want, err := events.EventFrame(ms[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Error != nil || !bytes.Equal(o.Frame, want) {
+		t.Fatalf("resend of c0: outcome %+v", o)
+	}
+	h.send(h.message("alice", "a", "c1", "again"))
+	h.send(h.message("alice", "a", "c2", "again"))
+	h.waitSettled()
+	if got := len(h.roomFacts("a")); got != 4 {
+		t.Fatalf("room a has %d facts after the resends, want 4", got)
+	}
+	if n, _ := gathered(t, cfg.Metrics, "chillin_validator_room_loads_total", "from", "snapshot"); n < 1 {
+		t.Fatal("room a was not loaded from its snapshot")
+	}
+	// c0 and c1 are past the new window of one digest; c2 is held.
+	if n, _ := gathered(t, cfg.Metrics, "chillin_validator_archive_lookups_total", "source", "log"); n != 2 {
+		t.Fatalf("%v archive lookups, want 2", n)
+	}
+}
