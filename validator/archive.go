@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/chillin-chat/chillin/events"
@@ -24,6 +25,11 @@ const (
 	archivePGTimeout = 2 * time.Second
 	// archivePGConns bounds the connections the validator opens to Postgres.
 	archivePGConns = 4
+	// archiveAnswers is how many answers the archive remembers, all rooms
+	// together: an answer never changes (the messages up to a query's
+	// Through are what they are), so a client resending the same old
+	// clientId again and again costs one lookup.
+	archiveAnswers = 4096
 	// sqlArchived reads, in one statement and so one snapshot of the view,
 	// how far the pg view applied this log (NULL when its checkpoint counts
 	// another log, or none) and the message the user posted with the
@@ -39,6 +45,40 @@ type archive struct {
 	logID   string        // the log (CHAT_EVT's creation time) the view must be of
 	logger  *slog.Logger
 	lookups *prometheus.CounterVec // by source: postgres, log
+
+	mu      sync.Mutex
+	answers map[decide.ArchiveQuery]uint64
+	order   []decide.ArchiveQuery // a ring of answers' keys, the oldest at next
+	next    int
+}
+
+// remembered returns the answer to q, if the archive still has it.
+func (a *archive) remembered(q decide.ArchiveQuery) (uint64, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	id, ok := a.answers[q]
+	return id, ok
+}
+
+// remember keeps the answer to q, forgetting the oldest beyond
+// archiveAnswers.
+func (a *archive) remember(q decide.ArchiveQuery, id uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.answers == nil {
+		a.answers = map[decide.ArchiveQuery]uint64{}
+	}
+	if _, ok := a.answers[q]; ok {
+		return
+	}
+	if len(a.order) < archiveAnswers {
+		a.order = append(a.order, q)
+	} else {
+		delete(a.answers, a.order[a.next])
+		a.order[a.next] = q
+		a.next = (a.next + 1) % archiveAnswers
+	}
+	a.answers[q] = id
 }
 
 // openArchive opens the pool of the Postgres view, if a URL is given. It
@@ -100,9 +140,13 @@ func (a *archive) fromPostgres(ctx context.Context, q decide.ArchiveQuery) (uint
 // with q's clientId, among the messages up to q.Through, 0 if none.
 func (w *worker) archived(ctx context.Context, q decide.ArchiveQuery) (uint64, error) {
 	a := w.v.archive
+	if id, ok := a.remembered(q); ok {
+		return id, nil
+	}
 	id, err := a.fromPostgres(ctx, q)
 	if err == nil {
 		a.lookups.WithLabelValues("postgres").Inc()
+		a.remember(q, id)
 		return id, nil
 	}
 	if ctx.Err() != nil {
@@ -115,7 +159,11 @@ func (w *worker) archived(ctx context.Context, q decide.ArchiveQuery) (uint64, e
 		a.logger.Warn("postgres cannot tell a resend from a new message: reading the log", "room", q.Room, "user", q.User, "err", err)
 	}
 	a.lookups.WithLabelValues("log").Inc()
-	return w.scanArchive(ctx, q)
+	id, err = w.scanArchive(ctx, q)
+	if err == nil {
+		a.remember(q, id)
+	}
+	return id, err
 }
 
 // scanArchive reads the room's facts from the log up to q.Through, a page
