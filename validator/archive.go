@@ -45,6 +45,7 @@ type archive struct {
 	logID   string        // the log (CHAT_EVT's creation time) the view must be of
 	logger  *slog.Logger
 	lookups *prometheus.CounterVec // by source: postgres, log
+	olds    *prometheus.CounterVec // the same, for messages older than the window
 
 	mu      sync.Mutex
 	answers map[decide.ArchiveQuery]uint64
@@ -89,8 +90,14 @@ func openArchive(url, logID string, logger *slog.Logger, register func(prometheu
 		Name: "chillin_validator_archive_lookups_total",
 		Help: "Resend checks of a clientId older than a room's digests, by what answered: postgres, or log (Postgres absent, behind, of another log or failing).",
 	}, []string{"source"})}
-	if err := register(a.lookups); err != nil {
-		return nil, fmt.Errorf("validator: metrics: %w", err)
+	a.olds = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "chillin_validator_old_message_lookups_total",
+		Help: "Lookups of the state (deleted, reactions) of a message older than a room's window, by what answered: postgres, or log (Postgres absent, behind the room, of another log or failing).",
+	}, []string{"source"})
+	for _, c := range []prometheus.Collector{a.lookups, a.olds} {
+		if err := register(c); err != nil {
+			return nil, fmt.Errorf("validator: metrics: %w", err)
+		}
 	}
 	if url == "" {
 		return a, nil

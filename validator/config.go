@@ -99,7 +99,8 @@ type Config struct {
 	// no snapshots.
 	RoomSnapshotBytes int
 	// RoomMessages is how many of its most recent messages a room state
-	// keeps; a command naming an older one reads it from the log.
+	// keeps, with their deletions and reactions; a command naming an older
+	// one looks it up (PostgresURL's view, else the log).
 	RoomMessages int
 	// RoomDigests is how many idempotency digests (user, clientId) a room
 	// state keeps, of its newest messages: a message.send with a clientId

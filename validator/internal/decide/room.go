@@ -92,19 +92,19 @@ type Room struct {
 
 	// A room keeps its most recent window messages (order, oldest first);
 	// what it keeps per message is small and holds no pointers, so the
-	// garbage collector never scans messages, posted, gone or order.
+	// garbage collector never scans messages, posted or order. Of a message
+	// older than the window it keeps nothing: whether it was deleted, and
+	// its reactions, are looked up with it (Decision.Lookup).
 	window   int
 	messages map[uint64]message
 	order    fifo[windowed]
 	// floor is the id of the newest message that left the window (0: none
 	// did): a message with a smaller id is looked up in the log.
-	floor uint64
-	// gone holds the ids of the deleted messages older than the window.
-	gone     map[uint64]struct{}
+	floor    uint64
 	authors  []string          // the users who posted, by message.author
 	authorOf map[string]uint32 // the index of each in authors
-	// reactions holds the reactions of the messages that have any, in the
-	// window or not; nReactions counts them.
+	// reactions holds the reactions of the messages of the window that have
+	// any; nReactions counts them.
 	reactions  map[uint64]map[Reaction]struct{}
 	nReactions int
 	// emojis counts, per message that has reactions, the users of each
@@ -169,7 +169,6 @@ func NewRoom(id string) *Room {
 		window:    DefaultMessageWindow,
 		digests:   DefaultDigestWindow,
 		messages:  map[uint64]message{},
-		gone:      map[uint64]struct{}{},
 		authorOf:  map[string]uint32{},
 		reactions: map[uint64]map[Reaction]struct{}{},
 		emojis:    map[uint64]map[string]int{},
@@ -214,13 +213,6 @@ func (r *Room) Old(id uint64) bool {
 	return !in && id != 0 && id <= r.floor
 }
 
-// OldDeleted reports whether message id, older than the window, was
-// deleted.
-func (r *Room) OldDeleted(id uint64) bool {
-	_, ok := r.gone[id]
-	return ok
-}
-
 // Size estimates the bytes the room state holds, to bound a cache of rooms.
 func (r *Room) Size() int {
 	const (
@@ -229,7 +221,6 @@ func (r *Room) Size() int {
 		perAuthor  = 64
 		perMessage = 64 // messages and order
 		perPosted  = 64 // posted and postedOrder
-		perGone    = 24
 		perReact   = 96
 		perCommand = 56 // recent and ring
 	)
@@ -237,7 +228,7 @@ func (r *Room) Size() int {
 	for m := range r.Members {
 		n += perMember + len(m)
 	}
-	return n + perAuthor*len(r.authors) + perMessage*len(r.messages) + perPosted*len(r.posted) + perGone*len(r.gone) +
+	return n + perAuthor*len(r.authors) + perMessage*len(r.messages) + perPosted*len(r.posted) +
 		perReact*r.nReactions + perCommand*r.ring.len() + 8*len(r.archived)
 }
 
@@ -380,18 +371,14 @@ func (r *Room) Apply(s events.Stored) error {
 		if m, ok := r.messages[d.ID]; ok {
 			m.deleted = true
 			r.messages[d.ID] = m
-		} else if r.Old(d.ID) {
-			r.gone[d.ID] = struct{}{}
+			r.dropReactions(d.ID)
 		}
-		r.nReactions -= len(r.reactions[d.ID])
-		delete(r.reactions, d.ID)
-		delete(r.emojis, d.ID)
 	case events.ReactionAdded, events.ReactionRemoved:
 		d, err := events.DecodeData[events.ReactionData](s.Fact)
 		if err != nil {
 			return fmt.Errorf("room %s seq %d: %w", r.ID, s.Seq, err)
 		}
-		if _, ok := r.messages[d.ID]; ok || r.Old(d.ID) {
+		if _, ok := r.messages[d.ID]; ok {
 			r.react(d.ID, Reaction{s.User, d.Emoji}, s.Type == events.ReactionAdded)
 		}
 	default:
@@ -416,15 +403,20 @@ func (r *Room) post(dg digest, id uint64) {
 	r.trimDigests()
 }
 
-// forget drops a message that left the window: what is still needed of it
-// (deleted or not) is kept in gone; its reactions stay, and its clientId's
-// digest until the digest window drops it.
+// forget drops a message that left the window, and its reactions: a
+// command naming it looks it up (its clientId's digest stays until the
+// digest window drops it).
 func (r *Room) forget(w windowed) {
-	if r.messages[w.id].deleted {
-		r.gone[w.id] = struct{}{}
-	}
 	delete(r.messages, w.id)
+	r.dropReactions(w.id)
 	r.floor = w.id
+}
+
+// dropReactions drops the reactions of message id.
+func (r *Room) dropReactions(id uint64) {
+	r.nReactions -= len(r.reactions[id])
+	delete(r.reactions, id)
+	delete(r.emojis, id)
 }
 
 // verifyLegacy checks a join's password against the room's legacy SHA-256

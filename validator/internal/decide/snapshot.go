@@ -12,8 +12,9 @@ import (
 // snapshotVersion is the first byte of a snapshot. A snapshot of another
 // version is refused, and the room folded from the log instead. Version 2
 // keeps the newest digests only, archivedThrough and the filter of the
-// dropped digests: a version 1 snapshot
-// holds every digest, which a room now drops.
+// dropped digests, and nothing of the messages older than the window: a
+// version 1 snapshot holds every digest, the ids of the deleted old
+// messages and their reactions, which a room now drops.
 const snapshotVersion = 2
 
 // Snapshot encodes the room state, all of it, so that RestoreRoom gives back
@@ -54,11 +55,6 @@ func (r *Room) Snapshot() []byte {
 		b = binary.AppendUvarint(b, w.id)
 		b = binary.AppendUvarint(b, uint64(m.author))
 		b = appendBool(b, m.deleted)
-	}
-	gone := slices.Sorted(maps.Keys(r.gone))
-	b = binary.AppendUvarint(b, uint64(len(gone)))
-	for _, id := range gone {
-		b = binary.AppendUvarint(b, id)
 	}
 	reacted := slices.Sorted(maps.Keys(r.reactions))
 	b = binary.AppendUvarint(b, uint64(len(reacted)))
@@ -130,10 +126,11 @@ func RestoreRoom(id string, window int, snap []byte) (*Room, error) {
 		r.order.push(windowed{id: id})
 	}
 	for range d.count() {
-		r.gone[d.uvarint()] = struct{}{}
-	}
-	for range d.count() {
 		id := d.uvarint()
+		if _, ok := r.messages[id]; !ok && d.err == nil {
+			d.fail(errors.New("reactions of a message outside the window"))
+			break
+		}
 		for range d.count() {
 			r.react(id, Reaction{User: d.string(), Emoji: d.string()}, true)
 		}
