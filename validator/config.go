@@ -12,6 +12,7 @@ import (
 	"github.com/chillin-chat/chillin/events/ratelimit"
 	"github.com/chillin-chat/chillin/validator/internal/decide"
 	"github.com/chillin-chat/chillin/validator/internal/sessions"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -31,6 +32,8 @@ const (
 	DefaultRoomCacheBytes = 100 << 20
 	// DefaultRoomMessages is the default of Config.RoomMessages.
 	DefaultRoomMessages = decide.DefaultMessageWindow
+	// DefaultRoomDigests is the default of Config.RoomDigests.
+	DefaultRoomDigests = decide.DefaultDigestWindow
 	// DefaultSessions is the default of Config.Sessions.
 	DefaultSessions = sessions.DefaultSize
 )
@@ -96,8 +99,20 @@ type Config struct {
 	// no snapshots.
 	RoomSnapshotBytes int
 	// RoomMessages is how many of its most recent messages a room state
-	// keeps; a command naming an older one reads it from the log.
+	// keeps, with their deletions and reactions; a command naming an older
+	// one looks it up (PostgresURL's view, else the log).
 	RoomMessages int
+	// RoomDigests is how many idempotency digests (user, clientId) a room
+	// state keeps, of its newest messages: a message.send with a clientId
+	// not among them, in a room past RoomDigests messages, is checked
+	// against its older messages in PostgresURL's view or, when that
+	// cannot answer, in the log.
+	RoomDigests int
+	// PostgresURL, if set, is the database of the projector's pg view,
+	// where a resend of a clientId older than a room's digests is looked
+	// up (read only). Empty: the room's log is read instead, which is
+	// slower.
+	PostgresURL string
 	// Sessions bounds the sessions the session directory holds; the least
 	// recently used are evicted and read from the log again when named.
 	Sessions int
@@ -144,6 +159,9 @@ func (c Config) withDefaults() Config {
 	if c.RoomMessages == 0 {
 		c.RoomMessages = DefaultRoomMessages
 	}
+	if c.RoomDigests == 0 {
+		c.RoomDigests = DefaultRoomDigests
+	}
 	if c.RoomSnapshotBytes == 0 {
 		c.RoomSnapshotBytes = DefaultRoomSnapshotBytes
 	}
@@ -185,10 +203,17 @@ func (c Config) validate() error {
 		return fmt.Errorf("validator: room cache of %d bytes must be at least 1", c.RoomCacheBytes)
 	case c.RoomMessages < 1:
 		return fmt.Errorf("validator: %d messages kept per room must be at least 1", c.RoomMessages)
+	case c.RoomDigests < 1:
+		return fmt.Errorf("validator: %d digests kept per room must be at least 1", c.RoomDigests)
 	case c.Sessions < 1:
 		return fmt.Errorf("validator: %d sessions held must be at least 1", c.Sessions)
 	case c.Storage.Enabled() && c.RedisURL == "":
 		return errors.New("validator: media storage needs Redis, where the gateway keeps the upload records")
+	}
+	if c.PostgresURL != "" {
+		if _, err := pgxpool.ParseConfig(c.PostgresURL); err != nil {
+			return fmt.Errorf("validator: postgres URL: %w", err)
+		}
 	}
 	if c.Storage.Enabled() {
 		if err := c.Storage.Validate(); err != nil {

@@ -11,7 +11,11 @@
 // in-memory room states and session directory (both caches of the log, thrown
 // away on restart, and bounded: Config.RoomCacheBytes, RoomMessages and
 // Sessions; what is evicted, or older than a room's window of messages, is
-// read from the log again when a command needs it; an evicted room's state
+// read from the log again when a command needs it; a room keeps the
+// idempotency digests of its newest RoomDigests clientIds, and a resend of an
+// older one is looked up in the pg view (Config.PostgresURL) or the log,
+// archive.go, as is the state of a message older than the window,
+// oldmessages.go, ADR 0016; an evicted room's state
 // is saved as a snapshot to CHAT_ROOMSTATE, so that its next load reads only
 // the facts after it: roomstates.go, ADR 0014); the per-user windows of
 // each command kind in Redis (see events/ratelimit). The decisions themselves are pure functions in

@@ -84,7 +84,8 @@ type attempt struct {
 }
 
 // gather reads what the decision asked to know first: the uploads of the
-// attachments, or the author of a message older than the room's window.
+// attachments, a message older than the room's window, or
+// whether a clientId older than the room's digests was posted.
 func (a *attempt) gather(ctx context.Context, d *decide.Decision) (next, error) {
 	var err error
 	switch {
@@ -94,14 +95,24 @@ func (a *attempt) gather(ctx context.Context, d *decide.Decision) (next, error) 
 		}
 		return decideAgain, nil
 	case d.Lookup != 0:
-		author, err := a.w.lookup(ctx, a.r.ID, d.Lookup)
+		old, err := a.w.lookup(ctx, a.r, d.Lookup)
 		if err != nil {
 			return settled, err
 		}
 		if a.in.Logged == nil {
-			a.in.Logged = map[uint64]string{}
+			a.in.Logged = map[uint64]decide.OldMessage{}
 		}
-		a.in.Logged[d.Lookup] = author
+		a.in.Logged[d.Lookup] = old
+		return decideAgain, nil
+	case d.Archive != nil:
+		id, err := a.w.archived(ctx, *d.Archive)
+		if err != nil {
+			return settled, err
+		}
+		if a.in.Archived == nil {
+			a.in.Archived = map[decide.ArchiveQuery]uint64{}
+		}
+		a.in.Archived[*d.Archive] = id
 		return decideAgain, nil
 	}
 	return goOn, nil

@@ -67,6 +67,7 @@ type roomStates struct {
 	maxBytes int64
 	log      string // the log the rooms are folded from
 	window   int
+	digests  int
 	logger   *slog.Logger
 	// saved counts snapshots by outcome (saved, too_large).
 	saved  *prometheus.CounterVec
@@ -134,5 +135,6 @@ func (s *roomStates) load(ctx context.Context, id string) (*decide.Room, bool) {
 		s.logger.Warn("room snapshot refused", "room", id, "err", err)
 		return nil, false
 	}
+	r.SetDigestWindow(s.digests)
 	return r, true
 }

@@ -31,6 +31,7 @@ type validator struct {
 	limiter   *ratelimit.Limiter
 	media     Media // nil: no storage, attachments are refused
 	states    *roomStates
+	archive   *archive
 	workers   []*worker
 	now       func() time.Time
 	metrics   *metrics
@@ -150,13 +151,19 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	ops.Serve(probes(nc, cfg.RedisURL != "", limiter, med))
 
-	states := &roomStates{nc: nc, js: js, maxBytes: int64(cfg.RoomSnapshotBytes), log: evt.CachedInfo().Created.UTC().Format(time.RFC3339Nano),
-		window: cfg.RoomMessages, logger: log, saved: m.snapshots}
+	logID := evt.CachedInfo().Created.UTC().Format(time.RFC3339Nano)
+	states := &roomStates{nc: nc, js: js, maxBytes: int64(cfg.RoomSnapshotBytes), log: logID,
+		window: cfg.RoomMessages, digests: cfg.RoomDigests, logger: log, saved: m.snapshots}
 	if err := states.ensure(ctx); err != nil {
 		log.Warn("room states will be folded from the log", "err", err)
 	}
+	arch, err := openArchive(cfg.PostgresURL, logID, log, unregister.Register)
+	if err != nil {
+		return err
+	}
+	defer arch.close()
 	v := &validator{
-		cfg: cfg, log: log, nc: nc, js: js, evt: evt, cmds: cmds, consumers: consumers, sessions: dir, limiter: limiter, media: med, now: time.Now, metrics: m,
+		archive: arch, cfg: cfg, log: log, nc: nc, js: js, evt: evt, cmds: cmds, consumers: consumers, sessions: dir, limiter: limiter, media: med, now: time.Now, metrics: m,
 		pullsDone: make(chan struct{}), lastNak: map[int]jetstream.Msg{},
 		states: states, acks: &acks{log: log, quiet: ackQuiet}, commit: newCommitter(nc, js, m.commitBatch, m.commitTime, minAtomic(cfg.DeferredSync)),
 	}
@@ -168,7 +175,7 @@ func Run(ctx context.Context, cfg Config) error {
 	pulls := v.startPulls(ctx)
 	log.Info("validator started", "partitions", events.CommandPartitions, "workers", cfg.Workers,
 		"rate_limits", limiter.Rules().String(), "max_message_runes", cfg.MaxTextRunes,
-		"room_cache_bytes", cfg.RoomCacheBytes, "room_messages", cfg.RoomMessages, "sessions", cfg.Sessions,
+		"room_cache_bytes", cfg.RoomCacheBytes, "room_messages", cfg.RoomMessages, "room_digests", cfg.RoomDigests, "postgres", cfg.PostgresURL != "", "sessions", cfg.Sessions,
 		"media_storage", cfg.Storage.Enabled())
 
 	<-ctx.Done()

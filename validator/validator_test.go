@@ -482,6 +482,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		{NATSURL: "nats://127.0.0.1:1", Workers: -2},
 		{NATSURL: "nats://127.0.0.1:1", RoomCacheBytes: -1},
 		{NATSURL: "nats://127.0.0.1:1", RoomMessages: -1},
+		{NATSURL: "nats://127.0.0.1:1", RoomDigests: -1},
 		{NATSURL: "nats://127.0.0.1:1", Sessions: -1},
 	} {
 		if err := Run(context.Background(), cfg); err == nil {
@@ -711,35 +712,44 @@ func TestMembershipFloodRefused(t *testing.T) {
 }
 
 // A resend of a message its author has since deleted is answered with the
-// tombstone: deleted is gone for every reader, its author included.
+// tombstone: deleted is gone for every reader, its author included. So it
+// is once the message is older than the room's window, where its deletion
+// is looked up.
 func TestResendOfADeletedMessageGetsTheTombstone(t *testing.T) {
-	h := newHarness(t)
-	h.createRoom("lobby", "alice", false, "")
-	h.start(h.config())
-	reply, next := h.outcomes()
+	for _, window := range []int{0, 1} {
+		t.Run(fmt.Sprint("window ", window), func(t *testing.T) {
+			h := newHarness(t)
+			h.createRoom("lobby", "alice", false, "")
+			cfg := h.config()
+			cfg.RoomMessages = window
+			h.start(cfg)
+			reply, next := h.outcomes()
 
-	h.send(h.message("alice", "lobby", "k1", "regretted words"))
-	posted := h.waitHead("lobby", 2)[1]
-	h.send(h.command(events.CmdMessageDelete, "alice", "lobby", events.MessageDelete{ID: posted.ID}))
-	h.waitHead("lobby", 3)
+			h.send(h.message("alice", "lobby", "k1", "regretted words"))
+			posted := h.waitHead("lobby", 2)[1]
+			h.send(h.command(events.CmdMessageDelete, "alice", "lobby", events.MessageDelete{ID: posted.ID}))
+			h.send(h.message("alice", "lobby", "k2", "pushes k1 out of a window of one"))
+			h.waitHead("lobby", 4)
 
-	again := h.message("alice", "lobby", "k1", "regretted words")
-	again.Reply = reply
-	h.send(again)
-	o := next()
-	for o.Cmd != again.ID {
-		o = next()
-	}
-	if bytes.Contains(o.Frame, []byte("regretted")) {
-		t.Fatalf("the resend got the deleted text back: %s", o.Frame)
-	}
-	var f struct {
-		Data struct {
-			ID   uint64          `json:"id"`
-			Data json.RawMessage `json:"data"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(o.Frame, &f); err != nil || f.Data.ID != posted.ID || !bytes.Contains(f.Data.Data, []byte(`"deleted":true`)) {
-		t.Fatalf("resend frame %s (%v), want the tombstone of message %d", o.Frame, err, posted.ID)
+			again := h.message("alice", "lobby", "k1", "regretted words")
+			again.Reply = reply
+			h.send(again)
+			o := next()
+			for o.Cmd != again.ID {
+				o = next()
+			}
+			if bytes.Contains(o.Frame, []byte("regretted")) {
+				t.Fatalf("the resend got the deleted text back: %s", o.Frame)
+			}
+			var f struct {
+				Data struct {
+					ID   uint64          `json:"id"`
+					Data json.RawMessage `json:"data"`
+				} `json:"data"`
+			}
+			if err := json.Unmarshal(o.Frame, &f); err != nil || f.Data.ID != posted.ID || !bytes.Contains(f.Data.Data, []byte(`"deleted":true`)) {
+				t.Fatalf("resend frame %s (%v), want the tombstone of message %d", o.Frame, err, posted.ID)
+			}
+		})
 	}
 }

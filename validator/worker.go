@@ -153,36 +153,12 @@ func (w *worker) claim(ctx context.Context, claimant string, keys []string) (*ev
 	return nil, nil
 }
 
-// lookup reads message id of room from the log: the author of its
-// message.posted fact, or "" when id is no message of the room.
-func (w *worker) lookup(ctx context.Context, room string, id uint64) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
-	defer cancel()
-	m, err := w.v.evt.GetMsg(ctx, id)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("read message %d: %w", id, err)
-	}
-	if m.Subject != events.RoomSubject(room) {
-		return "", nil
-	}
-	s, err := events.DecodeStoredMsg(m)
-	if err != nil {
-		return "", err
-	}
-	if s.Type != events.MessagePosted || s.Room != room {
-		return "", nil
-	}
-	return s.User, nil
-}
-
-// newRoom is the empty state of room id, with this validator's window of
-// messages.
+// newRoom is the empty state of room id, with this validator's windows of
+// messages and digests.
 func (w *worker) newRoom(id string) *decide.Room {
 	r := decide.NewRoom(id)
 	r.SetMessageWindow(w.v.cfg.RoomMessages)
+	r.SetDigestWindow(w.v.cfg.RoomDigests)
 	return r
 }
 
@@ -356,6 +332,17 @@ func (w *worker) resend(ctx context.Context, cmd events.Command, r *decide.Room,
 	if cmd.Reply == "" {
 		return nil
 	}
+	// Deleted is gone for its author too: the resend gets the tombstone.
+	deleted := false
+	if m, ok := r.Message(id); ok {
+		deleted = m.Deleted
+	} else if r.Old(id) {
+		old, err := w.lookup(ctx, r, id)
+		if err != nil {
+			return err
+		}
+		deleted = old.Deleted
+	}
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
 	m, err := w.v.evt.GetMsg(ctx, id)
@@ -370,8 +357,7 @@ func (w *worker) resend(ctx context.Context, cmd events.Command, r *decide.Room,
 	if err != nil {
 		return fmt.Errorf("frame of message %d: %w", id, err)
 	}
-	// Deleted is gone for its author too: the resend gets the tombstone.
-	if m, ok := r.Message(id); (ok && m.Deleted) || r.OldDeleted(id) {
+	if deleted {
 		if frame, err = events.RedactFrame(frame, events.Fate{Deleted: true}); err != nil {
 			return err
 		}

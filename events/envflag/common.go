@@ -33,6 +33,12 @@ func (s *Set) PostgresURL(p *string, usage string) {
 	s.String(p, "postgres", "CHILLIN_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/chillin?sslmode=disable", usage)
 }
 
+// OptionalPostgresURL registers -postgres (CHILLIN_POSTGRES_URL) for a
+// service that can do without Postgres: it defaults to empty, none.
+func (s *Set) OptionalPostgresURL(p *string, usage string) {
+	s.String(p, "postgres", "CHILLIN_POSTGRES_URL", "", usage)
+}
+
 // HTTPAddr registers -http (CHILLIN_HTTP_ADDR), defaulting to def; usage
 // says what is served there.
 func (s *Set) HTTPAddr(p *string, def, usage string) {

@@ -218,7 +218,7 @@ func (c *Cluster) define() error {
 
 	for i := range cfg.Validators {
 		p, err := proc(fmt.Sprint("validator-", i+1), filepath.Join(cfg.Bin, "validator"), "/ready", nil,
-			service(map[string]string{"CHILLIN_UNSAFE_DEFERRED_SYNC": fmt.Sprint(cfg.UnsafeDeferredSync)}))
+			service(map[string]string{"CHILLIN_UNSAFE_DEFERRED_SYNC": fmt.Sprint(cfg.UnsafeDeferredSync), "CHILLIN_POSTGRES_URL": cfg.PostgresURL}))
 		if err != nil {
 			return err
 		}

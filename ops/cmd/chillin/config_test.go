@@ -37,7 +37,8 @@ func TestParseConfig(t *testing.T) {
 			}
 			if g.RedisPrefix != "x:" || v.RedisPrefix != "x:" || p.RedisPrefix != "x:" ||
 				v.Streams.Replicas != 3 || p.Streams.Replicas != 3 || v.RateLimits.String() != g.RateLimits.String() ||
-				!strings.Contains(v.RateLimits.String(), "edit=3/1m") || v.Storage != g.Storage || !v.Storage.Enabled() {
+				!strings.Contains(v.RateLimits.String(), "edit=3/1m") || v.Storage != g.Storage || !v.Storage.Enabled() ||
+				v.PostgresURL == "" || v.PostgresURL != g.PostgresURL || p.PostgresURL != g.PostgresURL {
 				t.Errorf("shared settings: gateway %+v\nvalidator %+v\nprojector %+v", g, v, p)
 			}
 			if g.Logger == nil || v.Logger != g.Logger || p.Logger != g.Logger {

@@ -124,6 +124,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	v.RedisURL, v.RedisPrefix, v.RateLimits, v.Streams, v.Logger = gw.RedisURL, gw.RedisPrefix, gw.RateLimits, gw.Streams, log
 	// The validator checks attachments in the gateway's media storage.
 	v.Storage = gw.Storage
+	// And looks up resends older than a room's digests in the pg view.
+	v.PostgresURL = gw.PostgresURL
 	pr.PostgresURL, pr.RedisURL, pr.RedisPrefix, pr.Streams, pr.Logger = gw.PostgresURL, gw.RedisURL, gw.RedisPrefix, gw.Streams, log
 	pr.Views = []string{projector.ViewPG, projector.ViewLive, projector.ViewCache}
 	return c, nil

@@ -30,7 +30,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (v
 	s.Int(&roomCacheMB, "room-cache-mb", "CHILLIN_VALIDATOR_ROOM_CACHE_MB", validator.DefaultRoomCacheBytes>>20, 1, "room states held, all workers together, in estimated MiB; the least recently used are read from the log again when needed")
 	var roomSnapshotMB int
 	s.Int(&roomSnapshotMB, "room-snapshot-mb", "CHILLIN_VALIDATOR_ROOM_SNAPSHOT_MB", validator.DefaultRoomSnapshotBytes>>20, 0, "bound of CHAT_ROOMSTATE, the snapshots of evicted room states kept in the NATS servers' memory so that a reload reads only the facts after them; 0 keeps none")
-	s.Int(&cfg.RoomMessages, "room-messages", "CHILLIN_VALIDATOR_ROOM_MESSAGES", validator.DefaultRoomMessages, 1, "most recent messages a room state keeps; older ones are read from the log when a command names them")
+	s.Int(&cfg.RoomMessages, "room-messages", "CHILLIN_VALIDATOR_ROOM_MESSAGES", validator.DefaultRoomMessages, 1, "most recent messages a room state keeps, with their deletions and reactions; an older one is looked up in Postgres or the log when a command names it")
+	s.Int(&cfg.RoomDigests, "room-digests", "CHILLIN_VALIDATOR_ROOM_DIGESTS", validator.DefaultRoomDigests, 1, "idempotency digests (user, clientId) a room state keeps, of its newest messages; an older clientId is looked up in Postgres or the log")
+	s.OptionalPostgresURL(&cfg.PostgresURL, "the projector's database (a read-only role is enough), where a resend older than a room's digests is looked up; empty reads the room's log instead")
 	s.Int(&cfg.Sessions, "sessions", "CHILLIN_VALIDATOR_SESSIONS", validator.DefaultSessions, 1, "sessions held in memory; the least recently used are read from the log again when needed")
 	s.HTTPAddr(&cfg.HTTPAddr, "127.0.0.1:9101", "address serving /health, /ready and /metrics; empty serves nothing")
 	s.PprofAddr(&cfg.PprofAddr)

@@ -70,6 +70,18 @@ func TestParseConfig(t *testing.T) {
 					t.Fatalf("room cache %d, room messages %d, sessions %d", c.RoomCacheBytes, c.RoomMessages, c.Sessions)
 				}
 			}},
+		{Name: "digests and no postgres by default", Check: func(t *testing.T, c validator.Config) {
+			if c.RoomDigests != validator.DefaultRoomDigests || c.PostgresURL != "" {
+				t.Fatalf("room digests %d, postgres %q", c.RoomDigests, c.PostgresURL)
+			}
+		}},
+		{Name: "digests and postgres", Env: map[string]string{"CHILLIN_VALIDATOR_ROOM_DIGESTS": "300", "CHILLIN_POSTGRES_URL": "postgres://ro@db/chillin"},
+			Check: func(t *testing.T, c validator.Config) {
+				if c.RoomDigests != 300 || c.PostgresURL != "postgres://ro@db/chillin" {
+					t.Fatalf("room digests %d, postgres %q", c.RoomDigests, c.PostgresURL)
+				}
+			}},
+		{Name: "no digests per room", Args: []string{"-room-digests", "0"}, WantErr: "room digests"},
 		{Name: "room snapshots by default", Check: func(t *testing.T, c validator.Config) {
 			if c.RoomSnapshotBytes != validator.DefaultRoomSnapshotBytes {
 				t.Fatalf("room snapshots %d", c.RoomSnapshotBytes)

@@ -33,18 +33,21 @@ type Input struct {
 	// Uploads holds what the caller looked up about the attachments Decide
 	// asked for (Decision.Inspect), by key; nil before that.
 	Uploads map[string]Upload
-	// Logged holds what the caller read from the log about the messages
-	// older than the room's window that Decide asked for (Decision.Lookup),
-	// by id: the author of the message.posted fact of that id in this room,
-	// or "" when that id is no message of the room.
-	Logged map[uint64]string
+	// Logged holds what the caller looked up about the messages older than
+	// the room's window that Decide asked for (Decision.Lookup), by id.
+	Logged map[uint64]OldMessage
+	// Archived holds what the caller looked up in the archive for the
+	// queries Decide asked (Decision.Archive): the id of the message the
+	// query's user posted in the room with its clientId, among the
+	// messages up to its Through, 0 if none; nil before that.
+	Archived map[ArchiveQuery]uint64
 	// ReadSeq is the reader's current read position in the room (the seq of
 	// their last read.marked there, 0 for none); only room.read looks at it.
 	ReadSeq uint64
 }
 
 // Decision is what to do with a command. At most one of Fact, Reject,
-// Resend, Upgrade, Inspect and Lookup is set; none set means the command changes
+// Resend, Upgrade, Inspect, Lookup and Archive is set; none set means the command changes
 // nothing (it is acked, and a waiting gateway is told it succeeded).
 type Decision struct {
 	// Fact is the room fact to append, carrying seq room.Head+1.
@@ -74,10 +77,14 @@ type Decision struct {
 	// with it.
 	Inspect []string
 	// Lookup is the id of a message older than the room's window that the
-	// caller must read from the log (its message.posted fact, if it is one
-	// of this room) before deciding again with Input.Logged set. Nothing
-	// else is set with it.
+	// caller must look up (OldMessage) before deciding again with
+	// Input.Logged set. Nothing else is set with it.
 	Lookup uint64
+	// Archive asks the caller to look up whether a message.send's
+	// clientId is one of a message the room no longer holds the digest of,
+	// before deciding again with Input.Archived set. Nothing else is set
+	// with it.
+	Archive *ArchiveQuery
 	// Claim lists the attachment keys of Fact (a message.posted) that the
 	// caller must claim for Claimant (media.Claimant), after the rate
 	// limiter admitted the message and before appending it: a key already
@@ -140,6 +147,15 @@ func decideSend(r *Room, in Input) Decision {
 	if id, ok := r.PostedBy(in.Cmd.User, p.ClientID); ok {
 		return Decision{Resend: id}
 	}
+	if q, ok := r.archiveQuery(in.Cmd.User, p.ClientID); ok {
+		id, answered := in.Archived[q]
+		if !answered {
+			return Decision{Archive: &q}
+		}
+		if id != 0 && id <= q.Through {
+			return Decision{Resend: id}
+		}
+	}
 	// A message with attachments may have no text at all.
 	if p.Text != "" || len(p.Attachments) == 0 {
 		if e := checkPayloadText(in, p.Text); e != nil {
@@ -147,7 +163,7 @@ func decideSend(r *Room, in Input) Decision {
 		}
 	}
 	if p.ReplyTo != 0 {
-		_, ok, lookup := findMessage(r, in, p.ReplyTo)
+		_, _, ok, lookup := findMessage(r, in, p.ReplyTo)
 		if lookup {
 			return Decision{Lookup: p.ReplyTo}
 		}
@@ -209,13 +225,18 @@ func decideReaction(r *Room, in Input) Decision {
 	if !ok {
 		return d
 	}
-	if _, d, done := liveMessage(r, in, p.ID); done {
+	_, old, d, done := liveMessage(r, in, p.ID)
+	if done {
 		return d
 	}
 	if e := events.CheckEmoji(p.Emoji); e != nil {
 		return reject(e)
 	}
-	has := r.Reacted(p.ID, Reaction{in.Cmd.User, p.Emoji})
+	reacted, emojis := r.Reacted, r.Emojis
+	if old != nil {
+		reacted, emojis = old.reacted, old.emojis
+	}
+	has := reacted(p.ID, Reaction{in.Cmd.User, p.Emoji})
 	data := events.ReactionData{ID: p.ID, Emoji: p.Emoji}
 	switch {
 	case in.Cmd.Type == events.CmdReactionAdd && !has:
@@ -224,7 +245,7 @@ func decideReaction(r *Room, in Input) Decision {
 		if e := CheckEmoji(p.Emoji); e != nil {
 			return reject(e)
 		}
-		if n, on := r.Emojis(p.ID, p.Emoji); !on && n >= MaxReactionEmojis {
+		if n, on := emojis(p.ID, p.Emoji); !on && n >= MaxReactionEmojis {
 			return reject(events.Errorf(events.CodeTooManyReactions, "message %d carries %d different emoji, the most it may", p.ID, MaxReactionEmojis))
 		}
 		return appendFact(r, in, events.ReactionAdded, data)
@@ -398,46 +419,47 @@ func roomMember(r *Room, user string) *events.Error {
 	return nil
 }
 
-// findMessage returns message id of the room, deleted or not. lookup is set
-// when only the log can tell: the id is older than the room's window and
-// in.Logged does not say yet.
-func findMessage(r *Room, in Input, id uint64) (m Message, ok, lookup bool) {
+// findMessage returns message id of the room, deleted or not, and, for one
+// older than the room's window, what was looked up about it. lookup is set
+// when only a lookup can tell: the id is older than the room's window and
+// in.Logged does not say, as of the room's last fact.
+func findMessage(r *Room, in Input, id uint64) (m Message, old *OldMessage, ok, lookup bool) {
 	if m, ok := r.Message(id); ok {
-		return m, true, false
+		return m, nil, true, false
 	}
 	if !r.Old(id) {
-		return Message{}, false, false
+		return Message{}, nil, false, false
 	}
-	author, logged := in.Logged[id]
+	lm, logged := in.Logged[id]
 	switch {
-	case !logged:
-		return Message{}, false, true
-	case author == "":
-		return Message{}, false, false
+	case !logged || lm.AsOf != r.LastID:
+		return Message{}, nil, false, true
+	case lm.Author == "":
+		return Message{}, nil, false, false
 	}
-	return Message{Author: author, Deleted: r.OldDeleted(id)}, true, false
+	return Message{Author: lm.Author, Deleted: lm.Deleted}, &lm, true, false
 }
 
 // liveMessage checks room, membership and that message id exists in the room
 // and is not deleted. done is set with the decision when the command goes no
 // further: refused, or the message is to be looked up first.
-func liveMessage(r *Room, in Input, id uint64) (Message, Decision, bool) {
+func liveMessage(r *Room, in Input, id uint64) (Message, *OldMessage, Decision, bool) {
 	if e := roomMember(r, in.Cmd.User); e != nil {
-		return Message{}, reject(e), true
+		return Message{}, nil, reject(e), true
 	}
-	m, ok, lookup := findMessage(r, in, id)
+	m, old, ok, lookup := findMessage(r, in, id)
 	if lookup {
-		return Message{}, Decision{Lookup: id}, true
+		return Message{}, nil, Decision{Lookup: id}, true
 	}
 	if !ok || m.Deleted {
-		return Message{}, reject(events.Errorf(events.CodeNoSuchMessage, "no message %d in room %s", id, r.ID)), true
+		return Message{}, nil, reject(events.Errorf(events.CodeNoSuchMessage, "no message %d in room %s", id, r.ID)), true
 	}
-	return m, Decision{}, false
+	return m, old, Decision{}, false
 }
 
 // ownMessage is liveMessage plus: the command's user wrote it.
 func ownMessage(r *Room, in Input, id uint64) (Decision, bool) {
-	m, d, done := liveMessage(r, in, id)
+	m, _, d, done := liveMessage(r, in, id)
 	if done {
 		return d, true
 	}

@@ -8,8 +8,10 @@
 // never looks at the clock; the caller passes the time in. What needs I/O is
 // reported in the Decision instead (RateLimit: ask the rate limiter first;
 // Confirm: make sure the room state is current before acting on a decision
-// that rests on it; Inspect and Lookup: read the attachments' uploads, or a
-// message older than the room's window, and decide again with the answer).
+// that rests on it; Inspect, Lookup and Archive: read the attachments'
+// uploads, a message older than the room's window, or whether a clientId
+// older than the room's digests was posted, and decide again with the
+// answer).
 //
 // Concurrency: nothing here is safe for concurrent use. A Room belongs to the
 // one goroutine that decides its room; a Sessions value is guarded by its

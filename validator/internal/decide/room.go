@@ -27,6 +27,13 @@ const CommandHorizon = 5 * time.Minute
 // when a command names it (Decision.Lookup).
 const DefaultMessageWindow = 10_000
 
+// DefaultDigestWindow is how many idempotency digests (one per message
+// posted with a clientId) a room keeps by default (SetDigestWindow): some
+// 21 bytes each in a snapshot, so that a room past it still fits one. A
+// message.send whose clientId is not among them, in a room that dropped
+// some, is looked up in the archive (Decision.Archive).
+const DefaultDigestWindow = 20_000
+
 // Reaction is one user's reaction with one emoji.
 type Reaction struct {
 	User  string
@@ -85,28 +92,37 @@ type Room struct {
 
 	// A room keeps its most recent window messages (order, oldest first);
 	// what it keeps per message is small and holds no pointers, so the
-	// garbage collector never scans messages, posted, gone or order.
+	// garbage collector never scans messages, posted or order. Of a message
+	// older than the window it keeps nothing: whether it was deleted, and
+	// its reactions, are looked up with it (Decision.Lookup).
 	window   int
 	messages map[uint64]message
 	order    fifo[windowed]
 	// floor is the id of the newest message that left the window (0: none
 	// did): a message with a smaller id is looked up in the log.
-	floor uint64
-	// gone holds the ids of the deleted messages older than the window.
-	gone     map[uint64]struct{}
+	floor    uint64
 	authors  []string          // the users who posted, by message.author
 	authorOf map[string]uint32 // the index of each in authors
-	// reactions holds the reactions of the messages that have any, in the
-	// window or not; nReactions counts them.
+	// reactions holds the reactions of the messages of the window that have
+	// any; nReactions counts them.
 	reactions  map[uint64]map[Reaction]struct{}
 	nReactions int
 	// emojis counts, per message that has reactions, the users of each
 	// distinct emoji on it.
 	emojis map[uint64]map[string]int
-	// posted is the message each (user, clientId) posted, forever: a client
-	// may resend a message's clientId at any later time (its outbox
-	// survives a reload) and must get the original back.
-	posted map[digest]uint64
+	// posted is the message each (user, clientId) posted, for the newest
+	// digests messages posted with a clientId (postedOrder, oldest first).
+	// A client may resend a message's clientId at any later time (its
+	// outbox survives a reload) and must get the original back. The older
+	// digests are dropped: archivedThrough is the newest message whose
+	// digest was (0: none was), and archived a filter of them. A clientId
+	// not held that archived may hold is looked up among the messages up to
+	// archivedThrough (ArchiveQuery).
+	digests         int
+	posted          map[digest]uint64
+	postedOrder     fifo[digest]
+	archivedThrough uint64
+	archived        filter
 
 	// recent and ring hold the ids of the recent commands, oldest first in
 	// ring (see RecentCommands).
@@ -151,8 +167,8 @@ func NewRoom(id string) *Room {
 		ID:        id,
 		Members:   map[string]struct{}{},
 		window:    DefaultMessageWindow,
+		digests:   DefaultDigestWindow,
 		messages:  map[uint64]message{},
-		gone:      map[uint64]struct{}{},
 		authorOf:  map[string]uint32{},
 		reactions: map[uint64]map[Reaction]struct{}{},
 		emojis:    map[uint64]map[string]int{},
@@ -167,18 +183,34 @@ func (r *Room) SetMessageWindow(n int) {
 	r.window = max(n, 1)
 }
 
+// SetDigestWindow sets how many idempotency digests the room keeps (at
+// least 1). Set on a room that holds more, it drops the oldest: a room
+// restored from a snapshot taken with another setting gets this one.
+func (r *Room) SetDigestWindow(n int) {
+	r.digests = max(n, 1)
+	r.trimDigests()
+}
+
+// trimDigests drops the oldest digests beyond the room's digest window.
+func (r *Room) trimDigests() {
+	for r.postedOrder.len() > r.digests {
+		d := r.postedOrder.pop()
+		r.archivedThrough = max(r.archivedThrough, r.posted[d])
+		r.archived.add(d)
+		delete(r.posted, d)
+	}
+}
+
+// ArchivedThrough is the id of the newest message whose idempotency
+// digest the room dropped, 0 if it dropped none: a clientId not held may
+// be one of a message up to it.
+func (r *Room) ArchivedThrough() uint64 { return r.archivedThrough }
+
 // Old reports whether message id, not in the room's window, may be one of
 // its older messages: only the log can tell (Decision.Lookup).
 func (r *Room) Old(id uint64) bool {
 	_, in := r.messages[id]
 	return !in && id != 0 && id <= r.floor
-}
-
-// OldDeleted reports whether message id, older than the window, was
-// deleted.
-func (r *Room) OldDeleted(id uint64) bool {
-	_, ok := r.gone[id]
-	return ok
 }
 
 // Size estimates the bytes the room state holds, to bound a cache of rooms.
@@ -188,17 +220,19 @@ func (r *Room) Size() int {
 		perMember  = 64
 		perAuthor  = 64
 		perMessage = 64 // messages and order
-		perPosted  = 48
-		perGone    = 24
+		perPosted  = 64 // posted and postedOrder
 		perReact   = 96
+		// A message with reactions has two small maps of its own (reactions
+		// and emojis): some 700 bytes of heap measured (BenchmarkRoomFlood).
+		perReacted = 600
 		perCommand = 56 // recent and ring
 	)
 	n := base + len(r.Name) + len(r.PasswordHash) + len(r.LegacySHA256)
 	for m := range r.Members {
 		n += perMember + len(m)
 	}
-	return n + perAuthor*len(r.authors) + perMessage*len(r.messages) + perPosted*len(r.posted) + perGone*len(r.gone) +
-		perReact*r.nReactions + perCommand*r.ring.len()
+	return n + perAuthor*len(r.authors) + perMessage*len(r.messages) + perPosted*len(r.posted) +
+		perReact*r.nReactions + perReacted*len(r.reactions) + perCommand*r.ring.len() + 8*len(r.archived)
 }
 
 // IsMember reports whether user is a member of the room.
@@ -324,7 +358,7 @@ func (r *Room) Apply(s events.Stored) error {
 		}
 		r.messages[s.ID] = message{author: r.author(s.User)}
 		if d.ClientID != "" {
-			r.posted[digestOf(s.User, d.ClientID)] = s.ID
+			r.post(digestOf(s.User, d.ClientID), s.ID)
 		}
 		r.order.push(windowed{id: s.ID})
 		for r.order.len() > r.window {
@@ -340,18 +374,14 @@ func (r *Room) Apply(s events.Stored) error {
 		if m, ok := r.messages[d.ID]; ok {
 			m.deleted = true
 			r.messages[d.ID] = m
-		} else if r.Old(d.ID) {
-			r.gone[d.ID] = struct{}{}
+			r.dropReactions(d.ID)
 		}
-		r.nReactions -= len(r.reactions[d.ID])
-		delete(r.reactions, d.ID)
-		delete(r.emojis, d.ID)
 	case events.ReactionAdded, events.ReactionRemoved:
 		d, err := events.DecodeData[events.ReactionData](s.Fact)
 		if err != nil {
 			return fmt.Errorf("room %s seq %d: %w", r.ID, s.Seq, err)
 		}
-		if _, ok := r.messages[d.ID]; ok || r.Old(d.ID) {
+		if _, ok := r.messages[d.ID]; ok {
 			r.react(d.ID, Reaction{s.User, d.Emoji}, s.Type == events.ReactionAdded)
 		}
 	default:
@@ -366,14 +396,30 @@ func (r *Room) Apply(s events.Stored) error {
 	return nil
 }
 
-// forget drops a message that left the window: what is still needed of it
-// (deleted or not) is kept in gone; its reactions and clientId stay.
-func (r *Room) forget(w windowed) {
-	if r.messages[w.id].deleted {
-		r.gone[w.id] = struct{}{}
+// post records that message id was posted with digest dg, dropping the
+// oldest digest beyond the room's digest window.
+func (r *Room) post(dg digest, id uint64) {
+	if _, ok := r.posted[dg]; !ok {
+		r.postedOrder.push(dg)
 	}
+	r.posted[dg] = id
+	r.trimDigests()
+}
+
+// forget drops a message that left the window, and its reactions: a
+// command naming it looks it up (its clientId's digest stays until the
+// digest window drops it).
+func (r *Room) forget(w windowed) {
 	delete(r.messages, w.id)
+	r.dropReactions(w.id)
 	r.floor = w.id
+}
+
+// dropReactions drops the reactions of message id.
+func (r *Room) dropReactions(id uint64) {
+	r.nReactions -= len(r.reactions[id])
+	delete(r.reactions, id)
+	delete(r.emojis, id)
 }
 
 // verifyLegacy checks a join's password against the room's legacy SHA-256

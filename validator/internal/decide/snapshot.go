@@ -10,8 +10,12 @@ import (
 )
 
 // snapshotVersion is the first byte of a snapshot. A snapshot of another
-// version is refused, and the room folded from the log instead.
-const snapshotVersion = 1
+// version is refused, and the room folded from the log instead. Version 2
+// keeps the newest digests only, archivedThrough and the filter of the
+// dropped digests, and nothing of the messages older than the window: a
+// version 1 snapshot holds every digest, the ids of the deleted old
+// messages and their reactions, which a room now drops.
+const snapshotVersion = 2
 
 // Snapshot encodes the room state, all of it, so that RestoreRoom gives back
 // a state that decides and folds exactly as this one does. The encoding is
@@ -29,6 +33,11 @@ func (r *Room) Snapshot() []byte {
 	b = binary.AppendUvarint(b, r.LastID)
 	b = binary.AppendUvarint(b, uint64(r.window))
 	b = binary.AppendUvarint(b, r.floor)
+	b = binary.AppendUvarint(b, uint64(r.digests))
+	b = binary.AppendUvarint(b, r.archivedThrough)
+	if r.archivedThrough > 0 {
+		b = appendFilter(b, r.archived)
+	}
 
 	members := slices.Sorted(maps.Keys(r.Members))
 	b = binary.AppendUvarint(b, uint64(len(members)))
@@ -47,11 +56,6 @@ func (r *Room) Snapshot() []byte {
 		b = binary.AppendUvarint(b, uint64(m.author))
 		b = appendBool(b, m.deleted)
 	}
-	gone := slices.Sorted(maps.Keys(r.gone))
-	b = binary.AppendUvarint(b, uint64(len(gone)))
-	for _, id := range gone {
-		b = binary.AppendUvarint(b, id)
-	}
 	reacted := slices.Sorted(maps.Keys(r.reactions))
 	b = binary.AppendUvarint(b, uint64(len(reacted)))
 	for _, id := range reacted {
@@ -65,9 +69,9 @@ func (r *Room) Snapshot() []byte {
 			b = appendString(b, rc.Emoji)
 		}
 	}
-	posted := slices.SortedFunc(maps.Keys(r.posted), func(x, y digest) int { return slices.Compare(x[:], y[:]) })
-	b = binary.AppendUvarint(b, uint64(len(posted)))
-	for _, d := range posted {
+	// The digests, oldest first: posted holds exactly these.
+	b = binary.AppendUvarint(b, uint64(r.postedOrder.len()))
+	for _, d := range r.postedOrder.items[r.postedOrder.head:] {
 		b = append(b, d[:]...)
 		b = binary.AppendUvarint(b, r.posted[d])
 	}
@@ -81,7 +85,8 @@ func (r *Room) Snapshot() []byte {
 }
 
 // RestoreRoom decodes a snapshot of room id taken with a message window of
-// window. A snapshot of another room or window, of another version, or
+// window. The digest window is the snapshot's: the caller may set another
+// (SetDigestWindow). A snapshot of another room or window, of another version, or
 // damaged, is an error: the caller folds the room from the log instead.
 func RestoreRoom(id string, window int, snap []byte) (*Room, error) {
 	d := decoder{b: snap}
@@ -97,6 +102,11 @@ func RestoreRoom(id string, window int, snap []byte) (*Room, error) {
 	r.Head, r.LastID = d.uvarint(), d.uvarint()
 	r.window = int(d.uvarint())
 	r.floor = d.uvarint()
+	r.digests = int(min(d.uvarint(), 1<<31))
+	r.archivedThrough = d.uvarint()
+	if r.archivedThrough > 0 {
+		r.archived = d.filter()
+	}
 	if d.err == nil && (r.ID != id || r.window != max(window, 1)) {
 		return nil, fmt.Errorf("snapshot of room %q with window %d, want room %q with window %d", r.ID, r.window, id, window)
 	}
@@ -116,17 +126,26 @@ func RestoreRoom(id string, window int, snap []byte) (*Room, error) {
 		r.order.push(windowed{id: id})
 	}
 	for range d.count() {
-		r.gone[d.uvarint()] = struct{}{}
-	}
-	for range d.count() {
 		id := d.uvarint()
+		if _, ok := r.messages[id]; !ok && d.err == nil {
+			d.fail(errors.New("reactions of a message outside the window"))
+			break
+		}
 		for range d.count() {
 			r.react(id, Reaction{User: d.string(), Emoji: d.string()}, true)
 		}
 	}
 	for range d.count() {
-		dg := d.digest()
-		r.posted[dg] = d.uvarint()
+		dg, id := d.digest(), d.uvarint()
+		if _, dup := r.posted[dg]; dup {
+			d.fail(errors.New("digest held twice"))
+			break
+		}
+		r.posted[dg] = id
+		r.postedOrder.push(dg)
+	}
+	if d.err == nil && (r.digests < 1 || r.postedOrder.len() > r.digests) {
+		d.fail(fmt.Errorf("%d digests held in a window of %d", r.postedOrder.len(), r.digests))
 	}
 	for range d.count() {
 		c := command{id: d.digest(), at: d.varint()}
@@ -218,6 +237,45 @@ func (d *decoder) string() string {
 	s := string(d.b[:n])
 	d.b = d.b[n:]
 	return s
+}
+
+// appendFilter writes the words of f that have a bit set, each after the
+// count of zero words before it: a filter of few digests takes few bytes.
+func appendFilter(b []byte, f filter) []byte {
+	n := 0
+	for _, w := range f {
+		if w != 0 {
+			n++
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(n))
+	gap := uint64(0)
+	for _, w := range f {
+		if w == 0 {
+			gap++
+			continue
+		}
+		b = binary.AppendUvarint(b, gap)
+		b = binary.LittleEndian.AppendUint64(b, w)
+		gap = 0
+	}
+	return b
+}
+
+func (d *decoder) filter() filter {
+	f := make(filter, filterWords)
+	next := uint64(0)
+	for range d.count() {
+		i := next + d.uvarint()
+		if len(d.b) < 8 || i >= filterWords {
+			d.fail(errors.New("archive filter damaged"))
+			return nil
+		}
+		f[i] = binary.LittleEndian.Uint64(d.b)
+		d.b = d.b[8:]
+		next = i + 1
+	}
+	return f
 }
 
 func (d *decoder) digest() digest {

@@ -11,12 +11,13 @@ import (
 )
 
 // randomRoom folds n random facts of every room kind into a room of window
-// 5, with deletions and reactions inside and outside the window, and a
+// 5 and digest window 7, with deletions and reactions inside and outside the window, and a
 // password upgrade.
 func randomRoom(tb testing.TB, seed uint64, n int) *builder {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	b := newBuilder(tb, "lobby")
 	b.room.SetMessageWindow(5)
+	b.room.SetDigestWindow(7)
 	b.add(events.RoomCreated, "alice", events.RoomCreatedData{Name: "Lobby", IsPrivate: true, LegacyPasswordSHA256: "ab"})
 	b.add(events.RoomPasswordUpgraded, "alice", events.RoomPasswordUpgradedData{PasswordHash: "$argon2id$x"})
 	users := []string{"alice", "bob", "carol", "dave"}

@@ -45,27 +45,34 @@ func TestRoomKeepsItsWindowOfMessages(t *testing.T) {
 	if r.Old(fx.newest) || r.Old(fx.newest+1) || r.Old(0) {
 		t.Fatal("a message of the window, or a newer id, taken for an old message")
 	}
-	if !r.OldDeleted(fx.old2) || r.OldDeleted(fx.old1) || r.OldDeleted(fx.old3) {
-		t.Fatal("the deletion of old2 was not kept, or another message taken for deleted")
-	}
 	if id, ok := r.PostedBy("alice", "c1"); !ok || id != fx.old1 {
 		t.Fatal("the clientId of a message older than the window was forgotten")
 	}
-	if !r.Reacted(fx.old1, Reaction{"bob", "👍"}) {
-		t.Fatal("the reactions of a message older than the window were dropped")
+	// Nothing else of the older messages is held: it is looked up.
+	if r.Reacted(fx.old1, Reaction{"bob", "👍"}) || len(r.reactions) != 0 || r.nReactions != 0 {
+		t.Fatal("the reactions of a message older than the window are still held")
 	}
 }
 
 func TestDecideMessagesOlderThanTheWindow(t *testing.T) {
 	fx := newWindowFixture(t)
-	logged := map[uint64]string{fx.old1: "alice", fx.old2: "alice", fx.old3: "bob"}
+	asOf := fx.room.LastID
+	logged := map[uint64]OldMessage{
+		fx.old1: {Author: "alice", Reactions: []Reaction{{"bob", "👍"}}, AsOf: asOf},
+		fx.old2: {Author: "alice", Deleted: true, AsOf: asOf},
+		fx.old3: {Author: "bob", AsOf: asOf},
+	}
+	var full []Reaction // old3 carrying the most distinct emoji it may
+	for _, e := range []string{"😀", "😁", "😂", "🤣", "😃", "😄", "😅", "😆", "😉", "😊", "😋", "😎", "😍", "😘", "🥰", "😗", "😙", "🥲", "😚", "🙂"} {
+		full = append(full, Reaction{"bob", e})
+	}
 	edit := func(id uint64) events.MessageEdit { return events.MessageEdit{ID: id, Text: "edited"} }
 	for _, tc := range []struct {
 		name   string
 		typ    string
 		user   string
 		data   any
-		logged map[uint64]string
+		logged map[uint64]OldMessage
 		lookup uint64
 		want   want
 	}{
@@ -73,13 +80,21 @@ func TestDecideMessagesOlderThanTheWindow(t *testing.T) {
 		{"edit by the owner", events.CmdMessageEdit, "alice", edit(fx.old1), logged, 0, want{fact: events.MessageEdited}},
 		{"edit by another member", events.CmdMessageEdit, "bob", edit(fx.old1), logged, 0, want{code: events.CodeNotOwner, confirm: true}},
 		{"edit of a deleted one", events.CmdMessageEdit, "alice", edit(fx.old2), logged, 0, want{code: events.CodeNoSuchMessage, confirm: true}},
-		{"edit of an id that is no message of the room", events.CmdMessageEdit, "alice", edit(fx.old1), map[uint64]string{fx.old1: ""}, 0, want{code: events.CodeNoSuchMessage, confirm: true}},
+		{"edit of an id that is no message of the room", events.CmdMessageEdit, "alice", edit(fx.old1), map[uint64]OldMessage{fx.old1: {AsOf: asOf}}, 0, want{code: events.CodeNoSuchMessage, confirm: true}},
+		{"an answer as of another fact is asked again", events.CmdMessageEdit, "alice", edit(fx.old1), map[uint64]OldMessage{fx.old1: {Author: "alice", AsOf: asOf - 1}}, fx.old1, want{}},
 		{"edit of a newer id, no lookup", events.CmdMessageEdit, "alice", edit(fx.newest + 1), nil, 0, want{code: events.CodeNoSuchMessage, confirm: true}},
 		{"delete by the owner", events.CmdMessageDelete, "bob", events.MessageDelete{ID: fx.old3}, logged, 0, want{fact: events.MessageDeleted}},
 		{"delete asks for the log", events.CmdMessageDelete, "bob", events.MessageDelete{ID: fx.old3}, nil, fx.old3, want{}},
 		{"reaction asks for the log", events.CmdReactionAdd, "bob", events.ReactionChange{ID: fx.old3, Emoji: "🎉"}, nil, fx.old3, want{}},
 		{"reaction", events.CmdReactionAdd, "alice", events.ReactionChange{ID: fx.old3, Emoji: "🎉"}, logged, 0, want{fact: events.ReactionAdded}},
 		{"reaction already there", events.CmdReactionAdd, "bob", events.ReactionChange{ID: fx.old1, Emoji: "👍"}, logged, 0, want{confirm: true}},
+		{"reaction removed", events.CmdReactionRemove, "bob", events.ReactionChange{ID: fx.old1, Emoji: "👍"}, logged, 0, want{fact: events.ReactionRemoved}},
+		{"reaction not there to remove", events.CmdReactionRemove, "alice", events.ReactionChange{ID: fx.old1, Emoji: "👍"}, logged, 0, want{confirm: true}},
+		{"reaction to a deleted one", events.CmdReactionAdd, "bob", events.ReactionChange{ID: fx.old2, Emoji: "🎉"}, logged, 0, want{code: events.CodeNoSuchMessage, confirm: true}},
+		{"reaction past the most emoji", events.CmdReactionAdd, "alice", events.ReactionChange{ID: fx.old3, Emoji: "🎉"},
+			map[uint64]OldMessage{fx.old3: {Author: "bob", Reactions: full, AsOf: asOf}}, 0, want{code: events.CodeTooManyReactions, confirm: true}},
+		{"reaction with an emoji already there", events.CmdReactionAdd, "alice", events.ReactionChange{ID: fx.old3, Emoji: "😀"},
+			map[uint64]OldMessage{fx.old3: {Author: "bob", Reactions: full, AsOf: asOf}}, 0, want{fact: events.ReactionAdded}},
 		{"reply asks for the log", events.CmdMessageSend, "bob", events.MessageSend{Text: "re", ClientID: "r1", ReplyTo: fx.old1}, nil, fx.old1, want{}},
 		{"reply", events.CmdMessageSend, "bob", events.MessageSend{Text: "re", ClientID: "r1", ReplyTo: fx.old1}, logged, 0, want{fact: events.MessagePosted}},
 		{"reply to a deleted one", events.CmdMessageSend, "bob", events.MessageSend{Text: "re", ClientID: "r1", ReplyTo: fx.old2}, logged, 0, want{fact: events.MessagePosted}},
@@ -97,18 +112,21 @@ func TestDecideMessagesOlderThanTheWindow(t *testing.T) {
 	}
 }
 
-func TestRoomFoldsChangesOfOldMessages(t *testing.T) {
+// A room folds nothing of the changes of messages older than its window:
+// they are looked up when a command names the message.
+func TestRoomHoldsNothingOfOldMessages(t *testing.T) {
 	fx := newWindowFixture(t)
+	before := fx.room.Size()
 	b := &builder{tb: t, room: fx.room, id: fx.newest, at: now}
 	b.add(events.ReactionAdded, "alice", events.ReactionData{ID: fx.old3, Emoji: "🎉"})
-	if !fx.room.Reacted(fx.old3, Reaction{"alice", "🎉"}) {
-		t.Fatal("a reaction to a message older than the window was not folded")
-	}
 	b.add(events.MessageDeleted, "bob", events.MessageDeletedData{ID: fx.old3})
-	if !fx.room.OldDeleted(fx.old3) || fx.room.Reacted(fx.old3, Reaction{"alice", "🎉"}) {
-		t.Fatal("the deletion of a message older than the window was not folded")
+	if fx.room.Reacted(fx.old3, Reaction{"alice", "🎉"}) || fx.room.Size() > before+2*56 {
+		t.Fatal("a change of a message older than the window was held")
 	}
-	in := input(t, events.CmdMessageEdit, "bob", "s-bob", "lobby", events.MessageEdit{ID: fx.old3, Text: "x"})
-	in.Logged = map[uint64]string{fx.old3: "bob"}
-	check(t, Decide(fx.room, in), want{code: events.CodeNoSuchMessage, confirm: true}, fx.room, "the-cmd")
+	// A deletion of a message in the window drops its reactions.
+	b.add(events.ReactionAdded, "alice", events.ReactionData{ID: fx.newest, Emoji: "🎉"})
+	b.add(events.MessageDeleted, "alice", events.MessageDeletedData{ID: fx.newest})
+	if m, _ := fx.room.Message(fx.newest); !m.Deleted || fx.room.nReactions != 0 {
+		t.Fatal("the deletion of a message in the window was not folded")
+	}
 }
