@@ -177,37 +177,49 @@ func (w *worker) archived(ctx context.Context, q decide.ArchiveQuery) (uint64, e
 // at a time, for the message q's user posted with q's clientId. Slow (the
 // room's whole history) but exact, and it holds one page at most.
 func (w *worker) scanArchive(ctx context.Context, q decide.ArchiveQuery) (uint64, error) {
-	for next := uint64(1); next <= q.Through; {
-		page, err := w.readArchivePage(ctx, q.Room, next, q.Through)
+	var found uint64
+	err := w.scanRoom(ctx, q.Room, 1, q.Through, func(f events.Stored) (bool, error) {
+		if f.Type != events.MessagePosted || f.User != q.User {
+			return true, nil
+		}
+		d, err := events.DecodeData[events.MessagePostedData](f.Fact)
 		if err != nil {
-			return 0, err
+			return false, fmt.Errorf("room %s seq %d: %w", q.Room, f.Seq, err)
 		}
-		if len(page) == 0 {
-			return 0, nil
+		if d.ClientID == q.ClientID {
+			found = f.ID
+			return false, nil
 		}
-		for _, f := range page {
-			if f.Room != q.Room {
-				return 0, fmt.Errorf("read room %s: fact %d is of room %q", q.Room, f.ID, f.Room)
+		return true, nil
+	})
+	return found, err
+}
+
+// scanRoom hands each fact of room with stream sequence from to through to
+// f, in order, reading the log a page at a time, until f says to stop (or
+// fails) or the facts end.
+func (w *worker) scanRoom(ctx context.Context, room string, from, through uint64, f func(events.Stored) (more bool, err error)) error {
+	for next := from; next <= through; {
+		page, err := w.readRoomPage(ctx, room, next, through)
+		if err != nil || len(page) == 0 {
+			return err
+		}
+		for _, fact := range page {
+			if fact.Room != room {
+				return fmt.Errorf("read room %s: fact %d is of room %q", room, fact.ID, fact.Room)
 			}
-			if f.Type != events.MessagePosted || f.User != q.User {
-				continue
-			}
-			d, err := events.DecodeData[events.MessagePostedData](f.Fact)
-			if err != nil {
-				return 0, fmt.Errorf("room %s seq %d: %w", q.Room, f.Seq, err)
-			}
-			if d.ClientID == q.ClientID {
-				return f.ID, nil
+			if more, err := f(fact); !more || err != nil {
+				return err
 			}
 		}
 		next = page[len(page)-1].ID + 1
 	}
-	return 0, nil
+	return nil
 }
 
-// readArchivePage reads the next page of the room's facts, from stream
+// readRoomPage reads the next page of the room's facts, from stream
 // sequence next up to through.
-func (w *worker) readArchivePage(ctx context.Context, room string, next, through uint64) ([]events.Stored, error) {
+func (w *worker) readRoomPage(ctx context.Context, room string, next, through uint64) ([]events.Stored, error) {
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
 	facts, err := events.ReadSubject(ctx, w.v.js, events.RoomSubject(room), next, through, reloadPage)

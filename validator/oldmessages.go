@@ -109,33 +109,27 @@ func (a *archive) oldFromPostgres(ctx context.Context, room string, id uint64, o
 func (w *worker) scanOldMessage(ctx context.Context, room string, id uint64, old *decide.OldMessage) error {
 	reactions := map[decide.Reaction]bool{}
 	deleted := false
-	for next := id + 1; next <= old.AsOf && !deleted; {
-		page, err := w.readArchivePage(ctx, room, next, old.AsOf)
-		if err != nil {
-			return err
-		}
-		if len(page) == 0 {
-			break
-		}
-		for _, f := range page {
-			switch f.Type {
-			case events.MessageDeleted:
-				d, err := events.DecodeData[events.MessageDeletedData](f.Fact)
-				if err != nil {
-					return fmt.Errorf("room %s seq %d: %w", room, f.Seq, err)
-				}
-				deleted = deleted || d.ID == id
-			case events.ReactionAdded, events.ReactionRemoved:
-				d, err := events.DecodeData[events.ReactionData](f.Fact)
-				if err != nil {
-					return fmt.Errorf("room %s seq %d: %w", room, f.Seq, err)
-				}
-				if d.ID == id {
-					reactions[decide.Reaction{User: f.User, Emoji: d.Emoji}] = f.Type == events.ReactionAdded
-				}
+	err := w.scanRoom(ctx, room, id+1, old.AsOf, func(f events.Stored) (bool, error) {
+		switch f.Type {
+		case events.MessageDeleted:
+			d, err := events.DecodeData[events.MessageDeletedData](f.Fact)
+			if err != nil {
+				return false, fmt.Errorf("room %s seq %d: %w", room, f.Seq, err)
+			}
+			deleted = d.ID == id
+		case events.ReactionAdded, events.ReactionRemoved:
+			d, err := events.DecodeData[events.ReactionData](f.Fact)
+			if err != nil {
+				return false, fmt.Errorf("room %s seq %d: %w", room, f.Seq, err)
+			}
+			if d.ID == id {
+				reactions[decide.Reaction{User: f.User, Emoji: d.Emoji}] = f.Type == events.ReactionAdded
 			}
 		}
-		next = page[len(page)-1].ID + 1
+		return !deleted, nil
+	})
+	if err != nil {
+		return err
 	}
 	old.Deleted = deleted
 	old.Reactions = nil
