@@ -275,12 +275,11 @@ func (c *conn) onJoin(f clientFrame) error {
 		answer["membersNext"] = next
 	}
 	c.reply(f.Ref, answer)
-	_, err = c.s.hub.JoinMember(c.ctx, d.Room, c, d.After, joinTail, o.HeadSeq)
+	_, err = c.s.hub.Join(c.ctx, d.Room, c, d.After, joinTail, o.HeadSeq)
 	if errors.Is(err, hub.ErrLeft) {
 		// The user left the room elsewhere after this join was decided:
 		// the socket is as one the leave dropped (it gets, or got, the
-		// room:left).
-		delete(c.rooms, d.Room)
+		// room:left), and not in c.rooms.
 		c.stopTyping(d.Room)
 		return nil
 	}

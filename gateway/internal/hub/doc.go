@@ -13,8 +13,8 @@
 //
 // A subscriber leaves a room by Leave, or is dropped by Left when its user
 // left the room elsewhere (another tab, another gateway) after the subscriber
-// joined it as a member (JoinMember). A join still in progress when Left is
-// told of such a leave (from Expect, or JoinMember's start, on) ends with
+// joined it as a member (Join). A join still in progress when Left is
+// told of such a leave (from Expect, or Join's start, on) ends with
 // ErrLeft and never subscribes: the outcome is that of the join completing
 // before the leave.
 //

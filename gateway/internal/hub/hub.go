@@ -86,7 +86,7 @@ type room struct {
 	size int                    // bytes of ring's frames
 	subs map[Subscriber]*uint64 // each subscriber's last delivered seq
 	// member is, for each subscriber, the room seq as of which its user is
-	// a member (see JoinMember): a leave after it drops the subscriber.
+	// a member (see Join): a leave after it drops the subscriber.
 	member map[Subscriber]uint64
 }
 

@@ -157,7 +157,7 @@ func TestLiveInOrderWithGapsFilled(t *testing.T) {
 	}
 	s := newSub()
 	after := uint64(2)
-	head, err := e.hub.Join(ctx, "r", s, &after, 0)
+	head, err := e.hub.Join(ctx, "r", s, &after, 0, 0)
 	if err != nil || head != 5 {
 		t.Fatalf("join: head %d, %v", head, err)
 	}
@@ -187,7 +187,7 @@ func TestJoinCatchesUpFromRingAndLog(t *testing.T) {
 	ctx := context.Background()
 	e.appendFact(t, "r")
 	first := newSub()
-	if _, err := e.hub.Join(ctx, "r", first, nil, 50); err != nil {
+	if _, err := e.hub.Join(ctx, "r", first, nil, 50, 0); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
@@ -198,14 +198,14 @@ func TestJoinCatchesUpFromRingAndLog(t *testing.T) {
 	// A second subscriber joining from far back gets everything once.
 	second := newSub()
 	zero := uint64(0)
-	if _, err := e.hub.Join(ctx, "r", second, &zero, 0); err != nil {
+	if _, err := e.hub.Join(ctx, "r", second, &zero, 0, 0); err != nil {
 		t.Fatal(err)
 	}
 	e.publish(t, "r", e.appendFact(t, "r"))
 	second.waitSeqs(t, 0, 32)
 	// Without `after`, the latest tail only.
 	third := newSub()
-	if _, err := e.hub.Join(ctx, "r", third, nil, 5); err != nil {
+	if _, err := e.hub.Join(ctx, "r", third, nil, 5, 0); err != nil {
 		t.Fatal(err)
 	}
 	third.waitSeqs(t, 27, 5)
@@ -222,12 +222,12 @@ func TestEphemeralReachesEverySubscriber(t *testing.T) {
 	e.appendFact(t, "r")
 	a, b, other := newSub(), newSub(), newSub()
 	for _, s := range []*sub{a, b} {
-		if _, err := e.hub.Join(ctx, "r", s, nil, 50); err != nil {
+		if _, err := e.hub.Join(ctx, "r", s, nil, 50, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
 	e.appendFact(t, "q")
-	if _, err := e.hub.Join(ctx, "q", other, nil, 50); err != nil {
+	if _, err := e.hub.Join(ctx, "q", other, nil, 50, 0); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond) // the subscriptions are in place
@@ -266,7 +266,7 @@ func TestBurstDeliveredInOrder(t *testing.T) {
 	e.appendFact(t, "b")
 	a, b := newSub(), newSub()
 	for _, s := range []*sub{a, b} {
-		if _, err := e.hub.Join(ctx, "b", s, nil, 10); err != nil {
+		if _, err := e.hub.Join(ctx, "b", s, nil, 10, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -332,7 +332,7 @@ func TestJoinsServedFromRecentFrames(t *testing.T) {
 		e.appendFact(t, "j")
 	}
 	a := newSub()
-	if head, err := h.Join(ctx, "j", a, nil, 10); err != nil || head != 30 {
+	if head, err := h.Join(ctx, "j", a, nil, 10, 0); err != nil || head != 30 {
 		t.Fatalf("first join: head %d, %v", head, err)
 	}
 	a.waitSeqs(t, 20, 10)
@@ -340,7 +340,7 @@ func TestJoinsServedFromRecentFrames(t *testing.T) {
 		t.Fatalf("the first join read the log %d times, want 1", n)
 	}
 	b := newSub()
-	if _, err := h.Join(ctx, "j", b, nil, 10); err != nil {
+	if _, err := h.Join(ctx, "j", b, nil, 10, 0); err != nil {
 		t.Fatal(err)
 	}
 	b.waitSeqs(t, 20, 10)
@@ -351,7 +351,7 @@ func TestJoinsServedFromRecentFrames(t *testing.T) {
 	a.waitSeqs(t, 20, 15)
 	after := uint64(25)
 	c := newSub()
-	if head, err := h.Join(ctx, "j", c, &after, 10); err != nil || head != 35 {
+	if head, err := h.Join(ctx, "j", c, &after, 10, 0); err != nil || head != 35 {
 		t.Fatalf("join after 25: head %d, %v", head, err)
 	}
 	c.waitSeqs(t, 25, 10)
@@ -360,7 +360,7 @@ func TestJoinsServedFromRecentFrames(t *testing.T) {
 	}
 	after = 5
 	d := newSub()
-	if _, err := h.Join(ctx, "j", d, &after, 10); err != nil {
+	if _, err := h.Join(ctx, "j", d, &after, 10, 0); err != nil {
 		t.Fatal(err)
 	}
 	d.waitSeqs(t, 5, 30)
@@ -454,7 +454,7 @@ func TestJoinBackfillShowsMessagesAsTheyStand(t *testing.T) {
 	// From the log: the first join of the room.
 	first := newFrameSub()
 	zero := uint64(0)
-	if _, err := e.hub.Join(ctx, "d", first, &zero, 0); err != nil {
+	if _, err := e.hub.Join(ctx, "d", first, &zero, 0, 0); err != nil {
 		t.Fatal(err)
 	}
 	if got := first.texts(t, 5); fmt.Sprint(got) != "[<deleted> final]" {
@@ -474,7 +474,7 @@ func TestJoinBackfillShowsMessagesAsTheyStand(t *testing.T) {
 	first.waitSeqs(t, 0, 7)
 	second := newFrameSub()
 	after := uint64(4)
-	if _, err := e.hub.Join(ctx, "d", second, &after, 0); err != nil {
+	if _, err := e.hub.Join(ctx, "d", second, &after, 0, 0); err != nil {
 		t.Fatal(err)
 	}
 	if got := second.texts(t, 3); fmt.Sprint(got) != "[<deleted>]" {
@@ -497,7 +497,7 @@ func TestJoinFarBehindReadsPages(t *testing.T) {
 	}
 	after := uint64(10)
 	a := newSub()
-	if head, err := h.Join(ctx, "far", a, &after, 10); err != nil || head != 300 {
+	if head, err := h.Join(ctx, "far", a, &after, 10, 0); err != nil || head != 300 {
 		t.Fatalf("join after 10: head %d, %v", head, err)
 	}
 	a.waitSeqs(t, 10, 290)
@@ -523,7 +523,7 @@ func TestRecentFramesBoundedInBytes(t *testing.T) {
 	defer h.Close()
 	e.appendFact(t, "rb")
 	a := newSub()
-	if _, err := h.Join(ctx, "rb", a, nil, 10); err != nil {
+	if _, err := h.Join(ctx, "rb", a, nil, 10, 0); err != nil {
 		t.Fatal(err)
 	}
 	a.waitSeqs(t, 0, 1)
@@ -535,7 +535,7 @@ func TestRecentFramesBoundedInBytes(t *testing.T) {
 	reads := log.reads.Load()
 	near := uint64(38)
 	b := newSub()
-	if _, err := h.Join(ctx, "rb", b, &near, 10); err != nil {
+	if _, err := h.Join(ctx, "rb", b, &near, 10, 0); err != nil {
 		t.Fatal(err)
 	}
 	b.waitSeqs(t, 38, 3)
@@ -544,7 +544,7 @@ func TestRecentFramesBoundedInBytes(t *testing.T) {
 	}
 	far := uint64(11)
 	c := newSub()
-	if _, err := h.Join(ctx, "rb", c, &far, 10); err != nil {
+	if _, err := h.Join(ctx, "rb", c, &far, 10, 0); err != nil {
 		t.Fatal(err)
 	}
 	c.waitSeqs(t, 11, 30)
@@ -564,7 +564,7 @@ func TestLeftDropsSubscribersJoinedBefore(t *testing.T) {
 	}
 	before, again, other := newSub(), newSub(), newSub()
 	for s, member := range map[*sub]uint64{before: 2, again: 5, other: 1} {
-		if _, err := e.hub.JoinMember(ctx, "lv", s, nil, 50, member); err != nil {
+		if _, err := e.hub.Join(ctx, "lv", s, nil, 50, member); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -594,7 +594,7 @@ func TestLeftDropsSubscribersJoinedBefore(t *testing.T) {
 		t.Fatal("still joined")
 	}
 	late := newSub()
-	if _, err := e.hub.Join(ctx, "lv", late, nil, 2); err != nil {
+	if _, err := e.hub.Join(ctx, "lv", late, nil, 2, 0); err != nil {
 		t.Fatal(err)
 	}
 	late.waitSeqs(t, 3, 2)
@@ -636,7 +636,7 @@ func TestLeftDuringJoin(t *testing.T) {
 	for s, member := range map[*gatedSub]uint64{stale: 3, since: 4} {
 		errs[s] = make(chan error, 1)
 		go func() {
-			_, err := e.hub.JoinMember(ctx, "lj", s, nil, 50, member)
+			_, err := e.hub.Join(ctx, "lj", s, nil, 50, member)
 			errs[s] <- err
 		}()
 		<-s.entered
@@ -662,7 +662,7 @@ func TestLeftDuringJoin(t *testing.T) {
 }
 
 // A join the caller expects before its membership is decided keeps a leave
-// told meanwhile, before the hub has the join: JoinMember with a membership
+// told meanwhile, before the hub has the join: Join with a membership
 // from before that leave refuses. Once done, the leave is forgotten.
 func TestExpectKeepsLeaveForJoin(t *testing.T) {
 	e := setup(t)
@@ -671,18 +671,18 @@ func TestExpectKeepsLeaveForJoin(t *testing.T) {
 	s := newSub()
 	done := e.hub.Expect("lx", s)
 	e.hub.Left("lx", 5, []hub.Subscriber{s})
-	if _, err := e.hub.JoinMember(ctx, "lx", s, nil, 50, 4); !errors.Is(err, hub.ErrLeft) {
+	if _, err := e.hub.Join(ctx, "lx", s, nil, 50, 4); !errors.Is(err, hub.ErrLeft) {
 		t.Fatalf("join as a member before the leave: %v, want ErrLeft", err)
 	}
 	if e.hub.Joined("lx", s) {
 		t.Fatal("subscribed after the leave")
 	}
-	if _, err := e.hub.JoinMember(ctx, "lx", s, nil, 50, 5); err != nil || !e.hub.Joined("lx", s) {
+	if _, err := e.hub.Join(ctx, "lx", s, nil, 50, 5); err != nil || !e.hub.Joined("lx", s) {
 		t.Fatalf("join as a member since the leave: %v, joined %v", err, e.hub.Joined("lx", s))
 	}
 	e.hub.Leave("lx", s)
 	done()
-	if _, err := e.hub.JoinMember(ctx, "lx", s, nil, 50, 1); err != nil || !e.hub.Joined("lx", s) {
+	if _, err := e.hub.Join(ctx, "lx", s, nil, 50, 1); err != nil || !e.hub.Joined("lx", s) {
 		t.Fatalf("a join after done: %v, joined %v; want the leave forgotten", err, e.hub.Joined("lx", s))
 	}
 }

@@ -16,14 +16,14 @@ import (
 // A join races with its user leaving the room elsewhere: the leave's Left
 // may come while the join is still deciding or backfilling, before the
 // subscriber is in the room for Left to drop. A join in progress is
-// therefore known to the hub (Expect, and JoinMember itself), Left tells it
+// therefore known to the hub (Expect, and Join itself), Left tells it
 // the seq of the leave, and a join whose membership the leave came after
 // stops sending and never subscribes (ErrLeft). Left either finds the
 // subscriber subscribed, or has told its join before the join's last
 // check, taken under the room's lock as it subscribes: the outcome is the
 // same as had the join completed before the leave.
 
-// ErrLeft is JoinMember's error when the subscriber's user left the room
+// ErrLeft is Join's error when the subscriber's user left the room
 // after the membership the join was made with, while the join was in
 // progress: the subscriber is not subscribed, as if it had been dropped.
 var ErrLeft = errors.New("hub: the user left the room during the join")
@@ -52,12 +52,12 @@ func (j *joining) leftAt(seq uint64) {
 }
 
 // Expect marks a join of s to room id as in progress until done is called:
-// a leave Left is told of meanwhile for s is kept for JoinMember, which
+// a leave Left is told of meanwhile for s is kept for Join, which
 // then refuses to subscribe s if the leave came after the membership it
-// is given. JoinMember does this for its own duration; a caller that
+// is given. Join does this for its own duration; a caller that
 // decides the membership before it joins (the gateway asks the validator)
 // calls Expect before asking, so a leave decided after its join and told
-// before JoinMember starts is not missed.
+// before Join starts is not missed.
 func (h *Hub) Expect(id string, s Subscriber) (done func()) {
 	_, done = h.expect(id, s)
 	return done
@@ -102,15 +102,12 @@ func (s joiner) overtaken() bool { return s.j.left.Load() > s.member }
 // set, every fact with after < seq; without, the latest tail facts. It
 // returns the room's head seq as of the backfill. From then on s receives
 // every fact of the room exactly once, in order, until Leave (or Left).
-func (h *Hub) Join(ctx context.Context, id string, s Subscriber, after *uint64, tail int) (uint64, error) {
-	return h.JoinMember(ctx, id, s, after, tail, 0)
-}
-
-// JoinMember is Join for a subscriber whose user is a member of the room as
-// of room seq member (the head its join's decision reported): Left drops it
-// for a leave after member only, and a join in progress that Left is told
-// of such a leave ends with ErrLeft, s not subscribed.
-func (h *Hub) JoinMember(ctx context.Context, id string, s Subscriber, after *uint64, tail int, member uint64) (uint64, error) {
+//
+// s's user is a member of the room as of room seq member (the head its
+// join's decision reported; 0 if unknown): Left drops s for a leave after
+// member only, and a join in progress that Left is told of such a leave
+// ends with ErrLeft, s not subscribed.
+func (h *Hub) Join(ctx context.Context, id string, s Subscriber, after *uint64, tail int, member uint64) (uint64, error) {
 	j, done := h.expect(id, s)
 	defer done()
 	w := joiner{Subscriber: s, j: j, member: member}
