@@ -102,7 +102,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	// -strict named the mode that synced every write when that was not
 	// the default; it is now, so the flag is kept for the scripts that pass
 	// it and changes nothing: deferring syncs is -unsafe-deferred-sync.
-	strict := fs.Bool("strict", true, "kept for older scripts: every JetStream write is synced unless -unsafe-deferred-sync is set, whatever this says")
+	strict := fs.Bool("strict", false, "kept for older scripts: every JetStream write is synced unless -unsafe-deferred-sync is set, whatever this says")
 	s.Int(&v.RateLimit, "rate-limit", "CHILLIN_RATE_LIMIT", validator.DefaultRateLimit, 1, "accepted messages per user per window")
 	s.Duration(&v.RateWindow, "rate-window", "CHILLIN_RATE_WINDOW", validator.DefaultRateWindow, time.Millisecond, "rate limit window")
 	s.Int(&v.MaxTextRunes, "max-message-runes", "CHILLIN_MAX_MESSAGE_RUNES", validator.DefaultMaxTextRunes, 1, "longest message in code points")
@@ -111,7 +111,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if err := s.Parse(args); err != nil {
 		return c, err
 	}
-	if *strict && v.DeferredSync && isSet(fs, "strict") {
+	if *strict && v.DeferredSync {
 		return c, errors.New("chillin: -strict and -unsafe-deferred-sync contradict each other")
 	}
 	gw, err := gatewayConfig()
@@ -129,11 +129,4 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	pr.PostgresURL, pr.RedisURL, pr.RedisPrefix, pr.Streams, pr.Logger = gw.PostgresURL, gw.RedisURL, gw.RedisPrefix, gw.Streams, log
 	pr.Views = []string{projector.ViewPG, projector.ViewLive, projector.ViewCache}
 	return c, nil
-}
-
-// isSet reports whether flag name was given on the command line.
-func isSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
 }
