@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nuid"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/chillin-chat/chillin/events"
 )
@@ -146,17 +147,15 @@ func (rr *readReports) flush(ctx context.Context) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		var wg sync.WaitGroup
-		slots := make(chan struct{}, flushParallel)
+		var g errgroup.Group
+		g.SetLimit(flushParallel)
 		for _, d := range out {
-			slots <- struct{}{}
-			wg.Add(1)
-			go func() {
-				defer func() { <-slots; wg.Done() }()
+			g.Go(func() error {
 				d.send(d.session, d.seq)
-			}()
+				return nil
+			})
 		}
-		wg.Wait()
+		_ = g.Wait() // the sends report nothing
 	}()
 	select {
 	case <-done:
