@@ -149,13 +149,20 @@ func (r *run) receive(m jetstream.Msg) {
 		return
 	}
 	r.held++
-	if r.held == 1 && r.FlushAfter > 0 {
-		r.timer = time.NewTimer(r.FlushAfter)
-		r.flushC = r.timer.C
-	}
 	idle := r.FlushIdle && (r.req == nil || len(r.req.msgs) == 0)
 	if r.held >= r.Batch || idle {
 		r.flush()
+		return
+	}
+	if r.held == 1 && r.FlushAfter > 0 {
+		// One timer for the whole run: an eager loop would otherwise
+		// make one per message.
+		if r.timer == nil {
+			r.timer = time.NewTimer(r.FlushAfter)
+		} else {
+			r.timer.Reset(r.FlushAfter)
+		}
+		r.flushC = r.timer.C
 	}
 }
 
