@@ -184,10 +184,15 @@ describe('recovery', () => {
       const banner = page.getByTestId('offline-banner');
       const room = await createRoom(dave, `Probe ${randomId()}`);
       await joinRoom(page, room.id);
-      const ownDot = page.locator(`[data-testid=member][data-user="${dave.username}"] .presence-dot`);
-      await ownDot.waitFor({ timeout: WAIT_MS });
+      // His own row turns online once his presence arrives; before that the
+      // dot is already grey and the comparison below would prove nothing.
+      const ownRow = page.locator(`[data-testid=member][data-user="${dave.username}"]`);
+      await page.locator(`[data-testid=member][data-user="${dave.username}"].online`).waitFor({ timeout: WAIT_MS });
+      const ownDot = ownRow.locator('.presence-dot');
       const dotColour = () => ownDot.evaluate((el) => getComputedStyle(el).backgroundColor);
-      const onlineColour = await dotColour();
+      // Right after the row is drawn its style may not be computed yet ('').
+      let onlineColour = '';
+      await until(async () => (onlineColour = await dotColour()) !== '', { message: "the dot's colour" });
       assert.ok(await banner.isHidden(), 'no banner while connected');
 
       await sys.server.stop();
