@@ -52,11 +52,17 @@ func LastOnSubject(ctx context.Context, evt jetstream.Stream, subject string) (s
 // facts (max <= 0: no bound). It reads with batched direct gets (one request
 // per 256 facts) and creates no consumer, so any number of readers can run
 // at once at the cost of a request or two each.
+//
+// Any replica of an R3 stream may answer a direct get, one that has not yet
+// stored last although another (or the leader) said it exists: a batch that
+// ends short of last is asked for again, after lagPauses, before the read
+// fails.
 func ReadSubject(ctx context.Context, js jetstream.JetStream, subject string, start, last uint64, max int) ([]Stored, error) {
 	if start == 0 {
 		start = 1
 	}
 	var out []Stored
+	lagged := 0
 	for next := start; next <= last && (max <= 0 || len(out) < max); {
 		want := readBatch
 		if max > 0 && max-len(out) < want {
@@ -67,7 +73,10 @@ func ReadSubject(ctx context.Context, js jetstream.JetStream, subject string, st
 			return out, fmt.Errorf("read %s from %d: %w", subject, next, err)
 		}
 		if len(batch) == 0 {
-			return out, fmt.Errorf("read %s: log ended before seq %d", subject, last)
+			if !waitForReplica(ctx, &lagged) {
+				return out, fmt.Errorf("read %s: log ended before seq %d", subject, last)
+			}
+			continue
 		}
 		for _, s := range batch {
 			if s.ID > last {
@@ -82,6 +91,29 @@ func ReadSubject(ctx context.Context, js jetstream.JetStream, subject string, st
 
 // readBatch is how many facts one direct get request asks for.
 const readBatch = 256
+
+// waitForReplica waits out the next of lagPauses, counted by *lagged; false
+// once they are all spent or ctx ended.
+func waitForReplica(ctx context.Context, lagged *int) bool {
+	if *lagged == len(lagPauses) {
+		return false
+	}
+	t := time.NewTimer(lagPauses[*lagged])
+	defer t.Stop()
+	*lagged++
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// lagPauses are the waits before ReadSubject asks again for facts a replica
+// did not have yet: a replica applies what its leader stored within
+// milliseconds, unless it is catching up after a restart (about 1.5 s in
+// all).
+var lagPauses = []time.Duration{5 * time.Millisecond, 20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, 500 * time.Millisecond}
 
 // BatchMsg is one message of a batched direct get.
 type BatchMsg struct {
@@ -202,9 +234,13 @@ func ReadRoom(ctx context.Context, js jetstream.JetStream, evt jetstream.Stream,
 // sequence of the subject's last fact, which qualifies.
 func firstAfter(ctx context.Context, evt jetstream.Stream, subject string, after, hi uint64) (uint64, error) {
 	lo := uint64(1)
+	lagged := 0
 	for lo < hi {
 		mid := lo + (hi-lo)/2
 		m, err := evt.GetMsg(ctx, mid, jetstream.WithGetMsgSubject(subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) && waitForReplica(ctx, &lagged) {
+			continue // hi exists: this replica has not stored it yet
+		}
 		if err != nil {
 			return 0, fmt.Errorf("seek %s at %d: %w", subject, mid, err)
 		}

@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,5 +115,51 @@ func TestCreateOnlyIfAbsent(t *testing.T) {
 	_, err := js.Publish(ctx, events.UserSubject("carol"), b, jetstream.WithExpectLastSequencePerSubject(0))
 	if !events.IsWrongLastSequence(err) {
 		t.Fatalf("second registration: %v, want wrong last sequence", err)
+	}
+}
+
+// A replica of an R3 stream may not hold yet the fact another said is the
+// last: ReadSubject asks again for a while before it calls the log short.
+func TestReadSubjectWaitsForALaggingReplica(t *testing.T) {
+	ctx := context.Background()
+	_, js := natstest.Connect(t, natstest.Start(t))
+	if err := events.EnsureStreams(ctx, js, events.StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	subject := events.RoomSubject("lag")
+	post := func(seq uint64) uint64 {
+		t.Helper()
+		f, err := events.NewFact(events.MessagePosted, "lag", seq, "alice", fmt.Sprint("c", seq), time.Now(), events.MessagePostedData{Text: "hi", ClientID: fmt.Sprint(seq)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := f.Encode()
+		ack, err := js.Publish(ctx, subject, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ack.Sequence
+	}
+	first := post(1)
+
+	// Told that first+1 is the last, before this "replica" has it.
+	late := make(chan uint64, 1)
+	time.AfterFunc(60*time.Millisecond, func() { late <- post(2) })
+	facts, err := events.ReadSubject(ctx, js, subject, 0, first+1, 0)
+	if err != nil {
+		t.Fatalf("read while the last fact was on its way: %v", err)
+	}
+	if second := <-late; len(facts) != 2 || facts[0].ID != first || facts[1].ID != second {
+		t.Fatalf("read %+v, want stream seqs %d and %d", facts, first, second)
+	}
+
+	// A fact that never comes: the read fails, once the pauses are over.
+	begun := time.Now()
+	_, err = events.ReadSubject(ctx, js, subject, 0, first+10, 0)
+	if err == nil || !strings.Contains(err.Error(), "log ended before") {
+		t.Fatalf("read past the log's end: %v, want the log ended", err)
+	}
+	if took := time.Since(begun); took > 5*time.Second {
+		t.Fatalf("a read past the log's end took %v", took)
 	}
 }
