@@ -168,6 +168,18 @@ end
 return 0
 `)
 
+// SetLogScript records the log a generation was built from, if it records
+// none and still holds its checkpoint: a generation dropped meanwhile is
+// not made again as a meta hash of its log alone.
+//
+//	KEYS[1] P cache:<g>:meta; ARGV[1] the log id
+var SetLogScript = redis.NewScript(`
+if redis.call('HEXISTS', KEYS[1], 'cp') == 1 then
+  return redis.call('HSETNX', KEYS[1], 'log', ARGV[1])
+end
+return 0
+`)
+
 // Lease scripts: renew or release the lease only if this holder has it.
 //
 //	KEYS[1] P cache:lease; ARGV[1] holder, ARGV[2] TTL in ms

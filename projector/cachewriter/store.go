@@ -188,9 +188,10 @@ func (s *Store) Log(ctx context.Context, gen uint64) (string, error) {
 }
 
 // SetLog records the log of a generation that records none: one built
-// before generations recorded their log.
+// before generations recorded their log. A generation without its
+// checkpoint (dropped since it was read as current) is left as it is.
 func (s *Store) SetLog(ctx context.Context, gen uint64, log string) error {
-	if err := s.rdb.HSetNX(ctx, s.keys.Meta(gen), "log", log).Err(); err != nil {
+	if err := cachelayout.SetLogScript.Run(ctx, s.rdb, []string{s.keys.Meta(gen)}, log).Err(); err != nil {
 		return fmt.Errorf("cache generation %d: record its log: %w", gen, err)
 	}
 	return nil

@@ -318,6 +318,20 @@ func TestGenerations(t *testing.T) {
 	if d := dump(t, s, g1); d != "" {
 		t.Fatalf("generation 1 after drop:\n%s", d)
 	}
+	// Recording the log of a generation read as current before it was
+	// dropped leaves nothing behind; a live one records it.
+	if err := s.SetLog(ctx, g1, "log-a"); err != nil {
+		t.Fatal(err)
+	}
+	if d := dump(t, s, g1); d != "" {
+		t.Fatalf("generation 1 after recording the log of the dropped generation:\n%s", d)
+	}
+	if err := s.SetLog(ctx, g2, "log-a"); err != nil {
+		t.Fatal(err)
+	}
+	if log, err := s.Log(ctx, g2); err != nil || log != "log-a" {
+		t.Fatalf("generation 2 records log %q (%v), want log-a", log, err)
+	}
 	if _, err := s.Switch(ctx, 7); !errors.Is(err, ErrLost) {
 		t.Fatalf("switch to a generation that does not exist: %v", err)
 	}
