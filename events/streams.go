@@ -244,6 +244,10 @@ func ValidatorConsumerConfig(p int) jetstream.ConsumerConfig {
 // skipped. This spares the servers a synced write of its state up to ten
 // times a second (ADR 0012). A new consumer starts at new facts unless the
 // feed gives a start; fromStart starts it at the first fact instead.
+//
+// It acks all: a view applies its facts in stream order, a batch at a
+// time, so one ack of a batch's last fact answers for the whole batch,
+// where an ack of each would cost the server a message per fact and view.
 func ProjectionConsumerConfig(view string, fromStart bool, filters ...string) jetstream.ConsumerConfig {
 	deliver := jetstream.DeliverNewPolicy
 	if fromStart {
@@ -252,7 +256,7 @@ func ProjectionConsumerConfig(view string, fromStart bool, filters ...string) je
 	cfg := jetstream.ConsumerConfig{
 		Durable:        "projector-" + view,
 		Description:    "projection " + view,
-		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckPolicy:      jetstream.AckAllPolicy,
 		AckWait:        30 * time.Second,
 		MaxAckPending:  20000,
 		DeliverPolicy:  deliver,

@@ -1,13 +1,13 @@
 // Package feed pulls one projection view's durable consumer on CHAT_EVT in
 // batches and hands each batch to the view, acking only what the view has
-// applied.
+// applied: one ack for a batch, of its last fact (the consumer acks all).
 //
 // It owns the consumer's life in this process: creating or updating it
 // idempotently at start, fetching with the projector priority group so that of
 // several projector processes exactly one (the pinned one) is fed at a time,
 // flushing a batch when it is full or FlushInterval after its first fact,
 // retrying a failed batch with backoff (keeping it unacked and its ack timer
-// alive), terminating poison facts, and on shutdown giving back what it did
+// alive), logging the poison facts a view skips, and on shutdown giving back what it did
 // not apply (Nak, for immediate redelivery, once its last pull request is
 // over) and unpinning so a standby takes over at once.
 //

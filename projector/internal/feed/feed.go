@@ -132,19 +132,19 @@ func (f *feed) ensure(ctx context.Context) error {
 
 // consumerConfig is the consumer to create or update. A consumer that
 // exists keeps where it started (the server refuses to change it); one of
-// an older release, whose state is on disk, is deleted and made again in
-// memory, at the view's own position. A consumer made anew starts where the
-// view stands.
+// an older release, whose state is on disk or which is acked fact by fact
+// (neither can be changed in place), is deleted and made again at the
+// view's own position. A consumer made anew starts where the view stands.
 func (f *feed) consumerConfig(ctx context.Context) (jetstream.ConsumerConfig, error) {
 	cfg := f.cfg.Consumer
 	c, err := f.js.Consumer(ctx, f.stream(), cfg.Durable)
 	switch {
-	case err == nil && c.CachedInfo().Config.MemoryStorage == cfg.MemoryStorage:
+	case err == nil && c.CachedInfo().Config.MemoryStorage == cfg.MemoryStorage && c.CachedInfo().Config.AckPolicy == cfg.AckPolicy:
 		have := c.CachedInfo().Config
 		cfg.DeliverPolicy, cfg.OptStartSeq = have.DeliverPolicy, have.OptStartSeq
 		return cfg, nil
 	case err == nil:
-		f.log.Info("moving the consumer's state to memory: making it again at the view's position")
+		f.log.Info("the consumer is of an older release: making it again at the view's position")
 		if err := f.js.DeleteConsumer(ctx, f.stream(), cfg.Durable); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 			return cfg, err
 		}
@@ -220,8 +220,9 @@ func (f *feed) decode(m jetstream.Msg) Item {
 	return it
 }
 
-// flush applies a batch until it succeeds, then acks it. It reports false if
-// ctx ended first; the batch is then still unacked.
+// flush applies a batch until it succeeds, then acks it: the consumer acks
+// all, so an ack of its last fact answers for the batch. It reports false
+// if ctx ended first; the batch is then still unacked.
 func (f *feed) flush(ctx context.Context, items []Item) bool {
 	lastProgress := time.Now()
 	err := backoff.Retry(ctx, f.log, f.cfg.Backoff, "apply batch", func(ctx context.Context) error {
@@ -244,12 +245,10 @@ func (f *feed) flush(ctx context.Context, items []Item) bool {
 	for _, it := range items {
 		if it.Err != nil {
 			f.log.Error("poison fact skipped", "seq", it.Seq, "subject", it.msg.Subject(), "err", it.Err)
-			_ = it.msg.Term()
-			continue
 		}
-		_ = it.msg.Ack()
 	}
 	if n := len(items); n > 0 {
+		_ = items[n-1].msg.Ack()
 		f.next = max(f.next, items[n-1].Seq+1)
 	}
 	if f.cfg.Observer != nil {

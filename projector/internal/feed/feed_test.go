@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/chillin-chat/chillin/events"
@@ -153,7 +154,7 @@ func TestFeedRetriesThenGivesBack(t *testing.T) {
 	}
 }
 
-func TestFeedTerminatesPoison(t *testing.T) {
+func TestFeedSkipsPoison(t *testing.T) {
 	js := setup(t, 2)
 	bad := projtest.PublishRaw(t, js, events.RoomSubject("lobby"), []byte(`{"type":"no.such.fact","v":1}`))
 	projtest.Publish(t, js, projtest.Fact(t, 4, events.MemberLeft, "lobby", 3, "ann", events.MemberLeftData{}))
@@ -231,27 +232,65 @@ func TestFeedRemakesALostConsumerWhereTheViewStands(t *testing.T) {
 	}
 }
 
-// A consumer of an older release keeps its state on disk; the feed replaces
-// it with one in memory that starts where the view stands.
-func TestFeedMovesAnOlderConsumerToMemory(t *testing.T) {
-	js := setup(t, 6)
-	cfg := config(t, 100, 10*time.Millisecond)
-	old := cfg.Consumer
-	old.MemoryStorage = false
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := js.CreateOrUpdateConsumer(ctx, events.EvtStream, old); err != nil {
-		t.Fatal(err)
+// A consumer of an older release keeps its state on disk, or is acked
+// fact by fact; neither can be changed in place, so the feed replaces it
+// with one of today's config that starts where the view stands.
+func TestFeedRemakesAnOlderConsumer(t *testing.T) {
+	for name, age := range map[string]func(*jetstream.ConsumerConfig){
+		"state on disk":    func(c *jetstream.ConsumerConfig) { c.MemoryStorage = false },
+		"acked one by one": func(c *jetstream.ConsumerConfig) { c.AckPolicy = jetstream.AckExplicitPolicy },
+	} {
+		t.Run(name, func(t *testing.T) {
+			js := setup(t, 6)
+			cfg := config(t, 100, 10*time.Millisecond)
+			old := cfg.Consumer
+			age(&old)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := js.CreateOrUpdateConsumer(ctx, events.EvtStream, old); err != nil {
+				t.Fatal(err)
+			}
+			cfg.Start = func(context.Context) (uint64, error) { return 4, nil }
+			r := &recorder{}
+			run(t, js, cfg, r.apply)
+			projtest.Eventually(t, "facts 4 to 6 applied", func() bool { return slices.Equal(r.applied(), seqRange(4, 6)) })
+			c, err := js.Consumer(ctx, events.EvtStream, "projector-test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if have := c.CachedInfo().Config; !have.MemoryStorage || have.AckPolicy != jetstream.AckAllPolicy {
+				t.Fatalf("the consumer is still of the older release: memory %v, ack policy %v", have.MemoryStorage, have.AckPolicy)
+			}
+		})
 	}
-	cfg.Start = func(context.Context) (uint64, error) { return 4, nil }
-	r := &recorder{}
-	run(t, js, cfg, r.apply)
-	projtest.Eventually(t, "facts 4 to 6 applied", func() bool { return slices.Equal(r.applied(), seqRange(4, 6)) })
-	c, err := js.Consumer(ctx, events.EvtStream, "projector-test")
+}
+
+// A batch is acked with one message to the server, whatever its size.
+func TestFeedAcksABatchOnce(t *testing.T) {
+	js := setup(t, 0)
+	acks := make(chan struct{}, 100)
+	sub, err := js.Conn().Subscribe("$JS.ACK."+events.EvtStream+".projector-test.>", func(m *nats.Msg) {
+		if string(m.Data) == "+ACK" {
+			acks <- struct{}{}
+		}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.CachedInfo().Config.MemoryStorage {
-		t.Fatal("the consumer's state is still on disk")
+	defer sub.Unsubscribe()
+	r := &recorder{}
+	run(t, js, config(t, 100, 200*time.Millisecond), r.apply)
+	projtest.Eventually(t, "the consumer made", func() bool { _, pending := ackFloor(t, js); return pending >= 0 })
+	var facts []events.Fact
+	for i := uint64(1); i <= 10; i++ {
+		facts = append(facts, projtest.Fact(t, i, events.MemberJoined, "lobby", i, "ann", events.MemberJoinedData{}))
+	}
+	projtest.Publish(t, js, facts...)
+	projtest.Eventually(t, "all acked", func() bool { floor, pending := ackFloor(t, js); return floor == 10 && pending == 0 })
+	if b := r.snapshot(); len(b) != 1 {
+		t.Fatalf("applied in batches %v, want one batch", b)
+	}
+	if n := len(acks); n != 1 {
+		t.Fatalf("%d acks for one batch of 10 facts, want 1", n)
 	}
 }
