@@ -455,12 +455,42 @@ export async function joinRoom(page, roomId) {
       // The Discover list shows a page of rooms at a time: search for this one (by its id).
       await page.getByTestId('room-search').fill(roomId);
     }
-    await discover.click({ timeout: WAIT_MS });
+    // A room this user created moves from Discover to their rooms when the
+    // membership arrives, which may be while the click waits on it; on a
+    // loaded machine it may reach neither list for a while: then reload, as
+    // a user would, and the page reads the user's rooms again.
+    try {
+      await clickEither(open, discover, 5000);
+    } catch {
+      await page.reload();
+      await waitState(page, 'CONNECTED');
+      if (await menu.isVisible()) await menu.click();
+      await page.getByTestId('room-search').fill(roomId);
+      await clickEither(open, discover);
+    }
   } else {
     await open.click();
   }
   await page.locator(`[data-testid=room-item][data-room="${roomId}"][data-state=joined][aria-current=page]`).waitFor({ state: 'attached', timeout: WAIT_MS });
   await page.getByTestId('composer-input').waitFor({ state: 'visible', timeout: WAIT_MS });
+}
+
+/** Clicks whichever of two locators is on the page, looking again if it goes. */
+async function clickEither(a, b, timeout = WAIT_MS) {
+  await until(
+    async () => {
+      // A click that fails (the item detached while clicked) is thrown:
+      // until looks again, and names it if none succeeds.
+      for (const l of [a, b]) {
+        if ((await l.count()) > 0) {
+          await l.click({ timeout: 2000 });
+          return true;
+        }
+      }
+      return false;
+    },
+    { message: 'the room in one of the lists', timeout },
+  );
 }
 
 export async function waitState(page, state, timeout = WAIT_MS) {
