@@ -449,11 +449,7 @@ export async function joinRoom(page, roomId) {
         },
         { message: `room ${roomId} in GET /api/rooms` },
       );
-      await page.reload();
-      await waitState(page, 'CONNECTED');
-      if (await menu.isVisible()) await menu.click();
-      // The Discover list shows a page of rooms at a time: search for this one (by its id).
-      await page.getByTestId('room-search').fill(roomId);
+      await reloadAndSearch(page, menu, roomId);
     }
     // A room this user created moves from Discover to their rooms when the
     // membership arrives, which may be while the click waits on it; on a
@@ -462,10 +458,7 @@ export async function joinRoom(page, roomId) {
     try {
       await clickEither(open, discover, 5000);
     } catch {
-      await page.reload();
-      await waitState(page, 'CONNECTED');
-      if (await menu.isVisible()) await menu.click();
-      await page.getByTestId('room-search').fill(roomId);
+      await reloadAndSearch(page, menu, roomId);
       await clickEither(open, discover);
     }
   } else {
@@ -473,6 +466,17 @@ export async function joinRoom(page, roomId) {
   }
   await page.locator(`[data-testid=room-item][data-room="${roomId}"][data-state=joined][aria-current=page]`).waitFor({ state: 'attached', timeout: WAIT_MS });
   await page.getByTestId('composer-input').waitFor({ state: 'visible', timeout: WAIT_MS });
+}
+
+/**
+ * Reloads the page, so that it reads the room lists again, and searches
+ * Discover for roomId: it shows a page of rooms at a time.
+ */
+async function reloadAndSearch(page, menu, roomId) {
+  await page.reload();
+  await waitState(page, 'CONNECTED');
+  if (await menu.isVisible()) await menu.click();
+  await page.getByTestId('room-search').fill(roomId);
 }
 
 /** Clicks whichever of two locators is on the page, looking again if it goes. */
