@@ -27,6 +27,8 @@ type conn struct {
 	// lease is the socket's hold on its user's share of sockets across the
 	// gateways (sockets.go); "" if Redis did not answer when it opened.
 	lease string
+	// unsubUser ends the socket's share of its user's channel (addConn).
+	unsubUser func()
 
 	limiter *rate.Limiter   // of the peer's frames; reader only
 	rooms   map[string]bool // joined on this socket; reader only
@@ -62,25 +64,20 @@ func (c *conn) Ended() {
 	c.s.metrics.conns.Dec()
 }
 
-// addConn registers a socket and, for a user's first socket here, subscribes
-// to the user's channel and marks them online.
+// addConn registers a socket, subscribes it to its user's channel (the
+// hub subscribes the gateway once for all of the user's sockets) and marks
+// the user online.
 func (s *Server) addConn(c *conn) {
 	s.mu.Lock()
 	s.conns[c.id] = c
 	set := s.byUser[c.sess.User]
-	first := set == nil
-	if first {
+	if set == nil {
 		set = map[*conn]struct{}{}
 		s.byUser[c.sess.User] = set
 	}
 	set[c] = struct{}{}
 	s.mu.Unlock()
-	if first {
-		unsub := s.hub.SubscribeUser(c.ctx, c.sess.User, func(p []byte) { s.onUserLive(c.sess.User, p) })
-		s.mu.Lock()
-		s.userSubs[c.sess.User] = unsub
-		s.mu.Unlock()
-	}
+	c.unsubUser = s.hub.SubscribeUser(c.sess.User, func(p []byte) { s.onUserLive(c.sess.User, p) })
 	if came := s.presenceUp(c.ctx, c); len(came) > 0 {
 		// Announced before the socket can close, so "online" never
 		// follows the same user's "offline".
@@ -100,15 +97,12 @@ func (s *Server) removeConn(c *conn) {
 	delete(s.conns, c.id)
 	set := s.byUser[c.sess.User]
 	delete(set, c)
-	var unsub func()
 	if len(set) == 0 {
 		delete(s.byUser, c.sess.User)
-		unsub = s.userSubs[c.sess.User]
-		delete(s.userSubs, c.sess.User)
 	}
 	s.mu.Unlock()
-	if unsub != nil {
-		unsub()
+	if c.unsubUser != nil {
+		c.unsubUser()
 	}
 	s.presenceGone(c)
 }

@@ -61,8 +61,7 @@ type Server struct {
 	leaseSeq uint64
 	conns    map[string]*conn // by connection id
 	byUser   map[string]map[*conn]struct{}
-	sockets  map[string]int    // sockets each user holds or is opening here (sockets.go)
-	userSubs map[string]func() // unsubscribe of each hosted user's channel
+	sockets  map[string]int // sockets each user holds or is opening here (sockets.go)
 	pending  map[string]chan events.Outcome
 	// unanswered holds message and reaction commands until their decision
 	// is known (answers.go).
@@ -96,7 +95,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	s := &Server{
 		cfg: cfg, log: cfg.Logger.With("service", "gateway"), id: nuid.Next(),
-		conns: map[string]*conn{}, byUser: map[string]map[*conn]struct{}{}, userSubs: map[string]func(){},
+		conns: map[string]*conn{}, byUser: map[string]map[*conn]struct{}{},
 		sockets: map[string]int{},
 		pending: map[string]chan events.Outcome{}, unanswered: map[string]*unanswered{},
 		metrics: newMetrics(cfg.Metrics),

@@ -29,7 +29,7 @@ func idleServer(t *testing.T) (*Server, *httptest.Server) {
 	s := &Server{
 		cfg: Config{PingInterval: time.Minute, FrameRate: 100, FrameBurst: 100, SendQueue: 64, SendQueueBytes: 1 << 20, RedisPrefix: redistest.Prefix(t)},
 		log: slog.New(slog.DiscardHandler), id: "idle-test", rdb: redistest.Client(t),
-		conns: map[string]*conn{}, byUser: map[string]map[*conn]struct{}{}, userSubs: map[string]func(){},
+		conns: map[string]*conn{}, byUser: map[string]map[*conn]struct{}{},
 		metrics: newMetrics(nil), poller: p,
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

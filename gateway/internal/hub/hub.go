@@ -64,12 +64,19 @@ type Hub struct {
 	opts Options
 	lg   *slog.Logger
 	ps   *redis.PubSub
+	subs *channels // which of ps's channels are wanted
 
 	mu        sync.Mutex
-	rooms     map[string]*room // by channel name
-	ephemeral map[string]*room // by ephemeral channel name
-	users     map[string]func(payload []byte)
-	joining   map[joinKey]*joining // joins in progress (join.go)
+	rooms     map[string]*room        // by channel name
+	ephemeral map[string]*room        // by ephemeral channel name
+	users     map[string]*userChannel // by channel name
+	joining   map[joinKey]*joining    // joins in progress (join.go)
+}
+
+// userChannel is a user's channel, shared by the user's sockets here.
+type userChannel struct {
+	fn   func(payload []byte)
+	refs int
 }
 
 type room struct {
@@ -101,8 +108,9 @@ func New(ctx context.Context, rdb *redis.Client, log Log, lg *slog.Logger, opts 
 	if opts.RingBytes == 0 {
 		opts.RingBytes = 1 << 20
 	}
-	h := &Hub{rdb: rdb, log: log, opts: opts, lg: lg, rooms: map[string]*room{}, ephemeral: map[string]*room{}, users: map[string]func([]byte){}, joining: map[joinKey]*joining{}}
+	h := &Hub{rdb: rdb, log: log, opts: opts, lg: lg, rooms: map[string]*room{}, ephemeral: map[string]*room{}, users: map[string]*userChannel{}, joining: map[joinKey]*joining{}}
 	h.ps = rdb.Subscribe(ctx)
+	h.subs = newChannels(h.ps)
 	go h.receive(ctx)
 	return h
 }
@@ -128,7 +136,10 @@ func (h *Hub) receive(ctx context.Context) {
 func (h *Hub) dispatch(channel string, payload []byte) {
 	h.mu.Lock()
 	r := h.rooms[channel]
-	user := h.users[channel]
+	var user func([]byte)
+	if u := h.users[channel]; u != nil {
+		user = u.fn
+	}
 	eph := h.ephemeral[channel]
 	h.mu.Unlock()
 	switch {
@@ -150,22 +161,35 @@ func (h *Hub) dispatch(channel string, payload []byte) {
 }
 
 // SubscribeUser routes the payloads of a user's channel to fn until the
-// returned function is called.
-func (h *Hub) SubscribeUser(ctx context.Context, user string, fn func(payload []byte)) (unsubscribe func()) {
+// returned function is called. Each of a user's sockets subscribes: the
+// channel is subscribed while any of them is, and its payloads go to the
+// fn of the latest (all of a gateway's do the same).
+func (h *Hub) SubscribeUser(user string, fn func(payload []byte)) (unsubscribe func()) {
 	channel := events.UserChannel(h.opts.Prefix, user)
 	h.mu.Lock()
-	h.users[channel] = fn
+	u := h.users[channel]
+	if u == nil {
+		u = &userChannel{}
+		h.users[channel] = u
+	}
+	u.fn = fn
+	u.refs++
 	h.mu.Unlock()
-	if err := h.ps.Subscribe(ctx, channel); err != nil {
+	if err := h.subs.add(channel); err != nil {
 		h.lg.Warn("subscribe user channel", "user", user, "err", err)
 	}
+	var once sync.Once
 	return func() {
-		h.mu.Lock()
-		delete(h.users, channel)
-		h.mu.Unlock()
-		if err := h.ps.Unsubscribe(context.Background(), channel); err != nil {
-			h.lg.Warn("unsubscribe user channel", "user", user, "err", err)
-		}
+		once.Do(func() {
+			h.mu.Lock()
+			if u.refs--; u.refs == 0 && h.users[channel] == u {
+				delete(h.users, channel)
+			}
+			h.mu.Unlock()
+			if err := h.subs.remove(channel); err != nil {
+				h.lg.Warn("unsubscribe user channel", "user", user, "err", err)
+			}
+		})
 	}
 }
 
@@ -192,7 +216,7 @@ func (h *Hub) acquire(ctx context.Context, id string) (*room, error) {
 
 	// Subscribe first, then read the head: a frame published in between is
 	// either above the head (delivered) or a duplicate (skipped).
-	if err := h.ps.Subscribe(ctx, channel, r.ephemeral); err != nil {
+	if err := h.subs.add(channel, r.ephemeral); err != nil {
 		h.lg.Warn("subscribe room channel; the log fills in", "room", id, "err", err)
 	}
 	head, err := h.log.Head(ctx, id)
@@ -201,7 +225,7 @@ func (h *Hub) acquire(ctx context.Context, id string) (*room, error) {
 		delete(h.rooms, channel)
 		delete(h.ephemeral, r.ephemeral)
 		h.mu.Unlock()
-		_ = h.ps.Unsubscribe(context.Background(), channel, r.ephemeral)
+		_ = h.subs.remove(channel, r.ephemeral)
 		return nil, err
 	}
 	r.last = head
@@ -223,7 +247,7 @@ func (h *Hub) release(r *room) {
 	h.mu.Unlock()
 	if gone {
 		close(r.stop)
-		if err := h.ps.Unsubscribe(context.Background(), r.channel, r.ephemeral); err != nil {
+		if err := h.subs.remove(r.channel, r.ephemeral); err != nil {
 			h.lg.Warn("unsubscribe room channel", "room", r.id, "err", err)
 		}
 	}

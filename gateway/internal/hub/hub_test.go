@@ -686,3 +686,86 @@ func TestExpectKeepsLeaveForJoin(t *testing.T) {
 		t.Fatalf("a join after done: %v, joined %v; want the leave forgotten", err, e.hub.Joined("lx", s))
 	}
 }
+
+// TestChannelsSurviveALeaveAndAJoinAtOnce: a room's last subscriber leaves
+// as another joins, and a user's last socket closes as the next one opens.
+// Each time the gateway must stay subscribed to the channels, whatever
+// order the two land in: an unsubscribe of the one leaving that reached
+// Redis after the subscribe of the one joining would leave the channel dead
+// (no typing in the room, no membership news for the user's new socket).
+func TestChannelsSurviveALeaveAndAJoinAtOnce(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	e.appendFact(t, "r")
+	room := []string{events.RoomChannel(e.prefix, "r"), events.RoomEphemeralChannel(e.prefix, "r")}
+	user := events.UserChannel(e.prefix, "u")
+	got := make(chan string, 1)
+	fn := func(p []byte) {
+		select {
+		case got <- string(p):
+		default:
+		}
+	}
+	for i := range 40 {
+		a, b := newSub(), newSub()
+		if _, err := e.hub.Join(ctx, "r", a, nil, 50, 0); err != nil {
+			t.Fatal(err)
+		}
+		first := e.hub.SubscribeUser("u", fn)
+		var second func()
+		var wg sync.WaitGroup
+		wg.Go(func() { e.hub.Leave("r", a) })
+		wg.Go(func() {
+			if _, err := e.hub.Join(ctx, "r", b, nil, 50, 0); err != nil {
+				t.Error(err)
+			}
+		})
+		wg.Go(first)
+		wg.Go(func() { second = e.hub.SubscribeUser("u", fn) })
+		wg.Wait()
+		for _, ch := range append(room, user) {
+			waitSubscribed(t, e.rdb, ch, 1, fmt.Sprintf("round %d", i))
+		}
+		if err := e.rdb.Publish(ctx, user, "hello").Err(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case p := <-got:
+			if p != "hello" {
+				t.Fatalf("round %d: user channel gave %q", i, p)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("round %d: nothing on the user channel", i)
+		}
+		e.hub.Leave("r", b)
+		second()
+		for _, ch := range append(room, user) {
+			waitSubscribed(t, e.rdb, ch, 0, fmt.Sprintf("round %d, all gone", i))
+		}
+	}
+}
+
+// waitSubscribed waits until Redis counts want subscribers of channel, and
+// checks that the count holds.
+func waitSubscribed(t *testing.T, rdb *redis.Client, channel string, want int64, when string) {
+	t.Helper()
+	ctx := context.Background()
+	count := func() int64 {
+		n, err := rdb.PubSubNumSub(ctx, channel).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n[channel]
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for count() != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %s has %d subscribers, want %d", when, channel, count(), want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // a late change would have landed
+	if n := count(); n != want {
+		t.Fatalf("%s: %s has %d subscribers, want %d", when, channel, n, want)
+	}
+}
