@@ -91,7 +91,26 @@ func (s *Server) presenceGone(c *conn) {
 		return
 	}
 	if gone == 1 {
-		s.announcePresence(ctx, c.sess.User, "offline")
+		s.announceOffline(ctx, c.sess.User)
+	}
+}
+
+// announceOffline tells the user's rooms they went offline. A socket of
+// theirs that opened meanwhile (a reload, here or on another gateway) may
+// have told the rooms "online" before this reached them; so once it is
+// out, the user's live sockets are counted again, and if there is one,
+// "online" follows. Either that count sees the new socket, or the new
+// socket registered after it and its own "online" comes after this.
+func (s *Server) announceOffline(ctx context.Context, user string) {
+	s.announcePresence(ctx, user, "offline")
+	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	live, err := s.rdb.ZCount(ctx, s.socketsKey(user), "("+now, "+inf").Result()
+	if err != nil {
+		s.log.Debug("presence recount", "user", user, "err", err)
+		return
+	}
+	if live > 0 {
+		s.announcePresence(ctx, user, s.statusOf(ctx, []string{user})[user])
 	}
 }
 
@@ -144,7 +163,7 @@ func (s *Server) sweepPresence(ctx context.Context) {
 	for _, user := range stale {
 		gone, err := presenceSweep.Run(ctx, s.rdb, []string{s.socketsKey(user), s.onlineKey()}, now, user).Int()
 		if err == nil && gone == 1 {
-			s.announcePresence(ctx, user, "offline")
+			s.announceOffline(ctx, user)
 		}
 	}
 }
