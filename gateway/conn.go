@@ -77,7 +77,8 @@ func (s *Server) addConn(c *conn) {
 	}
 	set[c] = struct{}{}
 	s.mu.Unlock()
-	c.unsubUser = s.hub.SubscribeUser(c.sess.User, func(p []byte) { s.onUserLive(c.sess.User, p) })
+	user := c.sess.User // not c: the hub keeps the latest socket's fn
+	c.unsubUser = s.hub.SubscribeUser(user, func(p []byte) { s.onUserLive(user, p) })
 	if came := s.presenceUp(c.ctx, c); len(came) > 0 {
 		// Announced before the socket can close, so "online" never
 		// follows the same user's "offline".

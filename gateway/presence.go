@@ -97,22 +97,34 @@ func (s *Server) presenceGone(c *conn) {
 
 // announceOffline tells the user's rooms they went offline. A socket of
 // theirs that opened meanwhile (a reload, here or on another gateway) may
-// have told the rooms "online" before this reached them; so once it is
-// out, the user's live sockets are counted again, and if there is one,
-// "online" follows. Either that count sees the new socket, or the new
-// socket registered after it and its own "online" comes after this.
+// have told the rooms "online" before this reached them; so once a word is
+// out, the user's live sockets are counted again, and if the count says
+// otherwise, the other word follows: a count taken after the last word
+// agrees with it, or a socket that came or went after that count tells the
+// rooms itself. Flapping sockets end the exchange after a few words.
 func (s *Server) announceOffline(ctx context.Context, user string) {
-	s.announcePresence(ctx, user, "offline")
-	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
-	live, err := s.rdb.ZCount(ctx, s.socketsKey(user), "("+now, "+inf").Result()
-	if err != nil {
-		s.log.Debug("presence recount", "user", user, "err", err)
-		return
-	}
-	if live > 0 {
-		s.announcePresence(ctx, user, s.statusOf(ctx, []string{user})[user])
+	online := false
+	for range maxPresenceWords {
+		status := "offline"
+		if online {
+			status = s.statusOf(ctx, []string{user})[user]
+		}
+		s.announcePresence(ctx, user, status)
+		now := strconv.FormatInt(time.Now().UnixMilli(), 10)
+		live, err := s.rdb.ZCount(ctx, s.socketsKey(user), "("+now, "+inf").Result()
+		if err != nil {
+			s.log.Debug("presence recount", "user", user, "err", err)
+			return
+		}
+		if online == (live > 0) {
+			return
+		}
+		online = live > 0
 	}
 }
+
+// maxPresenceWords bounds the words one announceOffline says.
+const maxPresenceWords = 4
 
 // announcePresence tells every room the user is a member of.
 func (s *Server) announcePresence(ctx context.Context, user, status string) {
