@@ -73,7 +73,7 @@ func ReadSubject(ctx context.Context, js jetstream.JetStream, subject string, st
 			return out, fmt.Errorf("read %s from %d: %w", subject, next, err)
 		}
 		if len(batch) == 0 {
-			if !waitForReplica(ctx, &lagged) {
+			if !WaitForReplica(ctx, &lagged) {
 				return out, fmt.Errorf("read %s: log ended before seq %d", subject, last)
 			}
 			continue
@@ -92,9 +92,11 @@ func ReadSubject(ctx context.Context, js jetstream.JetStream, subject string, st
 // readBatch is how many facts one direct get request asks for.
 const readBatch = 256
 
-// waitForReplica waits out the next of lagPauses, counted by *lagged; false
-// once they are all spent or ctx ended.
-func waitForReplica(ctx context.Context, lagged *int) bool {
+// WaitForReplica waits out the next of lagPauses, counted by *lagged; false
+// once they are all spent or ctx ended. A reader that got less than it knows
+// the log holds (a replica of an R3 stream that has not caught up answered)
+// asks again after each wait.
+func WaitForReplica(ctx context.Context, lagged *int) bool {
 	if *lagged == len(lagPauses) {
 		return false
 	}
@@ -238,7 +240,7 @@ func firstAfter(ctx context.Context, evt jetstream.Stream, subject string, after
 	for lo < hi {
 		mid := lo + (hi-lo)/2
 		m, err := evt.GetMsg(ctx, mid, jetstream.WithGetMsgSubject(subject))
-		if errors.Is(err, jetstream.ErrMsgNotFound) && waitForReplica(ctx, &lagged) {
+		if errors.Is(err, jetstream.ErrMsgNotFound) && WaitForReplica(ctx, &lagged) {
 			continue // hi exists: this replica has not stored it yet
 		}
 		if err != nil {

@@ -769,3 +769,50 @@ func waitSubscribed(t *testing.T, rdb *redis.Client, channel string, want int64,
 		t.Fatalf("%s: %s has %d subscribers, want %d", when, channel, n, want)
 	}
 }
+
+// laggingLog answers like a replica of an R3 stream that has not caught
+// up, on the reads it is told to: nothing after the position asked for.
+type laggingLog struct {
+	hub.Log
+	mu    sync.Mutex
+	calls int
+	lag   map[int]bool // by call of ReadRoom, from 1
+}
+
+func (l *laggingLog) ReadRoom(ctx context.Context, room string, after uint64, max int) ([]events.Stored, uint64, error) {
+	l.mu.Lock()
+	l.calls++
+	lag := l.lag[l.calls]
+	l.mu.Unlock()
+	if lag {
+		return nil, after, nil
+	}
+	return l.Log.ReadRoom(ctx, room, after, max)
+}
+
+// TestJoinWaitsOutALaggingReplica: a join far behind reads the log a page
+// at a time, and a replica that has not caught up answers some of those
+// reads with nothing more. The joiner still gets every fact, in order: an
+// empty answer below the head the first read gave is asked again.
+func TestJoinWaitsOutALaggingReplica(t *testing.T) {
+	e := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for range 150 {
+		e.appendFact(t, "r")
+	}
+	// Reads 2 and 3: the second page of the edits' fold and of the
+	// backfill (the first page of both is read 1).
+	log := &laggingLog{Log: hub.JetStreamLog{JS: e.js, Evt: e.evt}, lag: map[int]bool{2: true, 3: true}}
+	h := hub.New(ctx, e.rdb, log, slog.New(slog.DiscardHandler), hub.Options{Prefix: e.prefix, Ring: 8})
+	defer h.Close()
+	s := newSub()
+	after := uint64(0)
+	if _, err := h.Join(ctx, "r", s, &after, 50, 0); err != nil {
+		t.Fatal(err)
+	}
+	s.waitSeqs(t, 0, 150)
+	if log.calls < 4 {
+		t.Fatalf("the log was read %d times; the lagging reads were not asked again", log.calls)
+	}
+}

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -185,7 +186,7 @@ func (h *Hub) Join(ctx context.Context, id string, s Subscriber, after *uint64, 
 		}
 		target := r.last
 		r.mu.Unlock()
-		more, _, err := h.log.ReadRoom(ctx, id, pos, min(int(target-pos), backfillPage))
+		more, err := h.readBelow(ctx, id, pos, target, min(int(target-pos), backfillPage))
 		if err != nil {
 			return fail(err)
 		}
@@ -194,6 +195,25 @@ func (h *Hub) Join(ctx context.Context, id string, s Subscriber, after *uint64, 
 		}
 		if len(more) > 0 {
 			pos = more[len(more)-1].Seq
+		}
+	}
+}
+
+// readBelow reads the room's facts after after, at most max, when the log
+// is known to hold the room up to head. Any replica of an R3 stream may
+// answer a read, one that has not caught up among them: nothing after
+// after, below head, is such a replica's answer, and is asked again after
+// the pauses of events.WaitForReplica before it is an error. Taken for the
+// end of the room, it would leave a joiner a gap.
+func (h *Hub) readBelow(ctx context.Context, room string, after, head uint64, max int) ([]events.Stored, error) {
+	lagged := 0
+	for {
+		facts, _, err := h.log.ReadRoom(ctx, room, after, max)
+		if err != nil || len(facts) > 0 || after >= head {
+			return facts, err
+		}
+		if !events.WaitForReplica(ctx, &lagged) {
+			return nil, fmt.Errorf("read room %s: nothing after seq %d, below its head %d", room, after, head)
 		}
 	}
 }
@@ -213,7 +233,7 @@ func (h *Hub) backfill(ctx context.Context, r *room, s Subscriber, after uint64)
 	if err != nil {
 		return 0, err
 	}
-	for ; err == nil && len(facts) > 0; facts, _, err = h.log.ReadRoom(ctx, r.id, after, backfillPage) {
+	for ; err == nil && len(facts) > 0; facts, err = h.readBelow(ctx, r.id, after, head, backfillPage) {
 		if i := slices.IndexFunc(facts, func(f events.Stored) bool { return f.Seq > head }); i >= 0 {
 			facts = facts[:i] // the room moved on meanwhile: the catch-up sends the rest
 		}
@@ -251,7 +271,7 @@ func (h *Hub) fates(ctx context.Context, room string, after uint64) (fates event
 	fates = events.Fates{}
 	facts, head, err := h.log.ReadRoom(ctx, room, after, backfillPage)
 	first = facts
-	for ; err == nil && len(facts) > 0; facts, _, err = h.log.ReadRoom(ctx, room, after, backfillPage) {
+	for ; err == nil && len(facts) > 0; facts, err = h.readBelow(ctx, room, after, head, backfillPage) {
 		for _, f := range facts {
 			if f.Seq > head {
 				return fates, head, first, nil
